@@ -1,0 +1,2 @@
+// placeholder: replaced by the generated codecs
+namespace floe::protocol {}
