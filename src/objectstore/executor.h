@@ -1,0 +1,71 @@
+// The small thread owners the local backends and wrappers run their completions on.
+//
+//  - WorkerPool: N threads draining one bounded FIFO of tasks (fs I/O, mem completions).
+//  - TimerQueue: one thread running tasks at a deadline (retry backoff, injected latency).
+//
+// Invariants:
+//  (1) Queues are bounded: submit()/schedule() return false when full or stopped, and the task is
+//      then not run (the caller completes its operation with an error instead).
+//  (2) stop() runs every task already accepted (a TimerQueue runs its pending tasks at once,
+//      ignoring deadlines), then joins the threads; after stop() nothing is accepted. The
+//      destructor calls stop().
+// Thread safety: all methods may be called from any thread, including from inside a task.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace floe::objectstore {
+
+using Task = std::function<void()>;
+
+class WorkerPool {
+ public:
+  WorkerPool(size_t threads, size_t max_queued);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  bool submit(Task task);
+  void stop();
+
+ private:
+  void run();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Task> queue_;
+  size_t max_queued_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+class TimerQueue {
+ public:
+  explicit TimerQueue(size_t max_pending);
+  ~TimerQueue();
+  TimerQueue(const TimerQueue&) = delete;
+  TimerQueue& operator=(const TimerQueue&) = delete;
+
+  bool schedule(std::chrono::milliseconds delay, Task task);
+  void stop();
+
+ private:
+  void run();
+
+  using Clock = std::chrono::steady_clock;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<Clock::time_point, Task> pending_;
+  size_t max_pending_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace floe::objectstore

@@ -1,0 +1,134 @@
+// Fault injection and retries: what later layers rely on when S3 misbehaves.
+#include <catch2/catch.hpp>
+
+#include "objectstore/blocking.h"
+#include "objectstore/fault_store.h"
+#include "objectstore/mem_store.h"
+#include "objectstore/retrying_store.h"
+#include "test_util.h"
+
+using namespace floe;
+using namespace floe::objectstore;
+using floe::objectstore::testing::pattern_bytes;
+
+namespace {
+RetryPolicy fast_retries() { return RetryPolicy{20, 1, 10, 20000}; }
+}  // namespace
+
+TEST_CASE("uploads_under_30_percent_injected_503s_complete_with_correct_bytes") {
+  auto mem = std::make_shared<MemStore>(MultipartPolicy{64 * 1024, 16 * 1024, 4});
+  FaultConfig faults;
+  faults.slowdown_rate = 0.30;
+  faults.seed = 42;
+  auto faulty = std::make_shared<FaultStore>(mem, faults);
+  RetryingStore retrying(faulty, fast_retries());
+  BlockingStore s(retrying);
+
+  for (int i = 0; i < 20; ++i) {
+    auto body = pattern_bytes(static_cast<size_t>(1000 + i * 9000), static_cast<uint64_t>(i));  // some multipart
+    auto key = "obj/" + std::to_string(i);
+    REQUIRE(s.put(key, body).ok());
+    auto got = s.get(key);
+    REQUIRE(got.ok());
+    CHECK(got->body == body);
+  }
+  CHECK(faulty->counts().slowdowns > 10);
+  CHECK(retrying.retries() >= faulty->counts().slowdowns);
+  BlockingStore direct(*mem);
+  CHECK(direct.list_multipart_uploads("")->empty());
+}
+
+TEST_CASE("non_retryable_errors_surface_at_once") {
+  auto mem = std::make_shared<MemStore>();
+  FaultConfig faults;
+  faults.rule = [](StoreOp op, const std::string&, int) -> std::optional<StoreError> {
+    if (op != StoreOp::put_object) return std::nullopt;
+    StoreError e = StoreError::make(Errc::io, "Access Denied");
+    e.http_status = 403;
+    e.s3_code = "AccessDenied";
+    return e;
+  };
+  auto faulty = std::make_shared<FaultStore>(mem, faults);
+  RetryingStore retrying(faulty, fast_retries());
+  auto r = BlockingStore(retrying).put("k", pattern_bytes(10, 1));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().s3_code == "AccessDenied");
+  CHECK(faulty->counts().calls == 1);
+  CHECK(retrying.retries() == 0);
+}
+
+TEST_CASE("retries_are_bounded_in_count") {
+  auto mem = std::make_shared<MemStore>();
+  FaultConfig faults;
+  faults.error_rate = 1.0;
+  auto faulty = std::make_shared<FaultStore>(mem, faults);
+  RetryingStore retrying(faulty, RetryPolicy{4, 1, 2, 10000});
+  auto r = BlockingStore(retrying).get("k");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().http_status == 500);
+  CHECK(r.error().message.find("after 4 attempts") != std::string::npos);
+  CHECK(faulty->counts().calls == 4);
+}
+
+TEST_CASE("retries_are_bounded_in_time") {
+  auto mem = std::make_shared<MemStore>();
+  FaultConfig faults;
+  faults.timeout_rate = 1.0;
+  faults.timeout_ms = 30;
+  auto faulty = std::make_shared<FaultStore>(mem, faults);
+  RetryingStore retrying(faulty, RetryPolicy{1000, 1, 5, 200});
+  auto start = std::chrono::steady_clock::now();
+  auto r = BlockingStore(retrying).head("k");
+  auto took = std::chrono::steady_clock::now() - start;
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::timeout);
+  CHECK(took < std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("a_failing_part_aborts_the_upload_and_leaves_no_orphan") {
+  auto mem = std::make_shared<MemStore>(MultipartPolicy{64 * 1024, 16 * 1024, 3});
+  FaultConfig faults;
+  faults.latency_ms_max = 3;
+  faults.rule = [](StoreOp op, const std::string&, int part) -> std::optional<StoreError> {
+    if (op != StoreOp::upload_part || part != 4) return std::nullopt;
+    StoreError e = StoreError::make(Errc::io, "Access Denied");
+    e.http_status = 403;
+    e.s3_code = "AccessDenied";
+    return e;
+  };
+  auto faulty = std::make_shared<FaultStore>(mem, faults);
+  RetryingStore retrying(faulty, fast_retries());
+  BlockingStore s(retrying);
+  auto r = s.put("doomed", pattern_bytes(200 * 1024, 3));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().s3_code == "AccessDenied");
+  BlockingStore direct(*mem);
+  CHECK(direct.list_multipart_uploads("")->empty());
+  CHECK(direct.head("doomed").error().code == Errc::not_found);
+}
+
+TEST_CASE("slow_first_byte_and_latency_delay_but_do_not_fail") {
+  auto mem = std::make_shared<MemStore>();
+  FaultConfig faults;
+  faults.first_byte_delay_ms = 50;
+  auto faulty = std::make_shared<FaultStore>(mem, faults);
+  BlockingStore s(*faulty);
+  REQUIRE(s.put("k", pattern_bytes(10, 1)).ok());
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(s.get("k").ok());
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(50));
+}
+
+TEST_CASE("a_full_queue_is_backpressure_not_a_crash") {
+  MemStore mem(MultipartPolicy{}, 1);
+  std::atomic<int> full{0};
+  std::atomic<int> finished{0};
+  for (int i = 0; i < 200; ++i) {
+    mem.head("k", [&](StoreResult<ObjectInfo> r) {
+      if (!r.ok() && r.error().s3_code == "FloeQueueFull") ++full;
+      ++finished;
+    });
+  }
+  while (finished.load() < 200) std::this_thread::yield();
+  CHECK(full.load() > 0);
+}
