@@ -1,0 +1,61 @@
+// BlockWal: the Wal on a raw block device or a preallocated file, written with O_DIRECT in
+// 4 KiB-aligned group commits (layout in block_format.h).
+//
+// One writer thread owns the file. append() queues entries; the writer takes everything queued
+// (up to max_batch_bytes) into one record, writes it with one aligned pwrite, fdatasyncs, and
+// runs the callbacks: many concurrent appends share one device write (group commit), and the
+// batching wait is bounded by the time of one write.
+//
+// Invariants:
+//  (1) The writer never overwrites ring bytes at or after the *persisted* trim offset: a trim is
+//      written to the header (and synced) before the space it frees is reused, so recovery
+//      from the persisted trim never meets a record overwritten by a later lap.
+//  (2) Queued bytes never exceed max_queued_bytes; appends beyond it fail at once (the stream
+//      layer's log cache applies backpressure long before this safety bound).
+//  (3) After an I/O error the WAL is failed: pending and later appends get the error (the page
+//      cache can't be trusted after a failed sync). Reopen to recover.
+// Thread safety: append/trim/stats/close may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "wal/wal.h"
+
+namespace floe::wal {
+
+struct BlockWalOptions {
+  std::string path;                       // a block device or a file (created and preallocated)
+  uint64_t capacity_bytes = 2ull << 30;   // ring size (s3.wal.capacity); multiple of 4 KiB
+  int32_t node_id = 0;
+  size_t max_batch_bytes = 4u << 20;      // payload bytes per group commit
+  size_t max_queued_bytes = 256u << 20;   // bound on bytes waiting for the writer
+  bool direct_io = true;                  // O_DIRECT; falls back to buffered + fdatasync if refused
+};
+
+class BlockWal final : public Wal {
+ public:
+  struct Opened {
+    std::unique_ptr<BlockWal> wal;
+    std::vector<RecoveredEntry> recovered;  // in log order, from the persisted trim offset
+  };
+  // Opens (creating and initializing if new) and recovers. Errors: unreadable file, capacity
+  // that differs from the one on disk, a header that is not a floe WAL.
+  static Result<Opened> open(const BlockWalOptions& options);
+
+  ~BlockWal() override;
+  void append(Entry entry, AppendCallback done) override;
+  Status trim(uint64_t offset) override;
+  WalStats stats() const override;
+  void close() override;
+
+  bool using_direct_io() const;
+
+ private:
+  struct Impl;
+  explicit BlockWal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace floe::wal
