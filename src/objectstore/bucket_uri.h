@@ -1,0 +1,50 @@
+// Bucket URIs (DESIGN.md, config key s3.data.buckets and friends) and the factory that opens a
+// store from one:
+//   [id@]s3://bucket?region=us-east-1&endpoint=http://127.0.0.1:9000&pathStyle=true
+//   [id@]file:///var/lib/floe/objects     (also fs:///path or fs://relative/path)
+//   [id@]mem://                           (tests)
+// s3 parameters: region, endpoint, pathStyle (true|false), accessKey, secretKey, sessionToken,
+// caBundle, signPayload (true|false), maxConnections (1..1024). Unknown parameters are errors that
+// name the accepted ones; values are percent-decoded.
+// Thread safety: pure parsing; open_store starts the store's threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "objectstore/object_store.h"
+#include "objectstore/retrying_store.h"
+
+namespace floe::objectstore {
+
+struct BucketUri {
+  int id = 0;
+  std::string scheme;  // "s3" | "file" | "mem"
+  std::string bucket;  // s3: the bucket name
+  std::string path;    // file: the directory
+  std::map<std::string, std::string> params;
+  std::string param(const std::string& name) const {
+    auto it = params.find(name);
+    return it == params.end() ? std::string() : it->second;
+  }
+};
+
+Result<BucketUri> parse_bucket_uri(std::string_view uri);
+
+struct OpenOptions {
+  RetryPolicy retry{};
+  MultipartPolicy multipart{};
+  bool fsync = true;
+};
+
+struct OpenedStore {
+  std::shared_ptr<ObjectStore> store;       // what callers use (s3: wrapped in retries)
+  std::shared_ptr<ObjectStore> backend;     // the bare backend (S3Store / FsStore / MemStore)
+  std::string credentials_source;           // s3 only: where the keys came from
+};
+
+Result<OpenedStore> open_store(const BucketUri& uri, const OpenOptions& options = {});
+
+}  // namespace floe::objectstore
