@@ -15,6 +15,7 @@ const char* errc_name(Errc code) {
     case Errc::config: return "config";
     case Errc::not_found: return "not_found";
     case Errc::timeout: return "timeout";
+    case Errc::fenced: return "fenced";
     case Errc::internal: return "internal";
   }
   return "unknown";

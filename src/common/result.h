@@ -29,6 +29,7 @@ enum class Errc {
   config,            // a configuration key or value is invalid
   not_found,
   timeout,
+  fenced,            // a stale epoch: another owner opened the stream since (stream/)
   internal,
 };
 
