@@ -1,0 +1,287 @@
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "objectstore/blocking.h"
+#include "objectstore/fault_store.h"
+#include "stream_test_util.h"
+
+using namespace floe;
+using namespace floe::stream;
+using namespace floe::stream::testing;
+
+TEST_CASE("append_completes_when_durable_and_fetch_returns_bytes_exactly_as_appended") {
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  std::vector<Batch> written;
+  int64_t next = 0;
+  for (int i = 0; i < 50; ++i) {
+    uint32_t count = 1 + i % 7;
+    SharedBytes bytes = pattern(100 + i * 13, i);
+    auto r = append(*s, next, count, bytes);
+    REQUIRE(r.ok());
+    CHECK(r->value() == next + count);
+    written.push_back(Batch{Offset(next), count, bytes});
+    next += count;
+  }
+  CHECK(s->end_offset() == Offset(next));
+  auto r = fetch(*s, 0);
+  REQUIRE(r.ok());
+  CHECK(r->from_log_cache);
+  CHECK(r->batches == written);
+  // A fetch inside a batch starts with the batch holding the offset.
+  auto mid = fetch(*s, written[3].base_offset.value() + 1, 1);
+  REQUIRE(mid.ok());
+  REQUIRE(mid->batches.size() == 1);  // at least one batch even beyond max_bytes
+  CHECK(mid->batches[0] == written[3]);
+  CHECK(fetch(*s, next)->batches.empty());
+  CHECK(fetch(*s, next + 1).error().code == Errc::not_found);
+}
+
+TEST_CASE("non_contiguous_and_empty_appends_are_rejected") {
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  REQUIRE(append(*s, 0, 5, pattern(10, 1)).ok());
+  CHECK(append(*s, 6, 1, pattern(10, 2)).error().code == Errc::invalid_value);
+  CHECK(append(*s, 4, 1, pattern(10, 2)).error().code == Errc::invalid_value);
+  CHECK(append(*s, 5, 0, pattern(10, 2)).error().code == Errc::invalid_value);
+  CHECK(append(*s, 5, 1, pattern(2 << 20, 2)).error().code == Errc::too_large);
+  CHECK(append(*s, 5, 1, pattern(10, 2)).ok());
+}
+
+TEST_CASE("a_stream_reopened_elsewhere_fences_the_old_owner") {
+  Harness h;
+  h.start();
+  auto id = h.create();
+  auto s = h.open(id);
+  REQUIRE(append(*s, 0, 1, pattern(10, 1)).ok());
+  // Another node takes the stream over.
+  REQUIRE(sync<StreamInfo>([&](auto cb) { h.meta->open_stream(id, NodeId(2), cb); }).ok());
+  h.flush();  // the upload's commit is refused: the old owner learns it is fenced
+  auto r = append(*s, 1, 1, pattern(10, 2));
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::fenced);
+  CHECK(sync<Done>([&](auto cb) { s->trim(Offset(1), cb); }).error().code == Errc::fenced);
+}
+
+TEST_CASE("upload_writes_one_stream_set_object_for_many_streams_then_reads_come_from_objects") {
+  Harness h;
+  h.options.cache_size_bytes = 4 << 20;
+  h.options.upload_threshold_bytes = 4 << 20;
+  h.start();
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (int i = 0; i < 20; ++i) streams.push_back(h.open(h.create()));
+  std::map<int, std::vector<Batch>> written;
+  for (int round = 0; round < 10; ++round)
+    for (int i = 0; i < 20; ++i) {
+      SharedBytes b = pattern(1000, round * 100 + i);
+      REQUIRE(append(*streams[i], round * 2, 2, b).ok());
+      written[i].push_back(Batch{Offset(round * 2), 2, b});
+    }
+  h.flush();
+  auto stats = h.manager->stats();
+  CHECK(stats.uploads == 1);
+  CHECK(stats.stream_set_objects == 1);
+  CHECK(stats.stream_objects == 0);
+  CHECK(static_cast<objectstore::MemStore&>(*h.store).object_count() == 1);
+  // After a restart the log cache is empty: every read goes to the object.
+  h.restart();
+  for (int i = 0; i < 20; ++i) {
+    auto s = h.open(streams[i]->id());
+    CHECK(s->end_offset() == Offset(20));
+    CHECK(fetch_all(*s, 0) == written[i]);
+  }
+  CHECK(h.manager->stats().cold_fetches > 0);
+  CHECK(h.manager->stats().block_cache_hits > 0);  // the index and blocks are shared by the streams
+}
+
+TEST_CASE("a_stream_with_a_large_pending_range_gets_its_own_stream_object") {
+  Harness h;
+  h.start();
+  auto big = h.open(h.create());
+  auto small = h.open(h.create());
+  for (int i = 0; i < 30; ++i) REQUIRE(append(*big, i, 1, pattern(8000, i)).ok());
+  REQUIRE(append(*small, 0, 1, pattern(100, 1)).ok());
+  h.flush();
+  auto stats = h.manager->stats();
+  CHECK(stats.stream_objects == 1);
+  CHECK(stats.stream_set_objects == 1);
+  auto slices = sync<std::vector<ObjectSlice>>(
+      [&](auto cb) { h.meta->list_objects(big->id(), Offset(0), Offset(100), 10, cb); });
+  REQUIRE(slices->size() == 1);
+  CHECK(slices->at(0).kind == ObjectKind::stream);
+}
+
+TEST_CASE("upload_threshold_triggers_uploads_and_the_wal_is_trimmed") {
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  for (int i = 0; i < 200; ++i) REQUIRE(append(*s, i, 1, pattern(4000, i)).ok());  // 800 KB > 256 KiB threshold
+  for (int i = 0; i < 200 && h.manager->stats().uploads < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(h.manager->stats().uploads >= 2);
+  CHECK(h.manager->stats().unuploaded_bytes < (256u << 10) + 4000);
+}
+
+TEST_CASE("a_full_log_cache_makes_appends_wait_instead_of_growing_memory") {
+  Harness h;
+  h.options.cache_size_bytes = 256 << 10;
+  h.options.upload_threshold_bytes = 256 << 10;
+  h.options.stream_object_threshold_bytes = 1 << 30;
+  h.start();
+  auto s = h.open(h.create());
+  // Fire many appends without waiting: more bytes than the cache holds.
+  std::vector<std::future<Result<Offset>>> futures;
+  for (int i = 0; i < 100; ++i) {
+    auto p = std::make_shared<std::promise<Result<Offset>>>();
+    futures.push_back(p->get_future());
+    s->append(Batch{Offset(i), 1, pattern(10000, i)}, [p](Result<Offset> r) { p->set_value(std::move(r)); });
+    CHECK(h.manager->stats().cache_used_bytes <= h.options.cache_size_bytes);
+  }
+  for (auto& f : futures) REQUIRE(f.get().ok());
+  auto stats = h.manager->stats();
+  CHECK(stats.append_waits > 0);
+  CHECK(stats.cache_used_bytes <= h.options.cache_size_bytes);
+  CHECK(s->end_offset() == Offset(100));
+  REQUIRE(fetch_all(*s, 0).size() == 100);
+}
+
+TEST_CASE("too_many_waiting_appends_are_refused_not_queued_without_bound") {
+  Harness h;
+  h.options.cache_size_bytes = 64 << 10;
+  h.options.upload_threshold_bytes = 64 << 10;
+  h.options.max_waiting_appends = 4;
+  auto fault = std::make_shared<objectstore::FaultStore>(h.store, objectstore::FaultConfig{});
+  objectstore::FaultConfig stall;
+  stall.latency_ms_min = stall.latency_ms_max = 300;  // uploads are slow: the cache stays full
+  fault->set_config(stall);
+  h.store = fault;
+  h.start();
+  auto s = h.open(h.create());
+  std::atomic<int> refused{0}, ok{0};
+  std::vector<std::shared_ptr<std::promise<void>>> done;
+  for (int i = 0; i < 40; ++i) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p);
+    s->append(Batch{Offset(i), 1, pattern(8000, i)}, [&, p](Result<Offset> r) {
+      (r.ok() ? ok : refused)++;
+      p->set_value();
+    });
+  }
+  for (auto& p : done) p->get_future().wait();
+  CHECK(refused.load() > 0);
+  CHECK(h.manager->stats().cache_used_bytes <= h.options.cache_size_bytes);
+}
+
+TEST_CASE("trim_moves_the_start_offset_and_fetch_below_it_is_out_of_range") {
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  for (int i = 0; i < 10; ++i) REQUIRE(append(*s, i * 10, 10, pattern(100, i)).ok());
+  REQUIRE(sync<Done>([&](auto cb) { s->trim(Offset(35), cb); }).ok());
+  CHECK(s->start_offset() == Offset(35));
+  CHECK(fetch(*s, 20).error().code == Errc::not_found);
+  auto r = fetch(*s, 35);
+  REQUIRE(r.ok());
+  CHECK(r->batches[0].base_offset == Offset(30));
+  CHECK(sync<Done>([&](auto cb) { s->trim(Offset(1000), cb); }).error().code == Errc::invalid_value);
+}
+
+TEST_CASE("close_uploads_the_cached_tail_and_a_reopen_continues_from_the_end") {
+  Harness h;
+  h.start();
+  auto id = h.create();
+  auto s = h.open(id);
+  for (int i = 0; i < 5; ++i) REQUIRE(append(*s, i, 1, pattern(100, i)).ok());
+  REQUIRE(sync<Done>([&](auto cb) { s->close(cb); }).ok());
+  CHECK(append(*s, 5, 1, pattern(100, 5)).error().code == Errc::not_found);
+  auto s2 = h.open(id);
+  CHECK(s2->epoch() > s->epoch());
+  CHECK(s2->end_offset() == Offset(5));
+  REQUIRE(append(*s2, 5, 1, pattern(100, 5)).ok());
+  CHECK(fetch_all(*s2, 0).size() == 6);
+}
+
+TEST_CASE("recovery_reuploads_wal_entries_before_serving_and_never_duplicates") {
+  for (bool fs_backend : {false, true}) {
+    Harness h(fs_backend);
+    h.start();
+    auto a = h.open(h.create());
+    auto b = h.open(h.create());
+    std::vector<Batch> wa, wb;
+    for (int i = 0; i < 20; ++i) {
+      SharedBytes x = pattern(500, i), y = pattern(700, 100 + i);
+      REQUIRE(append(*a, i * 3, 3, x).ok());
+      REQUIRE(append(*b, i, 1, y).ok());
+      wa.push_back({Offset(i * 3), 3, x});
+      wb.push_back({Offset(i), 1, y});
+      if (i == 9) h.flush();  // half of it committed before the "crash"
+    }
+    // No flush: close leaves the tail in the WAL only (like a crash after the WAL write).
+    h.restart();
+    auto stats = h.manager->stats();
+    CHECK(stats.recovered_entries >= 20);
+    CHECK(stats.recovered_uploaded == 20);
+    auto a2 = h.open(a->id());
+    auto b2 = h.open(b->id());
+    CHECK(a2->end_offset() == Offset(60));
+    CHECK(fetch_all(*a2, 0) == wa);
+    CHECK(fetch_all(*b2, 0) == wb);
+    // A second restart finds nothing new to upload.
+    h.restart();
+    CHECK(h.manager->stats().recovered_uploaded == 0);
+  }
+}
+
+TEST_CASE("uploads_retry_through_503s_and_timeouts_without_losing_or_duplicating_data") {
+  Harness h;
+  auto fault = std::make_shared<objectstore::FaultStore>(h.store, objectstore::FaultConfig{});
+  objectstore::FaultConfig cfg;
+  cfg.slowdown_rate = 0.3;
+  cfg.timeout_rate = 0.2;
+  cfg.timeout_ms = 5;
+  cfg.seed = 42;
+  fault->set_config(cfg);
+  h.store = fault;
+  h.start();
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (int i = 0; i < 5; ++i) streams.push_back(h.open(h.create()));
+  std::map<int, std::vector<Batch>> written;
+  for (int round = 0; round < 40; ++round) {
+    for (int i = 0; i < 5; ++i) {
+      SharedBytes b = pattern(3000, round * 10 + i);
+      REQUIRE(append(*streams[i], round, 1, b).ok());
+      written[i].push_back({Offset(round), 1, b});
+    }
+    if (round % 10 == 9) h.flush();
+  }
+  CHECK(h.manager->stats().put_failures > 0);
+  fault->set_config(objectstore::FaultConfig{});  // reads without faults
+  h.restart();
+  for (int i = 0; i < 5; ++i) {
+    auto s = h.open(streams[i]->id());
+    CHECK(s->end_offset() == Offset(40));
+    CHECK(fetch_all(*s, 0) == written[i]);
+  }
+}
+
+TEST_CASE("sequential_cold_reads_prefetch_the_next_blocks") {
+  Harness h;
+  h.options.stream_object_threshold_bytes = 1 << 30;
+  h.start();
+  auto s = h.open(h.create());
+  for (int i = 0; i < 100; ++i) REQUIRE(append(*s, i, 1, pattern(2000, i)).ok());
+  h.flush();
+  h.restart();
+  s = h.open(s->id());
+  int64_t at = 0;
+  while (at < 100) {
+    auto r = fetch(*s, at, 8000);
+    REQUIRE(r.ok());
+    at = r->batches.back().end_offset().value();
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto stats = h.manager->stats();
+  CHECK(stats.readahead_gets > 0);
+  CHECK(stats.block_cache_hits > 0);
+}
