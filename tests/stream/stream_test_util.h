@@ -62,7 +62,9 @@ inline std::vector<Batch> fetch_all(Stream& s, int64_t start) {
 struct Harness {
   TempDir dir;
   std::shared_ptr<objectstore::ObjectStore> store;
-  std::shared_ptr<InMemoryStreamMetadata> meta = std::make_shared<InMemoryStreamMetadata>();
+  std::shared_ptr<std::atomic<int64_t>> clock_ms = std::make_shared<std::atomic<int64_t>>(1000000);
+  std::shared_ptr<InMemoryStreamMetadata> meta =
+      std::make_shared<InMemoryStreamMetadata>([c = clock_ms] { return c->load(); });
   StreamManagerOptions options;
   std::unique_ptr<StreamManager> manager;
   uint64_t wal_capacity = 8 << 20;
@@ -79,6 +81,8 @@ struct Harness {
       store = std::make_shared<objectstore::MemStore>();
     }
     options.node_id = NodeId(1);
+    options.now_ms = [c = clock_ms] { return c->load(); };
+    options.upload_interval_ms = 3600000;
     options.cache_size_bytes = 1 << 20;
     options.upload_threshold_bytes = 256 << 10;
     options.upload_interval_ms = 3600000;
