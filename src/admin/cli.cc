@@ -1,38 +1,195 @@
 #include "admin/cli.h"
 
-#include <cstdio>
-#include <cstring>
 #include <string_view>
+#include <vector>
 
+#include "admin/config_doc.h"
+#include "admin/storage_cli.h"
+#include "admin/versions.h"
+#include "common/config.h"
+#include "common/log.h"
 #include "floe/version.h"
 
 namespace floe::admin {
 namespace {
+
 const char* kUsage =
-    "floe — a Kafka-compatible streaming broker that keeps its data in object storage\n"
+    "floe - a Kafka-compatible streaming broker that keeps its data in object storage\n"
     "\n"
     "Usage:\n"
-    "  floe serve [--config FILE] [--override key=value]...   run a broker/controller\n"
-    "  floe --version                                          print the version\n"
-    "  floe --help                                             print this help\n";
+    "  floe serve [--config FILE] [--override key=value]... [--check]\n"
+    "      Load and validate the configuration, print the effective configuration, then run the\n"
+    "      broker/controller. --check: stop after validation (exit 0). The broker is not built\n"
+    "      yet: without --check, serve exits 3 once the configuration is valid.\n"
+    "  floe serve --help-config          same as `floe config keys`\n"
+    "  floe config keys [--format text|markdown|man]\n"
+    "      Print every configuration key with its type, default, allowed values and meaning.\n"
+    "  floe storage probe --bucket URI [--size BYTES] [--multipart-size BYTES] [--prefix P]\n"
+    "      Check an object store before serving: put, ranged get, list, multipart put, delete.\n"
+    "  floe --version                    print the version and the linked library versions\n"
+    "  floe --help                       print this help\n"
+    "\n"
+    "Planned admin verbs (exit 3 in this build): topic, produce, consume, group, cluster.\n"
+    "\n"
+    "Options of serve:\n"
+    "  --config FILE, --config=FILE      a Kafka-style properties file (key=value lines)\n"
+    "  --override key=value              set a key; repeatable; overrides the file, later wins\n"
+    "  --check                           validate and print the configuration, then exit\n"
+    "\n"
+    "Exit status: 0 ok; 1 the command ran and failed (e.g. a storage probe step); 2 usage or\n"
+    "configuration error (the message names the key or option); 3 valid but not implemented in\n"
+    "this build.\n"
+    "See man floe (man/floe.1) for the configuration keys.\n";
+
+constexpr std::string_view kPlannedVerbs[] = {"topic", "produce", "consume", "group", "cluster"};
+
+struct Io {
+  std::FILE* out;
+  std::FILE* err;
+};
+
+int usage_error(const Io& io, const std::string& message) {
+  std::fprintf(io.err, "floe: %s\n(run 'floe --help' for usage)\n", message.c_str());
+  return kExitUsage;
+}
+
+// Reads the value of an option given as `--name VALUE` or `--name=VALUE`. Returns false if
+// args[*i] is not this option; sets *missing if the value is absent.
+bool take_option(std::span<const std::string> args, size_t* i, std::string_view name, std::string* value,
+                 bool* missing) {
+  std::string_view a = args[*i];
+  if (a == name) {
+    if (*i + 1 >= args.size()) {
+      *missing = true;
+      return true;
+    }
+    *value = args[++*i];
+    return true;
+  }
+  if (a.size() > name.size() && a.starts_with(name) && a[name.size()] == '=') {
+    *value = std::string(a.substr(name.size() + 1));
+    return true;
+  }
+  return false;
+}
+
+int cmd_config_keys(std::span<const std::string> args, const Io& io, std::string_view verb) {
+  DocFormat format = DocFormat::text;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string value;
+    bool missing = false;
+    if (take_option(args, &i, "--format", &value, &missing)) {
+      if (missing) return usage_error(io, std::string(verb) + ": --format needs one of text, markdown, man");
+      auto f = parse_doc_format(value);
+      if (!f) return usage_error(io, std::string(verb) + ": --format must be one of text, markdown, man, got '" + value + "'");
+      format = *f;
+    } else {
+      return usage_error(io, std::string(verb) + ": unknown option '" + args[i] + "'");
+    }
+  }
+  std::fputs(render_config_keys(format).c_str(), io.out);
+  return kExitOk;
+}
+
+int cmd_serve(std::span<const std::string> args, const Io& io) {
+  std::string config_path;
+  bool have_config = false;
+  bool check_only = false;
+  std::vector<std::string> overrides;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string value;
+    bool missing = false;
+    const std::string& a = args[i];
+    if (take_option(args, &i, "--config", &value, &missing)) {
+      if (missing || value.empty()) return usage_error(io, "serve: --config needs a FILE");
+      if (have_config) return usage_error(io, "serve: --config given twice ('" + config_path + "', '" + value + "')");
+      config_path = value;
+      have_config = true;
+    } else if (take_option(args, &i, "--override", &value, &missing)) {
+      if (missing) return usage_error(io, "serve: --override needs key=value");
+      overrides.push_back(value);
+    } else if (a == "--check") {
+      check_only = true;
+    } else if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, io.out);
+      return kExitOk;
+    } else if (a == "--help-config") {
+      return cmd_config_keys({}, io, "serve");
+    } else if (a.starts_with("-")) {
+      return usage_error(io, "serve: unknown option '" + a + "'");
+    } else {
+      return usage_error(io, "serve: unexpected argument '" + a + "'");
+    }
+  }
+  auto cfg = config::Config::load_file(config_path, overrides);
+  if (!cfg) {
+    std::fprintf(io.err, "floe: config: %s\n", cfg.error().message.c_str());
+    return kExitUsage;
+  }
+  log::Level level = log::Level::info;
+  if (log::parse_level(cfg->get_string("log.level"), &level)) log::set_level(level);
+  std::fputs(cfg->summary().c_str(), io.out);
+  std::fflush(io.out);
+  if (check_only) {
+    std::fprintf(io.err, "floe: configuration is valid\n");
+    return kExitOk;
+  }
+  std::fprintf(io.err,
+               "floe: configuration is valid, but serving is not implemented in this build (exit %d)\n",
+               kExitNotImplemented);
+  return kExitNotImplemented;
+}
+
+// Verbs written against (argc, argv) with argv[0] the verb itself; they print to stdout/stderr.
+int run_argv_verb(std::span<const std::string> args, int (*verb)(int, char**)) {
+  std::vector<std::string> copy(args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return verb(static_cast<int>(copy.size()), argv.data());
+}
+
+int cmd_config(std::span<const std::string> args, const Io& io) {
+  if (args.empty()) return usage_error(io, "config: missing subcommand (known: keys)");
+  if (args[0] == "keys") return cmd_config_keys(args.subspan(1), io, "config keys");
+  return usage_error(io, "config: unknown subcommand '" + args[0] + "' (known: keys)");
+}
+
 }  // namespace
 
-int run_cli(int argc, char** argv) {
-  if (argc < 2) {
-    std::fputs(kUsage, stderr);
-    return 2;
+int run_cli(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
+  Io io{out, err};
+  if (args.empty()) {
+    std::fputs(kUsage, err);
+    return kExitUsage;
   }
-  std::string_view verb = argv[1];
+  const std::string& verb = args[0];
+  auto rest = args.subspan(1);
   if (verb == "--version" || verb == "version") {
-    std::printf("floe %s\n", kVersion);
-    return 0;
+    if (!rest.empty()) return usage_error(io, verb + ": unexpected argument '" + rest[0] + "'");
+    std::fprintf(out, "floe %s\n%s\n", kVersion, linked_library_versions().c_str());
+    return kExitOk;
   }
   if (verb == "--help" || verb == "-h" || verb == "help") {
-    std::fputs(kUsage, stdout);
-    return 0;
+    std::fputs(kUsage, out);
+    return kExitOk;
   }
-  std::fprintf(stderr, "floe: unknown command '%s'\n\n%s", argv[1], kUsage);
-  return 2;
+  if (verb == "serve") return cmd_serve(rest, io);
+  if (verb == "config") return cmd_config(rest, io);
+  if (verb == "storage") return run_argv_verb(args, run_storage_command);
+  for (auto planned : kPlannedVerbs) {
+    if (verb == planned) {
+      std::fprintf(err, "floe: '%s' is not implemented in this build (exit %d)\n", verb.c_str(), kExitNotImplemented);
+      return kExitNotImplemented;
+    }
+  }
+  if (verb.starts_with("-")) return usage_error(io, "unknown option '" + verb + "'");
+  return usage_error(io, "unknown command '" + verb + "'");
+}
+
+int run_cli(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return run_cli(args, stdout, stderr);
 }
 
 }  // namespace floe::admin

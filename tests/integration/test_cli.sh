@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The floe command line as a user meets it: version, help, config validation with named-key errors
+# and documented exit codes (0 ok, 2 usage/config error, 3 not implemented). Opens no sockets.
+set -euo pipefail
+: "${FLOE_BIN:?set FLOE_BIN to the floe binary}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Runs floe, capturing stdout, stderr and the exit code into $out, $err, $rc.
+run() {
+  set +e
+  "$FLOE_BIN" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  set -e
+  out=$(cat "$tmp/out")
+  err=$(cat "$tmp/err")
+}
+expect_rc() { [ "$rc" -eq "$1" ] || fail "expected exit $1, got $rc for: $2 (stderr: $err)"; }
+expect_in() { grep -qF -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
+
+# --version: "floe <version>" then the linked library versions.
+run --version
+expect_rc 0 --version
+[[ "$(head -1 <<<"$out")" =~ ^floe\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "first line of --version: $out"
+for lib in libcurl OpenSSL zstd lz4 zlib snappy; do expect_in "$(sed -n 2p <<<"$out")" "$lib "; done
+
+# --help names every verb and option.
+run --help
+expect_rc 0 --help
+for word in serve --config --override --check "config keys" --version --help "Exit status"; do expect_in "$out" "$word"; done
+
+# Unknown verbs and options are usage errors that name them.
+run frobnicate; expect_rc 2 frobnicate; expect_in "$err" "unknown command 'frobnicate'"
+run serve --bogus; expect_rc 2 "serve --bogus"; expect_in "$err" "unknown option '--bogus'"
+run; expect_rc 2 "(no arguments)"
+
+# A valid file with --check: exit 0, the effective configuration printed.
+cat >"$tmp/server.properties" <<'PROPS'
+# a single node, both roles
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://localhost:19092,\
+          CONTROLLER://localhost:19093
+controller.quorum.voters=1@localhost:19093
+num.partitions = 3
+log.retention.hours=24
+s3.wal.capacity=2GiB
+PROPS
+run serve --config "$tmp/server.properties" --check
+expect_rc 0 "serve --check"
+expect_in "$out" "num.partitions=3"
+expect_in "$out" "listeners=PLAINTEXT://localhost:19092,CONTROLLER://localhost:19093"
+expect_in "$out" "# from $tmp/server.properties:7"
+
+# Overrides beat the file, the later override wins.
+run serve --config "$tmp/server.properties" --override num.partitions=5 --override=num.partitions=6 --check
+expect_rc 0 "serve --override --check"
+expect_in "$out" "num.partitions=6"
+grep -q '^num.partitions=3$' <<<"$out" && fail "the file's value survived an override"
+
+# The printed configuration loads back as a properties file with the same values.
+run serve --config "$tmp/server.properties" --check
+cp "$tmp/out" "$tmp/effective.properties"
+run serve --config "$tmp/effective.properties" --check
+expect_rc 0 "reloading the printed configuration"
+diff <(grep -v '^#' "$tmp/effective.properties" | sort) <(grep -v '^#' "$tmp/out" | sort) || fail "reloaded config differs"
+
+# A bad key stops startup: exit 2, the key named (with a suggestion), and the file line.
+printf 'node.id=1\nlisenters=PLAINTEXT://:9092\n' >"$tmp/bad.properties"
+run serve --config "$tmp/bad.properties" --check
+expect_rc 2 "bad key"
+expect_in "$err" "floe: config: unknown key 'lisenters' (did you mean 'listeners'?)"
+expect_in "$err" "bad.properties:2"
+
+# A bad value: exit 2, the key and the allowed values named.
+run serve --override process.roles=brokr --check
+expect_rc 2 "bad process.roles"
+expect_in "$err" "'process.roles' must be a comma-separated subset of {broker, controller}, got 'brokr'"
+run serve --override node.id=abc --check
+expect_rc 2 "bad node.id"
+expect_in "$err" "'node.id' must be an integer in [0, 2147483647], got 'abc'"
+run serve --config "$tmp/missing.properties" --check
+expect_rc 2 "missing file"
+expect_in "$err" "missing.properties"
+
+# serve without --check: honest "not implemented", exit 3, and no listener was opened.
+run serve --config "$tmp/server.properties"
+expect_rc 3 "serve"
+expect_in "$err" "not implemented"
+
+# config keys: every key, in every format.
+run config keys
+expect_rc 0 "config keys"
+for key in node.id process.roles listeners controller.quorum.voters s3.data.buckets s3.wal.path log.level data.dir; do
+  expect_in "$out" "$key"
+done
+run config keys --format markdown; expect_rc 0 "config keys --format markdown"; expect_in "$out" "| \`node.id\` |"
+echo "test_cli: ok"
