@@ -48,6 +48,10 @@ expect "right key passes every step (credentials from the environment)" 0 \
   "put 1.0 MiB" "ranged get" "list" "multipart put" "across a part boundary" "delete 2 objects" "all steps passed" \
   "credentials from environment" -- "${good_env[@]}" "$floe" storage probe --bucket "$uri"
 
+expect "virtual-hosted addressing (bucket.localhost) passes every step" 0 "virtual-hosted" "all steps passed" -- \
+  "${good_env[@]}" "$floe" storage probe \
+  --bucket "0@s3://$FLOE_TEST_S3_BUCKET?region=$FLOE_TEST_S3_REGION&endpoint=http://localhost:${FLOE_TEST_S3_ENDPOINT##*:}"
+
 expect "right key in the bucket URI" 0 "all steps passed" "credentials from bucket URI" -- \
   env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY "$floe" storage probe \
   --bucket "$uri&accessKey=$FLOE_TEST_S3_ACCESS_KEY&secretKey=$(python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1],safe=""))' "$FLOE_TEST_S3_SECRET_KEY")"

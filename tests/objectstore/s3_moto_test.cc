@@ -138,6 +138,27 @@ TEST_CASE("s3_round_trip_against_moto_with_signature_checks") {
   CHECK(s.list_all(p)->empty());
 }
 
+TEST_CASE("s3_virtual_hosted_addressing_against_moto") {
+  // curl resolves every *.localhost name to loopback, so bucket.localhost:port reaches moto.
+  S3Options o = moto().options();
+  std::string port = o.endpoint.substr(o.endpoint.rfind(':') + 1);
+  o.endpoint = "http://localhost:" + port;
+  o.path_style = false;
+  S3Store store(o);
+  BlockingStore s(store);
+  std::string p = unique_prefix("vhost");
+  auto big = pattern_bytes((6u << 20) + 1, 4);  // multipart too
+  REQUIRE(s.put(p + "dir/k", pattern_bytes(1000, 3)).ok());
+  REQUIRE(s.put(p + "big", big).ok());
+  CHECK(s.get(p + "dir/k", ByteRange{10, 20})->body == pattern_bytes(1000, 3).slice(10, 20));
+  CHECK(s.get(p + "big")->body == big);
+  auto listed = s.list_all(p);
+  REQUIRE(listed.ok());
+  CHECK(listed->size() == 2);
+  REQUIRE(s.delete_keys({p + "dir/k", p + "big"}).ok());
+  CHECK(s.list_all(p)->empty());
+}
+
 TEST_CASE("s3_wrong_secret_fails_at_once_with_signature_does_not_match") {
   auto backend = std::make_shared<S3Store>(moto().options("not-the-secret"));
   RetryingStore retrying(backend, RetryPolicy{});
