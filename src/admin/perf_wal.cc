@@ -1,0 +1,235 @@
+#include "admin/perf_wal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "wal/block_wal.h"
+
+namespace floe::admin {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+struct RawFile {
+  int fd = -1;
+  void* buf = nullptr;
+  RawFile(const std::string& path, size_t file_bytes, size_t buf_bytes) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+    if (fd < 0) fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(file_bytes)) != 0) {
+      if (::ftruncate(fd, static_cast<off_t>(file_bytes)) != 0) std::perror("ftruncate");
+    }
+    if (posix_memalign(&buf, 4096, buf_bytes) != 0) buf = nullptr;
+    if (buf) std::memset(buf, 0xab, buf_bytes);
+  }
+  ~RawFile() {
+    if (fd >= 0) ::close(fd);
+    std::free(buf);
+  }
+};
+
+// Sequential O_DIRECT writes of `block` bytes, each followed by fdatasync: bytes/second.
+double raw_write_bandwidth(const std::string& path, uint64_t total, size_t block) {
+  RawFile f(path, total, block);
+  if (f.fd < 0 || !f.buf) return 0;
+  auto t0 = Clock::now();
+  for (uint64_t at = 0; at + block <= total; at += block) {
+    if (::pwrite(f.fd, f.buf, block, static_cast<off_t>(at)) != static_cast<ssize_t>(block)) return 0;
+    if (::fdatasync(f.fd) != 0) return 0;
+  }
+  return static_cast<double>(total) / seconds_since(t0);
+}
+
+// p50/p99 of a 4 KiB O_DIRECT write + fdatasync, in microseconds.
+std::pair<double, double> raw_sync_latency_us(const std::string& path, int samples) {
+  RawFile f(path, 64ull << 20, 4096);
+  std::vector<double> lat;
+  if (f.fd < 0 || !f.buf) return {0, 0};
+  for (int i = 0; i < samples; ++i) {
+    auto t0 = Clock::now();
+    off_t at = static_cast<off_t>((static_cast<uint64_t>(i) * 4096) % (64ull << 20));
+    if (::pwrite(f.fd, f.buf, 4096, at) != 4096 || ::fdatasync(f.fd) != 0) return {0, 0};
+    lat.push_back(seconds_since(t0) * 1e6);
+  }
+  return {percentile(lat, 0.5), percentile(lat, 0.99)};
+}
+
+// Appends `total` bytes in entries of `entry_bytes`, keeping `depth` appends outstanding.
+double wal_append_bandwidth(wal::Wal& w, uint64_t total, size_t entry_bytes, int depth) {
+  SharedBytes payload(Bytes(entry_bytes, 0xcd));
+  std::mutex mu;
+  std::condition_variable cv;
+  int outstanding = 0;
+  uint64_t sent = 0;
+  uint64_t n = 0;
+  std::atomic<bool> failed{false};
+  auto t0 = Clock::now();
+  while (sent < total) {
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return outstanding < depth; });
+      ++outstanding;
+    }
+    w.append(wal::Entry{StreamId(n % 16), StreamEpoch(1), Offset(static_cast<int64_t>(n)), payload},
+             [&](Result<wal::Position> r) {
+               if (!r.ok()) failed = true;
+               std::lock_guard lk(mu);
+               --outstanding;
+               cv.notify_one();
+             });
+    sent += entry_bytes;
+    ++n;
+    // Keep the ring from filling: trim everything durable so far.
+    if (n % 64 == 0) {
+      auto st = w.stats();
+      (void)w.trim(st.end_offset);
+    }
+  }
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return outstanding == 0; });
+  if (failed) return 0;
+  return static_cast<double>(sent) / seconds_since(t0);
+}
+
+// Appends of 1 KiB at `rate` per second from 4 producers for `seconds`: latencies in us.
+std::vector<double> wal_latency_us(wal::Wal& w, int rate, double seconds) {
+  SharedBytes payload(Bytes(1024, 0xef));
+  std::mutex mu;
+  std::vector<double> lat;
+  std::atomic<int> outstanding{0};
+  constexpr int kProducers = 4;
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      auto interval = std::chrono::duration<double>(static_cast<double>(kProducers) / rate);
+      auto start = Clock::now();
+      auto next = start;
+      for (uint64_t n = 0; seconds_since(start) < seconds; ++n) {
+        std::this_thread::sleep_until(next);
+        next += std::chrono::duration_cast<Clock::duration>(interval);
+        auto t0 = Clock::now();
+        outstanding.fetch_add(1);
+        w.append(wal::Entry{StreamId(static_cast<uint64_t>(p)), StreamEpoch(1), Offset(static_cast<int64_t>(n)), payload},
+                 [&, t0](Result<wal::Position>) {
+                   double us = seconds_since(t0) * 1e6;
+                   std::lock_guard lk(mu);
+                   lat.push_back(us);
+                   outstanding.fetch_sub(1);
+                 });
+        if (n % 256 == 0) (void)w.trim(w.stats().end_offset);
+      }
+    });
+  }
+  for (auto& t : producers) t.join();
+  while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return lat;
+}
+
+}  // namespace
+
+int run_wal_perf(const WalPerfOptions& o) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(o.dir) / ("floe-perf-wal-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    std::fprintf(stderr, "floe perf wal: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
+    return 2;
+  }
+  std::printf("floe perf wal: scratch files in %s\n", dir.c_str());
+  const std::string raw_path = (dir / "raw").string();
+  const std::string wal_path = (dir / "wal").string();
+
+  double raw_64k = raw_write_bandwidth(raw_path, o.bytes_per_run / 4, 64 << 10);
+  double raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20);
+  double raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20);
+  auto [raw_p50, raw_p99] = raw_sync_latency_us(raw_path, 2000);
+  fs::remove(raw_path, ec);
+
+  wal::BlockWalOptions wo;
+  wo.path = wal_path;
+  wo.capacity_bytes = o.wal_capacity;
+  auto opened = wal::BlockWal::open(wo);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "floe perf wal: %s\n", opened.error().to_string().c_str());
+    fs::remove_all(dir, ec);
+    return 1;
+  }
+  auto& w = *opened->wal;
+  double wal_64k = wal_append_bandwidth(w, o.bytes_per_run / 4, 64 << 10, 64);
+  double wal_1m = wal_append_bandwidth(w, o.bytes_per_run, 1 << 20, 16);
+  auto lat = wal_latency_us(w, o.latency_rate_per_sec, o.latency_seconds);
+  auto st = w.stats();
+  w.close();
+  fs::remove_all(dir, ec);
+
+  const double mib = 1024.0 * 1024.0;
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  std::printf("machine limits (same run, same disk):\n");
+  std::printf("  raw O_DIRECT write+fdatasync  64 KiB blocks: %8.1f MiB/s\n", raw_64k / mib);
+  std::printf("  raw O_DIRECT write+fdatasync   1 MiB blocks: %8.1f MiB/s\n", raw_1m / mib);
+  std::printf("  raw O_DIRECT write+fdatasync   4 MiB blocks: %8.1f MiB/s\n", raw_4m / mib);
+  std::printf("  raw 4 KiB O_DIRECT write+fdatasync latency: p50 %.0f us, p99 %.0f us\n", raw_p50, raw_p99);
+  std::printf("block WAL (%s):\n", w.using_direct_io() ? "O_DIRECT" : "buffered");
+  std::printf("  append throughput, 64 KiB entries: %8.1f MiB/s = %.2fx raw 64 KiB, %.2fx raw 4 MiB (goal >= 0.8x)\n",
+              wal_64k / mib, ratio(wal_64k, raw_64k), ratio(wal_64k, raw_4m));
+  std::printf("  append throughput,  1 MiB entries: %8.1f MiB/s = %.2fx raw 1 MiB, %.2fx raw 4 MiB (goal >= 0.8x)\n",
+              wal_1m / mib, ratio(wal_1m, raw_1m), ratio(wal_1m, raw_4m));
+  double p50 = percentile(lat, 0.5), p99 = percentile(lat, 0.99);
+  std::printf("  append latency, 1 KiB at %d/s: p50 %.0f us, p99 %.0f us = %.2fx raw p99 (goal <= 1.5x)\n",
+              o.latency_rate_per_sec, p50, p99, ratio(p99, raw_p99));
+  std::printf("  group commit: %llu appends in %llu device writes\n", static_cast<unsigned long long>(st.appends),
+              static_cast<unsigned long long>(st.records_written));
+  return 0;
+}
+
+int run_perf_command(int argc, char** argv) {
+  // argv[0] = "perf"
+  if (argc < 2 || std::string_view(argv[1]) != "wal") {
+    std::fprintf(stderr, "usage: floe perf wal [--path DIR] [--bytes N]\n");
+    return 2;
+  }
+  WalPerfOptions o;
+  for (int i = 2; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if ((a == "--path" || a == "--dir") && i + 1 < argc) {
+      o.dir = argv[++i];
+    } else if (a == "--bytes" && i + 1 < argc) {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(argv[++i], &end, 10);
+      if (end == nullptr || *end != '\0' || v < (16ull << 20)) {
+        std::fprintf(stderr, "floe perf wal: --bytes must be a number >= 16777216\n");
+        return 2;
+      }
+      o.bytes_per_run = v;
+    } else {
+      std::fprintf(stderr, "floe perf wal: unknown option '%s'\nusage: floe perf wal [--path DIR] [--bytes N]\n", argv[i]);
+      return 2;
+    }
+  }
+  return run_wal_perf(o);
+}
+
+}  // namespace floe::admin

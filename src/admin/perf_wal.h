@@ -1,0 +1,28 @@
+// `floe perf wal --path P`: measures the block WAL on a user's own disk against that disk's raw
+// limits, measured in the same run (the same code backs bench/wal_bench.cc):
+//  - WAL append throughput with 64 KiB and 1 MiB entries vs raw O_DIRECT sequential writes of
+//    the same size class, each followed by fdatasync (the WAL's own durability);
+//  - p99 append latency at a moderate rate vs the p99 of a raw 4 KiB O_DIRECT write + fdatasync.
+// Figures are printed as ratios: speed is reported, never asserted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace floe::admin {
+
+struct WalPerfOptions {
+  std::string dir = ".";            // where the scratch files go (same disk as the WAL)
+  uint64_t bytes_per_run = 512ull << 20;
+  uint64_t wal_capacity = 1ull << 30;
+  int latency_rate_per_sec = 2000;  // the "moderate load" for the latency run
+  double latency_seconds = 3.0;
+};
+
+// Runs the measurements and prints a report to stdout. Returns a process exit code.
+int run_wal_perf(const WalPerfOptions& options);
+
+// `floe perf wal [--path DIR] [--bytes N]`
+int run_perf_command(int argc, char** argv);
+
+}  // namespace floe::admin
