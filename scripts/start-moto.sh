@@ -6,6 +6,7 @@
 # Usage: eval "$(scripts/start-moto.sh [--port N] [--bucket NAME] [--env-file FILE])"
 #        ... tests ...;  kill "$FLOE_TEST_MOTO_PID"
 # --port 0 (the default) picks a free port. --env-file also writes the lines to FILE.
+# Exit status: 0 started; 3 moto_server or boto3 is not installed; 1 any other failure.
 # Every wait is bounded (30 s for the server to answer); on failure the script kills the server it
 # started and exits non-zero with the log's tail. Only 127.0.0.1 is ever used.
 set -euo pipefail
@@ -29,8 +30,9 @@ for candidate in python3 python /root/.pyenv/shims/python3 /usr/bin/python3; do
     py=$(command -v "$candidate"); break
   fi
 done
-[ -n "$py" ] || { echo "start-moto: no python with boto3 found" >&2; exit 1; }
-command -v moto_server >/dev/null 2>&1 || { echo "start-moto: moto_server not on PATH" >&2; exit 1; }
+# Exit 3 (not 1) when the tools are missing, so callers can tell "not installed" from "broken".
+[ -n "$py" ] || { echo "start-moto: no python with boto3 found" >&2; exit 3; }
+command -v moto_server >/dev/null 2>&1 || { echo "start-moto: moto_server not on PATH" >&2; exit 3; }
 
 if [ "$port" = "0" ]; then
   port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')

@@ -6,8 +6,9 @@
 //
 // Calling convention: every operation takes its arguments by value and a completion callback last.
 // The callback runs exactly once, on a thread owned by the store (the S3 curl thread, an fs worker,
-// a wrapper's timer thread) — never inside the call that started the operation unless the store is
-// already stopped. Callers that live on an asio executor post the result back to it themselves:
+// a wrapper's timer thread) — never inside the call that started the operation, except when the
+// call is refused up front (invalid key, queue full, store stopped): then it completes at once.
+// Callers that live on an asio executor post the result back to it themselves:
 //     store.get(key, range, [ex](StoreResult<GetResult> r) { asio::post(ex, [r = std::move(r)] {...}); });
 // Callbacks must be quick and must not block on another operation of the same store (use
 // BlockingStore, blocking.h, only from threads the store does not own).

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,6 +20,7 @@ namespace floe::objectstore::testing {
 struct MotoEnv {
   std::string endpoint, region, bucket, access_key, secret_key;
   int own_pid = 0;  // nonzero when this process started the server
+  bool not_installed = false;  // start-moto.sh exit 3: moto_server or boto3 missing on this machine
 
   static const MotoEnv& get() {
     static MotoEnv env = start();
@@ -74,7 +76,8 @@ struct MotoEnv {
       if (eq == std::string::npos) continue;
       vars[s.substr(7, eq - 7)] = s.substr(eq + 1);
     }
-    ::pclose(p);
+    int status = ::pclose(p);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3) e.not_installed = true;
     e.endpoint = vars["FLOE_TEST_S3_ENDPOINT"];
     e.region = vars["FLOE_TEST_S3_REGION"];
     e.bucket = vars["FLOE_TEST_S3_BUCKET"];
