@@ -1,2 +1,0 @@
-// placeholder: replaced by the generated codecs
-namespace floe::protocol {}
