@@ -1,0 +1,197 @@
+// Stream layer benchmarks (`make bench`):
+//  1. PUTs per GB appended over 1,000 streams (and over 10 for comparison). Back of envelope: one
+//     stream-set object per upload threshold, so PUTs/GB ≈ 1 GiB / threshold whatever the stream
+//     count (goal). Printed with that ideal next to it.
+//  2. p99 append latency (sequential appends, block WAL on a file with O_DIRECT) while a cold
+//     reader pulls a stream back from objects (fs store), against the same run without the
+//     reader. Goal: ratio <= 1.2 (cold reads have their own threads and budget).
+// Not a test: it reports, never fails on speed. Sizes: FLOE_STREAM_BENCH_MB (default 256).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "objectstore/fs_store.h"
+#include "objectstore/mem_store.h"
+#include "stream/in_memory_metadata.h"
+#include "stream/stream_manager.h"
+#include "wal/block_wal.h"
+
+using namespace floe;
+using namespace floe::stream;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Env {
+  fs::path dir;
+  std::shared_ptr<objectstore::ObjectStore> store;
+  std::shared_ptr<InMemoryStreamMetadata> meta = std::make_shared<InMemoryStreamMetadata>();
+  std::unique_ptr<StreamManager> manager;
+  Env() {
+    std::string tmpl = (fs::temp_directory_path() / "floe-stream-bench-XXXXXX").string();
+    dir = ::mkdtemp(tmpl.data());
+  }
+  ~Env() {
+    if (manager) manager->close();
+    manager.reset();
+    fs::remove_all(dir);
+  }
+  void start(const StreamManagerOptions& options, uint64_t wal_bytes) {
+    wal::BlockWalOptions wo;
+    wo.path = (dir / "wal").string();
+    wo.capacity_bytes = wal_bytes;
+    auto opened = wal::BlockWal::open(wo);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "wal: %s\n", opened.error().to_string().c_str());
+      std::exit(1);
+    }
+    manager = StreamManager::open(options, std::move(opened->wal), std::move(opened->recovered), store, nullptr, meta)
+                  .value();
+  }
+  std::shared_ptr<Stream> open_new() {
+    auto info = meta_wait<StreamInfo>([&](auto cb) { meta->create_stream(cb); });
+    return *meta_wait<std::shared_ptr<Stream>>([&](auto cb) { manager->open_stream(info->id, cb); });
+  }
+};
+
+SharedBytes random_bytes(size_t n, uint64_t seed) {
+  Bytes b(n);
+  std::mt19937_64 rng(seed);
+  for (auto& x : b) x = static_cast<uint8_t>(rng());
+  return SharedBytes(std::move(b));
+}
+
+void puts_per_gb(size_t stream_count, uint64_t total_bytes, uint64_t threshold_bytes) {
+  Env env;
+  env.store = std::make_shared<objectstore::MemStore>();
+  StreamManagerOptions o;
+  o.node_id = NodeId(1);
+  o.cache_size_bytes = threshold_bytes * 2;
+  o.upload_threshold_bytes = threshold_bytes;
+  o.upload_interval_ms = 3600000;
+  env.start(o, threshold_bytes * 4);
+  std::vector<std::shared_ptr<Stream>> streams;
+  std::vector<int64_t> next(stream_count, 0);
+  for (size_t i = 0; i < stream_count; ++i) streams.push_back(env.open_new());
+  const size_t batch_bytes = 16 << 10;
+  SharedBytes payload = random_bytes(batch_bytes, 1);
+  uint64_t appended = 0;
+  std::atomic<uint64_t> in_flight{0};
+  std::atomic<bool> failed{false};
+  auto start = Clock::now();
+  for (size_t n = 0; appended < total_bytes; ++n) {
+    size_t i = n % stream_count;
+    while (in_flight.load() >= 512) std::this_thread::yield();
+    in_flight++;
+    streams[i]->append(Batch{Offset(next[i]), 10, payload}, [&](Result<Offset> r) {
+      if (!r.ok()) failed = true;
+      in_flight--;
+    });
+    next[i] += 10;
+    appended += batch_bytes;
+  }
+  while (in_flight.load() > 0) std::this_thread::yield();
+  (void)meta_wait<Done>([&](auto cb) { env.manager->flush(cb); });
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  auto st = env.manager->stats();
+  uint64_t puts = st.stream_set_objects + st.stream_objects;
+  double gib = static_cast<double>(appended) / (1ull << 30);
+  std::printf("puts_per_gb streams=%zu appended=%.0f MiB threshold=%llu MiB: %llu PUTs = %.1f PUTs/GiB "
+              "(ideal %.1f), %.0f MiB/s, waits %llu%s\n",
+              stream_count, appended / 1048576.0, static_cast<unsigned long long>(threshold_bytes >> 20),
+              static_cast<unsigned long long>(puts), puts / gib, static_cast<double>(1ull << 30) / threshold_bytes,
+              appended / 1048576.0 / seconds, static_cast<unsigned long long>(st.append_waits),
+              failed ? " (SOME APPENDS FAILED)" : "");
+}
+
+struct Latency {
+  double p50_us = 0, p99_us = 0;
+  uint64_t cold_bytes = 0;
+};
+
+Latency append_latency(Env& env, bool with_cold_reader, std::shared_ptr<Stream> cold, int appends) {
+  auto s = env.open_new();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> cold_bytes{0};
+  std::thread reader;
+  if (with_cold_reader) {
+    reader = std::thread([&] {
+      while (!stop) {
+        int64_t at = cold->start_offset().value();
+        while (!stop && at < cold->end_offset().value()) {
+          auto r = meta_wait<FetchResult>([&](auto cb) { cold->fetch(Offset(at), 1 << 20, cb); });
+          if (!r.ok() || r->batches.empty()) break;
+          for (auto& b : r->batches) cold_bytes += b.bytes.size();
+          at = r->batches.back().end_offset().value();
+        }
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  SharedBytes payload = random_bytes(4096, 2);
+  std::vector<double> us;
+  for (int i = 0; i < appends; ++i) {
+    auto t0 = Clock::now();
+    auto r = meta_wait<Offset>([&](auto cb) { s->append(Batch{Offset(i), 1, payload}, cb); });
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    if (!r.ok()) std::fprintf(stderr, "append failed: %s\n", r.error().to_string().c_str());
+  }
+  stop = true;
+  if (reader.joinable()) reader.join();
+  std::sort(us.begin(), us.end());
+  return Latency{us[us.size() / 2], us[us.size() * 99 / 100], cold_bytes.load()};
+}
+
+void cold_read_interference(uint64_t cold_bytes_total) {
+  Env env;
+  objectstore::FsStoreOptions fo;
+  fo.root = env.dir / "objects";
+  fo.fsync = false;
+  env.store = std::shared_ptr<objectstore::ObjectStore>(objectstore::FsStore::open(fo).value());
+  StreamManagerOptions o;
+  o.node_id = NodeId(1);
+  o.cache_size_bytes = 64 << 20;
+  o.upload_threshold_bytes = 32 << 20;
+  o.block_cache_size_bytes = 8 << 20;  // smaller than the cold data: the reader keeps GETting
+  env.start(o, 256 << 20);
+  auto cold = env.open_new();
+  SharedBytes payload = random_bytes(64 << 10, 3);
+  int64_t batches = static_cast<int64_t>(cold_bytes_total / payload.size());
+  for (int64_t i = 0; i < batches; ++i) (void)meta_wait<Offset>([&](auto cb) { cold->append(Batch{Offset(i), 1, payload}, cb); });
+  (void)meta_wait<Done>([&](auto cb) { env.manager->flush(cb); });
+  StreamId cold_id = cold->id();
+  env.manager->close();  // empty log cache: every read of the cold stream goes to objects
+  env.manager.reset();
+  env.start(o, 256 << 20);
+  cold = *meta_wait<std::shared_ptr<Stream>>([&](auto cb) { env.manager->open_stream(cold_id, cb); });
+  const int appends = 3000;
+  (void)append_latency(env, false, cold, 500);  // warm-up (WAL file, page cache, threads)
+  Latency base = append_latency(env, false, cold, appends);
+  Latency loaded = append_latency(env, true, cold, appends);
+  Latency base_after = append_latency(env, false, cold, appends);
+  std::printf("append_latency baselines before/after the loaded run: p99 %.0f / %.0f us\n", base.p99_us, base_after.p99_us);
+  auto st = env.manager->stats();
+  std::printf("append_latency 4 KiB sequential: alone p50 %.0f us p99 %.0f us; with cold reader p50 %.0f us "
+              "p99 %.0f us (reader pulled %.0f MiB, %llu GETs): p99 ratio %.2f (goal <= 1.2)\n",
+              base.p50_us, base.p99_us, loaded.p50_us, loaded.p99_us, loaded.cold_bytes / 1048576.0,
+              static_cast<unsigned long long>(st.object_gets + st.readahead_gets), loaded.p99_us / base.p99_us);
+}
+
+}  // namespace
+
+int main() {
+  uint64_t mb = 256;
+  if (const char* env = std::getenv("FLOE_STREAM_BENCH_MB")) mb = std::strtoull(env, nullptr, 10);
+  uint64_t total = mb << 20;
+  puts_per_gb(10, total, 32 << 20);
+  puts_per_gb(1000, total, 32 << 20);
+  cold_read_interference(std::min<uint64_t>(total, 128 << 20));
+  return 0;
+}
