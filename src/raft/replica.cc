@@ -1,0 +1,530 @@
+#include "raft/replica.h"
+
+#include <algorithm>
+
+namespace floe::raft {
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::unattached: return "unattached";
+    case Role::prospective: return "prospective";
+    case Role::candidate: return "candidate";
+    case Role::leader: return "leader";
+    case Role::follower: return "follower";
+    case Role::resigned: return "resigned";
+  }
+  return "?";
+}
+
+RaftReplica::RaftReplica(RaftConfig config, RaftIo& io, RaftLog& log, QuorumStateStore& store,
+                         int64_t now_ms)
+    : config_(std::move(config)), io_(io), log_(log), store_(store), now_ms_(now_ms) {
+  is_voter_ = std::find(config_.voters.begin(), config_.voters.end(), config_.node_id) !=
+              config_.voters.end();
+  if (auto state = store_.load()) {
+    persisted_ = *state;
+    epoch_ = state->epoch;
+    leader_id_ = state->leader_id;
+    voted_for_ = state->voted_for;
+  }
+  reset_election_timer();
+  if (leader_id_ == config_.node_id) {
+    // A restarted leader lost its in-memory leader state; it must never lead this epoch again.
+    role_ = Role::resigned;
+  } else if (leader_id_ != kNoNode) {
+    role_ = Role::follower;
+    last_leader_contact_ms_ = now_ms_;
+    next_fetch_ms_ = now_ms_;
+  } else {
+    role_ = Role::unattached;
+  }
+}
+
+int64_t RaftReplica::random_below(int64_t bound) {
+  FLOE_ASSERT(bound > 0);
+  return static_cast<int64_t>(io_.random_u64() % static_cast<uint64_t>(bound));
+}
+
+void RaftReplica::reset_election_timer(int64_t extra_ms) {
+  election_deadline_ms_ =
+      now_ms_ + extra_ms + config_.election_timeout_ms + random_below(config_.election_timeout_ms);
+}
+
+Epoch RaftReplica::last_epoch() const {
+  Offset end = log_.end_offset();
+  return end == 0 ? 0 : log_.entry(end - 1).epoch;
+}
+
+DivergingEpoch RaftReplica::end_offset_for_epoch(Epoch epoch) const {
+  Offset end = log_.end_offset();
+  while (end > 0 && log_.entry(end - 1).epoch > epoch) --end;
+  if (end == 0) return {0, 0};
+  return {log_.entry(end - 1).epoch, end};
+}
+
+bool RaftReplica::log_at_least_as_up_to_date(Epoch last_epoch_other, Offset end_other) const {
+  Epoch mine = last_epoch();
+  if (last_epoch_other != mine) return last_epoch_other > mine;
+  return end_other >= log_.end_offset();
+}
+
+bool RaftReplica::leader_recently_heard() const {
+  if (role_ == Role::leader) return true;
+  return role_ == Role::follower && now_ms_ - last_leader_heard_ms_ < config_.fetch_timeout_ms;
+}
+
+void RaftReplica::persist() {
+  QuorumState state{epoch_, leader_id_, voted_for_};
+  if (state == persisted_) return;
+  auto status = store_.save(state);
+  // Without a durable vote we cannot safely take part; crash loudly (the owner restarts us).
+  FLOE_ASSERT_MSG(status.ok(), "quorum-state save failed");
+  persisted_ = state;
+}
+
+// --- transitions ---
+
+void RaftReplica::observe_epoch(Epoch epoch, NodeId leader_id) {
+  FLOE_ASSERT(epoch > epoch_);
+  if (leader_id != kNoNode && leader_id != config_.node_id) {
+    become_follower(epoch, leader_id);
+  } else {
+    become_unattached(epoch);
+  }
+}
+
+void RaftReplica::become_unattached(Epoch epoch) {
+  FLOE_ASSERT(epoch >= epoch_);
+  if (epoch > epoch_) {
+    voted_for_ = kNoNode;
+    leader_id_ = kNoNode;
+  }
+  epoch_ = epoch;
+  role_ = Role::unattached;
+  persist();
+  outstanding_fetch_ = 0;
+  next_fetch_ms_ = now_ms_;
+  reset_election_timer();
+}
+
+void RaftReplica::become_follower(Epoch epoch, NodeId leader_id) {
+  FLOE_ASSERT(epoch >= epoch_ && leader_id != config_.node_id);
+  if (epoch > epoch_) voted_for_ = kNoNode;
+  FLOE_ASSERT_MSG(epoch > epoch_ || leader_id_ == kNoNode || leader_id_ == leader_id,
+                  "two leaders in one epoch");
+  epoch_ = epoch;
+  leader_id_ = leader_id;
+  role_ = Role::follower;
+  persist();
+  last_leader_contact_ms_ = now_ms_;
+  outstanding_fetch_ = 0;
+  next_fetch_ms_ = now_ms_;
+}
+
+void RaftReplica::become_prospective() {
+  FLOE_ASSERT(is_voter_);
+  role_ = Role::prospective;
+  granted_ = {config_.node_id};
+  reset_election_timer();
+  if (granted_.size() >= majority()) {
+    become_candidate();
+    return;
+  }
+  VoteRequest request{epoch_ + 1, config_.node_id, last_epoch(), log_.end_offset(), true};
+  for (NodeId voter : config_.voters) {
+    if (voter != config_.node_id) io_.send(voter, request);
+  }
+}
+
+void RaftReplica::become_candidate() {
+  FLOE_ASSERT(is_voter_);
+  epoch_ += 1;
+  voted_for_ = config_.node_id;
+  leader_id_ = kNoNode;
+  role_ = Role::candidate;
+  persist();  // our own vote is durable before anyone is asked
+  granted_ = {config_.node_id};
+  reset_election_timer();
+  if (granted_.size() >= majority()) {
+    become_leader();
+    return;
+  }
+  VoteRequest request{epoch_, config_.node_id, last_epoch(), log_.end_offset(), false};
+  for (NodeId voter : config_.voters) {
+    if (voter != config_.node_id) io_.send(voter, request);
+  }
+}
+
+void RaftReplica::become_leader() {
+  FLOE_ASSERT(role_ == Role::candidate);
+  role_ = Role::leader;
+  leader_id_ = config_.node_id;
+  persist();
+  epoch_start_offset_ = log_.end_offset();
+  log_.append(LogEntry{epoch_, true, "leader_change:" + std::to_string(config_.node_id)});
+  durable_end_offset_ = 0;
+  matched_offset_.clear();
+  last_fetch_ms_.clear();
+  leader_since_ms_ = now_ms_;
+  for (NodeId voter : config_.voters) last_fetch_ms_[voter] = now_ms_;
+  leader_flush();
+  next_begin_quorum_ms_ = now_ms_ + config_.request_timeout_ms;
+  for (NodeId voter : config_.voters) {
+    if (voter != config_.node_id) io_.send(voter, BeginQuorumEpochRequest{epoch_, config_.node_id});
+  }
+}
+
+void RaftReplica::become_resigned() {
+  FLOE_ASSERT(role_ == Role::leader);
+  role_ = Role::resigned;
+  reset_election_timer();
+  EndQuorumEpochRequest request{epoch_, config_.node_id, {}};
+  // Most caught-up voters first: they are the ones that can win the next election.
+  std::vector<std::pair<Offset, NodeId>> ranked;
+  for (NodeId voter : config_.voters) {
+    if (voter == config_.node_id) continue;
+    auto it = matched_offset_.find(voter);
+    ranked.emplace_back(it == matched_offset_.end() ? 0 : it->second, voter);
+  }
+  std::sort(ranked.begin(), ranked.end(), std::greater<>());
+  for (auto& [offset, voter] : ranked) request.preferred_successors.push_back(voter);
+  for (NodeId voter : request.preferred_successors) io_.send(voter, request);
+}
+
+// --- time ---
+
+void RaftReplica::tick(int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  switch (role_) {
+    case Role::leader:
+      leader_tick();
+      return;
+    case Role::follower:
+      if (now_ms_ - last_leader_contact_ms_ >= config_.fetch_timeout_ms) {
+        if (is_voter_) {
+          become_prospective();
+        } else {
+          leader_id_ = kNoNode;  // observers hold no vote: forget the leader and rediscover it
+          become_unattached(epoch_);
+        }
+        return;
+      }
+      if (now_ms_ >= next_fetch_ms_) send_fetch();
+      return;
+    case Role::unattached:
+      if (is_voter_) {
+        if (now_ms_ >= election_deadline_ms_) become_prospective();
+      } else if (now_ms_ >= next_fetch_ms_) {
+        send_fetch();  // observer: discover the leader by asking a random voter
+      }
+      return;
+    case Role::prospective:
+    case Role::candidate:
+    case Role::resigned:
+      if (now_ms_ >= election_deadline_ms_) become_prospective();
+      return;
+  }
+}
+
+void RaftReplica::leader_tick() {
+  leader_flush();
+  size_t heard = 0;
+  for (NodeId voter : config_.voters) {
+    if (voter == config_.node_id || now_ms_ - last_fetch_ms_[voter] < config_.fetch_timeout_ms) {
+      ++heard;
+    }
+  }
+  if (heard < majority()) {
+    become_resigned();  // check-quorum: we may be on the wrong side of a partition
+    return;
+  }
+  if (now_ms_ >= next_begin_quorum_ms_) {
+    next_begin_quorum_ms_ = now_ms_ + config_.request_timeout_ms;
+    for (NodeId voter : config_.voters) {
+      if (voter != config_.node_id && !matched_offset_.count(voter)) {
+        io_.send(voter, BeginQuorumEpochRequest{epoch_, config_.node_id});
+      }
+    }
+  }
+}
+
+void RaftReplica::leader_flush() {
+  if (durable_end_offset_ == log_.end_offset()) return;
+  auto status = log_.sync();
+  FLOE_ASSERT_MSG(status.ok(), "metadata log sync failed");
+  durable_end_offset_ = log_.end_offset();
+  update_high_watermark();
+}
+
+void RaftReplica::update_high_watermark() {
+  std::vector<Offset> acked;
+  for (NodeId voter : config_.voters) {
+    if (voter == config_.node_id) {
+      acked.push_back(durable_end_offset_);
+    } else {
+      auto it = matched_offset_.find(voter);
+      acked.push_back(it == matched_offset_.end() ? 0 : it->second);
+    }
+  }
+  std::sort(acked.begin(), acked.end(), std::greater<>());
+  Offset candidate = acked[majority() - 1];
+  // KRaft: nothing is known committed until this epoch's LeaderChange entry is.
+  if (candidate > epoch_start_offset_ && candidate > high_watermark_) high_watermark_ = candidate;
+  FLOE_ASSERT(high_watermark_ <= log_.end_offset());
+}
+
+Result<Offset> RaftReplica::propose(std::string data, int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  if (role_ != Role::leader) return Error(Errc::invalid_value, "not the leader");
+  if (log_.end_offset() - high_watermark_ >= config_.max_uncommitted_entries) {
+    return Error(Errc::too_large, "too many uncommitted entries");
+  }
+  log_.append(LogEntry{epoch_, false, std::move(data)});
+  return log_.end_offset() - 1;
+}
+
+void RaftReplica::resign(int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  if (role_ == Role::leader) become_resigned();
+}
+
+// --- messages ---
+
+void RaftReplica::handle(NodeId from, const RaftMessage& message, int64_t now_ms) {
+  now_ms_ = std::max(now_ms_, now_ms);
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, VoteRequest>) {
+          on_vote_request(from, m);
+        } else if constexpr (std::is_same_v<T, VoteResponse>) {
+          on_vote_response(from, m);
+        } else if constexpr (std::is_same_v<T, BeginQuorumEpochRequest>) {
+          on_begin_quorum_epoch(from, m);
+        } else if constexpr (std::is_same_v<T, EndQuorumEpochRequest>) {
+          on_end_quorum_epoch(m);
+        } else if constexpr (std::is_same_v<T, FetchRequest>) {
+          on_fetch_request(from, m);
+        } else if constexpr (std::is_same_v<T, FetchResponse>) {
+          on_fetch_response(from, m);
+        } else {
+          // BeginQuorumEpoch/EndQuorumEpoch responses carry nothing the leader acts on yet.
+          if (m.leader_epoch > epoch_) observe_epoch(m.leader_epoch, m.leader_id);
+        }
+      },
+      message);
+}
+
+void RaftReplica::on_vote_request(NodeId from, const VoteRequest& request) {
+  VoteResponse response{epoch_, known_leader(), false, request.pre_vote, request.candidate_epoch};
+  bool known_voter = std::find(config_.voters.begin(), config_.voters.end(), from) !=
+                     config_.voters.end();
+  if (!is_voter_ || !known_voter || from != request.candidate_id) {
+    io_.send(from, response);
+    return;
+  }
+  bool log_ok = log_at_least_as_up_to_date(request.last_offset_epoch, request.last_offset);
+  if (request.pre_vote) {
+    // KIP-996: a pre-vote changes nothing here; we only say whether a real election could
+    // succeed. The one exception: the sender's CURRENT epoch (candidate_epoch - 1) is real (it
+    // only ever bumps after winning pre-votes), and a voter stuck above the quorum's epoch would
+    // otherwise never hear of the leader again; so a newer current epoch is observed as usual.
+    if (request.candidate_epoch - 1 > epoch_) become_unattached(request.candidate_epoch - 1);
+    response.leader_epoch = epoch_;
+    response.leader_id = known_leader();
+    response.vote_granted =
+        request.candidate_epoch > epoch_ && !leader_recently_heard() && log_ok;
+    io_.send(from, response);
+    return;
+  }
+  if (request.candidate_epoch < epoch_) {
+    io_.send(from, response);
+    return;
+  }
+  if (request.candidate_epoch > epoch_) become_unattached(request.candidate_epoch);
+  bool free_to_vote = leader_id_ == kNoNode && role_ != Role::leader &&
+                      (voted_for_ == kNoNode || voted_for_ == request.candidate_id);
+  if (free_to_vote && log_ok) {
+    voted_for_ = request.candidate_id;
+    persist();  // the vote is durable before it is sent
+    reset_election_timer();
+    response.vote_granted = true;
+  }
+  response.leader_epoch = epoch_;
+  response.leader_id = known_leader();
+  io_.send(from, response);
+}
+
+bool RaftReplica::maybe_learn_leader(NodeId leader_id) {
+  // KIP-996: a prospective (or unattached/candidate) replica that hears of a live leader in its
+  // own epoch follows it; the election it was running or waiting for is over.
+  bool electing = role_ == Role::unattached || role_ == Role::prospective || role_ == Role::candidate;
+  if (!electing || leader_id == kNoNode || leader_id == config_.node_id) return false;
+  if (leader_id_ != kNoNode && leader_id_ != leader_id) return false;
+  become_follower(epoch_, leader_id);
+  return true;
+}
+
+NodeId RaftReplica::known_leader() const {
+  // Only a live relationship is news worth spreading: a prospective or resigned replica may still
+  // remember the leader of its epoch, but that leader is presumed gone.
+  if (role_ == Role::leader) return leader_id_;
+  bool heard = now_ms_ - last_leader_heard_ms_ < config_.fetch_timeout_ms;
+  return role_ == Role::follower && heard ? leader_id_ : kNoNode;
+}
+
+void RaftReplica::on_vote_response(NodeId from, const VoteResponse& response) {
+  if (response.leader_epoch > epoch_) {
+    observe_epoch(response.leader_epoch, response.leader_id);
+    return;
+  }
+  if (response.leader_epoch == epoch_ && maybe_learn_leader(response.leader_id)) return;
+  if (!response.vote_granted) return;
+  if (response.pre_vote && role_ == Role::prospective && response.candidate_epoch == epoch_ + 1) {
+    granted_.insert(from);
+    if (granted_.size() >= majority()) become_candidate();
+  } else if (!response.pre_vote && role_ == Role::candidate &&
+             response.candidate_epoch == epoch_) {
+    granted_.insert(from);
+    if (granted_.size() >= majority()) become_leader();
+  }
+}
+
+void RaftReplica::on_begin_quorum_epoch(NodeId from, const BeginQuorumEpochRequest& request) {
+  io_.send(from, BeginQuorumEpochResponse{epoch_, known_leader()});
+  if (request.leader_id != from || request.leader_id == config_.node_id) return;
+  if (request.leader_epoch > epoch_) {
+    become_follower(request.leader_epoch, request.leader_id);
+  } else if (request.leader_epoch == epoch_ && role_ != Role::leader &&
+             (leader_id_ == kNoNode || leader_id_ == request.leader_id)) {
+    if (role_ != Role::follower) {
+      become_follower(epoch_, request.leader_id);
+    } else {
+      last_leader_contact_ms_ = now_ms_;
+    }
+  } else {
+    return;
+  }
+  last_leader_heard_ms_ = now_ms_;
+}
+
+void RaftReplica::on_end_quorum_epoch(const EndQuorumEpochRequest& request) {
+  if (request.leader_epoch > epoch_) {
+    become_unattached(request.leader_epoch);
+  }
+  if (request.leader_epoch != epoch_ || leader_id_ != request.leader_id || !is_voter_) return;
+  if (role_ != Role::follower && role_ != Role::unattached) return;
+  // The leader is gone: stop treating it as alive (so we grant pre-votes) and stand for election
+  // after a backoff that favours the most caught-up successors.
+  auto& successors = request.preferred_successors;
+  auto rank = std::find(successors.begin(), successors.end(), config_.node_id) - successors.begin();
+  role_ = Role::unattached;
+  last_leader_contact_ms_ = INT64_MIN / 2;
+  last_leader_heard_ms_ = INT64_MIN / 2;
+  outstanding_fetch_ = 0;
+  election_deadline_ms_ = now_ms_ + static_cast<int64_t>(rank) * config_.end_quorum_backoff_ms +
+                          random_below(config_.end_quorum_backoff_ms);
+}
+
+void RaftReplica::on_fetch_request(NodeId from, const FetchRequest& request) {
+  if (request.current_leader_epoch > epoch_) observe_epoch(request.current_leader_epoch, kNoNode);
+  if (role_ == Role::leader) {
+    io_.send(from, leader_fetch_answer(from, request));
+    return;
+  }
+  FetchResponse response;
+  response.request_id = request.request_id;
+  response.error = RaftError::not_leader_or_follower;
+  response.leader_epoch = epoch_;
+  response.leader_id = known_leader();
+  response.fetch_offset = request.fetch_offset;
+  response.last_fetched_epoch = request.last_fetched_epoch;
+  io_.send(from, response);
+}
+
+FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& request) {
+  FetchResponse response;
+  response.request_id = request.request_id;
+  response.leader_epoch = epoch_;
+  response.leader_id = config_.node_id;
+  response.fetch_offset = request.fetch_offset;
+  response.last_fetched_epoch = request.last_fetched_epoch;
+  if (request.current_leader_epoch < epoch_) {
+    response.error = RaftError::fenced_leader_epoch;
+    return response;
+  }
+  response.high_watermark = high_watermark_;
+  DivergingEpoch mine = end_offset_for_epoch(request.last_fetched_epoch);
+  if (request.fetch_offset < 0 || mine.epoch != request.last_fetched_epoch ||
+      mine.end_offset < request.fetch_offset) {
+    response.diverging = mine;
+    return response;
+  }
+  // The follower's log equals ours up to fetch_offset, durably (it syncs before fetching).
+  bool voter = std::find(config_.voters.begin(), config_.voters.end(), from) !=
+               config_.voters.end();
+  if (voter) {
+    Offset& matched = matched_offset_[from];
+    matched = std::max(matched, request.fetch_offset);
+    last_fetch_ms_[from] = now_ms_;
+    update_high_watermark();
+    response.high_watermark = high_watermark_;
+  }
+  Offset end = std::min<Offset>(log_.end_offset(),
+                                request.fetch_offset + static_cast<Offset>(config_.max_fetch_entries));
+  for (Offset offset = request.fetch_offset; offset < end; ++offset) {
+    response.records.push_back(log_.entry(offset));
+  }
+  return response;
+}
+
+void RaftReplica::send_fetch() {
+  NodeId target = leader_id_;
+  if (role_ != Role::follower) {
+    // Observer discovery: ask any voter; it answers with the leader it knows.
+    target = config_.voters[static_cast<size_t>(random_below(static_cast<int64_t>(config_.voters.size())))];
+    if (target == config_.node_id) return;
+  }
+  FetchRequest request{++fetch_seq_, config_.node_id, epoch_, log_.end_offset(), last_epoch()};
+  outstanding_fetch_ = request.request_id;
+  fetch_target_ = target;
+  next_fetch_ms_ = now_ms_ + config_.request_timeout_ms;
+  io_.send(target, request);
+}
+
+void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) {
+  if (response.leader_epoch > epoch_) {
+    observe_epoch(response.leader_epoch, response.leader_id);
+    return;
+  }
+  if (response.leader_epoch == epoch_ && maybe_learn_leader(response.leader_id)) return;
+  if (role_ != Role::follower || from != leader_id_ || response.leader_id != leader_id_ ||
+      response.leader_epoch != epoch_ || response.error != RaftError::none ||
+      response.request_id != outstanding_fetch_ || from != fetch_target_) {
+    return;  // stale, duplicated or not for us
+  }
+  if (response.fetch_offset != log_.end_offset() || response.last_fetched_epoch != last_epoch()) {
+    return;
+  }
+  outstanding_fetch_ = 0;
+  last_leader_contact_ms_ = now_ms_;
+  last_leader_heard_ms_ = now_ms_;
+  if (response.diverging) {
+    DivergingEpoch local = end_offset_for_epoch(response.diverging->epoch);
+    Offset truncate_to = std::min(response.diverging->end_offset, local.end_offset);
+    FLOE_ASSERT_MSG(truncate_to >= high_watermark_, "would truncate a committed entry");
+    log_.truncate_to(truncate_to);
+    next_fetch_ms_ = now_ms_;
+    return;
+  }
+  for (const LogEntry& entry : response.records) log_.append(entry);
+  if (!response.records.empty()) {
+    auto status = log_.sync();  // our next fetch offset is an ack: it must be durable
+    FLOE_ASSERT_MSG(status.ok(), "metadata log sync failed");
+  }
+  Offset hw = std::min(response.high_watermark, log_.end_offset());
+  if (hw > high_watermark_) high_watermark_ = hw;
+  next_fetch_ms_ = response.records.empty() ? now_ms_ + config_.fetch_backoff_ms : now_ms_;
+}
+
+}  // namespace floe::raft

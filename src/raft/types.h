@@ -1,0 +1,136 @@
+// Raft (KRaft-style) vocabulary: ids, log entries, the messages replicas exchange, the config.
+//
+// The messages are floe-internal structs that mirror the fields of Kafka's VoteRequest/Response,
+// BeginQuorumEpoch*, EndQuorumEpoch* (/work/shared/kafka-protocol/raft/) and FetchRequest/Response
+// (KRaft flavour: LastFetchedEpoch, DivergingEpoch, HighWatermark). NEXT STEP: encode them on the
+// wire with the generated codecs in src/protocol/generated/ (vote_request.h etc., namespace
+// floe::protocol, decode/encode(ByteWriter&, version)); the replica itself never sees bytes.
+// A few fields exist only because this layer has no TCP underneath yet: FetchRequest.request_id
+// plays the role of Kafka's correlation id, and FetchResponse echoes the fetch position so a
+// duplicated or reordered response is recognised as stale and ignored.
+//
+// Invariants:
+//  (1) epochs start at 1; epoch 0 means "no entry" (an empty log's last epoch).
+//  (2) offsets are positions in the log starting at 0; "end offset" is one past the last entry.
+//  (3) a LogEntry's epoch is the epoch of the leader that appended it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+
+namespace floe::raft {
+
+using NodeId = int32_t;
+using Epoch = int32_t;
+using Offset = int64_t;
+
+inline constexpr NodeId kNoNode = -1;
+
+struct LogEntry {
+  Epoch epoch = 0;
+  bool control = false;  // LeaderChange marker appended by each new leader (KRaft control record)
+  std::string data;
+
+  bool operator==(const LogEntry&) const = default;
+};
+
+// KIP-595 VoteRequest; pre_vote = KIP-996 (candidate_epoch is the epoch the sender WOULD use; a
+// pre-vote changes nothing on the receiver).
+struct VoteRequest {
+  Epoch candidate_epoch = 0;
+  NodeId candidate_id = kNoNode;
+  Epoch last_offset_epoch = 0;
+  Offset last_offset = 0;  // the candidate's log end offset
+  bool pre_vote = false;
+};
+
+struct VoteResponse {
+  Epoch leader_epoch = 0;  // the responder's epoch
+  NodeId leader_id = kNoNode;  // the leader the responder knows in that epoch, if any
+  bool vote_granted = false;
+  bool pre_vote = false;
+  Epoch candidate_epoch = 0;  // echoed, so a grant is only counted for the round it answers
+};
+
+struct BeginQuorumEpochRequest {
+  Epoch leader_epoch = 0;
+  NodeId leader_id = kNoNode;
+};
+
+struct BeginQuorumEpochResponse {
+  Epoch leader_epoch = 0;
+  NodeId leader_id = kNoNode;
+};
+
+struct EndQuorumEpochRequest {
+  Epoch leader_epoch = 0;
+  NodeId leader_id = kNoNode;
+  std::vector<NodeId> preferred_successors;  // earlier = should time out sooner
+};
+
+struct EndQuorumEpochResponse {
+  Epoch leader_epoch = 0;
+  NodeId leader_id = kNoNode;
+};
+
+struct FetchRequest {
+  uint64_t request_id = 0;
+  NodeId replica_id = kNoNode;
+  Epoch current_leader_epoch = 0;
+  Offset fetch_offset = 0;
+  Epoch last_fetched_epoch = 0;
+};
+
+enum class RaftError : uint8_t { none, fenced_leader_epoch, not_leader_or_follower };
+
+struct DivergingEpoch {
+  Epoch epoch = 0;
+  Offset end_offset = 0;
+};
+
+struct FetchResponse {
+  uint64_t request_id = 0;
+  RaftError error = RaftError::none;
+  Epoch leader_epoch = 0;
+  NodeId leader_id = kNoNode;
+  Offset high_watermark = 0;
+  Offset fetch_offset = 0;  // echoed: records start here
+  Epoch last_fetched_epoch = 0;  // echoed
+  std::optional<DivergingEpoch> diverging;
+  std::vector<LogEntry> records;
+};
+
+using RaftMessage = std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest,
+                                 BeginQuorumEpochResponse, EndQuorumEpochRequest,
+                                 EndQuorumEpochResponse, FetchRequest, FetchResponse>;
+
+const char* message_name(const RaftMessage& message);
+
+struct VoterAddress {
+  NodeId id = kNoNode;
+  std::string host;
+  uint16_t port = 0;
+};
+
+// Parses controller.quorum.voters: "1@host:port,2@host:port,...". Ids must be unique, >= 0.
+Result<std::vector<VoterAddress>> parse_quorum_voters(std::string_view text);
+
+struct RaftConfig {
+  NodeId node_id = kNoNode;
+  std::vector<NodeId> voters;  // the static quorum; a node not listed is an observer
+  int64_t election_timeout_ms = 1000;  // randomized in [t, 2t)
+  int64_t fetch_timeout_ms = 2000;  // follower: no leader contact => election; leader: check-quorum
+  int64_t fetch_backoff_ms = 50;  // follower: pause after an empty fetch (no long-poll yet)
+  int64_t request_timeout_ms = 500;  // resend a fetch / BeginQuorumEpoch after this
+  int64_t end_quorum_backoff_ms = 100;  // per rank in EndQuorumEpoch.preferred_successors
+  size_t max_fetch_entries = 64;  // records per FetchResponse
+  Offset max_uncommitted_entries = 1000;  // leader backpressure on propose()
+};
+
+}  // namespace floe::raft

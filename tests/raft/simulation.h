@@ -1,0 +1,135 @@
+// Deterministic simulation of a Raft quorum: the real RaftReplica code, driven by a seeded
+// simulator of network (drop, delay, duplicate, reorder, partition), disks (MemoryLog loses
+// unsynced writes on crash) and a clock. Everything random comes from one seed, so a failing
+// seed replays exactly (FLOE_RAFT_SEED=<n>).
+//
+// Checked after EVERY step (message delivery or tick):
+//  - election safety: at most one leader per epoch;
+//  - log matching: an (offset, epoch) pair always names the same entry and the same previous
+//    epoch (checked at every append; by induction same offset+epoch => identical prefix);
+//  - leader completeness: a new leader of epoch E holds every entry committed in epochs < E;
+//  - state machine safety: no two replicas apply different entries at the same offset, and an
+//    entry acknowledged to a client as committed is the one every replica applies.
+// At the end, with the network healed and every node up: liveness — one leader is elected, a
+// final proposal commits, and every replica (voters and observer) has applied every committed
+// entry.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/memory_log.h"
+#include "raft/replica.h"
+
+namespace floe::raft::sim {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t next() {  // splitmix64: tiny, portable, good enough to drive a simulator
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  int64_t below(int64_t bound) { return static_cast<int64_t>(next() % static_cast<uint64_t>(bound)); }
+  bool chance_per_million(int64_t ppm) { return below(1000000) < ppm; }
+
+ private:
+  uint64_t state_;
+};
+
+struct SimOptions {
+  int voters = 3;
+  bool observer = false;
+  int64_t chaos_ms = 8000;
+  int64_t heal_ms = 8000;
+  int64_t tick_ms = 5;
+  int64_t max_delay_ms = 20;
+  int64_t drop_ppm = 50000;  // per message
+  int64_t duplicate_ppm = 30000;
+  int64_t crash_ppm = 3000;  // per tick
+  int64_t restart_ppm = 20000;
+  int64_t partition_ppm = 3000;
+  int64_t heal_ppm = 5000;
+  int64_t propose_ppm = 200000;
+  static SimOptions for_seed(uint64_t seed);
+};
+
+struct SimStats {
+  uint64_t steps = 0;
+  uint64_t messages_delivered = 0;
+  int elections = 0;  // distinct (epoch, leader) pairs
+  int crashes = 0;
+  size_t committed_entries = 0;
+  int acked_proposals = 0;
+  uint64_t trace_digest = 0;  // order-sensitive hash of every event, for the replay test
+};
+
+class Simulation {
+ public:
+  Simulation(uint64_t seed, SimOptions options);
+  ~Simulation();
+  // Runs chaos then the healed phase; returns a description of the first violated property.
+  std::optional<std::string> run();
+  const SimStats& stats() const { return stats_; }
+
+ private:
+  struct Node;
+  struct InFlight {
+    int64_t deliver_ms;
+    uint64_t seq;
+    NodeId from;
+    NodeId to;
+    RaftMessage message;
+  };
+  struct Committed {
+    LogEntry entry;
+    Epoch commit_epoch;
+  };
+  struct Proposal {
+    NodeId node;
+    Epoch epoch;
+    Offset offset;
+    std::string data;
+  };
+  friend class SimIo;
+
+  void send(NodeId from, NodeId to, RaftMessage message);
+  bool step(int64_t until_ms, bool chaos);
+  void chaos_tick();
+  void crash(Node& node);
+  void restart(Node& node);
+  void propose_to_leader();
+  void check_after_step();
+  void fail(std::string message);
+  void digest(uint64_t value);
+  std::string describe_nodes() const;
+  Node& node(NodeId id) { return *nodes_[static_cast<size_t>(id - 1)]; }
+
+  uint64_t seed_;
+  SimOptions options_;
+  Rng rng_;
+  int64_t now_ms_ = 0;
+  int64_t next_tick_ms_ = 0;
+  uint64_t seq_ = 0;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<NodeId> voters_;
+  std::vector<int> group_;  // partition group per node index
+  // Keyed by (delivery time, send sequence): a map rather than a heap, so messages never move
+  // (and gcc 12 does not warn about variant moves inside heap operations).
+  std::map<std::pair<int64_t, uint64_t>, InFlight> network_;
+  std::map<Epoch, NodeId> leader_of_epoch_;
+  std::map<std::pair<Offset, Epoch>, std::pair<LogEntry, Epoch>> entries_seen_;  // log matching
+  std::vector<Committed> committed_;
+  std::vector<Proposal> pending_;
+  int proposal_seq_ = 0;
+  std::optional<std::string> failure_;
+  SimStats stats_;
+};
+
+}  // namespace floe::raft::sim
