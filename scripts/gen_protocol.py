@@ -297,18 +297,26 @@ def is_optional(f):
     return f.nullable is not None
 
 
-def elem_cpp(t, owner_prefix=""):
+def struct_type(msg, base):
+    """The namespace-scope name of a nested struct. Nested structs are defined at namespace
+    scope (Top_Nested) and aliased inside the top struct (Top::Nested): a struct nested inside
+    a still-incomplete class cannot be default-constructed there (CWG 1397; clang rejects
+    std::optional<Nested> members), a namespace-scope one can."""
+    return f"{msg.name}_{base}"
+
+
+def elem_cpp(t, msg, short=False):
     if t.base in PRIMITIVES:
         return PRIMITIVES[t.base][0]
     if t.base == "string":
         return "std::string"
     if t.base in ("bytes", "records"):
         return "SharedBytes"
-    return owner_prefix + t.base
+    return t.base if short else struct_type(msg, t.base)
 
 
-def field_cpp(f, owner_prefix=""):
-    t = elem_cpp(f.type, owner_prefix)
+def field_cpp(f, msg, short=False):
+    t = elem_cpp(f.type, msg, short)
     if f.type.is_array:
         t = f"std::vector<{t}>"
     if is_optional(f):
@@ -351,7 +359,7 @@ def default_expr(f, msg):
             raise SystemExit(f"{msg.name}.{f.name}: default null on a non-nullable field")
         return "std::nullopt"
     if t.is_array:
-        return f"std::vector<{elem_cpp(t)}>()" if opt else None
+        return f"std::vector<{elem_cpp(t, msg)}>()" if opt else None
     if t.base == "records":
         # Kafka's records fields default to null.
         return "std::nullopt" if opt else None
@@ -363,7 +371,7 @@ def default_expr(f, msg):
             return f"std::string({cpp_string_literal(s)})" if s else "std::string()"
         return cpp_string_literal(s) if s else None
     if t.is_struct:
-        return f"{t.base}()" if opt else None
+        return f"{struct_type(msg, t.base)}()" if opt else None
     cpp = PRIMITIVES[t.base][0]
     if d is None or str(d) == "":
         return None
@@ -391,7 +399,7 @@ def differs_from_default(f, msg, x):
     if t.base == "string":
         return f"{x} != {d}" if d else f"!{x}.empty()"
     if t.is_struct:
-        return f"!({x} == {t.base}())"
+        return f"!({x} == {struct_type(msg, t.base)}())"
     if t.base == "uuid":
         return f"!{x}.is_zero()"
     if d is None:
@@ -580,7 +588,7 @@ def emit_encode_value(o, msg, f, x, w, compact, nullable):
             o(f"{x}->encode({w}, v_);")
             o.end("} else {")
             o.indent += 1
-            o(f"{t.base}().encode({w}, v_);")
+            o(f"{struct_type(msg, t.base)}().encode({w}, v_);")
             o.end()
 
         def with_marker():
@@ -607,7 +615,13 @@ def emit_encode_value(o, msg, f, x, w, compact, nullable):
 
 def emit_struct_decl(o, msg, s):
     top = s.top
-    o.block(f"struct {s.name}")
+    name = s.name if top else struct_type(msg, s.name)
+    if top:
+        for ns in msg.order:
+            o(f"// {msg.name}::{ns.name}")
+            emit_struct_decl(o, msg, ns)
+            o()
+    o.block(f"struct {name}")
     if top:
         o(f"static constexpr int16_t kApiKey = {msg.api_key};")
         o(f"static constexpr int16_t kLowestVersion = {msg.valid[0]};")
@@ -616,7 +630,8 @@ def emit_struct_decl(o, msg, s):
         o(f"static constexpr int16_t kLowestFlexibleVersion = {flex};")
         o()
         for ns in msg.order:
-            emit_struct_decl(o, msg, ns)
+            o(f"using {ns.name} = {struct_type(msg, ns.name)};")
+        if msg.order:
             o()
     for f in s.fields:
         about = " ".join(f.about.split())
@@ -630,7 +645,7 @@ def emit_struct_decl(o, msg, s):
         o(f"// {about} [{', '.join(notes)}]" if about else f"// [{', '.join(notes)}]")
         d = default_expr(f, msg)
         init = f" = {d}" if d is not None else "{}"
-        o(f"{field_cpp(f)} {f.member}{init};")
+        o(f"{field_cpp(f, msg, short=top)} {f.member}{init};")
     o("std::vector<RawTaggedField> unknown_tagged_fields;")
     o()
     if top:
@@ -641,7 +656,7 @@ def emit_struct_decl(o, msg, s):
         o("// REQUIRES: kLowestVersion <= version <= kHighestVersion.")
     o("void encode(ByteWriter& w, int16_t version) const;")
     o(f"// Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).")
-    o(f"friend bool operator==(const {s.name}&, const {s.name}&);")
+    o(f"friend bool operator==(const {name}&, const {name}&);")
     o.end("};")
 
 
@@ -787,7 +802,7 @@ def gen_sources(msgs):
         c()
         for m in members:
             for ns in m.order:
-                emit_struct_defs(c, m, ns, f"{m.name}::{ns.name}")
+                emit_struct_defs(c, m, ns, struct_type(m, ns.name))
             emit_struct_defs(c, m, m.top, m.name)
         if api:
             c("namespace detail {")

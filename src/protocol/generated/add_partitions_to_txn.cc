@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AddPartitionsToTxnRequest::AddPartitionsToTxnTopic&, const AddPartitionsToTxnRequest::AddPartitionsToTxnTopic&) = default;
+bool operator==(const AddPartitionsToTxnRequest_AddPartitionsToTxnTopic&, const AddPartitionsToTxnRequest_AddPartitionsToTxnTopic&) = default;
 
-Status AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AddPartitionsToTxnRequest_AddPartitionsToTxnTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -26,7 +26,7 @@ Status AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::decode([[maybe_unused
   return {};
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AddPartitionsToTxnRequest_AddPartitionsToTxnTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put_string(w_, flexible_, name);
   {
@@ -40,9 +40,9 @@ void AddPartitionsToTxnRequest::AddPartitionsToTxnTopic::encode([[maybe_unused]]
   }
 }
 
-bool operator==(const AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction&, const AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction&) = default;
+bool operator==(const AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction&, const AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction&) = default;
 
-Status AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 4) {
     FLOE_TRY(wire::get_string(r_, flexible_, transactional_id));
@@ -73,7 +73,7 @@ Status AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::decode([[maybe_
   return {};
 }
 
-void AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 4) {
     wire::put_string(w_, flexible_, transactional_id);
@@ -175,9 +175,9 @@ void AddPartitionsToTxnRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_
   }
 }
 
-bool operator==(const AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult&, const AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult&) = default;
+bool operator==(const AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult&, const AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult&) = default;
 
-Status AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, partition_error_code));
@@ -187,7 +187,7 @@ Status AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::decode([[m
   return {};
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put(w_, partition_index);
   wire::put(w_, partition_error_code);
@@ -196,9 +196,9 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult::encode([[may
   }
 }
 
-bool operator==(const AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult&, const AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult&) = default;
+bool operator==(const AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult&, const AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult&) = default;
 
-Status AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -216,7 +216,7 @@ Status AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::decode([[maybe
   return {};
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put_string(w_, flexible_, name);
   {
@@ -230,9 +230,9 @@ void AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult::encode([[maybe_u
   }
 }
 
-bool operator==(const AddPartitionsToTxnResponse::AddPartitionsToTxnResult&, const AddPartitionsToTxnResponse::AddPartitionsToTxnResult&) = default;
+bool operator==(const AddPartitionsToTxnResponse_AddPartitionsToTxnResult&, const AddPartitionsToTxnResponse_AddPartitionsToTxnResult&) = default;
 
-Status AddPartitionsToTxnResponse::AddPartitionsToTxnResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AddPartitionsToTxnResponse_AddPartitionsToTxnResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 4) {
     FLOE_TRY(wire::get_string(r_, flexible_, transactional_id));
@@ -254,7 +254,7 @@ Status AddPartitionsToTxnResponse::AddPartitionsToTxnResult::decode([[maybe_unus
   return {};
 }
 
-void AddPartitionsToTxnResponse::AddPartitionsToTxnResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AddPartitionsToTxnResponse_AddPartitionsToTxnResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 4) {
     wire::put_string(w_, flexible_, transactional_id);

@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// AddPartitionsToTxnRequest::AddPartitionsToTxnTopic
+struct AddPartitionsToTxnRequest_AddPartitionsToTxnTopic {
+  // The name of the topic. [v0+]
+  std::string name{};
+  // The partition indexes to add to the transaction [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AddPartitionsToTxnRequest_AddPartitionsToTxnTopic&, const AddPartitionsToTxnRequest_AddPartitionsToTxnTopic&);
+};
+
+// AddPartitionsToTxnRequest::AddPartitionsToTxnTransaction
+struct AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction {
+  // The transactional id corresponding to the transaction. [v4+]
+  std::string transactional_id{};
+  // Current producer id in use by the transactional id. [v4+]
+  int64_t producer_id{};
+  // Current epoch associated with the producer id. [v4+]
+  int16_t producer_epoch{};
+  // Boolean to signify if we want to check if the partition is in the transaction rather than add it. [v4+]
+  bool verify_only = false;
+  // The partitions to add to the transaction. [v4+]
+  std::vector<AddPartitionsToTxnRequest_AddPartitionsToTxnTopic> topics{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction&, const AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction&);
+};
+
 struct AddPartitionsToTxnRequest {
   static constexpr int16_t kApiKey = 24;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct AddPartitionsToTxnTopic {
-    // The name of the topic. [v0+]
-    std::string name{};
-    // The partition indexes to add to the transaction [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AddPartitionsToTxnTopic&, const AddPartitionsToTxnTopic&);
-  };
-
-  struct AddPartitionsToTxnTransaction {
-    // The transactional id corresponding to the transaction. [v4+]
-    std::string transactional_id{};
-    // Current producer id in use by the transactional id. [v4+]
-    int64_t producer_id{};
-    // Current epoch associated with the producer id. [v4+]
-    int16_t producer_epoch{};
-    // Boolean to signify if we want to check if the partition is in the transaction rather than add it. [v4+]
-    bool verify_only = false;
-    // The partitions to add to the transaction. [v4+]
-    std::vector<AddPartitionsToTxnTopic> topics{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AddPartitionsToTxnTransaction&, const AddPartitionsToTxnTransaction&);
-  };
+  using AddPartitionsToTxnTopic = AddPartitionsToTxnRequest_AddPartitionsToTxnTopic;
+  using AddPartitionsToTxnTransaction = AddPartitionsToTxnRequest_AddPartitionsToTxnTransaction;
 
   // List of transactions to add partitions to. [v4+]
   std::vector<AddPartitionsToTxnTransaction> transactions{};

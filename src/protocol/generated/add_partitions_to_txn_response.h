@@ -6,50 +6,57 @@
 
 namespace floe::protocol {
 
+// AddPartitionsToTxnResponse::AddPartitionsToTxnPartitionResult
+struct AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult {
+  // The partition indexes. [v0+]
+  int32_t partition_index{};
+  // The response error code. [v0+]
+  int16_t partition_error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult&, const AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult&);
+};
+
+// AddPartitionsToTxnResponse::AddPartitionsToTxnTopicResult
+struct AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult {
+  // The topic name. [v0+]
+  std::string name{};
+  // The results for each partition [v0+]
+  std::vector<AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult> results_by_partition{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult&, const AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult&);
+};
+
+// AddPartitionsToTxnResponse::AddPartitionsToTxnResult
+struct AddPartitionsToTxnResponse_AddPartitionsToTxnResult {
+  // The transactional id corresponding to the transaction. [v4+]
+  std::string transactional_id{};
+  // The results for each topic. [v4+]
+  std::vector<AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult> topic_results{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AddPartitionsToTxnResponse_AddPartitionsToTxnResult&, const AddPartitionsToTxnResponse_AddPartitionsToTxnResult&);
+};
+
 struct AddPartitionsToTxnResponse {
   static constexpr int16_t kApiKey = 24;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct AddPartitionsToTxnPartitionResult {
-    // The partition indexes. [v0+]
-    int32_t partition_index{};
-    // The response error code. [v0+]
-    int16_t partition_error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AddPartitionsToTxnPartitionResult&, const AddPartitionsToTxnPartitionResult&);
-  };
-
-  struct AddPartitionsToTxnTopicResult {
-    // The topic name. [v0+]
-    std::string name{};
-    // The results for each partition [v0+]
-    std::vector<AddPartitionsToTxnPartitionResult> results_by_partition{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AddPartitionsToTxnTopicResult&, const AddPartitionsToTxnTopicResult&);
-  };
-
-  struct AddPartitionsToTxnResult {
-    // The transactional id corresponding to the transaction. [v4+]
-    std::string transactional_id{};
-    // The results for each topic. [v4+]
-    std::vector<AddPartitionsToTxnTopicResult> topic_results{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AddPartitionsToTxnResult&, const AddPartitionsToTxnResult&);
-  };
+  using AddPartitionsToTxnPartitionResult = AddPartitionsToTxnResponse_AddPartitionsToTxnPartitionResult;
+  using AddPartitionsToTxnTopicResult = AddPartitionsToTxnResponse_AddPartitionsToTxnTopicResult;
+  using AddPartitionsToTxnResult = AddPartitionsToTxnResponse_AddPartitionsToTxnResult;
 
   // Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

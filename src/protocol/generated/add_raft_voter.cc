@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AddRaftVoterRequest::Listener&, const AddRaftVoterRequest::Listener&) = default;
+bool operator==(const AddRaftVoterRequest_Listener&, const AddRaftVoterRequest_Listener&) = default;
 
-Status AddRaftVoterRequest::Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AddRaftVoterRequest_Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -18,7 +18,7 @@ Status AddRaftVoterRequest::Listener::decode([[maybe_unused]] ByteReader& r_, [[
   return {};
 }
 
-void AddRaftVoterRequest::Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AddRaftVoterRequest_Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);

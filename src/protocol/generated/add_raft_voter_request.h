@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// AddRaftVoterRequest::Listener
+struct AddRaftVoterRequest_Listener {
+  // The name of the endpoint [v0+]
+  std::string name{};
+  // The hostname [v0+]
+  std::string host{};
+  // The port [v0+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AddRaftVoterRequest_Listener&, const AddRaftVoterRequest_Listener&);
+};
+
 struct AddRaftVoterRequest {
   static constexpr int16_t kApiKey = 80;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Listener {
-    // The name of the endpoint [v0+]
-    std::string name{};
-    // The hostname [v0+]
-    std::string host{};
-    // The port [v0+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Listener&, const Listener&);
-  };
+  using Listener = AddRaftVoterRequest_Listener;
 
   // [v0+, nullable v0+]
   std::optional<std::string> cluster_id = std::string();

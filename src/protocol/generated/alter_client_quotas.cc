@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AlterClientQuotasRequest::EntityData&, const AlterClientQuotasRequest::EntityData&) = default;
+bool operator==(const AlterClientQuotasRequest_EntityData&, const AlterClientQuotasRequest_EntityData&) = default;
 
-Status AlterClientQuotasRequest::EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterClientQuotasRequest_EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, entity_type));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, entity_name));
@@ -17,7 +17,7 @@ Status AlterClientQuotasRequest::EntityData::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void AlterClientQuotasRequest::EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterClientQuotasRequest_EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, entity_type);
   wire::put_nullable_string(w_, flexible_, true, entity_name);
@@ -26,9 +26,9 @@ void AlterClientQuotasRequest::EntityData::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const AlterClientQuotasRequest::OpData&, const AlterClientQuotasRequest::OpData&) = default;
+bool operator==(const AlterClientQuotasRequest_OpData&, const AlterClientQuotasRequest_OpData&) = default;
 
-Status AlterClientQuotasRequest::OpData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterClientQuotasRequest_OpData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, key));
   FLOE_TRY(wire::get(r_, value));
@@ -39,7 +39,7 @@ Status AlterClientQuotasRequest::OpData::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void AlterClientQuotasRequest::OpData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterClientQuotasRequest_OpData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, key);
   wire::put(w_, value);
@@ -49,9 +49,9 @@ void AlterClientQuotasRequest::OpData::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const AlterClientQuotasRequest::EntryData&, const AlterClientQuotasRequest::EntryData&) = default;
+bool operator==(const AlterClientQuotasRequest_EntryData&, const AlterClientQuotasRequest_EntryData&) = default;
 
-Status AlterClientQuotasRequest::EntryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterClientQuotasRequest_EntryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   {
     int32_t n_ = 0;
@@ -77,7 +77,7 @@ Status AlterClientQuotasRequest::EntryData::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void AlterClientQuotasRequest::EntryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterClientQuotasRequest_EntryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   {
     wire::put_array_len(w_, flexible_, entity.size());
@@ -132,9 +132,9 @@ void AlterClientQuotasRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_u
   }
 }
 
-bool operator==(const AlterClientQuotasResponse::EntityData&, const AlterClientQuotasResponse::EntityData&) = default;
+bool operator==(const AlterClientQuotasResponse_EntityData&, const AlterClientQuotasResponse_EntityData&) = default;
 
-Status AlterClientQuotasResponse::EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterClientQuotasResponse_EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, entity_type));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, entity_name));
@@ -144,7 +144,7 @@ Status AlterClientQuotasResponse::EntityData::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void AlterClientQuotasResponse::EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterClientQuotasResponse_EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, entity_type);
   wire::put_nullable_string(w_, flexible_, true, entity_name);
@@ -153,9 +153,9 @@ void AlterClientQuotasResponse::EntityData::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const AlterClientQuotasResponse::EntryData&, const AlterClientQuotasResponse::EntryData&) = default;
+bool operator==(const AlterClientQuotasResponse_EntryData&, const AlterClientQuotasResponse_EntryData&) = default;
 
-Status AlterClientQuotasResponse::EntryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterClientQuotasResponse_EntryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -174,7 +174,7 @@ Status AlterClientQuotasResponse::EntryData::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void AlterClientQuotasResponse::EntryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterClientQuotasResponse_EntryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

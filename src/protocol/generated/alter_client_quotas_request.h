@@ -6,52 +6,59 @@
 
 namespace floe::protocol {
 
+// AlterClientQuotasRequest::EntityData
+struct AlterClientQuotasRequest_EntityData {
+  // The entity type. [v0+]
+  std::string entity_type{};
+  // The name of the entity, or null if the default. [v0+, nullable v0+]
+  std::optional<std::string> entity_name = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterClientQuotasRequest_EntityData&, const AlterClientQuotasRequest_EntityData&);
+};
+
+// AlterClientQuotasRequest::OpData
+struct AlterClientQuotasRequest_OpData {
+  // The quota configuration key. [v0+]
+  std::string key{};
+  // The value to set, otherwise ignored if the value is to be removed. [v0+]
+  double value{};
+  // Whether the quota configuration value should be removed, otherwise set. [v0+]
+  bool remove{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterClientQuotasRequest_OpData&, const AlterClientQuotasRequest_OpData&);
+};
+
+// AlterClientQuotasRequest::EntryData
+struct AlterClientQuotasRequest_EntryData {
+  // The quota entity to alter. [v0+]
+  std::vector<AlterClientQuotasRequest_EntityData> entity{};
+  // An individual quota configuration entry to alter. [v0+]
+  std::vector<AlterClientQuotasRequest_OpData> ops{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterClientQuotasRequest_EntryData&, const AlterClientQuotasRequest_EntryData&);
+};
+
 struct AlterClientQuotasRequest {
   static constexpr int16_t kApiKey = 49;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct EntityData {
-    // The entity type. [v0+]
-    std::string entity_type{};
-    // The name of the entity, or null if the default. [v0+, nullable v0+]
-    std::optional<std::string> entity_name = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntityData&, const EntityData&);
-  };
-
-  struct OpData {
-    // The quota configuration key. [v0+]
-    std::string key{};
-    // The value to set, otherwise ignored if the value is to be removed. [v0+]
-    double value{};
-    // Whether the quota configuration value should be removed, otherwise set. [v0+]
-    bool remove{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OpData&, const OpData&);
-  };
-
-  struct EntryData {
-    // The quota entity to alter. [v0+]
-    std::vector<EntityData> entity{};
-    // An individual quota configuration entry to alter. [v0+]
-    std::vector<OpData> ops{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntryData&, const EntryData&);
-  };
+  using EntityData = AlterClientQuotasRequest_EntityData;
+  using OpData = AlterClientQuotasRequest_OpData;
+  using EntryData = AlterClientQuotasRequest_EntryData;
 
   // The quota configuration entries to alter. [v0+]
   std::vector<EntryData> entries{};

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// AlterClientQuotasResponse::EntityData
+struct AlterClientQuotasResponse_EntityData {
+  // The entity type. [v0+]
+  std::string entity_type{};
+  // The name of the entity, or null if the default. [v0+, nullable v0+]
+  std::optional<std::string> entity_name = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterClientQuotasResponse_EntityData&, const AlterClientQuotasResponse_EntityData&);
+};
+
+// AlterClientQuotasResponse::EntryData
+struct AlterClientQuotasResponse_EntryData {
+  // The error code, or `0` if the quota alteration succeeded. [v0+]
+  int16_t error_code{};
+  // The error message, or `null` if the quota alteration succeeded. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  // The quota entity to alter. [v0+]
+  std::vector<AlterClientQuotasResponse_EntityData> entity{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterClientQuotasResponse_EntryData&, const AlterClientQuotasResponse_EntryData&);
+};
+
 struct AlterClientQuotasResponse {
   static constexpr int16_t kApiKey = 49;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct EntityData {
-    // The entity type. [v0+]
-    std::string entity_type{};
-    // The name of the entity, or null if the default. [v0+, nullable v0+]
-    std::optional<std::string> entity_name = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntityData&, const EntityData&);
-  };
-
-  struct EntryData {
-    // The error code, or `0` if the quota alteration succeeded. [v0+]
-    int16_t error_code{};
-    // The error message, or `null` if the quota alteration succeeded. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    // The quota entity to alter. [v0+]
-    std::vector<EntityData> entity{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntryData&, const EntryData&);
-  };
+  using EntityData = AlterClientQuotasResponse_EntityData;
+  using EntryData = AlterClientQuotasResponse_EntryData;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AlterConfigsRequest::AlterableConfig&, const AlterConfigsRequest::AlterableConfig&) = default;
+bool operator==(const AlterConfigsRequest_AlterableConfig&, const AlterConfigsRequest_AlterableConfig&) = default;
 
-Status AlterConfigsRequest::AlterableConfig::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterConfigsRequest_AlterableConfig::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, value));
@@ -17,7 +17,7 @@ Status AlterConfigsRequest::AlterableConfig::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void AlterConfigsRequest::AlterableConfig::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterConfigsRequest_AlterableConfig::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   wire::put_nullable_string(w_, flexible_, true, value);
@@ -26,9 +26,9 @@ void AlterConfigsRequest::AlterableConfig::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const AlterConfigsRequest::AlterConfigsResource&, const AlterConfigsRequest::AlterConfigsResource&) = default;
+bool operator==(const AlterConfigsRequest_AlterConfigsResource&, const AlterConfigsRequest_AlterConfigsResource&) = default;
 
-Status AlterConfigsRequest::AlterConfigsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterConfigsRequest_AlterConfigsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, resource_type));
   FLOE_TRY(wire::get_string(r_, flexible_, resource_name));
@@ -47,7 +47,7 @@ Status AlterConfigsRequest::AlterConfigsResource::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void AlterConfigsRequest::AlterConfigsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterConfigsRequest_AlterConfigsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, resource_type);
   wire::put_string(w_, flexible_, resource_name);
@@ -98,9 +98,9 @@ void AlterConfigsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const AlterConfigsResponse::AlterConfigsResourceResponse&, const AlterConfigsResponse::AlterConfigsResourceResponse&) = default;
+bool operator==(const AlterConfigsResponse_AlterConfigsResourceResponse&, const AlterConfigsResponse_AlterConfigsResourceResponse&) = default;
 
-Status AlterConfigsResponse::AlterConfigsResourceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterConfigsResponse_AlterConfigsResourceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -112,7 +112,7 @@ Status AlterConfigsResponse::AlterConfigsResourceResponse::decode([[maybe_unused
   return {};
 }
 
-void AlterConfigsResponse::AlterConfigsResourceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterConfigsResponse_AlterConfigsResourceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

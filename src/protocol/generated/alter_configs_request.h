@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// AlterConfigsRequest::AlterableConfig
+struct AlterConfigsRequest_AlterableConfig {
+  // The configuration key name. [v0+]
+  std::string name{};
+  // The value to set for the configuration key. [v0+, nullable v0+]
+  std::optional<std::string> value = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterConfigsRequest_AlterableConfig&, const AlterConfigsRequest_AlterableConfig&);
+};
+
+// AlterConfigsRequest::AlterConfigsResource
+struct AlterConfigsRequest_AlterConfigsResource {
+  // The resource type. [v0+]
+  int8_t resource_type{};
+  // The resource name. [v0+]
+  std::string resource_name{};
+  // The configurations. [v0+]
+  std::vector<AlterConfigsRequest_AlterableConfig> configs{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterConfigsRequest_AlterConfigsResource&, const AlterConfigsRequest_AlterConfigsResource&);
+};
+
 struct AlterConfigsRequest {
   static constexpr int16_t kApiKey = 33;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AlterableConfig {
-    // The configuration key name. [v0+]
-    std::string name{};
-    // The value to set for the configuration key. [v0+, nullable v0+]
-    std::optional<std::string> value = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterableConfig&, const AlterableConfig&);
-  };
-
-  struct AlterConfigsResource {
-    // The resource type. [v0+]
-    int8_t resource_type{};
-    // The resource name. [v0+]
-    std::string resource_name{};
-    // The configurations. [v0+]
-    std::vector<AlterableConfig> configs{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterConfigsResource&, const AlterConfigsResource&);
-  };
+  using AlterableConfig = AlterConfigsRequest_AlterableConfig;
+  using AlterConfigsResource = AlterConfigsRequest_AlterConfigsResource;
 
   // The updates for each resource. [v0+]
   std::vector<AlterConfigsResource> resources{};

@@ -6,28 +6,31 @@
 
 namespace floe::protocol {
 
+// AlterConfigsResponse::AlterConfigsResourceResponse
+struct AlterConfigsResponse_AlterConfigsResourceResponse {
+  // The resource error code. [v0+]
+  int16_t error_code{};
+  // The resource error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  // The resource type. [v0+]
+  int8_t resource_type{};
+  // The resource name. [v0+]
+  std::string resource_name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterConfigsResponse_AlterConfigsResourceResponse&, const AlterConfigsResponse_AlterConfigsResourceResponse&);
+};
+
 struct AlterConfigsResponse {
   static constexpr int16_t kApiKey = 33;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AlterConfigsResourceResponse {
-    // The resource error code. [v0+]
-    int16_t error_code{};
-    // The resource error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    // The resource type. [v0+]
-    int8_t resource_type{};
-    // The resource name. [v0+]
-    std::string resource_name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterConfigsResourceResponse&, const AlterConfigsResourceResponse&);
-  };
+  using AlterConfigsResourceResponse = AlterConfigsResponse_AlterConfigsResourceResponse;
 
   // Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

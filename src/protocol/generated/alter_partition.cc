@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AlterPartitionRequest::BrokerState&, const AlterPartitionRequest::BrokerState&) = default;
+bool operator==(const AlterPartitionRequest_BrokerState&, const AlterPartitionRequest_BrokerState&) = default;
 
-Status AlterPartitionRequest::BrokerState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionRequest_BrokerState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 3) {
     FLOE_TRY(wire::get(r_, broker_id));
@@ -21,7 +21,7 @@ Status AlterPartitionRequest::BrokerState::decode([[maybe_unused]] ByteReader& r
   return {};
 }
 
-void AlterPartitionRequest::BrokerState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionRequest_BrokerState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 3) {
     wire::put(w_, broker_id);
@@ -34,9 +34,9 @@ void AlterPartitionRequest::BrokerState::encode([[maybe_unused]] ByteWriter& w_,
   }
 }
 
-bool operator==(const AlterPartitionRequest::PartitionData&, const AlterPartitionRequest::PartitionData&) = default;
+bool operator==(const AlterPartitionRequest_PartitionData&, const AlterPartitionRequest_PartitionData&) = default;
 
-Status AlterPartitionRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -73,7 +73,7 @@ Status AlterPartitionRequest::PartitionData::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void AlterPartitionRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, leader_epoch);
@@ -102,9 +102,9 @@ void AlterPartitionRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const AlterPartitionRequest::TopicData&, const AlterPartitionRequest::TopicData&) = default;
+bool operator==(const AlterPartitionRequest_TopicData&, const AlterPartitionRequest_TopicData&) = default;
 
-Status AlterPartitionRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionRequest_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ <= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -127,7 +127,7 @@ Status AlterPartitionRequest::TopicData::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void AlterPartitionRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionRequest_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ <= 1) {
     wire::put_string(w_, flexible_, topic_name);
@@ -184,9 +184,9 @@ void AlterPartitionRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unus
   }
 }
 
-bool operator==(const AlterPartitionResponse::PartitionData&, const AlterPartitionResponse::PartitionData&) = default;
+bool operator==(const AlterPartitionResponse_PartitionData&, const AlterPartitionResponse_PartitionData&) = default;
 
-Status AlterPartitionResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -212,7 +212,7 @@ Status AlterPartitionResponse::PartitionData::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void AlterPartitionResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -233,9 +233,9 @@ void AlterPartitionResponse::PartitionData::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const AlterPartitionResponse::TopicData&, const AlterPartitionResponse::TopicData&) = default;
+bool operator==(const AlterPartitionResponse_TopicData&, const AlterPartitionResponse_TopicData&) = default;
 
-Status AlterPartitionResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ <= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -258,7 +258,7 @@ Status AlterPartitionResponse::TopicData::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void AlterPartitionResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ <= 1) {
     wire::put_string(w_, flexible_, topic_name);

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AlterPartitionReassignmentsRequest::ReassignablePartition&, const AlterPartitionReassignmentsRequest::ReassignablePartition&) = default;
+bool operator==(const AlterPartitionReassignmentsRequest_ReassignablePartition&, const AlterPartitionReassignmentsRequest_ReassignablePartition&) = default;
 
-Status AlterPartitionReassignmentsRequest::ReassignablePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionReassignmentsRequest_ReassignablePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   {
@@ -29,7 +29,7 @@ Status AlterPartitionReassignmentsRequest::ReassignablePartition::decode([[maybe
   return {};
 }
 
-void AlterPartitionReassignmentsRequest::ReassignablePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionReassignmentsRequest_ReassignablePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   if (!replicas) {
@@ -45,9 +45,9 @@ void AlterPartitionReassignmentsRequest::ReassignablePartition::encode([[maybe_u
   }
 }
 
-bool operator==(const AlterPartitionReassignmentsRequest::ReassignableTopic&, const AlterPartitionReassignmentsRequest::ReassignableTopic&) = default;
+bool operator==(const AlterPartitionReassignmentsRequest_ReassignableTopic&, const AlterPartitionReassignmentsRequest_ReassignableTopic&) = default;
 
-Status AlterPartitionReassignmentsRequest::ReassignableTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionReassignmentsRequest_ReassignableTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -65,7 +65,7 @@ Status AlterPartitionReassignmentsRequest::ReassignableTopic::decode([[maybe_unu
   return {};
 }
 
-void AlterPartitionReassignmentsRequest::ReassignableTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionReassignmentsRequest_ReassignableTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {
@@ -115,9 +115,9 @@ void AlterPartitionReassignmentsRequest::encode([[maybe_unused]] ByteWriter& w_,
   }
 }
 
-bool operator==(const AlterPartitionReassignmentsResponse::ReassignablePartitionResponse&, const AlterPartitionReassignmentsResponse::ReassignablePartitionResponse&) = default;
+bool operator==(const AlterPartitionReassignmentsResponse_ReassignablePartitionResponse&, const AlterPartitionReassignmentsResponse_ReassignablePartitionResponse&) = default;
 
-Status AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionReassignmentsResponse_ReassignablePartitionResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -128,7 +128,7 @@ Status AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::decod
   return {};
 }
 
-void AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionReassignmentsResponse_ReassignablePartitionResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -138,9 +138,9 @@ void AlterPartitionReassignmentsResponse::ReassignablePartitionResponse::encode(
   }
 }
 
-bool operator==(const AlterPartitionReassignmentsResponse::ReassignableTopicResponse&, const AlterPartitionReassignmentsResponse::ReassignableTopicResponse&) = default;
+bool operator==(const AlterPartitionReassignmentsResponse_ReassignableTopicResponse&, const AlterPartitionReassignmentsResponse_ReassignableTopicResponse&) = default;
 
-Status AlterPartitionReassignmentsResponse::ReassignableTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterPartitionReassignmentsResponse_ReassignableTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -158,7 +158,7 @@ Status AlterPartitionReassignmentsResponse::ReassignableTopicResponse::decode([[
   return {};
 }
 
-void AlterPartitionReassignmentsResponse::ReassignableTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterPartitionReassignmentsResponse_ReassignableTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// AlterPartitionReassignmentsRequest::ReassignablePartition
+struct AlterPartitionReassignmentsRequest_ReassignablePartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The replicas to place the partitions on, or null to cancel a pending reassignment for this partition. [v0+, nullable v0+]
+  std::optional<std::vector<int32_t>> replicas = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionReassignmentsRequest_ReassignablePartition&, const AlterPartitionReassignmentsRequest_ReassignablePartition&);
+};
+
+// AlterPartitionReassignmentsRequest::ReassignableTopic
+struct AlterPartitionReassignmentsRequest_ReassignableTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The partitions to reassign. [v0+]
+  std::vector<AlterPartitionReassignmentsRequest_ReassignablePartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionReassignmentsRequest_ReassignableTopic&, const AlterPartitionReassignmentsRequest_ReassignableTopic&);
+};
+
 struct AlterPartitionReassignmentsRequest {
   static constexpr int16_t kApiKey = 45;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ReassignablePartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The replicas to place the partitions on, or null to cancel a pending reassignment for this partition. [v0+, nullable v0+]
-    std::optional<std::vector<int32_t>> replicas = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReassignablePartition&, const ReassignablePartition&);
-  };
-
-  struct ReassignableTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The partitions to reassign. [v0+]
-    std::vector<ReassignablePartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReassignableTopic&, const ReassignableTopic&);
-  };
+  using ReassignablePartition = AlterPartitionReassignmentsRequest_ReassignablePartition;
+  using ReassignableTopic = AlterPartitionReassignmentsRequest_ReassignableTopic;
 
   // The time in ms to wait for the request to complete. [v0+]
   int32_t timeout_ms = 60000;

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// AlterPartitionReassignmentsResponse::ReassignablePartitionResponse
+struct AlterPartitionReassignmentsResponse_ReassignablePartitionResponse {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code for this partition, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message for this partition, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionReassignmentsResponse_ReassignablePartitionResponse&, const AlterPartitionReassignmentsResponse_ReassignablePartitionResponse&);
+};
+
+// AlterPartitionReassignmentsResponse::ReassignableTopicResponse
+struct AlterPartitionReassignmentsResponse_ReassignableTopicResponse {
+  // The topic name [v0+]
+  std::string name{};
+  // The responses to partitions to reassign [v0+]
+  std::vector<AlterPartitionReassignmentsResponse_ReassignablePartitionResponse> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionReassignmentsResponse_ReassignableTopicResponse&, const AlterPartitionReassignmentsResponse_ReassignableTopicResponse&);
+};
+
 struct AlterPartitionReassignmentsResponse {
   static constexpr int16_t kApiKey = 45;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ReassignablePartitionResponse {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code for this partition, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message for this partition, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReassignablePartitionResponse&, const ReassignablePartitionResponse&);
-  };
-
-  struct ReassignableTopicResponse {
-    // The topic name [v0+]
-    std::string name{};
-    // The responses to partitions to reassign [v0+]
-    std::vector<ReassignablePartitionResponse> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReassignableTopicResponse&, const ReassignableTopicResponse&);
-  };
+  using ReassignablePartitionResponse = AlterPartitionReassignmentsResponse_ReassignablePartitionResponse;
+  using ReassignableTopicResponse = AlterPartitionReassignmentsResponse_ReassignableTopicResponse;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

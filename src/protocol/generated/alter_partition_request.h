@@ -6,60 +6,67 @@
 
 namespace floe::protocol {
 
+// AlterPartitionRequest::BrokerState
+struct AlterPartitionRequest_BrokerState {
+  // The ID of the broker. [v3+]
+  int32_t broker_id{};
+  // The epoch of the broker. It will be -1 if the epoch check is not supported. [v3+]
+  int64_t broker_epoch = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionRequest_BrokerState&, const AlterPartitionRequest_BrokerState&);
+};
+
+// AlterPartitionRequest::PartitionData
+struct AlterPartitionRequest_PartitionData {
+  // The partition index [v0+]
+  int32_t partition_index{};
+  // The leader epoch of this partition [v0+]
+  int32_t leader_epoch{};
+  // The ISR for this partition. Deprecated since version 3. [v0-2]
+  std::vector<int32_t> new_isr{};
+  // [v3+]
+  std::vector<AlterPartitionRequest_BrokerState> new_isr_with_epochs{};
+  // 1 if the partition is recovering from an unclean leader election; 0 otherwise. [v1+]
+  int8_t leader_recovery_state = 0;
+  // The expected epoch of the partition which is being updated. For legacy cluster this is the ZkVersion in the LeaderAndIsr request. [v0+]
+  int32_t partition_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionRequest_PartitionData&, const AlterPartitionRequest_PartitionData&);
+};
+
+// AlterPartitionRequest::TopicData
+struct AlterPartitionRequest_TopicData {
+  // The name of the topic to alter ISRs for [v0-1]
+  std::string topic_name{};
+  // The ID of the topic to alter ISRs for [v2+]
+  Uuid topic_id{};
+  // [v0+]
+  std::vector<AlterPartitionRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionRequest_TopicData&, const AlterPartitionRequest_TopicData&);
+};
+
 struct AlterPartitionRequest {
   static constexpr int16_t kApiKey = 56;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct BrokerState {
-    // The ID of the broker. [v3+]
-    int32_t broker_id{};
-    // The epoch of the broker. It will be -1 if the epoch check is not supported. [v3+]
-    int64_t broker_epoch = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const BrokerState&, const BrokerState&);
-  };
-
-  struct PartitionData {
-    // The partition index [v0+]
-    int32_t partition_index{};
-    // The leader epoch of this partition [v0+]
-    int32_t leader_epoch{};
-    // The ISR for this partition. Deprecated since version 3. [v0-2]
-    std::vector<int32_t> new_isr{};
-    // [v3+]
-    std::vector<BrokerState> new_isr_with_epochs{};
-    // 1 if the partition is recovering from an unclean leader election; 0 otherwise. [v1+]
-    int8_t leader_recovery_state = 0;
-    // The expected epoch of the partition which is being updated. For legacy cluster this is the ZkVersion in the LeaderAndIsr request. [v0+]
-    int32_t partition_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The name of the topic to alter ISRs for [v0-1]
-    std::string topic_name{};
-    // The ID of the topic to alter ISRs for [v2+]
-    Uuid topic_id{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
+  using BrokerState = AlterPartitionRequest_BrokerState;
+  using PartitionData = AlterPartitionRequest_PartitionData;
+  using TopicData = AlterPartitionRequest_TopicData;
 
   // The ID of the requesting broker [v0+]
   int32_t broker_id{};

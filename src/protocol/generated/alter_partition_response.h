@@ -6,49 +6,54 @@
 
 namespace floe::protocol {
 
+// AlterPartitionResponse::PartitionData
+struct AlterPartitionResponse_PartitionData {
+  // The partition index [v0+]
+  int32_t partition_index{};
+  // The partition level error code [v0+]
+  int16_t error_code{};
+  // The broker ID of the leader. [v0+]
+  int32_t leader_id{};
+  // The leader epoch. [v0+]
+  int32_t leader_epoch{};
+  // The in-sync replica IDs. [v0+]
+  std::vector<int32_t> isr{};
+  // 1 if the partition is recovering from an unclean leader election; 0 otherwise. [v1+]
+  int8_t leader_recovery_state = 0;
+  // The current epoch for the partition for KRaft controllers. The current ZK version for the legacy controllers. [v0+]
+  int32_t partition_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionResponse_PartitionData&, const AlterPartitionResponse_PartitionData&);
+};
+
+// AlterPartitionResponse::TopicData
+struct AlterPartitionResponse_TopicData {
+  // The name of the topic [v0-1]
+  std::string topic_name{};
+  // The ID of the topic [v2+]
+  Uuid topic_id{};
+  // [v0+]
+  std::vector<AlterPartitionResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterPartitionResponse_TopicData&, const AlterPartitionResponse_TopicData&);
+};
+
 struct AlterPartitionResponse {
   static constexpr int16_t kApiKey = 56;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index [v0+]
-    int32_t partition_index{};
-    // The partition level error code [v0+]
-    int16_t error_code{};
-    // The broker ID of the leader. [v0+]
-    int32_t leader_id{};
-    // The leader epoch. [v0+]
-    int32_t leader_epoch{};
-    // The in-sync replica IDs. [v0+]
-    std::vector<int32_t> isr{};
-    // 1 if the partition is recovering from an unclean leader election; 0 otherwise. [v1+]
-    int8_t leader_recovery_state = 0;
-    // The current epoch for the partition for KRaft controllers. The current ZK version for the legacy controllers. [v0+]
-    int32_t partition_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The name of the topic [v0-1]
-    std::string topic_name{};
-    // The ID of the topic [v2+]
-    Uuid topic_id{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
+  using PartitionData = AlterPartitionResponse_PartitionData;
+  using TopicData = AlterPartitionResponse_TopicData;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

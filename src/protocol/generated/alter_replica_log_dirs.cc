@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic&, const AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic&) = default;
+bool operator==(const AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic&, const AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic&) = default;
 
-Status AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -26,7 +26,7 @@ Status AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::decode([[maybe_unuse
   return {};
 }
 
-void AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   {
@@ -40,9 +40,9 @@ void AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic::encode([[maybe_unused]
   }
 }
 
-bool operator==(const AlterReplicaLogDirsRequest::AlterReplicaLogDir&, const AlterReplicaLogDirsRequest::AlterReplicaLogDir&) = default;
+bool operator==(const AlterReplicaLogDirsRequest_AlterReplicaLogDir&, const AlterReplicaLogDirsRequest_AlterReplicaLogDir&) = default;
 
-Status AlterReplicaLogDirsRequest::AlterReplicaLogDir::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterReplicaLogDirsRequest_AlterReplicaLogDir::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, path));
   {
@@ -60,7 +60,7 @@ Status AlterReplicaLogDirsRequest::AlterReplicaLogDir::decode([[maybe_unused]] B
   return {};
 }
 
-void AlterReplicaLogDirsRequest::AlterReplicaLogDir::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterReplicaLogDirsRequest_AlterReplicaLogDir::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, path);
   {
@@ -108,9 +108,9 @@ void AlterReplicaLogDirsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe
   }
 }
 
-bool operator==(const AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult&, const AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult&) = default;
+bool operator==(const AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult&, const AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult&) = default;
 
-Status AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -120,7 +120,7 @@ Status AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::decode([[
   return {};
 }
 
-void AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -129,9 +129,9 @@ void AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult::encode([[ma
   }
 }
 
-bool operator==(const AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult&, const AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult&) = default;
+bool operator==(const AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult&, const AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult&) = default;
 
-Status AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -149,7 +149,7 @@ Status AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::decode([[mayb
   return {};
 }
 
-void AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, topic_name);
   {

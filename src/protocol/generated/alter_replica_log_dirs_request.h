@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// AlterReplicaLogDirsRequest::AlterReplicaLogDirTopic
+struct AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The partition indexes. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic&, const AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic&);
+};
+
+// AlterReplicaLogDirsRequest::AlterReplicaLogDir
+struct AlterReplicaLogDirsRequest_AlterReplicaLogDir {
+  // The absolute directory path. [v0+]
+  std::string path{};
+  // The topics to add to the directory. [v0+]
+  std::vector<AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic> topics{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterReplicaLogDirsRequest_AlterReplicaLogDir&, const AlterReplicaLogDirsRequest_AlterReplicaLogDir&);
+};
+
 struct AlterReplicaLogDirsRequest {
   static constexpr int16_t kApiKey = 34;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AlterReplicaLogDirTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The partition indexes. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterReplicaLogDirTopic&, const AlterReplicaLogDirTopic&);
-  };
-
-  struct AlterReplicaLogDir {
-    // The absolute directory path. [v0+]
-    std::string path{};
-    // The topics to add to the directory. [v0+]
-    std::vector<AlterReplicaLogDirTopic> topics{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterReplicaLogDir&, const AlterReplicaLogDir&);
-  };
+  using AlterReplicaLogDirTopic = AlterReplicaLogDirsRequest_AlterReplicaLogDirTopic;
+  using AlterReplicaLogDir = AlterReplicaLogDirsRequest_AlterReplicaLogDir;
 
   // The alterations to make for each directory. [v0+]
   std::vector<AlterReplicaLogDir> dirs{};

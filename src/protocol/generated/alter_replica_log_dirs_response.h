@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// AlterReplicaLogDirsResponse::AlterReplicaLogDirPartitionResult
+struct AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult&, const AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult&);
+};
+
+// AlterReplicaLogDirsResponse::AlterReplicaLogDirTopicResult
+struct AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult {
+  // The name of the topic. [v0+]
+  std::string topic_name{};
+  // The results for each partition. [v0+]
+  std::vector<AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult&, const AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult&);
+};
+
 struct AlterReplicaLogDirsResponse {
   static constexpr int16_t kApiKey = 34;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AlterReplicaLogDirPartitionResult {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterReplicaLogDirPartitionResult&, const AlterReplicaLogDirPartitionResult&);
-  };
-
-  struct AlterReplicaLogDirTopicResult {
-    // The name of the topic. [v0+]
-    std::string topic_name{};
-    // The results for each partition. [v0+]
-    std::vector<AlterReplicaLogDirPartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterReplicaLogDirTopicResult&, const AlterReplicaLogDirTopicResult&);
-  };
+  using AlterReplicaLogDirPartitionResult = AlterReplicaLogDirsResponse_AlterReplicaLogDirPartitionResult;
+  using AlterReplicaLogDirTopicResult = AlterReplicaLogDirsResponse_AlterReplicaLogDirTopicResult;
 
   // Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AlterUserScramCredentialsRequest::ScramCredentialDeletion&, const AlterUserScramCredentialsRequest::ScramCredentialDeletion&) = default;
+bool operator==(const AlterUserScramCredentialsRequest_ScramCredentialDeletion&, const AlterUserScramCredentialsRequest_ScramCredentialDeletion&) = default;
 
-Status AlterUserScramCredentialsRequest::ScramCredentialDeletion::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterUserScramCredentialsRequest_ScramCredentialDeletion::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, mechanism));
@@ -17,7 +17,7 @@ Status AlterUserScramCredentialsRequest::ScramCredentialDeletion::decode([[maybe
   return {};
 }
 
-void AlterUserScramCredentialsRequest::ScramCredentialDeletion::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterUserScramCredentialsRequest_ScramCredentialDeletion::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, mechanism);
@@ -26,9 +26,9 @@ void AlterUserScramCredentialsRequest::ScramCredentialDeletion::encode([[maybe_u
   }
 }
 
-bool operator==(const AlterUserScramCredentialsRequest::ScramCredentialUpsertion&, const AlterUserScramCredentialsRequest::ScramCredentialUpsertion&) = default;
+bool operator==(const AlterUserScramCredentialsRequest_ScramCredentialUpsertion&, const AlterUserScramCredentialsRequest_ScramCredentialUpsertion&) = default;
 
-Status AlterUserScramCredentialsRequest::ScramCredentialUpsertion::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterUserScramCredentialsRequest_ScramCredentialUpsertion::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, mechanism));
@@ -41,7 +41,7 @@ Status AlterUserScramCredentialsRequest::ScramCredentialUpsertion::decode([[mayb
   return {};
 }
 
-void AlterUserScramCredentialsRequest::ScramCredentialUpsertion::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterUserScramCredentialsRequest_ScramCredentialUpsertion::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, mechanism);
@@ -102,9 +102,9 @@ void AlterUserScramCredentialsRequest::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult&, const AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult&) = default;
+bool operator==(const AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult&, const AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult&) = default;
 
-Status AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, user));
   FLOE_TRY(wire::get(r_, error_code));
@@ -115,7 +115,7 @@ Status AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::decod
   return {};
 }
 
-void AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, user);
   wire::put(w_, error_code);

@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// AlterUserScramCredentialsResponse::AlterUserScramCredentialsResult
+struct AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult {
+  // The user name. [v0+]
+  std::string user{};
+  // The error code. [v0+]
+  int16_t error_code{};
+  // The error message, if any. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult&, const AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult&);
+};
+
 struct AlterUserScramCredentialsResponse {
   static constexpr int16_t kApiKey = 51;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct AlterUserScramCredentialsResult {
-    // The user name. [v0+]
-    std::string user{};
-    // The error code. [v0+]
-    int16_t error_code{};
-    // The error message, if any. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterUserScramCredentialsResult&, const AlterUserScramCredentialsResult&);
-  };
+  using AlterUserScramCredentialsResult = AlterUserScramCredentialsResponse_AlterUserScramCredentialsResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

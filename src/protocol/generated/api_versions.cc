@@ -36,9 +36,9 @@ void ApiVersionsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]
   }
 }
 
-bool operator==(const ApiVersionsResponse::ApiVersion&, const ApiVersionsResponse::ApiVersion&) = default;
+bool operator==(const ApiVersionsResponse_ApiVersion&, const ApiVersionsResponse_ApiVersion&) = default;
 
-Status ApiVersionsResponse::ApiVersion::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ApiVersionsResponse_ApiVersion::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get(r_, api_key));
   FLOE_TRY(wire::get(r_, min_version));
@@ -49,7 +49,7 @@ Status ApiVersionsResponse::ApiVersion::decode([[maybe_unused]] ByteReader& r_, 
   return {};
 }
 
-void ApiVersionsResponse::ApiVersion::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ApiVersionsResponse_ApiVersion::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put(w_, api_key);
   wire::put(w_, min_version);
@@ -59,9 +59,9 @@ void ApiVersionsResponse::ApiVersion::encode([[maybe_unused]] ByteWriter& w_, [[
   }
 }
 
-bool operator==(const ApiVersionsResponse::SupportedFeatureKey&, const ApiVersionsResponse::SupportedFeatureKey&) = default;
+bool operator==(const ApiVersionsResponse_SupportedFeatureKey&, const ApiVersionsResponse_SupportedFeatureKey&) = default;
 
-Status ApiVersionsResponse::SupportedFeatureKey::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ApiVersionsResponse_SupportedFeatureKey::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 3) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -78,7 +78,7 @@ Status ApiVersionsResponse::SupportedFeatureKey::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void ApiVersionsResponse::SupportedFeatureKey::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ApiVersionsResponse_SupportedFeatureKey::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 3) {
     wire::put_string(w_, flexible_, name);
@@ -94,9 +94,9 @@ void ApiVersionsResponse::SupportedFeatureKey::encode([[maybe_unused]] ByteWrite
   }
 }
 
-bool operator==(const ApiVersionsResponse::FinalizedFeatureKey&, const ApiVersionsResponse::FinalizedFeatureKey&) = default;
+bool operator==(const ApiVersionsResponse_FinalizedFeatureKey&, const ApiVersionsResponse_FinalizedFeatureKey&) = default;
 
-Status ApiVersionsResponse::FinalizedFeatureKey::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ApiVersionsResponse_FinalizedFeatureKey::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 3) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -113,7 +113,7 @@ Status ApiVersionsResponse::FinalizedFeatureKey::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void ApiVersionsResponse::FinalizedFeatureKey::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ApiVersionsResponse_FinalizedFeatureKey::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 3) {
     wire::put_string(w_, flexible_, name);

@@ -6,56 +6,63 @@
 
 namespace floe::protocol {
 
+// ApiVersionsResponse::ApiVersion
+struct ApiVersionsResponse_ApiVersion {
+  // The API index. [v0+]
+  int16_t api_key{};
+  // The minimum supported version, inclusive. [v0+]
+  int16_t min_version{};
+  // The maximum supported version, inclusive. [v0+]
+  int16_t max_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ApiVersionsResponse_ApiVersion&, const ApiVersionsResponse_ApiVersion&);
+};
+
+// ApiVersionsResponse::SupportedFeatureKey
+struct ApiVersionsResponse_SupportedFeatureKey {
+  // The name of the feature. [v3+]
+  std::string name{};
+  // The minimum supported version for the feature. [v3+]
+  int16_t min_version{};
+  // The maximum supported version for the feature. [v3+]
+  int16_t max_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ApiVersionsResponse_SupportedFeatureKey&, const ApiVersionsResponse_SupportedFeatureKey&);
+};
+
+// ApiVersionsResponse::FinalizedFeatureKey
+struct ApiVersionsResponse_FinalizedFeatureKey {
+  // The name of the feature. [v3+]
+  std::string name{};
+  // The cluster-wide finalized max version level for the feature. [v3+]
+  int16_t max_version_level{};
+  // The cluster-wide finalized min version level for the feature. [v3+]
+  int16_t min_version_level{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ApiVersionsResponse_FinalizedFeatureKey&, const ApiVersionsResponse_FinalizedFeatureKey&);
+};
+
 struct ApiVersionsResponse {
   static constexpr int16_t kApiKey = 18;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct ApiVersion {
-    // The API index. [v0+]
-    int16_t api_key{};
-    // The minimum supported version, inclusive. [v0+]
-    int16_t min_version{};
-    // The maximum supported version, inclusive. [v0+]
-    int16_t max_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ApiVersion&, const ApiVersion&);
-  };
-
-  struct SupportedFeatureKey {
-    // The name of the feature. [v3+]
-    std::string name{};
-    // The minimum supported version for the feature. [v3+]
-    int16_t min_version{};
-    // The maximum supported version for the feature. [v3+]
-    int16_t max_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const SupportedFeatureKey&, const SupportedFeatureKey&);
-  };
-
-  struct FinalizedFeatureKey {
-    // The name of the feature. [v3+]
-    std::string name{};
-    // The cluster-wide finalized max version level for the feature. [v3+]
-    int16_t max_version_level{};
-    // The cluster-wide finalized min version level for the feature. [v3+]
-    int16_t min_version_level{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FinalizedFeatureKey&, const FinalizedFeatureKey&);
-  };
+  using ApiVersion = ApiVersionsResponse_ApiVersion;
+  using SupportedFeatureKey = ApiVersionsResponse_SupportedFeatureKey;
+  using FinalizedFeatureKey = ApiVersionsResponse_FinalizedFeatureKey;
 
   // The top-level error code. [v0+]
   int16_t error_code{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const AssignReplicasToDirsRequest::PartitionData&, const AssignReplicasToDirsRequest::PartitionData&) = default;
+bool operator==(const AssignReplicasToDirsRequest_PartitionData&, const AssignReplicasToDirsRequest_PartitionData&) = default;
 
-Status AssignReplicasToDirsRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AssignReplicasToDirsRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   if (flexible_) {
@@ -16,7 +16,7 @@ Status AssignReplicasToDirsRequest::PartitionData::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void AssignReplicasToDirsRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AssignReplicasToDirsRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   if (flexible_) {
@@ -24,9 +24,9 @@ void AssignReplicasToDirsRequest::PartitionData::encode([[maybe_unused]] ByteWri
   }
 }
 
-bool operator==(const AssignReplicasToDirsRequest::TopicData&, const AssignReplicasToDirsRequest::TopicData&) = default;
+bool operator==(const AssignReplicasToDirsRequest_TopicData&, const AssignReplicasToDirsRequest_TopicData&) = default;
 
-Status AssignReplicasToDirsRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AssignReplicasToDirsRequest_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -44,7 +44,7 @@ Status AssignReplicasToDirsRequest::TopicData::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void AssignReplicasToDirsRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AssignReplicasToDirsRequest_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -58,9 +58,9 @@ void AssignReplicasToDirsRequest::TopicData::encode([[maybe_unused]] ByteWriter&
   }
 }
 
-bool operator==(const AssignReplicasToDirsRequest::DirectoryData&, const AssignReplicasToDirsRequest::DirectoryData&) = default;
+bool operator==(const AssignReplicasToDirsRequest_DirectoryData&, const AssignReplicasToDirsRequest_DirectoryData&) = default;
 
-Status AssignReplicasToDirsRequest::DirectoryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AssignReplicasToDirsRequest_DirectoryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, id));
   {
@@ -78,7 +78,7 @@ Status AssignReplicasToDirsRequest::DirectoryData::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void AssignReplicasToDirsRequest::DirectoryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AssignReplicasToDirsRequest_DirectoryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, id);
   {
@@ -130,9 +130,9 @@ void AssignReplicasToDirsRequest::encode([[maybe_unused]] ByteWriter& w_, [[mayb
   }
 }
 
-bool operator==(const AssignReplicasToDirsResponse::PartitionData&, const AssignReplicasToDirsResponse::PartitionData&) = default;
+bool operator==(const AssignReplicasToDirsResponse_PartitionData&, const AssignReplicasToDirsResponse_PartitionData&) = default;
 
-Status AssignReplicasToDirsResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AssignReplicasToDirsResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -142,7 +142,7 @@ Status AssignReplicasToDirsResponse::PartitionData::decode([[maybe_unused]] Byte
   return {};
 }
 
-void AssignReplicasToDirsResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AssignReplicasToDirsResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -151,9 +151,9 @@ void AssignReplicasToDirsResponse::PartitionData::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const AssignReplicasToDirsResponse::TopicData&, const AssignReplicasToDirsResponse::TopicData&) = default;
+bool operator==(const AssignReplicasToDirsResponse_TopicData&, const AssignReplicasToDirsResponse_TopicData&) = default;
 
-Status AssignReplicasToDirsResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AssignReplicasToDirsResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -171,7 +171,7 @@ Status AssignReplicasToDirsResponse::TopicData::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void AssignReplicasToDirsResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AssignReplicasToDirsResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -185,9 +185,9 @@ void AssignReplicasToDirsResponse::TopicData::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const AssignReplicasToDirsResponse::DirectoryData&, const AssignReplicasToDirsResponse::DirectoryData&) = default;
+bool operator==(const AssignReplicasToDirsResponse_DirectoryData&, const AssignReplicasToDirsResponse_DirectoryData&) = default;
 
-Status AssignReplicasToDirsResponse::DirectoryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status AssignReplicasToDirsResponse_DirectoryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, id));
   {
@@ -205,7 +205,7 @@ Status AssignReplicasToDirsResponse::DirectoryData::decode([[maybe_unused]] Byte
   return {};
 }
 
-void AssignReplicasToDirsResponse::DirectoryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void AssignReplicasToDirsResponse_DirectoryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, id);
   {

@@ -6,48 +6,55 @@
 
 namespace floe::protocol {
 
+// AssignReplicasToDirsRequest::PartitionData
+struct AssignReplicasToDirsRequest_PartitionData {
+  // The partition index [v0+]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AssignReplicasToDirsRequest_PartitionData&, const AssignReplicasToDirsRequest_PartitionData&);
+};
+
+// AssignReplicasToDirsRequest::TopicData
+struct AssignReplicasToDirsRequest_TopicData {
+  // The ID of the assigned topic [v0+]
+  Uuid topic_id{};
+  // [v0+]
+  std::vector<AssignReplicasToDirsRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AssignReplicasToDirsRequest_TopicData&, const AssignReplicasToDirsRequest_TopicData&);
+};
+
+// AssignReplicasToDirsRequest::DirectoryData
+struct AssignReplicasToDirsRequest_DirectoryData {
+  // The ID of the directory [v0+]
+  Uuid id{};
+  // [v0+]
+  std::vector<AssignReplicasToDirsRequest_TopicData> topics{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AssignReplicasToDirsRequest_DirectoryData&, const AssignReplicasToDirsRequest_DirectoryData&);
+};
+
 struct AssignReplicasToDirsRequest {
   static constexpr int16_t kApiKey = 73;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index [v0+]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The ID of the assigned topic [v0+]
-    Uuid topic_id{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct DirectoryData {
-    // The ID of the directory [v0+]
-    Uuid id{};
-    // [v0+]
-    std::vector<TopicData> topics{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DirectoryData&, const DirectoryData&);
-  };
+  using PartitionData = AssignReplicasToDirsRequest_PartitionData;
+  using TopicData = AssignReplicasToDirsRequest_TopicData;
+  using DirectoryData = AssignReplicasToDirsRequest_DirectoryData;
 
   // The ID of the requesting broker [v0+]
   int32_t broker_id{};

@@ -6,50 +6,57 @@
 
 namespace floe::protocol {
 
+// AssignReplicasToDirsResponse::PartitionData
+struct AssignReplicasToDirsResponse_PartitionData {
+  // The partition index [v0+]
+  int32_t partition_index{};
+  // The partition level error code [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AssignReplicasToDirsResponse_PartitionData&, const AssignReplicasToDirsResponse_PartitionData&);
+};
+
+// AssignReplicasToDirsResponse::TopicData
+struct AssignReplicasToDirsResponse_TopicData {
+  // The ID of the assigned topic [v0+]
+  Uuid topic_id{};
+  // [v0+]
+  std::vector<AssignReplicasToDirsResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AssignReplicasToDirsResponse_TopicData&, const AssignReplicasToDirsResponse_TopicData&);
+};
+
+// AssignReplicasToDirsResponse::DirectoryData
+struct AssignReplicasToDirsResponse_DirectoryData {
+  // The ID of the directory [v0+]
+  Uuid id{};
+  // [v0+]
+  std::vector<AssignReplicasToDirsResponse_TopicData> topics{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const AssignReplicasToDirsResponse_DirectoryData&, const AssignReplicasToDirsResponse_DirectoryData&);
+};
+
 struct AssignReplicasToDirsResponse {
   static constexpr int16_t kApiKey = 73;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index [v0+]
-    int32_t partition_index{};
-    // The partition level error code [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The ID of the assigned topic [v0+]
-    Uuid topic_id{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct DirectoryData {
-    // The ID of the directory [v0+]
-    Uuid id{};
-    // [v0+]
-    std::vector<TopicData> topics{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DirectoryData&, const DirectoryData&);
-  };
+  using PartitionData = AssignReplicasToDirsResponse_PartitionData;
+  using TopicData = AssignReplicasToDirsResponse_TopicData;
+  using DirectoryData = AssignReplicasToDirsResponse_DirectoryData;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

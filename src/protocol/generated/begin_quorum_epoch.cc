@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const BeginQuorumEpochRequest::PartitionData&, const BeginQuorumEpochRequest::PartitionData&) = default;
+bool operator==(const BeginQuorumEpochRequest_PartitionData&, const BeginQuorumEpochRequest_PartitionData&) = default;
 
-Status BeginQuorumEpochRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BeginQuorumEpochRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, partition_index));
   if (v_ >= 1) {
@@ -21,7 +21,7 @@ Status BeginQuorumEpochRequest::PartitionData::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void BeginQuorumEpochRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BeginQuorumEpochRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, partition_index);
   if (v_ >= 1) {
@@ -34,9 +34,9 @@ void BeginQuorumEpochRequest::PartitionData::encode([[maybe_unused]] ByteWriter&
   }
 }
 
-bool operator==(const BeginQuorumEpochRequest::TopicData&, const BeginQuorumEpochRequest::TopicData&) = default;
+bool operator==(const BeginQuorumEpochRequest_TopicData&, const BeginQuorumEpochRequest_TopicData&) = default;
 
-Status BeginQuorumEpochRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BeginQuorumEpochRequest_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -54,7 +54,7 @@ Status BeginQuorumEpochRequest::TopicData::decode([[maybe_unused]] ByteReader& r
   return {};
 }
 
-void BeginQuorumEpochRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BeginQuorumEpochRequest_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -68,9 +68,9 @@ void BeginQuorumEpochRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_,
   }
 }
 
-bool operator==(const BeginQuorumEpochRequest::LeaderEndpoint&, const BeginQuorumEpochRequest::LeaderEndpoint&) = default;
+bool operator==(const BeginQuorumEpochRequest_LeaderEndpoint&, const BeginQuorumEpochRequest_LeaderEndpoint&) = default;
 
-Status BeginQuorumEpochRequest::LeaderEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BeginQuorumEpochRequest_LeaderEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -87,7 +87,7 @@ Status BeginQuorumEpochRequest::LeaderEndpoint::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void BeginQuorumEpochRequest::LeaderEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BeginQuorumEpochRequest_LeaderEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     wire::put_string(w_, flexible_, name);
@@ -164,9 +164,9 @@ void BeginQuorumEpochRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_un
   }
 }
 
-bool operator==(const BeginQuorumEpochResponse::PartitionData&, const BeginQuorumEpochResponse::PartitionData&) = default;
+bool operator==(const BeginQuorumEpochResponse_PartitionData&, const BeginQuorumEpochResponse_PartitionData&) = default;
 
-Status BeginQuorumEpochResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BeginQuorumEpochResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -178,7 +178,7 @@ Status BeginQuorumEpochResponse::PartitionData::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void BeginQuorumEpochResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BeginQuorumEpochResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -189,9 +189,9 @@ void BeginQuorumEpochResponse::PartitionData::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const BeginQuorumEpochResponse::TopicData&, const BeginQuorumEpochResponse::TopicData&) = default;
+bool operator==(const BeginQuorumEpochResponse_TopicData&, const BeginQuorumEpochResponse_TopicData&) = default;
 
-Status BeginQuorumEpochResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BeginQuorumEpochResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -209,7 +209,7 @@ Status BeginQuorumEpochResponse::TopicData::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void BeginQuorumEpochResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BeginQuorumEpochResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -223,9 +223,9 @@ void BeginQuorumEpochResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_
   }
 }
 
-bool operator==(const BeginQuorumEpochResponse::NodeEndpoint&, const BeginQuorumEpochResponse::NodeEndpoint&) = default;
+bool operator==(const BeginQuorumEpochResponse_NodeEndpoint&, const BeginQuorumEpochResponse_NodeEndpoint&) = default;
 
-Status BeginQuorumEpochResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BeginQuorumEpochResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -242,7 +242,7 @@ Status BeginQuorumEpochResponse::NodeEndpoint::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void BeginQuorumEpochResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BeginQuorumEpochResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     wire::put(w_, node_id);

@@ -6,56 +6,63 @@
 
 namespace floe::protocol {
 
+// BeginQuorumEpochRequest::PartitionData
+struct BeginQuorumEpochRequest_PartitionData {
+  // The partition index [v0+]
+  int32_t partition_index{};
+  // The directory id of the receiving replica [v1+]
+  Uuid voter_directory_id{};
+  // The ID of the newly elected leader [v0+]
+  int32_t leader_id{};
+  // The epoch of the newly elected leader [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BeginQuorumEpochRequest_PartitionData&, const BeginQuorumEpochRequest_PartitionData&);
+};
+
+// BeginQuorumEpochRequest::TopicData
+struct BeginQuorumEpochRequest_TopicData {
+  // The topic name [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<BeginQuorumEpochRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BeginQuorumEpochRequest_TopicData&, const BeginQuorumEpochRequest_TopicData&);
+};
+
+// BeginQuorumEpochRequest::LeaderEndpoint
+struct BeginQuorumEpochRequest_LeaderEndpoint {
+  // The name of the endpoint [v1+]
+  std::string name{};
+  // The node's hostname [v1+]
+  std::string host{};
+  // The node's port [v1+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BeginQuorumEpochRequest_LeaderEndpoint&, const BeginQuorumEpochRequest_LeaderEndpoint&);
+};
+
 struct BeginQuorumEpochRequest {
   static constexpr int16_t kApiKey = 53;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct PartitionData {
-    // The partition index [v0+]
-    int32_t partition_index{};
-    // The directory id of the receiving replica [v1+]
-    Uuid voter_directory_id{};
-    // The ID of the newly elected leader [v0+]
-    int32_t leader_id{};
-    // The epoch of the newly elected leader [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct LeaderEndpoint {
-    // The name of the endpoint [v1+]
-    std::string name{};
-    // The node's hostname [v1+]
-    std::string host{};
-    // The node's port [v1+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderEndpoint&, const LeaderEndpoint&);
-  };
+  using PartitionData = BeginQuorumEpochRequest_PartitionData;
+  using TopicData = BeginQuorumEpochRequest_TopicData;
+  using LeaderEndpoint = BeginQuorumEpochRequest_LeaderEndpoint;
 
   // [v0+, nullable v0+]
   std::optional<std::string> cluster_id = std::nullopt;

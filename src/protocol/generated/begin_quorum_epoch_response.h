@@ -6,56 +6,63 @@
 
 namespace floe::protocol {
 
+// BeginQuorumEpochResponse::PartitionData
+struct BeginQuorumEpochResponse_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // [v0+]
+  int16_t error_code{};
+  // The ID of the current leader or -1 if the leader is unknown. [v0+]
+  int32_t leader_id{};
+  // The latest known leader epoch [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BeginQuorumEpochResponse_PartitionData&, const BeginQuorumEpochResponse_PartitionData&);
+};
+
+// BeginQuorumEpochResponse::TopicData
+struct BeginQuorumEpochResponse_TopicData {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<BeginQuorumEpochResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BeginQuorumEpochResponse_TopicData&, const BeginQuorumEpochResponse_TopicData&);
+};
+
+// BeginQuorumEpochResponse::NodeEndpoint
+struct BeginQuorumEpochResponse_NodeEndpoint {
+  // The ID of the associated node [v1+]
+  int32_t node_id{};
+  // The node's hostname [v1+]
+  std::string host{};
+  // The node's port [v1+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BeginQuorumEpochResponse_NodeEndpoint&, const BeginQuorumEpochResponse_NodeEndpoint&);
+};
+
 struct BeginQuorumEpochResponse {
   static constexpr int16_t kApiKey = 53;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // [v0+]
-    int16_t error_code{};
-    // The ID of the current leader or -1 if the leader is unknown. [v0+]
-    int32_t leader_id{};
-    // The latest known leader epoch [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node [v1+]
-    int32_t node_id{};
-    // The node's hostname [v1+]
-    std::string host{};
-    // The node's port [v1+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using PartitionData = BeginQuorumEpochResponse_PartitionData;
+  using TopicData = BeginQuorumEpochResponse_TopicData;
+  using NodeEndpoint = BeginQuorumEpochResponse_NodeEndpoint;
 
   // The top level error code. [v0+]
   int16_t error_code{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const BrokerRegistrationRequest::Listener&, const BrokerRegistrationRequest::Listener&) = default;
+bool operator==(const BrokerRegistrationRequest_Listener&, const BrokerRegistrationRequest_Listener&) = default;
 
-Status BrokerRegistrationRequest::Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BrokerRegistrationRequest_Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -19,7 +19,7 @@ Status BrokerRegistrationRequest::Listener::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void BrokerRegistrationRequest::Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BrokerRegistrationRequest_Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);
@@ -30,9 +30,9 @@ void BrokerRegistrationRequest::Listener::encode([[maybe_unused]] ByteWriter& w_
   }
 }
 
-bool operator==(const BrokerRegistrationRequest::Feature&, const BrokerRegistrationRequest::Feature&) = default;
+bool operator==(const BrokerRegistrationRequest_Feature&, const BrokerRegistrationRequest_Feature&) = default;
 
-Status BrokerRegistrationRequest::Feature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status BrokerRegistrationRequest_Feature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, min_supported_version));
@@ -43,7 +43,7 @@ Status BrokerRegistrationRequest::Feature::decode([[maybe_unused]] ByteReader& r
   return {};
 }
 
-void BrokerRegistrationRequest::Feature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void BrokerRegistrationRequest_Feature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, min_supported_version);

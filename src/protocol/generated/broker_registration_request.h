@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// BrokerRegistrationRequest::Listener
+struct BrokerRegistrationRequest_Listener {
+  // The name of the endpoint. [v0+]
+  std::string name{};
+  // The hostname. [v0+]
+  std::string host{};
+  // The port. [v0+]
+  uint16_t port{};
+  // The security protocol. [v0+]
+  int16_t security_protocol{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BrokerRegistrationRequest_Listener&, const BrokerRegistrationRequest_Listener&);
+};
+
+// BrokerRegistrationRequest::Feature
+struct BrokerRegistrationRequest_Feature {
+  // The feature name. [v0+]
+  std::string name{};
+  // The minimum supported feature level. [v0+]
+  int16_t min_supported_version{};
+  // The maximum supported feature level. [v0+]
+  int16_t max_supported_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const BrokerRegistrationRequest_Feature&, const BrokerRegistrationRequest_Feature&);
+};
+
 struct BrokerRegistrationRequest {
   static constexpr int16_t kApiKey = 62;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Listener {
-    // The name of the endpoint. [v0+]
-    std::string name{};
-    // The hostname. [v0+]
-    std::string host{};
-    // The port. [v0+]
-    uint16_t port{};
-    // The security protocol. [v0+]
-    int16_t security_protocol{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Listener&, const Listener&);
-  };
-
-  struct Feature {
-    // The feature name. [v0+]
-    std::string name{};
-    // The minimum supported feature level. [v0+]
-    int16_t min_supported_version{};
-    // The maximum supported feature level. [v0+]
-    int16_t max_supported_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Feature&, const Feature&);
-  };
+  using Listener = BrokerRegistrationRequest_Listener;
+  using Feature = BrokerRegistrationRequest_Feature;
 
   // The broker ID. [v0+]
   int32_t broker_id{};

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// ClientQuotaRecord::EntityData
+struct ClientQuotaRecord_EntityData {
+  // The entity type. [v0+]
+  std::string entity_type{};
+  // The name of the entity, or null if the default. [v0+, nullable v0+]
+  std::optional<std::string> entity_name = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ClientQuotaRecord_EntityData&, const ClientQuotaRecord_EntityData&);
+};
+
 struct ClientQuotaRecord {
   static constexpr int16_t kApiKey = 14;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct EntityData {
-    // The entity type. [v0+]
-    std::string entity_type{};
-    // The name of the entity, or null if the default. [v0+, nullable v0+]
-    std::optional<std::string> entity_name = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntityData&, const EntityData&);
-  };
+  using EntityData = ClientQuotaRecord_EntityData;
 
   // The quota entity to alter. [v0+]
   std::vector<EntityData> entity{};

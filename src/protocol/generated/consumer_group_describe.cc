@@ -41,9 +41,9 @@ void ConsumerGroupDescribeRequest::encode([[maybe_unused]] ByteWriter& w_, [[may
   }
 }
 
-bool operator==(const ConsumerGroupDescribeResponse::TopicPartitions&, const ConsumerGroupDescribeResponse::TopicPartitions&) = default;
+bool operator==(const ConsumerGroupDescribeResponse_TopicPartitions&, const ConsumerGroupDescribeResponse_TopicPartitions&) = default;
 
-Status ConsumerGroupDescribeResponse::TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupDescribeResponse_TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -63,7 +63,7 @@ Status ConsumerGroupDescribeResponse::TopicPartitions::decode([[maybe_unused]] B
   return {};
 }
 
-void ConsumerGroupDescribeResponse::TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupDescribeResponse_TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   wire::put_string(w_, flexible_, topic_name);
@@ -78,9 +78,9 @@ void ConsumerGroupDescribeResponse::TopicPartitions::encode([[maybe_unused]] Byt
   }
 }
 
-bool operator==(const ConsumerGroupDescribeResponse::Assignment&, const ConsumerGroupDescribeResponse::Assignment&) = default;
+bool operator==(const ConsumerGroupDescribeResponse_Assignment&, const ConsumerGroupDescribeResponse_Assignment&) = default;
 
-Status ConsumerGroupDescribeResponse::Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupDescribeResponse_Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   {
     int32_t n_ = 0;
@@ -97,7 +97,7 @@ Status ConsumerGroupDescribeResponse::Assignment::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void ConsumerGroupDescribeResponse::Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupDescribeResponse_Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   {
     wire::put_array_len(w_, flexible_, topic_partitions.size());
@@ -110,9 +110,9 @@ void ConsumerGroupDescribeResponse::Assignment::encode([[maybe_unused]] ByteWrit
   }
 }
 
-bool operator==(const ConsumerGroupDescribeResponse::Member&, const ConsumerGroupDescribeResponse::Member&) = default;
+bool operator==(const ConsumerGroupDescribeResponse_Member&, const ConsumerGroupDescribeResponse_Member&) = default;
 
-Status ConsumerGroupDescribeResponse::Member::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupDescribeResponse_Member::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, member_id));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, instance_id));
@@ -141,7 +141,7 @@ Status ConsumerGroupDescribeResponse::Member::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void ConsumerGroupDescribeResponse::Member::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupDescribeResponse_Member::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, member_id);
   wire::put_nullable_string(w_, flexible_, true, instance_id);
@@ -166,9 +166,9 @@ void ConsumerGroupDescribeResponse::Member::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const ConsumerGroupDescribeResponse::DescribedGroup&, const ConsumerGroupDescribeResponse::DescribedGroup&) = default;
+bool operator==(const ConsumerGroupDescribeResponse_DescribedGroup&, const ConsumerGroupDescribeResponse_DescribedGroup&) = default;
 
-Status ConsumerGroupDescribeResponse::DescribedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupDescribeResponse_DescribedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -193,7 +193,7 @@ Status ConsumerGroupDescribeResponse::DescribedGroup::decode([[maybe_unused]] By
   return {};
 }
 
-void ConsumerGroupDescribeResponse::DescribedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupDescribeResponse_DescribedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

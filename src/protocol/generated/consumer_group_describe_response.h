@@ -6,95 +6,104 @@
 
 namespace floe::protocol {
 
+// ConsumerGroupDescribeResponse::TopicPartitions
+struct ConsumerGroupDescribeResponse_TopicPartitions {
+  // The topic ID. [v0+]
+  Uuid topic_id{};
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // The partitions. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupDescribeResponse_TopicPartitions&, const ConsumerGroupDescribeResponse_TopicPartitions&);
+};
+
+// ConsumerGroupDescribeResponse::Assignment
+struct ConsumerGroupDescribeResponse_Assignment {
+  // The assigned topic-partitions to the member. [v0+]
+  std::vector<ConsumerGroupDescribeResponse_TopicPartitions> topic_partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupDescribeResponse_Assignment&, const ConsumerGroupDescribeResponse_Assignment&);
+};
+
+// ConsumerGroupDescribeResponse::Member
+struct ConsumerGroupDescribeResponse_Member {
+  // The member ID. [v0+]
+  std::string member_id{};
+  // The member instance ID. [v0+, nullable v0+]
+  std::optional<std::string> instance_id = std::nullopt;
+  // The member rack ID. [v0+, nullable v0+]
+  std::optional<std::string> rack_id = std::nullopt;
+  // The current member epoch. [v0+]
+  int32_t member_epoch{};
+  // The client ID. [v0+]
+  std::string client_id{};
+  // The client host. [v0+]
+  std::string client_host{};
+  // The subscribed topic names. [v0+]
+  std::vector<std::string> subscribed_topic_names{};
+  // the subscribed topic regex otherwise or null of not provided. [v0+, nullable v0+]
+  std::optional<std::string> subscribed_topic_regex = std::nullopt;
+  // The current assignment. [v0+]
+  ConsumerGroupDescribeResponse_Assignment assignment{};
+  // The target assignment. [v0+]
+  ConsumerGroupDescribeResponse_Assignment target_assignment{};
+  // -1 for unknown. 0 for classic member. +1 for consumer member. [v1+]
+  int8_t member_type = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupDescribeResponse_Member&, const ConsumerGroupDescribeResponse_Member&);
+};
+
+// ConsumerGroupDescribeResponse::DescribedGroup
+struct ConsumerGroupDescribeResponse_DescribedGroup {
+  // The describe error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The top-level error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // The group ID string. [v0+]
+  std::string group_id{};
+  // The group state string, or the empty string. [v0+]
+  std::string group_state{};
+  // The group epoch. [v0+]
+  int32_t group_epoch{};
+  // The assignment epoch. [v0+]
+  int32_t assignment_epoch{};
+  // The selected assignor. [v0+]
+  std::string assignor_name{};
+  // The members. [v0+]
+  std::vector<ConsumerGroupDescribeResponse_Member> members{};
+  // 32-bit bitfield to represent authorized operations for this group. [v0+]
+  int32_t authorized_operations = (-2147483647 - 1);
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupDescribeResponse_DescribedGroup&, const ConsumerGroupDescribeResponse_DescribedGroup&);
+};
+
 struct ConsumerGroupDescribeResponse {
   static constexpr int16_t kApiKey = 69;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicPartitions {
-    // The topic ID. [v0+]
-    Uuid topic_id{};
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // The partitions. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartitions&, const TopicPartitions&);
-  };
-
-  struct Assignment {
-    // The assigned topic-partitions to the member. [v0+]
-    std::vector<TopicPartitions> topic_partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Assignment&, const Assignment&);
-  };
-
-  struct Member {
-    // The member ID. [v0+]
-    std::string member_id{};
-    // The member instance ID. [v0+, nullable v0+]
-    std::optional<std::string> instance_id = std::nullopt;
-    // The member rack ID. [v0+, nullable v0+]
-    std::optional<std::string> rack_id = std::nullopt;
-    // The current member epoch. [v0+]
-    int32_t member_epoch{};
-    // The client ID. [v0+]
-    std::string client_id{};
-    // The client host. [v0+]
-    std::string client_host{};
-    // The subscribed topic names. [v0+]
-    std::vector<std::string> subscribed_topic_names{};
-    // the subscribed topic regex otherwise or null of not provided. [v0+, nullable v0+]
-    std::optional<std::string> subscribed_topic_regex = std::nullopt;
-    // The current assignment. [v0+]
-    Assignment assignment{};
-    // The target assignment. [v0+]
-    Assignment target_assignment{};
-    // -1 for unknown. 0 for classic member. +1 for consumer member. [v1+]
-    int8_t member_type = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Member&, const Member&);
-  };
-
-  struct DescribedGroup {
-    // The describe error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The top-level error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // The group ID string. [v0+]
-    std::string group_id{};
-    // The group state string, or the empty string. [v0+]
-    std::string group_state{};
-    // The group epoch. [v0+]
-    int32_t group_epoch{};
-    // The assignment epoch. [v0+]
-    int32_t assignment_epoch{};
-    // The selected assignor. [v0+]
-    std::string assignor_name{};
-    // The members. [v0+]
-    std::vector<Member> members{};
-    // 32-bit bitfield to represent authorized operations for this group. [v0+]
-    int32_t authorized_operations = (-2147483647 - 1);
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribedGroup&, const DescribedGroup&);
-  };
+  using TopicPartitions = ConsumerGroupDescribeResponse_TopicPartitions;
+  using Assignment = ConsumerGroupDescribeResponse_Assignment;
+  using Member = ConsumerGroupDescribeResponse_Member;
+  using DescribedGroup = ConsumerGroupDescribeResponse_DescribedGroup;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

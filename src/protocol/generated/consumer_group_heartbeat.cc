@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ConsumerGroupHeartbeatRequest::TopicPartitions&, const ConsumerGroupHeartbeatRequest::TopicPartitions&) = default;
+bool operator==(const ConsumerGroupHeartbeatRequest_TopicPartitions&, const ConsumerGroupHeartbeatRequest_TopicPartitions&) = default;
 
-Status ConsumerGroupHeartbeatRequest::TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupHeartbeatRequest_TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -26,7 +26,7 @@ Status ConsumerGroupHeartbeatRequest::TopicPartitions::decode([[maybe_unused]] B
   return {};
 }
 
-void ConsumerGroupHeartbeatRequest::TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupHeartbeatRequest_TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -119,9 +119,9 @@ void ConsumerGroupHeartbeatRequest::encode([[maybe_unused]] ByteWriter& w_, [[ma
   }
 }
 
-bool operator==(const ConsumerGroupHeartbeatResponse::TopicPartitions&, const ConsumerGroupHeartbeatResponse::TopicPartitions&) = default;
+bool operator==(const ConsumerGroupHeartbeatResponse_TopicPartitions&, const ConsumerGroupHeartbeatResponse_TopicPartitions&) = default;
 
-Status ConsumerGroupHeartbeatResponse::TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupHeartbeatResponse_TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -140,7 +140,7 @@ Status ConsumerGroupHeartbeatResponse::TopicPartitions::decode([[maybe_unused]] 
   return {};
 }
 
-void ConsumerGroupHeartbeatResponse::TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupHeartbeatResponse_TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -154,9 +154,9 @@ void ConsumerGroupHeartbeatResponse::TopicPartitions::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const ConsumerGroupHeartbeatResponse::Assignment&, const ConsumerGroupHeartbeatResponse::Assignment&) = default;
+bool operator==(const ConsumerGroupHeartbeatResponse_Assignment&, const ConsumerGroupHeartbeatResponse_Assignment&) = default;
 
-Status ConsumerGroupHeartbeatResponse::Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerGroupHeartbeatResponse_Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   {
     int32_t n_ = 0;
@@ -173,7 +173,7 @@ Status ConsumerGroupHeartbeatResponse::Assignment::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void ConsumerGroupHeartbeatResponse::Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerGroupHeartbeatResponse_Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   {
     wire::put_array_len(w_, flexible_, topic_partitions.size());

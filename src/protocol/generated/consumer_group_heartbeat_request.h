@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// ConsumerGroupHeartbeatRequest::TopicPartitions
+struct ConsumerGroupHeartbeatRequest_TopicPartitions {
+  // The topic ID. [v0+]
+  Uuid topic_id{};
+  // The partitions. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupHeartbeatRequest_TopicPartitions&, const ConsumerGroupHeartbeatRequest_TopicPartitions&);
+};
+
 struct ConsumerGroupHeartbeatRequest {
   static constexpr int16_t kApiKey = 68;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicPartitions {
-    // The topic ID. [v0+]
-    Uuid topic_id{};
-    // The partitions. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartitions&, const TopicPartitions&);
-  };
+  using TopicPartitions = ConsumerGroupHeartbeatRequest_TopicPartitions;
 
   // The group identifier. [v0+]
   std::string group_id{};

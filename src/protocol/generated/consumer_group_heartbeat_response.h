@@ -6,35 +6,40 @@
 
 namespace floe::protocol {
 
+// ConsumerGroupHeartbeatResponse::TopicPartitions
+struct ConsumerGroupHeartbeatResponse_TopicPartitions {
+  // The topic ID. [v0+]
+  Uuid topic_id{};
+  // The partitions. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupHeartbeatResponse_TopicPartitions&, const ConsumerGroupHeartbeatResponse_TopicPartitions&);
+};
+
+// ConsumerGroupHeartbeatResponse::Assignment
+struct ConsumerGroupHeartbeatResponse_Assignment {
+  // The partitions assigned to the member that can be used immediately. [v0+]
+  std::vector<ConsumerGroupHeartbeatResponse_TopicPartitions> topic_partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerGroupHeartbeatResponse_Assignment&, const ConsumerGroupHeartbeatResponse_Assignment&);
+};
+
 struct ConsumerGroupHeartbeatResponse {
   static constexpr int16_t kApiKey = 68;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicPartitions {
-    // The topic ID. [v0+]
-    Uuid topic_id{};
-    // The partitions. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartitions&, const TopicPartitions&);
-  };
-
-  struct Assignment {
-    // The partitions assigned to the member that can be used immediately. [v0+]
-    std::vector<TopicPartitions> topic_partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Assignment&, const Assignment&);
-  };
+  using TopicPartitions = ConsumerGroupHeartbeatResponse_TopicPartitions;
+  using Assignment = ConsumerGroupHeartbeatResponse_Assignment;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// ConsumerProtocolAssignment::TopicPartition
+struct ConsumerProtocolAssignment_TopicPartition {
+  // [v0+]
+  std::string topic{};
+  // [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerProtocolAssignment_TopicPartition&, const ConsumerProtocolAssignment_TopicPartition&);
+};
+
 struct ConsumerProtocolAssignment {
   static constexpr int16_t kApiKey = -1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = kNeverFlexible;
 
-  struct TopicPartition {
-    // [v0+]
-    std::string topic{};
-    // [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartition&, const TopicPartition&);
-  };
+  using TopicPartition = ConsumerProtocolAssignment_TopicPartition;
 
   // [v0+]
   std::vector<TopicPartition> assigned_partitions{};

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// ConsumerProtocolSubscription::TopicPartition
+struct ConsumerProtocolSubscription_TopicPartition {
+  // [v1+]
+  std::string topic{};
+  // [v1+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ConsumerProtocolSubscription_TopicPartition&, const ConsumerProtocolSubscription_TopicPartition&);
+};
+
 struct ConsumerProtocolSubscription {
   static constexpr int16_t kApiKey = -1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = kNeverFlexible;
 
-  struct TopicPartition {
-    // [v1+]
-    std::string topic{};
-    // [v1+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartition&, const TopicPartition&);
-  };
+  using TopicPartition = ConsumerProtocolSubscription_TopicPartition;
 
   // [v0+]
   std::vector<std::string> topics{};

@@ -32,9 +32,9 @@ void ControlledShutdownRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_
   }
 }
 
-bool operator==(const ControlledShutdownResponse::RemainingPartition&, const ControlledShutdownResponse::RemainingPartition&) = default;
+bool operator==(const ControlledShutdownResponse_RemainingPartition&, const ControlledShutdownResponse_RemainingPartition&) = default;
 
-Status ControlledShutdownResponse::RemainingPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ControlledShutdownResponse_RemainingPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   FLOE_TRY(wire::get(r_, partition_index));
@@ -44,7 +44,7 @@ Status ControlledShutdownResponse::RemainingPartition::decode([[maybe_unused]] B
   return {};
 }
 
-void ControlledShutdownResponse::RemainingPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ControlledShutdownResponse_RemainingPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put_string(w_, flexible_, topic_name);
   wire::put(w_, partition_index);

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// ControlledShutdownResponse::RemainingPartition
+struct ControlledShutdownResponse_RemainingPartition {
+  // The name of the topic. [v0+]
+  std::string topic_name{};
+  // The index of the partition. [v0+]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ControlledShutdownResponse_RemainingPartition&, const ControlledShutdownResponse_RemainingPartition&);
+};
+
 struct ControlledShutdownResponse {
   static constexpr int16_t kApiKey = 7;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct RemainingPartition {
-    // The name of the topic. [v0+]
-    std::string topic_name{};
-    // The index of the partition. [v0+]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const RemainingPartition&, const RemainingPartition&);
-  };
+  using RemainingPartition = ControlledShutdownResponse_RemainingPartition;
 
   // The top-level error code. [v0+]
   int16_t error_code{};

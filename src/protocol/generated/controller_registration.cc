@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ControllerRegistrationRequest::Listener&, const ControllerRegistrationRequest::Listener&) = default;
+bool operator==(const ControllerRegistrationRequest_Listener&, const ControllerRegistrationRequest_Listener&) = default;
 
-Status ControllerRegistrationRequest::Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ControllerRegistrationRequest_Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -19,7 +19,7 @@ Status ControllerRegistrationRequest::Listener::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void ControllerRegistrationRequest::Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ControllerRegistrationRequest_Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);
@@ -30,9 +30,9 @@ void ControllerRegistrationRequest::Listener::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const ControllerRegistrationRequest::Feature&, const ControllerRegistrationRequest::Feature&) = default;
+bool operator==(const ControllerRegistrationRequest_Feature&, const ControllerRegistrationRequest_Feature&) = default;
 
-Status ControllerRegistrationRequest::Feature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ControllerRegistrationRequest_Feature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, min_supported_version));
@@ -43,7 +43,7 @@ Status ControllerRegistrationRequest::Feature::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void ControllerRegistrationRequest::Feature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ControllerRegistrationRequest_Feature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, min_supported_version);

@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// ControllerRegistrationRequest::Listener
+struct ControllerRegistrationRequest_Listener {
+  // The name of the endpoint. [v0+]
+  std::string name{};
+  // The hostname. [v0+]
+  std::string host{};
+  // The port. [v0+]
+  uint16_t port{};
+  // The security protocol. [v0+]
+  int16_t security_protocol{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ControllerRegistrationRequest_Listener&, const ControllerRegistrationRequest_Listener&);
+};
+
+// ControllerRegistrationRequest::Feature
+struct ControllerRegistrationRequest_Feature {
+  // The feature name. [v0+]
+  std::string name{};
+  // The minimum supported feature level. [v0+]
+  int16_t min_supported_version{};
+  // The maximum supported feature level. [v0+]
+  int16_t max_supported_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ControllerRegistrationRequest_Feature&, const ControllerRegistrationRequest_Feature&);
+};
+
 struct ControllerRegistrationRequest {
   static constexpr int16_t kApiKey = 70;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Listener {
-    // The name of the endpoint. [v0+]
-    std::string name{};
-    // The hostname. [v0+]
-    std::string host{};
-    // The port. [v0+]
-    uint16_t port{};
-    // The security protocol. [v0+]
-    int16_t security_protocol{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Listener&, const Listener&);
-  };
-
-  struct Feature {
-    // The feature name. [v0+]
-    std::string name{};
-    // The minimum supported feature level. [v0+]
-    int16_t min_supported_version{};
-    // The maximum supported feature level. [v0+]
-    int16_t max_supported_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Feature&, const Feature&);
-  };
+  using Listener = ControllerRegistrationRequest_Listener;
+  using Feature = ControllerRegistrationRequest_Feature;
 
   // The ID of the controller to register. [v0+]
   int32_t controller_id{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const CreateAclsRequest::AclCreation&, const CreateAclsRequest::AclCreation&) = default;
+bool operator==(const CreateAclsRequest_AclCreation&, const CreateAclsRequest_AclCreation&) = default;
 
-Status CreateAclsRequest::AclCreation::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateAclsRequest_AclCreation::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, resource_type));
   FLOE_TRY(wire::get_string(r_, flexible_, resource_name));
@@ -24,7 +24,7 @@ Status CreateAclsRequest::AclCreation::decode([[maybe_unused]] ByteReader& r_, [
   return {};
 }
 
-void CreateAclsRequest::AclCreation::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateAclsRequest_AclCreation::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, resource_type);
   wire::put_string(w_, flexible_, resource_name);
@@ -74,9 +74,9 @@ void CreateAclsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   }
 }
 
-bool operator==(const CreateAclsResponse::AclCreationResult&, const CreateAclsResponse::AclCreationResult&) = default;
+bool operator==(const CreateAclsResponse_AclCreationResult&, const CreateAclsResponse_AclCreationResult&) = default;
 
-Status CreateAclsResponse::AclCreationResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateAclsResponse_AclCreationResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -86,7 +86,7 @@ Status CreateAclsResponse::AclCreationResult::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void CreateAclsResponse::AclCreationResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateAclsResponse_AclCreationResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

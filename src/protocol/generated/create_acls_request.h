@@ -6,34 +6,37 @@
 
 namespace floe::protocol {
 
+// CreateAclsRequest::AclCreation
+struct CreateAclsRequest_AclCreation {
+  // The type of the resource. [v0+]
+  int8_t resource_type{};
+  // The resource name for the ACL. [v0+]
+  std::string resource_name{};
+  // The pattern type for the ACL. [v1+]
+  int8_t resource_pattern_type = 3;
+  // The principal for the ACL. [v0+]
+  std::string principal{};
+  // The host for the ACL. [v0+]
+  std::string host{};
+  // The operation type for the ACL (read, write, etc.). [v0+]
+  int8_t operation{};
+  // The permission type for the ACL (allow, deny, etc.). [v0+]
+  int8_t permission_type{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateAclsRequest_AclCreation&, const CreateAclsRequest_AclCreation&);
+};
+
 struct CreateAclsRequest {
   static constexpr int16_t kApiKey = 30;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AclCreation {
-    // The type of the resource. [v0+]
-    int8_t resource_type{};
-    // The resource name for the ACL. [v0+]
-    std::string resource_name{};
-    // The pattern type for the ACL. [v1+]
-    int8_t resource_pattern_type = 3;
-    // The principal for the ACL. [v0+]
-    std::string principal{};
-    // The host for the ACL. [v0+]
-    std::string host{};
-    // The operation type for the ACL (read, write, etc.). [v0+]
-    int8_t operation{};
-    // The permission type for the ACL (allow, deny, etc.). [v0+]
-    int8_t permission_type{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AclCreation&, const AclCreation&);
-  };
+  using AclCreation = CreateAclsRequest_AclCreation;
 
   // The ACLs that we want to create. [v0+]
   std::vector<AclCreation> creations{};

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// CreateAclsResponse::AclCreationResult
+struct CreateAclsResponse_AclCreationResult {
+  // The result error, or zero if there was no error. [v0+]
+  int16_t error_code{};
+  // The result message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateAclsResponse_AclCreationResult&, const CreateAclsResponse_AclCreationResult&);
+};
+
 struct CreateAclsResponse {
   static constexpr int16_t kApiKey = 30;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AclCreationResult {
-    // The result error, or zero if there was no error. [v0+]
-    int16_t error_code{};
-    // The result message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AclCreationResult&, const AclCreationResult&);
-  };
+  using AclCreationResult = CreateAclsResponse_AclCreationResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

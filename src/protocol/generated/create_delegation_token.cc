@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const CreateDelegationTokenRequest::CreatableRenewers&, const CreateDelegationTokenRequest::CreatableRenewers&) = default;
+bool operator==(const CreateDelegationTokenRequest_CreatableRenewers&, const CreateDelegationTokenRequest_CreatableRenewers&) = default;
 
-Status CreateDelegationTokenRequest::CreatableRenewers::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateDelegationTokenRequest_CreatableRenewers::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, principal_type));
   FLOE_TRY(wire::get_string(r_, flexible_, principal_name));
@@ -17,7 +17,7 @@ Status CreateDelegationTokenRequest::CreatableRenewers::decode([[maybe_unused]] 
   return {};
 }
 
-void CreateDelegationTokenRequest::CreatableRenewers::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateDelegationTokenRequest_CreatableRenewers::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, principal_type);
   wire::put_string(w_, flexible_, principal_name);

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// CreateDelegationTokenRequest::CreatableRenewers
+struct CreateDelegationTokenRequest_CreatableRenewers {
+  // The type of the Kafka principal. [v0+]
+  std::string principal_type{};
+  // The name of the Kafka principal. [v0+]
+  std::string principal_name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateDelegationTokenRequest_CreatableRenewers&, const CreateDelegationTokenRequest_CreatableRenewers&);
+};
+
 struct CreateDelegationTokenRequest {
   static constexpr int16_t kApiKey = 38;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct CreatableRenewers {
-    // The type of the Kafka principal. [v0+]
-    std::string principal_type{};
-    // The name of the Kafka principal. [v0+]
-    std::string principal_name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatableRenewers&, const CreatableRenewers&);
-  };
+  using CreatableRenewers = CreateDelegationTokenRequest_CreatableRenewers;
 
   // The principal type of the owner of the token. If it's null it defaults to the token request principal. [v3+, nullable v3+]
   std::optional<std::string> owner_principal_type = std::string();

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const CreatePartitionsRequest::CreatePartitionsAssignment&, const CreatePartitionsRequest::CreatePartitionsAssignment&) = default;
+bool operator==(const CreatePartitionsRequest_CreatePartitionsAssignment&, const CreatePartitionsRequest_CreatePartitionsAssignment&) = default;
 
-Status CreatePartitionsRequest::CreatePartitionsAssignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreatePartitionsRequest_CreatePartitionsAssignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   {
     int32_t n_ = 0;
@@ -25,7 +25,7 @@ Status CreatePartitionsRequest::CreatePartitionsAssignment::decode([[maybe_unuse
   return {};
 }
 
-void CreatePartitionsRequest::CreatePartitionsAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreatePartitionsRequest_CreatePartitionsAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   {
     wire::put_array_len(w_, flexible_, broker_ids.size());
@@ -38,9 +38,9 @@ void CreatePartitionsRequest::CreatePartitionsAssignment::encode([[maybe_unused]
   }
 }
 
-bool operator==(const CreatePartitionsRequest::CreatePartitionsTopic&, const CreatePartitionsRequest::CreatePartitionsTopic&) = default;
+bool operator==(const CreatePartitionsRequest_CreatePartitionsTopic&, const CreatePartitionsRequest_CreatePartitionsTopic&) = default;
 
-Status CreatePartitionsRequest::CreatePartitionsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreatePartitionsRequest_CreatePartitionsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, count));
@@ -62,7 +62,7 @@ Status CreatePartitionsRequest::CreatePartitionsTopic::decode([[maybe_unused]] B
   return {};
 }
 
-void CreatePartitionsRequest::CreatePartitionsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreatePartitionsRequest_CreatePartitionsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, count);
@@ -117,9 +117,9 @@ void CreatePartitionsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_un
   }
 }
 
-bool operator==(const CreatePartitionsResponse::CreatePartitionsTopicResult&, const CreatePartitionsResponse::CreatePartitionsTopicResult&) = default;
+bool operator==(const CreatePartitionsResponse_CreatePartitionsTopicResult&, const CreatePartitionsResponse_CreatePartitionsTopicResult&) = default;
 
-Status CreatePartitionsResponse::CreatePartitionsTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreatePartitionsResponse_CreatePartitionsTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, error_code));
@@ -130,7 +130,7 @@ Status CreatePartitionsResponse::CreatePartitionsTopicResult::decode([[maybe_unu
   return {};
 }
 
-void CreatePartitionsResponse::CreatePartitionsTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreatePartitionsResponse_CreatePartitionsTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, error_code);

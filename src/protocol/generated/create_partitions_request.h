@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// CreatePartitionsRequest::CreatePartitionsAssignment
+struct CreatePartitionsRequest_CreatePartitionsAssignment {
+  // The assigned broker IDs. [v0+]
+  std::vector<int32_t> broker_ids{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreatePartitionsRequest_CreatePartitionsAssignment&, const CreatePartitionsRequest_CreatePartitionsAssignment&);
+};
+
+// CreatePartitionsRequest::CreatePartitionsTopic
+struct CreatePartitionsRequest_CreatePartitionsTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The new partition count. [v0+]
+  int32_t count{};
+  // The new partition assignments. [v0+, nullable v0+]
+  std::optional<std::vector<CreatePartitionsRequest_CreatePartitionsAssignment>> assignments = std::vector<CreatePartitionsRequest_CreatePartitionsAssignment>();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreatePartitionsRequest_CreatePartitionsTopic&, const CreatePartitionsRequest_CreatePartitionsTopic&);
+};
+
 struct CreatePartitionsRequest {
   static constexpr int16_t kApiKey = 37;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct CreatePartitionsAssignment {
-    // The assigned broker IDs. [v0+]
-    std::vector<int32_t> broker_ids{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatePartitionsAssignment&, const CreatePartitionsAssignment&);
-  };
-
-  struct CreatePartitionsTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The new partition count. [v0+]
-    int32_t count{};
-    // The new partition assignments. [v0+, nullable v0+]
-    std::optional<std::vector<CreatePartitionsAssignment>> assignments = std::vector<CreatePartitionsAssignment>();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatePartitionsTopic&, const CreatePartitionsTopic&);
-  };
+  using CreatePartitionsAssignment = CreatePartitionsRequest_CreatePartitionsAssignment;
+  using CreatePartitionsTopic = CreatePartitionsRequest_CreatePartitionsTopic;
 
   // Each topic that we want to create new partitions inside. [v0+]
   std::vector<CreatePartitionsTopic> topics{};

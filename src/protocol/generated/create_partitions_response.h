@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// CreatePartitionsResponse::CreatePartitionsTopicResult
+struct CreatePartitionsResponse_CreatePartitionsTopicResult {
+  // The topic name. [v0+]
+  std::string name{};
+  // The result error, or zero if there was no error. [v0+]
+  int16_t error_code{};
+  // The result message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreatePartitionsResponse_CreatePartitionsTopicResult&, const CreatePartitionsResponse_CreatePartitionsTopicResult&);
+};
+
 struct CreatePartitionsResponse {
   static constexpr int16_t kApiKey = 37;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct CreatePartitionsTopicResult {
-    // The topic name. [v0+]
-    std::string name{};
-    // The result error, or zero if there was no error. [v0+]
-    int16_t error_code{};
-    // The result message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatePartitionsTopicResult&, const CreatePartitionsTopicResult&);
-  };
+  using CreatePartitionsTopicResult = CreatePartitionsResponse_CreatePartitionsTopicResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

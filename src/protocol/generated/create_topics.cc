@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const CreateTopicsRequest::CreatableReplicaAssignment&, const CreateTopicsRequest::CreatableReplicaAssignment&) = default;
+bool operator==(const CreateTopicsRequest_CreatableReplicaAssignment&, const CreateTopicsRequest_CreatableReplicaAssignment&) = default;
 
-Status CreateTopicsRequest::CreatableReplicaAssignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateTopicsRequest_CreatableReplicaAssignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   FLOE_TRY(wire::get(r_, partition_index));
   {
@@ -26,7 +26,7 @@ Status CreateTopicsRequest::CreatableReplicaAssignment::decode([[maybe_unused]] 
   return {};
 }
 
-void CreateTopicsRequest::CreatableReplicaAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateTopicsRequest_CreatableReplicaAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   wire::put(w_, partition_index);
   {
@@ -40,9 +40,9 @@ void CreateTopicsRequest::CreatableReplicaAssignment::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const CreateTopicsRequest::CreatableTopicConfig&, const CreateTopicsRequest::CreatableTopicConfig&) = default;
+bool operator==(const CreateTopicsRequest_CreatableTopicConfig&, const CreateTopicsRequest_CreatableTopicConfig&) = default;
 
-Status CreateTopicsRequest::CreatableTopicConfig::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateTopicsRequest_CreatableTopicConfig::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, value));
@@ -52,7 +52,7 @@ Status CreateTopicsRequest::CreatableTopicConfig::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void CreateTopicsRequest::CreatableTopicConfig::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateTopicsRequest_CreatableTopicConfig::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   wire::put_string(w_, flexible_, name);
   wire::put_nullable_string(w_, flexible_, true, value);
@@ -61,9 +61,9 @@ void CreateTopicsRequest::CreatableTopicConfig::encode([[maybe_unused]] ByteWrit
   }
 }
 
-bool operator==(const CreateTopicsRequest::CreatableTopic&, const CreateTopicsRequest::CreatableTopic&) = default;
+bool operator==(const CreateTopicsRequest_CreatableTopic&, const CreateTopicsRequest_CreatableTopic&) = default;
 
-Status CreateTopicsRequest::CreatableTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateTopicsRequest_CreatableTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, num_partitions));
@@ -92,7 +92,7 @@ Status CreateTopicsRequest::CreatableTopic::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void CreateTopicsRequest::CreatableTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateTopicsRequest_CreatableTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, num_partitions);
@@ -156,9 +156,9 @@ void CreateTopicsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const CreateTopicsResponse::CreatableTopicConfigs&, const CreateTopicsResponse::CreatableTopicConfigs&) = default;
+bool operator==(const CreateTopicsResponse_CreatableTopicConfigs&, const CreateTopicsResponse_CreatableTopicConfigs&) = default;
 
-Status CreateTopicsResponse::CreatableTopicConfigs::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateTopicsResponse_CreatableTopicConfigs::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   if (v_ >= 5) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -181,7 +181,7 @@ Status CreateTopicsResponse::CreatableTopicConfigs::decode([[maybe_unused]] Byte
   return {};
 }
 
-void CreateTopicsResponse::CreatableTopicConfigs::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateTopicsResponse_CreatableTopicConfigs::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   if (v_ >= 5) {
     wire::put_string(w_, flexible_, name);
@@ -203,9 +203,9 @@ void CreateTopicsResponse::CreatableTopicConfigs::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const CreateTopicsResponse::CreatableTopicResult&, const CreateTopicsResponse::CreatableTopicResult&) = default;
+bool operator==(const CreateTopicsResponse_CreatableTopicResult&, const CreateTopicsResponse_CreatableTopicResult&) = default;
 
-Status CreateTopicsResponse::CreatableTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status CreateTopicsResponse_CreatableTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   if (v_ >= 7) {
@@ -260,7 +260,7 @@ Status CreateTopicsResponse::CreatableTopicResult::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void CreateTopicsResponse::CreatableTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void CreateTopicsResponse_CreatableTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   wire::put_string(w_, flexible_, name);
   if (v_ >= 7) {

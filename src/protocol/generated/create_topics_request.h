@@ -6,56 +6,63 @@
 
 namespace floe::protocol {
 
+// CreateTopicsRequest::CreatableReplicaAssignment
+struct CreateTopicsRequest_CreatableReplicaAssignment {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The brokers to place the partition on. [v0+]
+  std::vector<int32_t> broker_ids{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateTopicsRequest_CreatableReplicaAssignment&, const CreateTopicsRequest_CreatableReplicaAssignment&);
+};
+
+// CreateTopicsRequest::CreatableTopicConfig
+struct CreateTopicsRequest_CreatableTopicConfig {
+  // The configuration name. [v0+]
+  std::string name{};
+  // The configuration value. [v0+, nullable v0+]
+  std::optional<std::string> value = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateTopicsRequest_CreatableTopicConfig&, const CreateTopicsRequest_CreatableTopicConfig&);
+};
+
+// CreateTopicsRequest::CreatableTopic
+struct CreateTopicsRequest_CreatableTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The number of partitions to create in the topic, or -1 if we are either specifying a manual partition assignment or using the default partitions. [v0+]
+  int32_t num_partitions{};
+  // The number of replicas to create for each partition in the topic, or -1 if we are either specifying a manual partition assignment or using the default replication factor. [v0+]
+  int16_t replication_factor{};
+  // The manual partition assignment, or the empty array if we are using automatic assignment. [v0+]
+  std::vector<CreateTopicsRequest_CreatableReplicaAssignment> assignments{};
+  // The custom topic configurations to set. [v0+]
+  std::vector<CreateTopicsRequest_CreatableTopicConfig> configs{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateTopicsRequest_CreatableTopic&, const CreateTopicsRequest_CreatableTopic&);
+};
+
 struct CreateTopicsRequest {
   static constexpr int16_t kApiKey = 19;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 7;
   static constexpr int16_t kLowestFlexibleVersion = 5;
 
-  struct CreatableReplicaAssignment {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The brokers to place the partition on. [v0+]
-    std::vector<int32_t> broker_ids{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatableReplicaAssignment&, const CreatableReplicaAssignment&);
-  };
-
-  struct CreatableTopicConfig {
-    // The configuration name. [v0+]
-    std::string name{};
-    // The configuration value. [v0+, nullable v0+]
-    std::optional<std::string> value = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatableTopicConfig&, const CreatableTopicConfig&);
-  };
-
-  struct CreatableTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The number of partitions to create in the topic, or -1 if we are either specifying a manual partition assignment or using the default partitions. [v0+]
-    int32_t num_partitions{};
-    // The number of replicas to create for each partition in the topic, or -1 if we are either specifying a manual partition assignment or using the default replication factor. [v0+]
-    int16_t replication_factor{};
-    // The manual partition assignment, or the empty array if we are using automatic assignment. [v0+]
-    std::vector<CreatableReplicaAssignment> assignments{};
-    // The custom topic configurations to set. [v0+]
-    std::vector<CreatableTopicConfig> configs{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatableTopic&, const CreatableTopic&);
-  };
+  using CreatableReplicaAssignment = CreateTopicsRequest_CreatableReplicaAssignment;
+  using CreatableTopicConfig = CreateTopicsRequest_CreatableTopicConfig;
+  using CreatableTopic = CreateTopicsRequest_CreatableTopic;
 
   // The topics to create. [v0+]
   std::vector<CreatableTopic> topics{};

@@ -6,55 +6,60 @@
 
 namespace floe::protocol {
 
+// CreateTopicsResponse::CreatableTopicConfigs
+struct CreateTopicsResponse_CreatableTopicConfigs {
+  // The configuration name. [v5+]
+  std::string name{};
+  // The configuration value. [v5+, nullable v5+]
+  std::optional<std::string> value = std::string();
+  // True if the configuration is read-only. [v5+]
+  bool read_only{};
+  // The configuration source. [v5+]
+  int8_t config_source = -1;
+  // True if this configuration is sensitive. [v5+]
+  bool is_sensitive{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateTopicsResponse_CreatableTopicConfigs&, const CreateTopicsResponse_CreatableTopicConfigs&);
+};
+
+// CreateTopicsResponse::CreatableTopicResult
+struct CreateTopicsResponse_CreatableTopicResult {
+  // The topic name. [v0+]
+  std::string name{};
+  // The unique topic ID [v7+]
+  Uuid topic_id{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v1+, nullable v1+]
+  std::optional<std::string> error_message = std::string();
+  // Optional topic config error returned if configs are not returned in the response. [v5+, tag 0]
+  int16_t topic_config_error_code{};
+  // Number of partitions of the topic. [v5+]
+  int32_t num_partitions = -1;
+  // Replication factor of the topic. [v5+]
+  int16_t replication_factor = -1;
+  // Configuration of the topic. [v5+, nullable v5+]
+  std::optional<std::vector<CreateTopicsResponse_CreatableTopicConfigs>> configs = std::vector<CreateTopicsResponse_CreatableTopicConfigs>();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const CreateTopicsResponse_CreatableTopicResult&, const CreateTopicsResponse_CreatableTopicResult&);
+};
+
 struct CreateTopicsResponse {
   static constexpr int16_t kApiKey = 19;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 7;
   static constexpr int16_t kLowestFlexibleVersion = 5;
 
-  struct CreatableTopicConfigs {
-    // The configuration name. [v5+]
-    std::string name{};
-    // The configuration value. [v5+, nullable v5+]
-    std::optional<std::string> value = std::string();
-    // True if the configuration is read-only. [v5+]
-    bool read_only{};
-    // The configuration source. [v5+]
-    int8_t config_source = -1;
-    // True if this configuration is sensitive. [v5+]
-    bool is_sensitive{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatableTopicConfigs&, const CreatableTopicConfigs&);
-  };
-
-  struct CreatableTopicResult {
-    // The topic name. [v0+]
-    std::string name{};
-    // The unique topic ID [v7+]
-    Uuid topic_id{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v1+, nullable v1+]
-    std::optional<std::string> error_message = std::string();
-    // Optional topic config error returned if configs are not returned in the response. [v5+, tag 0]
-    int16_t topic_config_error_code{};
-    // Number of partitions of the topic. [v5+]
-    int32_t num_partitions = -1;
-    // Replication factor of the topic. [v5+]
-    int16_t replication_factor = -1;
-    // Configuration of the topic. [v5+, nullable v5+]
-    std::optional<std::vector<CreatableTopicConfigs>> configs = std::vector<CreatableTopicConfigs>();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CreatableTopicResult&, const CreatableTopicResult&);
-  };
+  using CreatableTopicConfigs = CreateTopicsResponse_CreatableTopicConfigs;
+  using CreatableTopicResult = CreateTopicsResponse_CreatableTopicResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v2+]
   int32_t throttle_time_ms{};

@@ -11,9 +11,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ConsumerProtocolAssignment::TopicPartition&, const ConsumerProtocolAssignment::TopicPartition&) = default;
+bool operator==(const ConsumerProtocolAssignment_TopicPartition&, const ConsumerProtocolAssignment_TopicPartition&) = default;
 
-Status ConsumerProtocolAssignment::TopicPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerProtocolAssignment_TopicPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = false;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -29,7 +29,7 @@ Status ConsumerProtocolAssignment::TopicPartition::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void ConsumerProtocolAssignment::TopicPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerProtocolAssignment_TopicPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = false;
   wire::put_string(w_, flexible_, topic);
   {
@@ -70,9 +70,9 @@ void ConsumerProtocolAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe
   wire::put_nullable_bytes(w_, flexible_, true, user_data);
 }
 
-bool operator==(const ConsumerProtocolSubscription::TopicPartition&, const ConsumerProtocolSubscription::TopicPartition&) = default;
+bool operator==(const ConsumerProtocolSubscription_TopicPartition&, const ConsumerProtocolSubscription_TopicPartition&) = default;
 
-Status ConsumerProtocolSubscription::TopicPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ConsumerProtocolSubscription_TopicPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = false;
   if (v_ >= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic));
@@ -92,7 +92,7 @@ Status ConsumerProtocolSubscription::TopicPartition::decode([[maybe_unused]] Byt
   return {};
 }
 
-void ConsumerProtocolSubscription::TopicPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ConsumerProtocolSubscription_TopicPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = false;
   if (v_ >= 1) {
     wire::put_string(w_, flexible_, topic);
@@ -216,9 +216,9 @@ void KRaftVersionRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]
   }
 }
 
-bool operator==(const LeaderChangeMessage::Voter&, const LeaderChangeMessage::Voter&) = default;
+bool operator==(const LeaderChangeMessage_Voter&, const LeaderChangeMessage_Voter&) = default;
 
-Status LeaderChangeMessage::Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaderChangeMessage_Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, voter_id));
   if (v_ >= 1) {
@@ -230,7 +230,7 @@ Status LeaderChangeMessage::Voter::decode([[maybe_unused]] ByteReader& r_, [[may
   return {};
 }
 
-void LeaderChangeMessage::Voter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaderChangeMessage_Voter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, voter_id);
   if (v_ >= 1) {
@@ -294,9 +294,9 @@ void LeaderChangeMessage::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const QuorumStateData::Voter&, const QuorumStateData::Voter&) = default;
+bool operator==(const QuorumStateData_Voter&, const QuorumStateData_Voter&) = default;
 
-Status QuorumStateData::Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status QuorumStateData_Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ <= 0) {
     FLOE_TRY(wire::get(r_, voter_id));
@@ -307,7 +307,7 @@ Status QuorumStateData::Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_u
   return {};
 }
 
-void QuorumStateData::Voter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void QuorumStateData_Voter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ <= 0) {
     wire::put(w_, voter_id);
@@ -428,9 +428,9 @@ void SnapshotHeaderRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unuse
   }
 }
 
-bool operator==(const VotersRecord::Endpoint&, const VotersRecord::Endpoint&) = default;
+bool operator==(const VotersRecord_Endpoint&, const VotersRecord_Endpoint&) = default;
 
-Status VotersRecord::Endpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VotersRecord_Endpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -441,7 +441,7 @@ Status VotersRecord::Endpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_u
   return {};
 }
 
-void VotersRecord::Endpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VotersRecord_Endpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);
@@ -451,9 +451,9 @@ void VotersRecord::Endpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const VotersRecord::KRaftVersionFeature&, const VotersRecord::KRaftVersionFeature&) = default;
+bool operator==(const VotersRecord_KRaftVersionFeature&, const VotersRecord_KRaftVersionFeature&) = default;
 
-Status VotersRecord::KRaftVersionFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VotersRecord_KRaftVersionFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, min_supported_version));
   FLOE_TRY(wire::get(r_, max_supported_version));
@@ -463,7 +463,7 @@ Status VotersRecord::KRaftVersionFeature::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void VotersRecord::KRaftVersionFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VotersRecord_KRaftVersionFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, min_supported_version);
   wire::put(w_, max_supported_version);
@@ -472,9 +472,9 @@ void VotersRecord::KRaftVersionFeature::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const VotersRecord::Voter&, const VotersRecord::Voter&) = default;
+bool operator==(const VotersRecord_Voter&, const VotersRecord_Voter&) = default;
 
-Status VotersRecord::Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VotersRecord_Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, voter_id));
   FLOE_TRY(wire::get(r_, voter_directory_id));
@@ -494,7 +494,7 @@ Status VotersRecord::Voter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unus
   return {};
 }
 
-void VotersRecord::Voter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VotersRecord_Voter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, voter_id);
   wire::put(w_, voter_directory_id);

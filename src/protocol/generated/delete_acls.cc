@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DeleteAclsRequest::DeleteAclsFilter&, const DeleteAclsRequest::DeleteAclsFilter&) = default;
+bool operator==(const DeleteAclsRequest_DeleteAclsFilter&, const DeleteAclsRequest_DeleteAclsFilter&) = default;
 
-Status DeleteAclsRequest::DeleteAclsFilter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteAclsRequest_DeleteAclsFilter::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, resource_type_filter));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, resource_name_filter));
@@ -24,7 +24,7 @@ Status DeleteAclsRequest::DeleteAclsFilter::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void DeleteAclsRequest::DeleteAclsFilter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteAclsRequest_DeleteAclsFilter::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, resource_type_filter);
   wire::put_nullable_string(w_, flexible_, true, resource_name_filter);
@@ -74,9 +74,9 @@ void DeleteAclsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   }
 }
 
-bool operator==(const DeleteAclsResponse::DeleteAclsMatchingAcl&, const DeleteAclsResponse::DeleteAclsMatchingAcl&) = default;
+bool operator==(const DeleteAclsResponse_DeleteAclsMatchingAcl&, const DeleteAclsResponse_DeleteAclsMatchingAcl&) = default;
 
-Status DeleteAclsResponse::DeleteAclsMatchingAcl::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteAclsResponse_DeleteAclsMatchingAcl::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -95,7 +95,7 @@ Status DeleteAclsResponse::DeleteAclsMatchingAcl::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void DeleteAclsResponse::DeleteAclsMatchingAcl::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteAclsResponse_DeleteAclsMatchingAcl::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);
@@ -113,9 +113,9 @@ void DeleteAclsResponse::DeleteAclsMatchingAcl::encode([[maybe_unused]] ByteWrit
   }
 }
 
-bool operator==(const DeleteAclsResponse::DeleteAclsFilterResult&, const DeleteAclsResponse::DeleteAclsFilterResult&) = default;
+bool operator==(const DeleteAclsResponse_DeleteAclsFilterResult&, const DeleteAclsResponse_DeleteAclsFilterResult&) = default;
 
-Status DeleteAclsResponse::DeleteAclsFilterResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteAclsResponse_DeleteAclsFilterResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -134,7 +134,7 @@ Status DeleteAclsResponse::DeleteAclsFilterResult::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void DeleteAclsResponse::DeleteAclsFilterResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteAclsResponse_DeleteAclsFilterResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

@@ -6,34 +6,37 @@
 
 namespace floe::protocol {
 
+// DeleteAclsRequest::DeleteAclsFilter
+struct DeleteAclsRequest_DeleteAclsFilter {
+  // The resource type. [v0+]
+  int8_t resource_type_filter{};
+  // The resource name. [v0+, nullable v0+]
+  std::optional<std::string> resource_name_filter = std::string();
+  // The pattern type. [v1+]
+  int8_t pattern_type_filter = 3;
+  // The principal filter, or null to accept all principals. [v0+, nullable v0+]
+  std::optional<std::string> principal_filter = std::string();
+  // The host filter, or null to accept all hosts. [v0+, nullable v0+]
+  std::optional<std::string> host_filter = std::string();
+  // The ACL operation. [v0+]
+  int8_t operation{};
+  // The permission type. [v0+]
+  int8_t permission_type{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteAclsRequest_DeleteAclsFilter&, const DeleteAclsRequest_DeleteAclsFilter&);
+};
+
 struct DeleteAclsRequest {
   static constexpr int16_t kApiKey = 31;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DeleteAclsFilter {
-    // The resource type. [v0+]
-    int8_t resource_type_filter{};
-    // The resource name. [v0+, nullable v0+]
-    std::optional<std::string> resource_name_filter = std::string();
-    // The pattern type. [v1+]
-    int8_t pattern_type_filter = 3;
-    // The principal filter, or null to accept all principals. [v0+, nullable v0+]
-    std::optional<std::string> principal_filter = std::string();
-    // The host filter, or null to accept all hosts. [v0+, nullable v0+]
-    std::optional<std::string> host_filter = std::string();
-    // The ACL operation. [v0+]
-    int8_t operation{};
-    // The permission type. [v0+]
-    int8_t permission_type{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteAclsFilter&, const DeleteAclsFilter&);
-  };
+  using DeleteAclsFilter = DeleteAclsRequest_DeleteAclsFilter;
 
   // The filters to use when deleting ACLs. [v0+]
   std::vector<DeleteAclsFilter> filters{};

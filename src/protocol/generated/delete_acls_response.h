@@ -6,53 +6,58 @@
 
 namespace floe::protocol {
 
+// DeleteAclsResponse::DeleteAclsMatchingAcl
+struct DeleteAclsResponse_DeleteAclsMatchingAcl {
+  // The deletion error code, or 0 if the deletion succeeded. [v0+]
+  int16_t error_code{};
+  // The deletion error message, or null if the deletion succeeded. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  // The ACL resource type. [v0+]
+  int8_t resource_type{};
+  // The ACL resource name. [v0+]
+  std::string resource_name{};
+  // The ACL resource pattern type. [v1+]
+  int8_t pattern_type = 3;
+  // The ACL principal. [v0+]
+  std::string principal{};
+  // The ACL host. [v0+]
+  std::string host{};
+  // The ACL operation. [v0+]
+  int8_t operation{};
+  // The ACL permission type. [v0+]
+  int8_t permission_type{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteAclsResponse_DeleteAclsMatchingAcl&, const DeleteAclsResponse_DeleteAclsMatchingAcl&);
+};
+
+// DeleteAclsResponse::DeleteAclsFilterResult
+struct DeleteAclsResponse_DeleteAclsFilterResult {
+  // The error code, or 0 if the filter succeeded. [v0+]
+  int16_t error_code{};
+  // The error message, or null if the filter succeeded. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  // The ACLs which matched this filter. [v0+]
+  std::vector<DeleteAclsResponse_DeleteAclsMatchingAcl> matching_acls{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteAclsResponse_DeleteAclsFilterResult&, const DeleteAclsResponse_DeleteAclsFilterResult&);
+};
+
 struct DeleteAclsResponse {
   static constexpr int16_t kApiKey = 31;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DeleteAclsMatchingAcl {
-    // The deletion error code, or 0 if the deletion succeeded. [v0+]
-    int16_t error_code{};
-    // The deletion error message, or null if the deletion succeeded. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    // The ACL resource type. [v0+]
-    int8_t resource_type{};
-    // The ACL resource name. [v0+]
-    std::string resource_name{};
-    // The ACL resource pattern type. [v1+]
-    int8_t pattern_type = 3;
-    // The ACL principal. [v0+]
-    std::string principal{};
-    // The ACL host. [v0+]
-    std::string host{};
-    // The ACL operation. [v0+]
-    int8_t operation{};
-    // The ACL permission type. [v0+]
-    int8_t permission_type{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteAclsMatchingAcl&, const DeleteAclsMatchingAcl&);
-  };
-
-  struct DeleteAclsFilterResult {
-    // The error code, or 0 if the filter succeeded. [v0+]
-    int16_t error_code{};
-    // The error message, or null if the filter succeeded. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    // The ACLs which matched this filter. [v0+]
-    std::vector<DeleteAclsMatchingAcl> matching_acls{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteAclsFilterResult&, const DeleteAclsFilterResult&);
-  };
+  using DeleteAclsMatchingAcl = DeleteAclsResponse_DeleteAclsMatchingAcl;
+  using DeleteAclsFilterResult = DeleteAclsResponse_DeleteAclsFilterResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -39,9 +39,9 @@ void DeleteGroupsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const DeleteGroupsResponse::DeletableGroupResult&, const DeleteGroupsResponse::DeletableGroupResult&) = default;
+bool operator==(const DeleteGroupsResponse_DeletableGroupResult&, const DeleteGroupsResponse_DeletableGroupResult&) = default;
 
-Status DeleteGroupsResponse::DeletableGroupResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteGroupsResponse_DeletableGroupResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, group_id));
   FLOE_TRY(wire::get(r_, error_code));
@@ -51,7 +51,7 @@ Status DeleteGroupsResponse::DeletableGroupResult::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void DeleteGroupsResponse::DeletableGroupResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteGroupsResponse_DeletableGroupResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, group_id);
   wire::put(w_, error_code);

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// DeleteGroupsResponse::DeletableGroupResult
+struct DeleteGroupsResponse_DeletableGroupResult {
+  // The group id [v0+]
+  std::string group_id{};
+  // The deletion error, or 0 if the deletion succeeded. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteGroupsResponse_DeletableGroupResult&, const DeleteGroupsResponse_DeletableGroupResult&);
+};
+
 struct DeleteGroupsResponse {
   static constexpr int16_t kApiKey = 42;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DeletableGroupResult {
-    // The group id [v0+]
-    std::string group_id{};
-    // The deletion error, or 0 if the deletion succeeded. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeletableGroupResult&, const DeletableGroupResult&);
-  };
+  using DeletableGroupResult = DeleteGroupsResponse_DeletableGroupResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DeleteRecordsRequest::DeleteRecordsPartition&, const DeleteRecordsRequest::DeleteRecordsPartition&) = default;
+bool operator==(const DeleteRecordsRequest_DeleteRecordsPartition&, const DeleteRecordsRequest_DeleteRecordsPartition&) = default;
 
-Status DeleteRecordsRequest::DeleteRecordsPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteRecordsRequest_DeleteRecordsPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, offset));
@@ -17,7 +17,7 @@ Status DeleteRecordsRequest::DeleteRecordsPartition::decode([[maybe_unused]] Byt
   return {};
 }
 
-void DeleteRecordsRequest::DeleteRecordsPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteRecordsRequest_DeleteRecordsPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, partition_index);
   wire::put(w_, offset);
@@ -26,9 +26,9 @@ void DeleteRecordsRequest::DeleteRecordsPartition::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const DeleteRecordsRequest::DeleteRecordsTopic&, const DeleteRecordsRequest::DeleteRecordsTopic&) = default;
+bool operator==(const DeleteRecordsRequest_DeleteRecordsTopic&, const DeleteRecordsRequest_DeleteRecordsTopic&) = default;
 
-Status DeleteRecordsRequest::DeleteRecordsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteRecordsRequest_DeleteRecordsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -46,7 +46,7 @@ Status DeleteRecordsRequest::DeleteRecordsTopic::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void DeleteRecordsRequest::DeleteRecordsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteRecordsRequest_DeleteRecordsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   {
@@ -96,9 +96,9 @@ void DeleteRecordsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unuse
   }
 }
 
-bool operator==(const DeleteRecordsResponse::DeleteRecordsPartitionResult&, const DeleteRecordsResponse::DeleteRecordsPartitionResult&) = default;
+bool operator==(const DeleteRecordsResponse_DeleteRecordsPartitionResult&, const DeleteRecordsResponse_DeleteRecordsPartitionResult&) = default;
 
-Status DeleteRecordsResponse::DeleteRecordsPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteRecordsResponse_DeleteRecordsPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, low_watermark));
@@ -109,7 +109,7 @@ Status DeleteRecordsResponse::DeleteRecordsPartitionResult::decode([[maybe_unuse
   return {};
 }
 
-void DeleteRecordsResponse::DeleteRecordsPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteRecordsResponse_DeleteRecordsPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, partition_index);
   wire::put(w_, low_watermark);
@@ -119,9 +119,9 @@ void DeleteRecordsResponse::DeleteRecordsPartitionResult::encode([[maybe_unused]
   }
 }
 
-bool operator==(const DeleteRecordsResponse::DeleteRecordsTopicResult&, const DeleteRecordsResponse::DeleteRecordsTopicResult&) = default;
+bool operator==(const DeleteRecordsResponse_DeleteRecordsTopicResult&, const DeleteRecordsResponse_DeleteRecordsTopicResult&) = default;
 
-Status DeleteRecordsResponse::DeleteRecordsTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteRecordsResponse_DeleteRecordsTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -139,7 +139,7 @@ Status DeleteRecordsResponse::DeleteRecordsTopicResult::decode([[maybe_unused]] 
   return {};
 }
 
-void DeleteRecordsResponse::DeleteRecordsTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteRecordsResponse_DeleteRecordsTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   {

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// DeleteRecordsRequest::DeleteRecordsPartition
+struct DeleteRecordsRequest_DeleteRecordsPartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The deletion offset. [v0+]
+  int64_t offset{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteRecordsRequest_DeleteRecordsPartition&, const DeleteRecordsRequest_DeleteRecordsPartition&);
+};
+
+// DeleteRecordsRequest::DeleteRecordsTopic
+struct DeleteRecordsRequest_DeleteRecordsTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // Each partition that we want to delete records from. [v0+]
+  std::vector<DeleteRecordsRequest_DeleteRecordsPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteRecordsRequest_DeleteRecordsTopic&, const DeleteRecordsRequest_DeleteRecordsTopic&);
+};
+
 struct DeleteRecordsRequest {
   static constexpr int16_t kApiKey = 21;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DeleteRecordsPartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The deletion offset. [v0+]
-    int64_t offset{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteRecordsPartition&, const DeleteRecordsPartition&);
-  };
-
-  struct DeleteRecordsTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // Each partition that we want to delete records from. [v0+]
-    std::vector<DeleteRecordsPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteRecordsTopic&, const DeleteRecordsTopic&);
-  };
+  using DeleteRecordsPartition = DeleteRecordsRequest_DeleteRecordsPartition;
+  using DeleteRecordsTopic = DeleteRecordsRequest_DeleteRecordsTopic;
 
   // Each topic that we want to delete records from. [v0+]
   std::vector<DeleteRecordsTopic> topics{};

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// DeleteRecordsResponse::DeleteRecordsPartitionResult
+struct DeleteRecordsResponse_DeleteRecordsPartitionResult {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The partition low water mark. [v0+]
+  int64_t low_watermark{};
+  // The deletion error code, or 0 if the deletion succeeded. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteRecordsResponse_DeleteRecordsPartitionResult&, const DeleteRecordsResponse_DeleteRecordsPartitionResult&);
+};
+
+// DeleteRecordsResponse::DeleteRecordsTopicResult
+struct DeleteRecordsResponse_DeleteRecordsTopicResult {
+  // The topic name. [v0+]
+  std::string name{};
+  // Each partition that we wanted to delete records from. [v0+]
+  std::vector<DeleteRecordsResponse_DeleteRecordsPartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteRecordsResponse_DeleteRecordsTopicResult&, const DeleteRecordsResponse_DeleteRecordsTopicResult&);
+};
+
 struct DeleteRecordsResponse {
   static constexpr int16_t kApiKey = 21;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DeleteRecordsPartitionResult {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The partition low water mark. [v0+]
-    int64_t low_watermark{};
-    // The deletion error code, or 0 if the deletion succeeded. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteRecordsPartitionResult&, const DeleteRecordsPartitionResult&);
-  };
-
-  struct DeleteRecordsTopicResult {
-    // The topic name. [v0+]
-    std::string name{};
-    // Each partition that we wanted to delete records from. [v0+]
-    std::vector<DeleteRecordsPartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteRecordsTopicResult&, const DeleteRecordsTopicResult&);
-  };
+  using DeleteRecordsPartitionResult = DeleteRecordsResponse_DeleteRecordsPartitionResult;
+  using DeleteRecordsTopicResult = DeleteRecordsResponse_DeleteRecordsTopicResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

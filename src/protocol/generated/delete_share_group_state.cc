@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DeleteShareGroupStateRequest::PartitionData&, const DeleteShareGroupStateRequest::PartitionData&) = default;
+bool operator==(const DeleteShareGroupStateRequest_PartitionData&, const DeleteShareGroupStateRequest_PartitionData&) = default;
 
-Status DeleteShareGroupStateRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteShareGroupStateRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   if (flexible_) {
@@ -16,7 +16,7 @@ Status DeleteShareGroupStateRequest::PartitionData::decode([[maybe_unused]] Byte
   return {};
 }
 
-void DeleteShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteShareGroupStateRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   if (flexible_) {
@@ -24,9 +24,9 @@ void DeleteShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const DeleteShareGroupStateRequest::DeleteStateData&, const DeleteShareGroupStateRequest::DeleteStateData&) = default;
+bool operator==(const DeleteShareGroupStateRequest_DeleteStateData&, const DeleteShareGroupStateRequest_DeleteStateData&) = default;
 
-Status DeleteShareGroupStateRequest::DeleteStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteShareGroupStateRequest_DeleteStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -44,7 +44,7 @@ Status DeleteShareGroupStateRequest::DeleteStateData::decode([[maybe_unused]] By
   return {};
 }
 
-void DeleteShareGroupStateRequest::DeleteStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteShareGroupStateRequest_DeleteStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -94,9 +94,9 @@ void DeleteShareGroupStateRequest::encode([[maybe_unused]] ByteWriter& w_, [[may
   }
 }
 
-bool operator==(const DeleteShareGroupStateResponse::PartitionResult&, const DeleteShareGroupStateResponse::PartitionResult&) = default;
+bool operator==(const DeleteShareGroupStateResponse_PartitionResult&, const DeleteShareGroupStateResponse_PartitionResult&) = default;
 
-Status DeleteShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteShareGroupStateResponse_PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, error_code));
@@ -107,7 +107,7 @@ Status DeleteShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] B
   return {};
 }
 
-void DeleteShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteShareGroupStateResponse_PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, error_code);
@@ -117,9 +117,9 @@ void DeleteShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] Byt
   }
 }
 
-bool operator==(const DeleteShareGroupStateResponse::DeleteStateResult&, const DeleteShareGroupStateResponse::DeleteStateResult&) = default;
+bool operator==(const DeleteShareGroupStateResponse_DeleteStateResult&, const DeleteShareGroupStateResponse_DeleteStateResult&) = default;
 
-Status DeleteShareGroupStateResponse::DeleteStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteShareGroupStateResponse_DeleteStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -137,7 +137,7 @@ Status DeleteShareGroupStateResponse::DeleteStateResult::decode([[maybe_unused]]
   return {};
 }
 
-void DeleteShareGroupStateResponse::DeleteStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteShareGroupStateResponse_DeleteStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {

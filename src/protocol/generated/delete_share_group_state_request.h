@@ -6,35 +6,40 @@
 
 namespace floe::protocol {
 
+// DeleteShareGroupStateRequest::PartitionData
+struct DeleteShareGroupStateRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteShareGroupStateRequest_PartitionData&, const DeleteShareGroupStateRequest_PartitionData&);
+};
+
+// DeleteShareGroupStateRequest::DeleteStateData
+struct DeleteShareGroupStateRequest_DeleteStateData {
+  // The topic identifier. [v0+]
+  Uuid topic_id{};
+  // The data for the partitions. [v0+]
+  std::vector<DeleteShareGroupStateRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteShareGroupStateRequest_DeleteStateData&, const DeleteShareGroupStateRequest_DeleteStateData&);
+};
+
 struct DeleteShareGroupStateRequest {
   static constexpr int16_t kApiKey = 86;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct DeleteStateData {
-    // The topic identifier. [v0+]
-    Uuid topic_id{};
-    // The data for the partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteStateData&, const DeleteStateData&);
-  };
+  using PartitionData = DeleteShareGroupStateRequest_PartitionData;
+  using DeleteStateData = DeleteShareGroupStateRequest_DeleteStateData;
 
   // The group identifier. [v0+]
   std::string group_id{};

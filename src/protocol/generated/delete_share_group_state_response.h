@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// DeleteShareGroupStateResponse::PartitionResult
+struct DeleteShareGroupStateResponse_PartitionResult {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteShareGroupStateResponse_PartitionResult&, const DeleteShareGroupStateResponse_PartitionResult&);
+};
+
+// DeleteShareGroupStateResponse::DeleteStateResult
+struct DeleteShareGroupStateResponse_DeleteStateResult {
+  // The topic identifier [v0+]
+  Uuid topic_id{};
+  // The results for the partitions. [v0+]
+  std::vector<DeleteShareGroupStateResponse_PartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteShareGroupStateResponse_DeleteStateResult&, const DeleteShareGroupStateResponse_DeleteStateResult&);
+};
+
 struct DeleteShareGroupStateResponse {
   static constexpr int16_t kApiKey = 86;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionResult {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResult&, const PartitionResult&);
-  };
-
-  struct DeleteStateResult {
-    // The topic identifier [v0+]
-    Uuid topic_id{};
-    // The results for the partitions. [v0+]
-    std::vector<PartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteStateResult&, const DeleteStateResult&);
-  };
+  using PartitionResult = DeleteShareGroupStateResponse_PartitionResult;
+  using DeleteStateResult = DeleteShareGroupStateResponse_DeleteStateResult;
 
   // The delete results [v0+]
   std::vector<DeleteStateResult> results{};

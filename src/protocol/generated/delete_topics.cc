@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DeleteTopicsRequest::DeleteTopicState&, const DeleteTopicsRequest::DeleteTopicState&) = default;
+bool operator==(const DeleteTopicsRequest_DeleteTopicState&, const DeleteTopicsRequest_DeleteTopicState&) = default;
 
-Status DeleteTopicsRequest::DeleteTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteTopicsRequest_DeleteTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 6) {
     FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, name));
@@ -21,7 +21,7 @@ Status DeleteTopicsRequest::DeleteTopicState::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void DeleteTopicsRequest::DeleteTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteTopicsRequest_DeleteTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 6) {
     wire::put_nullable_string(w_, flexible_, true, name);
@@ -93,9 +93,9 @@ void DeleteTopicsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const DeleteTopicsResponse::DeletableTopicResult&, const DeleteTopicsResponse::DeletableTopicResult&) = default;
+bool operator==(const DeleteTopicsResponse_DeletableTopicResult&, const DeleteTopicsResponse_DeletableTopicResult&) = default;
 
-Status DeleteTopicsResponse::DeletableTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DeleteTopicsResponse_DeletableTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, v_ >= 6, name));
   if (v_ >= 6) {
@@ -111,7 +111,7 @@ Status DeleteTopicsResponse::DeletableTopicResult::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void DeleteTopicsResponse::DeletableTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DeleteTopicsResponse_DeletableTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put_nullable_string(w_, flexible_, v_ >= 6, name);
   if (v_ >= 6) {

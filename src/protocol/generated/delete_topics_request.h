@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// DeleteTopicsRequest::DeleteTopicState
+struct DeleteTopicsRequest_DeleteTopicState {
+  // The topic name [v6+, nullable v6+]
+  std::optional<std::string> name = std::nullopt;
+  // The unique topic ID [v6+]
+  Uuid topic_id{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteTopicsRequest_DeleteTopicState&, const DeleteTopicsRequest_DeleteTopicState&);
+};
+
 struct DeleteTopicsRequest {
   static constexpr int16_t kApiKey = 20;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 6;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct DeleteTopicState {
-    // The topic name [v6+, nullable v6+]
-    std::optional<std::string> name = std::nullopt;
-    // The unique topic ID [v6+]
-    Uuid topic_id{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeleteTopicState&, const DeleteTopicState&);
-  };
+  using DeleteTopicState = DeleteTopicsRequest_DeleteTopicState;
 
   // The name or topic ID of the topic [v6+]
   std::vector<DeleteTopicState> topics{};

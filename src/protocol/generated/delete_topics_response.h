@@ -6,28 +6,31 @@
 
 namespace floe::protocol {
 
+// DeleteTopicsResponse::DeletableTopicResult
+struct DeleteTopicsResponse_DeletableTopicResult {
+  // The topic name [v0+, nullable v6+]
+  std::optional<std::string> name = std::string();
+  // the unique topic ID [v6+]
+  Uuid topic_id{};
+  // The deletion error, or 0 if the deletion succeeded. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v5+, nullable v5+]
+  std::optional<std::string> error_message = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DeleteTopicsResponse_DeletableTopicResult&, const DeleteTopicsResponse_DeletableTopicResult&);
+};
+
 struct DeleteTopicsResponse {
   static constexpr int16_t kApiKey = 20;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 6;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct DeletableTopicResult {
-    // The topic name [v0+, nullable v6+]
-    std::optional<std::string> name = std::string();
-    // the unique topic ID [v6+]
-    Uuid topic_id{};
-    // The deletion error, or 0 if the deletion succeeded. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v5+, nullable v5+]
-    std::optional<std::string> error_message = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DeletableTopicResult&, const DeletableTopicResult&);
-  };
+  using DeletableTopicResult = DeleteTopicsResponse_DeletableTopicResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v1+]
   int32_t throttle_time_ms{};

@@ -42,9 +42,9 @@ void DescribeAclsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const DescribeAclsResponse::AclDescription&, const DescribeAclsResponse::AclDescription&) = default;
+bool operator==(const DescribeAclsResponse_AclDescription&, const DescribeAclsResponse_AclDescription&) = default;
 
-Status DescribeAclsResponse::AclDescription::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeAclsResponse_AclDescription::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, principal));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -56,7 +56,7 @@ Status DescribeAclsResponse::AclDescription::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void DescribeAclsResponse::AclDescription::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeAclsResponse_AclDescription::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, principal);
   wire::put_string(w_, flexible_, host);
@@ -67,9 +67,9 @@ void DescribeAclsResponse::AclDescription::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const DescribeAclsResponse::DescribeAclsResource&, const DescribeAclsResponse::DescribeAclsResource&) = default;
+bool operator==(const DescribeAclsResponse_DescribeAclsResource&, const DescribeAclsResponse_DescribeAclsResource&) = default;
 
-Status DescribeAclsResponse::DescribeAclsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeAclsResponse_DescribeAclsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, resource_type));
   FLOE_TRY(wire::get_string(r_, flexible_, resource_name));
@@ -91,7 +91,7 @@ Status DescribeAclsResponse::DescribeAclsResource::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void DescribeAclsResponse::DescribeAclsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeAclsResponse_DescribeAclsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, resource_type);
   wire::put_string(w_, flexible_, resource_name);

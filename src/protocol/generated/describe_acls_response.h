@@ -6,45 +6,50 @@
 
 namespace floe::protocol {
 
+// DescribeAclsResponse::AclDescription
+struct DescribeAclsResponse_AclDescription {
+  // The ACL principal. [v0+]
+  std::string principal{};
+  // The ACL host. [v0+]
+  std::string host{};
+  // The ACL operation. [v0+]
+  int8_t operation{};
+  // The ACL permission type. [v0+]
+  int8_t permission_type{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeAclsResponse_AclDescription&, const DescribeAclsResponse_AclDescription&);
+};
+
+// DescribeAclsResponse::DescribeAclsResource
+struct DescribeAclsResponse_DescribeAclsResource {
+  // The resource type. [v0+]
+  int8_t resource_type{};
+  // The resource name. [v0+]
+  std::string resource_name{};
+  // The resource pattern type. [v1+]
+  int8_t pattern_type = 3;
+  // The ACLs. [v0+]
+  std::vector<DescribeAclsResponse_AclDescription> acls{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeAclsResponse_DescribeAclsResource&, const DescribeAclsResponse_DescribeAclsResource&);
+};
+
 struct DescribeAclsResponse {
   static constexpr int16_t kApiKey = 29;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct AclDescription {
-    // The ACL principal. [v0+]
-    std::string principal{};
-    // The ACL host. [v0+]
-    std::string host{};
-    // The ACL operation. [v0+]
-    int8_t operation{};
-    // The ACL permission type. [v0+]
-    int8_t permission_type{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AclDescription&, const AclDescription&);
-  };
-
-  struct DescribeAclsResource {
-    // The resource type. [v0+]
-    int8_t resource_type{};
-    // The resource name. [v0+]
-    std::string resource_name{};
-    // The resource pattern type. [v1+]
-    int8_t pattern_type = 3;
-    // The ACLs. [v0+]
-    std::vector<AclDescription> acls{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeAclsResource&, const DescribeAclsResource&);
-  };
+  using AclDescription = DescribeAclsResponse_AclDescription;
+  using DescribeAclsResource = DescribeAclsResponse_DescribeAclsResource;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeClientQuotasRequest::ComponentData&, const DescribeClientQuotasRequest::ComponentData&) = default;
+bool operator==(const DescribeClientQuotasRequest_ComponentData&, const DescribeClientQuotasRequest_ComponentData&) = default;
 
-Status DescribeClientQuotasRequest::ComponentData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeClientQuotasRequest_ComponentData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, entity_type));
   FLOE_TRY(wire::get(r_, match_type));
@@ -18,7 +18,7 @@ Status DescribeClientQuotasRequest::ComponentData::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void DescribeClientQuotasRequest::ComponentData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeClientQuotasRequest_ComponentData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, entity_type);
   wire::put(w_, match_type);
@@ -64,9 +64,9 @@ void DescribeClientQuotasRequest::encode([[maybe_unused]] ByteWriter& w_, [[mayb
   }
 }
 
-bool operator==(const DescribeClientQuotasResponse::EntityData&, const DescribeClientQuotasResponse::EntityData&) = default;
+bool operator==(const DescribeClientQuotasResponse_EntityData&, const DescribeClientQuotasResponse_EntityData&) = default;
 
-Status DescribeClientQuotasResponse::EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeClientQuotasResponse_EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, entity_type));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, entity_name));
@@ -76,7 +76,7 @@ Status DescribeClientQuotasResponse::EntityData::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void DescribeClientQuotasResponse::EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeClientQuotasResponse_EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, entity_type);
   wire::put_nullable_string(w_, flexible_, true, entity_name);
@@ -85,9 +85,9 @@ void DescribeClientQuotasResponse::EntityData::encode([[maybe_unused]] ByteWrite
   }
 }
 
-bool operator==(const DescribeClientQuotasResponse::ValueData&, const DescribeClientQuotasResponse::ValueData&) = default;
+bool operator==(const DescribeClientQuotasResponse_ValueData&, const DescribeClientQuotasResponse_ValueData&) = default;
 
-Status DescribeClientQuotasResponse::ValueData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeClientQuotasResponse_ValueData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, key));
   FLOE_TRY(wire::get(r_, value));
@@ -97,7 +97,7 @@ Status DescribeClientQuotasResponse::ValueData::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void DescribeClientQuotasResponse::ValueData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeClientQuotasResponse_ValueData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, key);
   wire::put(w_, value);
@@ -106,9 +106,9 @@ void DescribeClientQuotasResponse::ValueData::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const DescribeClientQuotasResponse::EntryData&, const DescribeClientQuotasResponse::EntryData&) = default;
+bool operator==(const DescribeClientQuotasResponse_EntryData&, const DescribeClientQuotasResponse_EntryData&) = default;
 
-Status DescribeClientQuotasResponse::EntryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeClientQuotasResponse_EntryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   {
     int32_t n_ = 0;
@@ -134,7 +134,7 @@ Status DescribeClientQuotasResponse::EntryData::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void DescribeClientQuotasResponse::EntryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeClientQuotasResponse_EntryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   {
     wire::put_array_len(w_, flexible_, entity.size());

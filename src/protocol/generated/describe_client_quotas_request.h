@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// DescribeClientQuotasRequest::ComponentData
+struct DescribeClientQuotasRequest_ComponentData {
+  // The entity type that the filter component applies to. [v0+]
+  std::string entity_type{};
+  // How to match the entity {0 = exact name, 1 = default name, 2 = any specified name}. [v0+]
+  int8_t match_type{};
+  // The string to match against, or null if unused for the match type. [v0+, nullable v0+]
+  std::optional<std::string> match = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeClientQuotasRequest_ComponentData&, const DescribeClientQuotasRequest_ComponentData&);
+};
+
 struct DescribeClientQuotasRequest {
   static constexpr int16_t kApiKey = 48;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct ComponentData {
-    // The entity type that the filter component applies to. [v0+]
-    std::string entity_type{};
-    // How to match the entity {0 = exact name, 1 = default name, 2 = any specified name}. [v0+]
-    int8_t match_type{};
-    // The string to match against, or null if unused for the match type. [v0+, nullable v0+]
-    std::optional<std::string> match = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ComponentData&, const ComponentData&);
-  };
+  using ComponentData = DescribeClientQuotasRequest_ComponentData;
 
   // Filter components to apply to quota entities. [v0+]
   std::vector<ComponentData> components{};

@@ -6,50 +6,57 @@
 
 namespace floe::protocol {
 
+// DescribeClientQuotasResponse::EntityData
+struct DescribeClientQuotasResponse_EntityData {
+  // The entity type. [v0+]
+  std::string entity_type{};
+  // The entity name, or null if the default. [v0+, nullable v0+]
+  std::optional<std::string> entity_name = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeClientQuotasResponse_EntityData&, const DescribeClientQuotasResponse_EntityData&);
+};
+
+// DescribeClientQuotasResponse::ValueData
+struct DescribeClientQuotasResponse_ValueData {
+  // The quota configuration key. [v0+]
+  std::string key{};
+  // The quota configuration value. [v0+]
+  double value{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeClientQuotasResponse_ValueData&, const DescribeClientQuotasResponse_ValueData&);
+};
+
+// DescribeClientQuotasResponse::EntryData
+struct DescribeClientQuotasResponse_EntryData {
+  // The quota entity description. [v0+]
+  std::vector<DescribeClientQuotasResponse_EntityData> entity{};
+  // The quota values for the entity. [v0+]
+  std::vector<DescribeClientQuotasResponse_ValueData> values{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeClientQuotasResponse_EntryData&, const DescribeClientQuotasResponse_EntryData&);
+};
+
 struct DescribeClientQuotasResponse {
   static constexpr int16_t kApiKey = 48;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct EntityData {
-    // The entity type. [v0+]
-    std::string entity_type{};
-    // The entity name, or null if the default. [v0+, nullable v0+]
-    std::optional<std::string> entity_name = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntityData&, const EntityData&);
-  };
-
-  struct ValueData {
-    // The quota configuration key. [v0+]
-    std::string key{};
-    // The quota configuration value. [v0+]
-    double value{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ValueData&, const ValueData&);
-  };
-
-  struct EntryData {
-    // The quota entity description. [v0+]
-    std::vector<EntityData> entity{};
-    // The quota values for the entity. [v0+]
-    std::vector<ValueData> values{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EntryData&, const EntryData&);
-  };
+  using EntityData = DescribeClientQuotasResponse_EntityData;
+  using ValueData = DescribeClientQuotasResponse_ValueData;
+  using EntryData = DescribeClientQuotasResponse_EntryData;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};
@@ -58,7 +65,7 @@ struct DescribeClientQuotasResponse {
   // The error message, or `null` if the quota description succeeded. [v0+, nullable v0+]
   std::optional<std::string> error_message = std::string();
   // A result entry. [v0+, nullable v0+]
-  std::optional<std::vector<EntryData>> entries = std::vector<EntryData>();
+  std::optional<std::vector<EntryData>> entries = std::vector<DescribeClientQuotasResponse_EntryData>();
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:

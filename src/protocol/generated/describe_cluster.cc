@@ -38,9 +38,9 @@ void DescribeClusterRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const DescribeClusterResponse::DescribeClusterBroker&, const DescribeClusterResponse::DescribeClusterBroker&) = default;
+bool operator==(const DescribeClusterResponse_DescribeClusterBroker&, const DescribeClusterResponse_DescribeClusterBroker&) = default;
 
-Status DescribeClusterResponse::DescribeClusterBroker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeClusterResponse_DescribeClusterBroker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, broker_id));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -55,7 +55,7 @@ Status DescribeClusterResponse::DescribeClusterBroker::decode([[maybe_unused]] B
   return {};
 }
 
-void DescribeClusterResponse::DescribeClusterBroker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeClusterResponse_DescribeClusterBroker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, broker_id);
   wire::put_string(w_, flexible_, host);

@@ -6,30 +6,33 @@
 
 namespace floe::protocol {
 
+// DescribeClusterResponse::DescribeClusterBroker
+struct DescribeClusterResponse_DescribeClusterBroker {
+  // The broker ID. [v0+]
+  int32_t broker_id{};
+  // The broker hostname. [v0+]
+  std::string host{};
+  // The broker port. [v0+]
+  int32_t port{};
+  // The rack of the broker, or null if it has not been assigned to a rack. [v0+, nullable v0+]
+  std::optional<std::string> rack = std::nullopt;
+  // Whether the broker is fenced. [v2+]
+  bool is_fenced{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeClusterResponse_DescribeClusterBroker&, const DescribeClusterResponse_DescribeClusterBroker&);
+};
+
 struct DescribeClusterResponse {
   static constexpr int16_t kApiKey = 60;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct DescribeClusterBroker {
-    // The broker ID. [v0+]
-    int32_t broker_id{};
-    // The broker hostname. [v0+]
-    std::string host{};
-    // The broker port. [v0+]
-    int32_t port{};
-    // The rack of the broker, or null if it has not been assigned to a rack. [v0+, nullable v0+]
-    std::optional<std::string> rack = std::nullopt;
-    // Whether the broker is fenced. [v2+]
-    bool is_fenced{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeClusterBroker&, const DescribeClusterBroker&);
-  };
+  using DescribeClusterBroker = DescribeClusterResponse_DescribeClusterBroker;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeConfigsRequest::DescribeConfigsResource&, const DescribeConfigsRequest::DescribeConfigsResource&) = default;
+bool operator==(const DescribeConfigsRequest_DescribeConfigsResource&, const DescribeConfigsRequest_DescribeConfigsResource&) = default;
 
-Status DescribeConfigsRequest::DescribeConfigsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeConfigsRequest_DescribeConfigsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get(r_, resource_type));
   FLOE_TRY(wire::get_string(r_, flexible_, resource_name));
@@ -29,7 +29,7 @@ Status DescribeConfigsRequest::DescribeConfigsResource::decode([[maybe_unused]] 
   return {};
 }
 
-void DescribeConfigsRequest::DescribeConfigsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeConfigsRequest_DescribeConfigsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put(w_, resource_type);
   wire::put_string(w_, flexible_, resource_name);
@@ -92,9 +92,9 @@ void DescribeConfigsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const DescribeConfigsResponse::DescribeConfigsSynonym&, const DescribeConfigsResponse::DescribeConfigsSynonym&) = default;
+bool operator==(const DescribeConfigsResponse_DescribeConfigsSynonym&, const DescribeConfigsResponse_DescribeConfigsSynonym&) = default;
 
-Status DescribeConfigsResponse::DescribeConfigsSynonym::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeConfigsResponse_DescribeConfigsSynonym::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -111,7 +111,7 @@ Status DescribeConfigsResponse::DescribeConfigsSynonym::decode([[maybe_unused]] 
   return {};
 }
 
-void DescribeConfigsResponse::DescribeConfigsSynonym::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeConfigsResponse_DescribeConfigsSynonym::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 1) {
     wire::put_string(w_, flexible_, name);
@@ -127,9 +127,9 @@ void DescribeConfigsResponse::DescribeConfigsSynonym::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const DescribeConfigsResponse::DescribeConfigsResourceResult&, const DescribeConfigsResponse::DescribeConfigsResourceResult&) = default;
+bool operator==(const DescribeConfigsResponse_DescribeConfigsResourceResult&, const DescribeConfigsResponse_DescribeConfigsResourceResult&) = default;
 
-Status DescribeConfigsResponse::DescribeConfigsResourceResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeConfigsResponse_DescribeConfigsResourceResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, value));
@@ -164,7 +164,7 @@ Status DescribeConfigsResponse::DescribeConfigsResourceResult::decode([[maybe_un
   return {};
 }
 
-void DescribeConfigsResponse::DescribeConfigsResourceResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeConfigsResponse_DescribeConfigsResourceResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put_string(w_, flexible_, name);
   wire::put_nullable_string(w_, flexible_, true, value);
@@ -195,9 +195,9 @@ void DescribeConfigsResponse::DescribeConfigsResourceResult::encode([[maybe_unus
   }
 }
 
-bool operator==(const DescribeConfigsResponse::DescribeConfigsResult&, const DescribeConfigsResponse::DescribeConfigsResult&) = default;
+bool operator==(const DescribeConfigsResponse_DescribeConfigsResult&, const DescribeConfigsResponse_DescribeConfigsResult&) = default;
 
-Status DescribeConfigsResponse::DescribeConfigsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeConfigsResponse_DescribeConfigsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -218,7 +218,7 @@ Status DescribeConfigsResponse::DescribeConfigsResult::decode([[maybe_unused]] B
   return {};
 }
 
-void DescribeConfigsResponse::DescribeConfigsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeConfigsResponse_DescribeConfigsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// DescribeConfigsRequest::DescribeConfigsResource
+struct DescribeConfigsRequest_DescribeConfigsResource {
+  // The resource type. [v0+]
+  int8_t resource_type{};
+  // The resource name. [v0+]
+  std::string resource_name{};
+  // The configuration keys to list, or null to list all configuration keys. [v0+, nullable v0+]
+  std::optional<std::vector<std::string>> configuration_keys = std::vector<std::string>();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeConfigsRequest_DescribeConfigsResource&, const DescribeConfigsRequest_DescribeConfigsResource&);
+};
+
 struct DescribeConfigsRequest {
   static constexpr int16_t kApiKey = 32;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct DescribeConfigsResource {
-    // The resource type. [v0+]
-    int8_t resource_type{};
-    // The resource name. [v0+]
-    std::string resource_name{};
-    // The configuration keys to list, or null to list all configuration keys. [v0+, nullable v0+]
-    std::optional<std::vector<std::string>> configuration_keys = std::vector<std::string>();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeConfigsResource&, const DescribeConfigsResource&);
-  };
+  using DescribeConfigsResource = DescribeConfigsRequest_DescribeConfigsResource;
 
   // The resources whose configurations we want to describe. [v0+]
   std::vector<DescribeConfigsResource> resources{};

@@ -6,72 +6,79 @@
 
 namespace floe::protocol {
 
+// DescribeConfigsResponse::DescribeConfigsSynonym
+struct DescribeConfigsResponse_DescribeConfigsSynonym {
+  // The synonym name. [v1+]
+  std::string name{};
+  // The synonym value. [v1+, nullable v1+]
+  std::optional<std::string> value = std::string();
+  // The synonym source. [v1+]
+  int8_t source{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeConfigsResponse_DescribeConfigsSynonym&, const DescribeConfigsResponse_DescribeConfigsSynonym&);
+};
+
+// DescribeConfigsResponse::DescribeConfigsResourceResult
+struct DescribeConfigsResponse_DescribeConfigsResourceResult {
+  // The configuration name. [v0+]
+  std::string name{};
+  // The configuration value. [v0+, nullable v0+]
+  std::optional<std::string> value = std::string();
+  // True if the configuration is read-only. [v0+]
+  bool read_only{};
+  // True if the configuration is not set. [v0-0]
+  bool is_default{};
+  // The configuration source. [v1+]
+  int8_t config_source = -1;
+  // True if this configuration is sensitive. [v0+]
+  bool is_sensitive{};
+  // The synonyms for this configuration key. [v1+]
+  std::vector<DescribeConfigsResponse_DescribeConfigsSynonym> synonyms{};
+  // The configuration data type. Type can be one of the following values - BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD [v3+]
+  int8_t config_type = 0;
+  // The configuration documentation. [v3+, nullable v3+]
+  std::optional<std::string> documentation = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeConfigsResponse_DescribeConfigsResourceResult&, const DescribeConfigsResponse_DescribeConfigsResourceResult&);
+};
+
+// DescribeConfigsResponse::DescribeConfigsResult
+struct DescribeConfigsResponse_DescribeConfigsResult {
+  // The error code, or 0 if we were able to successfully describe the configurations. [v0+]
+  int16_t error_code{};
+  // The error message, or null if we were able to successfully describe the configurations. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  // The resource type. [v0+]
+  int8_t resource_type{};
+  // The resource name. [v0+]
+  std::string resource_name{};
+  // Each listed configuration. [v0+]
+  std::vector<DescribeConfigsResponse_DescribeConfigsResourceResult> configs{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeConfigsResponse_DescribeConfigsResult&, const DescribeConfigsResponse_DescribeConfigsResult&);
+};
+
 struct DescribeConfigsResponse {
   static constexpr int16_t kApiKey = 32;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct DescribeConfigsSynonym {
-    // The synonym name. [v1+]
-    std::string name{};
-    // The synonym value. [v1+, nullable v1+]
-    std::optional<std::string> value = std::string();
-    // The synonym source. [v1+]
-    int8_t source{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeConfigsSynonym&, const DescribeConfigsSynonym&);
-  };
-
-  struct DescribeConfigsResourceResult {
-    // The configuration name. [v0+]
-    std::string name{};
-    // The configuration value. [v0+, nullable v0+]
-    std::optional<std::string> value = std::string();
-    // True if the configuration is read-only. [v0+]
-    bool read_only{};
-    // True if the configuration is not set. [v0-0]
-    bool is_default{};
-    // The configuration source. [v1+]
-    int8_t config_source = -1;
-    // True if this configuration is sensitive. [v0+]
-    bool is_sensitive{};
-    // The synonyms for this configuration key. [v1+]
-    std::vector<DescribeConfigsSynonym> synonyms{};
-    // The configuration data type. Type can be one of the following values - BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST, CLASS, PASSWORD [v3+]
-    int8_t config_type = 0;
-    // The configuration documentation. [v3+, nullable v3+]
-    std::optional<std::string> documentation = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeConfigsResourceResult&, const DescribeConfigsResourceResult&);
-  };
-
-  struct DescribeConfigsResult {
-    // The error code, or 0 if we were able to successfully describe the configurations. [v0+]
-    int16_t error_code{};
-    // The error message, or null if we were able to successfully describe the configurations. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    // The resource type. [v0+]
-    int8_t resource_type{};
-    // The resource name. [v0+]
-    std::string resource_name{};
-    // Each listed configuration. [v0+]
-    std::vector<DescribeConfigsResourceResult> configs{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeConfigsResult&, const DescribeConfigsResult&);
-  };
+  using DescribeConfigsSynonym = DescribeConfigsResponse_DescribeConfigsSynonym;
+  using DescribeConfigsResourceResult = DescribeConfigsResponse_DescribeConfigsResourceResult;
+  using DescribeConfigsResult = DescribeConfigsResponse_DescribeConfigsResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

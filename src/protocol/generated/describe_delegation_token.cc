@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeDelegationTokenRequest::DescribeDelegationTokenOwner&, const DescribeDelegationTokenRequest::DescribeDelegationTokenOwner&) = default;
+bool operator==(const DescribeDelegationTokenRequest_DescribeDelegationTokenOwner&, const DescribeDelegationTokenRequest_DescribeDelegationTokenOwner&) = default;
 
-Status DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeDelegationTokenRequest_DescribeDelegationTokenOwner::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, principal_type));
   FLOE_TRY(wire::get_string(r_, flexible_, principal_name));
@@ -17,7 +17,7 @@ Status DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::decode([[ma
   return {};
 }
 
-void DescribeDelegationTokenRequest::DescribeDelegationTokenOwner::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeDelegationTokenRequest_DescribeDelegationTokenOwner::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, principal_type);
   wire::put_string(w_, flexible_, principal_name);
@@ -65,9 +65,9 @@ void DescribeDelegationTokenRequest::encode([[maybe_unused]] ByteWriter& w_, [[m
   }
 }
 
-bool operator==(const DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer&, const DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer&) = default;
+bool operator==(const DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer&, const DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer&) = default;
 
-Status DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, principal_type));
   FLOE_TRY(wire::get_string(r_, flexible_, principal_name));
@@ -77,7 +77,7 @@ Status DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::decode(
   return {};
 }
 
-void DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, principal_type);
   wire::put_string(w_, flexible_, principal_name);
@@ -86,9 +86,9 @@ void DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer::encode([[
   }
 }
 
-bool operator==(const DescribeDelegationTokenResponse::DescribedDelegationToken&, const DescribeDelegationTokenResponse::DescribedDelegationToken&) = default;
+bool operator==(const DescribeDelegationTokenResponse_DescribedDelegationToken&, const DescribeDelegationTokenResponse_DescribedDelegationToken&) = default;
 
-Status DescribeDelegationTokenResponse::DescribedDelegationToken::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeDelegationTokenResponse_DescribedDelegationToken::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, principal_type));
   FLOE_TRY(wire::get_string(r_, flexible_, principal_name));
@@ -118,7 +118,7 @@ Status DescribeDelegationTokenResponse::DescribedDelegationToken::decode([[maybe
   return {};
 }
 
-void DescribeDelegationTokenResponse::DescribedDelegationToken::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeDelegationTokenResponse_DescribedDelegationToken::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, principal_type);
   wire::put_string(w_, flexible_, principal_name);

@@ -6,27 +6,30 @@
 
 namespace floe::protocol {
 
+// DescribeDelegationTokenRequest::DescribeDelegationTokenOwner
+struct DescribeDelegationTokenRequest_DescribeDelegationTokenOwner {
+  // The owner principal type. [v0+]
+  std::string principal_type{};
+  // The owner principal name. [v0+]
+  std::string principal_name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeDelegationTokenRequest_DescribeDelegationTokenOwner&, const DescribeDelegationTokenRequest_DescribeDelegationTokenOwner&);
+};
+
 struct DescribeDelegationTokenRequest {
   static constexpr int16_t kApiKey = 41;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DescribeDelegationTokenOwner {
-    // The owner principal type. [v0+]
-    std::string principal_type{};
-    // The owner principal name. [v0+]
-    std::string principal_name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeDelegationTokenOwner&, const DescribeDelegationTokenOwner&);
-  };
+  using DescribeDelegationTokenOwner = DescribeDelegationTokenRequest_DescribeDelegationTokenOwner;
 
   // Each owner that we want to describe delegation tokens for, or null to describe all tokens. [v0+, nullable v0+]
-  std::optional<std::vector<DescribeDelegationTokenOwner>> owners = std::vector<DescribeDelegationTokenOwner>();
+  std::optional<std::vector<DescribeDelegationTokenOwner>> owners = std::vector<DescribeDelegationTokenRequest_DescribeDelegationTokenOwner>();
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:

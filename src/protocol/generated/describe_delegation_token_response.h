@@ -6,53 +6,58 @@
 
 namespace floe::protocol {
 
+// DescribeDelegationTokenResponse::DescribedDelegationTokenRenewer
+struct DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer {
+  // The renewer principal type [v0+]
+  std::string principal_type{};
+  // The renewer principal name [v0+]
+  std::string principal_name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer&, const DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer&);
+};
+
+// DescribeDelegationTokenResponse::DescribedDelegationToken
+struct DescribeDelegationTokenResponse_DescribedDelegationToken {
+  // The token principal type. [v0+]
+  std::string principal_type{};
+  // The token principal name. [v0+]
+  std::string principal_name{};
+  // The principal type of the requester of the token. [v3+]
+  std::string token_requester_principal_type{};
+  // The principal type of the requester of the token. [v3+]
+  std::string token_requester_principal_name{};
+  // The token issue timestamp in milliseconds. [v0+]
+  int64_t issue_timestamp{};
+  // The token expiry timestamp in milliseconds. [v0+]
+  int64_t expiry_timestamp{};
+  // The token maximum timestamp length in milliseconds. [v0+]
+  int64_t max_timestamp{};
+  // The token ID. [v0+]
+  std::string token_id{};
+  // The token HMAC. [v0+]
+  SharedBytes hmac{};
+  // Those who are able to renew this token before it expires. [v0+]
+  std::vector<DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer> renewers{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeDelegationTokenResponse_DescribedDelegationToken&, const DescribeDelegationTokenResponse_DescribedDelegationToken&);
+};
+
 struct DescribeDelegationTokenResponse {
   static constexpr int16_t kApiKey = 41;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DescribedDelegationTokenRenewer {
-    // The renewer principal type [v0+]
-    std::string principal_type{};
-    // The renewer principal name [v0+]
-    std::string principal_name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribedDelegationTokenRenewer&, const DescribedDelegationTokenRenewer&);
-  };
-
-  struct DescribedDelegationToken {
-    // The token principal type. [v0+]
-    std::string principal_type{};
-    // The token principal name. [v0+]
-    std::string principal_name{};
-    // The principal type of the requester of the token. [v3+]
-    std::string token_requester_principal_type{};
-    // The principal type of the requester of the token. [v3+]
-    std::string token_requester_principal_name{};
-    // The token issue timestamp in milliseconds. [v0+]
-    int64_t issue_timestamp{};
-    // The token expiry timestamp in milliseconds. [v0+]
-    int64_t expiry_timestamp{};
-    // The token maximum timestamp length in milliseconds. [v0+]
-    int64_t max_timestamp{};
-    // The token ID. [v0+]
-    std::string token_id{};
-    // The token HMAC. [v0+]
-    SharedBytes hmac{};
-    // Those who are able to renew this token before it expires. [v0+]
-    std::vector<DescribedDelegationTokenRenewer> renewers{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribedDelegationToken&, const DescribedDelegationToken&);
-  };
+  using DescribedDelegationTokenRenewer = DescribeDelegationTokenResponse_DescribedDelegationTokenRenewer;
+  using DescribedDelegationToken = DescribeDelegationTokenResponse_DescribedDelegationToken;
 
   // The error code, or 0 if there was no error. [v0+]
   int16_t error_code{};

@@ -45,9 +45,9 @@ void DescribeGroupsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unus
   }
 }
 
-bool operator==(const DescribeGroupsResponse::DescribedGroupMember&, const DescribeGroupsResponse::DescribedGroupMember&) = default;
+bool operator==(const DescribeGroupsResponse_DescribedGroupMember&, const DescribeGroupsResponse_DescribedGroupMember&) = default;
 
-Status DescribeGroupsResponse::DescribedGroupMember::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeGroupsResponse_DescribedGroupMember::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   FLOE_TRY(wire::get_string(r_, flexible_, member_id));
   if (v_ >= 4) {
@@ -63,7 +63,7 @@ Status DescribeGroupsResponse::DescribedGroupMember::decode([[maybe_unused]] Byt
   return {};
 }
 
-void DescribeGroupsResponse::DescribedGroupMember::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeGroupsResponse_DescribedGroupMember::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   wire::put_string(w_, flexible_, member_id);
   if (v_ >= 4) {
@@ -78,9 +78,9 @@ void DescribeGroupsResponse::DescribedGroupMember::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const DescribeGroupsResponse::DescribedGroup&, const DescribeGroupsResponse::DescribedGroup&) = default;
+bool operator==(const DescribeGroupsResponse_DescribedGroup&, const DescribeGroupsResponse_DescribedGroup&) = default;
 
-Status DescribeGroupsResponse::DescribedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeGroupsResponse_DescribedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   FLOE_TRY(wire::get(r_, error_code));
   if (v_ >= 6) {
@@ -108,7 +108,7 @@ Status DescribeGroupsResponse::DescribedGroup::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void DescribeGroupsResponse::DescribedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeGroupsResponse_DescribedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 5;
   wire::put(w_, error_code);
   if (v_ >= 6) {

@@ -6,57 +6,62 @@
 
 namespace floe::protocol {
 
+// DescribeGroupsResponse::DescribedGroupMember
+struct DescribeGroupsResponse_DescribedGroupMember {
+  // The member ID assigned by the group coordinator. [v0+]
+  std::string member_id{};
+  // The unique identifier of the consumer instance provided by end user. [v4+, nullable v4+]
+  std::optional<std::string> group_instance_id = std::nullopt;
+  // The client ID used in the member's latest join group request. [v0+]
+  std::string client_id{};
+  // The client host. [v0+]
+  std::string client_host{};
+  // The metadata corresponding to the current group protocol in use. [v0+]
+  SharedBytes member_metadata{};
+  // The current assignment provided by the group leader. [v0+]
+  SharedBytes member_assignment{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeGroupsResponse_DescribedGroupMember&, const DescribeGroupsResponse_DescribedGroupMember&);
+};
+
+// DescribeGroupsResponse::DescribedGroup
+struct DescribeGroupsResponse_DescribedGroup {
+  // The describe error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The describe error message, or null if there was no error. [v6+, nullable v6+]
+  std::optional<std::string> error_message = std::nullopt;
+  // The group ID string. [v0+]
+  std::string group_id{};
+  // The group state string, or the empty string. [v0+]
+  std::string group_state{};
+  // The group protocol type, or the empty string. [v0+]
+  std::string protocol_type{};
+  // The group protocol data, or the empty string. [v0+]
+  std::string protocol_data{};
+  // The group members. [v0+]
+  std::vector<DescribeGroupsResponse_DescribedGroupMember> members{};
+  // 32-bit bitfield to represent authorized operations for this group. [v3+]
+  int32_t authorized_operations = (-2147483647 - 1);
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeGroupsResponse_DescribedGroup&, const DescribeGroupsResponse_DescribedGroup&);
+};
+
 struct DescribeGroupsResponse {
   static constexpr int16_t kApiKey = 15;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 6;
   static constexpr int16_t kLowestFlexibleVersion = 5;
 
-  struct DescribedGroupMember {
-    // The member ID assigned by the group coordinator. [v0+]
-    std::string member_id{};
-    // The unique identifier of the consumer instance provided by end user. [v4+, nullable v4+]
-    std::optional<std::string> group_instance_id = std::nullopt;
-    // The client ID used in the member's latest join group request. [v0+]
-    std::string client_id{};
-    // The client host. [v0+]
-    std::string client_host{};
-    // The metadata corresponding to the current group protocol in use. [v0+]
-    SharedBytes member_metadata{};
-    // The current assignment provided by the group leader. [v0+]
-    SharedBytes member_assignment{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribedGroupMember&, const DescribedGroupMember&);
-  };
-
-  struct DescribedGroup {
-    // The describe error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The describe error message, or null if there was no error. [v6+, nullable v6+]
-    std::optional<std::string> error_message = std::nullopt;
-    // The group ID string. [v0+]
-    std::string group_id{};
-    // The group state string, or the empty string. [v0+]
-    std::string group_state{};
-    // The group protocol type, or the empty string. [v0+]
-    std::string protocol_type{};
-    // The group protocol data, or the empty string. [v0+]
-    std::string protocol_data{};
-    // The group members. [v0+]
-    std::vector<DescribedGroupMember> members{};
-    // 32-bit bitfield to represent authorized operations for this group. [v3+]
-    int32_t authorized_operations = (-2147483647 - 1);
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribedGroup&, const DescribedGroup&);
-  };
+  using DescribedGroupMember = DescribeGroupsResponse_DescribedGroupMember;
+  using DescribedGroup = DescribeGroupsResponse_DescribedGroup;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v1+]
   int32_t throttle_time_ms{};

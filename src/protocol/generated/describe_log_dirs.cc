@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeLogDirsRequest::DescribableLogDirTopic&, const DescribeLogDirsRequest::DescribableLogDirTopic&) = default;
+bool operator==(const DescribeLogDirsRequest_DescribableLogDirTopic&, const DescribeLogDirsRequest_DescribableLogDirTopic&) = default;
 
-Status DescribeLogDirsRequest::DescribableLogDirTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeLogDirsRequest_DescribableLogDirTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -26,7 +26,7 @@ Status DescribeLogDirsRequest::DescribableLogDirTopic::decode([[maybe_unused]] B
   return {};
 }
 
-void DescribeLogDirsRequest::DescribableLogDirTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeLogDirsRequest_DescribableLogDirTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, topic);
   {
@@ -79,9 +79,9 @@ void DescribeLogDirsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const DescribeLogDirsResponse::DescribeLogDirsPartition&, const DescribeLogDirsResponse::DescribeLogDirsPartition&) = default;
+bool operator==(const DescribeLogDirsResponse_DescribeLogDirsPartition&, const DescribeLogDirsResponse_DescribeLogDirsPartition&) = default;
 
-Status DescribeLogDirsResponse::DescribeLogDirsPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeLogDirsResponse_DescribeLogDirsPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, partition_size));
@@ -93,7 +93,7 @@ Status DescribeLogDirsResponse::DescribeLogDirsPartition::decode([[maybe_unused]
   return {};
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeLogDirsResponse_DescribeLogDirsPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, partition_index);
   wire::put(w_, partition_size);
@@ -104,9 +104,9 @@ void DescribeLogDirsResponse::DescribeLogDirsPartition::encode([[maybe_unused]] 
   }
 }
 
-bool operator==(const DescribeLogDirsResponse::DescribeLogDirsTopic&, const DescribeLogDirsResponse::DescribeLogDirsTopic&) = default;
+bool operator==(const DescribeLogDirsResponse_DescribeLogDirsTopic&, const DescribeLogDirsResponse_DescribeLogDirsTopic&) = default;
 
-Status DescribeLogDirsResponse::DescribeLogDirsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeLogDirsResponse_DescribeLogDirsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -124,7 +124,7 @@ Status DescribeLogDirsResponse::DescribeLogDirsTopic::decode([[maybe_unused]] By
   return {};
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeLogDirsResponse_DescribeLogDirsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, name);
   {
@@ -138,9 +138,9 @@ void DescribeLogDirsResponse::DescribeLogDirsTopic::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const DescribeLogDirsResponse::DescribeLogDirsResult&, const DescribeLogDirsResponse::DescribeLogDirsResult&) = default;
+bool operator==(const DescribeLogDirsResponse_DescribeLogDirsResult&, const DescribeLogDirsResponse_DescribeLogDirsResult&) = default;
 
-Status DescribeLogDirsResponse::DescribeLogDirsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeLogDirsResponse_DescribeLogDirsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_string(r_, flexible_, log_dir));
@@ -165,7 +165,7 @@ Status DescribeLogDirsResponse::DescribeLogDirsResult::decode([[maybe_unused]] B
   return {};
 }
 
-void DescribeLogDirsResponse::DescribeLogDirsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeLogDirsResponse_DescribeLogDirsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, error_code);
   wire::put_string(w_, flexible_, log_dir);

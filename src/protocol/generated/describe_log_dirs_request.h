@@ -6,27 +6,30 @@
 
 namespace floe::protocol {
 
+// DescribeLogDirsRequest::DescribableLogDirTopic
+struct DescribeLogDirsRequest_DescribableLogDirTopic {
+  // The topic name [v0+]
+  std::string topic{};
+  // The partition indexes. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeLogDirsRequest_DescribableLogDirTopic&, const DescribeLogDirsRequest_DescribableLogDirTopic&);
+};
+
 struct DescribeLogDirsRequest {
   static constexpr int16_t kApiKey = 35;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DescribableLogDirTopic {
-    // The topic name [v0+]
-    std::string topic{};
-    // The partition indexes. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribableLogDirTopic&, const DescribableLogDirTopic&);
-  };
+  using DescribableLogDirTopic = DescribeLogDirsRequest_DescribableLogDirTopic;
 
   // Each topic that we want to describe log directories for, or null for all topics. [v0+, nullable v0+]
-  std::optional<std::vector<DescribableLogDirTopic>> topics = std::vector<DescribableLogDirTopic>();
+  std::optional<std::vector<DescribableLogDirTopic>> topics = std::vector<DescribeLogDirsRequest_DescribableLogDirTopic>();
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:

@@ -6,60 +6,67 @@
 
 namespace floe::protocol {
 
+// DescribeLogDirsResponse::DescribeLogDirsPartition
+struct DescribeLogDirsResponse_DescribeLogDirsPartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The size of the log segments in this partition in bytes. [v0+]
+  int64_t partition_size{};
+  // The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition) [v0+]
+  int64_t offset_lag{};
+  // True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future. [v0+]
+  bool is_future_key{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeLogDirsResponse_DescribeLogDirsPartition&, const DescribeLogDirsResponse_DescribeLogDirsPartition&);
+};
+
+// DescribeLogDirsResponse::DescribeLogDirsTopic
+struct DescribeLogDirsResponse_DescribeLogDirsTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // [v0+]
+  std::vector<DescribeLogDirsResponse_DescribeLogDirsPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeLogDirsResponse_DescribeLogDirsTopic&, const DescribeLogDirsResponse_DescribeLogDirsTopic&);
+};
+
+// DescribeLogDirsResponse::DescribeLogDirsResult
+struct DescribeLogDirsResponse_DescribeLogDirsResult {
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The absolute log directory path. [v0+]
+  std::string log_dir{};
+  // Each topic. [v0+]
+  std::vector<DescribeLogDirsResponse_DescribeLogDirsTopic> topics{};
+  // The total size in bytes of the volume the log directory is in. [v4+]
+  int64_t total_bytes = -1;
+  // The usable size in bytes of the volume the log directory is in. [v4+]
+  int64_t usable_bytes = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeLogDirsResponse_DescribeLogDirsResult&, const DescribeLogDirsResponse_DescribeLogDirsResult&);
+};
+
 struct DescribeLogDirsResponse {
   static constexpr int16_t kApiKey = 35;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct DescribeLogDirsPartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The size of the log segments in this partition in bytes. [v0+]
-    int64_t partition_size{};
-    // The lag of the log's LEO w.r.t. partition's HW (if it is the current log for the partition) or current replica's LEO (if it is the future log for the partition) [v0+]
-    int64_t offset_lag{};
-    // True if this log is created by AlterReplicaLogDirsRequest and will replace the current log of the replica in the future. [v0+]
-    bool is_future_key{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeLogDirsPartition&, const DescribeLogDirsPartition&);
-  };
-
-  struct DescribeLogDirsTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // [v0+]
-    std::vector<DescribeLogDirsPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeLogDirsTopic&, const DescribeLogDirsTopic&);
-  };
-
-  struct DescribeLogDirsResult {
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The absolute log directory path. [v0+]
-    std::string log_dir{};
-    // Each topic. [v0+]
-    std::vector<DescribeLogDirsTopic> topics{};
-    // The total size in bytes of the volume the log directory is in. [v4+]
-    int64_t total_bytes = -1;
-    // The usable size in bytes of the volume the log directory is in. [v4+]
-    int64_t usable_bytes = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeLogDirsResult&, const DescribeLogDirsResult&);
-  };
+  using DescribeLogDirsPartition = DescribeLogDirsResponse_DescribeLogDirsPartition;
+  using DescribeLogDirsTopic = DescribeLogDirsResponse_DescribeLogDirsTopic;
+  using DescribeLogDirsResult = DescribeLogDirsResponse_DescribeLogDirsResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

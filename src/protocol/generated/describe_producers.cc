@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeProducersRequest::TopicRequest&, const DescribeProducersRequest::TopicRequest&) = default;
+bool operator==(const DescribeProducersRequest_TopicRequest&, const DescribeProducersRequest_TopicRequest&) = default;
 
-Status DescribeProducersRequest::TopicRequest::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeProducersRequest_TopicRequest::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -26,7 +26,7 @@ Status DescribeProducersRequest::TopicRequest::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void DescribeProducersRequest::TopicRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeProducersRequest_TopicRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {
@@ -74,9 +74,9 @@ void DescribeProducersRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_u
   }
 }
 
-bool operator==(const DescribeProducersResponse::ProducerState&, const DescribeProducersResponse::ProducerState&) = default;
+bool operator==(const DescribeProducersResponse_ProducerState&, const DescribeProducersResponse_ProducerState&) = default;
 
-Status DescribeProducersResponse::ProducerState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeProducersResponse_ProducerState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, producer_id));
   FLOE_TRY(wire::get(r_, producer_epoch));
@@ -90,7 +90,7 @@ Status DescribeProducersResponse::ProducerState::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void DescribeProducersResponse::ProducerState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeProducersResponse_ProducerState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, producer_id);
   wire::put(w_, producer_epoch);
@@ -103,9 +103,9 @@ void DescribeProducersResponse::ProducerState::encode([[maybe_unused]] ByteWrite
   }
 }
 
-bool operator==(const DescribeProducersResponse::PartitionResponse&, const DescribeProducersResponse::PartitionResponse&) = default;
+bool operator==(const DescribeProducersResponse_PartitionResponse&, const DescribeProducersResponse_PartitionResponse&) = default;
 
-Status DescribeProducersResponse::PartitionResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeProducersResponse_PartitionResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -125,7 +125,7 @@ Status DescribeProducersResponse::PartitionResponse::decode([[maybe_unused]] Byt
   return {};
 }
 
-void DescribeProducersResponse::PartitionResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeProducersResponse_PartitionResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -141,9 +141,9 @@ void DescribeProducersResponse::PartitionResponse::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const DescribeProducersResponse::TopicResponse&, const DescribeProducersResponse::TopicResponse&) = default;
+bool operator==(const DescribeProducersResponse_TopicResponse&, const DescribeProducersResponse_TopicResponse&) = default;
 
-Status DescribeProducersResponse::TopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeProducersResponse_TopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -161,7 +161,7 @@ Status DescribeProducersResponse::TopicResponse::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void DescribeProducersResponse::TopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeProducersResponse_TopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// DescribeProducersRequest::TopicRequest
+struct DescribeProducersRequest_TopicRequest {
+  // The topic name. [v0+]
+  std::string name{};
+  // The indexes of the partitions to list producers for. [v0+]
+  std::vector<int32_t> partition_indexes{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeProducersRequest_TopicRequest&, const DescribeProducersRequest_TopicRequest&);
+};
+
 struct DescribeProducersRequest {
   static constexpr int16_t kApiKey = 61;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicRequest {
-    // The topic name. [v0+]
-    std::string name{};
-    // The indexes of the partitions to list producers for. [v0+]
-    std::vector<int32_t> partition_indexes{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicRequest&, const TopicRequest&);
-  };
+  using TopicRequest = DescribeProducersRequest_TopicRequest;
 
   // [v0+]
   std::vector<TopicRequest> topics{};

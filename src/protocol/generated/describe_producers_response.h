@@ -6,62 +6,69 @@
 
 namespace floe::protocol {
 
+// DescribeProducersResponse::ProducerState
+struct DescribeProducersResponse_ProducerState {
+  // [v0+]
+  int64_t producer_id{};
+  // [v0+]
+  int32_t producer_epoch{};
+  // [v0+]
+  int32_t last_sequence = -1;
+  // [v0+]
+  int64_t last_timestamp = -1;
+  // [v0+]
+  int32_t coordinator_epoch{};
+  // [v0+]
+  int64_t current_txn_start_offset = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeProducersResponse_ProducerState&, const DescribeProducersResponse_ProducerState&);
+};
+
+// DescribeProducersResponse::PartitionResponse
+struct DescribeProducersResponse_PartitionResponse {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The partition error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The partition error message, which may be null if no additional details are available [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // [v0+]
+  std::vector<DescribeProducersResponse_ProducerState> active_producers{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeProducersResponse_PartitionResponse&, const DescribeProducersResponse_PartitionResponse&);
+};
+
+// DescribeProducersResponse::TopicResponse
+struct DescribeProducersResponse_TopicResponse {
+  // The topic name [v0+]
+  std::string name{};
+  // Each partition in the response. [v0+]
+  std::vector<DescribeProducersResponse_PartitionResponse> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeProducersResponse_TopicResponse&, const DescribeProducersResponse_TopicResponse&);
+};
+
 struct DescribeProducersResponse {
   static constexpr int16_t kApiKey = 61;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ProducerState {
-    // [v0+]
-    int64_t producer_id{};
-    // [v0+]
-    int32_t producer_epoch{};
-    // [v0+]
-    int32_t last_sequence = -1;
-    // [v0+]
-    int64_t last_timestamp = -1;
-    // [v0+]
-    int32_t coordinator_epoch{};
-    // [v0+]
-    int64_t current_txn_start_offset = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ProducerState&, const ProducerState&);
-  };
-
-  struct PartitionResponse {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The partition error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The partition error message, which may be null if no additional details are available [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // [v0+]
-    std::vector<ProducerState> active_producers{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResponse&, const PartitionResponse&);
-  };
-
-  struct TopicResponse {
-    // The topic name [v0+]
-    std::string name{};
-    // Each partition in the response. [v0+]
-    std::vector<PartitionResponse> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicResponse&, const TopicResponse&);
-  };
+  using ProducerState = DescribeProducersResponse_ProducerState;
+  using PartitionResponse = DescribeProducersResponse_PartitionResponse;
+  using TopicResponse = DescribeProducersResponse_TopicResponse;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

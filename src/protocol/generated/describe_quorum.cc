@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeQuorumRequest::PartitionData&, const DescribeQuorumRequest::PartitionData&) = default;
+bool operator==(const DescribeQuorumRequest_PartitionData&, const DescribeQuorumRequest_PartitionData&) = default;
 
-Status DescribeQuorumRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   if (flexible_) {
@@ -16,7 +16,7 @@ Status DescribeQuorumRequest::PartitionData::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void DescribeQuorumRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   if (flexible_) {
@@ -24,9 +24,9 @@ void DescribeQuorumRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const DescribeQuorumRequest::TopicData&, const DescribeQuorumRequest::TopicData&) = default;
+bool operator==(const DescribeQuorumRequest_TopicData&, const DescribeQuorumRequest_TopicData&) = default;
 
-Status DescribeQuorumRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumRequest_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -44,7 +44,7 @@ Status DescribeQuorumRequest::TopicData::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void DescribeQuorumRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumRequest_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -92,9 +92,9 @@ void DescribeQuorumRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unus
   }
 }
 
-bool operator==(const DescribeQuorumResponse::ReplicaState&, const DescribeQuorumResponse::ReplicaState&) = default;
+bool operator==(const DescribeQuorumResponse_ReplicaState&, const DescribeQuorumResponse_ReplicaState&) = default;
 
-Status DescribeQuorumResponse::ReplicaState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumResponse_ReplicaState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, replica_id));
   if (v_ >= 2) {
@@ -113,7 +113,7 @@ Status DescribeQuorumResponse::ReplicaState::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void DescribeQuorumResponse::ReplicaState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumResponse_ReplicaState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, replica_id);
   if (v_ >= 2) {
@@ -131,9 +131,9 @@ void DescribeQuorumResponse::ReplicaState::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const DescribeQuorumResponse::PartitionData&, const DescribeQuorumResponse::PartitionData&) = default;
+bool operator==(const DescribeQuorumResponse_PartitionData&, const DescribeQuorumResponse_PartitionData&) = default;
 
-Status DescribeQuorumResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -167,7 +167,7 @@ Status DescribeQuorumResponse::PartitionData::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void DescribeQuorumResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -194,9 +194,9 @@ void DescribeQuorumResponse::PartitionData::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const DescribeQuorumResponse::TopicData&, const DescribeQuorumResponse::TopicData&) = default;
+bool operator==(const DescribeQuorumResponse_TopicData&, const DescribeQuorumResponse_TopicData&) = default;
 
-Status DescribeQuorumResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -214,7 +214,7 @@ Status DescribeQuorumResponse::TopicData::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void DescribeQuorumResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -228,9 +228,9 @@ void DescribeQuorumResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const DescribeQuorumResponse::Listener&, const DescribeQuorumResponse::Listener&) = default;
+bool operator==(const DescribeQuorumResponse_Listener&, const DescribeQuorumResponse_Listener&) = default;
 
-Status DescribeQuorumResponse::Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumResponse_Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 2) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -247,7 +247,7 @@ Status DescribeQuorumResponse::Listener::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void DescribeQuorumResponse::Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumResponse_Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 2) {
     wire::put_string(w_, flexible_, name);
@@ -263,9 +263,9 @@ void DescribeQuorumResponse::Listener::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const DescribeQuorumResponse::Node&, const DescribeQuorumResponse::Node&) = default;
+bool operator==(const DescribeQuorumResponse_Node&, const DescribeQuorumResponse_Node&) = default;
 
-Status DescribeQuorumResponse::Node::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeQuorumResponse_Node::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 2) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -287,7 +287,7 @@ Status DescribeQuorumResponse::Node::decode([[maybe_unused]] ByteReader& r_, [[m
   return {};
 }
 
-void DescribeQuorumResponse::Node::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeQuorumResponse_Node::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 2) {
     wire::put(w_, node_id);

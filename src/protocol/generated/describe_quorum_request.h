@@ -6,35 +6,40 @@
 
 namespace floe::protocol {
 
+// DescribeQuorumRequest::PartitionData
+struct DescribeQuorumRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumRequest_PartitionData&, const DescribeQuorumRequest_PartitionData&);
+};
+
+// DescribeQuorumRequest::TopicData
+struct DescribeQuorumRequest_TopicData {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<DescribeQuorumRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumRequest_TopicData&, const DescribeQuorumRequest_TopicData&);
+};
+
 struct DescribeQuorumRequest {
   static constexpr int16_t kApiKey = 55;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
+  using PartitionData = DescribeQuorumRequest_PartitionData;
+  using TopicData = DescribeQuorumRequest_TopicData;
 
   // [v0+]
   std::vector<TopicData> topics{};

@@ -6,96 +6,107 @@
 
 namespace floe::protocol {
 
+// DescribeQuorumResponse::ReplicaState
+struct DescribeQuorumResponse_ReplicaState {
+  // [v0+]
+  int32_t replica_id{};
+  // [v2+]
+  Uuid replica_directory_id{};
+  // The last known log end offset of the follower or -1 if it is unknown [v0+]
+  int64_t log_end_offset{};
+  // The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter [v1+]
+  int64_t last_fetch_timestamp = -1;
+  // The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter [v1+]
+  int64_t last_caught_up_timestamp = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumResponse_ReplicaState&, const DescribeQuorumResponse_ReplicaState&);
+};
+
+// DescribeQuorumResponse::PartitionData
+struct DescribeQuorumResponse_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v2+, nullable v2+]
+  std::optional<std::string> error_message = std::string();
+  // The ID of the current leader or -1 if the leader is unknown. [v0+]
+  int32_t leader_id{};
+  // The latest known leader epoch [v0+]
+  int32_t leader_epoch{};
+  // [v0+]
+  int64_t high_watermark{};
+  // [v0+]
+  std::vector<DescribeQuorumResponse_ReplicaState> current_voters{};
+  // [v0+]
+  std::vector<DescribeQuorumResponse_ReplicaState> observers{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumResponse_PartitionData&, const DescribeQuorumResponse_PartitionData&);
+};
+
+// DescribeQuorumResponse::TopicData
+struct DescribeQuorumResponse_TopicData {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<DescribeQuorumResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumResponse_TopicData&, const DescribeQuorumResponse_TopicData&);
+};
+
+// DescribeQuorumResponse::Listener
+struct DescribeQuorumResponse_Listener {
+  // The name of the endpoint [v2+]
+  std::string name{};
+  // The hostname [v2+]
+  std::string host{};
+  // The port [v2+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumResponse_Listener&, const DescribeQuorumResponse_Listener&);
+};
+
+// DescribeQuorumResponse::Node
+struct DescribeQuorumResponse_Node {
+  // The ID of the associated node [v2+]
+  int32_t node_id{};
+  // The listeners of this controller [v2+]
+  std::vector<DescribeQuorumResponse_Listener> listeners{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeQuorumResponse_Node&, const DescribeQuorumResponse_Node&);
+};
+
 struct DescribeQuorumResponse {
   static constexpr int16_t kApiKey = 55;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ReplicaState {
-    // [v0+]
-    int32_t replica_id{};
-    // [v2+]
-    Uuid replica_directory_id{};
-    // The last known log end offset of the follower or -1 if it is unknown [v0+]
-    int64_t log_end_offset{};
-    // The last known leader wall clock time time when a follower fetched from the leader. This is reported as -1 both for the current leader or if it is unknown for a voter [v1+]
-    int64_t last_fetch_timestamp = -1;
-    // The leader wall clock append time of the offset for which the follower made the most recent fetch request. This is reported as the current time for the leader and -1 if unknown for a voter [v1+]
-    int64_t last_caught_up_timestamp = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReplicaState&, const ReplicaState&);
-  };
-
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v2+, nullable v2+]
-    std::optional<std::string> error_message = std::string();
-    // The ID of the current leader or -1 if the leader is unknown. [v0+]
-    int32_t leader_id{};
-    // The latest known leader epoch [v0+]
-    int32_t leader_epoch{};
-    // [v0+]
-    int64_t high_watermark{};
-    // [v0+]
-    std::vector<ReplicaState> current_voters{};
-    // [v0+]
-    std::vector<ReplicaState> observers{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct Listener {
-    // The name of the endpoint [v2+]
-    std::string name{};
-    // The hostname [v2+]
-    std::string host{};
-    // The port [v2+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Listener&, const Listener&);
-  };
-
-  struct Node {
-    // The ID of the associated node [v2+]
-    int32_t node_id{};
-    // The listeners of this controller [v2+]
-    std::vector<Listener> listeners{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Node&, const Node&);
-  };
+  using ReplicaState = DescribeQuorumResponse_ReplicaState;
+  using PartitionData = DescribeQuorumResponse_PartitionData;
+  using TopicData = DescribeQuorumResponse_TopicData;
+  using Listener = DescribeQuorumResponse_Listener;
+  using Node = DescribeQuorumResponse_Node;
 
   // The top level error code. [v0+]
   int16_t error_code{};

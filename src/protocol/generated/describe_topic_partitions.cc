@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeTopicPartitionsRequest::TopicRequest&, const DescribeTopicPartitionsRequest::TopicRequest&) = default;
+bool operator==(const DescribeTopicPartitionsRequest_TopicRequest&, const DescribeTopicPartitionsRequest_TopicRequest&) = default;
 
-Status DescribeTopicPartitionsRequest::TopicRequest::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTopicPartitionsRequest_TopicRequest::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   if (flexible_) {
@@ -16,7 +16,7 @@ Status DescribeTopicPartitionsRequest::TopicRequest::decode([[maybe_unused]] Byt
   return {};
 }
 
-void DescribeTopicPartitionsRequest::TopicRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTopicPartitionsRequest_TopicRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   if (flexible_) {
@@ -24,9 +24,9 @@ void DescribeTopicPartitionsRequest::TopicRequest::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const DescribeTopicPartitionsRequest::Cursor&, const DescribeTopicPartitionsRequest::Cursor&) = default;
+bool operator==(const DescribeTopicPartitionsRequest_Cursor&, const DescribeTopicPartitionsRequest_Cursor&) = default;
 
-Status DescribeTopicPartitionsRequest::Cursor::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTopicPartitionsRequest_Cursor::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   FLOE_TRY(wire::get(r_, partition_index));
@@ -36,7 +36,7 @@ Status DescribeTopicPartitionsRequest::Cursor::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void DescribeTopicPartitionsRequest::Cursor::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTopicPartitionsRequest_Cursor::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic_name);
   wire::put(w_, partition_index);
@@ -96,9 +96,9 @@ void DescribeTopicPartitionsRequest::encode([[maybe_unused]] ByteWriter& w_, [[m
   }
 }
 
-bool operator==(const DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition&, const DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition&) = default;
+bool operator==(const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition&, const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition&) = default;
 
-Status DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get(r_, partition_index));
@@ -166,7 +166,7 @@ Status DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition
   return {};
 }
 
-void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, error_code);
   wire::put(w_, partition_index);
@@ -211,9 +211,9 @@ void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition::
   }
 }
 
-bool operator==(const DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic&, const DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic&) = default;
+bool operator==(const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic&, const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic&) = default;
 
-Status DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, name));
@@ -235,7 +235,7 @@ Status DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::de
   return {};
 }
 
-void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, name);
@@ -253,9 +253,9 @@ void DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic::enco
   }
 }
 
-bool operator==(const DescribeTopicPartitionsResponse::Cursor&, const DescribeTopicPartitionsResponse::Cursor&) = default;
+bool operator==(const DescribeTopicPartitionsResponse_Cursor&, const DescribeTopicPartitionsResponse_Cursor&) = default;
 
-Status DescribeTopicPartitionsResponse::Cursor::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTopicPartitionsResponse_Cursor::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   FLOE_TRY(wire::get(r_, partition_index));
@@ -265,7 +265,7 @@ Status DescribeTopicPartitionsResponse::Cursor::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void DescribeTopicPartitionsResponse::Cursor::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTopicPartitionsResponse_Cursor::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic_name);
   wire::put(w_, partition_index);

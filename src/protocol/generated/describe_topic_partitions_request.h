@@ -6,35 +6,40 @@
 
 namespace floe::protocol {
 
+// DescribeTopicPartitionsRequest::TopicRequest
+struct DescribeTopicPartitionsRequest_TopicRequest {
+  // The topic name [v0+]
+  std::string name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTopicPartitionsRequest_TopicRequest&, const DescribeTopicPartitionsRequest_TopicRequest&);
+};
+
+// DescribeTopicPartitionsRequest::Cursor
+struct DescribeTopicPartitionsRequest_Cursor {
+  // The name for the first topic to process [v0+]
+  std::string topic_name{};
+  // The partition index to start with [v0+]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTopicPartitionsRequest_Cursor&, const DescribeTopicPartitionsRequest_Cursor&);
+};
+
 struct DescribeTopicPartitionsRequest {
   static constexpr int16_t kApiKey = 75;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicRequest {
-    // The topic name [v0+]
-    std::string name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicRequest&, const TopicRequest&);
-  };
-
-  struct Cursor {
-    // The name for the first topic to process [v0+]
-    std::string topic_name{};
-    // The partition index to start with [v0+]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Cursor&, const Cursor&);
-  };
+  using TopicRequest = DescribeTopicPartitionsRequest_TopicRequest;
+  using Cursor = DescribeTopicPartitionsRequest_Cursor;
 
   // The topics to fetch details for. [v0+]
   std::vector<TopicRequest> topics{};

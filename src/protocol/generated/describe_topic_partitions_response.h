@@ -6,72 +6,79 @@
 
 namespace floe::protocol {
 
+// DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponsePartition
+struct DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition {
+  // The partition error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The ID of the leader broker. [v0+]
+  int32_t leader_id{};
+  // The leader epoch of this partition. [v0+]
+  int32_t leader_epoch = -1;
+  // The set of all nodes that host this partition. [v0+]
+  std::vector<int32_t> replica_nodes{};
+  // The set of nodes that are in sync with the leader for this partition. [v0+]
+  std::vector<int32_t> isr_nodes{};
+  // The new eligible leader replicas otherwise. [v0+, nullable v0+]
+  std::optional<std::vector<int32_t>> eligible_leader_replicas = std::nullopt;
+  // The last known ELR. [v0+, nullable v0+]
+  std::optional<std::vector<int32_t>> last_known_elr = std::nullopt;
+  // The set of offline replicas of this partition. [v0+]
+  std::vector<int32_t> offline_replicas{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition&, const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition&);
+};
+
+// DescribeTopicPartitionsResponse::DescribeTopicPartitionsResponseTopic
+struct DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic {
+  // The topic error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The topic name. [v0+, nullable v0+]
+  std::optional<std::string> name = std::string();
+  // The topic id. [v0+]
+  Uuid topic_id{};
+  // True if the topic is internal. [v0+]
+  bool is_internal = false;
+  // Each partition in the topic. [v0+]
+  std::vector<DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition> partitions{};
+  // 32-bit bitfield to represent authorized operations for this topic. [v0+]
+  int32_t topic_authorized_operations = (-2147483647 - 1);
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic&, const DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic&);
+};
+
+// DescribeTopicPartitionsResponse::Cursor
+struct DescribeTopicPartitionsResponse_Cursor {
+  // The name for the first topic to process [v0+]
+  std::string topic_name{};
+  // The partition index to start with [v0+]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTopicPartitionsResponse_Cursor&, const DescribeTopicPartitionsResponse_Cursor&);
+};
+
 struct DescribeTopicPartitionsResponse {
   static constexpr int16_t kApiKey = 75;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct DescribeTopicPartitionsResponsePartition {
-    // The partition error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The ID of the leader broker. [v0+]
-    int32_t leader_id{};
-    // The leader epoch of this partition. [v0+]
-    int32_t leader_epoch = -1;
-    // The set of all nodes that host this partition. [v0+]
-    std::vector<int32_t> replica_nodes{};
-    // The set of nodes that are in sync with the leader for this partition. [v0+]
-    std::vector<int32_t> isr_nodes{};
-    // The new eligible leader replicas otherwise. [v0+, nullable v0+]
-    std::optional<std::vector<int32_t>> eligible_leader_replicas = std::nullopt;
-    // The last known ELR. [v0+, nullable v0+]
-    std::optional<std::vector<int32_t>> last_known_elr = std::nullopt;
-    // The set of offline replicas of this partition. [v0+]
-    std::vector<int32_t> offline_replicas{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeTopicPartitionsResponsePartition&, const DescribeTopicPartitionsResponsePartition&);
-  };
-
-  struct DescribeTopicPartitionsResponseTopic {
-    // The topic error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The topic name. [v0+, nullable v0+]
-    std::optional<std::string> name = std::string();
-    // The topic id. [v0+]
-    Uuid topic_id{};
-    // True if the topic is internal. [v0+]
-    bool is_internal = false;
-    // Each partition in the topic. [v0+]
-    std::vector<DescribeTopicPartitionsResponsePartition> partitions{};
-    // 32-bit bitfield to represent authorized operations for this topic. [v0+]
-    int32_t topic_authorized_operations = (-2147483647 - 1);
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeTopicPartitionsResponseTopic&, const DescribeTopicPartitionsResponseTopic&);
-  };
-
-  struct Cursor {
-    // The name for the first topic to process [v0+]
-    std::string topic_name{};
-    // The partition index to start with [v0+]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Cursor&, const Cursor&);
-  };
+  using DescribeTopicPartitionsResponsePartition = DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponsePartition;
+  using DescribeTopicPartitionsResponseTopic = DescribeTopicPartitionsResponse_DescribeTopicPartitionsResponseTopic;
+  using Cursor = DescribeTopicPartitionsResponse_Cursor;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

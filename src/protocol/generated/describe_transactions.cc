@@ -39,9 +39,9 @@ void DescribeTransactionsRequest::encode([[maybe_unused]] ByteWriter& w_, [[mayb
   }
 }
 
-bool operator==(const DescribeTransactionsResponse::TopicData&, const DescribeTransactionsResponse::TopicData&) = default;
+bool operator==(const DescribeTransactionsResponse_TopicData&, const DescribeTransactionsResponse_TopicData&) = default;
 
-Status DescribeTransactionsResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTransactionsResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -60,7 +60,7 @@ Status DescribeTransactionsResponse::TopicData::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void DescribeTransactionsResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTransactionsResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic);
   {
@@ -74,9 +74,9 @@ void DescribeTransactionsResponse::TopicData::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const DescribeTransactionsResponse::TransactionState&, const DescribeTransactionsResponse::TransactionState&) = default;
+bool operator==(const DescribeTransactionsResponse_TransactionState&, const DescribeTransactionsResponse_TransactionState&) = default;
 
-Status DescribeTransactionsResponse::TransactionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeTransactionsResponse_TransactionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_string(r_, flexible_, transactional_id));
@@ -100,7 +100,7 @@ Status DescribeTransactionsResponse::TransactionState::decode([[maybe_unused]] B
   return {};
 }
 
-void DescribeTransactionsResponse::TransactionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeTransactionsResponse_TransactionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, error_code);
   wire::put_string(w_, flexible_, transactional_id);

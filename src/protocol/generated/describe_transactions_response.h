@@ -6,49 +6,54 @@
 
 namespace floe::protocol {
 
+// DescribeTransactionsResponse::TopicData
+struct DescribeTransactionsResponse_TopicData {
+  // [v0+]
+  std::string topic{};
+  // [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTransactionsResponse_TopicData&, const DescribeTransactionsResponse_TopicData&);
+};
+
+// DescribeTransactionsResponse::TransactionState
+struct DescribeTransactionsResponse_TransactionState {
+  // [v0+]
+  int16_t error_code{};
+  // [v0+]
+  std::string transactional_id{};
+  // [v0+]
+  std::string transaction_state{};
+  // [v0+]
+  int32_t transaction_timeout_ms{};
+  // [v0+]
+  int64_t transaction_start_time_ms{};
+  // [v0+]
+  int64_t producer_id{};
+  // [v0+]
+  int16_t producer_epoch{};
+  // The set of partitions included in the current transaction (if active). When a transaction is preparing to commit or abort, this will include only partitions which do not have markers. [v0+]
+  std::vector<DescribeTransactionsResponse_TopicData> topics{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeTransactionsResponse_TransactionState&, const DescribeTransactionsResponse_TransactionState&);
+};
+
 struct DescribeTransactionsResponse {
   static constexpr int16_t kApiKey = 65;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicData {
-    // [v0+]
-    std::string topic{};
-    // [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct TransactionState {
-    // [v0+]
-    int16_t error_code{};
-    // [v0+]
-    std::string transactional_id{};
-    // [v0+]
-    std::string transaction_state{};
-    // [v0+]
-    int32_t transaction_timeout_ms{};
-    // [v0+]
-    int64_t transaction_start_time_ms{};
-    // [v0+]
-    int64_t producer_id{};
-    // [v0+]
-    int16_t producer_epoch{};
-    // The set of partitions included in the current transaction (if active). When a transaction is preparing to commit or abort, this will include only partitions which do not have markers. [v0+]
-    std::vector<TopicData> topics{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TransactionState&, const TransactionState&);
-  };
+  using TopicData = DescribeTransactionsResponse_TopicData;
+  using TransactionState = DescribeTransactionsResponse_TransactionState;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const DescribeUserScramCredentialsRequest::UserName&, const DescribeUserScramCredentialsRequest::UserName&) = default;
+bool operator==(const DescribeUserScramCredentialsRequest_UserName&, const DescribeUserScramCredentialsRequest_UserName&) = default;
 
-Status DescribeUserScramCredentialsRequest::UserName::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeUserScramCredentialsRequest_UserName::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   if (flexible_) {
@@ -16,7 +16,7 @@ Status DescribeUserScramCredentialsRequest::UserName::decode([[maybe_unused]] By
   return {};
 }
 
-void DescribeUserScramCredentialsRequest::UserName::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeUserScramCredentialsRequest_UserName::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   if (flexible_) {
@@ -63,9 +63,9 @@ void DescribeUserScramCredentialsRequest::encode([[maybe_unused]] ByteWriter& w_
   }
 }
 
-bool operator==(const DescribeUserScramCredentialsResponse::CredentialInfo&, const DescribeUserScramCredentialsResponse::CredentialInfo&) = default;
+bool operator==(const DescribeUserScramCredentialsResponse_CredentialInfo&, const DescribeUserScramCredentialsResponse_CredentialInfo&) = default;
 
-Status DescribeUserScramCredentialsResponse::CredentialInfo::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeUserScramCredentialsResponse_CredentialInfo::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, mechanism));
   FLOE_TRY(wire::get(r_, iterations));
@@ -75,7 +75,7 @@ Status DescribeUserScramCredentialsResponse::CredentialInfo::decode([[maybe_unus
   return {};
 }
 
-void DescribeUserScramCredentialsResponse::CredentialInfo::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeUserScramCredentialsResponse_CredentialInfo::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, mechanism);
   wire::put(w_, iterations);
@@ -84,9 +84,9 @@ void DescribeUserScramCredentialsResponse::CredentialInfo::encode([[maybe_unused
   }
 }
 
-bool operator==(const DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult&, const DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult&) = default;
+bool operator==(const DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult&, const DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult&) = default;
 
-Status DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, user));
   FLOE_TRY(wire::get(r_, error_code));
@@ -106,7 +106,7 @@ Status DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult:
   return {};
 }
 
-void DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, user);
   wire::put(w_, error_code);

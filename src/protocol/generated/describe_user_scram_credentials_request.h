@@ -6,25 +6,28 @@
 
 namespace floe::protocol {
 
+// DescribeUserScramCredentialsRequest::UserName
+struct DescribeUserScramCredentialsRequest_UserName {
+  // The user name. [v0+]
+  std::string name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeUserScramCredentialsRequest_UserName&, const DescribeUserScramCredentialsRequest_UserName&);
+};
+
 struct DescribeUserScramCredentialsRequest {
   static constexpr int16_t kApiKey = 50;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct UserName {
-    // The user name. [v0+]
-    std::string name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const UserName&, const UserName&);
-  };
+  using UserName = DescribeUserScramCredentialsRequest_UserName;
 
   // The users to describe, or null/empty to describe all users. [v0+, nullable v0+]
-  std::optional<std::vector<UserName>> users = std::vector<UserName>();
+  std::optional<std::vector<UserName>> users = std::vector<DescribeUserScramCredentialsRequest_UserName>();
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:

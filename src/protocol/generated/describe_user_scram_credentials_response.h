@@ -6,41 +6,46 @@
 
 namespace floe::protocol {
 
+// DescribeUserScramCredentialsResponse::CredentialInfo
+struct DescribeUserScramCredentialsResponse_CredentialInfo {
+  // The SCRAM mechanism. [v0+]
+  int8_t mechanism{};
+  // The number of iterations used in the SCRAM credential. [v0+]
+  int32_t iterations{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeUserScramCredentialsResponse_CredentialInfo&, const DescribeUserScramCredentialsResponse_CredentialInfo&);
+};
+
+// DescribeUserScramCredentialsResponse::DescribeUserScramCredentialsResult
+struct DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult {
+  // The user name. [v0+]
+  std::string user{};
+  // The user-level error code. [v0+]
+  int16_t error_code{};
+  // The user-level error message, if any. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  // The mechanism and related information associated with the user's SCRAM credentials. [v0+]
+  std::vector<DescribeUserScramCredentialsResponse_CredentialInfo> credential_infos{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult&, const DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult&);
+};
+
 struct DescribeUserScramCredentialsResponse {
   static constexpr int16_t kApiKey = 50;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct CredentialInfo {
-    // The SCRAM mechanism. [v0+]
-    int8_t mechanism{};
-    // The number of iterations used in the SCRAM credential. [v0+]
-    int32_t iterations{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CredentialInfo&, const CredentialInfo&);
-  };
-
-  struct DescribeUserScramCredentialsResult {
-    // The user name. [v0+]
-    std::string user{};
-    // The user-level error code. [v0+]
-    int16_t error_code{};
-    // The user-level error message, if any. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    // The mechanism and related information associated with the user's SCRAM credentials. [v0+]
-    std::vector<CredentialInfo> credential_infos{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribeUserScramCredentialsResult&, const DescribeUserScramCredentialsResult&);
-  };
+  using CredentialInfo = DescribeUserScramCredentialsResponse_CredentialInfo;
+  using DescribeUserScramCredentialsResult = DescribeUserScramCredentialsResponse_DescribeUserScramCredentialsResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

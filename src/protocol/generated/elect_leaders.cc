@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ElectLeadersRequest::TopicPartitions&, const ElectLeadersRequest::TopicPartitions&) = default;
+bool operator==(const ElectLeadersRequest_TopicPartitions&, const ElectLeadersRequest_TopicPartitions&) = default;
 
-Status ElectLeadersRequest::TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ElectLeadersRequest_TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -26,7 +26,7 @@ Status ElectLeadersRequest::TopicPartitions::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void ElectLeadersRequest::TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ElectLeadersRequest_TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, topic);
   {
@@ -87,9 +87,9 @@ void ElectLeadersRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const ElectLeadersResponse::PartitionResult&, const ElectLeadersResponse::PartitionResult&) = default;
+bool operator==(const ElectLeadersResponse_PartitionResult&, const ElectLeadersResponse_PartitionResult&) = default;
 
-Status ElectLeadersResponse::PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ElectLeadersResponse_PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get(r_, partition_id));
   FLOE_TRY(wire::get(r_, error_code));
@@ -100,7 +100,7 @@ Status ElectLeadersResponse::PartitionResult::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void ElectLeadersResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ElectLeadersResponse_PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put(w_, partition_id);
   wire::put(w_, error_code);
@@ -110,9 +110,9 @@ void ElectLeadersResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const ElectLeadersResponse::ReplicaElectionResult&, const ElectLeadersResponse::ReplicaElectionResult&) = default;
+bool operator==(const ElectLeadersResponse_ReplicaElectionResult&, const ElectLeadersResponse_ReplicaElectionResult&) = default;
 
-Status ElectLeadersResponse::ReplicaElectionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ElectLeadersResponse_ReplicaElectionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -130,7 +130,7 @@ Status ElectLeadersResponse::ReplicaElectionResult::decode([[maybe_unused]] Byte
   return {};
 }
 
-void ElectLeadersResponse::ReplicaElectionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ElectLeadersResponse_ReplicaElectionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, topic);
   {

@@ -6,29 +6,32 @@
 
 namespace floe::protocol {
 
+// ElectLeadersRequest::TopicPartitions
+struct ElectLeadersRequest_TopicPartitions {
+  // The name of a topic. [v0+]
+  std::string topic{};
+  // The partitions of this topic whose leader should be elected. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ElectLeadersRequest_TopicPartitions&, const ElectLeadersRequest_TopicPartitions&);
+};
+
 struct ElectLeadersRequest {
   static constexpr int16_t kApiKey = 43;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct TopicPartitions {
-    // The name of a topic. [v0+]
-    std::string topic{};
-    // The partitions of this topic whose leader should be elected. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartitions&, const TopicPartitions&);
-  };
+  using TopicPartitions = ElectLeadersRequest_TopicPartitions;
 
   // Type of elections to conduct for the partition. A value of '0' elects the preferred replica. A value of '1' elects the first live replica if there are no in-sync replica. [v1+]
   int8_t election_type{};
   // The topic partitions to elect leaders. [v0+, nullable v0+]
-  std::optional<std::vector<TopicPartitions>> topic_partitions = std::vector<TopicPartitions>();
+  std::optional<std::vector<TopicPartitions>> topic_partitions = std::vector<ElectLeadersRequest_TopicPartitions>();
   // The time in ms to wait for the election to complete. [v0+]
   int32_t timeout_ms = 60000;
   std::vector<RawTaggedField> unknown_tagged_fields;

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// ElectLeadersResponse::PartitionResult
+struct ElectLeadersResponse_PartitionResult {
+  // The partition id [v0+]
+  int32_t partition_id{};
+  // The result error, or zero if there was no error. [v0+]
+  int16_t error_code{};
+  // The result message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ElectLeadersResponse_PartitionResult&, const ElectLeadersResponse_PartitionResult&);
+};
+
+// ElectLeadersResponse::ReplicaElectionResult
+struct ElectLeadersResponse_ReplicaElectionResult {
+  // The topic name [v0+]
+  std::string topic{};
+  // The results for each partition [v0+]
+  std::vector<ElectLeadersResponse_PartitionResult> partition_result{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ElectLeadersResponse_ReplicaElectionResult&, const ElectLeadersResponse_ReplicaElectionResult&);
+};
+
 struct ElectLeadersResponse {
   static constexpr int16_t kApiKey = 43;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct PartitionResult {
-    // The partition id [v0+]
-    int32_t partition_id{};
-    // The result error, or zero if there was no error. [v0+]
-    int16_t error_code{};
-    // The result message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResult&, const PartitionResult&);
-  };
-
-  struct ReplicaElectionResult {
-    // The topic name [v0+]
-    std::string topic{};
-    // The results for each partition [v0+]
-    std::vector<PartitionResult> partition_result{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReplicaElectionResult&, const ReplicaElectionResult&);
-  };
+  using PartitionResult = ElectLeadersResponse_PartitionResult;
+  using ReplicaElectionResult = ElectLeadersResponse_ReplicaElectionResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const EndQuorumEpochRequest::ReplicaInfo&, const EndQuorumEpochRequest::ReplicaInfo&) = default;
+bool operator==(const EndQuorumEpochRequest_ReplicaInfo&, const EndQuorumEpochRequest_ReplicaInfo&) = default;
 
-Status EndQuorumEpochRequest::ReplicaInfo::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochRequest_ReplicaInfo::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     FLOE_TRY(wire::get(r_, candidate_id));
@@ -21,7 +21,7 @@ Status EndQuorumEpochRequest::ReplicaInfo::decode([[maybe_unused]] ByteReader& r
   return {};
 }
 
-void EndQuorumEpochRequest::ReplicaInfo::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochRequest_ReplicaInfo::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     wire::put(w_, candidate_id);
@@ -34,9 +34,9 @@ void EndQuorumEpochRequest::ReplicaInfo::encode([[maybe_unused]] ByteWriter& w_,
   }
 }
 
-bool operator==(const EndQuorumEpochRequest::PartitionData&, const EndQuorumEpochRequest::PartitionData&) = default;
+bool operator==(const EndQuorumEpochRequest_PartitionData&, const EndQuorumEpochRequest_PartitionData&) = default;
 
-Status EndQuorumEpochRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, leader_id));
@@ -70,7 +70,7 @@ Status EndQuorumEpochRequest::PartitionData::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void EndQuorumEpochRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, partition_index);
   wire::put(w_, leader_id);
@@ -96,9 +96,9 @@ void EndQuorumEpochRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const EndQuorumEpochRequest::TopicData&, const EndQuorumEpochRequest::TopicData&) = default;
+bool operator==(const EndQuorumEpochRequest_TopicData&, const EndQuorumEpochRequest_TopicData&) = default;
 
-Status EndQuorumEpochRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochRequest_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -116,7 +116,7 @@ Status EndQuorumEpochRequest::TopicData::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void EndQuorumEpochRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochRequest_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -130,9 +130,9 @@ void EndQuorumEpochRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const EndQuorumEpochRequest::LeaderEndpoint&, const EndQuorumEpochRequest::LeaderEndpoint&) = default;
+bool operator==(const EndQuorumEpochRequest_LeaderEndpoint&, const EndQuorumEpochRequest_LeaderEndpoint&) = default;
 
-Status EndQuorumEpochRequest::LeaderEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochRequest_LeaderEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -149,7 +149,7 @@ Status EndQuorumEpochRequest::LeaderEndpoint::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void EndQuorumEpochRequest::LeaderEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochRequest_LeaderEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     wire::put_string(w_, flexible_, name);
@@ -220,9 +220,9 @@ void EndQuorumEpochRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unus
   }
 }
 
-bool operator==(const EndQuorumEpochResponse::PartitionData&, const EndQuorumEpochResponse::PartitionData&) = default;
+bool operator==(const EndQuorumEpochResponse_PartitionData&, const EndQuorumEpochResponse_PartitionData&) = default;
 
-Status EndQuorumEpochResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -234,7 +234,7 @@ Status EndQuorumEpochResponse::PartitionData::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void EndQuorumEpochResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -245,9 +245,9 @@ void EndQuorumEpochResponse::PartitionData::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const EndQuorumEpochResponse::TopicData&, const EndQuorumEpochResponse::TopicData&) = default;
+bool operator==(const EndQuorumEpochResponse_TopicData&, const EndQuorumEpochResponse_TopicData&) = default;
 
-Status EndQuorumEpochResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -265,7 +265,7 @@ Status EndQuorumEpochResponse::TopicData::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void EndQuorumEpochResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -279,9 +279,9 @@ void EndQuorumEpochResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const EndQuorumEpochResponse::NodeEndpoint&, const EndQuorumEpochResponse::NodeEndpoint&) = default;
+bool operator==(const EndQuorumEpochResponse_NodeEndpoint&, const EndQuorumEpochResponse_NodeEndpoint&) = default;
 
-Status EndQuorumEpochResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status EndQuorumEpochResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -298,7 +298,7 @@ Status EndQuorumEpochResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void EndQuorumEpochResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void EndQuorumEpochResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   if (v_ >= 1) {
     wire::put(w_, node_id);

@@ -6,71 +6,80 @@
 
 namespace floe::protocol {
 
+// EndQuorumEpochRequest::ReplicaInfo
+struct EndQuorumEpochRequest_ReplicaInfo {
+  // [v1+]
+  int32_t candidate_id{};
+  // [v1+]
+  Uuid candidate_directory_id{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const EndQuorumEpochRequest_ReplicaInfo&, const EndQuorumEpochRequest_ReplicaInfo&);
+};
+
+// EndQuorumEpochRequest::PartitionData
+struct EndQuorumEpochRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The current leader ID that is resigning [v0+]
+  int32_t leader_id{};
+  // The current epoch [v0+]
+  int32_t leader_epoch{};
+  // A sorted list of preferred successors to start the election [v0-0]
+  std::vector<int32_t> preferred_successors{};
+  // A sorted list of preferred candidates to start the election [v1+]
+  std::vector<EndQuorumEpochRequest_ReplicaInfo> preferred_candidates{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const EndQuorumEpochRequest_PartitionData&, const EndQuorumEpochRequest_PartitionData&);
+};
+
+// EndQuorumEpochRequest::TopicData
+struct EndQuorumEpochRequest_TopicData {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<EndQuorumEpochRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const EndQuorumEpochRequest_TopicData&, const EndQuorumEpochRequest_TopicData&);
+};
+
+// EndQuorumEpochRequest::LeaderEndpoint
+struct EndQuorumEpochRequest_LeaderEndpoint {
+  // The name of the endpoint [v1+]
+  std::string name{};
+  // The node's hostname [v1+]
+  std::string host{};
+  // The node's port [v1+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const EndQuorumEpochRequest_LeaderEndpoint&, const EndQuorumEpochRequest_LeaderEndpoint&);
+};
+
 struct EndQuorumEpochRequest {
   static constexpr int16_t kApiKey = 54;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct ReplicaInfo {
-    // [v1+]
-    int32_t candidate_id{};
-    // [v1+]
-    Uuid candidate_directory_id{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReplicaInfo&, const ReplicaInfo&);
-  };
-
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The current leader ID that is resigning [v0+]
-    int32_t leader_id{};
-    // The current epoch [v0+]
-    int32_t leader_epoch{};
-    // A sorted list of preferred successors to start the election [v0-0]
-    std::vector<int32_t> preferred_successors{};
-    // A sorted list of preferred candidates to start the election [v1+]
-    std::vector<ReplicaInfo> preferred_candidates{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct LeaderEndpoint {
-    // The name of the endpoint [v1+]
-    std::string name{};
-    // The node's hostname [v1+]
-    std::string host{};
-    // The node's port [v1+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderEndpoint&, const LeaderEndpoint&);
-  };
+  using ReplicaInfo = EndQuorumEpochRequest_ReplicaInfo;
+  using PartitionData = EndQuorumEpochRequest_PartitionData;
+  using TopicData = EndQuorumEpochRequest_TopicData;
+  using LeaderEndpoint = EndQuorumEpochRequest_LeaderEndpoint;
 
   // [v0+, nullable v0+]
   std::optional<std::string> cluster_id = std::nullopt;

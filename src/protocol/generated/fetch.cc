@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const FetchRequest::ReplicaState&, const FetchRequest::ReplicaState&) = default;
+bool operator==(const FetchRequest_ReplicaState&, const FetchRequest_ReplicaState&) = default;
 
-Status FetchRequest::ReplicaState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchRequest_ReplicaState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 15) {
     FLOE_TRY(wire::get(r_, replica_id));
@@ -21,7 +21,7 @@ Status FetchRequest::ReplicaState::decode([[maybe_unused]] ByteReader& r_, [[may
   return {};
 }
 
-void FetchRequest::ReplicaState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchRequest_ReplicaState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 15) {
     wire::put(w_, replica_id);
@@ -34,9 +34,9 @@ void FetchRequest::ReplicaState::encode([[maybe_unused]] ByteWriter& w_, [[maybe
   }
 }
 
-bool operator==(const FetchRequest::FetchPartition&, const FetchRequest::FetchPartition&) = default;
+bool operator==(const FetchRequest_FetchPartition&, const FetchRequest_FetchPartition&) = default;
 
-Status FetchRequest::FetchPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchRequest_FetchPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   FLOE_TRY(wire::get(r_, partition));
   if (v_ >= 9) {
@@ -75,7 +75,7 @@ Status FetchRequest::FetchPartition::decode([[maybe_unused]] ByteReader& r_, [[m
   return {};
 }
 
-void FetchRequest::FetchPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchRequest_FetchPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   wire::put(w_, partition);
   if (v_ >= 9) {
@@ -99,9 +99,9 @@ void FetchRequest::FetchPartition::encode([[maybe_unused]] ByteWriter& w_, [[may
   }
 }
 
-bool operator==(const FetchRequest::FetchTopic&, const FetchRequest::FetchTopic&) = default;
+bool operator==(const FetchRequest_FetchTopic&, const FetchRequest_FetchTopic&) = default;
 
-Status FetchRequest::FetchTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchRequest_FetchTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ <= 12) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic));
@@ -124,7 +124,7 @@ Status FetchRequest::FetchTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe
   return {};
 }
 
-void FetchRequest::FetchTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchRequest_FetchTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ <= 12) {
     wire::put_string(w_, flexible_, topic);
@@ -143,9 +143,9 @@ void FetchRequest::FetchTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_u
   }
 }
 
-bool operator==(const FetchRequest::ForgottenTopic&, const FetchRequest::ForgottenTopic&) = default;
+bool operator==(const FetchRequest_ForgottenTopic&, const FetchRequest_ForgottenTopic&) = default;
 
-Status FetchRequest::ForgottenTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchRequest_ForgottenTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 7 && v_ <= 12) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic));
@@ -171,7 +171,7 @@ Status FetchRequest::ForgottenTopic::decode([[maybe_unused]] ByteReader& r_, [[m
   return {};
 }
 
-void FetchRequest::ForgottenTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchRequest_ForgottenTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 7 && v_ <= 12) {
     wire::put_string(w_, flexible_, topic);
@@ -311,7 +311,7 @@ void FetchRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int1
       ByteWriter& b_ = tags_.add(0);
       wire::put_nullable_string(b_, true, true, cluster_id);
     }
-    if ((v_ >= 15) && !(replica_state == ReplicaState())) {
+    if ((v_ >= 15) && !(replica_state == FetchRequest_ReplicaState())) {
       ByteWriter& b_ = tags_.add(1);
       replica_state.encode(b_, v_);
     }
@@ -319,9 +319,9 @@ void FetchRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int1
   }
 }
 
-bool operator==(const FetchResponse::EpochEndOffset&, const FetchResponse::EpochEndOffset&) = default;
+bool operator==(const FetchResponse_EpochEndOffset&, const FetchResponse_EpochEndOffset&) = default;
 
-Status FetchResponse::EpochEndOffset::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_EpochEndOffset::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 12) {
     FLOE_TRY(wire::get(r_, epoch));
@@ -335,7 +335,7 @@ Status FetchResponse::EpochEndOffset::decode([[maybe_unused]] ByteReader& r_, [[
   return {};
 }
 
-void FetchResponse::EpochEndOffset::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_EpochEndOffset::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 12) {
     wire::put(w_, epoch);
@@ -348,9 +348,9 @@ void FetchResponse::EpochEndOffset::encode([[maybe_unused]] ByteWriter& w_, [[ma
   }
 }
 
-bool operator==(const FetchResponse::LeaderIdAndEpoch&, const FetchResponse::LeaderIdAndEpoch&) = default;
+bool operator==(const FetchResponse_LeaderIdAndEpoch&, const FetchResponse_LeaderIdAndEpoch&) = default;
 
-Status FetchResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 12) {
     FLOE_TRY(wire::get(r_, leader_id));
@@ -364,7 +364,7 @@ Status FetchResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, 
   return {};
 }
 
-void FetchResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 12) {
     wire::put(w_, leader_id);
@@ -377,9 +377,9 @@ void FetchResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[
   }
 }
 
-bool operator==(const FetchResponse::SnapshotId&, const FetchResponse::SnapshotId&) = default;
+bool operator==(const FetchResponse_SnapshotId&, const FetchResponse_SnapshotId&) = default;
 
-Status FetchResponse::SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   FLOE_TRY(wire::get(r_, end_offset));
   FLOE_TRY(wire::get(r_, epoch));
@@ -389,7 +389,7 @@ Status FetchResponse::SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[mayb
   return {};
 }
 
-void FetchResponse::SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   wire::put(w_, end_offset);
   wire::put(w_, epoch);
@@ -398,9 +398,9 @@ void FetchResponse::SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_
   }
 }
 
-bool operator==(const FetchResponse::AbortedTransaction&, const FetchResponse::AbortedTransaction&) = default;
+bool operator==(const FetchResponse_AbortedTransaction&, const FetchResponse_AbortedTransaction&) = default;
 
-Status FetchResponse::AbortedTransaction::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_AbortedTransaction::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 4) {
     FLOE_TRY(wire::get(r_, producer_id));
@@ -414,7 +414,7 @@ Status FetchResponse::AbortedTransaction::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void FetchResponse::AbortedTransaction::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_AbortedTransaction::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 4) {
     wire::put(w_, producer_id);
@@ -427,9 +427,9 @@ void FetchResponse::AbortedTransaction::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const FetchResponse::PartitionData&, const FetchResponse::PartitionData&) = default;
+bool operator==(const FetchResponse_PartitionData&, const FetchResponse_PartitionData&) = default;
 
-Status FetchResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -495,7 +495,7 @@ Status FetchResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[m
   return {};
 }
 
-void FetchResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -522,15 +522,15 @@ void FetchResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[may
   wire::put_nullable_bytes(w_, flexible_, true, records);
   if (flexible_) {
     wire::TagWriter tags_;
-    if ((v_ >= 12) && !(diverging_epoch == EpochEndOffset())) {
+    if ((v_ >= 12) && !(diverging_epoch == FetchResponse_EpochEndOffset())) {
       ByteWriter& b_ = tags_.add(0);
       diverging_epoch.encode(b_, v_);
     }
-    if ((v_ >= 12) && !(current_leader == LeaderIdAndEpoch())) {
+    if ((v_ >= 12) && !(current_leader == FetchResponse_LeaderIdAndEpoch())) {
       ByteWriter& b_ = tags_.add(1);
       current_leader.encode(b_, v_);
     }
-    if ((v_ >= 12) && !(snapshot_id == SnapshotId())) {
+    if ((v_ >= 12) && !(snapshot_id == FetchResponse_SnapshotId())) {
       ByteWriter& b_ = tags_.add(2);
       snapshot_id.encode(b_, v_);
     }
@@ -538,9 +538,9 @@ void FetchResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[may
   }
 }
 
-bool operator==(const FetchResponse::FetchableTopicResponse&, const FetchResponse::FetchableTopicResponse&) = default;
+bool operator==(const FetchResponse_FetchableTopicResponse&, const FetchResponse_FetchableTopicResponse&) = default;
 
-Status FetchResponse::FetchableTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_FetchableTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ <= 12) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic));
@@ -563,7 +563,7 @@ Status FetchResponse::FetchableTopicResponse::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void FetchResponse::FetchableTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_FetchableTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ <= 12) {
     wire::put_string(w_, flexible_, topic);
@@ -582,9 +582,9 @@ void FetchResponse::FetchableTopicResponse::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const FetchResponse::NodeEndpoint&, const FetchResponse::NodeEndpoint&) = default;
+bool operator==(const FetchResponse_NodeEndpoint&, const FetchResponse_NodeEndpoint&) = default;
 
-Status FetchResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 16) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -604,7 +604,7 @@ Status FetchResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[ma
   return {};
 }
 
-void FetchResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 12;
   if (v_ >= 16) {
     wire::put(w_, node_id);

@@ -6,77 +6,86 @@
 
 namespace floe::protocol {
 
+// FetchRequest::ReplicaState
+struct FetchRequest_ReplicaState {
+  // The replica ID of the follower, or -1 if this request is from a consumer. [v15+]
+  int32_t replica_id = -1;
+  // The epoch of this follower, or -1 if not available. [v15+]
+  int64_t replica_epoch = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchRequest_ReplicaState&, const FetchRequest_ReplicaState&);
+};
+
+// FetchRequest::FetchPartition
+struct FetchRequest_FetchPartition {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The current leader epoch of the partition. [v9+]
+  int32_t current_leader_epoch = -1;
+  // The message offset. [v0+]
+  int64_t fetch_offset{};
+  // The epoch of the last fetched record or -1 if there is none [v12+]
+  int32_t last_fetched_epoch = -1;
+  // The earliest available offset of the follower replica. The field is only used when the request is sent by the follower. [v5+]
+  int64_t log_start_offset = -1;
+  // The maximum bytes to fetch from this partition. See KIP-74 for cases where this limit may not be honored. [v0+]
+  int32_t partition_max_bytes{};
+  // The directory id of the follower fetching [v17+, tag 0]
+  Uuid replica_directory_id{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchRequest_FetchPartition&, const FetchRequest_FetchPartition&);
+};
+
+// FetchRequest::FetchTopic
+struct FetchRequest_FetchTopic {
+  // The name of the topic to fetch. [v0-12]
+  std::string topic{};
+  // The unique topic ID [v13+]
+  Uuid topic_id{};
+  // The partitions to fetch. [v0+]
+  std::vector<FetchRequest_FetchPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchRequest_FetchTopic&, const FetchRequest_FetchTopic&);
+};
+
+// FetchRequest::ForgottenTopic
+struct FetchRequest_ForgottenTopic {
+  // The topic name. [v7-12]
+  std::string topic{};
+  // The unique topic ID [v13+]
+  Uuid topic_id{};
+  // The partitions indexes to forget. [v7+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchRequest_ForgottenTopic&, const FetchRequest_ForgottenTopic&);
+};
+
 struct FetchRequest {
   static constexpr int16_t kApiKey = 1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 17;
   static constexpr int16_t kLowestFlexibleVersion = 12;
 
-  struct ReplicaState {
-    // The replica ID of the follower, or -1 if this request is from a consumer. [v15+]
-    int32_t replica_id = -1;
-    // The epoch of this follower, or -1 if not available. [v15+]
-    int64_t replica_epoch = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReplicaState&, const ReplicaState&);
-  };
-
-  struct FetchPartition {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The current leader epoch of the partition. [v9+]
-    int32_t current_leader_epoch = -1;
-    // The message offset. [v0+]
-    int64_t fetch_offset{};
-    // The epoch of the last fetched record or -1 if there is none [v12+]
-    int32_t last_fetched_epoch = -1;
-    // The earliest available offset of the follower replica. The field is only used when the request is sent by the follower. [v5+]
-    int64_t log_start_offset = -1;
-    // The maximum bytes to fetch from this partition. See KIP-74 for cases where this limit may not be honored. [v0+]
-    int32_t partition_max_bytes{};
-    // The directory id of the follower fetching [v17+, tag 0]
-    Uuid replica_directory_id{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FetchPartition&, const FetchPartition&);
-  };
-
-  struct FetchTopic {
-    // The name of the topic to fetch. [v0-12]
-    std::string topic{};
-    // The unique topic ID [v13+]
-    Uuid topic_id{};
-    // The partitions to fetch. [v0+]
-    std::vector<FetchPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FetchTopic&, const FetchTopic&);
-  };
-
-  struct ForgottenTopic {
-    // The topic name. [v7-12]
-    std::string topic{};
-    // The unique topic ID [v13+]
-    Uuid topic_id{};
-    // The partitions indexes to forget. [v7+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ForgottenTopic&, const ForgottenTopic&);
-  };
+  using ReplicaState = FetchRequest_ReplicaState;
+  using FetchPartition = FetchRequest_FetchPartition;
+  using FetchTopic = FetchRequest_FetchTopic;
+  using ForgottenTopic = FetchRequest_ForgottenTopic;
 
   // The clusterId if known. This is used to validate metadata fetches prior to broker registration. [v12+, nullable v12+, tag 0]
   std::optional<std::string> cluster_id = std::nullopt;

@@ -6,126 +6,141 @@
 
 namespace floe::protocol {
 
+// FetchResponse::EpochEndOffset
+struct FetchResponse_EpochEndOffset {
+  // [v12+]
+  int32_t epoch = -1;
+  // [v12+]
+  int64_t end_offset = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_EpochEndOffset&, const FetchResponse_EpochEndOffset&);
+};
+
+// FetchResponse::LeaderIdAndEpoch
+struct FetchResponse_LeaderIdAndEpoch {
+  // The ID of the current leader or -1 if the leader is unknown. [v12+]
+  int32_t leader_id = -1;
+  // The latest known leader epoch [v12+]
+  int32_t leader_epoch = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_LeaderIdAndEpoch&, const FetchResponse_LeaderIdAndEpoch&);
+};
+
+// FetchResponse::SnapshotId
+struct FetchResponse_SnapshotId {
+  // [v0+]
+  int64_t end_offset = -1;
+  // [v0+]
+  int32_t epoch = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_SnapshotId&, const FetchResponse_SnapshotId&);
+};
+
+// FetchResponse::AbortedTransaction
+struct FetchResponse_AbortedTransaction {
+  // The producer id associated with the aborted transaction. [v4+]
+  int64_t producer_id{};
+  // The first offset in the aborted transaction. [v4+]
+  int64_t first_offset{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_AbortedTransaction&, const FetchResponse_AbortedTransaction&);
+};
+
+// FetchResponse::PartitionData
+struct FetchResponse_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no fetch error. [v0+]
+  int16_t error_code{};
+  // The current high water mark. [v0+]
+  int64_t high_watermark{};
+  // The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED) [v4+]
+  int64_t last_stable_offset = -1;
+  // The current log start offset. [v5+]
+  int64_t log_start_offset = -1;
+  // In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge [v12+, tag 0]
+  FetchResponse_EpochEndOffset diverging_epoch{};
+  // [v12+, tag 1]
+  FetchResponse_LeaderIdAndEpoch current_leader{};
+  // In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request. [v12+, tag 2]
+  FetchResponse_SnapshotId snapshot_id{};
+  // The aborted transactions. [v4+, nullable v4+]
+  std::optional<std::vector<FetchResponse_AbortedTransaction>> aborted_transactions = std::vector<FetchResponse_AbortedTransaction>();
+  // The preferred read replica for the consumer to use on its next fetch request [v11+]
+  int32_t preferred_read_replica = -1;
+  // The record data. [v0+, nullable v0+]
+  std::optional<SharedBytes> records = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_PartitionData&, const FetchResponse_PartitionData&);
+};
+
+// FetchResponse::FetchableTopicResponse
+struct FetchResponse_FetchableTopicResponse {
+  // The topic name. [v0-12]
+  std::string topic{};
+  // The unique topic ID [v13+]
+  Uuid topic_id{};
+  // The topic partitions. [v0+]
+  std::vector<FetchResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_FetchableTopicResponse&, const FetchResponse_FetchableTopicResponse&);
+};
+
+// FetchResponse::NodeEndpoint
+struct FetchResponse_NodeEndpoint {
+  // The ID of the associated node. [v16+]
+  int32_t node_id{};
+  // The node's hostname. [v16+]
+  std::string host{};
+  // The node's port. [v16+]
+  int32_t port{};
+  // The rack of the node, or null if it has not been assigned to a rack. [v16+, nullable v16+]
+  std::optional<std::string> rack = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchResponse_NodeEndpoint&, const FetchResponse_NodeEndpoint&);
+};
+
 struct FetchResponse {
   static constexpr int16_t kApiKey = 1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 17;
   static constexpr int16_t kLowestFlexibleVersion = 12;
 
-  struct EpochEndOffset {
-    // [v12+]
-    int32_t epoch = -1;
-    // [v12+]
-    int64_t end_offset = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EpochEndOffset&, const EpochEndOffset&);
-  };
-
-  struct LeaderIdAndEpoch {
-    // The ID of the current leader or -1 if the leader is unknown. [v12+]
-    int32_t leader_id = -1;
-    // The latest known leader epoch [v12+]
-    int32_t leader_epoch = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderIdAndEpoch&, const LeaderIdAndEpoch&);
-  };
-
-  struct SnapshotId {
-    // [v0+]
-    int64_t end_offset = -1;
-    // [v0+]
-    int32_t epoch = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const SnapshotId&, const SnapshotId&);
-  };
-
-  struct AbortedTransaction {
-    // The producer id associated with the aborted transaction. [v4+]
-    int64_t producer_id{};
-    // The first offset in the aborted transaction. [v4+]
-    int64_t first_offset{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AbortedTransaction&, const AbortedTransaction&);
-  };
-
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no fetch error. [v0+]
-    int16_t error_code{};
-    // The current high water mark. [v0+]
-    int64_t high_watermark{};
-    // The last stable offset (or LSO) of the partition. This is the last offset such that the state of all transactional records prior to this offset have been decided (ABORTED or COMMITTED) [v4+]
-    int64_t last_stable_offset = -1;
-    // The current log start offset. [v5+]
-    int64_t log_start_offset = -1;
-    // In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge [v12+, tag 0]
-    EpochEndOffset diverging_epoch{};
-    // [v12+, tag 1]
-    LeaderIdAndEpoch current_leader{};
-    // In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request. [v12+, tag 2]
-    SnapshotId snapshot_id{};
-    // The aborted transactions. [v4+, nullable v4+]
-    std::optional<std::vector<AbortedTransaction>> aborted_transactions = std::vector<AbortedTransaction>();
-    // The preferred read replica for the consumer to use on its next fetch request [v11+]
-    int32_t preferred_read_replica = -1;
-    // The record data. [v0+, nullable v0+]
-    std::optional<SharedBytes> records = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct FetchableTopicResponse {
-    // The topic name. [v0-12]
-    std::string topic{};
-    // The unique topic ID [v13+]
-    Uuid topic_id{};
-    // The topic partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FetchableTopicResponse&, const FetchableTopicResponse&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node. [v16+]
-    int32_t node_id{};
-    // The node's hostname. [v16+]
-    std::string host{};
-    // The node's port. [v16+]
-    int32_t port{};
-    // The rack of the node, or null if it has not been assigned to a rack. [v16+, nullable v16+]
-    std::optional<std::string> rack = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using EpochEndOffset = FetchResponse_EpochEndOffset;
+  using LeaderIdAndEpoch = FetchResponse_LeaderIdAndEpoch;
+  using SnapshotId = FetchResponse_SnapshotId;
+  using AbortedTransaction = FetchResponse_AbortedTransaction;
+  using PartitionData = FetchResponse_PartitionData;
+  using FetchableTopicResponse = FetchResponse_FetchableTopicResponse;
+  using NodeEndpoint = FetchResponse_NodeEndpoint;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v1+]
   int32_t throttle_time_ms{};

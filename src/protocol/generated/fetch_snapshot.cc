@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const FetchSnapshotRequest::SnapshotId&, const FetchSnapshotRequest::SnapshotId&) = default;
+bool operator==(const FetchSnapshotRequest_SnapshotId&, const FetchSnapshotRequest_SnapshotId&) = default;
 
-Status FetchSnapshotRequest::SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotRequest_SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, end_offset));
   FLOE_TRY(wire::get(r_, epoch));
@@ -17,7 +17,7 @@ Status FetchSnapshotRequest::SnapshotId::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void FetchSnapshotRequest::SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotRequest_SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, end_offset);
   wire::put(w_, epoch);
@@ -26,9 +26,9 @@ void FetchSnapshotRequest::SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const FetchSnapshotRequest::PartitionSnapshot&, const FetchSnapshotRequest::PartitionSnapshot&) = default;
+bool operator==(const FetchSnapshotRequest_PartitionSnapshot&, const FetchSnapshotRequest_PartitionSnapshot&) = default;
 
-Status FetchSnapshotRequest::PartitionSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotRequest_PartitionSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, current_leader_epoch));
@@ -59,7 +59,7 @@ Status FetchSnapshotRequest::PartitionSnapshot::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void FetchSnapshotRequest::PartitionSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotRequest_PartitionSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, current_leader_epoch);
@@ -75,9 +75,9 @@ void FetchSnapshotRequest::PartitionSnapshot::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const FetchSnapshotRequest::TopicSnapshot&, const FetchSnapshotRequest::TopicSnapshot&) = default;
+bool operator==(const FetchSnapshotRequest_TopicSnapshot&, const FetchSnapshotRequest_TopicSnapshot&) = default;
 
-Status FetchSnapshotRequest::TopicSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotRequest_TopicSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -95,7 +95,7 @@ Status FetchSnapshotRequest::TopicSnapshot::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void FetchSnapshotRequest::TopicSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotRequest_TopicSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {
@@ -170,9 +170,9 @@ void FetchSnapshotRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unuse
   }
 }
 
-bool operator==(const FetchSnapshotResponse::SnapshotId&, const FetchSnapshotResponse::SnapshotId&) = default;
+bool operator==(const FetchSnapshotResponse_SnapshotId&, const FetchSnapshotResponse_SnapshotId&) = default;
 
-Status FetchSnapshotResponse::SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotResponse_SnapshotId::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, end_offset));
   FLOE_TRY(wire::get(r_, epoch));
@@ -182,7 +182,7 @@ Status FetchSnapshotResponse::SnapshotId::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void FetchSnapshotResponse::SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotResponse_SnapshotId::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, end_offset);
   wire::put(w_, epoch);
@@ -191,9 +191,9 @@ void FetchSnapshotResponse::SnapshotId::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const FetchSnapshotResponse::LeaderIdAndEpoch&, const FetchSnapshotResponse::LeaderIdAndEpoch&) = default;
+bool operator==(const FetchSnapshotResponse_LeaderIdAndEpoch&, const FetchSnapshotResponse_LeaderIdAndEpoch&) = default;
 
-Status FetchSnapshotResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotResponse_LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, leader_id));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -203,7 +203,7 @@ Status FetchSnapshotResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void FetchSnapshotResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotResponse_LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, leader_id);
   wire::put(w_, leader_epoch);
@@ -212,9 +212,9 @@ void FetchSnapshotResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const FetchSnapshotResponse::PartitionSnapshot&, const FetchSnapshotResponse::PartitionSnapshot&) = default;
+bool operator==(const FetchSnapshotResponse_PartitionSnapshot&, const FetchSnapshotResponse_PartitionSnapshot&) = default;
 
-Status FetchSnapshotResponse::PartitionSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotResponse_PartitionSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -246,7 +246,7 @@ Status FetchSnapshotResponse::PartitionSnapshot::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void FetchSnapshotResponse::PartitionSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotResponse_PartitionSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, index);
   wire::put(w_, error_code);
@@ -256,7 +256,7 @@ void FetchSnapshotResponse::PartitionSnapshot::encode([[maybe_unused]] ByteWrite
   wire::put_bytes(w_, flexible_, unaligned_records);
   if (flexible_) {
     wire::TagWriter tags_;
-    if (!(current_leader == LeaderIdAndEpoch())) {
+    if (!(current_leader == FetchSnapshotResponse_LeaderIdAndEpoch())) {
       ByteWriter& b_ = tags_.add(0);
       current_leader.encode(b_, v_);
     }
@@ -264,9 +264,9 @@ void FetchSnapshotResponse::PartitionSnapshot::encode([[maybe_unused]] ByteWrite
   }
 }
 
-bool operator==(const FetchSnapshotResponse::TopicSnapshot&, const FetchSnapshotResponse::TopicSnapshot&) = default;
+bool operator==(const FetchSnapshotResponse_TopicSnapshot&, const FetchSnapshotResponse_TopicSnapshot&) = default;
 
-Status FetchSnapshotResponse::TopicSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotResponse_TopicSnapshot::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -284,7 +284,7 @@ Status FetchSnapshotResponse::TopicSnapshot::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void FetchSnapshotResponse::TopicSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotResponse_TopicSnapshot::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {
@@ -298,9 +298,9 @@ void FetchSnapshotResponse::TopicSnapshot::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const FetchSnapshotResponse::NodeEndpoint&, const FetchSnapshotResponse::NodeEndpoint&) = default;
+bool operator==(const FetchSnapshotResponse_NodeEndpoint&, const FetchSnapshotResponse_NodeEndpoint&) = default;
 
-Status FetchSnapshotResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FetchSnapshotResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 1) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -317,7 +317,7 @@ Status FetchSnapshotResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void FetchSnapshotResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FetchSnapshotResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 1) {
     wire::put(w_, node_id);

@@ -6,56 +6,63 @@
 
 namespace floe::protocol {
 
+// FetchSnapshotRequest::SnapshotId
+struct FetchSnapshotRequest_SnapshotId {
+  // [v0+]
+  int64_t end_offset{};
+  // [v0+]
+  int32_t epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotRequest_SnapshotId&, const FetchSnapshotRequest_SnapshotId&);
+};
+
+// FetchSnapshotRequest::PartitionSnapshot
+struct FetchSnapshotRequest_PartitionSnapshot {
+  // The partition index [v0+]
+  int32_t partition{};
+  // The current leader epoch of the partition, -1 for unknown leader epoch [v0+]
+  int32_t current_leader_epoch{};
+  // The snapshot endOffset and epoch to fetch [v0+]
+  FetchSnapshotRequest_SnapshotId snapshot_id{};
+  // The byte position within the snapshot to start fetching from [v0+]
+  int64_t position{};
+  // The directory id of the follower fetching [v1+, tag 0]
+  Uuid replica_directory_id{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotRequest_PartitionSnapshot&, const FetchSnapshotRequest_PartitionSnapshot&);
+};
+
+// FetchSnapshotRequest::TopicSnapshot
+struct FetchSnapshotRequest_TopicSnapshot {
+  // The name of the topic to fetch [v0+]
+  std::string name{};
+  // The partitions to fetch [v0+]
+  std::vector<FetchSnapshotRequest_PartitionSnapshot> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotRequest_TopicSnapshot&, const FetchSnapshotRequest_TopicSnapshot&);
+};
+
 struct FetchSnapshotRequest {
   static constexpr int16_t kApiKey = 59;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct SnapshotId {
-    // [v0+]
-    int64_t end_offset{};
-    // [v0+]
-    int32_t epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const SnapshotId&, const SnapshotId&);
-  };
-
-  struct PartitionSnapshot {
-    // The partition index [v0+]
-    int32_t partition{};
-    // The current leader epoch of the partition, -1 for unknown leader epoch [v0+]
-    int32_t current_leader_epoch{};
-    // The snapshot endOffset and epoch to fetch [v0+]
-    SnapshotId snapshot_id{};
-    // The byte position within the snapshot to start fetching from [v0+]
-    int64_t position{};
-    // The directory id of the follower fetching [v1+, tag 0]
-    Uuid replica_directory_id{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionSnapshot&, const PartitionSnapshot&);
-  };
-
-  struct TopicSnapshot {
-    // The name of the topic to fetch [v0+]
-    std::string name{};
-    // The partitions to fetch [v0+]
-    std::vector<PartitionSnapshot> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicSnapshot&, const TopicSnapshot&);
-  };
+  using SnapshotId = FetchSnapshotRequest_SnapshotId;
+  using PartitionSnapshot = FetchSnapshotRequest_PartitionSnapshot;
+  using TopicSnapshot = FetchSnapshotRequest_TopicSnapshot;
 
   // The clusterId if known, this is used to validate metadata fetches prior to broker registration [v0+, nullable v0+, tag 0]
   std::optional<std::string> cluster_id = std::nullopt;

@@ -6,88 +6,99 @@
 
 namespace floe::protocol {
 
+// FetchSnapshotResponse::SnapshotId
+struct FetchSnapshotResponse_SnapshotId {
+  // [v0+]
+  int64_t end_offset{};
+  // [v0+]
+  int32_t epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotResponse_SnapshotId&, const FetchSnapshotResponse_SnapshotId&);
+};
+
+// FetchSnapshotResponse::LeaderIdAndEpoch
+struct FetchSnapshotResponse_LeaderIdAndEpoch {
+  // The ID of the current leader or -1 if the leader is unknown. [v0+]
+  int32_t leader_id{};
+  // The latest known leader epoch [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotResponse_LeaderIdAndEpoch&, const FetchSnapshotResponse_LeaderIdAndEpoch&);
+};
+
+// FetchSnapshotResponse::PartitionSnapshot
+struct FetchSnapshotResponse_PartitionSnapshot {
+  // The partition index. [v0+]
+  int32_t index{};
+  // The error code, or 0 if there was no fetch error. [v0+]
+  int16_t error_code{};
+  // The snapshot endOffset and epoch fetched [v0+]
+  FetchSnapshotResponse_SnapshotId snapshot_id{};
+  // [v0+, tag 0]
+  FetchSnapshotResponse_LeaderIdAndEpoch current_leader{};
+  // The total size of the snapshot. [v0+]
+  int64_t size{};
+  // The starting byte position within the snapshot included in the Bytes field. [v0+]
+  int64_t position{};
+  // Snapshot data in records format which may not be aligned on an offset boundary [v0+]
+  SharedBytes unaligned_records{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotResponse_PartitionSnapshot&, const FetchSnapshotResponse_PartitionSnapshot&);
+};
+
+// FetchSnapshotResponse::TopicSnapshot
+struct FetchSnapshotResponse_TopicSnapshot {
+  // The name of the topic to fetch. [v0+]
+  std::string name{};
+  // The partitions to fetch. [v0+]
+  std::vector<FetchSnapshotResponse_PartitionSnapshot> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotResponse_TopicSnapshot&, const FetchSnapshotResponse_TopicSnapshot&);
+};
+
+// FetchSnapshotResponse::NodeEndpoint
+struct FetchSnapshotResponse_NodeEndpoint {
+  // The ID of the associated node [v1+]
+  int32_t node_id{};
+  // The node's hostname [v1+]
+  std::string host{};
+  // The node's port [v1+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FetchSnapshotResponse_NodeEndpoint&, const FetchSnapshotResponse_NodeEndpoint&);
+};
+
 struct FetchSnapshotResponse {
   static constexpr int16_t kApiKey = 59;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct SnapshotId {
-    // [v0+]
-    int64_t end_offset{};
-    // [v0+]
-    int32_t epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const SnapshotId&, const SnapshotId&);
-  };
-
-  struct LeaderIdAndEpoch {
-    // The ID of the current leader or -1 if the leader is unknown. [v0+]
-    int32_t leader_id{};
-    // The latest known leader epoch [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderIdAndEpoch&, const LeaderIdAndEpoch&);
-  };
-
-  struct PartitionSnapshot {
-    // The partition index. [v0+]
-    int32_t index{};
-    // The error code, or 0 if there was no fetch error. [v0+]
-    int16_t error_code{};
-    // The snapshot endOffset and epoch fetched [v0+]
-    SnapshotId snapshot_id{};
-    // [v0+, tag 0]
-    LeaderIdAndEpoch current_leader{};
-    // The total size of the snapshot. [v0+]
-    int64_t size{};
-    // The starting byte position within the snapshot included in the Bytes field. [v0+]
-    int64_t position{};
-    // Snapshot data in records format which may not be aligned on an offset boundary [v0+]
-    SharedBytes unaligned_records{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionSnapshot&, const PartitionSnapshot&);
-  };
-
-  struct TopicSnapshot {
-    // The name of the topic to fetch. [v0+]
-    std::string name{};
-    // The partitions to fetch. [v0+]
-    std::vector<PartitionSnapshot> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicSnapshot&, const TopicSnapshot&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node [v1+]
-    int32_t node_id{};
-    // The node's hostname [v1+]
-    std::string host{};
-    // The node's port [v1+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using SnapshotId = FetchSnapshotResponse_SnapshotId;
+  using LeaderIdAndEpoch = FetchSnapshotResponse_LeaderIdAndEpoch;
+  using PartitionSnapshot = FetchSnapshotResponse_PartitionSnapshot;
+  using TopicSnapshot = FetchSnapshotResponse_TopicSnapshot;
+  using NodeEndpoint = FetchSnapshotResponse_NodeEndpoint;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

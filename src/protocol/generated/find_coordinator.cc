@@ -55,9 +55,9 @@ void FindCoordinatorRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const FindCoordinatorResponse::Coordinator&, const FindCoordinatorResponse::Coordinator&) = default;
+bool operator==(const FindCoordinatorResponse_Coordinator&, const FindCoordinatorResponse_Coordinator&) = default;
 
-Status FindCoordinatorResponse::Coordinator::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status FindCoordinatorResponse_Coordinator::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 4) {
     FLOE_TRY(wire::get_string(r_, flexible_, key));
@@ -83,7 +83,7 @@ Status FindCoordinatorResponse::Coordinator::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void FindCoordinatorResponse::Coordinator::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void FindCoordinatorResponse_Coordinator::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   if (v_ >= 4) {
     wire::put_string(w_, flexible_, key);

@@ -6,32 +6,35 @@
 
 namespace floe::protocol {
 
+// FindCoordinatorResponse::Coordinator
+struct FindCoordinatorResponse_Coordinator {
+  // The coordinator key. [v4+]
+  std::string key{};
+  // The node id. [v4+]
+  int32_t node_id{};
+  // The host name. [v4+]
+  std::string host{};
+  // The port. [v4+]
+  int32_t port{};
+  // The error code, or 0 if there was no error. [v4+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v4+, nullable v4+]
+  std::optional<std::string> error_message = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const FindCoordinatorResponse_Coordinator&, const FindCoordinatorResponse_Coordinator&);
+};
+
 struct FindCoordinatorResponse {
   static constexpr int16_t kApiKey = 10;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 6;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct Coordinator {
-    // The coordinator key. [v4+]
-    std::string key{};
-    // The node id. [v4+]
-    int32_t node_id{};
-    // The host name. [v4+]
-    std::string host{};
-    // The port. [v4+]
-    int32_t port{};
-    // The error code, or 0 if there was no error. [v4+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v4+, nullable v4+]
-    std::optional<std::string> error_message = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Coordinator&, const Coordinator&);
-  };
+  using Coordinator = FindCoordinatorResponse_Coordinator;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v1+]
   int32_t throttle_time_ms{};

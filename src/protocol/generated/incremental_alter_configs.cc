@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const IncrementalAlterConfigsRequest::AlterableConfig&, const IncrementalAlterConfigsRequest::AlterableConfig&) = default;
+bool operator==(const IncrementalAlterConfigsRequest_AlterableConfig&, const IncrementalAlterConfigsRequest_AlterableConfig&) = default;
 
-Status IncrementalAlterConfigsRequest::AlterableConfig::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status IncrementalAlterConfigsRequest_AlterableConfig::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, config_operation));
@@ -18,7 +18,7 @@ Status IncrementalAlterConfigsRequest::AlterableConfig::decode([[maybe_unused]] 
   return {};
 }
 
-void IncrementalAlterConfigsRequest::AlterableConfig::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void IncrementalAlterConfigsRequest_AlterableConfig::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, config_operation);
@@ -28,9 +28,9 @@ void IncrementalAlterConfigsRequest::AlterableConfig::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const IncrementalAlterConfigsRequest::AlterConfigsResource&, const IncrementalAlterConfigsRequest::AlterConfigsResource&) = default;
+bool operator==(const IncrementalAlterConfigsRequest_AlterConfigsResource&, const IncrementalAlterConfigsRequest_AlterConfigsResource&) = default;
 
-Status IncrementalAlterConfigsRequest::AlterConfigsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status IncrementalAlterConfigsRequest_AlterConfigsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, resource_type));
   FLOE_TRY(wire::get_string(r_, flexible_, resource_name));
@@ -49,7 +49,7 @@ Status IncrementalAlterConfigsRequest::AlterConfigsResource::decode([[maybe_unus
   return {};
 }
 
-void IncrementalAlterConfigsRequest::AlterConfigsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void IncrementalAlterConfigsRequest_AlterConfigsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, resource_type);
   wire::put_string(w_, flexible_, resource_name);
@@ -100,9 +100,9 @@ void IncrementalAlterConfigsRequest::encode([[maybe_unused]] ByteWriter& w_, [[m
   }
 }
 
-bool operator==(const IncrementalAlterConfigsResponse::AlterConfigsResourceResponse&, const IncrementalAlterConfigsResponse::AlterConfigsResourceResponse&) = default;
+bool operator==(const IncrementalAlterConfigsResponse_AlterConfigsResourceResponse&, const IncrementalAlterConfigsResponse_AlterConfigsResourceResponse&) = default;
 
-Status IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status IncrementalAlterConfigsResponse_AlterConfigsResourceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -114,7 +114,7 @@ Status IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::decode([[m
   return {};
 }
 
-void IncrementalAlterConfigsResponse::AlterConfigsResourceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void IncrementalAlterConfigsResponse_AlterConfigsResourceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

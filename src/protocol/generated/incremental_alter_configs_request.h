@@ -6,41 +6,46 @@
 
 namespace floe::protocol {
 
+// IncrementalAlterConfigsRequest::AlterableConfig
+struct IncrementalAlterConfigsRequest_AlterableConfig {
+  // The configuration key name. [v0+]
+  std::string name{};
+  // The type (Set, Delete, Append, Subtract) of operation. [v0+]
+  int8_t config_operation{};
+  // The value to set for the configuration key. [v0+, nullable v0+]
+  std::optional<std::string> value = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const IncrementalAlterConfigsRequest_AlterableConfig&, const IncrementalAlterConfigsRequest_AlterableConfig&);
+};
+
+// IncrementalAlterConfigsRequest::AlterConfigsResource
+struct IncrementalAlterConfigsRequest_AlterConfigsResource {
+  // The resource type. [v0+]
+  int8_t resource_type{};
+  // The resource name. [v0+]
+  std::string resource_name{};
+  // The configurations. [v0+]
+  std::vector<IncrementalAlterConfigsRequest_AlterableConfig> configs{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const IncrementalAlterConfigsRequest_AlterConfigsResource&, const IncrementalAlterConfigsRequest_AlterConfigsResource&);
+};
+
 struct IncrementalAlterConfigsRequest {
   static constexpr int16_t kApiKey = 44;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct AlterableConfig {
-    // The configuration key name. [v0+]
-    std::string name{};
-    // The type (Set, Delete, Append, Subtract) of operation. [v0+]
-    int8_t config_operation{};
-    // The value to set for the configuration key. [v0+, nullable v0+]
-    std::optional<std::string> value = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterableConfig&, const AlterableConfig&);
-  };
-
-  struct AlterConfigsResource {
-    // The resource type. [v0+]
-    int8_t resource_type{};
-    // The resource name. [v0+]
-    std::string resource_name{};
-    // The configurations. [v0+]
-    std::vector<AlterableConfig> configs{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AlterConfigsResource&, const AlterConfigsResource&);
-  };
+  using AlterableConfig = IncrementalAlterConfigsRequest_AlterableConfig;
+  using AlterConfigsResource = IncrementalAlterConfigsRequest_AlterConfigsResource;
 
   // The incremental updates for each resource. [v0+]
   std::vector<AlterConfigsResource> resources{};

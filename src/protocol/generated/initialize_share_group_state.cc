@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const InitializeShareGroupStateRequest::PartitionData&, const InitializeShareGroupStateRequest::PartitionData&) = default;
+bool operator==(const InitializeShareGroupStateRequest_PartitionData&, const InitializeShareGroupStateRequest_PartitionData&) = default;
 
-Status InitializeShareGroupStateRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status InitializeShareGroupStateRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, state_epoch));
@@ -18,7 +18,7 @@ Status InitializeShareGroupStateRequest::PartitionData::decode([[maybe_unused]] 
   return {};
 }
 
-void InitializeShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void InitializeShareGroupStateRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, state_epoch);
@@ -28,9 +28,9 @@ void InitializeShareGroupStateRequest::PartitionData::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const InitializeShareGroupStateRequest::InitializeStateData&, const InitializeShareGroupStateRequest::InitializeStateData&) = default;
+bool operator==(const InitializeShareGroupStateRequest_InitializeStateData&, const InitializeShareGroupStateRequest_InitializeStateData&) = default;
 
-Status InitializeShareGroupStateRequest::InitializeStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status InitializeShareGroupStateRequest_InitializeStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -48,7 +48,7 @@ Status InitializeShareGroupStateRequest::InitializeStateData::decode([[maybe_unu
   return {};
 }
 
-void InitializeShareGroupStateRequest::InitializeStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void InitializeShareGroupStateRequest_InitializeStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -98,9 +98,9 @@ void InitializeShareGroupStateRequest::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const InitializeShareGroupStateResponse::PartitionResult&, const InitializeShareGroupStateResponse::PartitionResult&) = default;
+bool operator==(const InitializeShareGroupStateResponse_PartitionResult&, const InitializeShareGroupStateResponse_PartitionResult&) = default;
 
-Status InitializeShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status InitializeShareGroupStateResponse_PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, error_code));
@@ -111,7 +111,7 @@ Status InitializeShareGroupStateResponse::PartitionResult::decode([[maybe_unused
   return {};
 }
 
-void InitializeShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void InitializeShareGroupStateResponse_PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, error_code);
@@ -121,9 +121,9 @@ void InitializeShareGroupStateResponse::PartitionResult::encode([[maybe_unused]]
   }
 }
 
-bool operator==(const InitializeShareGroupStateResponse::InitializeStateResult&, const InitializeShareGroupStateResponse::InitializeStateResult&) = default;
+bool operator==(const InitializeShareGroupStateResponse_InitializeStateResult&, const InitializeShareGroupStateResponse_InitializeStateResult&) = default;
 
-Status InitializeShareGroupStateResponse::InitializeStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status InitializeShareGroupStateResponse_InitializeStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -141,7 +141,7 @@ Status InitializeShareGroupStateResponse::InitializeStateResult::decode([[maybe_
   return {};
 }
 
-void InitializeShareGroupStateResponse::InitializeStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void InitializeShareGroupStateResponse_InitializeStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// InitializeShareGroupStateRequest::PartitionData
+struct InitializeShareGroupStateRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The state epoch for this share-partition. [v0+]
+  int32_t state_epoch{};
+  // The share-partition start offset, or -1 if the start offset is not being initialized. [v0+]
+  int64_t start_offset{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const InitializeShareGroupStateRequest_PartitionData&, const InitializeShareGroupStateRequest_PartitionData&);
+};
+
+// InitializeShareGroupStateRequest::InitializeStateData
+struct InitializeShareGroupStateRequest_InitializeStateData {
+  // The topic identifier. [v0+]
+  Uuid topic_id{};
+  // The data for the partitions. [v0+]
+  std::vector<InitializeShareGroupStateRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const InitializeShareGroupStateRequest_InitializeStateData&, const InitializeShareGroupStateRequest_InitializeStateData&);
+};
+
 struct InitializeShareGroupStateRequest {
   static constexpr int16_t kApiKey = 83;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The state epoch for this share-partition. [v0+]
-    int32_t state_epoch{};
-    // The share-partition start offset, or -1 if the start offset is not being initialized. [v0+]
-    int64_t start_offset{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct InitializeStateData {
-    // The topic identifier. [v0+]
-    Uuid topic_id{};
-    // The data for the partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const InitializeStateData&, const InitializeStateData&);
-  };
+  using PartitionData = InitializeShareGroupStateRequest_PartitionData;
+  using InitializeStateData = InitializeShareGroupStateRequest_InitializeStateData;
 
   // The group identifier. [v0+]
   std::string group_id{};

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// InitializeShareGroupStateResponse::PartitionResult
+struct InitializeShareGroupStateResponse_PartitionResult {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const InitializeShareGroupStateResponse_PartitionResult&, const InitializeShareGroupStateResponse_PartitionResult&);
+};
+
+// InitializeShareGroupStateResponse::InitializeStateResult
+struct InitializeShareGroupStateResponse_InitializeStateResult {
+  // The topic identifier [v0+]
+  Uuid topic_id{};
+  // The results for the partitions. [v0+]
+  std::vector<InitializeShareGroupStateResponse_PartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const InitializeShareGroupStateResponse_InitializeStateResult&, const InitializeShareGroupStateResponse_InitializeStateResult&);
+};
+
 struct InitializeShareGroupStateResponse {
   static constexpr int16_t kApiKey = 83;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionResult {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResult&, const PartitionResult&);
-  };
-
-  struct InitializeStateResult {
-    // The topic identifier [v0+]
-    Uuid topic_id{};
-    // The results for the partitions. [v0+]
-    std::vector<PartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const InitializeStateResult&, const InitializeStateResult&);
-  };
+  using PartitionResult = InitializeShareGroupStateResponse_PartitionResult;
+  using InitializeStateResult = InitializeShareGroupStateResponse_InitializeStateResult;
 
   // The initialization results [v0+]
   std::vector<InitializeStateResult> results{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const JoinGroupRequest::JoinGroupRequestProtocol&, const JoinGroupRequest::JoinGroupRequestProtocol&) = default;
+bool operator==(const JoinGroupRequest_JoinGroupRequestProtocol&, const JoinGroupRequest_JoinGroupRequestProtocol&) = default;
 
-Status JoinGroupRequest::JoinGroupRequestProtocol::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status JoinGroupRequest_JoinGroupRequestProtocol::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_bytes(r_, flexible_, metadata));
@@ -17,7 +17,7 @@ Status JoinGroupRequest::JoinGroupRequestProtocol::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void JoinGroupRequest::JoinGroupRequestProtocol::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void JoinGroupRequest_JoinGroupRequestProtocol::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put_string(w_, flexible_, name);
   wire::put_bytes(w_, flexible_, metadata);
@@ -86,9 +86,9 @@ void JoinGroupRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] 
   }
 }
 
-bool operator==(const JoinGroupResponse::JoinGroupResponseMember&, const JoinGroupResponse::JoinGroupResponseMember&) = default;
+bool operator==(const JoinGroupResponse_JoinGroupResponseMember&, const JoinGroupResponse_JoinGroupResponseMember&) = default;
 
-Status JoinGroupResponse::JoinGroupResponseMember::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status JoinGroupResponse_JoinGroupResponseMember::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get_string(r_, flexible_, member_id));
   if (v_ >= 5) {
@@ -101,7 +101,7 @@ Status JoinGroupResponse::JoinGroupResponseMember::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void JoinGroupResponse::JoinGroupResponseMember::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void JoinGroupResponse_JoinGroupResponseMember::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put_string(w_, flexible_, member_id);
   if (v_ >= 5) {

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// JoinGroupRequest::JoinGroupRequestProtocol
+struct JoinGroupRequest_JoinGroupRequestProtocol {
+  // The protocol name. [v0+]
+  std::string name{};
+  // The protocol metadata. [v0+]
+  SharedBytes metadata{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const JoinGroupRequest_JoinGroupRequestProtocol&, const JoinGroupRequest_JoinGroupRequestProtocol&);
+};
+
 struct JoinGroupRequest {
   static constexpr int16_t kApiKey = 11;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 9;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct JoinGroupRequestProtocol {
-    // The protocol name. [v0+]
-    std::string name{};
-    // The protocol metadata. [v0+]
-    SharedBytes metadata{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const JoinGroupRequestProtocol&, const JoinGroupRequestProtocol&);
-  };
+  using JoinGroupRequestProtocol = JoinGroupRequest_JoinGroupRequestProtocol;
 
   // The group identifier. [v0+]
   std::string group_id{};

@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// JoinGroupResponse::JoinGroupResponseMember
+struct JoinGroupResponse_JoinGroupResponseMember {
+  // The group member ID. [v0+]
+  std::string member_id{};
+  // The unique identifier of the consumer instance provided by end user. [v5+, nullable v5+]
+  std::optional<std::string> group_instance_id = std::nullopt;
+  // The group member metadata. [v0+]
+  SharedBytes metadata{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const JoinGroupResponse_JoinGroupResponseMember&, const JoinGroupResponse_JoinGroupResponseMember&);
+};
+
 struct JoinGroupResponse {
   static constexpr int16_t kApiKey = 11;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 9;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct JoinGroupResponseMember {
-    // The group member ID. [v0+]
-    std::string member_id{};
-    // The unique identifier of the consumer instance provided by end user. [v5+, nullable v5+]
-    std::optional<std::string> group_instance_id = std::nullopt;
-    // The group member metadata. [v0+]
-    SharedBytes metadata{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const JoinGroupResponseMember&, const JoinGroupResponseMember&);
-  };
+  using JoinGroupResponseMember = JoinGroupResponse_JoinGroupResponseMember;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v2+]
   int32_t throttle_time_ms{};

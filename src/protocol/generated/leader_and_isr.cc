@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const LeaderAndIsrRequest::LeaderAndIsrPartitionState&, const LeaderAndIsrRequest::LeaderAndIsrPartitionState&) = default;
+bool operator==(const LeaderAndIsrRequest_LeaderAndIsrPartitionState&, const LeaderAndIsrRequest_LeaderAndIsrPartitionState&) = default;
 
-Status LeaderAndIsrRequest::LeaderAndIsrPartitionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaderAndIsrRequest_LeaderAndIsrPartitionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ <= 1) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -73,7 +73,7 @@ Status LeaderAndIsrRequest::LeaderAndIsrPartitionState::decode([[maybe_unused]] 
   return {};
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrPartitionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaderAndIsrRequest_LeaderAndIsrPartitionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ <= 1) {
     wire::put_string(w_, flexible_, topic_name);
@@ -122,9 +122,9 @@ void LeaderAndIsrRequest::LeaderAndIsrPartitionState::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const LeaderAndIsrRequest::LeaderAndIsrTopicState&, const LeaderAndIsrRequest::LeaderAndIsrTopicState&) = default;
+bool operator==(const LeaderAndIsrRequest_LeaderAndIsrTopicState&, const LeaderAndIsrRequest_LeaderAndIsrTopicState&) = default;
 
-Status LeaderAndIsrRequest::LeaderAndIsrTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaderAndIsrRequest_LeaderAndIsrTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 2) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -149,7 +149,7 @@ Status LeaderAndIsrRequest::LeaderAndIsrTopicState::decode([[maybe_unused]] Byte
   return {};
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaderAndIsrRequest_LeaderAndIsrTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 2) {
     wire::put_string(w_, flexible_, topic_name);
@@ -170,9 +170,9 @@ void LeaderAndIsrRequest::LeaderAndIsrTopicState::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const LeaderAndIsrRequest::LeaderAndIsrLiveLeader&, const LeaderAndIsrRequest::LeaderAndIsrLiveLeader&) = default;
+bool operator==(const LeaderAndIsrRequest_LeaderAndIsrLiveLeader&, const LeaderAndIsrRequest_LeaderAndIsrLiveLeader&) = default;
 
-Status LeaderAndIsrRequest::LeaderAndIsrLiveLeader::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaderAndIsrRequest_LeaderAndIsrLiveLeader::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get(r_, broker_id));
   FLOE_TRY(wire::get_string(r_, flexible_, host_name));
@@ -183,7 +183,7 @@ Status LeaderAndIsrRequest::LeaderAndIsrLiveLeader::decode([[maybe_unused]] Byte
   return {};
 }
 
-void LeaderAndIsrRequest::LeaderAndIsrLiveLeader::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaderAndIsrRequest_LeaderAndIsrLiveLeader::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put(w_, broker_id);
   wire::put_string(w_, flexible_, host_name);
@@ -287,9 +287,9 @@ void LeaderAndIsrRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const LeaderAndIsrResponse::LeaderAndIsrPartitionError&, const LeaderAndIsrResponse::LeaderAndIsrPartitionError&) = default;
+bool operator==(const LeaderAndIsrResponse_LeaderAndIsrPartitionError&, const LeaderAndIsrResponse_LeaderAndIsrPartitionError&) = default;
 
-Status LeaderAndIsrResponse::LeaderAndIsrPartitionError::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaderAndIsrResponse_LeaderAndIsrPartitionError::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ <= 4) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -302,7 +302,7 @@ Status LeaderAndIsrResponse::LeaderAndIsrPartitionError::decode([[maybe_unused]]
   return {};
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrPartitionError::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaderAndIsrResponse_LeaderAndIsrPartitionError::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ <= 4) {
     wire::put_string(w_, flexible_, topic_name);
@@ -314,9 +314,9 @@ void LeaderAndIsrResponse::LeaderAndIsrPartitionError::encode([[maybe_unused]] B
   }
 }
 
-bool operator==(const LeaderAndIsrResponse::LeaderAndIsrTopicError&, const LeaderAndIsrResponse::LeaderAndIsrTopicError&) = default;
+bool operator==(const LeaderAndIsrResponse_LeaderAndIsrTopicError&, const LeaderAndIsrResponse_LeaderAndIsrTopicError&) = default;
 
-Status LeaderAndIsrResponse::LeaderAndIsrTopicError::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaderAndIsrResponse_LeaderAndIsrTopicError::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 5) {
     FLOE_TRY(wire::get(r_, topic_id));
@@ -338,7 +338,7 @@ Status LeaderAndIsrResponse::LeaderAndIsrTopicError::decode([[maybe_unused]] Byt
   return {};
 }
 
-void LeaderAndIsrResponse::LeaderAndIsrTopicError::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaderAndIsrResponse_LeaderAndIsrTopicError::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 5) {
     wire::put(w_, topic_id);

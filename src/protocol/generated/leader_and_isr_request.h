@@ -6,74 +6,81 @@
 
 namespace floe::protocol {
 
+// LeaderAndIsrRequest::LeaderAndIsrPartitionState
+struct LeaderAndIsrRequest_LeaderAndIsrPartitionState {
+  // The topic name. This is only present in v0 or v1. [v0-1]
+  std::string topic_name{};
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The controller epoch. [v0+]
+  int32_t controller_epoch{};
+  // The broker ID of the leader. [v0+]
+  int32_t leader{};
+  // The leader epoch. [v0+]
+  int32_t leader_epoch{};
+  // The in-sync replica IDs. [v0+]
+  std::vector<int32_t> isr{};
+  // The current epoch for the partition. The epoch is a monotonically increasing value which is incremented after every partition change. (Since the LeaderAndIsr request is only used by the legacy controller, this corresponds to the zkVersion) [v0+]
+  int32_t partition_epoch{};
+  // The replica IDs. [v0+]
+  std::vector<int32_t> replicas{};
+  // The replica IDs that we are adding this partition to, or null if no replicas are being added. [v3+]
+  std::vector<int32_t> adding_replicas{};
+  // The replica IDs that we are removing this partition from, or null if no replicas are being removed. [v3+]
+  std::vector<int32_t> removing_replicas{};
+  // Whether the replica should have existed on the broker or not. [v1+]
+  bool is_new = false;
+  // 1 if the partition is recovering from an unclean leader election; 0 otherwise. [v6+]
+  int8_t leader_recovery_state = 0;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaderAndIsrRequest_LeaderAndIsrPartitionState&, const LeaderAndIsrRequest_LeaderAndIsrPartitionState&);
+};
+
+// LeaderAndIsrRequest::LeaderAndIsrTopicState
+struct LeaderAndIsrRequest_LeaderAndIsrTopicState {
+  // The topic name. [v2+]
+  std::string topic_name{};
+  // The unique topic ID. [v5+]
+  Uuid topic_id{};
+  // The state of each partition [v2+]
+  std::vector<LeaderAndIsrRequest_LeaderAndIsrPartitionState> partition_states{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaderAndIsrRequest_LeaderAndIsrTopicState&, const LeaderAndIsrRequest_LeaderAndIsrTopicState&);
+};
+
+// LeaderAndIsrRequest::LeaderAndIsrLiveLeader
+struct LeaderAndIsrRequest_LeaderAndIsrLiveLeader {
+  // The leader's broker ID. [v0+]
+  int32_t broker_id{};
+  // The leader's hostname. [v0+]
+  std::string host_name{};
+  // The leader's port. [v0+]
+  int32_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaderAndIsrRequest_LeaderAndIsrLiveLeader&, const LeaderAndIsrRequest_LeaderAndIsrLiveLeader&);
+};
+
 struct LeaderAndIsrRequest {
   static constexpr int16_t kApiKey = 4;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 7;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct LeaderAndIsrPartitionState {
-    // The topic name. This is only present in v0 or v1. [v0-1]
-    std::string topic_name{};
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The controller epoch. [v0+]
-    int32_t controller_epoch{};
-    // The broker ID of the leader. [v0+]
-    int32_t leader{};
-    // The leader epoch. [v0+]
-    int32_t leader_epoch{};
-    // The in-sync replica IDs. [v0+]
-    std::vector<int32_t> isr{};
-    // The current epoch for the partition. The epoch is a monotonically increasing value which is incremented after every partition change. (Since the LeaderAndIsr request is only used by the legacy controller, this corresponds to the zkVersion) [v0+]
-    int32_t partition_epoch{};
-    // The replica IDs. [v0+]
-    std::vector<int32_t> replicas{};
-    // The replica IDs that we are adding this partition to, or null if no replicas are being added. [v3+]
-    std::vector<int32_t> adding_replicas{};
-    // The replica IDs that we are removing this partition from, or null if no replicas are being removed. [v3+]
-    std::vector<int32_t> removing_replicas{};
-    // Whether the replica should have existed on the broker or not. [v1+]
-    bool is_new = false;
-    // 1 if the partition is recovering from an unclean leader election; 0 otherwise. [v6+]
-    int8_t leader_recovery_state = 0;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderAndIsrPartitionState&, const LeaderAndIsrPartitionState&);
-  };
-
-  struct LeaderAndIsrTopicState {
-    // The topic name. [v2+]
-    std::string topic_name{};
-    // The unique topic ID. [v5+]
-    Uuid topic_id{};
-    // The state of each partition [v2+]
-    std::vector<LeaderAndIsrPartitionState> partition_states{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderAndIsrTopicState&, const LeaderAndIsrTopicState&);
-  };
-
-  struct LeaderAndIsrLiveLeader {
-    // The leader's broker ID. [v0+]
-    int32_t broker_id{};
-    // The leader's hostname. [v0+]
-    std::string host_name{};
-    // The leader's port. [v0+]
-    int32_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderAndIsrLiveLeader&, const LeaderAndIsrLiveLeader&);
-  };
+  using LeaderAndIsrPartitionState = LeaderAndIsrRequest_LeaderAndIsrPartitionState;
+  using LeaderAndIsrTopicState = LeaderAndIsrRequest_LeaderAndIsrTopicState;
+  using LeaderAndIsrLiveLeader = LeaderAndIsrRequest_LeaderAndIsrLiveLeader;
 
   // The current controller ID. [v0+]
   int32_t controller_id{};

@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// LeaderAndIsrResponse::LeaderAndIsrPartitionError
+struct LeaderAndIsrResponse_LeaderAndIsrPartitionError {
+  // The topic name. [v0-4]
+  std::string topic_name{};
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The partition error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaderAndIsrResponse_LeaderAndIsrPartitionError&, const LeaderAndIsrResponse_LeaderAndIsrPartitionError&);
+};
+
+// LeaderAndIsrResponse::LeaderAndIsrTopicError
+struct LeaderAndIsrResponse_LeaderAndIsrTopicError {
+  // The unique topic ID [v5+]
+  Uuid topic_id{};
+  // Each partition. [v5+]
+  std::vector<LeaderAndIsrResponse_LeaderAndIsrPartitionError> partition_errors{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaderAndIsrResponse_LeaderAndIsrTopicError&, const LeaderAndIsrResponse_LeaderAndIsrTopicError&);
+};
+
 struct LeaderAndIsrResponse {
   static constexpr int16_t kApiKey = 4;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 7;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct LeaderAndIsrPartitionError {
-    // The topic name. [v0-4]
-    std::string topic_name{};
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The partition error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderAndIsrPartitionError&, const LeaderAndIsrPartitionError&);
-  };
-
-  struct LeaderAndIsrTopicError {
-    // The unique topic ID [v5+]
-    Uuid topic_id{};
-    // Each partition. [v5+]
-    std::vector<LeaderAndIsrPartitionError> partition_errors{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderAndIsrTopicError&, const LeaderAndIsrTopicError&);
-  };
+  using LeaderAndIsrPartitionError = LeaderAndIsrResponse_LeaderAndIsrPartitionError;
+  using LeaderAndIsrTopicError = LeaderAndIsrResponse_LeaderAndIsrTopicError;
 
   // The error code, or 0 if there was no error. [v0+]
   int16_t error_code{};

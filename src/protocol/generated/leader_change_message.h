@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// LeaderChangeMessage::Voter
+struct LeaderChangeMessage_Voter {
+  // [v0+]
+  int32_t voter_id{};
+  // The directory id of the voter [v1+]
+  Uuid voter_directory_id{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaderChangeMessage_Voter&, const LeaderChangeMessage_Voter&);
+};
+
 struct LeaderChangeMessage {
   static constexpr int16_t kApiKey = -1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Voter {
-    // [v0+]
-    int32_t voter_id{};
-    // The directory id of the voter [v1+]
-    Uuid voter_directory_id{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Voter&, const Voter&);
-  };
+  using Voter = LeaderChangeMessage_Voter;
 
   // The version of the leader change message [v0+]
   int16_t version{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const LeaveGroupRequest::MemberIdentity&, const LeaveGroupRequest::MemberIdentity&) = default;
+bool operator==(const LeaveGroupRequest_MemberIdentity&, const LeaveGroupRequest_MemberIdentity&) = default;
 
-Status LeaveGroupRequest::MemberIdentity::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaveGroupRequest_MemberIdentity::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 3) {
     FLOE_TRY(wire::get_string(r_, flexible_, member_id));
@@ -24,7 +24,7 @@ Status LeaveGroupRequest::MemberIdentity::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void LeaveGroupRequest::MemberIdentity::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaveGroupRequest_MemberIdentity::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 3) {
     wire::put_string(w_, flexible_, member_id);
@@ -86,9 +86,9 @@ void LeaveGroupRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   }
 }
 
-bool operator==(const LeaveGroupResponse::MemberResponse&, const LeaveGroupResponse::MemberResponse&) = default;
+bool operator==(const LeaveGroupResponse_MemberResponse&, const LeaveGroupResponse_MemberResponse&) = default;
 
-Status LeaveGroupResponse::MemberResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status LeaveGroupResponse_MemberResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 3) {
     FLOE_TRY(wire::get_string(r_, flexible_, member_id));
@@ -105,7 +105,7 @@ Status LeaveGroupResponse::MemberResponse::decode([[maybe_unused]] ByteReader& r
   return {};
 }
 
-void LeaveGroupResponse::MemberResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void LeaveGroupResponse_MemberResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   if (v_ >= 3) {
     wire::put_string(w_, flexible_, member_id);

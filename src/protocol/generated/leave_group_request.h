@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// LeaveGroupRequest::MemberIdentity
+struct LeaveGroupRequest_MemberIdentity {
+  // The member ID to remove from the group. [v3+]
+  std::string member_id{};
+  // The group instance ID to remove from the group. [v3+, nullable v3+]
+  std::optional<std::string> group_instance_id = std::nullopt;
+  // The reason why the member left the group. [v5+, nullable v5+]
+  std::optional<std::string> reason = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaveGroupRequest_MemberIdentity&, const LeaveGroupRequest_MemberIdentity&);
+};
+
 struct LeaveGroupRequest {
   static constexpr int16_t kApiKey = 13;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct MemberIdentity {
-    // The member ID to remove from the group. [v3+]
-    std::string member_id{};
-    // The group instance ID to remove from the group. [v3+, nullable v3+]
-    std::optional<std::string> group_instance_id = std::nullopt;
-    // The reason why the member left the group. [v5+, nullable v5+]
-    std::optional<std::string> reason = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const MemberIdentity&, const MemberIdentity&);
-  };
+  using MemberIdentity = LeaveGroupRequest_MemberIdentity;
 
   // The ID of the group to leave. [v0+]
   std::string group_id{};

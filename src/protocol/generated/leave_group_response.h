@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// LeaveGroupResponse::MemberResponse
+struct LeaveGroupResponse_MemberResponse {
+  // The member ID to remove from the group. [v3+]
+  std::string member_id{};
+  // The group instance ID to remove from the group. [v3+, nullable v3+]
+  std::optional<std::string> group_instance_id = std::string();
+  // The error code, or 0 if there was no error. [v3+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const LeaveGroupResponse_MemberResponse&, const LeaveGroupResponse_MemberResponse&);
+};
+
 struct LeaveGroupResponse {
   static constexpr int16_t kApiKey = 13;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct MemberResponse {
-    // The member ID to remove from the group. [v3+]
-    std::string member_id{};
-    // The group instance ID to remove from the group. [v3+, nullable v3+]
-    std::optional<std::string> group_instance_id = std::string();
-    // The error code, or 0 if there was no error. [v3+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const MemberResponse&, const MemberResponse&);
-  };
+  using MemberResponse = LeaveGroupResponse_MemberResponse;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v1+]
   int32_t throttle_time_ms{};

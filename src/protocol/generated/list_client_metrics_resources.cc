@@ -24,9 +24,9 @@ void ListClientMetricsResourcesRequest::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const ListClientMetricsResourcesResponse::ClientMetricsResource&, const ListClientMetricsResourcesResponse::ClientMetricsResource&) = default;
+bool operator==(const ListClientMetricsResourcesResponse_ClientMetricsResource&, const ListClientMetricsResourcesResponse_ClientMetricsResource&) = default;
 
-Status ListClientMetricsResourcesResponse::ClientMetricsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListClientMetricsResourcesResponse_ClientMetricsResource::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   if (flexible_) {
@@ -35,7 +35,7 @@ Status ListClientMetricsResourcesResponse::ClientMetricsResource::decode([[maybe
   return {};
 }
 
-void ListClientMetricsResourcesResponse::ClientMetricsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListClientMetricsResourcesResponse_ClientMetricsResource::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   if (flexible_) {

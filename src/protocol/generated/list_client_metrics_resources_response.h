@@ -6,22 +6,25 @@
 
 namespace floe::protocol {
 
+// ListClientMetricsResourcesResponse::ClientMetricsResource
+struct ListClientMetricsResourcesResponse_ClientMetricsResource {
+  // The resource name. [v0+]
+  std::string name{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListClientMetricsResourcesResponse_ClientMetricsResource&, const ListClientMetricsResourcesResponse_ClientMetricsResource&);
+};
+
 struct ListClientMetricsResourcesResponse {
   static constexpr int16_t kApiKey = 74;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ClientMetricsResource {
-    // The resource name. [v0+]
-    std::string name{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ClientMetricsResource&, const ClientMetricsResource&);
-  };
+  using ClientMetricsResource = ListClientMetricsResourcesResponse_ClientMetricsResource;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -62,9 +62,9 @@ void ListGroupsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   }
 }
 
-bool operator==(const ListGroupsResponse::ListedGroup&, const ListGroupsResponse::ListedGroup&) = default;
+bool operator==(const ListGroupsResponse_ListedGroup&, const ListGroupsResponse_ListedGroup&) = default;
 
-Status ListGroupsResponse::ListedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListGroupsResponse_ListedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get_string(r_, flexible_, group_id));
   FLOE_TRY(wire::get_string(r_, flexible_, protocol_type));
@@ -80,7 +80,7 @@ Status ListGroupsResponse::ListedGroup::decode([[maybe_unused]] ByteReader& r_, 
   return {};
 }
 
-void ListGroupsResponse::ListedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListGroupsResponse_ListedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put_string(w_, flexible_, group_id);
   wire::put_string(w_, flexible_, protocol_type);

@@ -6,28 +6,31 @@
 
 namespace floe::protocol {
 
+// ListGroupsResponse::ListedGroup
+struct ListGroupsResponse_ListedGroup {
+  // The group ID. [v0+]
+  std::string group_id{};
+  // The group protocol type. [v0+]
+  std::string protocol_type{};
+  // The group state name. [v4+]
+  std::string group_state{};
+  // The group type name. [v5+]
+  std::string group_type{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListGroupsResponse_ListedGroup&, const ListGroupsResponse_ListedGroup&);
+};
+
 struct ListGroupsResponse {
   static constexpr int16_t kApiKey = 16;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct ListedGroup {
-    // The group ID. [v0+]
-    std::string group_id{};
-    // The group protocol type. [v0+]
-    std::string protocol_type{};
-    // The group state name. [v4+]
-    std::string group_state{};
-    // The group type name. [v5+]
-    std::string group_type{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ListedGroup&, const ListedGroup&);
-  };
+  using ListedGroup = ListGroupsResponse_ListedGroup;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v1+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ListOffsetsRequest::ListOffsetsPartition&, const ListOffsetsRequest::ListOffsetsPartition&) = default;
+bool operator==(const ListOffsetsRequest_ListOffsetsPartition&, const ListOffsetsRequest_ListOffsetsPartition&) = default;
 
-Status ListOffsetsRequest::ListOffsetsPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListOffsetsRequest_ListOffsetsPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get(r_, partition_index));
   if (v_ >= 4) {
@@ -23,7 +23,7 @@ Status ListOffsetsRequest::ListOffsetsPartition::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void ListOffsetsRequest::ListOffsetsPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListOffsetsRequest_ListOffsetsPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put(w_, partition_index);
   if (v_ >= 4) {
@@ -38,9 +38,9 @@ void ListOffsetsRequest::ListOffsetsPartition::encode([[maybe_unused]] ByteWrite
   }
 }
 
-bool operator==(const ListOffsetsRequest::ListOffsetsTopic&, const ListOffsetsRequest::ListOffsetsTopic&) = default;
+bool operator==(const ListOffsetsRequest_ListOffsetsTopic&, const ListOffsetsRequest_ListOffsetsTopic&) = default;
 
-Status ListOffsetsRequest::ListOffsetsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListOffsetsRequest_ListOffsetsTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -58,7 +58,7 @@ Status ListOffsetsRequest::ListOffsetsTopic::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void ListOffsetsRequest::ListOffsetsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListOffsetsRequest_ListOffsetsTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put_string(w_, flexible_, name);
   {
@@ -120,9 +120,9 @@ void ListOffsetsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]
   }
 }
 
-bool operator==(const ListOffsetsResponse::ListOffsetsPartitionResponse&, const ListOffsetsResponse::ListOffsetsPartitionResponse&) = default;
+bool operator==(const ListOffsetsResponse_ListOffsetsPartitionResponse&, const ListOffsetsResponse_ListOffsetsPartitionResponse&) = default;
 
-Status ListOffsetsResponse::ListOffsetsPartitionResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListOffsetsResponse_ListOffsetsPartitionResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -153,7 +153,7 @@ Status ListOffsetsResponse::ListOffsetsPartitionResponse::decode([[maybe_unused]
   return {};
 }
 
-void ListOffsetsResponse::ListOffsetsPartitionResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListOffsetsResponse_ListOffsetsPartitionResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -179,9 +179,9 @@ void ListOffsetsResponse::ListOffsetsPartitionResponse::encode([[maybe_unused]] 
   }
 }
 
-bool operator==(const ListOffsetsResponse::ListOffsetsTopicResponse&, const ListOffsetsResponse::ListOffsetsTopicResponse&) = default;
+bool operator==(const ListOffsetsResponse_ListOffsetsTopicResponse&, const ListOffsetsResponse_ListOffsetsTopicResponse&) = default;
 
-Status ListOffsetsResponse::ListOffsetsTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListOffsetsResponse_ListOffsetsTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -199,7 +199,7 @@ Status ListOffsetsResponse::ListOffsetsTopicResponse::decode([[maybe_unused]] By
   return {};
 }
 
-void ListOffsetsResponse::ListOffsetsTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListOffsetsResponse_ListOffsetsTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put_string(w_, flexible_, name);
   {

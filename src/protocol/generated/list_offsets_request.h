@@ -6,41 +6,46 @@
 
 namespace floe::protocol {
 
+// ListOffsetsRequest::ListOffsetsPartition
+struct ListOffsetsRequest_ListOffsetsPartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The current leader epoch. [v4+]
+  int32_t current_leader_epoch = -1;
+  // The current timestamp. [v0+]
+  int64_t timestamp{};
+  // The maximum number of offsets to report. [v0-0]
+  int32_t max_num_offsets = 1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListOffsetsRequest_ListOffsetsPartition&, const ListOffsetsRequest_ListOffsetsPartition&);
+};
+
+// ListOffsetsRequest::ListOffsetsTopic
+struct ListOffsetsRequest_ListOffsetsTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // Each partition in the request. [v0+]
+  std::vector<ListOffsetsRequest_ListOffsetsPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListOffsetsRequest_ListOffsetsTopic&, const ListOffsetsRequest_ListOffsetsTopic&);
+};
+
 struct ListOffsetsRequest {
   static constexpr int16_t kApiKey = 2;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 10;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct ListOffsetsPartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The current leader epoch. [v4+]
-    int32_t current_leader_epoch = -1;
-    // The current timestamp. [v0+]
-    int64_t timestamp{};
-    // The maximum number of offsets to report. [v0-0]
-    int32_t max_num_offsets = 1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ListOffsetsPartition&, const ListOffsetsPartition&);
-  };
-
-  struct ListOffsetsTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // Each partition in the request. [v0+]
-    std::vector<ListOffsetsPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ListOffsetsTopic&, const ListOffsetsTopic&);
-  };
+  using ListOffsetsPartition = ListOffsetsRequest_ListOffsetsPartition;
+  using ListOffsetsTopic = ListOffsetsRequest_ListOffsetsTopic;
 
   // The broker ID of the requester, or -1 if this request is being made by a normal consumer. [v0+]
   int32_t replica_id{};

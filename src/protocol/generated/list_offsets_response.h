@@ -6,45 +6,50 @@
 
 namespace floe::protocol {
 
+// ListOffsetsResponse::ListOffsetsPartitionResponse
+struct ListOffsetsResponse_ListOffsetsPartitionResponse {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The partition error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The result offsets. [v0-0]
+  std::vector<int64_t> old_style_offsets{};
+  // The timestamp associated with the returned offset. [v1+]
+  int64_t timestamp = -1;
+  // The returned offset. [v1+]
+  int64_t offset = -1;
+  // [v4+]
+  int32_t leader_epoch = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListOffsetsResponse_ListOffsetsPartitionResponse&, const ListOffsetsResponse_ListOffsetsPartitionResponse&);
+};
+
+// ListOffsetsResponse::ListOffsetsTopicResponse
+struct ListOffsetsResponse_ListOffsetsTopicResponse {
+  // The topic name [v0+]
+  std::string name{};
+  // Each partition in the response. [v0+]
+  std::vector<ListOffsetsResponse_ListOffsetsPartitionResponse> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListOffsetsResponse_ListOffsetsTopicResponse&, const ListOffsetsResponse_ListOffsetsTopicResponse&);
+};
+
 struct ListOffsetsResponse {
   static constexpr int16_t kApiKey = 2;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 10;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct ListOffsetsPartitionResponse {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The partition error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The result offsets. [v0-0]
-    std::vector<int64_t> old_style_offsets{};
-    // The timestamp associated with the returned offset. [v1+]
-    int64_t timestamp = -1;
-    // The returned offset. [v1+]
-    int64_t offset = -1;
-    // [v4+]
-    int32_t leader_epoch = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ListOffsetsPartitionResponse&, const ListOffsetsPartitionResponse&);
-  };
-
-  struct ListOffsetsTopicResponse {
-    // The topic name [v0+]
-    std::string name{};
-    // Each partition in the response. [v0+]
-    std::vector<ListOffsetsPartitionResponse> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ListOffsetsTopicResponse&, const ListOffsetsTopicResponse&);
-  };
+  using ListOffsetsPartitionResponse = ListOffsetsResponse_ListOffsetsPartitionResponse;
+  using ListOffsetsTopicResponse = ListOffsetsResponse_ListOffsetsTopicResponse;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v2+]
   int32_t throttle_time_ms{};

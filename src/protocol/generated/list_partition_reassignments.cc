@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics&, const ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics&) = default;
+bool operator==(const ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics&, const ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics&) = default;
 
-Status ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -26,7 +26,7 @@ Status ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::deco
   return {};
 }
 
-void ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {
@@ -81,9 +81,9 @@ void ListPartitionReassignmentsRequest::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const ListPartitionReassignmentsResponse::OngoingPartitionReassignment&, const ListPartitionReassignmentsResponse::OngoingPartitionReassignment&) = default;
+bool operator==(const ListPartitionReassignmentsResponse_OngoingPartitionReassignment&, const ListPartitionReassignmentsResponse_OngoingPartitionReassignment&) = default;
 
-Status ListPartitionReassignmentsResponse::OngoingPartitionReassignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListPartitionReassignmentsResponse_OngoingPartitionReassignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   {
@@ -122,7 +122,7 @@ Status ListPartitionReassignmentsResponse::OngoingPartitionReassignment::decode(
   return {};
 }
 
-void ListPartitionReassignmentsResponse::OngoingPartitionReassignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListPartitionReassignmentsResponse_OngoingPartitionReassignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   {
@@ -148,9 +148,9 @@ void ListPartitionReassignmentsResponse::OngoingPartitionReassignment::encode([[
   }
 }
 
-bool operator==(const ListPartitionReassignmentsResponse::OngoingTopicReassignment&, const ListPartitionReassignmentsResponse::OngoingTopicReassignment&) = default;
+bool operator==(const ListPartitionReassignmentsResponse_OngoingTopicReassignment&, const ListPartitionReassignmentsResponse_OngoingTopicReassignment&) = default;
 
-Status ListPartitionReassignmentsResponse::OngoingTopicReassignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListPartitionReassignmentsResponse_OngoingTopicReassignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -168,7 +168,7 @@ Status ListPartitionReassignmentsResponse::OngoingTopicReassignment::decode([[ma
   return {};
 }
 
-void ListPartitionReassignmentsResponse::OngoingTopicReassignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListPartitionReassignmentsResponse_OngoingTopicReassignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   {

@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// ListPartitionReassignmentsRequest::ListPartitionReassignmentsTopics
+struct ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics {
+  // The topic name [v0+]
+  std::string name{};
+  // The partitions to list partition reassignments for. [v0+]
+  std::vector<int32_t> partition_indexes{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics&, const ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics&);
+};
+
 struct ListPartitionReassignmentsRequest {
   static constexpr int16_t kApiKey = 46;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ListPartitionReassignmentsTopics {
-    // The topic name [v0+]
-    std::string name{};
-    // The partitions to list partition reassignments for. [v0+]
-    std::vector<int32_t> partition_indexes{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ListPartitionReassignmentsTopics&, const ListPartitionReassignmentsTopics&);
-  };
+  using ListPartitionReassignmentsTopics = ListPartitionReassignmentsRequest_ListPartitionReassignmentsTopics;
 
   // The time in ms to wait for the request to complete. [v0+]
   int32_t timeout_ms = 60000;

@@ -6,41 +6,46 @@
 
 namespace floe::protocol {
 
+// ListPartitionReassignmentsResponse::OngoingPartitionReassignment
+struct ListPartitionReassignmentsResponse_OngoingPartitionReassignment {
+  // The index of the partition. [v0+]
+  int32_t partition_index{};
+  // The current replica set. [v0+]
+  std::vector<int32_t> replicas{};
+  // The set of replicas we are currently adding. [v0+]
+  std::vector<int32_t> adding_replicas{};
+  // The set of replicas we are currently removing. [v0+]
+  std::vector<int32_t> removing_replicas{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListPartitionReassignmentsResponse_OngoingPartitionReassignment&, const ListPartitionReassignmentsResponse_OngoingPartitionReassignment&);
+};
+
+// ListPartitionReassignmentsResponse::OngoingTopicReassignment
+struct ListPartitionReassignmentsResponse_OngoingTopicReassignment {
+  // The topic name. [v0+]
+  std::string name{};
+  // The ongoing reassignments for each partition. [v0+]
+  std::vector<ListPartitionReassignmentsResponse_OngoingPartitionReassignment> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListPartitionReassignmentsResponse_OngoingTopicReassignment&, const ListPartitionReassignmentsResponse_OngoingTopicReassignment&);
+};
+
 struct ListPartitionReassignmentsResponse {
   static constexpr int16_t kApiKey = 46;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct OngoingPartitionReassignment {
-    // The index of the partition. [v0+]
-    int32_t partition_index{};
-    // The current replica set. [v0+]
-    std::vector<int32_t> replicas{};
-    // The set of replicas we are currently adding. [v0+]
-    std::vector<int32_t> adding_replicas{};
-    // The set of replicas we are currently removing. [v0+]
-    std::vector<int32_t> removing_replicas{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OngoingPartitionReassignment&, const OngoingPartitionReassignment&);
-  };
-
-  struct OngoingTopicReassignment {
-    // The topic name. [v0+]
-    std::string name{};
-    // The ongoing reassignments for each partition. [v0+]
-    std::vector<OngoingPartitionReassignment> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OngoingTopicReassignment&, const OngoingTopicReassignment&);
-  };
+  using OngoingPartitionReassignment = ListPartitionReassignmentsResponse_OngoingPartitionReassignment;
+  using OngoingTopicReassignment = ListPartitionReassignmentsResponse_OngoingTopicReassignment;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

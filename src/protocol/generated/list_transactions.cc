@@ -61,9 +61,9 @@ void ListTransactionsRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_un
   }
 }
 
-bool operator==(const ListTransactionsResponse::TransactionState&, const ListTransactionsResponse::TransactionState&) = default;
+bool operator==(const ListTransactionsResponse_TransactionState&, const ListTransactionsResponse_TransactionState&) = default;
 
-Status ListTransactionsResponse::TransactionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ListTransactionsResponse_TransactionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, transactional_id));
   FLOE_TRY(wire::get(r_, producer_id));
@@ -74,7 +74,7 @@ Status ListTransactionsResponse::TransactionState::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void ListTransactionsResponse::TransactionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ListTransactionsResponse_TransactionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, transactional_id);
   wire::put(w_, producer_id);

@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// ListTransactionsResponse::TransactionState
+struct ListTransactionsResponse_TransactionState {
+  // [v0+]
+  std::string transactional_id{};
+  // [v0+]
+  int64_t producer_id{};
+  // The current transaction state of the producer [v0+]
+  std::string transaction_state{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ListTransactionsResponse_TransactionState&, const ListTransactionsResponse_TransactionState&);
+};
+
 struct ListTransactionsResponse {
   static constexpr int16_t kApiKey = 66;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TransactionState {
-    // [v0+]
-    std::string transactional_id{};
-    // [v0+]
-    int64_t producer_id{};
-    // The current transaction state of the producer [v0+]
-    std::string transaction_state{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TransactionState&, const TransactionState&);
-  };
+  using TransactionState = ListTransactionsResponse_TransactionState;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

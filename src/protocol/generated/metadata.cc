@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const MetadataRequest::MetadataRequestTopic&, const MetadataRequest::MetadataRequestTopic&) = default;
+bool operator==(const MetadataRequest_MetadataRequestTopic&, const MetadataRequest_MetadataRequestTopic&) = default;
 
-Status MetadataRequest::MetadataRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status MetadataRequest_MetadataRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 10) {
     FLOE_TRY(wire::get(r_, topic_id));
@@ -19,7 +19,7 @@ Status MetadataRequest::MetadataRequestTopic::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void MetadataRequest::MetadataRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void MetadataRequest_MetadataRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 10) {
     wire::put(w_, topic_id);
@@ -87,9 +87,9 @@ void MetadataRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] i
   }
 }
 
-bool operator==(const MetadataResponse::MetadataResponseBroker&, const MetadataResponse::MetadataResponseBroker&) = default;
+bool operator==(const MetadataResponse_MetadataResponseBroker&, const MetadataResponse_MetadataResponseBroker&) = default;
 
-Status MetadataResponse::MetadataResponseBroker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status MetadataResponse_MetadataResponseBroker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get(r_, node_id));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -103,7 +103,7 @@ Status MetadataResponse::MetadataResponseBroker::decode([[maybe_unused]] ByteRea
   return {};
 }
 
-void MetadataResponse::MetadataResponseBroker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void MetadataResponse_MetadataResponseBroker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put(w_, node_id);
   wire::put_string(w_, flexible_, host);
@@ -116,9 +116,9 @@ void MetadataResponse::MetadataResponseBroker::encode([[maybe_unused]] ByteWrite
   }
 }
 
-bool operator==(const MetadataResponse::MetadataResponsePartition&, const MetadataResponse::MetadataResponsePartition&) = default;
+bool operator==(const MetadataResponse_MetadataResponsePartition&, const MetadataResponse_MetadataResponsePartition&) = default;
 
-Status MetadataResponse::MetadataResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status MetadataResponse_MetadataResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get(r_, partition_index));
@@ -164,7 +164,7 @@ Status MetadataResponse::MetadataResponsePartition::decode([[maybe_unused]] Byte
   return {};
 }
 
-void MetadataResponse::MetadataResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void MetadataResponse_MetadataResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put(w_, error_code);
   wire::put(w_, partition_index);
@@ -197,9 +197,9 @@ void MetadataResponse::MetadataResponsePartition::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const MetadataResponse::MetadataResponseTopic&, const MetadataResponse::MetadataResponseTopic&) = default;
+bool operator==(const MetadataResponse_MetadataResponseTopic&, const MetadataResponse_MetadataResponseTopic&) = default;
 
-Status MetadataResponse::MetadataResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status MetadataResponse_MetadataResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, v_ >= 12, name));
@@ -227,7 +227,7 @@ Status MetadataResponse::MetadataResponseTopic::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void MetadataResponse::MetadataResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void MetadataResponse_MetadataResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, v_ >= 12, name);

@@ -226,9 +226,9 @@ void BrokerRegistrationChangeRecord::encode([[maybe_unused]] ByteWriter& w_, [[m
   }
 }
 
-bool operator==(const ClientQuotaRecord::EntityData&, const ClientQuotaRecord::EntityData&) = default;
+bool operator==(const ClientQuotaRecord_EntityData&, const ClientQuotaRecord_EntityData&) = default;
 
-Status ClientQuotaRecord::EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ClientQuotaRecord_EntityData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, entity_type));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, entity_name));
@@ -238,7 +238,7 @@ Status ClientQuotaRecord::EntityData::decode([[maybe_unused]] ByteReader& r_, [[
   return {};
 }
 
-void ClientQuotaRecord::EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ClientQuotaRecord_EntityData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, entity_type);
   wire::put_nullable_string(w_, flexible_, true, entity_name);
@@ -917,9 +917,9 @@ void ProducerIdsRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   }
 }
 
-bool operator==(const RegisterBrokerRecord::BrokerEndpoint&, const RegisterBrokerRecord::BrokerEndpoint&) = default;
+bool operator==(const RegisterBrokerRecord_BrokerEndpoint&, const RegisterBrokerRecord_BrokerEndpoint&) = default;
 
-Status RegisterBrokerRecord::BrokerEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status RegisterBrokerRecord_BrokerEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -931,7 +931,7 @@ Status RegisterBrokerRecord::BrokerEndpoint::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void RegisterBrokerRecord::BrokerEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void RegisterBrokerRecord_BrokerEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);
@@ -942,9 +942,9 @@ void RegisterBrokerRecord::BrokerEndpoint::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const RegisterBrokerRecord::BrokerFeature&, const RegisterBrokerRecord::BrokerFeature&) = default;
+bool operator==(const RegisterBrokerRecord_BrokerFeature&, const RegisterBrokerRecord_BrokerFeature&) = default;
 
-Status RegisterBrokerRecord::BrokerFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status RegisterBrokerRecord_BrokerFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, min_supported_version));
@@ -955,7 +955,7 @@ Status RegisterBrokerRecord::BrokerFeature::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void RegisterBrokerRecord::BrokerFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void RegisterBrokerRecord_BrokerFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, min_supported_version);
@@ -1074,9 +1074,9 @@ void RegisterBrokerRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unuse
   }
 }
 
-bool operator==(const RegisterControllerRecord::ControllerEndpoint&, const RegisterControllerRecord::ControllerEndpoint&) = default;
+bool operator==(const RegisterControllerRecord_ControllerEndpoint&, const RegisterControllerRecord_ControllerEndpoint&) = default;
 
-Status RegisterControllerRecord::ControllerEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status RegisterControllerRecord_ControllerEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -1088,7 +1088,7 @@ Status RegisterControllerRecord::ControllerEndpoint::decode([[maybe_unused]] Byt
   return {};
 }
 
-void RegisterControllerRecord::ControllerEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void RegisterControllerRecord_ControllerEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);
@@ -1099,9 +1099,9 @@ void RegisterControllerRecord::ControllerEndpoint::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const RegisterControllerRecord::ControllerFeature&, const RegisterControllerRecord::ControllerFeature&) = default;
+bool operator==(const RegisterControllerRecord_ControllerFeature&, const RegisterControllerRecord_ControllerFeature&) = default;
 
-Status RegisterControllerRecord::ControllerFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status RegisterControllerRecord_ControllerFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get(r_, min_supported_version));
@@ -1112,7 +1112,7 @@ Status RegisterControllerRecord::ControllerFeature::decode([[maybe_unused]] Byte
   return {};
 }
 
-void RegisterControllerRecord::ControllerFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void RegisterControllerRecord_ControllerFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put(w_, min_supported_version);

@@ -6,27 +6,30 @@
 
 namespace floe::protocol {
 
+// MetadataRequest::MetadataRequestTopic
+struct MetadataRequest_MetadataRequestTopic {
+  // The topic id. [v10+]
+  Uuid topic_id{};
+  // The topic name. [v0+, nullable v10+]
+  std::optional<std::string> name = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const MetadataRequest_MetadataRequestTopic&, const MetadataRequest_MetadataRequestTopic&);
+};
+
 struct MetadataRequest {
   static constexpr int16_t kApiKey = 3;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 13;
   static constexpr int16_t kLowestFlexibleVersion = 9;
 
-  struct MetadataRequestTopic {
-    // The topic id. [v10+]
-    Uuid topic_id{};
-    // The topic name. [v0+, nullable v10+]
-    std::optional<std::string> name = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const MetadataRequestTopic&, const MetadataRequestTopic&);
-  };
+  using MetadataRequestTopic = MetadataRequest_MetadataRequestTopic;
 
   // The topics to fetch metadata for. [v0+, nullable v1+]
-  std::optional<std::vector<MetadataRequestTopic>> topics = std::vector<MetadataRequestTopic>();
+  std::optional<std::vector<MetadataRequestTopic>> topics = std::vector<MetadataRequest_MetadataRequestTopic>();
   // If this is true, the broker may auto-create topics that we requested which do not already exist, if it is configured to do so. [v4+]
   bool allow_auto_topic_creation = true;
   // Whether to include cluster authorized operations. [v8-10]

@@ -6,72 +6,79 @@
 
 namespace floe::protocol {
 
+// MetadataResponse::MetadataResponseBroker
+struct MetadataResponse_MetadataResponseBroker {
+  // The broker ID. [v0+]
+  int32_t node_id{};
+  // The broker hostname. [v0+]
+  std::string host{};
+  // The broker port. [v0+]
+  int32_t port{};
+  // The rack of the broker, or null if it has not been assigned to a rack. [v1+, nullable v1+]
+  std::optional<std::string> rack = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const MetadataResponse_MetadataResponseBroker&, const MetadataResponse_MetadataResponseBroker&);
+};
+
+// MetadataResponse::MetadataResponsePartition
+struct MetadataResponse_MetadataResponsePartition {
+  // The partition error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The ID of the leader broker. [v0+]
+  int32_t leader_id{};
+  // The leader epoch of this partition. [v7+]
+  int32_t leader_epoch = -1;
+  // The set of all nodes that host this partition. [v0+]
+  std::vector<int32_t> replica_nodes{};
+  // The set of nodes that are in sync with the leader for this partition. [v0+]
+  std::vector<int32_t> isr_nodes{};
+  // The set of offline replicas of this partition. [v5+]
+  std::vector<int32_t> offline_replicas{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const MetadataResponse_MetadataResponsePartition&, const MetadataResponse_MetadataResponsePartition&);
+};
+
+// MetadataResponse::MetadataResponseTopic
+struct MetadataResponse_MetadataResponseTopic {
+  // The topic error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. [v0+, nullable v12+]
+  std::optional<std::string> name = std::string();
+  // The topic id. Zero for non-existing topics queried by name. This is never zero when ErrorCode is zero. One of Name and TopicId is always populated. [v10+]
+  Uuid topic_id{};
+  // True if the topic is internal. [v1+]
+  bool is_internal = false;
+  // Each partition in the topic. [v0+]
+  std::vector<MetadataResponse_MetadataResponsePartition> partitions{};
+  // 32-bit bitfield to represent authorized operations for this topic. [v8+]
+  int32_t topic_authorized_operations = (-2147483647 - 1);
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const MetadataResponse_MetadataResponseTopic&, const MetadataResponse_MetadataResponseTopic&);
+};
+
 struct MetadataResponse {
   static constexpr int16_t kApiKey = 3;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 13;
   static constexpr int16_t kLowestFlexibleVersion = 9;
 
-  struct MetadataResponseBroker {
-    // The broker ID. [v0+]
-    int32_t node_id{};
-    // The broker hostname. [v0+]
-    std::string host{};
-    // The broker port. [v0+]
-    int32_t port{};
-    // The rack of the broker, or null if it has not been assigned to a rack. [v1+, nullable v1+]
-    std::optional<std::string> rack = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const MetadataResponseBroker&, const MetadataResponseBroker&);
-  };
-
-  struct MetadataResponsePartition {
-    // The partition error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The ID of the leader broker. [v0+]
-    int32_t leader_id{};
-    // The leader epoch of this partition. [v7+]
-    int32_t leader_epoch = -1;
-    // The set of all nodes that host this partition. [v0+]
-    std::vector<int32_t> replica_nodes{};
-    // The set of nodes that are in sync with the leader for this partition. [v0+]
-    std::vector<int32_t> isr_nodes{};
-    // The set of offline replicas of this partition. [v5+]
-    std::vector<int32_t> offline_replicas{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const MetadataResponsePartition&, const MetadataResponsePartition&);
-  };
-
-  struct MetadataResponseTopic {
-    // The topic error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated. [v0+, nullable v12+]
-    std::optional<std::string> name = std::string();
-    // The topic id. Zero for non-existing topics queried by name. This is never zero when ErrorCode is zero. One of Name and TopicId is always populated. [v10+]
-    Uuid topic_id{};
-    // True if the topic is internal. [v1+]
-    bool is_internal = false;
-    // Each partition in the topic. [v0+]
-    std::vector<MetadataResponsePartition> partitions{};
-    // 32-bit bitfield to represent authorized operations for this topic. [v8+]
-    int32_t topic_authorized_operations = (-2147483647 - 1);
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const MetadataResponseTopic&, const MetadataResponseTopic&);
-  };
+  using MetadataResponseBroker = MetadataResponse_MetadataResponseBroker;
+  using MetadataResponsePartition = MetadataResponse_MetadataResponsePartition;
+  using MetadataResponseTopic = MetadataResponse_MetadataResponseTopic;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v3+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const OffsetCommitRequest::OffsetCommitRequestPartition&, const OffsetCommitRequest::OffsetCommitRequestPartition&) = default;
+bool operator==(const OffsetCommitRequest_OffsetCommitRequestPartition&, const OffsetCommitRequest_OffsetCommitRequestPartition&) = default;
 
-Status OffsetCommitRequest::OffsetCommitRequestPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetCommitRequest_OffsetCommitRequestPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, committed_offset));
@@ -24,7 +24,7 @@ Status OffsetCommitRequest::OffsetCommitRequestPartition::decode([[maybe_unused]
   return {};
 }
 
-void OffsetCommitRequest::OffsetCommitRequestPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetCommitRequest_OffsetCommitRequestPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   wire::put(w_, partition_index);
   wire::put(w_, committed_offset);
@@ -40,9 +40,9 @@ void OffsetCommitRequest::OffsetCommitRequestPartition::encode([[maybe_unused]] 
   }
 }
 
-bool operator==(const OffsetCommitRequest::OffsetCommitRequestTopic&, const OffsetCommitRequest::OffsetCommitRequestTopic&) = default;
+bool operator==(const OffsetCommitRequest_OffsetCommitRequestTopic&, const OffsetCommitRequest_OffsetCommitRequestTopic&) = default;
 
-Status OffsetCommitRequest::OffsetCommitRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetCommitRequest_OffsetCommitRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -60,7 +60,7 @@ Status OffsetCommitRequest::OffsetCommitRequestTopic::decode([[maybe_unused]] By
   return {};
 }
 
-void OffsetCommitRequest::OffsetCommitRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetCommitRequest_OffsetCommitRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   wire::put_string(w_, flexible_, name);
   {
@@ -134,9 +134,9 @@ void OffsetCommitRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const OffsetCommitResponse::OffsetCommitResponsePartition&, const OffsetCommitResponse::OffsetCommitResponsePartition&) = default;
+bool operator==(const OffsetCommitResponse_OffsetCommitResponsePartition&, const OffsetCommitResponse_OffsetCommitResponsePartition&) = default;
 
-Status OffsetCommitResponse::OffsetCommitResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetCommitResponse_OffsetCommitResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -146,7 +146,7 @@ Status OffsetCommitResponse::OffsetCommitResponsePartition::decode([[maybe_unuse
   return {};
 }
 
-void OffsetCommitResponse::OffsetCommitResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetCommitResponse_OffsetCommitResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -155,9 +155,9 @@ void OffsetCommitResponse::OffsetCommitResponsePartition::encode([[maybe_unused]
   }
 }
 
-bool operator==(const OffsetCommitResponse::OffsetCommitResponseTopic&, const OffsetCommitResponse::OffsetCommitResponseTopic&) = default;
+bool operator==(const OffsetCommitResponse_OffsetCommitResponseTopic&, const OffsetCommitResponse_OffsetCommitResponseTopic&) = default;
 
-Status OffsetCommitResponse::OffsetCommitResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetCommitResponse_OffsetCommitResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -175,7 +175,7 @@ Status OffsetCommitResponse::OffsetCommitResponseTopic::decode([[maybe_unused]] 
   return {};
 }
 
-void OffsetCommitResponse::OffsetCommitResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetCommitResponse_OffsetCommitResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 8;
   wire::put_string(w_, flexible_, name);
   {

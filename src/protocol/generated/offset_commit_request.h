@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// OffsetCommitRequest::OffsetCommitRequestPartition
+struct OffsetCommitRequest_OffsetCommitRequestPartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The message offset to be committed. [v0+]
+  int64_t committed_offset{};
+  // The leader epoch of this partition. [v6+]
+  int32_t committed_leader_epoch = -1;
+  // The timestamp of the commit. [v1-1]
+  int64_t commit_timestamp = -1;
+  // Any associated metadata the client wants to keep. [v0+, nullable v0+]
+  std::optional<std::string> committed_metadata = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetCommitRequest_OffsetCommitRequestPartition&, const OffsetCommitRequest_OffsetCommitRequestPartition&);
+};
+
+// OffsetCommitRequest::OffsetCommitRequestTopic
+struct OffsetCommitRequest_OffsetCommitRequestTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // Each partition to commit offsets for. [v0+]
+  std::vector<OffsetCommitRequest_OffsetCommitRequestPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetCommitRequest_OffsetCommitRequestTopic&, const OffsetCommitRequest_OffsetCommitRequestTopic&);
+};
+
 struct OffsetCommitRequest {
   static constexpr int16_t kApiKey = 8;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 9;
   static constexpr int16_t kLowestFlexibleVersion = 8;
 
-  struct OffsetCommitRequestPartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The message offset to be committed. [v0+]
-    int64_t committed_offset{};
-    // The leader epoch of this partition. [v6+]
-    int32_t committed_leader_epoch = -1;
-    // The timestamp of the commit. [v1-1]
-    int64_t commit_timestamp = -1;
-    // Any associated metadata the client wants to keep. [v0+, nullable v0+]
-    std::optional<std::string> committed_metadata = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetCommitRequestPartition&, const OffsetCommitRequestPartition&);
-  };
-
-  struct OffsetCommitRequestTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // Each partition to commit offsets for. [v0+]
-    std::vector<OffsetCommitRequestPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetCommitRequestTopic&, const OffsetCommitRequestTopic&);
-  };
+  using OffsetCommitRequestPartition = OffsetCommitRequest_OffsetCommitRequestPartition;
+  using OffsetCommitRequestTopic = OffsetCommitRequest_OffsetCommitRequestTopic;
 
   // The unique group identifier. [v0+]
   std::string group_id{};

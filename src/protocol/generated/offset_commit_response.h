@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// OffsetCommitResponse::OffsetCommitResponsePartition
+struct OffsetCommitResponse_OffsetCommitResponsePartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetCommitResponse_OffsetCommitResponsePartition&, const OffsetCommitResponse_OffsetCommitResponsePartition&);
+};
+
+// OffsetCommitResponse::OffsetCommitResponseTopic
+struct OffsetCommitResponse_OffsetCommitResponseTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The responses for each partition in the topic. [v0+]
+  std::vector<OffsetCommitResponse_OffsetCommitResponsePartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetCommitResponse_OffsetCommitResponseTopic&, const OffsetCommitResponse_OffsetCommitResponseTopic&);
+};
+
 struct OffsetCommitResponse {
   static constexpr int16_t kApiKey = 8;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 9;
   static constexpr int16_t kLowestFlexibleVersion = 8;
 
-  struct OffsetCommitResponsePartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetCommitResponsePartition&, const OffsetCommitResponsePartition&);
-  };
-
-  struct OffsetCommitResponseTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The responses for each partition in the topic. [v0+]
-    std::vector<OffsetCommitResponsePartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetCommitResponseTopic&, const OffsetCommitResponseTopic&);
-  };
+  using OffsetCommitResponsePartition = OffsetCommitResponse_OffsetCommitResponsePartition;
+  using OffsetCommitResponseTopic = OffsetCommitResponse_OffsetCommitResponseTopic;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v3+]
   int32_t throttle_time_ms{};

@@ -5,22 +5,22 @@
 
 namespace floe::protocol {
 
-bool operator==(const OffsetDeleteRequest::OffsetDeleteRequestPartition&, const OffsetDeleteRequest::OffsetDeleteRequestPartition&) = default;
+bool operator==(const OffsetDeleteRequest_OffsetDeleteRequestPartition&, const OffsetDeleteRequest_OffsetDeleteRequestPartition&) = default;
 
-Status OffsetDeleteRequest::OffsetDeleteRequestPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetDeleteRequest_OffsetDeleteRequestPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = false;
   FLOE_TRY(wire::get(r_, partition_index));
   return {};
 }
 
-void OffsetDeleteRequest::OffsetDeleteRequestPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetDeleteRequest_OffsetDeleteRequestPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = false;
   wire::put(w_, partition_index);
 }
 
-bool operator==(const OffsetDeleteRequest::OffsetDeleteRequestTopic&, const OffsetDeleteRequest::OffsetDeleteRequestTopic&) = default;
+bool operator==(const OffsetDeleteRequest_OffsetDeleteRequestTopic&, const OffsetDeleteRequest_OffsetDeleteRequestTopic&) = default;
 
-Status OffsetDeleteRequest::OffsetDeleteRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetDeleteRequest_OffsetDeleteRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = false;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -35,7 +35,7 @@ Status OffsetDeleteRequest::OffsetDeleteRequestTopic::decode([[maybe_unused]] By
   return {};
 }
 
-void OffsetDeleteRequest::OffsetDeleteRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetDeleteRequest_OffsetDeleteRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = false;
   wire::put_string(w_, flexible_, name);
   {
@@ -76,24 +76,24 @@ void OffsetDeleteRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused
   }
 }
 
-bool operator==(const OffsetDeleteResponse::OffsetDeleteResponsePartition&, const OffsetDeleteResponse::OffsetDeleteResponsePartition&) = default;
+bool operator==(const OffsetDeleteResponse_OffsetDeleteResponsePartition&, const OffsetDeleteResponse_OffsetDeleteResponsePartition&) = default;
 
-Status OffsetDeleteResponse::OffsetDeleteResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetDeleteResponse_OffsetDeleteResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = false;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
   return {};
 }
 
-void OffsetDeleteResponse::OffsetDeleteResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetDeleteResponse_OffsetDeleteResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = false;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
 }
 
-bool operator==(const OffsetDeleteResponse::OffsetDeleteResponseTopic&, const OffsetDeleteResponse::OffsetDeleteResponseTopic&) = default;
+bool operator==(const OffsetDeleteResponse_OffsetDeleteResponseTopic&, const OffsetDeleteResponse_OffsetDeleteResponseTopic&) = default;
 
-Status OffsetDeleteResponse::OffsetDeleteResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetDeleteResponse_OffsetDeleteResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = false;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -108,7 +108,7 @@ Status OffsetDeleteResponse::OffsetDeleteResponseTopic::decode([[maybe_unused]] 
   return {};
 }
 
-void OffsetDeleteResponse::OffsetDeleteResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetDeleteResponse_OffsetDeleteResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = false;
   wire::put_string(w_, flexible_, name);
   {

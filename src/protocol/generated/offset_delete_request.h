@@ -6,35 +6,40 @@
 
 namespace floe::protocol {
 
+// OffsetDeleteRequest::OffsetDeleteRequestPartition
+struct OffsetDeleteRequest_OffsetDeleteRequestPartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetDeleteRequest_OffsetDeleteRequestPartition&, const OffsetDeleteRequest_OffsetDeleteRequestPartition&);
+};
+
+// OffsetDeleteRequest::OffsetDeleteRequestTopic
+struct OffsetDeleteRequest_OffsetDeleteRequestTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // Each partition to delete offsets for. [v0+]
+  std::vector<OffsetDeleteRequest_OffsetDeleteRequestPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetDeleteRequest_OffsetDeleteRequestTopic&, const OffsetDeleteRequest_OffsetDeleteRequestTopic&);
+};
+
 struct OffsetDeleteRequest {
   static constexpr int16_t kApiKey = 47;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = kNeverFlexible;
 
-  struct OffsetDeleteRequestPartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetDeleteRequestPartition&, const OffsetDeleteRequestPartition&);
-  };
-
-  struct OffsetDeleteRequestTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // Each partition to delete offsets for. [v0+]
-    std::vector<OffsetDeleteRequestPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetDeleteRequestTopic&, const OffsetDeleteRequestTopic&);
-  };
+  using OffsetDeleteRequestPartition = OffsetDeleteRequest_OffsetDeleteRequestPartition;
+  using OffsetDeleteRequestTopic = OffsetDeleteRequest_OffsetDeleteRequestTopic;
 
   // The unique group identifier. [v0+]
   std::string group_id{};

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// OffsetDeleteResponse::OffsetDeleteResponsePartition
+struct OffsetDeleteResponse_OffsetDeleteResponsePartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetDeleteResponse_OffsetDeleteResponsePartition&, const OffsetDeleteResponse_OffsetDeleteResponsePartition&);
+};
+
+// OffsetDeleteResponse::OffsetDeleteResponseTopic
+struct OffsetDeleteResponse_OffsetDeleteResponseTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The responses for each partition in the topic. [v0+]
+  std::vector<OffsetDeleteResponse_OffsetDeleteResponsePartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetDeleteResponse_OffsetDeleteResponseTopic&, const OffsetDeleteResponse_OffsetDeleteResponseTopic&);
+};
+
 struct OffsetDeleteResponse {
   static constexpr int16_t kApiKey = 47;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = kNeverFlexible;
 
-  struct OffsetDeleteResponsePartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetDeleteResponsePartition&, const OffsetDeleteResponsePartition&);
-  };
-
-  struct OffsetDeleteResponseTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The responses for each partition in the topic. [v0+]
-    std::vector<OffsetDeleteResponsePartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetDeleteResponseTopic&, const OffsetDeleteResponseTopic&);
-  };
+  using OffsetDeleteResponsePartition = OffsetDeleteResponse_OffsetDeleteResponsePartition;
+  using OffsetDeleteResponseTopic = OffsetDeleteResponse_OffsetDeleteResponseTopic;
 
   // The top-level error code, or 0 if there was no error. [v0+]
   int16_t error_code{};

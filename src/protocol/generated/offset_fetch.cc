@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const OffsetFetchRequest::OffsetFetchRequestTopic&, const OffsetFetchRequest::OffsetFetchRequestTopic&) = default;
+bool operator==(const OffsetFetchRequest_OffsetFetchRequestTopic&, const OffsetFetchRequest_OffsetFetchRequestTopic&) = default;
 
-Status OffsetFetchRequest::OffsetFetchRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchRequest_OffsetFetchRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 7) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -30,7 +30,7 @@ Status OffsetFetchRequest::OffsetFetchRequestTopic::decode([[maybe_unused]] Byte
   return {};
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchRequest_OffsetFetchRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 7) {
     wire::put_string(w_, flexible_, name);
@@ -48,9 +48,9 @@ void OffsetFetchRequest::OffsetFetchRequestTopic::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const OffsetFetchRequest::OffsetFetchRequestTopics&, const OffsetFetchRequest::OffsetFetchRequestTopics&) = default;
+bool operator==(const OffsetFetchRequest_OffsetFetchRequestTopics&, const OffsetFetchRequest_OffsetFetchRequestTopics&) = default;
 
-Status OffsetFetchRequest::OffsetFetchRequestTopics::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchRequest_OffsetFetchRequestTopics::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -73,7 +73,7 @@ Status OffsetFetchRequest::OffsetFetchRequestTopics::decode([[maybe_unused]] Byt
   return {};
 }
 
-void OffsetFetchRequest::OffsetFetchRequestTopics::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchRequest_OffsetFetchRequestTopics::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     wire::put_string(w_, flexible_, name);
@@ -91,9 +91,9 @@ void OffsetFetchRequest::OffsetFetchRequestTopics::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const OffsetFetchRequest::OffsetFetchRequestGroup&, const OffsetFetchRequest::OffsetFetchRequestGroup&) = default;
+bool operator==(const OffsetFetchRequest_OffsetFetchRequestGroup&, const OffsetFetchRequest_OffsetFetchRequestGroup&) = default;
 
-Status OffsetFetchRequest::OffsetFetchRequestGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchRequest_OffsetFetchRequestGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     FLOE_TRY(wire::get_string(r_, flexible_, group_id));
@@ -124,7 +124,7 @@ Status OffsetFetchRequest::OffsetFetchRequestGroup::decode([[maybe_unused]] Byte
   return {};
 }
 
-void OffsetFetchRequest::OffsetFetchRequestGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchRequest_OffsetFetchRequestGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     wire::put_string(w_, flexible_, group_id);
@@ -224,9 +224,9 @@ void OffsetFetchRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]
   }
 }
 
-bool operator==(const OffsetFetchResponse::OffsetFetchResponsePartition&, const OffsetFetchResponse::OffsetFetchResponsePartition&) = default;
+bool operator==(const OffsetFetchResponse_OffsetFetchResponsePartition&, const OffsetFetchResponse_OffsetFetchResponsePartition&) = default;
 
-Status OffsetFetchResponse::OffsetFetchResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchResponse_OffsetFetchResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 7) {
     FLOE_TRY(wire::get(r_, partition_index));
@@ -249,7 +249,7 @@ Status OffsetFetchResponse::OffsetFetchResponsePartition::decode([[maybe_unused]
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchResponse_OffsetFetchResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 7) {
     wire::put(w_, partition_index);
@@ -271,9 +271,9 @@ void OffsetFetchResponse::OffsetFetchResponsePartition::encode([[maybe_unused]] 
   }
 }
 
-bool operator==(const OffsetFetchResponse::OffsetFetchResponseTopic&, const OffsetFetchResponse::OffsetFetchResponseTopic&) = default;
+bool operator==(const OffsetFetchResponse_OffsetFetchResponseTopic&, const OffsetFetchResponse_OffsetFetchResponseTopic&) = default;
 
-Status OffsetFetchResponse::OffsetFetchResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchResponse_OffsetFetchResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 7) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -295,7 +295,7 @@ Status OffsetFetchResponse::OffsetFetchResponseTopic::decode([[maybe_unused]] By
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchResponse_OffsetFetchResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 7) {
     wire::put_string(w_, flexible_, name);
@@ -313,9 +313,9 @@ void OffsetFetchResponse::OffsetFetchResponseTopic::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const OffsetFetchResponse::OffsetFetchResponsePartitions&, const OffsetFetchResponse::OffsetFetchResponsePartitions&) = default;
+bool operator==(const OffsetFetchResponse_OffsetFetchResponsePartitions&, const OffsetFetchResponse_OffsetFetchResponsePartitions&) = default;
 
-Status OffsetFetchResponse::OffsetFetchResponsePartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchResponse_OffsetFetchResponsePartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     FLOE_TRY(wire::get(r_, partition_index));
@@ -338,7 +338,7 @@ Status OffsetFetchResponse::OffsetFetchResponsePartitions::decode([[maybe_unused
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponsePartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchResponse_OffsetFetchResponsePartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     wire::put(w_, partition_index);
@@ -360,9 +360,9 @@ void OffsetFetchResponse::OffsetFetchResponsePartitions::encode([[maybe_unused]]
   }
 }
 
-bool operator==(const OffsetFetchResponse::OffsetFetchResponseTopics&, const OffsetFetchResponse::OffsetFetchResponseTopics&) = default;
+bool operator==(const OffsetFetchResponse_OffsetFetchResponseTopics&, const OffsetFetchResponse_OffsetFetchResponseTopics&) = default;
 
-Status OffsetFetchResponse::OffsetFetchResponseTopics::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchResponse_OffsetFetchResponseTopics::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -384,7 +384,7 @@ Status OffsetFetchResponse::OffsetFetchResponseTopics::decode([[maybe_unused]] B
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponseTopics::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchResponse_OffsetFetchResponseTopics::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     wire::put_string(w_, flexible_, name);
@@ -402,9 +402,9 @@ void OffsetFetchResponse::OffsetFetchResponseTopics::encode([[maybe_unused]] Byt
   }
 }
 
-bool operator==(const OffsetFetchResponse::OffsetFetchResponseGroup&, const OffsetFetchResponse::OffsetFetchResponseGroup&) = default;
+bool operator==(const OffsetFetchResponse_OffsetFetchResponseGroup&, const OffsetFetchResponse_OffsetFetchResponseGroup&) = default;
 
-Status OffsetFetchResponse::OffsetFetchResponseGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetFetchResponse_OffsetFetchResponseGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     FLOE_TRY(wire::get_string(r_, flexible_, group_id));
@@ -429,7 +429,7 @@ Status OffsetFetchResponse::OffsetFetchResponseGroup::decode([[maybe_unused]] By
   return {};
 }
 
-void OffsetFetchResponse::OffsetFetchResponseGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetFetchResponse_OffsetFetchResponseGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 8) {
     wire::put_string(w_, flexible_, group_id);

@@ -6,59 +6,66 @@
 
 namespace floe::protocol {
 
+// OffsetFetchRequest::OffsetFetchRequestTopic
+struct OffsetFetchRequest_OffsetFetchRequestTopic {
+  // The topic name. [v0-7]
+  std::string name{};
+  // The partition indexes we would like to fetch offsets for. [v0-7]
+  std::vector<int32_t> partition_indexes{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchRequest_OffsetFetchRequestTopic&, const OffsetFetchRequest_OffsetFetchRequestTopic&);
+};
+
+// OffsetFetchRequest::OffsetFetchRequestTopics
+struct OffsetFetchRequest_OffsetFetchRequestTopics {
+  // The topic name. [v8+]
+  std::string name{};
+  // The partition indexes we would like to fetch offsets for. [v8+]
+  std::vector<int32_t> partition_indexes{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchRequest_OffsetFetchRequestTopics&, const OffsetFetchRequest_OffsetFetchRequestTopics&);
+};
+
+// OffsetFetchRequest::OffsetFetchRequestGroup
+struct OffsetFetchRequest_OffsetFetchRequestGroup {
+  // The group ID. [v8+]
+  std::string group_id{};
+  // The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). [v9+, nullable v9+]
+  std::optional<std::string> member_id = std::nullopt;
+  // The member epoch if using the new consumer protocol (KIP-848). [v9+]
+  int32_t member_epoch = -1;
+  // Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. [v8+, nullable v8+]
+  std::optional<std::vector<OffsetFetchRequest_OffsetFetchRequestTopics>> topics = std::vector<OffsetFetchRequest_OffsetFetchRequestTopics>();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchRequest_OffsetFetchRequestGroup&, const OffsetFetchRequest_OffsetFetchRequestGroup&);
+};
+
 struct OffsetFetchRequest {
   static constexpr int16_t kApiKey = 9;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 9;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct OffsetFetchRequestTopic {
-    // The topic name. [v0-7]
-    std::string name{};
-    // The partition indexes we would like to fetch offsets for. [v0-7]
-    std::vector<int32_t> partition_indexes{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchRequestTopic&, const OffsetFetchRequestTopic&);
-  };
-
-  struct OffsetFetchRequestTopics {
-    // The topic name. [v8+]
-    std::string name{};
-    // The partition indexes we would like to fetch offsets for. [v8+]
-    std::vector<int32_t> partition_indexes{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchRequestTopics&, const OffsetFetchRequestTopics&);
-  };
-
-  struct OffsetFetchRequestGroup {
-    // The group ID. [v8+]
-    std::string group_id{};
-    // The member ID assigned by the group coordinator if using the new consumer protocol (KIP-848). [v9+, nullable v9+]
-    std::optional<std::string> member_id = std::nullopt;
-    // The member epoch if using the new consumer protocol (KIP-848). [v9+]
-    int32_t member_epoch = -1;
-    // Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. [v8+, nullable v8+]
-    std::optional<std::vector<OffsetFetchRequestTopics>> topics = std::vector<OffsetFetchRequestTopics>();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchRequestGroup&, const OffsetFetchRequestGroup&);
-  };
+  using OffsetFetchRequestTopic = OffsetFetchRequest_OffsetFetchRequestTopic;
+  using OffsetFetchRequestTopics = OffsetFetchRequest_OffsetFetchRequestTopics;
+  using OffsetFetchRequestGroup = OffsetFetchRequest_OffsetFetchRequestGroup;
 
   // The group to fetch offsets for. [v0-7]
   std::string group_id{};
   // Each topic we would like to fetch offsets for, or null to fetch offsets for all topics. [v0-7, nullable v2-7]
-  std::optional<std::vector<OffsetFetchRequestTopic>> topics = std::vector<OffsetFetchRequestTopic>();
+  std::optional<std::vector<OffsetFetchRequestTopic>> topics = std::vector<OffsetFetchRequest_OffsetFetchRequestTopic>();
   // Each group we would like to fetch offsets for [v8+]
   std::vector<OffsetFetchRequestGroup> groups{};
   // Whether broker should hold on returning unstable offsets but set a retriable error code for the partitions. [v7+]

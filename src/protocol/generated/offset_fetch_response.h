@@ -6,90 +6,101 @@
 
 namespace floe::protocol {
 
+// OffsetFetchResponse::OffsetFetchResponsePartition
+struct OffsetFetchResponse_OffsetFetchResponsePartition {
+  // The partition index. [v0-7]
+  int32_t partition_index{};
+  // The committed message offset. [v0-7]
+  int64_t committed_offset{};
+  // The leader epoch. [v5-7]
+  int32_t committed_leader_epoch = -1;
+  // The partition metadata. [v0-7, nullable v0-7]
+  std::optional<std::string> metadata = std::string();
+  // The error code, or 0 if there was no error. [v0-7]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchResponse_OffsetFetchResponsePartition&, const OffsetFetchResponse_OffsetFetchResponsePartition&);
+};
+
+// OffsetFetchResponse::OffsetFetchResponseTopic
+struct OffsetFetchResponse_OffsetFetchResponseTopic {
+  // The topic name. [v0-7]
+  std::string name{};
+  // The responses per partition [v0-7]
+  std::vector<OffsetFetchResponse_OffsetFetchResponsePartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchResponse_OffsetFetchResponseTopic&, const OffsetFetchResponse_OffsetFetchResponseTopic&);
+};
+
+// OffsetFetchResponse::OffsetFetchResponsePartitions
+struct OffsetFetchResponse_OffsetFetchResponsePartitions {
+  // The partition index. [v8+]
+  int32_t partition_index{};
+  // The committed message offset. [v8+]
+  int64_t committed_offset{};
+  // The leader epoch. [v8+]
+  int32_t committed_leader_epoch = -1;
+  // The partition metadata. [v8+, nullable v8+]
+  std::optional<std::string> metadata = std::string();
+  // The partition-level error code, or 0 if there was no error. [v8+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchResponse_OffsetFetchResponsePartitions&, const OffsetFetchResponse_OffsetFetchResponsePartitions&);
+};
+
+// OffsetFetchResponse::OffsetFetchResponseTopics
+struct OffsetFetchResponse_OffsetFetchResponseTopics {
+  // The topic name. [v8+]
+  std::string name{};
+  // The responses per partition [v8+]
+  std::vector<OffsetFetchResponse_OffsetFetchResponsePartitions> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchResponse_OffsetFetchResponseTopics&, const OffsetFetchResponse_OffsetFetchResponseTopics&);
+};
+
+// OffsetFetchResponse::OffsetFetchResponseGroup
+struct OffsetFetchResponse_OffsetFetchResponseGroup {
+  // The group ID. [v8+]
+  std::string group_id{};
+  // The responses per topic. [v8+]
+  std::vector<OffsetFetchResponse_OffsetFetchResponseTopics> topics{};
+  // The group-level error code, or 0 if there was no error. [v8+]
+  int16_t error_code = 0;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetFetchResponse_OffsetFetchResponseGroup&, const OffsetFetchResponse_OffsetFetchResponseGroup&);
+};
+
 struct OffsetFetchResponse {
   static constexpr int16_t kApiKey = 9;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 9;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct OffsetFetchResponsePartition {
-    // The partition index. [v0-7]
-    int32_t partition_index{};
-    // The committed message offset. [v0-7]
-    int64_t committed_offset{};
-    // The leader epoch. [v5-7]
-    int32_t committed_leader_epoch = -1;
-    // The partition metadata. [v0-7, nullable v0-7]
-    std::optional<std::string> metadata = std::string();
-    // The error code, or 0 if there was no error. [v0-7]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchResponsePartition&, const OffsetFetchResponsePartition&);
-  };
-
-  struct OffsetFetchResponseTopic {
-    // The topic name. [v0-7]
-    std::string name{};
-    // The responses per partition [v0-7]
-    std::vector<OffsetFetchResponsePartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchResponseTopic&, const OffsetFetchResponseTopic&);
-  };
-
-  struct OffsetFetchResponsePartitions {
-    // The partition index. [v8+]
-    int32_t partition_index{};
-    // The committed message offset. [v8+]
-    int64_t committed_offset{};
-    // The leader epoch. [v8+]
-    int32_t committed_leader_epoch = -1;
-    // The partition metadata. [v8+, nullable v8+]
-    std::optional<std::string> metadata = std::string();
-    // The partition-level error code, or 0 if there was no error. [v8+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchResponsePartitions&, const OffsetFetchResponsePartitions&);
-  };
-
-  struct OffsetFetchResponseTopics {
-    // The topic name. [v8+]
-    std::string name{};
-    // The responses per partition [v8+]
-    std::vector<OffsetFetchResponsePartitions> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchResponseTopics&, const OffsetFetchResponseTopics&);
-  };
-
-  struct OffsetFetchResponseGroup {
-    // The group ID. [v8+]
-    std::string group_id{};
-    // The responses per topic. [v8+]
-    std::vector<OffsetFetchResponseTopics> topics{};
-    // The group-level error code, or 0 if there was no error. [v8+]
-    int16_t error_code = 0;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetFetchResponseGroup&, const OffsetFetchResponseGroup&);
-  };
+  using OffsetFetchResponsePartition = OffsetFetchResponse_OffsetFetchResponsePartition;
+  using OffsetFetchResponseTopic = OffsetFetchResponse_OffsetFetchResponseTopic;
+  using OffsetFetchResponsePartitions = OffsetFetchResponse_OffsetFetchResponsePartitions;
+  using OffsetFetchResponseTopics = OffsetFetchResponse_OffsetFetchResponseTopics;
+  using OffsetFetchResponseGroup = OffsetFetchResponse_OffsetFetchResponseGroup;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v3+]
   int32_t throttle_time_ms{};

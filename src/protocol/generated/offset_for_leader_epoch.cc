@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const OffsetForLeaderEpochRequest::OffsetForLeaderPartition&, const OffsetForLeaderEpochRequest::OffsetForLeaderPartition&) = default;
+bool operator==(const OffsetForLeaderEpochRequest_OffsetForLeaderPartition&, const OffsetForLeaderEpochRequest_OffsetForLeaderPartition&) = default;
 
-Status OffsetForLeaderEpochRequest::OffsetForLeaderPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetForLeaderEpochRequest_OffsetForLeaderPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get(r_, partition));
   if (v_ >= 2) {
@@ -20,7 +20,7 @@ Status OffsetForLeaderEpochRequest::OffsetForLeaderPartition::decode([[maybe_unu
   return {};
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetForLeaderEpochRequest_OffsetForLeaderPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put(w_, partition);
   if (v_ >= 2) {
@@ -32,9 +32,9 @@ void OffsetForLeaderEpochRequest::OffsetForLeaderPartition::encode([[maybe_unuse
   }
 }
 
-bool operator==(const OffsetForLeaderEpochRequest::OffsetForLeaderTopic&, const OffsetForLeaderEpochRequest::OffsetForLeaderTopic&) = default;
+bool operator==(const OffsetForLeaderEpochRequest_OffsetForLeaderTopic&, const OffsetForLeaderEpochRequest_OffsetForLeaderTopic&) = default;
 
-Status OffsetForLeaderEpochRequest::OffsetForLeaderTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetForLeaderEpochRequest_OffsetForLeaderTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -52,7 +52,7 @@ Status OffsetForLeaderEpochRequest::OffsetForLeaderTopic::decode([[maybe_unused]
   return {};
 }
 
-void OffsetForLeaderEpochRequest::OffsetForLeaderTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetForLeaderEpochRequest_OffsetForLeaderTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put_string(w_, flexible_, topic);
   {
@@ -106,9 +106,9 @@ void OffsetForLeaderEpochRequest::encode([[maybe_unused]] ByteWriter& w_, [[mayb
   }
 }
 
-bool operator==(const OffsetForLeaderEpochResponse::EpochEndOffset&, const OffsetForLeaderEpochResponse::EpochEndOffset&) = default;
+bool operator==(const OffsetForLeaderEpochResponse_EpochEndOffset&, const OffsetForLeaderEpochResponse_EpochEndOffset&) = default;
 
-Status OffsetForLeaderEpochResponse::EpochEndOffset::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetForLeaderEpochResponse_EpochEndOffset::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get(r_, partition));
@@ -122,7 +122,7 @@ Status OffsetForLeaderEpochResponse::EpochEndOffset::decode([[maybe_unused]] Byt
   return {};
 }
 
-void OffsetForLeaderEpochResponse::EpochEndOffset::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetForLeaderEpochResponse_EpochEndOffset::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put(w_, error_code);
   wire::put(w_, partition);
@@ -135,9 +135,9 @@ void OffsetForLeaderEpochResponse::EpochEndOffset::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult&, const OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult&) = default;
+bool operator==(const OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult&, const OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult&) = default;
 
-Status OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get_string(r_, flexible_, topic));
   {
@@ -155,7 +155,7 @@ Status OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::decode([[maybe_
   return {};
 }
 
-void OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put_string(w_, flexible_, topic);
   {

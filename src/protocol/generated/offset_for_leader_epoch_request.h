@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// OffsetForLeaderEpochRequest::OffsetForLeaderPartition
+struct OffsetForLeaderEpochRequest_OffsetForLeaderPartition {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // An epoch used to fence consumers/replicas with old metadata. If the epoch provided by the client is larger than the current epoch known to the broker, then the UNKNOWN_LEADER_EPOCH error code will be returned. If the provided epoch is smaller, then the FENCED_LEADER_EPOCH error code will be returned. [v2+]
+  int32_t current_leader_epoch = -1;
+  // The epoch to look up an offset for. [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetForLeaderEpochRequest_OffsetForLeaderPartition&, const OffsetForLeaderEpochRequest_OffsetForLeaderPartition&);
+};
+
+// OffsetForLeaderEpochRequest::OffsetForLeaderTopic
+struct OffsetForLeaderEpochRequest_OffsetForLeaderTopic {
+  // The topic name. [v0+]
+  std::string topic{};
+  // Each partition to get offsets for. [v0+]
+  std::vector<OffsetForLeaderEpochRequest_OffsetForLeaderPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetForLeaderEpochRequest_OffsetForLeaderTopic&, const OffsetForLeaderEpochRequest_OffsetForLeaderTopic&);
+};
+
 struct OffsetForLeaderEpochRequest {
   static constexpr int16_t kApiKey = 23;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct OffsetForLeaderPartition {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // An epoch used to fence consumers/replicas with old metadata. If the epoch provided by the client is larger than the current epoch known to the broker, then the UNKNOWN_LEADER_EPOCH error code will be returned. If the provided epoch is smaller, then the FENCED_LEADER_EPOCH error code will be returned. [v2+]
-    int32_t current_leader_epoch = -1;
-    // The epoch to look up an offset for. [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetForLeaderPartition&, const OffsetForLeaderPartition&);
-  };
-
-  struct OffsetForLeaderTopic {
-    // The topic name. [v0+]
-    std::string topic{};
-    // Each partition to get offsets for. [v0+]
-    std::vector<OffsetForLeaderPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetForLeaderTopic&, const OffsetForLeaderTopic&);
-  };
+  using OffsetForLeaderPartition = OffsetForLeaderEpochRequest_OffsetForLeaderPartition;
+  using OffsetForLeaderTopic = OffsetForLeaderEpochRequest_OffsetForLeaderTopic;
 
   // The broker ID of the follower, of -1 if this request is from a consumer. [v3+]
   int32_t replica_id = -2;

@@ -6,41 +6,46 @@
 
 namespace floe::protocol {
 
+// OffsetForLeaderEpochResponse::EpochEndOffset
+struct OffsetForLeaderEpochResponse_EpochEndOffset {
+  // The error code 0, or if there was no error. [v0+]
+  int16_t error_code{};
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The leader epoch of the partition. [v1+]
+  int32_t leader_epoch = -1;
+  // The end offset of the epoch. [v0+]
+  int64_t end_offset = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetForLeaderEpochResponse_EpochEndOffset&, const OffsetForLeaderEpochResponse_EpochEndOffset&);
+};
+
+// OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult
+struct OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult {
+  // The topic name. [v0+]
+  std::string topic{};
+  // Each partition in the topic we fetched offsets for. [v0+]
+  std::vector<OffsetForLeaderEpochResponse_EpochEndOffset> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult&, const OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult&);
+};
+
 struct OffsetForLeaderEpochResponse {
   static constexpr int16_t kApiKey = 23;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct EpochEndOffset {
-    // The error code 0, or if there was no error. [v0+]
-    int16_t error_code{};
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The leader epoch of the partition. [v1+]
-    int32_t leader_epoch = -1;
-    // The end offset of the epoch. [v0+]
-    int64_t end_offset = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const EpochEndOffset&, const EpochEndOffset&);
-  };
-
-  struct OffsetForLeaderTopicResult {
-    // The topic name. [v0+]
-    std::string topic{};
-    // Each partition in the topic we fetched offsets for. [v0+]
-    std::vector<EpochEndOffset> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const OffsetForLeaderTopicResult&, const OffsetForLeaderTopicResult&);
-  };
+  using EpochEndOffset = OffsetForLeaderEpochResponse_EpochEndOffset;
+  using OffsetForLeaderTopicResult = OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v2+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ProduceRequest::PartitionProduceData&, const ProduceRequest::PartitionProduceData&) = default;
+bool operator==(const ProduceRequest_PartitionProduceData&, const ProduceRequest_PartitionProduceData&) = default;
 
-Status ProduceRequest::PartitionProduceData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceRequest_PartitionProduceData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get(r_, index));
   FLOE_TRY(wire::get_nullable_bytes(r_, flexible_, true, records));
@@ -17,7 +17,7 @@ Status ProduceRequest::PartitionProduceData::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void ProduceRequest::PartitionProduceData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceRequest_PartitionProduceData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put(w_, index);
   wire::put_nullable_bytes(w_, flexible_, true, records);
@@ -26,9 +26,9 @@ void ProduceRequest::PartitionProduceData::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const ProduceRequest::TopicProduceData&, const ProduceRequest::TopicProduceData&) = default;
+bool operator==(const ProduceRequest_TopicProduceData&, const ProduceRequest_TopicProduceData&) = default;
 
-Status ProduceRequest::TopicProduceData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceRequest_TopicProduceData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -46,7 +46,7 @@ Status ProduceRequest::TopicProduceData::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void ProduceRequest::TopicProduceData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceRequest_TopicProduceData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put_string(w_, flexible_, name);
   {
@@ -104,9 +104,9 @@ void ProduceRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] in
   }
 }
 
-bool operator==(const ProduceResponse::BatchIndexAndErrorMessage&, const ProduceResponse::BatchIndexAndErrorMessage&) = default;
+bool operator==(const ProduceResponse_BatchIndexAndErrorMessage&, const ProduceResponse_BatchIndexAndErrorMessage&) = default;
 
-Status ProduceResponse::BatchIndexAndErrorMessage::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceResponse_BatchIndexAndErrorMessage::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 8) {
     FLOE_TRY(wire::get(r_, batch_index));
@@ -120,7 +120,7 @@ Status ProduceResponse::BatchIndexAndErrorMessage::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void ProduceResponse::BatchIndexAndErrorMessage::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceResponse_BatchIndexAndErrorMessage::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 8) {
     wire::put(w_, batch_index);
@@ -133,9 +133,9 @@ void ProduceResponse::BatchIndexAndErrorMessage::encode([[maybe_unused]] ByteWri
   }
 }
 
-bool operator==(const ProduceResponse::LeaderIdAndEpoch&, const ProduceResponse::LeaderIdAndEpoch&) = default;
+bool operator==(const ProduceResponse_LeaderIdAndEpoch&, const ProduceResponse_LeaderIdAndEpoch&) = default;
 
-Status ProduceResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceResponse_LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 10) {
     FLOE_TRY(wire::get(r_, leader_id));
@@ -149,7 +149,7 @@ Status ProduceResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void ProduceResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceResponse_LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 10) {
     wire::put(w_, leader_id);
@@ -162,9 +162,9 @@ void ProduceResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const ProduceResponse::PartitionProduceResponse&, const ProduceResponse::PartitionProduceResponse&) = default;
+bool operator==(const ProduceResponse_PartitionProduceResponse&, const ProduceResponse_PartitionProduceResponse&) = default;
 
-Status ProduceResponse::PartitionProduceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceResponse_PartitionProduceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get(r_, index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -214,7 +214,7 @@ Status ProduceResponse::PartitionProduceResponse::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void ProduceResponse::PartitionProduceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceResponse_PartitionProduceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put(w_, index);
   wire::put(w_, error_code);
@@ -238,7 +238,7 @@ void ProduceResponse::PartitionProduceResponse::encode([[maybe_unused]] ByteWrit
   }
   if (flexible_) {
     wire::TagWriter tags_;
-    if ((v_ >= 10) && !(current_leader == LeaderIdAndEpoch())) {
+    if ((v_ >= 10) && !(current_leader == ProduceResponse_LeaderIdAndEpoch())) {
       ByteWriter& b_ = tags_.add(0);
       current_leader.encode(b_, v_);
     }
@@ -246,9 +246,9 @@ void ProduceResponse::PartitionProduceResponse::encode([[maybe_unused]] ByteWrit
   }
 }
 
-bool operator==(const ProduceResponse::TopicProduceResponse&, const ProduceResponse::TopicProduceResponse&) = default;
+bool operator==(const ProduceResponse_TopicProduceResponse&, const ProduceResponse_TopicProduceResponse&) = default;
 
-Status ProduceResponse::TopicProduceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceResponse_TopicProduceResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -266,7 +266,7 @@ Status ProduceResponse::TopicProduceResponse::decode([[maybe_unused]] ByteReader
   return {};
 }
 
-void ProduceResponse::TopicProduceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceResponse_TopicProduceResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   wire::put_string(w_, flexible_, name);
   {
@@ -280,9 +280,9 @@ void ProduceResponse::TopicProduceResponse::encode([[maybe_unused]] ByteWriter& 
   }
 }
 
-bool operator==(const ProduceResponse::NodeEndpoint&, const ProduceResponse::NodeEndpoint&) = default;
+bool operator==(const ProduceResponse_NodeEndpoint&, const ProduceResponse_NodeEndpoint&) = default;
 
-Status ProduceResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ProduceResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 10) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -302,7 +302,7 @@ Status ProduceResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[
   return {};
 }
 
-void ProduceResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ProduceResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 9;
   if (v_ >= 10) {
     wire::put(w_, node_id);

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// ProduceRequest::PartitionProduceData
+struct ProduceRequest_PartitionProduceData {
+  // The partition index. [v0+]
+  int32_t index{};
+  // The record data to be produced. [v0+, nullable v0+]
+  std::optional<SharedBytes> records = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceRequest_PartitionProduceData&, const ProduceRequest_PartitionProduceData&);
+};
+
+// ProduceRequest::TopicProduceData
+struct ProduceRequest_TopicProduceData {
+  // The topic name. [v0+]
+  std::string name{};
+  // Each partition to produce to. [v0+]
+  std::vector<ProduceRequest_PartitionProduceData> partition_data{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceRequest_TopicProduceData&, const ProduceRequest_TopicProduceData&);
+};
+
 struct ProduceRequest {
   static constexpr int16_t kApiKey = 0;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 12;
   static constexpr int16_t kLowestFlexibleVersion = 9;
 
-  struct PartitionProduceData {
-    // The partition index. [v0+]
-    int32_t index{};
-    // The record data to be produced. [v0+, nullable v0+]
-    std::optional<SharedBytes> records = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionProduceData&, const PartitionProduceData&);
-  };
-
-  struct TopicProduceData {
-    // The topic name. [v0+]
-    std::string name{};
-    // Each partition to produce to. [v0+]
-    std::vector<PartitionProduceData> partition_data{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicProduceData&, const TopicProduceData&);
-  };
+  using PartitionProduceData = ProduceRequest_PartitionProduceData;
+  using TopicProduceData = ProduceRequest_TopicProduceData;
 
   // The transactional ID, or null if the producer is not transactional. [v3+, nullable v3+]
   std::optional<std::string> transactional_id = std::nullopt;

@@ -6,92 +6,103 @@
 
 namespace floe::protocol {
 
+// ProduceResponse::BatchIndexAndErrorMessage
+struct ProduceResponse_BatchIndexAndErrorMessage {
+  // The batch index of the record that cause the batch to be dropped [v8+]
+  int32_t batch_index{};
+  // The error message of the record that caused the batch to be dropped [v8+, nullable v8+]
+  std::optional<std::string> batch_index_error_message = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceResponse_BatchIndexAndErrorMessage&, const ProduceResponse_BatchIndexAndErrorMessage&);
+};
+
+// ProduceResponse::LeaderIdAndEpoch
+struct ProduceResponse_LeaderIdAndEpoch {
+  // The ID of the current leader or -1 if the leader is unknown. [v10+]
+  int32_t leader_id = -1;
+  // The latest known leader epoch [v10+]
+  int32_t leader_epoch = -1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceResponse_LeaderIdAndEpoch&, const ProduceResponse_LeaderIdAndEpoch&);
+};
+
+// ProduceResponse::PartitionProduceResponse
+struct ProduceResponse_PartitionProduceResponse {
+  // The partition index. [v0+]
+  int32_t index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The base offset. [v0+]
+  int64_t base_offset{};
+  // The timestamp returned by broker after appending the messages. If CreateTime is used for the topic, the timestamp will be -1. If LogAppendTime is used for the topic, the timestamp will be the broker local time when the messages are appended. [v2+]
+  int64_t log_append_time_ms = -1;
+  // The log start offset. [v5+]
+  int64_t log_start_offset = -1;
+  // The batch indices of records that caused the batch to be dropped [v8+]
+  std::vector<ProduceResponse_BatchIndexAndErrorMessage> record_errors{};
+  // The global error message summarizing the common root cause of the records that caused the batch to be dropped [v8+, nullable v8+]
+  std::optional<std::string> error_message = std::nullopt;
+  // [v10+, tag 0]
+  ProduceResponse_LeaderIdAndEpoch current_leader{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceResponse_PartitionProduceResponse&, const ProduceResponse_PartitionProduceResponse&);
+};
+
+// ProduceResponse::TopicProduceResponse
+struct ProduceResponse_TopicProduceResponse {
+  // The topic name [v0+]
+  std::string name{};
+  // Each partition that we produced to within the topic. [v0+]
+  std::vector<ProduceResponse_PartitionProduceResponse> partition_responses{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceResponse_TopicProduceResponse&, const ProduceResponse_TopicProduceResponse&);
+};
+
+// ProduceResponse::NodeEndpoint
+struct ProduceResponse_NodeEndpoint {
+  // The ID of the associated node. [v10+]
+  int32_t node_id{};
+  // The node's hostname. [v10+]
+  std::string host{};
+  // The node's port. [v10+]
+  int32_t port{};
+  // The rack of the node, or null if it has not been assigned to a rack. [v10+, nullable v10+]
+  std::optional<std::string> rack = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ProduceResponse_NodeEndpoint&, const ProduceResponse_NodeEndpoint&);
+};
+
 struct ProduceResponse {
   static constexpr int16_t kApiKey = 0;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 12;
   static constexpr int16_t kLowestFlexibleVersion = 9;
 
-  struct BatchIndexAndErrorMessage {
-    // The batch index of the record that cause the batch to be dropped [v8+]
-    int32_t batch_index{};
-    // The error message of the record that caused the batch to be dropped [v8+, nullable v8+]
-    std::optional<std::string> batch_index_error_message = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const BatchIndexAndErrorMessage&, const BatchIndexAndErrorMessage&);
-  };
-
-  struct LeaderIdAndEpoch {
-    // The ID of the current leader or -1 if the leader is unknown. [v10+]
-    int32_t leader_id = -1;
-    // The latest known leader epoch [v10+]
-    int32_t leader_epoch = -1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderIdAndEpoch&, const LeaderIdAndEpoch&);
-  };
-
-  struct PartitionProduceResponse {
-    // The partition index. [v0+]
-    int32_t index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The base offset. [v0+]
-    int64_t base_offset{};
-    // The timestamp returned by broker after appending the messages. If CreateTime is used for the topic, the timestamp will be -1. If LogAppendTime is used for the topic, the timestamp will be the broker local time when the messages are appended. [v2+]
-    int64_t log_append_time_ms = -1;
-    // The log start offset. [v5+]
-    int64_t log_start_offset = -1;
-    // The batch indices of records that caused the batch to be dropped [v8+]
-    std::vector<BatchIndexAndErrorMessage> record_errors{};
-    // The global error message summarizing the common root cause of the records that caused the batch to be dropped [v8+, nullable v8+]
-    std::optional<std::string> error_message = std::nullopt;
-    // [v10+, tag 0]
-    LeaderIdAndEpoch current_leader{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionProduceResponse&, const PartitionProduceResponse&);
-  };
-
-  struct TopicProduceResponse {
-    // The topic name [v0+]
-    std::string name{};
-    // Each partition that we produced to within the topic. [v0+]
-    std::vector<PartitionProduceResponse> partition_responses{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicProduceResponse&, const TopicProduceResponse&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node. [v10+]
-    int32_t node_id{};
-    // The node's hostname. [v10+]
-    std::string host{};
-    // The node's port. [v10+]
-    int32_t port{};
-    // The rack of the node, or null if it has not been assigned to a rack. [v10+, nullable v10+]
-    std::optional<std::string> rack = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using BatchIndexAndErrorMessage = ProduceResponse_BatchIndexAndErrorMessage;
+  using LeaderIdAndEpoch = ProduceResponse_LeaderIdAndEpoch;
+  using PartitionProduceResponse = ProduceResponse_PartitionProduceResponse;
+  using TopicProduceResponse = ProduceResponse_TopicProduceResponse;
+  using NodeEndpoint = ProduceResponse_NodeEndpoint;
 
   // Each produce response [v0+]
   std::vector<TopicProduceResponse> responses{};

@@ -6,22 +6,25 @@
 
 namespace floe::protocol {
 
+// QuorumStateData::Voter
+struct QuorumStateData_Voter {
+  // [v0-0]
+  int32_t voter_id{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const QuorumStateData_Voter&, const QuorumStateData_Voter&);
+};
+
 struct QuorumStateData {
   static constexpr int16_t kApiKey = -1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Voter {
-    // [v0-0]
-    int32_t voter_id{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Voter&, const Voter&);
-  };
+  using Voter = QuorumStateData_Voter;
 
   // [v0-0]
   std::string cluster_id{};
@@ -36,7 +39,7 @@ struct QuorumStateData {
   // [v0-0]
   int64_t applied_offset{};
   // [v0-0, nullable v0-0]
-  std::optional<std::vector<Voter>> current_voters = std::vector<Voter>();
+  std::optional<std::vector<Voter>> current_voters = std::vector<QuorumStateData_Voter>();
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ReadShareGroupStateRequest::PartitionData&, const ReadShareGroupStateRequest::PartitionData&) = default;
+bool operator==(const ReadShareGroupStateRequest_PartitionData&, const ReadShareGroupStateRequest_PartitionData&) = default;
 
-Status ReadShareGroupStateRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -17,7 +17,7 @@ Status ReadShareGroupStateRequest::PartitionData::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void ReadShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, leader_epoch);
@@ -26,9 +26,9 @@ void ReadShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWrit
   }
 }
 
-bool operator==(const ReadShareGroupStateRequest::ReadStateData&, const ReadShareGroupStateRequest::ReadStateData&) = default;
+bool operator==(const ReadShareGroupStateRequest_ReadStateData&, const ReadShareGroupStateRequest_ReadStateData&) = default;
 
-Status ReadShareGroupStateRequest::ReadStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateRequest_ReadStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -46,7 +46,7 @@ Status ReadShareGroupStateRequest::ReadStateData::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void ReadShareGroupStateRequest::ReadStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateRequest_ReadStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -96,9 +96,9 @@ void ReadShareGroupStateRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe
   }
 }
 
-bool operator==(const ReadShareGroupStateResponse::StateBatch&, const ReadShareGroupStateResponse::StateBatch&) = default;
+bool operator==(const ReadShareGroupStateResponse_StateBatch&, const ReadShareGroupStateResponse_StateBatch&) = default;
 
-Status ReadShareGroupStateResponse::StateBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateResponse_StateBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, first_offset));
   FLOE_TRY(wire::get(r_, last_offset));
@@ -110,7 +110,7 @@ Status ReadShareGroupStateResponse::StateBatch::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void ReadShareGroupStateResponse::StateBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateResponse_StateBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, first_offset);
   wire::put(w_, last_offset);
@@ -121,9 +121,9 @@ void ReadShareGroupStateResponse::StateBatch::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const ReadShareGroupStateResponse::PartitionResult&, const ReadShareGroupStateResponse::PartitionResult&) = default;
+bool operator==(const ReadShareGroupStateResponse_PartitionResult&, const ReadShareGroupStateResponse_PartitionResult&) = default;
 
-Status ReadShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateResponse_PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, error_code));
@@ -145,7 +145,7 @@ Status ReadShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] Byt
   return {};
 }
 
-void ReadShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateResponse_PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, error_code);
@@ -163,9 +163,9 @@ void ReadShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const ReadShareGroupStateResponse::ReadStateResult&, const ReadShareGroupStateResponse::ReadStateResult&) = default;
+bool operator==(const ReadShareGroupStateResponse_ReadStateResult&, const ReadShareGroupStateResponse_ReadStateResult&) = default;
 
-Status ReadShareGroupStateResponse::ReadStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateResponse_ReadStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -183,7 +183,7 @@ Status ReadShareGroupStateResponse::ReadStateResult::decode([[maybe_unused]] Byt
   return {};
 }
 
-void ReadShareGroupStateResponse::ReadStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateResponse_ReadStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// ReadShareGroupStateRequest::PartitionData
+struct ReadShareGroupStateRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The leader epoch of the share-partition. [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateRequest_PartitionData&, const ReadShareGroupStateRequest_PartitionData&);
+};
+
+// ReadShareGroupStateRequest::ReadStateData
+struct ReadShareGroupStateRequest_ReadStateData {
+  // The topic identifier. [v0+]
+  Uuid topic_id{};
+  // The data for the partitions. [v0+]
+  std::vector<ReadShareGroupStateRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateRequest_ReadStateData&, const ReadShareGroupStateRequest_ReadStateData&);
+};
+
 struct ReadShareGroupStateRequest {
   static constexpr int16_t kApiKey = 84;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The leader epoch of the share-partition. [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct ReadStateData {
-    // The topic identifier. [v0+]
-    Uuid topic_id{};
-    // The data for the partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReadStateData&, const ReadStateData&);
-  };
+  using PartitionData = ReadShareGroupStateRequest_PartitionData;
+  using ReadStateData = ReadShareGroupStateRequest_ReadStateData;
 
   // The group identifier. [v0+]
   std::string group_id{};

@@ -6,62 +6,69 @@
 
 namespace floe::protocol {
 
+// ReadShareGroupStateResponse::StateBatch
+struct ReadShareGroupStateResponse_StateBatch {
+  // The base offset of this state batch. [v0+]
+  int64_t first_offset{};
+  // The last offset of this state batch. [v0+]
+  int64_t last_offset{};
+  // The state - 0:Available,2:Acked,4:Archived. [v0+]
+  int8_t delivery_state{};
+  // The delivery count. [v0+]
+  int16_t delivery_count{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateResponse_StateBatch&, const ReadShareGroupStateResponse_StateBatch&);
+};
+
+// ReadShareGroupStateResponse::PartitionResult
+struct ReadShareGroupStateResponse_PartitionResult {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // The state epoch for this share-partition. [v0+]
+  int32_t state_epoch{};
+  // The share-partition start offset, which can be -1 if it is not yet initialized. [v0+]
+  int64_t start_offset{};
+  // [v0+]
+  std::vector<ReadShareGroupStateResponse_StateBatch> state_batches{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateResponse_PartitionResult&, const ReadShareGroupStateResponse_PartitionResult&);
+};
+
+// ReadShareGroupStateResponse::ReadStateResult
+struct ReadShareGroupStateResponse_ReadStateResult {
+  // The topic identifier [v0+]
+  Uuid topic_id{};
+  // The results for the partitions. [v0+]
+  std::vector<ReadShareGroupStateResponse_PartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateResponse_ReadStateResult&, const ReadShareGroupStateResponse_ReadStateResult&);
+};
+
 struct ReadShareGroupStateResponse {
   static constexpr int16_t kApiKey = 84;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct StateBatch {
-    // The base offset of this state batch. [v0+]
-    int64_t first_offset{};
-    // The last offset of this state batch. [v0+]
-    int64_t last_offset{};
-    // The state - 0:Available,2:Acked,4:Archived. [v0+]
-    int8_t delivery_state{};
-    // The delivery count. [v0+]
-    int16_t delivery_count{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StateBatch&, const StateBatch&);
-  };
-
-  struct PartitionResult {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // The state epoch for this share-partition. [v0+]
-    int32_t state_epoch{};
-    // The share-partition start offset, which can be -1 if it is not yet initialized. [v0+]
-    int64_t start_offset{};
-    // [v0+]
-    std::vector<StateBatch> state_batches{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResult&, const PartitionResult&);
-  };
-
-  struct ReadStateResult {
-    // The topic identifier [v0+]
-    Uuid topic_id{};
-    // The results for the partitions. [v0+]
-    std::vector<PartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReadStateResult&, const ReadStateResult&);
-  };
+  using StateBatch = ReadShareGroupStateResponse_StateBatch;
+  using PartitionResult = ReadShareGroupStateResponse_PartitionResult;
+  using ReadStateResult = ReadShareGroupStateResponse_ReadStateResult;
 
   // The read results [v0+]
   std::vector<ReadStateResult> results{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ReadShareGroupStateSummaryRequest::PartitionData&, const ReadShareGroupStateSummaryRequest::PartitionData&) = default;
+bool operator==(const ReadShareGroupStateSummaryRequest_PartitionData&, const ReadShareGroupStateSummaryRequest_PartitionData&) = default;
 
-Status ReadShareGroupStateSummaryRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateSummaryRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -17,7 +17,7 @@ Status ReadShareGroupStateSummaryRequest::PartitionData::decode([[maybe_unused]]
   return {};
 }
 
-void ReadShareGroupStateSummaryRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateSummaryRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, leader_epoch);
@@ -26,9 +26,9 @@ void ReadShareGroupStateSummaryRequest::PartitionData::encode([[maybe_unused]] B
   }
 }
 
-bool operator==(const ReadShareGroupStateSummaryRequest::ReadStateSummaryData&, const ReadShareGroupStateSummaryRequest::ReadStateSummaryData&) = default;
+bool operator==(const ReadShareGroupStateSummaryRequest_ReadStateSummaryData&, const ReadShareGroupStateSummaryRequest_ReadStateSummaryData&) = default;
 
-Status ReadShareGroupStateSummaryRequest::ReadStateSummaryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateSummaryRequest_ReadStateSummaryData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -46,7 +46,7 @@ Status ReadShareGroupStateSummaryRequest::ReadStateSummaryData::decode([[maybe_u
   return {};
 }
 
-void ReadShareGroupStateSummaryRequest::ReadStateSummaryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateSummaryRequest_ReadStateSummaryData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -96,9 +96,9 @@ void ReadShareGroupStateSummaryRequest::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const ReadShareGroupStateSummaryResponse::PartitionResult&, const ReadShareGroupStateSummaryResponse::PartitionResult&) = default;
+bool operator==(const ReadShareGroupStateSummaryResponse_PartitionResult&, const ReadShareGroupStateSummaryResponse_PartitionResult&) = default;
 
-Status ReadShareGroupStateSummaryResponse::PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateSummaryResponse_PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, error_code));
@@ -111,7 +111,7 @@ Status ReadShareGroupStateSummaryResponse::PartitionResult::decode([[maybe_unuse
   return {};
 }
 
-void ReadShareGroupStateSummaryResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateSummaryResponse_PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, error_code);
@@ -123,9 +123,9 @@ void ReadShareGroupStateSummaryResponse::PartitionResult::encode([[maybe_unused]
   }
 }
 
-bool operator==(const ReadShareGroupStateSummaryResponse::ReadStateSummaryResult&, const ReadShareGroupStateSummaryResponse::ReadStateSummaryResult&) = default;
+bool operator==(const ReadShareGroupStateSummaryResponse_ReadStateSummaryResult&, const ReadShareGroupStateSummaryResponse_ReadStateSummaryResult&) = default;
 
-Status ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ReadShareGroupStateSummaryResponse_ReadStateSummaryResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -143,7 +143,7 @@ Status ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::decode([[mayb
   return {};
 }
 
-void ReadShareGroupStateSummaryResponse::ReadStateSummaryResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ReadShareGroupStateSummaryResponse_ReadStateSummaryResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// ReadShareGroupStateSummaryRequest::PartitionData
+struct ReadShareGroupStateSummaryRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The leader epoch of the share-partition. [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateSummaryRequest_PartitionData&, const ReadShareGroupStateSummaryRequest_PartitionData&);
+};
+
+// ReadShareGroupStateSummaryRequest::ReadStateSummaryData
+struct ReadShareGroupStateSummaryRequest_ReadStateSummaryData {
+  // The topic identifier. [v0+]
+  Uuid topic_id{};
+  // The data for the partitions. [v0+]
+  std::vector<ReadShareGroupStateSummaryRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateSummaryRequest_ReadStateSummaryData&, const ReadShareGroupStateSummaryRequest_ReadStateSummaryData&);
+};
+
 struct ReadShareGroupStateSummaryRequest {
   static constexpr int16_t kApiKey = 87;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The leader epoch of the share-partition. [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct ReadStateSummaryData {
-    // The topic identifier. [v0+]
-    Uuid topic_id{};
-    // The data for the partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReadStateSummaryData&, const ReadStateSummaryData&);
-  };
+  using PartitionData = ReadShareGroupStateSummaryRequest_PartitionData;
+  using ReadStateSummaryData = ReadShareGroupStateSummaryRequest_ReadStateSummaryData;
 
   // The group identifier. [v0+]
   std::string group_id{};

@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// ReadShareGroupStateSummaryResponse::PartitionResult
+struct ReadShareGroupStateSummaryResponse_PartitionResult {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // The state epoch of the share-partition. [v0+]
+  int32_t state_epoch{};
+  // The share-partition start offset. [v0+]
+  int64_t start_offset{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateSummaryResponse_PartitionResult&, const ReadShareGroupStateSummaryResponse_PartitionResult&);
+};
+
+// ReadShareGroupStateSummaryResponse::ReadStateSummaryResult
+struct ReadShareGroupStateSummaryResponse_ReadStateSummaryResult {
+  // The topic identifier [v0+]
+  Uuid topic_id{};
+  // The results for the partitions. [v0+]
+  std::vector<ReadShareGroupStateSummaryResponse_PartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ReadShareGroupStateSummaryResponse_ReadStateSummaryResult&, const ReadShareGroupStateSummaryResponse_ReadStateSummaryResult&);
+};
+
 struct ReadShareGroupStateSummaryResponse {
   static constexpr int16_t kApiKey = 87;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionResult {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // The state epoch of the share-partition. [v0+]
-    int32_t state_epoch{};
-    // The share-partition start offset. [v0+]
-    int64_t start_offset{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResult&, const PartitionResult&);
-  };
-
-  struct ReadStateSummaryResult {
-    // The topic identifier [v0+]
-    Uuid topic_id{};
-    // The results for the partitions. [v0+]
-    std::vector<PartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ReadStateSummaryResult&, const ReadStateSummaryResult&);
-  };
+  using PartitionResult = ReadShareGroupStateSummaryResponse_PartitionResult;
+  using ReadStateSummaryResult = ReadShareGroupStateSummaryResponse_ReadStateSummaryResult;
 
   // The read results [v0+]
   std::vector<ReadStateSummaryResult> results{};

@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// RegisterBrokerRecord::BrokerEndpoint
+struct RegisterBrokerRecord_BrokerEndpoint {
+  // The name of the endpoint. [v0+]
+  std::string name{};
+  // The hostname. [v0+]
+  std::string host{};
+  // The port. [v0+]
+  uint16_t port{};
+  // The security protocol. [v0+]
+  int16_t security_protocol{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const RegisterBrokerRecord_BrokerEndpoint&, const RegisterBrokerRecord_BrokerEndpoint&);
+};
+
+// RegisterBrokerRecord::BrokerFeature
+struct RegisterBrokerRecord_BrokerFeature {
+  // The feature name. [v0+]
+  std::string name{};
+  // The minimum supported feature level. [v0+]
+  int16_t min_supported_version{};
+  // The maximum supported feature level. [v0+]
+  int16_t max_supported_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const RegisterBrokerRecord_BrokerFeature&, const RegisterBrokerRecord_BrokerFeature&);
+};
+
 struct RegisterBrokerRecord {
   static constexpr int16_t kApiKey = 0;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 3;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct BrokerEndpoint {
-    // The name of the endpoint. [v0+]
-    std::string name{};
-    // The hostname. [v0+]
-    std::string host{};
-    // The port. [v0+]
-    uint16_t port{};
-    // The security protocol. [v0+]
-    int16_t security_protocol{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const BrokerEndpoint&, const BrokerEndpoint&);
-  };
-
-  struct BrokerFeature {
-    // The feature name. [v0+]
-    std::string name{};
-    // The minimum supported feature level. [v0+]
-    int16_t min_supported_version{};
-    // The maximum supported feature level. [v0+]
-    int16_t max_supported_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const BrokerFeature&, const BrokerFeature&);
-  };
+  using BrokerEndpoint = RegisterBrokerRecord_BrokerEndpoint;
+  using BrokerFeature = RegisterBrokerRecord_BrokerFeature;
 
   // The broker id. [v0+]
   int32_t broker_id{};

@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// RegisterControllerRecord::ControllerEndpoint
+struct RegisterControllerRecord_ControllerEndpoint {
+  // The name of the endpoint. [v0+]
+  std::string name{};
+  // The hostname. [v0+]
+  std::string host{};
+  // The port. [v0+]
+  uint16_t port{};
+  // The security protocol. [v0+]
+  int16_t security_protocol{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const RegisterControllerRecord_ControllerEndpoint&, const RegisterControllerRecord_ControllerEndpoint&);
+};
+
+// RegisterControllerRecord::ControllerFeature
+struct RegisterControllerRecord_ControllerFeature {
+  // The feature name. [v0+]
+  std::string name{};
+  // The minimum supported feature level. [v0+]
+  int16_t min_supported_version{};
+  // The maximum supported feature level. [v0+]
+  int16_t max_supported_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const RegisterControllerRecord_ControllerFeature&, const RegisterControllerRecord_ControllerFeature&);
+};
+
 struct RegisterControllerRecord {
   static constexpr int16_t kApiKey = 27;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct ControllerEndpoint {
-    // The name of the endpoint. [v0+]
-    std::string name{};
-    // The hostname. [v0+]
-    std::string host{};
-    // The port. [v0+]
-    uint16_t port{};
-    // The security protocol. [v0+]
-    int16_t security_protocol{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ControllerEndpoint&, const ControllerEndpoint&);
-  };
-
-  struct ControllerFeature {
-    // The feature name. [v0+]
-    std::string name{};
-    // The minimum supported feature level. [v0+]
-    int16_t min_supported_version{};
-    // The maximum supported feature level. [v0+]
-    int16_t max_supported_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ControllerFeature&, const ControllerFeature&);
-  };
+  using ControllerEndpoint = RegisterControllerRecord_ControllerEndpoint;
+  using ControllerFeature = RegisterControllerRecord_ControllerFeature;
 
   // The controller id. [v0+]
   int32_t controller_id{};

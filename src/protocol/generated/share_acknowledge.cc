@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ShareAcknowledgeRequest::AcknowledgementBatch&, const ShareAcknowledgeRequest::AcknowledgementBatch&) = default;
+bool operator==(const ShareAcknowledgeRequest_AcknowledgementBatch&, const ShareAcknowledgeRequest_AcknowledgementBatch&) = default;
 
-Status ShareAcknowledgeRequest::AcknowledgementBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeRequest_AcknowledgementBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, first_offset));
   FLOE_TRY(wire::get(r_, last_offset));
@@ -27,7 +27,7 @@ Status ShareAcknowledgeRequest::AcknowledgementBatch::decode([[maybe_unused]] By
   return {};
 }
 
-void ShareAcknowledgeRequest::AcknowledgementBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeRequest_AcknowledgementBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, first_offset);
   wire::put(w_, last_offset);
@@ -42,9 +42,9 @@ void ShareAcknowledgeRequest::AcknowledgementBatch::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const ShareAcknowledgeRequest::AcknowledgePartition&, const ShareAcknowledgeRequest::AcknowledgePartition&) = default;
+bool operator==(const ShareAcknowledgeRequest_AcknowledgePartition&, const ShareAcknowledgeRequest_AcknowledgePartition&) = default;
 
-Status ShareAcknowledgeRequest::AcknowledgePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeRequest_AcknowledgePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   {
@@ -62,7 +62,7 @@ Status ShareAcknowledgeRequest::AcknowledgePartition::decode([[maybe_unused]] By
   return {};
 }
 
-void ShareAcknowledgeRequest::AcknowledgePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeRequest_AcknowledgePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   {
@@ -76,9 +76,9 @@ void ShareAcknowledgeRequest::AcknowledgePartition::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const ShareAcknowledgeRequest::AcknowledgeTopic&, const ShareAcknowledgeRequest::AcknowledgeTopic&) = default;
+bool operator==(const ShareAcknowledgeRequest_AcknowledgeTopic&, const ShareAcknowledgeRequest_AcknowledgeTopic&) = default;
 
-Status ShareAcknowledgeRequest::AcknowledgeTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeRequest_AcknowledgeTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -96,7 +96,7 @@ Status ShareAcknowledgeRequest::AcknowledgeTopic::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void ShareAcknowledgeRequest::AcknowledgeTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeRequest_AcknowledgeTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -150,9 +150,9 @@ void ShareAcknowledgeRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_un
   }
 }
 
-bool operator==(const ShareAcknowledgeResponse::LeaderIdAndEpoch&, const ShareAcknowledgeResponse::LeaderIdAndEpoch&) = default;
+bool operator==(const ShareAcknowledgeResponse_LeaderIdAndEpoch&, const ShareAcknowledgeResponse_LeaderIdAndEpoch&) = default;
 
-Status ShareAcknowledgeResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeResponse_LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, leader_id));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -162,7 +162,7 @@ Status ShareAcknowledgeResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void ShareAcknowledgeResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeResponse_LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, leader_id);
   wire::put(w_, leader_epoch);
@@ -171,9 +171,9 @@ void ShareAcknowledgeResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWri
   }
 }
 
-bool operator==(const ShareAcknowledgeResponse::PartitionData&, const ShareAcknowledgeResponse::PartitionData&) = default;
+bool operator==(const ShareAcknowledgeResponse_PartitionData&, const ShareAcknowledgeResponse_PartitionData&) = default;
 
-Status ShareAcknowledgeResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -185,7 +185,7 @@ Status ShareAcknowledgeResponse::PartitionData::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void ShareAcknowledgeResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -196,9 +196,9 @@ void ShareAcknowledgeResponse::PartitionData::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse&, const ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse&) = default;
+bool operator==(const ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse&, const ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse&) = default;
 
-Status ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -216,7 +216,7 @@ Status ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::decode([[maybe_u
   return {};
 }
 
-void ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -230,9 +230,9 @@ void ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse::encode([[maybe_unu
   }
 }
 
-bool operator==(const ShareAcknowledgeResponse::NodeEndpoint&, const ShareAcknowledgeResponse::NodeEndpoint&) = default;
+bool operator==(const ShareAcknowledgeResponse_NodeEndpoint&, const ShareAcknowledgeResponse_NodeEndpoint&) = default;
 
-Status ShareAcknowledgeResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareAcknowledgeResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, node_id));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -244,7 +244,7 @@ Status ShareAcknowledgeResponse::NodeEndpoint::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void ShareAcknowledgeResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareAcknowledgeResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, node_id);
   wire::put_string(w_, flexible_, host);

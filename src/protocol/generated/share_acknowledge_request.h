@@ -6,52 +6,59 @@
 
 namespace floe::protocol {
 
+// ShareAcknowledgeRequest::AcknowledgementBatch
+struct ShareAcknowledgeRequest_AcknowledgementBatch {
+  // First offset of batch of records to acknowledge. [v0+]
+  int64_t first_offset{};
+  // Last offset (inclusive) of batch of records to acknowledge. [v0+]
+  int64_t last_offset{};
+  // Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. [v0+]
+  std::vector<int8_t> acknowledge_types{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeRequest_AcknowledgementBatch&, const ShareAcknowledgeRequest_AcknowledgementBatch&);
+};
+
+// ShareAcknowledgeRequest::AcknowledgePartition
+struct ShareAcknowledgeRequest_AcknowledgePartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // Record batches to acknowledge. [v0+]
+  std::vector<ShareAcknowledgeRequest_AcknowledgementBatch> acknowledgement_batches{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeRequest_AcknowledgePartition&, const ShareAcknowledgeRequest_AcknowledgePartition&);
+};
+
+// ShareAcknowledgeRequest::AcknowledgeTopic
+struct ShareAcknowledgeRequest_AcknowledgeTopic {
+  // The unique topic ID. [v0+]
+  Uuid topic_id{};
+  // The partitions containing records to acknowledge. [v0+]
+  std::vector<ShareAcknowledgeRequest_AcknowledgePartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeRequest_AcknowledgeTopic&, const ShareAcknowledgeRequest_AcknowledgeTopic&);
+};
+
 struct ShareAcknowledgeRequest {
   static constexpr int16_t kApiKey = 79;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct AcknowledgementBatch {
-    // First offset of batch of records to acknowledge. [v0+]
-    int64_t first_offset{};
-    // Last offset (inclusive) of batch of records to acknowledge. [v0+]
-    int64_t last_offset{};
-    // Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. [v0+]
-    std::vector<int8_t> acknowledge_types{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AcknowledgementBatch&, const AcknowledgementBatch&);
-  };
-
-  struct AcknowledgePartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // Record batches to acknowledge. [v0+]
-    std::vector<AcknowledgementBatch> acknowledgement_batches{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AcknowledgePartition&, const AcknowledgePartition&);
-  };
-
-  struct AcknowledgeTopic {
-    // The unique topic ID. [v0+]
-    Uuid topic_id{};
-    // The partitions containing records to acknowledge. [v0+]
-    std::vector<AcknowledgePartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AcknowledgeTopic&, const AcknowledgeTopic&);
-  };
+  using AcknowledgementBatch = ShareAcknowledgeRequest_AcknowledgementBatch;
+  using AcknowledgePartition = ShareAcknowledgeRequest_AcknowledgePartition;
+  using AcknowledgeTopic = ShareAcknowledgeRequest_AcknowledgeTopic;
 
   // The group identifier. [v0+, nullable v0+]
   std::optional<std::string> group_id = std::nullopt;

@@ -6,71 +6,80 @@
 
 namespace floe::protocol {
 
+// ShareAcknowledgeResponse::LeaderIdAndEpoch
+struct ShareAcknowledgeResponse_LeaderIdAndEpoch {
+  // The ID of the current leader or -1 if the leader is unknown. [v0+]
+  int32_t leader_id{};
+  // The latest known leader epoch. [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeResponse_LeaderIdAndEpoch&, const ShareAcknowledgeResponse_LeaderIdAndEpoch&);
+};
+
+// ShareAcknowledgeResponse::PartitionData
+struct ShareAcknowledgeResponse_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // [v0+]
+  ShareAcknowledgeResponse_LeaderIdAndEpoch current_leader{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeResponse_PartitionData&, const ShareAcknowledgeResponse_PartitionData&);
+};
+
+// ShareAcknowledgeResponse::ShareAcknowledgeTopicResponse
+struct ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse {
+  // The unique topic ID. [v0+]
+  Uuid topic_id{};
+  // The topic partitions. [v0+]
+  std::vector<ShareAcknowledgeResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse&, const ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse&);
+};
+
+// ShareAcknowledgeResponse::NodeEndpoint
+struct ShareAcknowledgeResponse_NodeEndpoint {
+  // The ID of the associated node. [v0+]
+  int32_t node_id{};
+  // The node's hostname. [v0+]
+  std::string host{};
+  // The node's port. [v0+]
+  int32_t port{};
+  // The rack of the node, or null if it has not been assigned to a rack. [v0+, nullable v0+]
+  std::optional<std::string> rack = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareAcknowledgeResponse_NodeEndpoint&, const ShareAcknowledgeResponse_NodeEndpoint&);
+};
+
 struct ShareAcknowledgeResponse {
   static constexpr int16_t kApiKey = 79;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct LeaderIdAndEpoch {
-    // The ID of the current leader or -1 if the leader is unknown. [v0+]
-    int32_t leader_id{};
-    // The latest known leader epoch. [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderIdAndEpoch&, const LeaderIdAndEpoch&);
-  };
-
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // [v0+]
-    LeaderIdAndEpoch current_leader{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct ShareAcknowledgeTopicResponse {
-    // The unique topic ID. [v0+]
-    Uuid topic_id{};
-    // The topic partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ShareAcknowledgeTopicResponse&, const ShareAcknowledgeTopicResponse&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node. [v0+]
-    int32_t node_id{};
-    // The node's hostname. [v0+]
-    std::string host{};
-    // The node's port. [v0+]
-    int32_t port{};
-    // The rack of the node, or null if it has not been assigned to a rack. [v0+, nullable v0+]
-    std::optional<std::string> rack = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using LeaderIdAndEpoch = ShareAcknowledgeResponse_LeaderIdAndEpoch;
+  using PartitionData = ShareAcknowledgeResponse_PartitionData;
+  using ShareAcknowledgeTopicResponse = ShareAcknowledgeResponse_ShareAcknowledgeTopicResponse;
+  using NodeEndpoint = ShareAcknowledgeResponse_NodeEndpoint;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const ShareFetchRequest::AcknowledgementBatch&, const ShareFetchRequest::AcknowledgementBatch&) = default;
+bool operator==(const ShareFetchRequest_AcknowledgementBatch&, const ShareFetchRequest_AcknowledgementBatch&) = default;
 
-Status ShareFetchRequest::AcknowledgementBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchRequest_AcknowledgementBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, first_offset));
   FLOE_TRY(wire::get(r_, last_offset));
@@ -27,7 +27,7 @@ Status ShareFetchRequest::AcknowledgementBatch::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void ShareFetchRequest::AcknowledgementBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchRequest_AcknowledgementBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, first_offset);
   wire::put(w_, last_offset);
@@ -42,9 +42,9 @@ void ShareFetchRequest::AcknowledgementBatch::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const ShareFetchRequest::FetchPartition&, const ShareFetchRequest::FetchPartition&) = default;
+bool operator==(const ShareFetchRequest_FetchPartition&, const ShareFetchRequest_FetchPartition&) = default;
 
-Status ShareFetchRequest::FetchPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchRequest_FetchPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, partition_max_bytes));
@@ -63,7 +63,7 @@ Status ShareFetchRequest::FetchPartition::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void ShareFetchRequest::FetchPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchRequest_FetchPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, partition_max_bytes);
@@ -78,9 +78,9 @@ void ShareFetchRequest::FetchPartition::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const ShareFetchRequest::FetchTopic&, const ShareFetchRequest::FetchTopic&) = default;
+bool operator==(const ShareFetchRequest_FetchTopic&, const ShareFetchRequest_FetchTopic&) = default;
 
-Status ShareFetchRequest::FetchTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchRequest_FetchTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -98,7 +98,7 @@ Status ShareFetchRequest::FetchTopic::decode([[maybe_unused]] ByteReader& r_, [[
   return {};
 }
 
-void ShareFetchRequest::FetchTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchRequest_FetchTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -112,9 +112,9 @@ void ShareFetchRequest::FetchTopic::encode([[maybe_unused]] ByteWriter& w_, [[ma
   }
 }
 
-bool operator==(const ShareFetchRequest::ForgottenTopic&, const ShareFetchRequest::ForgottenTopic&) = default;
+bool operator==(const ShareFetchRequest_ForgottenTopic&, const ShareFetchRequest_ForgottenTopic&) = default;
 
-Status ShareFetchRequest::ForgottenTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchRequest_ForgottenTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -133,7 +133,7 @@ Status ShareFetchRequest::ForgottenTopic::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void ShareFetchRequest::ForgottenTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchRequest_ForgottenTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -208,9 +208,9 @@ void ShareFetchRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   }
 }
 
-bool operator==(const ShareFetchResponse::LeaderIdAndEpoch&, const ShareFetchResponse::LeaderIdAndEpoch&) = default;
+bool operator==(const ShareFetchResponse_LeaderIdAndEpoch&, const ShareFetchResponse_LeaderIdAndEpoch&) = default;
 
-Status ShareFetchResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchResponse_LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, leader_id));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -220,7 +220,7 @@ Status ShareFetchResponse::LeaderIdAndEpoch::decode([[maybe_unused]] ByteReader&
   return {};
 }
 
-void ShareFetchResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchResponse_LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, leader_id);
   wire::put(w_, leader_epoch);
@@ -229,9 +229,9 @@ void ShareFetchResponse::LeaderIdAndEpoch::encode([[maybe_unused]] ByteWriter& w
   }
 }
 
-bool operator==(const ShareFetchResponse::AcquiredRecords&, const ShareFetchResponse::AcquiredRecords&) = default;
+bool operator==(const ShareFetchResponse_AcquiredRecords&, const ShareFetchResponse_AcquiredRecords&) = default;
 
-Status ShareFetchResponse::AcquiredRecords::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchResponse_AcquiredRecords::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, first_offset));
   FLOE_TRY(wire::get(r_, last_offset));
@@ -242,7 +242,7 @@ Status ShareFetchResponse::AcquiredRecords::decode([[maybe_unused]] ByteReader& 
   return {};
 }
 
-void ShareFetchResponse::AcquiredRecords::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchResponse_AcquiredRecords::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, first_offset);
   wire::put(w_, last_offset);
@@ -252,9 +252,9 @@ void ShareFetchResponse::AcquiredRecords::encode([[maybe_unused]] ByteWriter& w_
   }
 }
 
-bool operator==(const ShareFetchResponse::PartitionData&, const ShareFetchResponse::PartitionData&) = default;
+bool operator==(const ShareFetchResponse_PartitionData&, const ShareFetchResponse_PartitionData&) = default;
 
-Status ShareFetchResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -278,7 +278,7 @@ Status ShareFetchResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_
   return {};
 }
 
-void ShareFetchResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -298,9 +298,9 @@ void ShareFetchResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, 
   }
 }
 
-bool operator==(const ShareFetchResponse::ShareFetchableTopicResponse&, const ShareFetchResponse::ShareFetchableTopicResponse&) = default;
+bool operator==(const ShareFetchResponse_ShareFetchableTopicResponse&, const ShareFetchResponse_ShareFetchableTopicResponse&) = default;
 
-Status ShareFetchResponse::ShareFetchableTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchResponse_ShareFetchableTopicResponse::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -318,7 +318,7 @@ Status ShareFetchResponse::ShareFetchableTopicResponse::decode([[maybe_unused]] 
   return {};
 }
 
-void ShareFetchResponse::ShareFetchableTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchResponse_ShareFetchableTopicResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -332,9 +332,9 @@ void ShareFetchResponse::ShareFetchableTopicResponse::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const ShareFetchResponse::NodeEndpoint&, const ShareFetchResponse::NodeEndpoint&) = default;
+bool operator==(const ShareFetchResponse_NodeEndpoint&, const ShareFetchResponse_NodeEndpoint&) = default;
 
-Status ShareFetchResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareFetchResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, node_id));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -346,7 +346,7 @@ Status ShareFetchResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void ShareFetchResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareFetchResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, node_id);
   wire::put_string(w_, flexible_, host);

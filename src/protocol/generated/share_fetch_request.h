@@ -6,67 +6,76 @@
 
 namespace floe::protocol {
 
+// ShareFetchRequest::AcknowledgementBatch
+struct ShareFetchRequest_AcknowledgementBatch {
+  // First offset of batch of records to acknowledge. [v0+]
+  int64_t first_offset{};
+  // Last offset (inclusive) of batch of records to acknowledge. [v0+]
+  int64_t last_offset{};
+  // Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. [v0+]
+  std::vector<int8_t> acknowledge_types{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchRequest_AcknowledgementBatch&, const ShareFetchRequest_AcknowledgementBatch&);
+};
+
+// ShareFetchRequest::FetchPartition
+struct ShareFetchRequest_FetchPartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The maximum bytes to fetch from this partition. 0 when only acknowledgement with no fetching is required. See KIP-74 for cases where this limit may not be honored. [v0+]
+  int32_t partition_max_bytes{};
+  // Record batches to acknowledge. [v0+]
+  std::vector<ShareFetchRequest_AcknowledgementBatch> acknowledgement_batches{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchRequest_FetchPartition&, const ShareFetchRequest_FetchPartition&);
+};
+
+// ShareFetchRequest::FetchTopic
+struct ShareFetchRequest_FetchTopic {
+  // The unique topic ID. [v0+]
+  Uuid topic_id{};
+  // The partitions to fetch. [v0+]
+  std::vector<ShareFetchRequest_FetchPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchRequest_FetchTopic&, const ShareFetchRequest_FetchTopic&);
+};
+
+// ShareFetchRequest::ForgottenTopic
+struct ShareFetchRequest_ForgottenTopic {
+  // The unique topic ID. [v0+]
+  Uuid topic_id{};
+  // The partitions indexes to forget. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchRequest_ForgottenTopic&, const ShareFetchRequest_ForgottenTopic&);
+};
+
 struct ShareFetchRequest {
   static constexpr int16_t kApiKey = 78;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct AcknowledgementBatch {
-    // First offset of batch of records to acknowledge. [v0+]
-    int64_t first_offset{};
-    // Last offset (inclusive) of batch of records to acknowledge. [v0+]
-    int64_t last_offset{};
-    // Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. [v0+]
-    std::vector<int8_t> acknowledge_types{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AcknowledgementBatch&, const AcknowledgementBatch&);
-  };
-
-  struct FetchPartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The maximum bytes to fetch from this partition. 0 when only acknowledgement with no fetching is required. See KIP-74 for cases where this limit may not be honored. [v0+]
-    int32_t partition_max_bytes{};
-    // Record batches to acknowledge. [v0+]
-    std::vector<AcknowledgementBatch> acknowledgement_batches{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FetchPartition&, const FetchPartition&);
-  };
-
-  struct FetchTopic {
-    // The unique topic ID. [v0+]
-    Uuid topic_id{};
-    // The partitions to fetch. [v0+]
-    std::vector<FetchPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FetchTopic&, const FetchTopic&);
-  };
-
-  struct ForgottenTopic {
-    // The unique topic ID. [v0+]
-    Uuid topic_id{};
-    // The partitions indexes to forget. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ForgottenTopic&, const ForgottenTopic&);
-  };
+  using AcknowledgementBatch = ShareFetchRequest_AcknowledgementBatch;
+  using FetchPartition = ShareFetchRequest_FetchPartition;
+  using FetchTopic = ShareFetchRequest_FetchTopic;
+  using ForgottenTopic = ShareFetchRequest_ForgottenTopic;
 
   // The group identifier. [v0+, nullable v0+]
   std::optional<std::string> group_id = std::nullopt;

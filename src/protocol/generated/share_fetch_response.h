@@ -6,94 +6,105 @@
 
 namespace floe::protocol {
 
+// ShareFetchResponse::LeaderIdAndEpoch
+struct ShareFetchResponse_LeaderIdAndEpoch {
+  // The ID of the current leader or -1 if the leader is unknown. [v0+]
+  int32_t leader_id{};
+  // The latest known leader epoch. [v0+]
+  int32_t leader_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchResponse_LeaderIdAndEpoch&, const ShareFetchResponse_LeaderIdAndEpoch&);
+};
+
+// ShareFetchResponse::AcquiredRecords
+struct ShareFetchResponse_AcquiredRecords {
+  // The earliest offset in this batch of acquired records. [v0+]
+  int64_t first_offset{};
+  // The last offset of this batch of acquired records. [v0+]
+  int64_t last_offset{};
+  // The delivery count of this batch of acquired records. [v0+]
+  int16_t delivery_count{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchResponse_AcquiredRecords&, const ShareFetchResponse_AcquiredRecords&);
+};
+
+// ShareFetchResponse::PartitionData
+struct ShareFetchResponse_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The fetch error code, or 0 if there was no fetch error. [v0+]
+  int16_t error_code{};
+  // The fetch error message, or null if there was no fetch error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // The acknowledge error code, or 0 if there was no acknowledge error. [v0+]
+  int16_t acknowledge_error_code{};
+  // The acknowledge error message, or null if there was no acknowledge error. [v0+, nullable v0+]
+  std::optional<std::string> acknowledge_error_message = std::nullopt;
+  // [v0+]
+  ShareFetchResponse_LeaderIdAndEpoch current_leader{};
+  // The record data. [v0+, nullable v0+]
+  std::optional<SharedBytes> records = std::nullopt;
+  // The acquired records. [v0+]
+  std::vector<ShareFetchResponse_AcquiredRecords> acquired_records{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchResponse_PartitionData&, const ShareFetchResponse_PartitionData&);
+};
+
+// ShareFetchResponse::ShareFetchableTopicResponse
+struct ShareFetchResponse_ShareFetchableTopicResponse {
+  // The unique topic ID. [v0+]
+  Uuid topic_id{};
+  // The topic partitions. [v0+]
+  std::vector<ShareFetchResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchResponse_ShareFetchableTopicResponse&, const ShareFetchResponse_ShareFetchableTopicResponse&);
+};
+
+// ShareFetchResponse::NodeEndpoint
+struct ShareFetchResponse_NodeEndpoint {
+  // The ID of the associated node. [v0+]
+  int32_t node_id{};
+  // The node's hostname. [v0+]
+  std::string host{};
+  // The node's port. [v0+]
+  int32_t port{};
+  // The rack of the node, or null if it has not been assigned to a rack. [v0+, nullable v0+]
+  std::optional<std::string> rack = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareFetchResponse_NodeEndpoint&, const ShareFetchResponse_NodeEndpoint&);
+};
+
 struct ShareFetchResponse {
   static constexpr int16_t kApiKey = 78;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct LeaderIdAndEpoch {
-    // The ID of the current leader or -1 if the leader is unknown. [v0+]
-    int32_t leader_id{};
-    // The latest known leader epoch. [v0+]
-    int32_t leader_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const LeaderIdAndEpoch&, const LeaderIdAndEpoch&);
-  };
-
-  struct AcquiredRecords {
-    // The earliest offset in this batch of acquired records. [v0+]
-    int64_t first_offset{};
-    // The last offset of this batch of acquired records. [v0+]
-    int64_t last_offset{};
-    // The delivery count of this batch of acquired records. [v0+]
-    int16_t delivery_count{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const AcquiredRecords&, const AcquiredRecords&);
-  };
-
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The fetch error code, or 0 if there was no fetch error. [v0+]
-    int16_t error_code{};
-    // The fetch error message, or null if there was no fetch error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // The acknowledge error code, or 0 if there was no acknowledge error. [v0+]
-    int16_t acknowledge_error_code{};
-    // The acknowledge error message, or null if there was no acknowledge error. [v0+, nullable v0+]
-    std::optional<std::string> acknowledge_error_message = std::nullopt;
-    // [v0+]
-    LeaderIdAndEpoch current_leader{};
-    // The record data. [v0+, nullable v0+]
-    std::optional<SharedBytes> records = std::nullopt;
-    // The acquired records. [v0+]
-    std::vector<AcquiredRecords> acquired_records{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct ShareFetchableTopicResponse {
-    // The unique topic ID. [v0+]
-    Uuid topic_id{};
-    // The topic partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const ShareFetchableTopicResponse&, const ShareFetchableTopicResponse&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node. [v0+]
-    int32_t node_id{};
-    // The node's hostname. [v0+]
-    std::string host{};
-    // The node's port. [v0+]
-    int32_t port{};
-    // The rack of the node, or null if it has not been assigned to a rack. [v0+, nullable v0+]
-    std::optional<std::string> rack = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using LeaderIdAndEpoch = ShareFetchResponse_LeaderIdAndEpoch;
+  using AcquiredRecords = ShareFetchResponse_AcquiredRecords;
+  using PartitionData = ShareFetchResponse_PartitionData;
+  using ShareFetchableTopicResponse = ShareFetchResponse_ShareFetchableTopicResponse;
+  using NodeEndpoint = ShareFetchResponse_NodeEndpoint;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

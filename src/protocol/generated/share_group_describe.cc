@@ -41,9 +41,9 @@ void ShareGroupDescribeRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_
   }
 }
 
-bool operator==(const ShareGroupDescribeResponse::TopicPartitions&, const ShareGroupDescribeResponse::TopicPartitions&) = default;
+bool operator==(const ShareGroupDescribeResponse_TopicPartitions&, const ShareGroupDescribeResponse_TopicPartitions&) = default;
 
-Status ShareGroupDescribeResponse::TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareGroupDescribeResponse_TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -63,7 +63,7 @@ Status ShareGroupDescribeResponse::TopicPartitions::decode([[maybe_unused]] Byte
   return {};
 }
 
-void ShareGroupDescribeResponse::TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareGroupDescribeResponse_TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   wire::put_string(w_, flexible_, topic_name);
@@ -78,9 +78,9 @@ void ShareGroupDescribeResponse::TopicPartitions::encode([[maybe_unused]] ByteWr
   }
 }
 
-bool operator==(const ShareGroupDescribeResponse::Assignment&, const ShareGroupDescribeResponse::Assignment&) = default;
+bool operator==(const ShareGroupDescribeResponse_Assignment&, const ShareGroupDescribeResponse_Assignment&) = default;
 
-Status ShareGroupDescribeResponse::Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareGroupDescribeResponse_Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   {
     int32_t n_ = 0;
@@ -97,7 +97,7 @@ Status ShareGroupDescribeResponse::Assignment::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void ShareGroupDescribeResponse::Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareGroupDescribeResponse_Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   {
     wire::put_array_len(w_, flexible_, topic_partitions.size());
@@ -110,9 +110,9 @@ void ShareGroupDescribeResponse::Assignment::encode([[maybe_unused]] ByteWriter&
   }
 }
 
-bool operator==(const ShareGroupDescribeResponse::Member&, const ShareGroupDescribeResponse::Member&) = default;
+bool operator==(const ShareGroupDescribeResponse_Member&, const ShareGroupDescribeResponse_Member&) = default;
 
-Status ShareGroupDescribeResponse::Member::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareGroupDescribeResponse_Member::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, member_id));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, rack_id));
@@ -135,7 +135,7 @@ Status ShareGroupDescribeResponse::Member::decode([[maybe_unused]] ByteReader& r
   return {};
 }
 
-void ShareGroupDescribeResponse::Member::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareGroupDescribeResponse_Member::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, member_id);
   wire::put_nullable_string(w_, flexible_, true, rack_id);
@@ -154,9 +154,9 @@ void ShareGroupDescribeResponse::Member::encode([[maybe_unused]] ByteWriter& w_,
   }
 }
 
-bool operator==(const ShareGroupDescribeResponse::DescribedGroup&, const ShareGroupDescribeResponse::DescribedGroup&) = default;
+bool operator==(const ShareGroupDescribeResponse_DescribedGroup&, const ShareGroupDescribeResponse_DescribedGroup&) = default;
 
-Status ShareGroupDescribeResponse::DescribedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareGroupDescribeResponse_DescribedGroup::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, error_code));
   FLOE_TRY(wire::get_nullable_string(r_, flexible_, true, error_message));
@@ -181,7 +181,7 @@ Status ShareGroupDescribeResponse::DescribedGroup::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void ShareGroupDescribeResponse::DescribedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareGroupDescribeResponse_DescribedGroup::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, error_code);
   wire::put_nullable_string(w_, flexible_, true, error_message);

@@ -6,87 +6,96 @@
 
 namespace floe::protocol {
 
+// ShareGroupDescribeResponse::TopicPartitions
+struct ShareGroupDescribeResponse_TopicPartitions {
+  // The topic ID. [v0+]
+  Uuid topic_id{};
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // The partitions. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareGroupDescribeResponse_TopicPartitions&, const ShareGroupDescribeResponse_TopicPartitions&);
+};
+
+// ShareGroupDescribeResponse::Assignment
+struct ShareGroupDescribeResponse_Assignment {
+  // The assigned topic-partitions to the member. [v0+]
+  std::vector<ShareGroupDescribeResponse_TopicPartitions> topic_partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareGroupDescribeResponse_Assignment&, const ShareGroupDescribeResponse_Assignment&);
+};
+
+// ShareGroupDescribeResponse::Member
+struct ShareGroupDescribeResponse_Member {
+  // The member ID. [v0+]
+  std::string member_id{};
+  // The member rack ID. [v0+, nullable v0+]
+  std::optional<std::string> rack_id = std::nullopt;
+  // The current member epoch. [v0+]
+  int32_t member_epoch{};
+  // The client ID. [v0+]
+  std::string client_id{};
+  // The client host. [v0+]
+  std::string client_host{};
+  // The subscribed topic names. [v0+]
+  std::vector<std::string> subscribed_topic_names{};
+  // The current assignment. [v0+]
+  ShareGroupDescribeResponse_Assignment assignment{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareGroupDescribeResponse_Member&, const ShareGroupDescribeResponse_Member&);
+};
+
+// ShareGroupDescribeResponse::DescribedGroup
+struct ShareGroupDescribeResponse_DescribedGroup {
+  // The describe error, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The top-level error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  // The group ID string. [v0+]
+  std::string group_id{};
+  // The group state string, or the empty string. [v0+]
+  std::string group_state{};
+  // The group epoch. [v0+]
+  int32_t group_epoch{};
+  // The assignment epoch. [v0+]
+  int32_t assignment_epoch{};
+  // The selected assignor. [v0+]
+  std::string assignor_name{};
+  // The members. [v0+]
+  std::vector<ShareGroupDescribeResponse_Member> members{};
+  // 32-bit bitfield to represent authorized operations for this group. [v0+]
+  int32_t authorized_operations = (-2147483647 - 1);
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareGroupDescribeResponse_DescribedGroup&, const ShareGroupDescribeResponse_DescribedGroup&);
+};
+
 struct ShareGroupDescribeResponse {
   static constexpr int16_t kApiKey = 77;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicPartitions {
-    // The topic ID. [v0+]
-    Uuid topic_id{};
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // The partitions. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartitions&, const TopicPartitions&);
-  };
-
-  struct Assignment {
-    // The assigned topic-partitions to the member. [v0+]
-    std::vector<TopicPartitions> topic_partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Assignment&, const Assignment&);
-  };
-
-  struct Member {
-    // The member ID. [v0+]
-    std::string member_id{};
-    // The member rack ID. [v0+, nullable v0+]
-    std::optional<std::string> rack_id = std::nullopt;
-    // The current member epoch. [v0+]
-    int32_t member_epoch{};
-    // The client ID. [v0+]
-    std::string client_id{};
-    // The client host. [v0+]
-    std::string client_host{};
-    // The subscribed topic names. [v0+]
-    std::vector<std::string> subscribed_topic_names{};
-    // The current assignment. [v0+]
-    Assignment assignment{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Member&, const Member&);
-  };
-
-  struct DescribedGroup {
-    // The describe error, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The top-level error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    // The group ID string. [v0+]
-    std::string group_id{};
-    // The group state string, or the empty string. [v0+]
-    std::string group_state{};
-    // The group epoch. [v0+]
-    int32_t group_epoch{};
-    // The assignment epoch. [v0+]
-    int32_t assignment_epoch{};
-    // The selected assignor. [v0+]
-    std::string assignor_name{};
-    // The members. [v0+]
-    std::vector<Member> members{};
-    // 32-bit bitfield to represent authorized operations for this group. [v0+]
-    int32_t authorized_operations = (-2147483647 - 1);
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const DescribedGroup&, const DescribedGroup&);
-  };
+  using TopicPartitions = ShareGroupDescribeResponse_TopicPartitions;
+  using Assignment = ShareGroupDescribeResponse_Assignment;
+  using Member = ShareGroupDescribeResponse_Member;
+  using DescribedGroup = ShareGroupDescribeResponse_DescribedGroup;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

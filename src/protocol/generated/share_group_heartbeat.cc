@@ -52,9 +52,9 @@ void ShareGroupHeartbeatRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe
   }
 }
 
-bool operator==(const ShareGroupHeartbeatResponse::TopicPartitions&, const ShareGroupHeartbeatResponse::TopicPartitions&) = default;
+bool operator==(const ShareGroupHeartbeatResponse_TopicPartitions&, const ShareGroupHeartbeatResponse_TopicPartitions&) = default;
 
-Status ShareGroupHeartbeatResponse::TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareGroupHeartbeatResponse_TopicPartitions::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -73,7 +73,7 @@ Status ShareGroupHeartbeatResponse::TopicPartitions::decode([[maybe_unused]] Byt
   return {};
 }
 
-void ShareGroupHeartbeatResponse::TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareGroupHeartbeatResponse_TopicPartitions::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -87,9 +87,9 @@ void ShareGroupHeartbeatResponse::TopicPartitions::encode([[maybe_unused]] ByteW
   }
 }
 
-bool operator==(const ShareGroupHeartbeatResponse::Assignment&, const ShareGroupHeartbeatResponse::Assignment&) = default;
+bool operator==(const ShareGroupHeartbeatResponse_Assignment&, const ShareGroupHeartbeatResponse_Assignment&) = default;
 
-Status ShareGroupHeartbeatResponse::Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status ShareGroupHeartbeatResponse_Assignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   {
     int32_t n_ = 0;
@@ -106,7 +106,7 @@ Status ShareGroupHeartbeatResponse::Assignment::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void ShareGroupHeartbeatResponse::Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void ShareGroupHeartbeatResponse_Assignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   {
     wire::put_array_len(w_, flexible_, topic_partitions.size());

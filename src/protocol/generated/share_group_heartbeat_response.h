@@ -6,35 +6,40 @@
 
 namespace floe::protocol {
 
+// ShareGroupHeartbeatResponse::TopicPartitions
+struct ShareGroupHeartbeatResponse_TopicPartitions {
+  // The topic ID. [v0+]
+  Uuid topic_id{};
+  // The partitions. [v0+]
+  std::vector<int32_t> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareGroupHeartbeatResponse_TopicPartitions&, const ShareGroupHeartbeatResponse_TopicPartitions&);
+};
+
+// ShareGroupHeartbeatResponse::Assignment
+struct ShareGroupHeartbeatResponse_Assignment {
+  // The partitions assigned to the member. [v0+]
+  std::vector<ShareGroupHeartbeatResponse_TopicPartitions> topic_partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const ShareGroupHeartbeatResponse_Assignment&, const ShareGroupHeartbeatResponse_Assignment&);
+};
+
 struct ShareGroupHeartbeatResponse {
   static constexpr int16_t kApiKey = 76;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct TopicPartitions {
-    // The topic ID. [v0+]
-    Uuid topic_id{};
-    // The partitions. [v0+]
-    std::vector<int32_t> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicPartitions&, const TopicPartitions&);
-  };
-
-  struct Assignment {
-    // The partitions assigned to the member. [v0+]
-    std::vector<TopicPartitions> topic_partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Assignment&, const Assignment&);
-  };
+  using TopicPartitions = ShareGroupHeartbeatResponse_TopicPartitions;
+  using Assignment = ShareGroupHeartbeatResponse_Assignment;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

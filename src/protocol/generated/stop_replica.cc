@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const StopReplicaRequest::StopReplicaPartitionV0&, const StopReplicaRequest::StopReplicaPartitionV0&) = default;
+bool operator==(const StopReplicaRequest_StopReplicaPartitionV0&, const StopReplicaRequest_StopReplicaPartitionV0&) = default;
 
-Status StopReplicaRequest::StopReplicaPartitionV0::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status StopReplicaRequest_StopReplicaPartitionV0::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ <= 0) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -21,7 +21,7 @@ Status StopReplicaRequest::StopReplicaPartitionV0::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void StopReplicaRequest::StopReplicaPartitionV0::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void StopReplicaRequest_StopReplicaPartitionV0::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ <= 0) {
     wire::put_string(w_, flexible_, topic_name);
@@ -34,9 +34,9 @@ void StopReplicaRequest::StopReplicaPartitionV0::encode([[maybe_unused]] ByteWri
   }
 }
 
-bool operator==(const StopReplicaRequest::StopReplicaTopicV1&, const StopReplicaRequest::StopReplicaTopicV1&) = default;
+bool operator==(const StopReplicaRequest_StopReplicaTopicV1&, const StopReplicaRequest_StopReplicaTopicV1&) = default;
 
-Status StopReplicaRequest::StopReplicaTopicV1::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status StopReplicaRequest_StopReplicaTopicV1::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ >= 1 && v_ <= 2) {
     FLOE_TRY(wire::get_string(r_, flexible_, name));
@@ -59,7 +59,7 @@ Status StopReplicaRequest::StopReplicaTopicV1::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void StopReplicaRequest::StopReplicaTopicV1::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void StopReplicaRequest_StopReplicaTopicV1::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ >= 1 && v_ <= 2) {
     wire::put_string(w_, flexible_, name);
@@ -77,9 +77,9 @@ void StopReplicaRequest::StopReplicaTopicV1::encode([[maybe_unused]] ByteWriter&
   }
 }
 
-bool operator==(const StopReplicaRequest::StopReplicaPartitionState&, const StopReplicaRequest::StopReplicaPartitionState&) = default;
+bool operator==(const StopReplicaRequest_StopReplicaPartitionState&, const StopReplicaRequest_StopReplicaPartitionState&) = default;
 
-Status StopReplicaRequest::StopReplicaPartitionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status StopReplicaRequest_StopReplicaPartitionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ >= 3) {
     FLOE_TRY(wire::get(r_, partition_index));
@@ -96,7 +96,7 @@ Status StopReplicaRequest::StopReplicaPartitionState::decode([[maybe_unused]] By
   return {};
 }
 
-void StopReplicaRequest::StopReplicaPartitionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void StopReplicaRequest_StopReplicaPartitionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ >= 3) {
     wire::put(w_, partition_index);
@@ -112,9 +112,9 @@ void StopReplicaRequest::StopReplicaPartitionState::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const StopReplicaRequest::StopReplicaTopicState&, const StopReplicaRequest::StopReplicaTopicState&) = default;
+bool operator==(const StopReplicaRequest_StopReplicaTopicState&, const StopReplicaRequest_StopReplicaTopicState&) = default;
 
-Status StopReplicaRequest::StopReplicaTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status StopReplicaRequest_StopReplicaTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ >= 3) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -136,7 +136,7 @@ Status StopReplicaRequest::StopReplicaTopicState::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void StopReplicaRequest::StopReplicaTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void StopReplicaRequest_StopReplicaTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   if (v_ >= 3) {
     wire::put_string(w_, flexible_, topic_name);
@@ -252,9 +252,9 @@ void StopReplicaRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]
   }
 }
 
-bool operator==(const StopReplicaResponse::StopReplicaPartitionError&, const StopReplicaResponse::StopReplicaPartitionError&) = default;
+bool operator==(const StopReplicaResponse_StopReplicaPartitionError&, const StopReplicaResponse_StopReplicaPartitionError&) = default;
 
-Status StopReplicaResponse::StopReplicaPartitionError::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status StopReplicaResponse_StopReplicaPartitionError::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   FLOE_TRY(wire::get(r_, partition_index));
@@ -265,7 +265,7 @@ Status StopReplicaResponse::StopReplicaPartitionError::decode([[maybe_unused]] B
   return {};
 }
 
-void StopReplicaResponse::StopReplicaPartitionError::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void StopReplicaResponse_StopReplicaPartitionError::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 2;
   wire::put_string(w_, flexible_, topic_name);
   wire::put(w_, partition_index);

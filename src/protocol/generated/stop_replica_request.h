@@ -6,65 +6,74 @@
 
 namespace floe::protocol {
 
+// StopReplicaRequest::StopReplicaPartitionV0
+struct StopReplicaRequest_StopReplicaPartitionV0 {
+  // The topic name. [v0-0]
+  std::string topic_name{};
+  // The partition index. [v0-0]
+  int32_t partition_index{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const StopReplicaRequest_StopReplicaPartitionV0&, const StopReplicaRequest_StopReplicaPartitionV0&);
+};
+
+// StopReplicaRequest::StopReplicaTopicV1
+struct StopReplicaRequest_StopReplicaTopicV1 {
+  // The topic name. [v1-2]
+  std::string name{};
+  // The partition indexes. [v1-2]
+  std::vector<int32_t> partition_indexes{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const StopReplicaRequest_StopReplicaTopicV1&, const StopReplicaRequest_StopReplicaTopicV1&);
+};
+
+// StopReplicaRequest::StopReplicaPartitionState
+struct StopReplicaRequest_StopReplicaPartitionState {
+  // The partition index. [v3+]
+  int32_t partition_index{};
+  // The leader epoch. [v3+]
+  int32_t leader_epoch = -1;
+  // Whether this partition should be deleted. [v3+]
+  bool delete_partition{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const StopReplicaRequest_StopReplicaPartitionState&, const StopReplicaRequest_StopReplicaPartitionState&);
+};
+
+// StopReplicaRequest::StopReplicaTopicState
+struct StopReplicaRequest_StopReplicaTopicState {
+  // The topic name. [v3+]
+  std::string topic_name{};
+  // The state of each partition [v3+]
+  std::vector<StopReplicaRequest_StopReplicaPartitionState> partition_states{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const StopReplicaRequest_StopReplicaTopicState&, const StopReplicaRequest_StopReplicaTopicState&);
+};
+
 struct StopReplicaRequest {
   static constexpr int16_t kApiKey = 5;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct StopReplicaPartitionV0 {
-    // The topic name. [v0-0]
-    std::string topic_name{};
-    // The partition index. [v0-0]
-    int32_t partition_index{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StopReplicaPartitionV0&, const StopReplicaPartitionV0&);
-  };
-
-  struct StopReplicaTopicV1 {
-    // The topic name. [v1-2]
-    std::string name{};
-    // The partition indexes. [v1-2]
-    std::vector<int32_t> partition_indexes{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StopReplicaTopicV1&, const StopReplicaTopicV1&);
-  };
-
-  struct StopReplicaPartitionState {
-    // The partition index. [v3+]
-    int32_t partition_index{};
-    // The leader epoch. [v3+]
-    int32_t leader_epoch = -1;
-    // Whether this partition should be deleted. [v3+]
-    bool delete_partition{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StopReplicaPartitionState&, const StopReplicaPartitionState&);
-  };
-
-  struct StopReplicaTopicState {
-    // The topic name. [v3+]
-    std::string topic_name{};
-    // The state of each partition [v3+]
-    std::vector<StopReplicaPartitionState> partition_states{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StopReplicaTopicState&, const StopReplicaTopicState&);
-  };
+  using StopReplicaPartitionV0 = StopReplicaRequest_StopReplicaPartitionV0;
+  using StopReplicaTopicV1 = StopReplicaRequest_StopReplicaTopicV1;
+  using StopReplicaPartitionState = StopReplicaRequest_StopReplicaPartitionState;
+  using StopReplicaTopicState = StopReplicaRequest_StopReplicaTopicState;
 
   // The controller id. [v0+]
   int32_t controller_id{};

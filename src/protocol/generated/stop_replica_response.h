@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// StopReplicaResponse::StopReplicaPartitionError
+struct StopReplicaResponse_StopReplicaPartitionError {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The partition error code, or 0 if there was no partition error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const StopReplicaResponse_StopReplicaPartitionError&, const StopReplicaResponse_StopReplicaPartitionError&);
+};
+
 struct StopReplicaResponse {
   static constexpr int16_t kApiKey = 5;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 4;
   static constexpr int16_t kLowestFlexibleVersion = 2;
 
-  struct StopReplicaPartitionError {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The partition error code, or 0 if there was no partition error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StopReplicaPartitionError&, const StopReplicaPartitionError&);
-  };
+  using StopReplicaPartitionError = StopReplicaResponse_StopReplicaPartitionError;
 
   // The top-level error code, or 0 if there was no top-level error. [v0+]
   int16_t error_code{};

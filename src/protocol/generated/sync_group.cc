@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const SyncGroupRequest::SyncGroupRequestAssignment&, const SyncGroupRequest::SyncGroupRequestAssignment&) = default;
+bool operator==(const SyncGroupRequest_SyncGroupRequestAssignment&, const SyncGroupRequest_SyncGroupRequestAssignment&) = default;
 
-Status SyncGroupRequest::SyncGroupRequestAssignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status SyncGroupRequest_SyncGroupRequestAssignment::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   FLOE_TRY(wire::get_string(r_, flexible_, member_id));
   FLOE_TRY(wire::get_bytes(r_, flexible_, assignment));
@@ -17,7 +17,7 @@ Status SyncGroupRequest::SyncGroupRequestAssignment::decode([[maybe_unused]] Byt
   return {};
 }
 
-void SyncGroupRequest::SyncGroupRequestAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void SyncGroupRequest_SyncGroupRequestAssignment::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 4;
   wire::put_string(w_, flexible_, member_id);
   wire::put_bytes(w_, flexible_, assignment);

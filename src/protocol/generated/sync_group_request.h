@@ -6,24 +6,27 @@
 
 namespace floe::protocol {
 
+// SyncGroupRequest::SyncGroupRequestAssignment
+struct SyncGroupRequest_SyncGroupRequestAssignment {
+  // The ID of the member to assign. [v0+]
+  std::string member_id{};
+  // The member assignment. [v0+]
+  SharedBytes assignment{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const SyncGroupRequest_SyncGroupRequestAssignment&, const SyncGroupRequest_SyncGroupRequestAssignment&);
+};
+
 struct SyncGroupRequest {
   static constexpr int16_t kApiKey = 14;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 4;
 
-  struct SyncGroupRequestAssignment {
-    // The ID of the member to assign. [v0+]
-    std::string member_id{};
-    // The member assignment. [v0+]
-    SharedBytes assignment{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const SyncGroupRequestAssignment&, const SyncGroupRequestAssignment&);
-  };
+  using SyncGroupRequestAssignment = SyncGroupRequest_SyncGroupRequestAssignment;
 
   // The unique group identifier. [v0+]
   std::string group_id{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition&, const TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition&) = default;
+bool operator==(const TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition&, const TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition&) = default;
 
-Status TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, committed_offset));
@@ -21,7 +21,7 @@ Status TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::decode([[maybe_u
   return {};
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put(w_, partition_index);
   wire::put(w_, committed_offset);
@@ -34,9 +34,9 @@ void TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition::encode([[maybe_unu
   }
 }
 
-bool operator==(const TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic&, const TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic&) = default;
+bool operator==(const TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic&, const TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic&) = default;
 
-Status TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -54,7 +54,7 @@ Status TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::decode([[maybe_unuse
   return {};
 }
 
-void TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put_string(w_, flexible_, name);
   {
@@ -128,9 +128,9 @@ void TxnOffsetCommitRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition&, const TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition&) = default;
+bool operator==(const TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition&, const TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition&) = default;
 
-Status TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -140,7 +140,7 @@ Status TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::decode([[maybe
   return {};
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -149,9 +149,9 @@ void TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition::encode([[maybe_u
   }
 }
 
-bool operator==(const TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic&, const TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic&) = default;
+bool operator==(const TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic&, const TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic&) = default;
 
-Status TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -169,7 +169,7 @@ Status TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::decode([[maybe_unu
   return {};
 }
 
-void TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 3;
   wire::put_string(w_, flexible_, name);
   {

@@ -6,41 +6,46 @@
 
 namespace floe::protocol {
 
+// TxnOffsetCommitRequest::TxnOffsetCommitRequestPartition
+struct TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition {
+  // The index of the partition within the topic. [v0+]
+  int32_t partition_index{};
+  // The message offset to be committed. [v0+]
+  int64_t committed_offset{};
+  // The leader epoch of the last consumed record. [v2+]
+  int32_t committed_leader_epoch = -1;
+  // Any associated metadata the client wants to keep. [v0+, nullable v0+]
+  std::optional<std::string> committed_metadata = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition&, const TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition&);
+};
+
+// TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic
+struct TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The partitions inside the topic that we want to commit offsets for. [v0+]
+  std::vector<TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic&, const TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic&);
+};
+
 struct TxnOffsetCommitRequest {
   static constexpr int16_t kApiKey = 28;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct TxnOffsetCommitRequestPartition {
-    // The index of the partition within the topic. [v0+]
-    int32_t partition_index{};
-    // The message offset to be committed. [v0+]
-    int64_t committed_offset{};
-    // The leader epoch of the last consumed record. [v2+]
-    int32_t committed_leader_epoch = -1;
-    // Any associated metadata the client wants to keep. [v0+, nullable v0+]
-    std::optional<std::string> committed_metadata = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TxnOffsetCommitRequestPartition&, const TxnOffsetCommitRequestPartition&);
-  };
-
-  struct TxnOffsetCommitRequestTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The partitions inside the topic that we want to commit offsets for. [v0+]
-    std::vector<TxnOffsetCommitRequestPartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TxnOffsetCommitRequestTopic&, const TxnOffsetCommitRequestTopic&);
-  };
+  using TxnOffsetCommitRequestPartition = TxnOffsetCommitRequest_TxnOffsetCommitRequestPartition;
+  using TxnOffsetCommitRequestTopic = TxnOffsetCommitRequest_TxnOffsetCommitRequestTopic;
 
   // The ID of the transaction. [v0+]
   std::string transactional_id{};

@@ -6,37 +6,42 @@
 
 namespace floe::protocol {
 
+// TxnOffsetCommitResponse::TxnOffsetCommitResponsePartition
+struct TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition&, const TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition&);
+};
+
+// TxnOffsetCommitResponse::TxnOffsetCommitResponseTopic
+struct TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The responses for each partition in the topic. [v0+]
+  std::vector<TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic&, const TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic&);
+};
+
 struct TxnOffsetCommitResponse {
   static constexpr int16_t kApiKey = 28;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 5;
   static constexpr int16_t kLowestFlexibleVersion = 3;
 
-  struct TxnOffsetCommitResponsePartition {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TxnOffsetCommitResponsePartition&, const TxnOffsetCommitResponsePartition&);
-  };
-
-  struct TxnOffsetCommitResponseTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The responses for each partition in the topic. [v0+]
-    std::vector<TxnOffsetCommitResponsePartition> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TxnOffsetCommitResponseTopic&, const TxnOffsetCommitResponseTopic&);
-  };
+  using TxnOffsetCommitResponsePartition = TxnOffsetCommitResponse_TxnOffsetCommitResponsePartition;
+  using TxnOffsetCommitResponseTopic = TxnOffsetCommitResponse_TxnOffsetCommitResponseTopic;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

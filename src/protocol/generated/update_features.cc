@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const UpdateFeaturesRequest::FeatureUpdateKey&, const UpdateFeaturesRequest::FeatureUpdateKey&) = default;
+bool operator==(const UpdateFeaturesRequest_FeatureUpdateKey&, const UpdateFeaturesRequest_FeatureUpdateKey&) = default;
 
-Status UpdateFeaturesRequest::FeatureUpdateKey::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateFeaturesRequest_FeatureUpdateKey::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, feature));
   FLOE_TRY(wire::get(r_, max_version_level));
@@ -23,7 +23,7 @@ Status UpdateFeaturesRequest::FeatureUpdateKey::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void UpdateFeaturesRequest::FeatureUpdateKey::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateFeaturesRequest_FeatureUpdateKey::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, feature);
   wire::put(w_, max_version_level);
@@ -80,9 +80,9 @@ void UpdateFeaturesRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unus
   }
 }
 
-bool operator==(const UpdateFeaturesResponse::UpdatableFeatureResult&, const UpdateFeaturesResponse::UpdatableFeatureResult&) = default;
+bool operator==(const UpdateFeaturesResponse_UpdatableFeatureResult&, const UpdateFeaturesResponse_UpdatableFeatureResult&) = default;
 
-Status UpdateFeaturesResponse::UpdatableFeatureResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateFeaturesResponse_UpdatableFeatureResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, feature));
   FLOE_TRY(wire::get(r_, error_code));
@@ -93,7 +93,7 @@ Status UpdateFeaturesResponse::UpdatableFeatureResult::decode([[maybe_unused]] B
   return {};
 }
 
-void UpdateFeaturesResponse::UpdatableFeatureResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateFeaturesResponse_UpdatableFeatureResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, feature);
   wire::put(w_, error_code);

@@ -6,28 +6,31 @@
 
 namespace floe::protocol {
 
+// UpdateFeaturesRequest::FeatureUpdateKey
+struct UpdateFeaturesRequest_FeatureUpdateKey {
+  // The name of the finalized feature to be updated. [v0+]
+  std::string feature{};
+  // The new maximum version level for the finalized feature. A value >= 1 is valid. A value < 1, is special, and can be used to request the deletion of the finalized feature. [v0+]
+  int16_t max_version_level{};
+  // DEPRECATED in version 1 (see DowngradeType). When set to true, the finalized feature version level is allowed to be downgraded/deleted. The downgrade request will fail if the new maximum version level is a value that's not lower than the existing maximum finalized version level. [v0-0]
+  bool allow_downgrade{};
+  // Determine which type of upgrade will be performed: 1 will perform an upgrade only (default), 2 is safe downgrades only (lossless), 3 is unsafe downgrades (lossy). [v1+]
+  int8_t upgrade_type = 1;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateFeaturesRequest_FeatureUpdateKey&, const UpdateFeaturesRequest_FeatureUpdateKey&);
+};
+
 struct UpdateFeaturesRequest {
   static constexpr int16_t kApiKey = 57;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct FeatureUpdateKey {
-    // The name of the finalized feature to be updated. [v0+]
-    std::string feature{};
-    // The new maximum version level for the finalized feature. A value >= 1 is valid. A value < 1, is special, and can be used to request the deletion of the finalized feature. [v0+]
-    int16_t max_version_level{};
-    // DEPRECATED in version 1 (see DowngradeType). When set to true, the finalized feature version level is allowed to be downgraded/deleted. The downgrade request will fail if the new maximum version level is a value that's not lower than the existing maximum finalized version level. [v0-0]
-    bool allow_downgrade{};
-    // Determine which type of upgrade will be performed: 1 will perform an upgrade only (default), 2 is safe downgrades only (lossless), 3 is unsafe downgrades (lossy). [v1+]
-    int8_t upgrade_type = 1;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const FeatureUpdateKey&, const FeatureUpdateKey&);
-  };
+  using FeatureUpdateKey = UpdateFeaturesRequest_FeatureUpdateKey;
 
   // How long to wait in milliseconds before timing out the request. [v0+]
   int32_t timeout_ms = 60000;

@@ -6,26 +6,29 @@
 
 namespace floe::protocol {
 
+// UpdateFeaturesResponse::UpdatableFeatureResult
+struct UpdateFeaturesResponse_UpdatableFeatureResult {
+  // The name of the finalized feature. [v0+]
+  std::string feature{};
+  // The feature update error code or `0` if the feature update succeeded. [v0+]
+  int16_t error_code{};
+  // The feature update error, or `null` if the feature update succeeded. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateFeaturesResponse_UpdatableFeatureResult&, const UpdateFeaturesResponse_UpdatableFeatureResult&);
+};
+
 struct UpdateFeaturesResponse {
   static constexpr int16_t kApiKey = 57;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct UpdatableFeatureResult {
-    // The name of the finalized feature. [v0+]
-    std::string feature{};
-    // The feature update error code or `0` if the feature update succeeded. [v0+]
-    int16_t error_code{};
-    // The feature update error, or `null` if the feature update succeeded. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const UpdatableFeatureResult&, const UpdatableFeatureResult&);
-  };
+  using UpdatableFeatureResult = UpdateFeaturesResponse_UpdatableFeatureResult;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

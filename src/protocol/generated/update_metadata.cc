@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const UpdateMetadataRequest::UpdateMetadataPartitionState&, const UpdateMetadataRequest::UpdateMetadataPartitionState&) = default;
+bool operator==(const UpdateMetadataRequest_UpdateMetadataPartitionState&, const UpdateMetadataRequest_UpdateMetadataPartitionState&) = default;
 
-Status UpdateMetadataRequest::UpdateMetadataPartitionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateMetadataRequest_UpdateMetadataPartitionState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 4) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -55,7 +55,7 @@ Status UpdateMetadataRequest::UpdateMetadataPartitionState::decode([[maybe_unuse
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataPartitionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateMetadataRequest_UpdateMetadataPartitionState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ <= 4) {
     wire::put_string(w_, flexible_, topic_name);
@@ -90,9 +90,9 @@ void UpdateMetadataRequest::UpdateMetadataPartitionState::encode([[maybe_unused]
   }
 }
 
-bool operator==(const UpdateMetadataRequest::UpdateMetadataTopicState&, const UpdateMetadataRequest::UpdateMetadataTopicState&) = default;
+bool operator==(const UpdateMetadataRequest_UpdateMetadataTopicState&, const UpdateMetadataRequest_UpdateMetadataTopicState&) = default;
 
-Status UpdateMetadataRequest::UpdateMetadataTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateMetadataRequest_UpdateMetadataTopicState::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 5) {
     FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
@@ -117,7 +117,7 @@ Status UpdateMetadataRequest::UpdateMetadataTopicState::decode([[maybe_unused]] 
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateMetadataRequest_UpdateMetadataTopicState::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 5) {
     wire::put_string(w_, flexible_, topic_name);
@@ -138,9 +138,9 @@ void UpdateMetadataRequest::UpdateMetadataTopicState::encode([[maybe_unused]] By
   }
 }
 
-bool operator==(const UpdateMetadataRequest::UpdateMetadataEndpoint&, const UpdateMetadataRequest::UpdateMetadataEndpoint&) = default;
+bool operator==(const UpdateMetadataRequest_UpdateMetadataEndpoint&, const UpdateMetadataRequest_UpdateMetadataEndpoint&) = default;
 
-Status UpdateMetadataRequest::UpdateMetadataEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateMetadataRequest_UpdateMetadataEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 1) {
     FLOE_TRY(wire::get(r_, port));
@@ -160,7 +160,7 @@ Status UpdateMetadataRequest::UpdateMetadataEndpoint::decode([[maybe_unused]] By
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateMetadataRequest_UpdateMetadataEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   if (v_ >= 1) {
     wire::put(w_, port);
@@ -179,9 +179,9 @@ void UpdateMetadataRequest::UpdateMetadataEndpoint::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const UpdateMetadataRequest::UpdateMetadataBroker&, const UpdateMetadataRequest::UpdateMetadataBroker&) = default;
+bool operator==(const UpdateMetadataRequest_UpdateMetadataBroker&, const UpdateMetadataRequest_UpdateMetadataBroker&) = default;
 
-Status UpdateMetadataRequest::UpdateMetadataBroker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateMetadataRequest_UpdateMetadataBroker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   FLOE_TRY(wire::get(r_, id));
   if (v_ <= 0) {
@@ -210,7 +210,7 @@ Status UpdateMetadataRequest::UpdateMetadataBroker::decode([[maybe_unused]] Byte
   return {};
 }
 
-void UpdateMetadataRequest::UpdateMetadataBroker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateMetadataRequest_UpdateMetadataBroker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 6;
   wire::put(w_, id);
   if (v_ <= 0) {

@@ -6,89 +6,98 @@
 
 namespace floe::protocol {
 
+// UpdateMetadataRequest::UpdateMetadataPartitionState
+struct UpdateMetadataRequest_UpdateMetadataPartitionState {
+  // In older versions of this RPC, the topic name. [v0-4]
+  std::string topic_name{};
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The controller epoch. [v0+]
+  int32_t controller_epoch{};
+  // The ID of the broker which is the current partition leader. [v0+]
+  int32_t leader{};
+  // The leader epoch of this partition. [v0+]
+  int32_t leader_epoch{};
+  // The brokers which are in the ISR for this partition. [v0+]
+  std::vector<int32_t> isr{};
+  // The Zookeeper version. [v0+]
+  int32_t zk_version{};
+  // All the replicas of this partition. [v0+]
+  std::vector<int32_t> replicas{};
+  // The replicas of this partition which are offline. [v4+]
+  std::vector<int32_t> offline_replicas{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateMetadataRequest_UpdateMetadataPartitionState&, const UpdateMetadataRequest_UpdateMetadataPartitionState&);
+};
+
+// UpdateMetadataRequest::UpdateMetadataTopicState
+struct UpdateMetadataRequest_UpdateMetadataTopicState {
+  // The topic name. [v5+]
+  std::string topic_name{};
+  // The topic id. [v7+]
+  Uuid topic_id{};
+  // The partition that we would like to update. [v5+]
+  std::vector<UpdateMetadataRequest_UpdateMetadataPartitionState> partition_states{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateMetadataRequest_UpdateMetadataTopicState&, const UpdateMetadataRequest_UpdateMetadataTopicState&);
+};
+
+// UpdateMetadataRequest::UpdateMetadataEndpoint
+struct UpdateMetadataRequest_UpdateMetadataEndpoint {
+  // The port of this endpoint [v1+]
+  int32_t port{};
+  // The hostname of this endpoint [v1+]
+  std::string host{};
+  // The listener name. [v3+]
+  std::string listener{};
+  // The security protocol type. [v1+]
+  int16_t security_protocol{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateMetadataRequest_UpdateMetadataEndpoint&, const UpdateMetadataRequest_UpdateMetadataEndpoint&);
+};
+
+// UpdateMetadataRequest::UpdateMetadataBroker
+struct UpdateMetadataRequest_UpdateMetadataBroker {
+  // The broker id. [v0+]
+  int32_t id{};
+  // The broker hostname. [v0-0]
+  std::string v0_host{};
+  // The broker port. [v0-0]
+  int32_t v0_port{};
+  // The broker endpoints. [v1+]
+  std::vector<UpdateMetadataRequest_UpdateMetadataEndpoint> endpoints{};
+  // The rack which this broker belongs to. [v2+, nullable v2+]
+  std::optional<std::string> rack = std::string();
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateMetadataRequest_UpdateMetadataBroker&, const UpdateMetadataRequest_UpdateMetadataBroker&);
+};
+
 struct UpdateMetadataRequest {
   static constexpr int16_t kApiKey = 6;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 8;
   static constexpr int16_t kLowestFlexibleVersion = 6;
 
-  struct UpdateMetadataPartitionState {
-    // In older versions of this RPC, the topic name. [v0-4]
-    std::string topic_name{};
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The controller epoch. [v0+]
-    int32_t controller_epoch{};
-    // The ID of the broker which is the current partition leader. [v0+]
-    int32_t leader{};
-    // The leader epoch of this partition. [v0+]
-    int32_t leader_epoch{};
-    // The brokers which are in the ISR for this partition. [v0+]
-    std::vector<int32_t> isr{};
-    // The Zookeeper version. [v0+]
-    int32_t zk_version{};
-    // All the replicas of this partition. [v0+]
-    std::vector<int32_t> replicas{};
-    // The replicas of this partition which are offline. [v4+]
-    std::vector<int32_t> offline_replicas{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const UpdateMetadataPartitionState&, const UpdateMetadataPartitionState&);
-  };
-
-  struct UpdateMetadataTopicState {
-    // The topic name. [v5+]
-    std::string topic_name{};
-    // The topic id. [v7+]
-    Uuid topic_id{};
-    // The partition that we would like to update. [v5+]
-    std::vector<UpdateMetadataPartitionState> partition_states{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const UpdateMetadataTopicState&, const UpdateMetadataTopicState&);
-  };
-
-  struct UpdateMetadataEndpoint {
-    // The port of this endpoint [v1+]
-    int32_t port{};
-    // The hostname of this endpoint [v1+]
-    std::string host{};
-    // The listener name. [v3+]
-    std::string listener{};
-    // The security protocol type. [v1+]
-    int16_t security_protocol{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const UpdateMetadataEndpoint&, const UpdateMetadataEndpoint&);
-  };
-
-  struct UpdateMetadataBroker {
-    // The broker id. [v0+]
-    int32_t id{};
-    // The broker hostname. [v0-0]
-    std::string v0_host{};
-    // The broker port. [v0-0]
-    int32_t v0_port{};
-    // The broker endpoints. [v1+]
-    std::vector<UpdateMetadataEndpoint> endpoints{};
-    // The rack which this broker belongs to. [v2+, nullable v2+]
-    std::optional<std::string> rack = std::string();
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const UpdateMetadataBroker&, const UpdateMetadataBroker&);
-  };
+  using UpdateMetadataPartitionState = UpdateMetadataRequest_UpdateMetadataPartitionState;
+  using UpdateMetadataTopicState = UpdateMetadataRequest_UpdateMetadataTopicState;
+  using UpdateMetadataEndpoint = UpdateMetadataRequest_UpdateMetadataEndpoint;
+  using UpdateMetadataBroker = UpdateMetadataRequest_UpdateMetadataBroker;
 
   // The controller id. [v0+]
   int32_t controller_id{};

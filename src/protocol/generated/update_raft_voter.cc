@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const UpdateRaftVoterRequest::Listener&, const UpdateRaftVoterRequest::Listener&) = default;
+bool operator==(const UpdateRaftVoterRequest_Listener&, const UpdateRaftVoterRequest_Listener&) = default;
 
-Status UpdateRaftVoterRequest::Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateRaftVoterRequest_Listener::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   FLOE_TRY(wire::get_string(r_, flexible_, host));
@@ -18,7 +18,7 @@ Status UpdateRaftVoterRequest::Listener::decode([[maybe_unused]] ByteReader& r_,
   return {};
 }
 
-void UpdateRaftVoterRequest::Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateRaftVoterRequest_Listener::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, name);
   wire::put_string(w_, flexible_, host);
@@ -28,9 +28,9 @@ void UpdateRaftVoterRequest::Listener::encode([[maybe_unused]] ByteWriter& w_, [
   }
 }
 
-bool operator==(const UpdateRaftVoterRequest::KRaftVersionFeature&, const UpdateRaftVoterRequest::KRaftVersionFeature&) = default;
+bool operator==(const UpdateRaftVoterRequest_KRaftVersionFeature&, const UpdateRaftVoterRequest_KRaftVersionFeature&) = default;
 
-Status UpdateRaftVoterRequest::KRaftVersionFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateRaftVoterRequest_KRaftVersionFeature::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, min_supported_version));
   FLOE_TRY(wire::get(r_, max_supported_version));
@@ -40,7 +40,7 @@ Status UpdateRaftVoterRequest::KRaftVersionFeature::decode([[maybe_unused]] Byte
   return {};
 }
 
-void UpdateRaftVoterRequest::KRaftVersionFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateRaftVoterRequest_KRaftVersionFeature::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, min_supported_version);
   wire::put(w_, max_supported_version);
@@ -93,9 +93,9 @@ void UpdateRaftVoterRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const UpdateRaftVoterResponse::CurrentLeader&, const UpdateRaftVoterResponse::CurrentLeader&) = default;
+bool operator==(const UpdateRaftVoterResponse_CurrentLeader&, const UpdateRaftVoterResponse_CurrentLeader&) = default;
 
-Status UpdateRaftVoterResponse::CurrentLeader::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status UpdateRaftVoterResponse_CurrentLeader::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, leader_id));
   FLOE_TRY(wire::get(r_, leader_epoch));
@@ -107,7 +107,7 @@ Status UpdateRaftVoterResponse::CurrentLeader::decode([[maybe_unused]] ByteReade
   return {};
 }
 
-void UpdateRaftVoterResponse::CurrentLeader::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void UpdateRaftVoterResponse_CurrentLeader::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, leader_id);
   wire::put(w_, leader_epoch);
@@ -156,7 +156,7 @@ void UpdateRaftVoterResponse::encode([[maybe_unused]] ByteWriter& w_, [[maybe_un
   wire::put(w_, error_code);
   if (flexible_) {
     wire::TagWriter tags_;
-    if (!(current_leader == CurrentLeader())) {
+    if (!(current_leader == UpdateRaftVoterResponse_CurrentLeader())) {
       ByteWriter& b_ = tags_.add(0);
       current_leader.encode(b_, v_);
     }

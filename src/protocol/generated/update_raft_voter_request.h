@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// UpdateRaftVoterRequest::Listener
+struct UpdateRaftVoterRequest_Listener {
+  // The name of the endpoint [v0+]
+  std::string name{};
+  // The hostname [v0+]
+  std::string host{};
+  // The port [v0+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateRaftVoterRequest_Listener&, const UpdateRaftVoterRequest_Listener&);
+};
+
+// UpdateRaftVoterRequest::KRaftVersionFeature
+struct UpdateRaftVoterRequest_KRaftVersionFeature {
+  // The minimum supported KRaft protocol version [v0+]
+  int16_t min_supported_version{};
+  // The maximum supported KRaft protocol version [v0+]
+  int16_t max_supported_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateRaftVoterRequest_KRaftVersionFeature&, const UpdateRaftVoterRequest_KRaftVersionFeature&);
+};
+
 struct UpdateRaftVoterRequest {
   static constexpr int16_t kApiKey = 82;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Listener {
-    // The name of the endpoint [v0+]
-    std::string name{};
-    // The hostname [v0+]
-    std::string host{};
-    // The port [v0+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Listener&, const Listener&);
-  };
-
-  struct KRaftVersionFeature {
-    // The minimum supported KRaft protocol version [v0+]
-    int16_t min_supported_version{};
-    // The maximum supported KRaft protocol version [v0+]
-    int16_t max_supported_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const KRaftVersionFeature&, const KRaftVersionFeature&);
-  };
+  using Listener = UpdateRaftVoterRequest_Listener;
+  using KRaftVersionFeature = UpdateRaftVoterRequest_KRaftVersionFeature;
 
   // [v0+, nullable v0+]
   std::optional<std::string> cluster_id = std::string();

@@ -6,28 +6,31 @@
 
 namespace floe::protocol {
 
+// UpdateRaftVoterResponse::CurrentLeader
+struct UpdateRaftVoterResponse_CurrentLeader {
+  // The replica id of the current leader or -1 if the leader is unknown [v0+]
+  int32_t leader_id = -1;
+  // The latest known leader epoch [v0+]
+  int32_t leader_epoch = -1;
+  // The node's hostname [v0+]
+  std::string host{};
+  // The node's port [v0+]
+  int32_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const UpdateRaftVoterResponse_CurrentLeader&, const UpdateRaftVoterResponse_CurrentLeader&);
+};
+
 struct UpdateRaftVoterResponse {
   static constexpr int16_t kApiKey = 82;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct CurrentLeader {
-    // The replica id of the current leader or -1 if the leader is unknown [v0+]
-    int32_t leader_id = -1;
-    // The latest known leader epoch [v0+]
-    int32_t leader_epoch = -1;
-    // The node's hostname [v0+]
-    std::string host{};
-    // The node's port [v0+]
-    int32_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const CurrentLeader&, const CurrentLeader&);
-  };
+  using CurrentLeader = UpdateRaftVoterResponse_CurrentLeader;
 
   // The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota. [v0+]
   int32_t throttle_time_ms{};

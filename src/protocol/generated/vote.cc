@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const VoteRequest::PartitionData&, const VoteRequest::PartitionData&) = default;
+bool operator==(const VoteRequest_PartitionData&, const VoteRequest_PartitionData&) = default;
 
-Status VoteRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VoteRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, candidate_epoch));
@@ -29,7 +29,7 @@ Status VoteRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[may
   return {};
 }
 
-void VoteRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VoteRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, candidate_epoch);
@@ -50,9 +50,9 @@ void VoteRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe
   }
 }
 
-bool operator==(const VoteRequest::TopicData&, const VoteRequest::TopicData&) = default;
+bool operator==(const VoteRequest_TopicData&, const VoteRequest_TopicData&) = default;
 
-Status VoteRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VoteRequest_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -70,7 +70,7 @@ Status VoteRequest::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_u
   return {};
 }
 
-void VoteRequest::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VoteRequest_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -126,9 +126,9 @@ void VoteRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16
   }
 }
 
-bool operator==(const VoteResponse::PartitionData&, const VoteResponse::PartitionData&) = default;
+bool operator==(const VoteResponse_PartitionData&, const VoteResponse_PartitionData&) = default;
 
-Status VoteResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VoteResponse_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -141,7 +141,7 @@ Status VoteResponse::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[ma
   return {};
 }
 
-void VoteResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VoteResponse_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -153,9 +153,9 @@ void VoteResponse::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[mayb
   }
 }
 
-bool operator==(const VoteResponse::TopicData&, const VoteResponse::TopicData&) = default;
+bool operator==(const VoteResponse_TopicData&, const VoteResponse_TopicData&) = default;
 
-Status VoteResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VoteResponse_TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get_string(r_, flexible_, topic_name));
   {
@@ -173,7 +173,7 @@ Status VoteResponse::TopicData::decode([[maybe_unused]] ByteReader& r_, [[maybe_
   return {};
 }
 
-void VoteResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VoteResponse_TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put_string(w_, flexible_, topic_name);
   {
@@ -187,9 +187,9 @@ void VoteResponse::TopicData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_un
   }
 }
 
-bool operator==(const VoteResponse::NodeEndpoint&, const VoteResponse::NodeEndpoint&) = default;
+bool operator==(const VoteResponse_NodeEndpoint&, const VoteResponse_NodeEndpoint&) = default;
 
-Status VoteResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status VoteResponse_NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 1) {
     FLOE_TRY(wire::get(r_, node_id));
@@ -206,7 +206,7 @@ Status VoteResponse::NodeEndpoint::decode([[maybe_unused]] ByteReader& r_, [[may
   return {};
 }
 
-void VoteResponse::NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void VoteResponse_NodeEndpoint::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   if (v_ >= 1) {
     wire::put(w_, node_id);

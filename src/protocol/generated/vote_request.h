@@ -6,49 +6,54 @@
 
 namespace floe::protocol {
 
+// VoteRequest::PartitionData
+struct VoteRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The bumped epoch of the candidate sending the request [v0+]
+  int32_t candidate_epoch{};
+  // The replica id of the voter sending the request [v0+]
+  int32_t candidate_id{};
+  // The directory id of the voter sending the request [v1+]
+  Uuid candidate_directory_id{};
+  // The ID of the voter sending the request [v1+]
+  Uuid voter_directory_id{};
+  // The epoch of the last record written to the metadata log [v0+]
+  int32_t last_offset_epoch{};
+  // The offset of the last record written to the metadata log [v0+]
+  int64_t last_offset{};
+  // Whether the request is a PreVote request (not persisted) or not. [v2+]
+  bool pre_vote{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VoteRequest_PartitionData&, const VoteRequest_PartitionData&);
+};
+
+// VoteRequest::TopicData
+struct VoteRequest_TopicData {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<VoteRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VoteRequest_TopicData&, const VoteRequest_TopicData&);
+};
+
 struct VoteRequest {
   static constexpr int16_t kApiKey = 52;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The bumped epoch of the candidate sending the request [v0+]
-    int32_t candidate_epoch{};
-    // The replica id of the voter sending the request [v0+]
-    int32_t candidate_id{};
-    // The directory id of the voter sending the request [v1+]
-    Uuid candidate_directory_id{};
-    // The ID of the voter sending the request [v1+]
-    Uuid voter_directory_id{};
-    // The epoch of the last record written to the metadata log [v0+]
-    int32_t last_offset_epoch{};
-    // The offset of the last record written to the metadata log [v0+]
-    int64_t last_offset{};
-    // Whether the request is a PreVote request (not persisted) or not. [v2+]
-    bool pre_vote{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
+  using PartitionData = VoteRequest_PartitionData;
+  using TopicData = VoteRequest_TopicData;
 
   // [v0+, nullable v0+]
   std::optional<std::string> cluster_id = std::nullopt;

@@ -6,58 +6,65 @@
 
 namespace floe::protocol {
 
+// VoteResponse::PartitionData
+struct VoteResponse_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // [v0+]
+  int16_t error_code{};
+  // The ID of the current leader or -1 if the leader is unknown. [v0+]
+  int32_t leader_id{};
+  // The latest known leader epoch [v0+]
+  int32_t leader_epoch{};
+  // True if the vote was granted and false otherwise [v0+]
+  bool vote_granted{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VoteResponse_PartitionData&, const VoteResponse_PartitionData&);
+};
+
+// VoteResponse::TopicData
+struct VoteResponse_TopicData {
+  // The topic name. [v0+]
+  std::string topic_name{};
+  // [v0+]
+  std::vector<VoteResponse_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VoteResponse_TopicData&, const VoteResponse_TopicData&);
+};
+
+// VoteResponse::NodeEndpoint
+struct VoteResponse_NodeEndpoint {
+  // The ID of the associated node [v1+]
+  int32_t node_id{};
+  // The node's hostname [v1+]
+  std::string host{};
+  // The node's port [v1+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VoteResponse_NodeEndpoint&, const VoteResponse_NodeEndpoint&);
+};
+
 struct VoteResponse {
   static constexpr int16_t kApiKey = 52;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 2;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // [v0+]
-    int16_t error_code{};
-    // The ID of the current leader or -1 if the leader is unknown. [v0+]
-    int32_t leader_id{};
-    // The latest known leader epoch [v0+]
-    int32_t leader_epoch{};
-    // True if the vote was granted and false otherwise [v0+]
-    bool vote_granted{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct TopicData {
-    // The topic name. [v0+]
-    std::string topic_name{};
-    // [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const TopicData&, const TopicData&);
-  };
-
-  struct NodeEndpoint {
-    // The ID of the associated node [v1+]
-    int32_t node_id{};
-    // The node's hostname [v1+]
-    std::string host{};
-    // The node's port [v1+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const NodeEndpoint&, const NodeEndpoint&);
-  };
+  using PartitionData = VoteResponse_PartitionData;
+  using TopicData = VoteResponse_TopicData;
+  using NodeEndpoint = VoteResponse_NodeEndpoint;
 
   // The top level error code. [v0+]
   int16_t error_code{};

@@ -6,56 +6,63 @@
 
 namespace floe::protocol {
 
+// VotersRecord::Endpoint
+struct VotersRecord_Endpoint {
+  // The name of the endpoint [v0+]
+  std::string name{};
+  // The hostname [v0+]
+  std::string host{};
+  // The port [v0+]
+  uint16_t port{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VotersRecord_Endpoint&, const VotersRecord_Endpoint&);
+};
+
+// VotersRecord::KRaftVersionFeature
+struct VotersRecord_KRaftVersionFeature {
+  // The minimum supported KRaft protocol version [v0+]
+  int16_t min_supported_version{};
+  // The maximum supported KRaft protocol version [v0+]
+  int16_t max_supported_version{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VotersRecord_KRaftVersionFeature&, const VotersRecord_KRaftVersionFeature&);
+};
+
+// VotersRecord::Voter
+struct VotersRecord_Voter {
+  // The replica id of the voter in the topic partition [v0+]
+  int32_t voter_id{};
+  // The directory id of the voter in the topic partition [v0+]
+  Uuid voter_directory_id{};
+  // The endpoint that can be used to communicate with the voter [v0+]
+  std::vector<VotersRecord_Endpoint> endpoints{};
+  // The range of versions of the protocol that the replica supports [v0+]
+  VotersRecord_KRaftVersionFeature k_raft_version_feature{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const VotersRecord_Voter&, const VotersRecord_Voter&);
+};
+
 struct VotersRecord {
   static constexpr int16_t kApiKey = -1;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct Endpoint {
-    // The name of the endpoint [v0+]
-    std::string name{};
-    // The hostname [v0+]
-    std::string host{};
-    // The port [v0+]
-    uint16_t port{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Endpoint&, const Endpoint&);
-  };
-
-  struct KRaftVersionFeature {
-    // The minimum supported KRaft protocol version [v0+]
-    int16_t min_supported_version{};
-    // The maximum supported KRaft protocol version [v0+]
-    int16_t max_supported_version{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const KRaftVersionFeature&, const KRaftVersionFeature&);
-  };
-
-  struct Voter {
-    // The replica id of the voter in the topic partition [v0+]
-    int32_t voter_id{};
-    // The directory id of the voter in the topic partition [v0+]
-    Uuid voter_directory_id{};
-    // The endpoint that can be used to communicate with the voter [v0+]
-    std::vector<Endpoint> endpoints{};
-    // The range of versions of the protocol that the replica supports [v0+]
-    KRaftVersionFeature k_raft_version_feature{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const Voter&, const Voter&);
-  };
+  using Endpoint = VotersRecord_Endpoint;
+  using KRaftVersionFeature = VotersRecord_KRaftVersionFeature;
+  using Voter = VotersRecord_Voter;
 
   // The version of the voters record [v0+]
   int16_t version{};

@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const WriteShareGroupStateRequest::StateBatch&, const WriteShareGroupStateRequest::StateBatch&) = default;
+bool operator==(const WriteShareGroupStateRequest_StateBatch&, const WriteShareGroupStateRequest_StateBatch&) = default;
 
-Status WriteShareGroupStateRequest::StateBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteShareGroupStateRequest_StateBatch::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, first_offset));
   FLOE_TRY(wire::get(r_, last_offset));
@@ -19,7 +19,7 @@ Status WriteShareGroupStateRequest::StateBatch::decode([[maybe_unused]] ByteRead
   return {};
 }
 
-void WriteShareGroupStateRequest::StateBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteShareGroupStateRequest_StateBatch::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, first_offset);
   wire::put(w_, last_offset);
@@ -30,9 +30,9 @@ void WriteShareGroupStateRequest::StateBatch::encode([[maybe_unused]] ByteWriter
   }
 }
 
-bool operator==(const WriteShareGroupStateRequest::PartitionData&, const WriteShareGroupStateRequest::PartitionData&) = default;
+bool operator==(const WriteShareGroupStateRequest_PartitionData&, const WriteShareGroupStateRequest_PartitionData&) = default;
 
-Status WriteShareGroupStateRequest::PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteShareGroupStateRequest_PartitionData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, state_epoch));
@@ -53,7 +53,7 @@ Status WriteShareGroupStateRequest::PartitionData::decode([[maybe_unused]] ByteR
   return {};
 }
 
-void WriteShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteShareGroupStateRequest_PartitionData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, state_epoch);
@@ -70,9 +70,9 @@ void WriteShareGroupStateRequest::PartitionData::encode([[maybe_unused]] ByteWri
   }
 }
 
-bool operator==(const WriteShareGroupStateRequest::WriteStateData&, const WriteShareGroupStateRequest::WriteStateData&) = default;
+bool operator==(const WriteShareGroupStateRequest_WriteStateData&, const WriteShareGroupStateRequest_WriteStateData&) = default;
 
-Status WriteShareGroupStateRequest::WriteStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteShareGroupStateRequest_WriteStateData::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -90,7 +90,7 @@ Status WriteShareGroupStateRequest::WriteStateData::decode([[maybe_unused]] Byte
   return {};
 }
 
-void WriteShareGroupStateRequest::WriteStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteShareGroupStateRequest_WriteStateData::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {
@@ -140,9 +140,9 @@ void WriteShareGroupStateRequest::encode([[maybe_unused]] ByteWriter& w_, [[mayb
   }
 }
 
-bool operator==(const WriteShareGroupStateResponse::PartitionResult&, const WriteShareGroupStateResponse::PartitionResult&) = default;
+bool operator==(const WriteShareGroupStateResponse_PartitionResult&, const WriteShareGroupStateResponse_PartitionResult&) = default;
 
-Status WriteShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteShareGroupStateResponse_PartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, partition));
   FLOE_TRY(wire::get(r_, error_code));
@@ -153,7 +153,7 @@ Status WriteShareGroupStateResponse::PartitionResult::decode([[maybe_unused]] By
   return {};
 }
 
-void WriteShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteShareGroupStateResponse_PartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, partition);
   wire::put(w_, error_code);
@@ -163,9 +163,9 @@ void WriteShareGroupStateResponse::PartitionResult::encode([[maybe_unused]] Byte
   }
 }
 
-bool operator==(const WriteShareGroupStateResponse::WriteStateResult&, const WriteShareGroupStateResponse::WriteStateResult&) = default;
+bool operator==(const WriteShareGroupStateResponse_WriteStateResult&, const WriteShareGroupStateResponse_WriteStateResult&) = default;
 
-Status WriteShareGroupStateResponse::WriteStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteShareGroupStateResponse_WriteStateResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = true;
   FLOE_TRY(wire::get(r_, topic_id));
   {
@@ -183,7 +183,7 @@ Status WriteShareGroupStateResponse::WriteStateResult::decode([[maybe_unused]] B
   return {};
 }
 
-void WriteShareGroupStateResponse::WriteStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteShareGroupStateResponse_WriteStateResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, topic_id);
   {

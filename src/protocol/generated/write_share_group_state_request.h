@@ -6,60 +6,67 @@
 
 namespace floe::protocol {
 
+// WriteShareGroupStateRequest::StateBatch
+struct WriteShareGroupStateRequest_StateBatch {
+  // The base offset of this state batch. [v0+]
+  int64_t first_offset{};
+  // The last offset of this state batch. [v0+]
+  int64_t last_offset{};
+  // The state - 0:Available,2:Acked,4:Archived [v0+]
+  int8_t delivery_state{};
+  // The delivery count. [v0+]
+  int16_t delivery_count{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteShareGroupStateRequest_StateBatch&, const WriteShareGroupStateRequest_StateBatch&);
+};
+
+// WriteShareGroupStateRequest::PartitionData
+struct WriteShareGroupStateRequest_PartitionData {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The state epoch for this share-partition. [v0+]
+  int32_t state_epoch{};
+  // The leader epoch of the share-partition. [v0+]
+  int32_t leader_epoch{};
+  // The share-partition start offset, or -1 if the start offset is not being written. [v0+]
+  int64_t start_offset{};
+  // [v0+]
+  std::vector<WriteShareGroupStateRequest_StateBatch> state_batches{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteShareGroupStateRequest_PartitionData&, const WriteShareGroupStateRequest_PartitionData&);
+};
+
+// WriteShareGroupStateRequest::WriteStateData
+struct WriteShareGroupStateRequest_WriteStateData {
+  // The topic identifier. [v0+]
+  Uuid topic_id{};
+  // The data for the partitions. [v0+]
+  std::vector<WriteShareGroupStateRequest_PartitionData> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteShareGroupStateRequest_WriteStateData&, const WriteShareGroupStateRequest_WriteStateData&);
+};
+
 struct WriteShareGroupStateRequest {
   static constexpr int16_t kApiKey = 85;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct StateBatch {
-    // The base offset of this state batch. [v0+]
-    int64_t first_offset{};
-    // The last offset of this state batch. [v0+]
-    int64_t last_offset{};
-    // The state - 0:Available,2:Acked,4:Archived [v0+]
-    int8_t delivery_state{};
-    // The delivery count. [v0+]
-    int16_t delivery_count{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const StateBatch&, const StateBatch&);
-  };
-
-  struct PartitionData {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The state epoch for this share-partition. [v0+]
-    int32_t state_epoch{};
-    // The leader epoch of the share-partition. [v0+]
-    int32_t leader_epoch{};
-    // The share-partition start offset, or -1 if the start offset is not being written. [v0+]
-    int64_t start_offset{};
-    // [v0+]
-    std::vector<StateBatch> state_batches{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionData&, const PartitionData&);
-  };
-
-  struct WriteStateData {
-    // The topic identifier. [v0+]
-    Uuid topic_id{};
-    // The data for the partitions. [v0+]
-    std::vector<PartitionData> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WriteStateData&, const WriteStateData&);
-  };
+  using StateBatch = WriteShareGroupStateRequest_StateBatch;
+  using PartitionData = WriteShareGroupStateRequest_PartitionData;
+  using WriteStateData = WriteShareGroupStateRequest_WriteStateData;
 
   // The group identifier. [v0+]
   std::string group_id{};

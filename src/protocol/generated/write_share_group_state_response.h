@@ -6,39 +6,44 @@
 
 namespace floe::protocol {
 
+// WriteShareGroupStateResponse::PartitionResult
+struct WriteShareGroupStateResponse_PartitionResult {
+  // The partition index. [v0+]
+  int32_t partition{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  // The error message, or null if there was no error. [v0+, nullable v0+]
+  std::optional<std::string> error_message = std::nullopt;
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteShareGroupStateResponse_PartitionResult&, const WriteShareGroupStateResponse_PartitionResult&);
+};
+
+// WriteShareGroupStateResponse::WriteStateResult
+struct WriteShareGroupStateResponse_WriteStateResult {
+  // The topic identifier [v0+]
+  Uuid topic_id{};
+  // The results for the partitions. [v0+]
+  std::vector<WriteShareGroupStateResponse_PartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteShareGroupStateResponse_WriteStateResult&, const WriteShareGroupStateResponse_WriteStateResult&);
+};
+
 struct WriteShareGroupStateResponse {
   static constexpr int16_t kApiKey = 85;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 0;
   static constexpr int16_t kLowestFlexibleVersion = 0;
 
-  struct PartitionResult {
-    // The partition index. [v0+]
-    int32_t partition{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    // The error message, or null if there was no error. [v0+, nullable v0+]
-    std::optional<std::string> error_message = std::nullopt;
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const PartitionResult&, const PartitionResult&);
-  };
-
-  struct WriteStateResult {
-    // The topic identifier [v0+]
-    Uuid topic_id{};
-    // The results for the partitions. [v0+]
-    std::vector<PartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WriteStateResult&, const WriteStateResult&);
-  };
+  using PartitionResult = WriteShareGroupStateResponse_PartitionResult;
+  using WriteStateResult = WriteShareGroupStateResponse_WriteStateResult;
 
   // The write results [v0+]
   std::vector<WriteStateResult> results{};

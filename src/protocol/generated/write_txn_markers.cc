@@ -5,9 +5,9 @@
 
 namespace floe::protocol {
 
-bool operator==(const WriteTxnMarkersRequest::WritableTxnMarkerTopic&, const WriteTxnMarkersRequest::WritableTxnMarkerTopic&) = default;
+bool operator==(const WriteTxnMarkersRequest_WritableTxnMarkerTopic&, const WriteTxnMarkersRequest_WritableTxnMarkerTopic&) = default;
 
-Status WriteTxnMarkersRequest::WritableTxnMarkerTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteTxnMarkersRequest_WritableTxnMarkerTopic::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -26,7 +26,7 @@ Status WriteTxnMarkersRequest::WritableTxnMarkerTopic::decode([[maybe_unused]] B
   return {};
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarkerTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteTxnMarkersRequest_WritableTxnMarkerTopic::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, name);
   {
@@ -40,9 +40,9 @@ void WriteTxnMarkersRequest::WritableTxnMarkerTopic::encode([[maybe_unused]] Byt
   }
 }
 
-bool operator==(const WriteTxnMarkersRequest::WritableTxnMarker&, const WriteTxnMarkersRequest::WritableTxnMarker&) = default;
+bool operator==(const WriteTxnMarkersRequest_WritableTxnMarker&, const WriteTxnMarkersRequest_WritableTxnMarker&) = default;
 
-Status WriteTxnMarkersRequest::WritableTxnMarker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteTxnMarkersRequest_WritableTxnMarker::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, producer_id));
   FLOE_TRY(wire::get(r_, producer_epoch));
@@ -63,7 +63,7 @@ Status WriteTxnMarkersRequest::WritableTxnMarker::decode([[maybe_unused]] ByteRe
   return {};
 }
 
-void WriteTxnMarkersRequest::WritableTxnMarker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteTxnMarkersRequest_WritableTxnMarker::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, producer_id);
   wire::put(w_, producer_epoch);
@@ -114,9 +114,9 @@ void WriteTxnMarkersRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unu
   }
 }
 
-bool operator==(const WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult&, const WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult&) = default;
+bool operator==(const WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult&, const WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult&) = default;
 
-Status WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, partition_index));
   FLOE_TRY(wire::get(r_, error_code));
@@ -126,7 +126,7 @@ Status WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::decode([[maybe
   return {};
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, partition_index);
   wire::put(w_, error_code);
@@ -135,9 +135,9 @@ void WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult::encode([[maybe_u
   }
 }
 
-bool operator==(const WriteTxnMarkersResponse::WritableTxnMarkerTopicResult&, const WriteTxnMarkersResponse::WritableTxnMarkerTopicResult&) = default;
+bool operator==(const WriteTxnMarkersResponse_WritableTxnMarkerTopicResult&, const WriteTxnMarkersResponse_WritableTxnMarkerTopicResult&) = default;
 
-Status WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteTxnMarkersResponse_WritableTxnMarkerTopicResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get_string(r_, flexible_, name));
   {
@@ -155,7 +155,7 @@ Status WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::decode([[maybe_unu
   return {};
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteTxnMarkersResponse_WritableTxnMarkerTopicResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put_string(w_, flexible_, name);
   {
@@ -169,9 +169,9 @@ void WriteTxnMarkersResponse::WritableTxnMarkerTopicResult::encode([[maybe_unuse
   }
 }
 
-bool operator==(const WriteTxnMarkersResponse::WritableTxnMarkerResult&, const WriteTxnMarkersResponse::WritableTxnMarkerResult&) = default;
+bool operator==(const WriteTxnMarkersResponse_WritableTxnMarkerResult&, const WriteTxnMarkersResponse_WritableTxnMarkerResult&) = default;
 
-Status WriteTxnMarkersResponse::WritableTxnMarkerResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+Status WriteTxnMarkersResponse_WritableTxnMarkerResult::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   FLOE_TRY(wire::get(r_, producer_id));
   {
@@ -189,7 +189,7 @@ Status WriteTxnMarkersResponse::WritableTxnMarkerResult::decode([[maybe_unused]]
   return {};
 }
 
-void WriteTxnMarkersResponse::WritableTxnMarkerResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+void WriteTxnMarkersResponse_WritableTxnMarkerResult::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
   [[maybe_unused]] const bool flexible_ = v_ >= 1;
   wire::put(w_, producer_id);
   {

@@ -6,43 +6,48 @@
 
 namespace floe::protocol {
 
+// WriteTxnMarkersRequest::WritableTxnMarkerTopic
+struct WriteTxnMarkersRequest_WritableTxnMarkerTopic {
+  // The topic name. [v0+]
+  std::string name{};
+  // The indexes of the partitions to write transaction markers for. [v0+]
+  std::vector<int32_t> partition_indexes{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteTxnMarkersRequest_WritableTxnMarkerTopic&, const WriteTxnMarkersRequest_WritableTxnMarkerTopic&);
+};
+
+// WriteTxnMarkersRequest::WritableTxnMarker
+struct WriteTxnMarkersRequest_WritableTxnMarker {
+  // The current producer ID. [v0+]
+  int64_t producer_id{};
+  // The current epoch associated with the producer ID. [v0+]
+  int16_t producer_epoch{};
+  // The result of the transaction to write to the partitions (false = ABORT, true = COMMIT). [v0+]
+  bool transaction_result{};
+  // Each topic that we want to write transaction marker(s) for. [v0+]
+  std::vector<WriteTxnMarkersRequest_WritableTxnMarkerTopic> topics{};
+  // Epoch associated with the transaction state partition hosted by this transaction coordinator [v0+]
+  int32_t coordinator_epoch{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteTxnMarkersRequest_WritableTxnMarker&, const WriteTxnMarkersRequest_WritableTxnMarker&);
+};
+
 struct WriteTxnMarkersRequest {
   static constexpr int16_t kApiKey = 27;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct WritableTxnMarkerTopic {
-    // The topic name. [v0+]
-    std::string name{};
-    // The indexes of the partitions to write transaction markers for. [v0+]
-    std::vector<int32_t> partition_indexes{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WritableTxnMarkerTopic&, const WritableTxnMarkerTopic&);
-  };
-
-  struct WritableTxnMarker {
-    // The current producer ID. [v0+]
-    int64_t producer_id{};
-    // The current epoch associated with the producer ID. [v0+]
-    int16_t producer_epoch{};
-    // The result of the transaction to write to the partitions (false = ABORT, true = COMMIT). [v0+]
-    bool transaction_result{};
-    // Each topic that we want to write transaction marker(s) for. [v0+]
-    std::vector<WritableTxnMarkerTopic> topics{};
-    // Epoch associated with the transaction state partition hosted by this transaction coordinator [v0+]
-    int32_t coordinator_epoch{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WritableTxnMarker&, const WritableTxnMarker&);
-  };
+  using WritableTxnMarkerTopic = WriteTxnMarkersRequest_WritableTxnMarkerTopic;
+  using WritableTxnMarker = WriteTxnMarkersRequest_WritableTxnMarker;
 
   // The transaction markers to be written. [v0+]
   std::vector<WritableTxnMarker> markers{};

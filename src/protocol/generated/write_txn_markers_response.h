@@ -6,50 +6,57 @@
 
 namespace floe::protocol {
 
+// WriteTxnMarkersResponse::WritableTxnMarkerPartitionResult
+struct WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult {
+  // The partition index. [v0+]
+  int32_t partition_index{};
+  // The error code, or 0 if there was no error. [v0+]
+  int16_t error_code{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult&, const WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult&);
+};
+
+// WriteTxnMarkersResponse::WritableTxnMarkerTopicResult
+struct WriteTxnMarkersResponse_WritableTxnMarkerTopicResult {
+  // The topic name. [v0+]
+  std::string name{};
+  // The results by partition. [v0+]
+  std::vector<WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult> partitions{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteTxnMarkersResponse_WritableTxnMarkerTopicResult&, const WriteTxnMarkersResponse_WritableTxnMarkerTopicResult&);
+};
+
+// WriteTxnMarkersResponse::WritableTxnMarkerResult
+struct WriteTxnMarkersResponse_WritableTxnMarkerResult {
+  // The current producer ID in use by the transactional ID. [v0+]
+  int64_t producer_id{};
+  // The results by topic. [v0+]
+  std::vector<WriteTxnMarkersResponse_WritableTxnMarkerTopicResult> topics{};
+  std::vector<RawTaggedField> unknown_tagged_fields;
+
+  Status decode(ByteReader& r, int16_t version);
+  void encode(ByteWriter& w, int16_t version) const;
+  // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
+  friend bool operator==(const WriteTxnMarkersResponse_WritableTxnMarkerResult&, const WriteTxnMarkersResponse_WritableTxnMarkerResult&);
+};
+
 struct WriteTxnMarkersResponse {
   static constexpr int16_t kApiKey = 27;
   static constexpr int16_t kLowestVersion = 0;
   static constexpr int16_t kHighestVersion = 1;
   static constexpr int16_t kLowestFlexibleVersion = 1;
 
-  struct WritableTxnMarkerPartitionResult {
-    // The partition index. [v0+]
-    int32_t partition_index{};
-    // The error code, or 0 if there was no error. [v0+]
-    int16_t error_code{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WritableTxnMarkerPartitionResult&, const WritableTxnMarkerPartitionResult&);
-  };
-
-  struct WritableTxnMarkerTopicResult {
-    // The topic name. [v0+]
-    std::string name{};
-    // The results by partition. [v0+]
-    std::vector<WritableTxnMarkerPartitionResult> partitions{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WritableTxnMarkerTopicResult&, const WritableTxnMarkerTopicResult&);
-  };
-
-  struct WritableTxnMarkerResult {
-    // The current producer ID in use by the transactional ID. [v0+]
-    int64_t producer_id{};
-    // The results by topic. [v0+]
-    std::vector<WritableTxnMarkerTopicResult> topics{};
-    std::vector<RawTaggedField> unknown_tagged_fields;
-
-    Status decode(ByteReader& r, int16_t version);
-    void encode(ByteWriter& w, int16_t version) const;
-    // Memberwise (defaulted in the .cc: keeps the comparison code out of every includer).
-    friend bool operator==(const WritableTxnMarkerResult&, const WritableTxnMarkerResult&);
-  };
+  using WritableTxnMarkerPartitionResult = WriteTxnMarkersResponse_WritableTxnMarkerPartitionResult;
+  using WritableTxnMarkerTopicResult = WriteTxnMarkersResponse_WritableTxnMarkerTopicResult;
+  using WritableTxnMarkerResult = WriteTxnMarkersResponse_WritableTxnMarkerResult;
 
   // The results for writing makers. [v0+]
   std::vector<WritableTxnMarkerResult> markers{};
