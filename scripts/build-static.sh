@@ -16,7 +16,7 @@ bash scripts/build-static-curl.sh "$build_dir"
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 if [ ! -f "$build_dir/CMakeCache.txt" ]; then
-  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DFLOE_STATIC=ON -DFLOE_TESTS=OFF \
+  cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOE_STATIC=ON -DFLOE_TESTS=OFF \
     -DFLOE_CURL_PREFIX="$PWD/$build_dir/curl-prefix" >/dev/null
 fi
 # glibc warns that getaddrinfo/getpwnam in a static program want its shared NSS modules at run
@@ -35,4 +35,6 @@ if ! ldd "$bin" 2>&1 | grep -q "not a dynamic executable"; then
 fi
 "$bin" --version
 size_bytes=$(stat -c %s "$bin")
-echo "build-static: $bin is static, ${size_bytes} bytes ($(( (size_bytes + 524288) / 1048576 )) MiB)"
+stripped_bytes=$(strip -o - "$bin" | wc -c)
+echo "build-static: $bin is static: ${size_bytes} bytes with debug info, ${stripped_bytes} bytes stripped" \
+  "($(( (stripped_bytes + 524288) / 1048576 )) MiB)"

@@ -4,11 +4,13 @@
 #include <vector>
 
 #include "admin/config_doc.h"
+#include "admin/perf_wal.h"
 #include "admin/storage_cli.h"
 #include "admin/versions.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "floe/version.h"
+#include "objectstore/bucket_uri.h"
 
 namespace floe::admin {
 namespace {
@@ -26,6 +28,8 @@ const char* kUsage =
     "      Print every configuration key with its type, default, allowed values and meaning.\n"
     "  floe storage probe --bucket URI [--size BYTES] [--multipart-size BYTES] [--prefix P]\n"
     "      Check an object store before serving: put, ranged get, list, multipart put, delete.\n"
+    "  floe perf wal [--path DIR] [--bytes N]\n"
+    "      Measure the block WAL on this disk against the disk's raw limits.\n"
     "  floe --version                    print the version and the linked library versions\n"
     "  floe --help                       print this help\n"
     "\n"
@@ -91,6 +95,26 @@ int cmd_config_keys(std::span<const std::string> args, const Io& io, std::string
   return kExitOk;
 }
 
+// The object store layer parses bucket URIs itself when it opens them; ask it now, so that a URI
+// config accepts but the store would refuse stops startup here, naming the key.
+Status check_buckets_with_object_store(const config::Config& cfg) {
+  for (std::string_view key : {"s3.data.buckets", "s3.ops.buckets", "s3.wal.path"}) {
+    auto buckets = cfg.get_buckets(key);
+    if (key == "s3.wal.path" && !buckets.empty() && buckets[0].scheme == "file") continue;  // a block WAL
+    std::string_view text = cfg.get_string(key);
+    while (!text.empty()) {
+      size_t comma = text.find(',');
+      std::string_view entry = text.substr(0, comma);
+      text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+      while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+      while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+      auto parsed = objectstore::parse_bucket_uri(entry);
+      if (!parsed.ok()) return Error(Errc::config, "'" + std::string(key) + "': " + parsed.error().message);
+    }
+  }
+  return ok_status();
+}
+
 int cmd_serve(std::span<const std::string> args, const Io& io) {
   std::string config_path;
   bool have_config = false;
@@ -124,6 +148,10 @@ int cmd_serve(std::span<const std::string> args, const Io& io) {
   auto cfg = config::Config::load_file(config_path, overrides);
   if (!cfg) {
     std::fprintf(io.err, "floe: config: %s\n", cfg.error().message.c_str());
+    return kExitUsage;
+  }
+  if (auto st = check_buckets_with_object_store(*cfg); !st) {
+    std::fprintf(io.err, "floe: config: %s\n", st.error().message.c_str());
     return kExitUsage;
   }
   log::Level level = log::Level::info;
@@ -177,6 +205,7 @@ int run_cli(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
   if (verb == "serve") return cmd_serve(rest, io);
   if (verb == "config") return cmd_config(rest, io);
   if (verb == "storage") return run_argv_verb(args, run_storage_command);
+  if (verb == "perf") return run_argv_verb(args, run_perf_command);
   for (auto planned : kPlannedVerbs) {
     if (verb == planned) {
       std::fprintf(err, "floe: '%s' is not implemented in this build (exit %d)\n", verb.c_str(), kExitNotImplemented);

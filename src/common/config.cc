@@ -279,6 +279,13 @@ bool valid_bucket_name(std::string_view b) {
   return alnum(b.front()) && alnum(b.back());
 }
 
+// The s3:// parameters objectstore/bucket_uri.h accepts. region, endpoint and pathStyle are checked
+// here; the others are checked by the object store when it opens the bucket.
+constexpr std::string_view kS3PassThroughParams[] = {"accessKey", "secretKey", "sessionToken", "caBundle",
+                                                     "signPayload", "maxConnections"};
+constexpr std::string_view kS3ParamList =
+    "region, endpoint, pathStyle, accessKey, secretKey, sessionToken, caBundle, signPayload, maxConnections";
+
 // [id@]scheme://rest, with scheme among `schemes`.
 Result<BucketUri> parse_bucket(std::string_view entry, std::span<const std::string_view> schemes) {
   BucketUri u;
@@ -289,8 +296,8 @@ Result<BucketUri> parse_bucket(std::string_view entry, std::span<const std::stri
   size_t at = head.find('@');
   if (at != std::string_view::npos) {
     int64_t id = -1;
-    if (!parse_i64(head.substr(0, at), &id) || id < 0 || id > 32767)
-      return Error(Errc::config, "bucket id '" + std::string(head.substr(0, at)) + "' is not in [0, 32767]");
+    if (!parse_i64(head.substr(0, at), &id) || id < 0 || id > 9999)
+      return Error(Errc::config, "bucket id '" + std::string(head.substr(0, at)) + "' is not in [0, 9999]");
     u.id = static_cast<int32_t>(id);
     head = head.substr(at + 1);
   }
@@ -300,6 +307,7 @@ Result<BucketUri> parse_bucket(std::string_view entry, std::span<const std::stri
     for (auto s : schemes) allowed += (allowed.empty() ? "" : ", ") + std::string(s) + "://";
     return Error(Errc::config, "scheme '" + u.scheme + "://' is not one of {" + allowed + "}");
   }
+  if (u.scheme == "mem") return u;  // an in-memory store (tests); takes nothing
   if (u.scheme != "s3") {
     if (rest.empty()) return Error(Errc::config, "entry '" + std::string(entry) + "' has an empty path");
     if (rest.find('?') != std::string_view::npos)
@@ -328,8 +336,9 @@ Result<BucketUri> parse_bucket(std::string_view entry, std::span<const std::stri
     } else if (name == "region") {
       if (value.empty() || value.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
         return Error(Errc::config, "region '" + value + "' is not made of a-z, 0-9, '-'");
-    } else {
-      return Error(Errc::config, "parameter '" + name + "' is not one of {region, endpoint, pathStyle}");
+    } else if (std::find(std::begin(kS3PassThroughParams), std::end(kS3PassThroughParams), name) ==
+               std::end(kS3PassThroughParams)) {
+      return Error(Errc::config, "parameter '" + name + "' is not one of {" + std::string(kS3ParamList) + "}");
     }
     if (!u.params.emplace(name, value).second) return Error(Errc::config, "parameter '" + name + "' is repeated");
     if (amp == std::string_view::npos) break;
@@ -338,8 +347,8 @@ Result<BucketUri> parse_bucket(std::string_view entry, std::span<const std::stri
   return u;
 }
 
-constexpr std::string_view kBucketSchemes[] = {"s3", "fs"};
-constexpr std::string_view kWalSchemes[] = {"file", "s3", "fs"};
+constexpr std::string_view kBucketSchemes[] = {"s3", "fs", "file", "mem"};  // file:// = fs:// here
+constexpr std::string_view kWalSchemes[] = {"file", "s3", "fs", "mem"};     // file:// = block WAL here
 
 std::string expectation(const KeySpec& k) {
   switch (k.type) {
@@ -356,7 +365,8 @@ std::string expectation(const KeySpec& k) {
     case Type::listeners: return "a comma-separated list of NAME://host:port";
     case Type::protocol_map: return "a comma-separated list of NAME:PROTOCOL";
     case Type::voters: return "a comma-separated list of id@host:port";
-    case Type::bucket_list: return "a comma-separated list of [id@]s3://bucket?region=..&endpoint=..&pathStyle=.. or [id@]fs://path";
+    case Type::bucket_list:
+      return "a comma-separated list of [id@]s3://bucket?region=..&endpoint=..&pathStyle=.. or [id@]fs://path";
     case Type::wal_uri: return "one of file://path, [id@]s3://bucket?.., [id@]fs://path";
   }
   FLOE_UNREACHABLE();

@@ -42,6 +42,7 @@ enum class Type {
   protocol_map,   // comma-separated NAME:PROTOCOL, PROTOCOL in PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL
   voters,         // comma-separated id@host:port
   bucket_list,    // comma-separated [id@]s3://bucket?region=..&endpoint=..&pathStyle=.. | [id@]fs://path
+                  // (file:// is fs:// here, mem:// for tests), as objectstore/bucket_uri.h reads them
   wal_uri,        // file://path (block WAL) | [id@]s3://bucket?.. | [id@]fs://path (object WAL)
 };
 
@@ -93,8 +94,8 @@ struct Voter {
   uint16_t port = 0;
 };
 struct BucketUri {
-  int32_t id = 0;                           // the `N@` prefix; 0 when absent
-  std::string scheme;                       // s3 | fs | file
+  int32_t id = 0;                           // the `N@` prefix, [0, 9999]; 0 when absent
+  std::string scheme;                       // s3 | fs | file | mem
   std::string bucket;                       // s3: bucket name; fs/file: the path
   std::map<std::string, std::string> params;  // s3: region, endpoint, pathStyle
 };

@@ -255,10 +255,10 @@ TEST_CASE("voter_and_protocol_map_errors_name_the_key") {
 TEST_CASE("s3_uri_errors_name_the_key_and_the_bad_part") {
   CHECK(contains(load_error("s3.data.buckets=0@s3://B\n"), "'s3.data.buckets'"));
   CHECK(contains(load_error("s3.data.buckets=0@s3://B\n"), "bucket name 'B'"));
-  CHECK(contains(load_error("s3.data.buckets=0@s3://bucket?regoin=x\n"), "parameter 'regoin' is not one of {region, endpoint, pathStyle}"));
+  CHECK(contains(load_error("s3.data.buckets=0@s3://bucket?regoin=x\n"), "parameter 'regoin' is not one of {region, endpoint, pathStyle, accessKey"));
   CHECK(contains(load_error("s3.data.buckets=0@s3://bucket?endpoint=localhost:9000\n"), "endpoint 'localhost:9000'"));
   CHECK(contains(load_error("s3.data.buckets=0@s3://bucket?pathStyle=yes\n"), "pathStyle must be true or false"));
-  CHECK(contains(load_error("s3.data.buckets=gs://bucket\n"), "scheme 'gs://' is not one of {s3://, fs://}"));
+  CHECK(contains(load_error("s3.data.buckets=gs://bucket\n"), "scheme 'gs://' is not one of {s3://, fs://, file://, mem://}"));
   CHECK(contains(load_error("s3.data.buckets=\n"), "'s3.data.buckets'"));  // data must go somewhere
   CHECK(contains(load_error("s3.data.buckets=0@fs:///a,0@fs:///b\n"), "appears twice"));
   CHECK(contains(load_error("s3.ops.buckets=bucket\n"), "'s3.ops.buckets'"));
