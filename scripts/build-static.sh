@@ -22,19 +22,21 @@ fi
 # glibc warns that getaddrinfo/getpwnam in a static program want its shared NSS modules at run
 # time: expected (name resolution still reads /etc/hosts and DNS). Keep every other line.
 set +e
-cmake --build "$build_dir" -j "$jobs" --target floe 2>&1 | grep -v -e 'statically linked applications requires at runtime'
+cmake --build "$build_dir" -j "$jobs" --target floe 2>&1 |
+  grep -v -e 'statically linked applications requires at runtime' -e '^/usr/bin/ld: .*: in function'
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || { echo "build-static: build failed" >&2; exit "$status"; }
 bin="$build_dir/floe"
 [ -x "$bin" ] || { echo "build-static: $bin was not built" >&2; exit 1; }
-if ! ldd "$bin" 2>&1 | grep -q "not a dynamic executable"; then
-  echo "build-static: $bin is not static:" >&2
-  ldd "$bin" >&2 || true
+ldd_out=$(ldd "$bin" 2>&1 || true)  # ldd exits 1 on a static binary
+if ! grep -q "not a dynamic executable" <<<"$ldd_out"; then
+  echo "build-static: $bin is not static: $ldd_out" >&2
   exit 1
 fi
 "$bin" --version
 size_bytes=$(stat -c %s "$bin")
-stripped_bytes=$(strip -o - "$bin" | wc -c)
+strip -o "$bin.stripped" "$bin"
+stripped_bytes=$(stat -c %s "$bin.stripped")
 echo "build-static: $bin is static: ${size_bytes} bytes with debug info, ${stripped_bytes} bytes stripped" \
-  "($(( (stripped_bytes + 524288) / 1048576 )) MiB)"
+  "($(( (stripped_bytes + 524288) / 1048576 )) MiB: $bin.stripped)"

@@ -13,7 +13,8 @@ if [ ! -x "$bin" ]; then
 fi
 if [ "$(id -u)" -ne 0 ]; then echo "test_static_chroot: skipped (chroot needs root)"; exit 0; fi
 
-ldd "$bin" 2>&1 | grep -q "not a dynamic executable" || fail "$bin is dynamic: $(ldd "$bin" 2>&1)"
+ldd_out=$(ldd "$bin" 2>&1 || true)  # ldd exits 1 on a static binary
+grep -q "not a dynamic executable" <<<"$ldd_out" || fail "$bin is dynamic: $ldd_out"
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 cp "$bin" "$root/floe"
@@ -23,5 +24,5 @@ want=$("$bin" --version | head -1)
 [ "$(head -1 <<<"$out")" = "$want" ] || fail "chroot output '$out', expected '$want'"
 grep -q "libcurl " <<<"$out" || fail "no libcurl in: $out"
 # Configuration validation works there too (no files, no shared libraries, no /etc).
-chroot "$root" /floe serve --check --override node.id=1 >/dev/null || fail "serve --check failed in the chroot"
+chroot "$root" /floe serve --check --override node.id=1 >/dev/null 2>&1 || fail "serve --check failed in the chroot"
 echo "test_static_chroot: ok ($(stat -c %s "$bin") bytes, $(head -1 <<<"$out"))"
