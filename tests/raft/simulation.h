@@ -53,6 +53,7 @@ struct SimOptions {
   int64_t drop_ppm = 50000;  // per message
   int64_t duplicate_ppm = 30000;
   int64_t crash_ppm = 3000;  // per tick
+  int64_t resign_ppm = 1000;  // per tick: the leader resigns gracefully (EndQuorumEpoch)
   int64_t leader_crash_ppm = 0;  // per tick: crash whoever leads (leaves uncommitted tails behind)
   int64_t restart_ppm = 20000;
   int64_t partition_ppm = 3000;

@@ -1,7 +1,8 @@
 // Deterministic simulation of the Raft quorum (see simulation.h for what is checked).
 //
-// CI runs FLOE_RAFT_SEEDS seeds (default below); run more locally with FLOE_RAFT_SEEDS=20000, or
-// replay one failing seed exactly with FLOE_RAFT_SEED=<n>.
+// CI runs FLOE_RAFT_SEEDS seeds (default 5000, a few seconds) starting at FLOE_RAFT_FIRST_SEED
+// (default 1); run more locally with FLOE_RAFT_SEEDS=100000, or replay one failing seed exactly
+// with FLOE_RAFT_SEED=<n>.
 #include "simulation.h"
 
 #include <catch2/catch.hpp>
@@ -168,6 +169,11 @@ void Simulation::chaos_tick() {
     digest(3000);
   }
   if (rng_.chance_per_million(options_.heal_ppm)) group_.assign(group_.size(), 0);
+  if (rng_.chance_per_million(options_.resign_ppm)) {
+    for (auto& n : nodes_) {
+      if (n->replica && n->replica->role() == Role::leader) n->replica->resign(now_ms_);
+    }
+  }
   if (rng_.chance_per_million(options_.leader_crash_ppm)) {
     for (auto& n : nodes_) {
       if (n->replica && n->replica->role() == Role::leader) crash(*n);
@@ -331,7 +337,7 @@ uint64_t env_u64(const char* name, uint64_t fallback) {
 
 TEST_CASE("simulated_quorums_keep_raft_safety_and_liveness_under_faults") {
   std::signal(SIGABRT, print_seed_on_abort);
-  uint64_t first = env_u64("FLOE_RAFT_SEED", 1);
+  uint64_t first = env_u64("FLOE_RAFT_SEED", env_u64("FLOE_RAFT_FIRST_SEED", 1));
   uint64_t count = std::getenv("FLOE_RAFT_SEED") ? 1 : env_u64("FLOE_RAFT_SEEDS", 5000);
   auto started = std::chrono::steady_clock::now();
   uint64_t steps = 0, elections = 0, crashes = 0, committed = 0, acked = 0;
