@@ -248,3 +248,45 @@ TEST_CASE("memory_log_crash_loses_exactly_the_unsynced_writes") {
   REQUIRE(log.end_offset() == 2);
   CHECK(log.entry(1).data == "c");
 }
+
+TEST_CASE("a_prospective_that_hears_of_a_live_leader_in_its_epoch_follows_it") {
+  Harness node(2, {1});
+  node.replica->handle(1, BeginQuorumEpochRequest{1, 1}, 10);
+  node.replica->tick(10 + node.config.fetch_timeout_ms);  // leader silent: stand for election
+  REQUIRE(node.replica->role() == Role::prospective);
+  node.io.sent.clear();
+  node.replica->handle(3, VoteResponse{1, 1, false, true, 2}, 2100);  // "no: 1 leads epoch 1"
+  CHECK(node.replica->role() == Role::follower);
+  CHECK(node.replica->leader_id() == 1);
+  node.replica->tick(2100);
+  CHECK(node.io.take<FetchRequest>().size() == 1);
+}
+
+TEST_CASE("hearsay_about_a_leader_is_neither_advertised_nor_a_reason_to_refuse_pre_votes") {
+  // Found by the simulator: followers that re-joined a dead leader on each other's word kept one
+  // another out of elections forever. Only real contact with the leader counts.
+  Harness node(2, {1});
+  node.replica->tick(node.config.election_timeout_ms);
+  REQUIRE(node.replica->role() == Role::prospective);
+  node.replica->handle(3, VoteResponse{1, 1, false, true, 2}, 1001);
+  REQUIRE(node.replica->role() == Role::follower);
+  node.io.sent.clear();
+  node.replica->handle(3, VoteRequest{2, 3, 1, 1, true}, 1002);
+  auto answer = node.io.take<VoteResponse>().at(0).second;
+  CHECK(answer.vote_granted);
+  CHECK(answer.leader_id == kNoNode);
+}
+
+TEST_CASE("a_voter_stuck_in_a_higher_epoch_pulls_the_quorum_up_through_its_pre_vote") {
+  // Found by the simulator: a candidate whose vote requests were all lost sits in epoch 2 while the
+  // quorum runs epoch 1; its pre-votes carry its real epoch, which voters adopt.
+  Harness voter(2, {1});
+  voter.replica->handle(1, BeginQuorumEpochRequest{1, 1}, 10);
+  REQUIRE(voter.replica->role() == Role::follower);
+  voter.replica->handle(3, VoteRequest{3, 3, 0, 0, true}, 20);  // node 3 is in epoch 2, log behind
+  CHECK(voter.replica->epoch() == 2);
+  CHECK(voter.replica->role() == Role::unattached);
+  auto answer = voter.io.take<VoteResponse>().back().second;
+  CHECK_FALSE(answer.vote_granted);  // its log is behind: it cannot win, but it unsticks
+  CHECK(answer.leader_epoch == 2);
+}
