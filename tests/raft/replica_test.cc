@@ -290,3 +290,29 @@ TEST_CASE("a_voter_stuck_in_a_higher_epoch_pulls_the_quorum_up_through_its_pre_v
   CHECK_FALSE(answer.vote_granted);  // its log is behind: it cannot win, but it unsticks
   CHECK(answer.leader_epoch == 2);
 }
+
+TEST_CASE("end_quorum_epoch_lets_the_most_caught_up_successor_stand_first") {
+  Harness leader(1);
+  leader.elect();
+  Epoch epoch = leader.replica->epoch();
+  leader.replica->handle(3, FetchRequest{1, 3, epoch, 1, epoch}, 1100);  // 3 is caught up, 2 is not
+  leader.io.sent.clear();
+  leader.replica->resign(1200);
+  CHECK(leader.replica->role() == Role::resigned);
+  auto requests = leader.io.take<EndQuorumEpochRequest>();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].second.preferred_successors == std::vector<NodeId>{3, 2});
+
+  Harness first(3), second(2);
+  for (Harness* voter : {&first, &second}) {
+    voter->replica->handle(1, BeginQuorumEpochRequest{epoch, 1}, 1000);
+    voter->replica->handle(1, requests[0].second, 1201);
+    CHECK(voter->replica->role() == Role::unattached);
+  }
+  first.replica->tick(1201);
+  second.replica->tick(1201 + second.config.end_quorum_backoff_ms - 1);
+  CHECK(first.replica->role() == Role::prospective);  // rank 0: no wait (random part is 0 here)
+  CHECK(second.replica->role() == Role::unattached);  // rank 1: waits one backoff
+  second.replica->tick(1201 + second.config.end_quorum_backoff_ms);
+  CHECK(second.replica->role() == Role::prospective);
+}
