@@ -118,7 +118,12 @@ TEST_CASE("upload_threshold_triggers_uploads_and_the_wal_is_trimmed") {
   h.start();
   auto s = h.open(h.create());
   for (int i = 0; i < 200; ++i) REQUIRE(append(*s, i, 1, pattern(4000, i)).ok());  // 800 KB > 256 KiB threshold
-  for (int i = 0; i < 200 && h.manager->stats().uploads < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Uploads run on the uploader thread: wait (bounded) until they have caught up to the threshold.
+  auto caught_up = [&] {
+    auto st = h.manager->stats();
+    return st.uploads >= 2 && st.unuploaded_bytes < (256u << 10) + 4000;
+  };
+  for (int i = 0; i < 500 && !caught_up(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(h.manager->stats().uploads >= 2);
   CHECK(h.manager->stats().unuploaded_bytes < (256u << 10) + 4000);
 }
