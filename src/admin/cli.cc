@@ -28,6 +28,8 @@ const char* kUsage =
     "      Print every configuration key with its type, default, allowed values and meaning.\n"
     "  floe storage probe --bucket URI [--size BYTES] [--multipart-size BYTES] [--prefix P]\n"
     "      Check an object store before serving: put, ranged get, list, multipart put, delete.\n"
+    "  floe storage inspect wal PATH | object URI KEY\n"
+    "      Print a WAL's headers and records, or an object's index, checking CRCs (read-only).\n"
     "  floe perf wal [--path DIR] [--bytes N]\n"
     "      Measure the block WAL on this disk against the disk's raw limits.\n"
     "  floe --version                    print the version and the linked library versions\n"
