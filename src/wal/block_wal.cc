@@ -216,13 +216,22 @@ void BlockWal::Impl::run_writer() {
       cv.wait(lk, [&] { return stopping || !queue.empty() || requested_trim > persisted_trim.load(); });
       if (failed) return;
       trim_target = requested_trim;
-      size_t bytes = 0;
-      while (!queue.empty() && (batch.empty() || bytes + queue.front().entry.payload.size() <= opt.max_batch_bytes)) {
-        bytes += queue.front().entry.payload.size();
+      // A group commit holds at most max_batch_bytes, and never more than a quarter of the ring
+      // (with framing), so a record always fits; a single larger entry goes alone (append()
+      // refused anything that cannot fit the ring at all).
+      const uint64_t ring_share = header.capacity / 4;
+      size_t payload_bytes = 0;
+      uint64_t record_bytes = bf::kRecordHeaderBytes + 4;
+      while (!queue.empty()) {
+        const size_t next = queue.front().entry.payload.size();
+        const uint64_t next_record_bytes = record_bytes + bf::kEntryHeaderBytes + next;
+        if (!batch.empty() && (payload_bytes + next > opt.max_batch_bytes || next_record_bytes > ring_share)) break;
+        payload_bytes += next;
+        record_bytes = next_record_bytes;
         batch.push_back(std::move(queue.front()));
         queue.pop_front();
       }
-      queued_bytes -= bytes;
+      queued_bytes -= payload_bytes;
       if (batch.empty() && trim_target == persisted_trim.load() && stopping) return;
     }
     if (trim_target > persisted_trim.load()) {

@@ -2,7 +2,7 @@
 // 4 KiB-aligned group commits (layout in block_format.h).
 //
 // One writer thread owns the file. append() queues entries; the writer takes everything queued
-// (up to max_batch_bytes) into one record, writes it with one aligned pwrite, fdatasyncs, and
+// (up to max_batch_bytes, and at most a quarter of the ring) into one record, writes it with one aligned pwrite, fdatasyncs, and
 // runs the callbacks: many concurrent appends share one device write (group commit), and the
 // batching wait is bounded by the time of one write.
 //
