@@ -78,6 +78,7 @@ TEST_CASE("fs_puts_are_whole_or_absent_after_kill_9") {
     int status = 0;
     ::waitpid(child, &status, 0);
     REQUIRE(WIFSIGNALED(status));
+    REQUIRE(WTERMSIG(status) == SIGKILL);  // killed by us, not an assertion (SIGABRT)
 
     auto store = FsStore::open(FsStoreOptions{root, 2, 64, true, {}});
     REQUIRE(store.ok());
