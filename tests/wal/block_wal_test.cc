@@ -286,11 +286,12 @@ TEST_CASE("acknowledged appends survive kill -9 at random moments", "[wal][crash
           std::lock_guard lk(mu);
           if (acked.size() > 8) {
             uint64_t to = acked[acked.size() - 8].end;
-            if (wal.trim(to).ok()) {
-              char line[64];
-              int len = std::snprintf(line, sizeof(line), "T %llu\n", static_cast<unsigned long long>(to));
-              if (::write(pipefd[1], line, static_cast<size_t>(len)) != len) ::_exit(5);
-            }
+            // Announce the trim before making it: a kill between the two must not leave the
+            // parent expecting entries the WAL was already allowed to drop.
+            char line[64];
+            int len = std::snprintf(line, sizeof(line), "T %llu\n", static_cast<unsigned long long>(to));
+            if (::write(pipefd[1], line, static_cast<size_t>(len)) != len) ::_exit(5);
+            if (!wal.trim(to).ok()) ::_exit(6);  // `to` is a record end: trim must accept it
           }
         }
         if (n % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(crng() % 300));
@@ -339,7 +340,11 @@ TEST_CASE("acknowledged appends survive kill -9 at random moments", "[wal][crash
     for (const Ack& ack : acks) {
       if (ack.end <= reported_trim) continue;
       while (j < rec.size() && static_cast<uint64_t>(rec[j].entry.base_offset.value()) < ack.n) ++j;
-      INFO("iteration " << iterations << " acked entry " << ack.n << " missing after kill -9");
+      INFO("iteration " << iterations << " acked entry " << ack.n << " (record end " << ack.end
+           << ") missing after kill -9; reported trim " << reported_trim << ", recovered " << rec.size()
+           << " entries from " << (rec.empty() ? 0 : rec.front().entry.base_offset.value()) << " at wal offset "
+           << (rec.empty() ? 0 : rec.front().position.start) << " to "
+           << (rec.empty() ? 0 : rec.back().entry.base_offset.value()) << ", acks " << acks.size());
       REQUIRE(j < rec.size());
       REQUIRE(static_cast<uint64_t>(rec[j].entry.base_offset.value()) == ack.n);
       REQUIRE(rec[j].entry.payload.size() == ack.size);
