@@ -470,7 +470,7 @@ void BlockWal::append(Entry entry, AppendCallback done) {
     std::lock_guard lk(s.mu);
     if (s.failed) refuse = s.failure;
     else if (s.stopping) refuse = Error(Errc::io, "WAL is closed");
-    else if (need > s.header.capacity || entry.payload.size() > UINT32_MAX)
+    else if (need > s.opt.capacity_bytes || entry.payload.size() > UINT32_MAX)
       refuse = Error(Errc::too_large, "entry of " + std::to_string(entry.payload.size()) + " bytes exceeds the WAL capacity");
     else if (s.queued_bytes + entry.payload.size() > s.opt.max_queued_bytes)
       refuse = Error(Errc::too_large, "WAL queue full (" + std::to_string(s.queued_bytes) + " bytes queued)");
@@ -512,7 +512,7 @@ WalStats BlockWal::stats() const {
   out.device_bytes_written = s.device_bytes.load();
   out.syncs = s.syncs.load();
   out.queued_bytes = s.queued_bytes;
-  out.capacity_bytes = s.header.capacity;
+  out.capacity_bytes = s.opt.capacity_bytes;
   out.end_offset = s.end_offset;
   out.trim_offset = s.persisted_trim.load();
   out.used_bytes = s.end_offset - out.trim_offset;
