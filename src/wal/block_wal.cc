@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/crc32c.h"
+#include "common/little_endian.h"
 #include "common/log.h"
 #include "wal/block_format.h"
 
@@ -25,18 +26,10 @@ namespace floe::wal {
 namespace bf = block_format;
 namespace {
 
-void put_u32(uint8_t* p, uint32_t v) { for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i)); }
-void put_u64(uint8_t* p, uint64_t v) { for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i)); }
-uint32_t get_u32(const uint8_t* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-uint64_t get_u64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
+using le::get_u32;
+using le::get_u64;
+using le::put_u32;
+using le::put_u64;
 
 std::string errno_text(int err) { return std::string(std::strerror(err)); }
 
