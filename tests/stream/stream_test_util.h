@@ -62,6 +62,7 @@ inline std::vector<Batch> fetch_all(Stream& s, int64_t start) {
 struct Harness {
   TempDir dir;
   std::shared_ptr<objectstore::ObjectStore> store;
+  std::shared_ptr<objectstore::ObjectStore> cold_store;  // null: cold reads use store
   std::shared_ptr<std::atomic<int64_t>> clock_ms = std::make_shared<std::atomic<int64_t>>(1000000);
   std::shared_ptr<InMemoryStreamMetadata> meta =
       std::make_shared<InMemoryStreamMetadata>([c = clock_ms] { return c->load(); });
@@ -100,7 +101,7 @@ struct Harness {
     wo.node_id = 1;
     auto opened = wal::BlockWal::open(wo);
     REQUIRE(opened.ok());
-    auto m = StreamManager::open(options, std::move(opened->wal), std::move(opened->recovered), store, nullptr, meta);
+    auto m = StreamManager::open(options, std::move(opened->wal), std::move(opened->recovered), store, cold_store, meta);
     REQUIRE(m.ok());
     manager = std::move(*m);
   }
