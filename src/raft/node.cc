@@ -1,0 +1,207 @@
+#include "raft/node.h"
+
+#include <chrono>
+
+#include "common/log.h"
+
+namespace floe::raft {
+
+class RaftNode::Io final : public RaftIo {
+ public:
+  explicit Io(RaftTransport* transport) : transport_(transport), rng_(std::random_device{}()) {}
+  void send(NodeId to, RaftMessage message) override {
+    if (transport_) transport_->send(to, std::move(message));
+  }
+  uint64_t random_u64() override { return rng_(); }
+
+ private:
+  RaftTransport* transport_;
+  std::mt19937_64 rng_;
+};
+
+RaftNode::RaftNode(RaftNodeOptions options, Listener listener)
+    : options_(std::move(options)), listener_(std::move(listener)) {}
+
+int64_t RaftNode::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listener listener) {
+  std::unique_ptr<RaftNode> node(new RaftNode(std::move(options), std::move(listener)));
+  auto log = FileLog::open(FileLogOptions{node->options_.log_dir});
+  if (!log.ok()) return log.take_error();
+  node->log_ = std::move(log.value());
+  auto store = FileQuorumStateStore::open(node->options_.log_dir);
+  if (!store.ok()) return store.take_error();
+  node->store_ = std::move(store.value());
+  if (node->options_.apply_from > node->log_->end_offset()) {
+    return Error(Errc::corrupt, "metadata snapshot is at offset " +
+                                    std::to_string(node->options_.apply_from) +
+                                    " but the log ends at " + std::to_string(node->log_->end_offset()));
+  }
+  node->io_ = std::make_unique<Io>(node->options_.transport);
+  node->replica_ = std::make_unique<RaftReplica>(node->options_.config, *node->io_, *node->log_,
+                                                 *node->store_, node->now_ms());
+  node->applied_end_ = node->options_.apply_from;
+  node->last_epoch_ = node->replica_->epoch();
+  node->last_role_ = node->replica_->role();
+  node->publish_status();
+  if (node->options_.transport) {
+    RaftNode* self = node.get();
+    node->options_.transport->start([self](NodeId from, RaftMessage message) {
+      std::lock_guard lock(self->mu_);
+      if (self->stopping_ || self->inbound_.size() >= self->options_.max_inbound_messages) return;
+      self->inbound_.emplace_back(from, std::move(message));
+      self->cv_.notify_one();
+    });
+  }
+  node->thread_ = std::thread([self = node.get()] { self->run(); });
+  return node;
+}
+
+RaftNode::~RaftNode() { close(); }
+
+void RaftNode::propose(std::string data, ProposeCallback done) {
+  post([this, data = std::move(data), done = std::move(done)]() mutable {
+    propose_here(std::move(data), std::move(done));
+  });
+}
+
+void RaftNode::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    if (!status_.closed) {
+      tasks_.push_back(std::move(task));
+      cv_.notify_one();
+      return;
+    }
+  }
+  task();  // closed: nothing else runs node code any more; the task sees a closed node
+}
+
+void RaftNode::propose_here(std::string data, ProposeCallback done) {
+  if (status_.closed) {
+    done(Error(Errc::internal, "metadata node closed"));
+    return;
+  }
+  auto offset = replica_->propose(data, now_ms());
+  if (!offset.ok() && offset.error().code == Errc::too_large) {
+    replica_->tick(now_ms());  // flush what is queued (a single voter commits it at once), retry
+    deliver_committed();
+    offset = replica_->propose(std::move(data), now_ms());
+  }
+  if (!offset.ok()) {
+    done(offset.error().code == Errc::too_large ? offset.take_error()
+                                                : Error(Errc::internal, "not the leader"));
+    return;
+  }
+  pending_.emplace(*offset, Pending{replica_->epoch(), std::move(done)});
+}
+
+void RaftNode::run() {
+  int64_t next_tick_ms = now_ms();
+  for (;;) {
+    std::deque<std::function<void()>> tasks;
+    std::deque<std::pair<NodeId, RaftMessage>> inbound;
+    {
+      std::unique_lock lock(mu_);
+      auto wait_ms = std::max<int64_t>(0, next_tick_ms - now_ms());
+      cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                   [&] { return stopping_ || !tasks_.empty() || !inbound_.empty(); });
+      if (stopping_) break;
+      tasks.swap(tasks_);
+      inbound.swap(inbound_);
+    }
+    for (auto& [from, message] : inbound) replica_->handle(from, message, now_ms());
+    for (auto& task : tasks) task();
+    // One tick per batch of work: the leader fsyncs everything proposed above at once (group
+    // commit) and moves the high watermark.
+    replica_->tick(now_ms());
+    next_tick_ms = now_ms() + options_.tick_interval_ms;
+    deliver_committed();
+    publish_status();
+  }
+  // Closing: tasks still queued run against a closed node (their proposals fail at once).
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(mu_);
+    status_.closed = true;
+    tasks.swap(tasks_);
+  }
+  for (auto& task : tasks) task();
+  fail_pending("metadata node closed");
+}
+
+void RaftNode::deliver_committed() {
+  Offset hw = replica_->high_watermark();
+  while (applied_end_ < hw) {
+    const LogEntry& entry = log_->entry(applied_end_);
+    if (!entry.control) listener_(applied_end_, entry.data);
+    ++applied_end_;
+  }
+  if (replica_->epoch() != last_epoch_ || (last_role_ == Role::leader && replica_->role() != Role::leader)) {
+    // Leadership of the epoch the proposals were made in is over: they may never commit.
+    last_epoch_ = replica_->epoch();
+    fail_pending("not the leader (leadership changed)");
+  }
+  last_role_ = replica_->role();
+  while (!pending_.empty() && pending_.begin()->first < applied_end_) {
+    auto node = pending_.extract(pending_.begin());
+    FLOE_ASSERT(node.mapped().epoch == replica_->epoch() && replica_->role() == Role::leader);
+    node.mapped().done(node.key());
+  }
+}
+
+void RaftNode::fail_pending(const std::string& why) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [offset, p] : pending) p.done(Error(Errc::internal, why));
+}
+
+void RaftNode::publish_status() {
+  NodeStatus s;
+  s.role = replica_->role();
+  s.epoch = replica_->epoch();
+  s.leader_id = replica_->leader_id();
+  s.high_watermark = replica_->high_watermark();
+  s.applied_end = applied_end_;
+  s.log_end = log_->end_offset();
+  s.epoch_start_offset = replica_->epoch_start_offset();
+  std::lock_guard lock(mu_);
+  s.closed = status_.closed;
+  status_ = s;
+  status_cv_.notify_all();
+}
+
+NodeStatus RaftNode::status() const {
+  std::lock_guard lock(mu_);
+  return status_;
+}
+
+Result<NodeStatus> RaftNode::wait_for(const std::function<bool(const NodeStatus&)>& pred,
+                                      int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  bool ok = status_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                [&] { return pred(status_) || status_.closed; });
+  if (!ok) return Error(Errc::timeout, "metadata node: condition not reached in " + std::to_string(timeout_ms) + " ms");
+  if (!pred(status_)) return Error(Errc::internal, "metadata node closed");
+  return status_;
+}
+
+void RaftNode::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    cv_.notify_one();
+  }
+  if (options_.transport) options_.transport->stop();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  status_.closed = true;
+  status_cv_.notify_all();
+}
+
+}  // namespace floe::raft

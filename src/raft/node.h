@@ -1,0 +1,122 @@
+// RaftNode: the runtime that drives a pure RaftReplica (raft/replica.h) for real — one thread, a
+// steady clock, the on-disk FileLog + FileQuorumStateStore in the metadata log directory, and a
+// RaftTransport for the other voters (nullptr for a single voter).
+//
+// What it promises its owner (the controller):
+//  (1) propose(data, done): `done` runs exactly once, on the node thread. Ok(offset) only after
+//      the entry is committed (the high watermark passed it while this node still led the epoch
+//      it was proposed in; the leader fsyncs before the watermark moves) AND the committed-entry
+//      listener has been called for it. An error (Errc::internal "not the leader", "closed",
+//      Errc::too_large on backpressure) otherwise; such an entry may still commit later under a
+//      new leader, as in any Raft.
+//  (2) The listener receives every committed non-control entry exactly once, in log order, on
+//      the node thread — starting at options.apply_from (entries below it are already reflected
+//      in the owner's snapshot), including entries replayed from the log at startup.
+//  (3) post(fn) runs fn on the node thread, in order with proposals, inbound messages and ticks;
+//      fn may call propose_here() (the same as propose, without the hop). After close(), fn runs
+//      inline on the caller's thread and sees a closed node (propose fails at once).
+//  (4) close() stops the thread; callbacks of unfinished proposals and tasks get an error; no
+//      callback runs after close() returns. Idempotent.
+// With voters == {self}, the replica elects itself after one (short) election timeout.
+// Thread safety: propose/post/status/wait_for/close may be called from any thread; the listener,
+// callbacks and posted tasks must not block (they run on the node thread) and must not call
+// wait_for or close.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "raft/log_store.h"
+#include "raft/replica.h"
+#include "raft/transport.h"
+
+namespace floe::raft {
+
+struct RaftNodeOptions {
+  RaftConfig config;
+  std::string log_dir;
+  RaftTransport* transport = nullptr;  // nullptr: no peers (single voter)
+  int64_t tick_interval_ms = 10;
+  Offset apply_from = 0;  // the first offset the listener needs
+  size_t max_inbound_messages = 10000;  // beyond this, inbound messages are dropped (Raft retries)
+};
+
+// A consistent view of the node, taken on the node thread after each loop iteration.
+struct NodeStatus {
+  Role role = Role::unattached;
+  Epoch epoch = 0;
+  NodeId leader_id = kNoNode;
+  Offset high_watermark = 0;
+  Offset applied_end = 0;  // every committed entry below this was delivered to the listener
+  Offset log_end = 0;
+  Offset epoch_start_offset = 0;  // leader only
+  bool closed = false;
+};
+
+class RaftNode {
+ public:
+  using Listener = std::function<void(Offset offset, const std::string& data)>;
+  using ProposeCallback = std::function<void(Result<Offset>)>;
+
+  // Opens the log and quorum state in options.log_dir and starts the node thread.
+  static Result<std::unique_ptr<RaftNode>> open(RaftNodeOptions options, Listener listener);
+  ~RaftNode();
+  RaftNode(const RaftNode&) = delete;
+  RaftNode& operator=(const RaftNode&) = delete;
+
+  void propose(std::string data, ProposeCallback done);
+  void post(std::function<void()> task);
+  // REQUIRES: on the node thread (inside a posted task or callback).
+  void propose_here(std::string data, ProposeCallback done);
+  // REQUIRES: on the node thread.
+  const RaftReplica& replica_here() const { return *replica_; }
+
+  NodeStatus status() const;
+  // Waits until pred(status) holds, at most timeout_ms; returns the status that satisfied it.
+  Result<NodeStatus> wait_for(const std::function<bool(const NodeStatus&)>& pred, int64_t timeout_ms);
+  void close();
+
+ private:
+  class Io;
+  struct Pending {
+    Epoch epoch;
+    ProposeCallback done;
+  };
+
+  explicit RaftNode(RaftNodeOptions options, Listener listener);
+  void run();
+  void deliver_committed();
+  void fail_pending(const std::string& why);
+  void publish_status();
+  int64_t now_ms() const;
+
+  RaftNodeOptions options_;
+  Listener listener_;
+  std::unique_ptr<FileLog> log_;
+  std::unique_ptr<FileQuorumStateStore> store_;
+  std::unique_ptr<Io> io_;
+  std::unique_ptr<RaftReplica> replica_;
+
+  // Node-thread state.
+  Offset applied_end_ = 0;
+  std::map<Offset, Pending> pending_;  // proposals awaiting commit, by offset
+  Epoch last_epoch_ = 0;
+  Role last_role_ = Role::unattached;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // tasks arrived (node thread waits)
+  std::condition_variable status_cv_;  // status changed (wait_for waits)
+  std::deque<std::function<void()>> tasks_;
+  std::deque<std::pair<NodeId, RaftMessage>> inbound_;
+  NodeStatus status_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace floe::raft
