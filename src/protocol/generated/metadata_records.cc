@@ -9,6 +9,13 @@
 #include "protocol/generated/end_transaction_record.h"
 #include "protocol/generated/feature_level_record.h"
 #include "protocol/generated/fence_broker_record.h"
+#include "protocol/generated/floe_cluster_record.h"
+#include "protocol/generated/floe_id_counters_record.h"
+#include "protocol/generated/floe_object_record.h"
+#include "protocol/generated/floe_partition_record.h"
+#include "protocol/generated/floe_remove_object_record.h"
+#include "protocol/generated/floe_remove_stream_record.h"
+#include "protocol/generated/floe_stream_record.h"
 #include "protocol/generated/no_op_record.h"
 #include "protocol/generated/partition_change_record.h"
 #include "protocol/generated/partition_record.h"
@@ -420,6 +427,227 @@ void FenceBrokerRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]]
   [[maybe_unused]] const bool flexible_ = true;
   wire::put(w_, id);
   wire::put(w_, epoch);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeClusterRecord&, const FloeClusterRecord&) = default;
+
+Status FloeClusterRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloeClusterRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get_string(r_, flexible_, cluster_id));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeClusterRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put_string(w_, flexible_, cluster_id);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeIdCountersRecord&, const FloeIdCountersRecord&) = default;
+
+Status FloeIdCountersRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloeIdCountersRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, next_stream_id));
+  FLOE_TRY(wire::get(r_, next_object_id));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeIdCountersRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, next_stream_id);
+  wire::put(w_, next_object_id);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeObjectRecord_FloeObjectRange&, const FloeObjectRecord_FloeObjectRange&) = default;
+
+Status FloeObjectRecord_FloeObjectRange::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, stream_id));
+  FLOE_TRY(wire::get(r_, epoch));
+  FLOE_TRY(wire::get(r_, start_offset));
+  FLOE_TRY(wire::get(r_, end_offset));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeObjectRecord_FloeObjectRange::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, stream_id);
+  wire::put(w_, epoch);
+  wire::put(w_, start_offset);
+  wire::put(w_, end_offset);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeObjectRecord&, const FloeObjectRecord&) = default;
+
+Status FloeObjectRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloeObjectRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, object_id));
+  FLOE_TRY(wire::get(r_, kind));
+  FLOE_TRY(wire::get(r_, state));
+  FLOE_TRY(wire::get(r_, node_id));
+  FLOE_TRY(wire::get(r_, size_bytes));
+  {
+    int32_t n_ = 0;
+    FLOE_TRY(wire::get_array_len(r_, flexible_, false, 33, n_));
+    auto& a_ = ranges;
+    a_.clear();
+    for (int32_t i_ = 0; i_ < n_; ++i_) {
+      FLOE_TRY(a_.emplace_back().decode(r_, v_));
+    }
+  }
+  FLOE_TRY(wire::get(r_, committed_ms));
+  FLOE_TRY(wire::get(r_, destroyed_ms));
+  FLOE_TRY(wire::get(r_, deadline_ms));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeObjectRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, object_id);
+  wire::put(w_, kind);
+  wire::put(w_, state);
+  wire::put(w_, node_id);
+  wire::put(w_, size_bytes);
+  {
+    wire::put_array_len(w_, flexible_, ranges.size());
+    for (const auto& e_ : ranges) {
+      e_.encode(w_, v_);
+    }
+  }
+  wire::put(w_, committed_ms);
+  wire::put(w_, destroyed_ms);
+  wire::put(w_, deadline_ms);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloePartitionRecord&, const FloePartitionRecord&) = default;
+
+Status FloePartitionRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloePartitionRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, topic_id));
+  FLOE_TRY(wire::get(r_, partition_id));
+  FLOE_TRY(wire::get(r_, stream_id));
+  FLOE_TRY(wire::get(r_, leader));
+  FLOE_TRY(wire::get(r_, leader_epoch));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloePartitionRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, topic_id);
+  wire::put(w_, partition_id);
+  wire::put(w_, stream_id);
+  wire::put(w_, leader);
+  wire::put(w_, leader_epoch);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeRemoveObjectRecord&, const FloeRemoveObjectRecord&) = default;
+
+Status FloeRemoveObjectRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloeRemoveObjectRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, object_id));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeRemoveObjectRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, object_id);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeRemoveStreamRecord&, const FloeRemoveStreamRecord&) = default;
+
+Status FloeRemoveStreamRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloeRemoveStreamRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, stream_id));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeRemoveStreamRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, stream_id);
+  if (flexible_) {
+    wire::put_unknown_tags(w_, unknown_tagged_fields);
+  }
+}
+
+bool operator==(const FloeStreamRecord&, const FloeStreamRecord&) = default;
+
+Status FloeStreamRecord::decode([[maybe_unused]] ByteReader& r_, [[maybe_unused]] int16_t v_) {
+  if (v_ < kLowestVersion || v_ > kHighestVersion) return wire::unsupported_version("FloeStreamRecord", v_);
+  [[maybe_unused]] const bool flexible_ = true;
+  FLOE_TRY(wire::get(r_, stream_id));
+  FLOE_TRY(wire::get(r_, epoch));
+  FLOE_TRY(wire::get(r_, start_offset));
+  FLOE_TRY(wire::get(r_, end_offset));
+  FLOE_TRY(wire::get(r_, open));
+  FLOE_TRY(wire::get(r_, owner));
+  if (flexible_) {
+    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+  }
+  return {};
+}
+
+void FloeStreamRecord::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unused]] int16_t v_) const {
+  FLOE_ASSERT(v_ >= kLowestVersion && v_ <= kHighestVersion);
+  [[maybe_unused]] const bool flexible_ = true;
+  wire::put(w_, stream_id);
+  wire::put(w_, epoch);
+  wire::put(w_, start_offset);
+  wire::put(w_, end_offset);
+  wire::put(w_, open);
+  wire::put(w_, owner);
   if (flexible_) {
     wire::put_unknown_tags(w_, unknown_tagged_fields);
   }
