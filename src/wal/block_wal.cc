@@ -20,76 +20,18 @@
 #include "common/crc32c.h"
 #include "common/little_endian.h"
 #include "common/log.h"
+#include "wal/aligned_buffer.h"
 #include "wal/block_format.h"
+#include "wal/scan.h"
 
 namespace floe::wal {
 namespace bf = block_format;
 namespace {
 
-using le::get_u32;
-using le::get_u64;
 using le::put_u32;
 using le::put_u64;
 
 std::string errno_text(int err) { return std::string(std::strerror(err)); }
-
-// A 4 KiB-aligned, growable buffer for O_DIRECT I/O.
-class AlignedBuffer {
- public:
-  AlignedBuffer() = default;
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  ~AlignedBuffer() { std::free(data_); }
-  uint8_t* ensure(size_t n) {
-    if (n > capacity_) {
-      std::free(data_);
-      data_ = nullptr;
-      capacity_ = 0;
-      void* p = nullptr;
-      size_t want = bf::align_up(std::max(n, capacity_ * 2));
-      FLOE_ASSERT_MSG(posix_memalign(&p, bf::kBlockBytes, want) == 0, "out of memory for WAL buffer");
-      data_ = static_cast<uint8_t*>(p);
-      capacity_ = want;
-    }
-    return data_;
-  }
-  uint8_t* data() const { return data_; }
-
- private:
-  uint8_t* data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
-struct Header {
-  uint64_t capacity = 0;
-  uint64_t trim_offset = 0;
-  int32_t node_id = 0;
-  uint64_t epoch = 0;
-  uint64_t sequence = 0;
-};
-
-void encode_header(const Header& h, uint8_t* block) {
-  std::memset(block, 0, bf::kBlockBytes);
-  put_u32(block + 0, bf::kHeaderMagic);
-  put_u32(block + 4, bf::kHeaderVersion);
-  put_u64(block + 8, h.capacity);
-  put_u64(block + 16, h.trim_offset);
-  put_u32(block + 24, static_cast<uint32_t>(h.node_id));
-  put_u64(block + 32, h.epoch);
-  put_u64(block + 40, h.sequence);
-  put_u32(block + bf::kHeaderCrcAt, crc32c({block, bf::kHeaderCrcAt}));
-}
-
-bool decode_header(const uint8_t* block, Header* out) {
-  if (get_u32(block) != bf::kHeaderMagic || get_u32(block + 4) != bf::kHeaderVersion) return false;
-  if (get_u32(block + bf::kHeaderCrcAt) != crc32c({block, bf::kHeaderCrcAt})) return false;
-  out->capacity = get_u64(block + 8);
-  out->trim_offset = get_u64(block + 16);
-  out->node_id = static_cast<int32_t>(get_u32(block + 24));
-  out->epoch = get_u64(block + 32);
-  out->sequence = get_u64(block + 40);
-  return true;
-}
 
 void encode_record_header(uint8_t* p, uint8_t type, uint32_t body_length, uint64_t offset, uint32_t body_crc) {
   std::memset(p, 0, bf::kRecordHeaderBytes);
@@ -120,28 +62,13 @@ Status pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t at) {
   return {};
 }
 
-Status pread_all(int fd, uint8_t* data, size_t n, uint64_t at) {
-  while (n > 0) {
-    ssize_t r = ::pread(fd, data, n, static_cast<off_t>(at));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return Error(Errc::io, "WAL read at " + std::to_string(at) + ": " + errno_text(errno));
-    }
-    if (r == 0) return Error(Errc::truncated, "WAL file ends at " + std::to_string(at));
-    data += r;
-    n -= static_cast<size_t>(r);
-    at += static_cast<uint64_t>(r);
-  }
-  return {};
-}
-
 }  // namespace
 
 struct BlockWal::Impl {
   BlockWalOptions opt;
   int fd = -1;
   bool direct = false;
-  Header header;  // last persisted; writer-owned after open
+  WalHeader header;  // last persisted; writer-owned after open
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -160,7 +87,7 @@ struct BlockWal::Impl {
   AlignedBuffer buffer;
   AlignedBuffer header_block;
 
-  uint64_t physical(uint64_t logical) const { return bf::kRingStart + logical % header.capacity; }
+  uint64_t physical(uint64_t logical) const { return bf::kRingStart + logical % header.capacity_bytes; }
 
   Status sync() {
     syncs.fetch_add(1, std::memory_order_relaxed);
@@ -169,7 +96,7 @@ struct BlockWal::Impl {
   }
 
   Status persist_header(uint64_t trim) {
-    Header next = header;
+    WalHeader next = header;
     next.trim_offset = trim;
     next.sequence = header.sequence + 1;
     uint8_t* block = header_block.ensure(bf::kBlockBytes);
@@ -212,7 +139,7 @@ void BlockWal::Impl::run_writer() {
       // A group commit holds at most max_batch_bytes, and never more than a quarter of the ring
       // (with framing), so a record always fits; a single larger entry goes alone (append()
       // refused anything that cannot fit the ring at all).
-      const uint64_t ring_share = header.capacity / 4;
+      const uint64_t ring_share = header.capacity_bytes / 4;
       size_t payload_bytes = 0;
       uint64_t record_bytes = bf::kRecordHeaderBytes + 4;
       while (!queue.empty()) {
@@ -242,18 +169,18 @@ Status BlockWal::Impl::write_batch(std::vector<Pending>& batch) {
   size_t body_bytes = 4;
   for (auto& p : batch) body_bytes += bf::kEntryHeaderBytes + p.entry.payload.size();
   const uint64_t record_bytes = bf::align_up(bf::kRecordHeaderBytes + body_bytes);
-  FLOE_ASSERT(record_bytes <= header.capacity);
+  FLOE_ASSERT(record_bytes <= header.capacity_bytes);
 
   uint64_t start = 0;
   {
     std::lock_guard lk(mu);
     start = end_offset;
   }
-  const uint64_t tail = header.capacity - start % header.capacity;
+  const uint64_t tail = header.capacity_bytes - start % header.capacity_bytes;
   const uint64_t padding = record_bytes > tail ? tail : 0;
 
   // Invariant (1): wait until the persisted trim leaves room for padding + record.
-  while (start + padding + record_bytes - persisted_trim.load() > header.capacity) {
+  while (start + padding + record_bytes - persisted_trim.load() > header.capacity_bytes) {
     uint64_t trim_target = 0;
     {
       std::unique_lock lk(mu);
@@ -316,33 +243,6 @@ BlockWal::~BlockWal() {
   if (impl_->fd >= 0) ::close(impl_->fd);
 }
 
-namespace {
-
-Result<std::vector<RecoveredEntry>> parse_record_body(const uint8_t* body, uint32_t body_length, Position pos) {
-  ByteReader r({body, body_length});
-  std::vector<RecoveredEntry> out;
-  if (body_length < 4) return Error(Errc::corrupt, "WAL record body too short");
-  uint32_t count = get_u32(body);
-  FLOE_TRY(r.skip(4));
-  if (count > body_length / bf::kEntryHeaderBytes) return Error(Errc::corrupt, "WAL record entry count too large");
-  out.reserve(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    auto head = r.read_span(bf::kEntryHeaderBytes);
-    if (!head.ok()) return Error(Errc::corrupt, "WAL entry header truncated");
-    const uint8_t* h = head->data();
-    uint32_t len = get_u32(h + 24);
-    auto payload = r.read_span(len);
-    if (!payload.ok()) return Error(Errc::corrupt, "WAL entry payload truncated");
-    Entry e{StreamId(get_u64(h)), StreamEpoch(get_u64(h + 8)), Offset(static_cast<int64_t>(get_u64(h + 16))),
-            SharedBytes::copy_of(*payload)};
-    out.push_back({std::move(e), pos});
-  }
-  if (!r.at_end()) return Error(Errc::corrupt, "WAL record body has trailing bytes");
-  return out;
-}
-
-}  // namespace
-
 Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   if (options.capacity_bytes < 16 * bf::kBlockBytes || options.capacity_bytes % bf::kBlockBytes != 0)
     return Error(Errc::config, "s3.wal.capacity must be a multiple of 4096 and at least 65536, got " +
@@ -378,25 +278,19 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   }
 
   // Header: the valid slot with the highest sequence.
-  uint8_t* slots = impl->buffer.ensure(bf::kRingStart);
-  FLOE_TRY(pread_all(fd, slots, bf::kRingStart, 0));
-  Header best;
-  bool found = false;
-  for (size_t i = 0; i < bf::kHeaderSlotCount; ++i) {
-    Header h;
-    if (decode_header(slots + i * bf::kBlockBytes, &h) && (!found || h.sequence > best.sequence)) {
-      best = h;
-      found = true;
-    }
+  auto slots = read_headers(fd);
+  if (!slots.ok()) return slots.take_error();
+  WalHeader best;
+  const bool found = slots->best.has_value();
+  if (found) {
+    best = *slots->best;
+  } else {
+    if (!slots->all_zero) return Error(Errc::corrupt, options.path + " is not a floe WAL (no valid header); refusing to overwrite it");
+    best = WalHeader{options.capacity_bytes, 0, options.node_id, 0, 0};
   }
-  if (!found) {
-    bool zeros = std::all_of(slots, slots + bf::kRingStart, [](uint8_t b) { return b == 0; });
-    if (!zeros) return Error(Errc::corrupt, options.path + " is not a floe WAL (no valid header); refusing to overwrite it");
-    best = Header{options.capacity_bytes, 0, options.node_id, 0, 0};
-  }
-  if (best.capacity != options.capacity_bytes)
+  if (best.capacity_bytes != options.capacity_bytes)
     return Error(Errc::config, "s3.wal.capacity is " + std::to_string(options.capacity_bytes) + " but the WAL at " +
-                                   options.path + " was created with " + std::to_string(best.capacity));
+                                   options.path + " was created with " + std::to_string(best.capacity_bytes));
   if (found && best.node_id != options.node_id)
     log::warn("wal", "WAL " + options.path + " was written by node " + std::to_string(best.node_id) +
                          "; this is node " + std::to_string(options.node_id));
@@ -404,41 +298,25 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   impl->header.node_id = options.node_id;
   impl->header.epoch = best.epoch + 1;
 
-  // Recovery: walk records from the persisted trim.
+  // Recovery: the shared read-only walk (scan.h) from the persisted trim.
   Opened opened;
-  uint64_t offset = best.trim_offset;
   std::deque<uint64_t> starts;
-  for (;;) {
-    if (offset - best.trim_offset >= best.capacity) break;  // a whole lap: never more
-    uint64_t phys = impl->physical(offset);
-    uint8_t* block = impl->buffer.ensure(bf::kBlockBytes);
-    FLOE_TRY(pread_all(fd, block, bf::kBlockBytes, phys));
-    if (get_u32(block) != bf::kRecordMagic) break;
-    if (get_u32(block + bf::kRecordHeaderCrcAt) != crc32c({block, bf::kRecordHeaderCrcAt})) break;
-    if (get_u64(block + 12) != offset) break;  // stale record from an earlier lap
-    uint8_t type = block[4];
-    uint32_t body_length = get_u32(block + 8);
-    uint64_t tail = best.capacity - offset % best.capacity;
-    if (type == bf::kRecordPadding) {
-      if (bf::kRecordHeaderBytes + uint64_t{body_length} != tail) break;
-      starts.push_back(offset);
-      offset += tail;
-      continue;
-    }
-    if (type != bf::kRecordData) break;
-    uint64_t record_bytes = bf::align_up(bf::kRecordHeaderBytes + uint64_t{body_length});
-    if (record_bytes > tail) break;
-    uint8_t* rec = impl->buffer.ensure(record_bytes);
-    FLOE_TRY(pread_all(fd, rec, record_bytes, phys));
-    const uint8_t* body = rec + bf::kRecordHeaderBytes;
-    if (get_u32(rec + 20) != crc32c({body, body_length})) break;  // torn: never acknowledged
-    auto entries = parse_record_body(body, body_length, Position{offset, offset + record_bytes});
-    if (!entries.ok()) return Error(Errc::corrupt, "WAL record at " + std::to_string(offset) + " passed its CRC but " +
-                                                       entries.error().message);
-    for (auto& e : *entries) opened.recovered.push_back(std::move(e));
-    starts.push_back(offset);
-    offset += record_bytes;
-  }
+  auto scanned = scan_records(fd, best, [&](const ScannedRecord& rec) -> Status {
+    starts.push_back(rec.offset);
+    if (rec.type != bf::kRecordData) return {};
+    auto entries = parse_entries(rec.body);
+    if (!entries.ok())
+      return Error(Errc::corrupt, "WAL record at " + std::to_string(rec.offset) + " passed its CRC but " +
+                                      entries.error().message);
+    const Position pos{rec.offset, rec.offset + rec.record_bytes};
+    for (const auto& e : *entries)
+      opened.recovered.push_back({Entry{e.stream_id, e.epoch, e.base_offset, SharedBytes::copy_of(e.payload)}, pos});
+    return {};
+  });
+  if (!scanned.ok()) return scanned.take_error();
+  const uint64_t offset = scanned->end_offset;
+  if (scanned->stop != ScanStop::no_record)
+    log::info("wal", "log ends at " + std::to_string(offset) + ": " + scan_stop_text(scanned->stop));
   impl->end_offset = offset;
   impl->record_starts = std::move(starts);
   impl->requested_trim = best.trim_offset;
@@ -446,7 +324,7 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   // Persist the new open epoch (and initialize a new WAL) before accepting appends.
   FLOE_TRY(impl->persist_header(best.trim_offset));
   log::info("wal", "opened " + options.path + (impl->direct ? " (O_DIRECT)" : " (buffered)") + ": capacity " +
-                       std::to_string(best.capacity) + ", recovered " + std::to_string(opened.recovered.size()) +
+                       std::to_string(best.capacity_bytes) + ", recovered " + std::to_string(opened.recovered.size()) +
                        " entries in [" + std::to_string(best.trim_offset) + ", " + std::to_string(offset) + ")");
 
   Impl* raw = impl.get();

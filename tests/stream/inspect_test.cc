@@ -1,9 +1,11 @@
 #include "stream/inspect.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <sstream>
 
 #include "objectstore/blocking.h"
+#include "wal/block_format.h"
 #include "stream_test_util.h"
 
 using namespace floe;
@@ -26,6 +28,31 @@ TEST_CASE("inspect_wal_prints_the_header_and_every_entry_without_modifying_the_f
   CHECK(std::filesystem::last_write_time(path) == before);
   std::ostringstream bad;
   CHECK(inspect_wal((h.dir.path / "missing").string(), bad) == 1);
+}
+
+TEST_CASE("inspect_wal_shows_where_and_why_the_log_ends_exactly_as_recovery_sees_it") {
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  for (int i = 0; i < 3; ++i) REQUIRE(append(*s, i, 1, pattern(100, i)).ok());
+  h.close();
+  std::string path = (h.dir.path / "wal").string();
+  std::ostringstream clean;
+  REQUIRE(inspect_wal(path, clean) == 0);
+  CHECK(clean.str().find("no record follows (end of log)") != std::string::npos);
+  CHECK(clean.str().find("3 records, 3 entries") != std::string::npos);
+  // Tear the body of the last record (each of these small records is one 4 KiB block).
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(wal::block_format::kRingStart + 2 * 4096 + 40));
+    f.put('\x7f');
+  }
+  std::ostringstream torn;
+  REQUIRE(inspect_wal(path, torn) == 0);
+  CHECK(torn.str().find("log ends at 8192: body CRC mismatch (torn write)") != std::string::npos);
+  CHECK(torn.str().find("2 records, 2 entries") != std::string::npos);
+  h.start();  // recovery sees the same two entries
+  CHECK(h.manager->stats().recovered_entries == 2);
 }
 
 TEST_CASE("inspect_object_prints_the_index_and_flags_corruption") {
