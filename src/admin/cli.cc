@@ -5,6 +5,7 @@
 
 #include "admin/config_doc.h"
 #include "admin/perf_wal.h"
+#include "admin/serve.h"
 #include "admin/storage_cli.h"
 #include "admin/versions.h"
 #include "common/config.h"
@@ -20,9 +21,10 @@ const char* kUsage =
     "\n"
     "Usage:\n"
     "  floe serve [--config FILE] [--override key=value]... [--check]\n"
-    "      Load and validate the configuration, print the effective configuration, then run the\n"
-    "      broker/controller. --check: stop after validation (exit 0). The broker is not built\n"
-    "      yet: without --check, serve exits 3 once the configuration is valid.\n"
+    "      Load and validate the configuration, print the effective configuration, then run a\n"
+    "      single-node broker+controller until SIGTERM/SIGINT (exit 0 after a clean shutdown;\n"
+    "      1 if startup fails). With no storage keys, data lives under ./data (WAL file and a\n"
+    "      local object store). --check: stop after validation (exit 0).\n"
     "  floe serve --help-config          same as `floe config keys`\n"
     "  floe config keys [--format text|markdown|man]\n"
     "      Print every configuration key with its type, default, allowed values and meaning.\n"
@@ -164,10 +166,7 @@ int cmd_serve(std::span<const std::string> args, const Io& io) {
     std::fprintf(io.err, "floe: configuration is valid\n");
     return kExitOk;
   }
-  std::fprintf(io.err,
-               "floe: configuration is valid, but serving is not implemented in this build (exit %d)\n",
-               kExitNotImplemented);
-  return kExitNotImplemented;
+  return serve(*cfg, io.out, io.err);
 }
 
 // Verbs written against (argc, argv) with argv[0] the verb itself; they print to stdout/stderr.

@@ -8,9 +8,8 @@
 //   1  the command ran and failed (e.g. a `floe storage probe` step)
 //   2  usage error (unknown verb or option, missing argument) or configuration error (unknown
 //      key, invalid value, unreadable file); the message on stderr names the culprit
-//   3  the request is valid but not implemented in this build (e.g. `floe serve` before the broker
-//      exists, planned admin verbs)
-// Invariant: no verb here opens a socket or starts a server until the broker layer exists.
+//   3  the request is valid but not implemented in this build (planned admin verbs)
+// `floe serve` is the only verb that starts servers (admin/serve.h).
 // Thread safety: run from the main thread only.
 #pragma once
 

@@ -81,7 +81,8 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
 void Partition::apply_loaded_batch(const SharedBytes& bytes) {
   auto h = records::read_batch_header(bytes.span());
   if (!h.ok()) return;  // stored bytes were validated on the way in; nothing to index
-  IndexEntry e{h->base_offset, h->next_offset(), h->max_timestamp, static_cast<uint32_t>(bytes.size())};
+  IndexEntry e{h->base_offset, h->next_offset(), h->max_timestamp, static_cast<uint32_t>(bytes.size()),
+               h->partition_leader_epoch};
   if (!index_.empty() && e.base_offset < index_.back().next_offset) return;  // overlap (a re-read)
   index_.push_back(e);
   if (e.max_timestamp_ms > max_timestamp_ms_) {
@@ -280,7 +281,7 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
         first_base = base;
         pending->result.log_append_time_ms = log_append_time ? now : -1;
       }
-      index_.push_back(IndexEntry{base, base + count, max_ts, static_cast<uint32_t>(copy.size())});
+      index_.push_back(IndexEntry{base, base + count, max_ts, static_cast<uint32_t>(copy.size()), leader_epoch()});
       if (max_ts > max_timestamp_ms_) {
         max_timestamp_ms_ = max_ts;
         max_timestamp_offset_ = base + count - 1;
@@ -368,6 +369,34 @@ void Partition::fetch(int64_t offset, uint64_t max_bytes, bool min_one_batch, Fe
 }
 
 int64_t Partition::high_watermark() const { return stream_->end_offset().value(); }
+
+uint64_t Partition::size_bytes() const {
+  std::lock_guard lock(mu_);
+  int64_t hwm = stream_->end_offset().value();
+  uint64_t total = 0;
+  for (const auto& e : index_) {
+    if (e.base_offset >= hwm) break;
+    total += e.bytes;
+  }
+  return total;
+}
+
+std::pair<int32_t, int64_t> Partition::end_offset_for_epoch(int32_t epoch) const {
+  std::lock_guard lock(mu_);
+  int64_t hwm = stream_->end_offset().value();
+  int32_t found = -1;
+  for (const auto& e : index_) {
+    if (e.base_offset >= hwm) break;
+    if (e.leader_epoch > epoch) return {found, found < 0 ? -1 : e.base_offset};
+    found = e.leader_epoch;
+  }
+  if (found < 0) {
+    // Nothing indexed at or below epoch: an empty (or trimmed) log answers with the current epoch's start.
+    if (epoch >= leader_epoch()) return {leader_epoch(), hwm};
+    return {-1, -1};
+  }
+  return {found, hwm};
+}
 
 int64_t Partition::log_start_offset() const {
   std::lock_guard lock(mu_);

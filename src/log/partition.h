@@ -124,6 +124,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // min_one_batch, as Kafka does for the first partition of a response).
   void fetch(int64_t offset, uint64_t max_bytes, bool min_one_batch, FetchCallback done);
   int64_t high_watermark() const;
+  // Bytes of the batches in [log start, high watermark).
+  uint64_t size_bytes() const;
+  // OffsetForLeaderEpoch: the largest leader epoch <= `epoch` that wrote batches here and the
+  // offset where the next epoch begins (the high watermark for the latest epoch);
+  // {-1, -1} when no batch has an epoch <= `epoch`.
+  std::pair<int32_t, int64_t> end_offset_for_epoch(int32_t epoch) const;
   int64_t log_start_offset() const;
   // ListOffsets: kLatestTimestamp, kEarliestTimestamp, kMaxTimestamp or a timestamp (first
   // offset whose batch max timestamp >= it; -1 offset when none).
@@ -148,6 +154,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
     int64_t next_offset = 0;
     int64_t max_timestamp_ms = -1;
     uint32_t bytes = 0;
+    int32_t leader_epoch = -1;
   };
   struct ProducerBatch {
     int32_t first_seq = 0;

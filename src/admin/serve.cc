@@ -1,0 +1,183 @@
+#include "admin/serve.h"
+
+#include <csignal>
+#include <filesystem>
+#include <future>
+#include <pthread.h>
+#include <thread>
+
+#include "broker/broker.h"
+#include "common/log.h"
+#include "metadata/controller.h"
+#include "net/server.h"
+#include "objectstore/bucket_uri.h"
+#include "stream/stream_manager.h"
+#include "wal/block_wal.h"
+
+namespace floe::admin {
+
+namespace {
+
+int fail(std::FILE* err, const std::string& message) {
+  std::fprintf(err, "floe serve: %s\n", message.c_str());
+  return 1;
+}
+
+// file://PATH → PATH (the block WAL's device or file).
+Result<std::string> wal_file_path(const std::string& uri) {
+  constexpr std::string_view kFile = "file://";
+  std::string_view u = uri;
+  if (auto at = u.find('@'); at != std::string_view::npos && at < u.find("://")) u.remove_prefix(at + 1);
+  if (u.starts_with(kFile)) return std::string(u.substr(kFile.size()));
+  return Error{Errc::unsupported, "s3.wal.path: only file:// WALs are served in this build (got '" + uri +
+                                      "'); the object-storage WAL comes with the multi-broker work"};
+}
+
+// The listener named `name` (PLAINTEXT by default) from a listeners-style key.
+std::optional<config::Listener> find_listener(const config::Config& cfg, std::string_view key, std::string_view name) {
+  for (auto& l : cfg.get_listeners(key)) {
+    if (l.name == name) return l;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
+  // Signals: block them in every thread (threads inherit the mask), wait for them here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  if (!cfg.has_role("broker") || !cfg.has_role("controller")) {
+    return fail(err, "process.roles: this build serves only the combined broker,controller role (a single node)");
+  }
+  const NodeId node_id(cfg.get_int("node.id"));
+  auto voters = cfg.get_voters("controller.quorum.voters");
+  if (voters.size() != 1 || voters[0].id != node_id.value()) {
+    return fail(err, "controller.quorum.voters: this build runs a single-voter quorum; set it to " +
+                         std::to_string(node_id.value()) + "@host:port (multi-node quorums come next)");
+  }
+  auto listener = find_listener(cfg, "listeners", "PLAINTEXT");
+  if (!listener) return fail(err, "listeners: no PLAINTEXT listener (e.g. PLAINTEXT://localhost:9092)");
+  auto advertised = find_listener(cfg, "advertised.listeners", "PLAINTEXT");
+  if (!advertised) advertised = listener;
+  if (advertised->host.empty()) advertised->host = "localhost";
+
+  std::error_code ec;
+  const std::string data_dir = cfg.get_string("data.dir");
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) return fail(err, "data.dir: cannot create '" + data_dir + "': " + ec.message());
+
+  // Controller: the Raft metadata log.
+  metadata::ControllerOptions co;
+  co.node_id = node_id;
+  co.log_dir = cfg.get_string("metadata.log.dir");
+  co.voters.push_back(raft::VoterAddress{voters[0].id, voters[0].host, voters[0].port});
+  co.default_num_partitions = cfg.get_int("num.partitions");
+  std::filesystem::create_directories(co.log_dir, ec);
+  auto controller = metadata::Controller::open(co);
+  if (!controller.ok()) return fail(err, "metadata.log.dir '" + co.log_dir + "': " + controller.error().message);
+  std::shared_ptr<metadata::Controller> meta(std::move(*controller));
+
+  // Object store: the first data bucket; cold reads get their own instance (own connections).
+  std::vector<std::string> buckets;
+  {
+    std::string text = cfg.get_string("s3.data.buckets");
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t comma = text.find(',', start);
+      std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+      while (!item.empty() && item.back() == ' ') item.pop_back();
+      if (!item.empty()) buckets.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (buckets.empty()) return fail(err, "s3.data.buckets: no bucket");
+  if (buckets.size() > 1) floe::log::warn("serve", "s3.data.buckets: only the first bucket is used in this build");
+  auto uri = objectstore::parse_bucket_uri(buckets[0]);
+  if (!uri.ok()) return fail(err, "s3.data.buckets: " + uri.error().message);
+  if (uri->scheme == "file" || uri->scheme == "fs") std::filesystem::create_directories(uri->path, ec);
+  auto store = objectstore::open_store(*uri);
+  if (!store.ok()) return fail(err, "s3.data.buckets '" + buckets[0] + "': " + store.error().message);
+  auto cold_store = uri->scheme == "mem" ? store : objectstore::open_store(*uri);  // mem: one shared instance
+  if (!cold_store.ok()) return fail(err, "s3.data.buckets '" + buckets[0] + "': " + cold_store.error().message);
+
+  // WAL and recovery.
+  auto wal_path = wal_file_path(cfg.get_string("s3.wal.path"));
+  if (!wal_path.ok()) return fail(err, wal_path.error().message);
+  std::filesystem::create_directories(std::filesystem::path(*wal_path).parent_path(), ec);
+  wal::BlockWalOptions wo;
+  wo.path = *wal_path;
+  wo.capacity_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.capacity")) & ~uint64_t{4095};
+  wo.node_id = node_id.value();
+  auto wal = wal::BlockWal::open(wo);
+  if (!wal.ok()) return fail(err, "s3.wal.path '" + *wal_path + "': " + wal.error().message);
+
+  stream::StreamManagerOptions so;
+  so.node_id = node_id;
+  so.cache_size_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.cache.size"));
+  so.upload_threshold_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.upload.threshold"));
+  so.block_cache_size_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.block.cache.size"));
+  so.compaction_interval_ms = 60000;
+  so.upload_interval_ms = 30000;
+  auto streams = stream::StreamManager::open(so, std::move(wal->wal), std::move(wal->recovered), store->store,
+                                             cold_store->store, meta);
+  if (!streams.ok()) return fail(err, "stream manager: " + streams.error().message);
+
+  broker::BrokerOptions bo;
+  bo.node_id = node_id;
+  bo.advertised_host = advertised->host;
+  bo.advertised_port = advertised->port;
+  bo.auto_create_topics = cfg.get_bool("auto.create.topics.enable");
+  bo.default_num_partitions = cfg.get_int("num.partitions");
+  bo.message_max_bytes = static_cast<uint64_t>(cfg.get_size_bytes("message.max.bytes"));
+  bo.retention_ms = cfg.retention_ms();
+  bo.retention_bytes = cfg.get_long("log.retention.bytes");
+  bo.retention_check_interval_ms = cfg.get_duration_ms("log.retention.check.interval.ms");
+  auto broker = std::make_unique<broker::Broker>(bo, *meta, **streams);
+  if (Status s = broker->start(); !s.ok()) return fail(err, "broker: " + s.error().message);
+
+  net::ServerConfig sc;
+  sc.host = listener->host.empty() ? "0.0.0.0" : listener->host;
+  sc.port = listener->port;
+  sc.io_threads = static_cast<size_t>(cfg.get_int("num.network.threads"));
+  sc.max_request_bytes = static_cast<size_t>(cfg.get_size_bytes("socket.request.max.bytes"));
+  sc.max_inflight_bytes_total = static_cast<size_t>(cfg.get_size_bytes("queued.max.request.bytes"));
+  sc.idle_timeout_ms = cfg.get_duration_ms("connections.max.idle.ms");
+  net::Server server(sc, *broker);
+  if (Status s = server.start(); !s.ok()) {
+    broker->stop();
+    return fail(err, "listeners: cannot listen on " + sc.host + ":" + std::to_string(sc.port) + ": " +
+                         s.error().message);
+  }
+  std::fprintf(out, "floe: serving Kafka on %s:%u (node %d, data in %s); try: kcat -b %s:%d -L\n",
+               sc.host.c_str(), server.port(), node_id.value(), data_dir.c_str(), advertised->host.c_str(),
+               advertised->port);
+  std::fflush(out);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  floe::log::info("serve", std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+                               ": shutting down");
+  server.stop();
+  broker->stop();
+  auto flushed = std::make_shared<std::promise<void>>();
+  auto flushed_future = flushed->get_future();
+  (*streams)->flush([flushed](Result<stream::Done>) { flushed->set_value(); });
+  if (flushed_future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    floe::log::warn("serve", "the final upload did not finish within 30 s; the WAL keeps the data");
+  }
+  (*streams)->close();
+  broker.reset();
+  meta->close();
+  floe::log::info("serve", "stopped");
+  return 0;
+}
+
+}  // namespace floe::admin

@@ -1,0 +1,433 @@
+#include "broker/broker.h"
+
+#include <chrono>
+#include <future>
+#include <random>
+
+#include "broker/call.h"
+#include "common/log.h"
+#include "protocol/generated/request_header.h"
+
+namespace floe::broker {
+
+namespace {
+// What floe serves. Minimums: record batches are magic 2 only (Produce v3+, Fetch v4+).
+// Maximums: the highest version whose semantics the handlers implement (Fetch 13+ needs topic
+// ids in fetch sessions; Produce 10+ and Metadata 13 are not released by Kafka clients).
+constexpr SupportedApi kSupported[] = {
+    {0, 3, 9},    // Produce
+    {1, 4, 12},   // Fetch
+    {2, 1, 7},    // ListOffsets
+    {3, 0, 12},   // Metadata
+    {8, 0, 8},    // OffsetCommit
+    {9, 0, 8},    // OffsetFetch
+    {10, 0, 4},   // FindCoordinator
+    {11, 0, 9},   // JoinGroup
+    {12, 0, 4},   // Heartbeat
+    {13, 0, 5},   // LeaveGroup
+    {14, 0, 5},   // SyncGroup
+    {15, 0, 5},   // DescribeGroups
+    {16, 0, 4},   // ListGroups
+    {18, 0, 3},   // ApiVersions
+    {19, 0, 7},   // CreateTopics
+    {20, 0, 6},   // DeleteTopics
+    {21, 0, 2},   // DeleteRecords
+    {22, 0, 4},   // InitProducerId
+    {23, 0, 4},   // OffsetForLeaderEpoch
+    {32, 0, 4},   // DescribeConfigs
+    {33, 0, 2},   // AlterConfigs
+    {35, 0, 4},   // DescribeLogDirs
+    {37, 0, 3},   // CreatePartitions
+    {42, 0, 2},   // DeleteGroups
+    {44, 0, 1},   // IncrementalAlterConfigs
+    {47, 0, 0},   // OffsetDelete
+    {60, 0, 1},   // DescribeCluster
+};
+
+bool is_group_api(int16_t key) {
+  switch (key) {
+    case 8: case 9: case 11: case 12: case 13: case 14: case 15: case 16: case 42: case 47:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Uuid random_uuid() {
+  std::random_device rd;
+  std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(system_now_ms()));
+  Uuid u;
+  for (auto& b : u.bytes) b = static_cast<uint8_t>(rng());
+  return u;
+}
+
+template <typename T>
+T wait_for(std::future<T>& f, int64_t timeout_ms, T on_timeout) {
+  if (f.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) return on_timeout;
+  return f.get();
+}
+}  // namespace
+
+std::span<const SupportedApi> supported_apis() { return kSupported; }
+
+const SupportedApi* find_supported_api(int16_t key) {
+  for (const auto& a : kSupported) {
+    if (a.key == key) return &a;
+  }
+  return nullptr;
+}
+
+Broker::Broker(BrokerOptions options, metadata::Controller& controller, stream::StreamManager& streams)
+    : options_(std::move(options)), controller_(controller), streams_(streams) {
+  if (!options_.now_ms) options_.now_ms = system_now_ms;
+}
+
+Broker::~Broker() { stop(); }
+
+int64_t Broker::now_ms() const { return options_.now_ms(); }
+
+Status Broker::start() {
+  constexpr int64_t kStartupTimeoutMs = 60000;
+  {
+    metadata::BrokerRegistration reg;
+    reg.id = options_.node_id;
+    reg.incarnation_id = random_uuid();
+    reg.listeners.push_back(metadata::BrokerListener{"PLAINTEXT", options_.advertised_host, options_.advertised_port});
+    reg.rack = options_.rack;
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto future = promise->get_future();
+    controller_.register_broker(std::move(reg), [promise](Result<stream::Done> r) {
+      promise->set_value(r.ok() ? Status{} : Status(r.error()));
+    });
+    Status s = wait_for(future, kStartupTimeoutMs, Status(Error{Errc::timeout, "broker registration timed out"}));
+    if (!s.ok()) return s;
+  }
+  if (controller_.image()->topic(kGroupStateTopic) == nullptr) {
+    metadata::TopicSpec spec;
+    spec.name = kGroupStateTopic;
+    spec.num_partitions = 1;
+    spec.internal = true;
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto future = promise->get_future();
+    controller_.create_topics({spec}, false, [promise](Result<std::vector<metadata::TopicResult>> r) {
+      if (!r.ok()) return promise->set_value(r.error());
+      if (r->empty() || ((*r)[0].error_code != 0 && (*r)[0].error_code != kerr::kTopicAlreadyExists)) {
+        return promise->set_value(Error{Errc::internal, "creating the group state topic failed: " +
+                                                            (r->empty() ? std::string() : (*r)[0].error_message)});
+      }
+      promise->set_value(Status{});
+    });
+    Status s = wait_for(future, kStartupTimeoutMs, Status(Error{Errc::timeout, "creating the group state topic timed out"}));
+    if (!s.ok()) return s;
+  }
+  {
+    auto promise = std::make_shared<std::promise<void>>();
+    auto future = promise->get_future();
+    sync_partitions([promise] { promise->set_value(); });
+    if (future.wait_for(std::chrono::milliseconds(kStartupTimeoutMs)) != std::future_status::ready) {
+      return Error{Errc::timeout, "opening partitions timed out"};
+    }
+  }
+  timer_work_.emplace(timer_io_.get_executor());
+  timer_thread_ = std::thread([this] { timer_io_.run(); });
+  maintenance_timer_ = std::make_unique<asio::steady_timer>(timer_io_);
+  last_retention_ms_ = now_ms();
+  schedule_maintenance();
+  return {};
+}
+
+void Broker::schedule_maintenance() {
+  maintenance_timer_->expires_after(std::chrono::milliseconds(options_.partition_sync_interval_ms));
+  maintenance_timer_->async_wait([this](const asio::error_code& ec) {
+    if (ec || stopped_) return;
+    sync_partitions();
+    int64_t now = now_ms();
+    if (now - last_retention_ms_ >= options_.retention_check_interval_ms) {
+      last_retention_ms_ = now;
+      for (auto& p : open_partitions()) {
+        if (p->topic() != kGroupStateTopic) p->enforce_retention();
+      }
+    }
+    schedule_maintenance();
+  });
+}
+
+void Broker::stop() {
+  if (stopped_.exchange(true)) return;
+  if (maintenance_timer_) {
+    asio::post(timer_io_, [this] { maintenance_timer_->cancel(); });
+  }
+  // Wake every waiting fetch: each answers with what it has.
+  std::vector<std::shared_ptr<FetchWaiter>> waiting;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [p, list] : waiters_) {
+      for (auto& w : list) {
+        if (auto s = w.lock()) waiting.push_back(s);
+      }
+    }
+    waiters_.clear();
+  }
+  for (auto& p : open_partitions()) wake_fetchers(p.get());
+  timer_work_.reset();
+  if (timer_thread_.joinable()) {
+    timer_io_.stop();
+    timer_thread_.join();
+  }
+  // Close partitions: each uploads its tail. Bounded: a stuck store must not hang shutdown.
+  auto partitions = open_partitions();
+  auto remaining = std::make_shared<std::atomic<size_t>>(partitions.size());
+  auto all_closed = std::make_shared<std::promise<void>>();
+  auto closed_future = all_closed->get_future();
+  if (partitions.empty()) all_closed->set_value();
+  for (auto& p : partitions) {
+    p->close([remaining, all_closed](int16_t) {
+      if (remaining->fetch_sub(1) == 1) all_closed->set_value();
+    });
+  }
+  if (closed_future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    floe::log::warn("broker", "some partitions did not close within 30 s; their data stays in the WAL");
+  }
+  std::lock_guard lock(mu_);
+  topics_.clear();
+}
+
+BrokerStats Broker::stats() const {
+  BrokerStats s;
+  s.requests = requests_;
+  s.closed_bad_requests = closed_bad_requests_;
+  s.produce_requests = produce_requests_;
+  s.fetch_requests = fetch_requests_;
+  s.open_partitions = open_partitions().size();
+  return s;
+}
+
+// ---- requests ----
+
+void Broker::handle(net::RequestFrame request, net::Responder responder) {
+  ++requests_;
+  auto call = std::make_shared<Call>(std::move(request), std::move(responder));
+  const protocol::ApiInfo* api = protocol::find_api(call->api_key());
+  if (api == nullptr) {
+    ++closed_bad_requests_;
+    floe::log::debug("broker", "closing " + call->frame.peer + ": unknown API key " + std::to_string(call->api_key()));
+    return call->close();
+  }
+  const SupportedApi* supported = find_supported_api(call->api_key());
+  bool version_ok = supported != nullptr && call->version() >= supported->min_version &&
+                    call->version() <= supported->max_version;
+  // The header's own version follows the request's; an ApiVersions request newer than ours is
+  // still parsed with the header we know (v2 for flexible), then answered at v0.
+  int16_t header_version = protocol::request_header_version(
+      call->api_key(), std::clamp(call->version(), api->min_version, api->max_version));
+  ByteReader r(call->frame.frame);
+  protocol::RequestHeader header;
+  if (Status s = header.decode(r, header_version); !s.ok()) {
+    ++closed_bad_requests_;
+    floe::log::debug("broker", "closing " + call->frame.peer + ": bad request header: " + s.error().message);
+    return call->close();
+  }
+  call->client_id = header.client_id.value_or("");
+  call->body_offset = r.pos();
+  if (!version_ok) {
+    if (call->api_key() == protocol::api_key::kApiVersions) return handle_api_versions(call);
+    ++closed_bad_requests_;
+    floe::log::debug("broker", "closing " + call->frame.peer + ": unsupported version " +
+                                   std::to_string(call->version()) + " of " + api->name);
+    return call->close();
+  }
+  dispatch(std::move(call));
+}
+
+void Broker::connection_closed(uint64_t) {}
+
+void Broker::dispatch(std::shared_ptr<Call> call) {
+  switch (call->api_key()) {
+    case 0: return handle_produce(std::move(call));
+    case 1: return handle_fetch(std::move(call));
+    case 2: return handle_list_offsets(std::move(call));
+    case 3: return handle_metadata(std::move(call));
+    case 10: return handle_find_coordinator(std::move(call));
+    case 18: return handle_api_versions(std::move(call));
+    case 19: return handle_create_topics(std::move(call));
+    case 20: return handle_delete_topics(std::move(call));
+    case 21: return handle_delete_records(std::move(call));
+    case 22: return handle_init_producer_id(std::move(call));
+    case 23: return handle_offset_for_leader_epoch(std::move(call));
+    case 32: return handle_describe_configs(std::move(call));
+    case 33: return handle_alter_configs(std::move(call));
+    case 35: return handle_describe_log_dirs(std::move(call));
+    case 37: return handle_create_partitions(std::move(call));
+    case 44: return handle_incremental_alter_configs(std::move(call));
+    case 60: return handle_describe_cluster(std::move(call));
+    default:
+      if (is_group_api(call->api_key())) return handle_group_api(std::move(call));
+      ++closed_bad_requests_;
+      return call->close();
+  }
+}
+
+// ---- partitions ----
+
+log::PartitionConfig Broker::partition_config(const metadata::TopicImage& topic) const {
+  log::PartitionConfig c;
+  c.max_message_bytes = options_.message_max_bytes;
+  c.retention_ms = options_.retention_ms;
+  c.retention_bytes = options_.retention_bytes;
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = topic.configs.find(key);
+    return it == topic.configs.end() ? nullptr : &it->second;
+  };
+  // Values were validated by the controller; a parse failure keeps the default.
+  auto to_long = [](const std::string& s, int64_t fallback) {
+    try {
+      size_t used = 0;
+      int64_t v = std::stoll(s, &used);
+      return used == s.size() ? v : fallback;
+    } catch (...) {
+      return fallback;
+    }
+  };
+  if (auto v = get("max.message.bytes")) c.max_message_bytes = static_cast<uint64_t>(to_long(*v, int64_t(c.max_message_bytes)));
+  if (auto v = get("retention.ms")) c.retention_ms = to_long(*v, c.retention_ms);
+  if (auto v = get("retention.bytes")) c.retention_bytes = to_long(*v, c.retention_bytes);
+  if (auto v = get("message.timestamp.type")) c.log_append_time = *v == "LogAppendTime";
+  return c;
+}
+
+std::vector<std::shared_ptr<log::Partition>> Broker::open_partitions() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<log::Partition>> out;
+  for (auto& [id, t] : topics_) {
+    for (auto& slot : t.partitions) {
+      if (slot.partition) out.push_back(slot.partition);
+    }
+  }
+  return out;
+}
+
+Broker::Lookup Broker::lookup(std::string_view topic, int32_t partition) const {
+  auto image = controller_.image();
+  const metadata::TopicImage* t = image->topic(topic);
+  if (t == nullptr || hidden_topic(topic) || partition < 0 || partition >= static_cast<int32_t>(t->partitions.size())) {
+    return {kerr::kUnknownTopicOrPartition, nullptr};
+  }
+  if (t->partitions[partition].leader != options_.node_id) return {kerr::kNotLeaderOrFollower, nullptr};
+  std::lock_guard lock(mu_);
+  auto it = topics_.find(t->id);
+  if (it == topics_.end() || partition >= static_cast<int32_t>(it->second.partitions.size()) ||
+      !it->second.partitions[partition].partition) {
+    return {kerr::kLeaderNotAvailable, nullptr};
+  }
+  return {kerr::kNone, it->second.partitions[partition].partition};
+}
+
+void Broker::sync_partitions(std::function<void()> done) {
+  struct Opening {
+    metadata::TopicImage topic;
+    metadata::PartitionImage partition;
+  };
+  std::vector<Opening> to_open;
+  std::vector<std::shared_ptr<log::Partition>> to_close;
+  auto image = controller_.image();
+  {
+    std::lock_guard sync_lock(sync_mu_);
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      if (done) done();
+      return;
+    }
+    for (auto it = topics_.begin(); it != topics_.end();) {
+      if (image->topic(it->first) == nullptr) {
+        for (auto& slot : it->second.partitions) {
+          if (slot.partition) to_close.push_back(slot.partition);
+        }
+        it = topics_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [name, topic] : image->topics) {
+      TopicState& state = topics_[topic.id];
+      state.name = topic.name;
+      if (state.partitions.size() < topic.partitions.size()) state.partitions.resize(topic.partitions.size());
+      for (const auto& p : topic.partitions) {
+        PartitionSlot& slot = state.partitions[p.index];
+        if (p.leader != options_.node_id) {
+          if (slot.partition) to_close.push_back(slot.partition);
+          slot.partition.reset();
+          continue;
+        }
+        if (slot.partition) {
+          slot.partition->set_config(partition_config(topic));
+          continue;
+        }
+        if (slot.opening) continue;
+        slot.opening = true;
+        to_open.push_back({topic, p});
+      }
+    }
+  }
+  for (auto& p : to_close) p->close(nullptr);
+  if (to_open.empty()) {
+    if (done) done();
+    return;
+  }
+  auto remaining = std::make_shared<std::atomic<size_t>>(to_open.size());
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  for (auto& o : to_open) {
+    open_partition(o.topic, o.partition, [remaining, shared_done] {
+      if (remaining->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
+    });
+  }
+}
+
+void Broker::open_partition(const metadata::TopicImage& topic, const metadata::PartitionImage& p,
+                            std::function<void()> done) {
+  Uuid topic_id = topic.id;
+  int32_t index = p.index;
+  std::string name = topic.name;
+  log::PartitionConfig config = partition_config(topic);
+  auto clear_opening = [this, topic_id, index] {
+    std::lock_guard lock(mu_);
+    auto it = topics_.find(topic_id);
+    if (it != topics_.end() && index < static_cast<int32_t>(it->second.partitions.size())) {
+      it->second.partitions[index].opening = false;
+    }
+  };
+  streams_.open_stream(p.stream_id, [this, topic_id, index, name, config, done, clear_opening](
+                                        Result<std::shared_ptr<stream::Stream>> r) {
+    if (!r.ok()) {
+      floe::log::warn("broker", "opening " + name + "-" + std::to_string(index) + " failed: " + r.error().message);
+      clear_opening();
+      done();
+      return;
+    }
+    auto partition = log::Partition::open(name, index, *r, config, options_.now_ms,
+                                          [this, name, index, done](Status s) {
+                                            if (!s.ok()) {
+                                              floe::log::warn("broker", "loading " + name + "-" + std::to_string(index) +
+                                                                            " failed: " + s.error().message);
+                                            }
+                                            done();
+                                          });
+    bool keep = false;
+    {
+      std::lock_guard lock(mu_);
+      auto it = topics_.find(topic_id);
+      if (it != topics_.end() && index < static_cast<int32_t>(it->second.partitions.size()) && !stopped_) {
+        it->second.partitions[index].partition = partition;
+        it->second.partitions[index].opening = false;
+        keep = true;
+      }
+    }
+    if (!keep) partition->close(nullptr);  // deleted (or stopping) while opening
+  });
+}
+
+}  // namespace floe::broker

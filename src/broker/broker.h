@@ -1,0 +1,196 @@
+// Broker: the Kafka API handlers of one floe node (DESIGN.md broker/). It turns framed requests
+// from net/ into calls on the partitions it owns (log/ over stream/), the controller's metadata
+// (metadata/) and the group coordinator (group/), and encodes the answers.
+//
+// Requests: net/ calls handle() on a connection's I/O thread; the header and body are decoded
+// with the generated codecs at the request's version, the handler runs without blocking, and the
+// answer is encoded at the same version (response header per Kafka's rules) and handed to the
+// Responder from whatever thread completes it (net/ keeps per-connection order).
+//  - Unknown API keys, versions outside what floe supports (supported_apis(); ApiVersions
+//    excepted: it answers UNSUPPORTED_VERSION at v0, as Kafka does) and bodies that do not decode
+//    close that connection only.
+//
+// Partitions: the broker opens a Partition for every partition the committed metadata image
+// assigns to this node, and closes those no longer assigned (deleted topics). sync_partitions()
+// reconciles after the broker's own metadata changes (create/delete topics) and on a timer.
+//
+// Fetch long-polling: a fetch with fewer than min_bytes available waits (up to max_wait_ms) on
+// the partitions it reads; a successful produce to any of them wakes it to read again.
+//
+// Internal state (group metadata and committed offsets) lives in a hidden internal topic
+// (kGroupStateTopic) that Kafka clients never see: it is absent from Metadata answers and
+// every API answers UNKNOWN_TOPIC_OR_PARTITION for it.
+//
+// Invariants:
+//  (1) every request gets exactly one completion (respond, no_response or close);
+//  (2) the broker never blocks an I/O thread: all waits are callbacks or timers;
+//  (3) every wait is bounded: fetch waits by max_wait_ms, produce by the stream layer's bounded
+//      queues, admin calls by the controller.
+// Thread safety: handle() may run on any I/O thread concurrently; state is behind mutexes.
+#pragma once
+
+#include <asio.hpp>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "broker/kafka_errors.h"
+#include "log/partition.h"
+#include "metadata/controller.h"
+#include "net/server.h"
+#include "protocol/api.h"
+#include "stream/stream_manager.h"
+
+namespace floe::broker {
+
+inline constexpr const char* kGroupStateTopic = "__floe_group_state";
+
+struct BrokerOptions {
+  NodeId node_id{1};
+  std::string advertised_host = "localhost";
+  int32_t advertised_port = 9092;
+  std::optional<std::string> rack;
+  bool auto_create_topics = true;         // auto.create.topics.enable
+  int32_t default_num_partitions = 1;     // num.partitions
+  uint64_t message_max_bytes = 1048588;   // message.max.bytes (topic max.message.bytes default)
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // log.retention.* (-1: forever)
+  int64_t retention_bytes = -1;           // log.retention.bytes
+  int64_t retention_check_interval_ms = 300000;
+  int64_t partition_sync_interval_ms = 1000;
+  std::function<int64_t()> now_ms;        // wall clock; default system_clock
+};
+
+// The versions floe serves, per API (a subset of the codecs' versions: those whose semantics the
+// handlers implement). Sorted by key.
+struct SupportedApi {
+  int16_t key;
+  int16_t min_version;
+  int16_t max_version;
+};
+std::span<const SupportedApi> supported_apis();
+const SupportedApi* find_supported_api(int16_t key);
+
+class FetchOp;
+
+struct BrokerStats {
+  uint64_t requests = 0;
+  uint64_t closed_bad_requests = 0;
+  uint64_t produce_requests = 0;
+  uint64_t fetch_requests = 0;
+  uint64_t open_partitions = 0;
+};
+
+class Broker final : public net::RequestHandler {
+ public:
+  Broker(BrokerOptions options, metadata::Controller& controller, stream::StreamManager& streams);
+  ~Broker() override;
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // Startup (blocks, bounded): registers this broker, creates the internal topic if missing,
+  // opens the partitions assigned here and loads the group coordinator.
+  Status start();
+  // Stops timers, fails waiting fetches (they answer empty), closes partitions (uploading their
+  // tails) and the coordinator. Idempotent.
+  void stop();
+
+  void handle(net::RequestFrame request, net::Responder responder) override;
+  void connection_closed(uint64_t connection_id) override;
+
+  // Opens newly assigned partitions and closes unassigned ones; done once the opens it started
+  // have finished loading.
+  void sync_partitions(std::function<void()> done = {});
+  BrokerStats stats() const;
+
+  // One request in flight: decoded header plus the way to answer it. Public for the handlers'
+  // translation units; not part of the broker's API.
+  struct Call;
+  struct FetchWaiter;
+
+ private:
+  friend class FetchOp;
+  struct PartitionSlot {
+    std::shared_ptr<log::Partition> partition;  // null while opening
+    bool opening = false;
+  };
+  struct TopicState {
+    std::string name;
+    std::vector<PartitionSlot> partitions;
+  };
+  struct Lookup {
+    int16_t error_code = kerr::kNone;
+    std::shared_ptr<log::Partition> partition;
+  };
+  // Dispatch (broker.cc).
+  void dispatch(std::shared_ptr<Call> call);
+
+  // Handlers. handlers_meta.cc
+  void handle_api_versions(std::shared_ptr<Call> call);
+  void handle_metadata(std::shared_ptr<Call> call);
+  void handle_create_topics(std::shared_ptr<Call> call);
+  void handle_delete_topics(std::shared_ptr<Call> call);
+  void handle_create_partitions(std::shared_ptr<Call> call);
+  void handle_describe_configs(std::shared_ptr<Call> call);
+  void handle_alter_configs(std::shared_ptr<Call> call);
+  void handle_incremental_alter_configs(std::shared_ptr<Call> call);
+  void handle_describe_cluster(std::shared_ptr<Call> call);
+  void handle_describe_log_dirs(std::shared_ptr<Call> call);
+  // handlers_data.cc
+  void handle_produce(std::shared_ptr<Call> call);
+  void handle_fetch(std::shared_ptr<Call> call);
+  void handle_list_offsets(std::shared_ptr<Call> call);
+  void handle_offset_for_leader_epoch(std::shared_ptr<Call> call);
+  void handle_delete_records(std::shared_ptr<Call> call);
+  void handle_init_producer_id(std::shared_ptr<Call> call);
+  // handlers_group.cc
+  void handle_find_coordinator(std::shared_ptr<Call> call);
+  void handle_group_api(std::shared_ptr<Call> call);
+
+  // Partitions (broker.cc).
+  Lookup lookup(std::string_view topic, int32_t partition) const;
+  std::vector<std::shared_ptr<log::Partition>> open_partitions() const;
+  log::PartitionConfig partition_config(const metadata::TopicImage& topic) const;
+  void open_partition(const metadata::TopicImage& topic, const metadata::PartitionImage& p, std::function<void()> done);
+  bool hidden_topic(std::string_view name) const { return name == kGroupStateTopic; }
+  void schedule_maintenance();
+
+  // Fetch long-poll (handlers_data.cc).
+  void wake_fetchers(const log::Partition* partition);
+  void add_fetch_waiter(const std::shared_ptr<FetchWaiter>& waiter, const std::vector<const log::Partition*>& partitions,
+                        int64_t wait_ms);
+
+  // Producer ids (handlers_data.cc): blocks of ids from the controller.
+  void next_producer_id(std::function<void(int16_t error_code, int64_t id)> done);
+
+  int64_t now_ms() const;
+
+  BrokerOptions options_;
+  metadata::Controller& controller_;
+  stream::StreamManager& streams_;
+
+  mutable std::mutex mu_;  // topics_, waiters_, producer ids
+  std::map<Uuid, TopicState> topics_;  // by topic id: a re-created topic is a new entry
+  std::map<const log::Partition*, std::vector<std::weak_ptr<FetchWaiter>>> waiters_;
+  int64_t next_producer_id_ = 0;
+  int64_t producer_id_block_end_ = 0;
+  std::vector<std::function<void(int16_t, int64_t)>> producer_id_waiters_;
+  bool producer_id_request_in_flight_ = false;
+  std::mutex sync_mu_;  // one sync_partitions at a time
+
+  asio::io_context timer_io_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> timer_work_;
+  std::thread timer_thread_;
+  std::unique_ptr<asio::steady_timer> maintenance_timer_;
+  int64_t last_retention_ms_ = 0;
+  std::atomic<bool> stopped_{false};
+
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> closed_bad_requests_{0};
+  std::atomic<uint64_t> produce_requests_{0};
+  std::atomic<uint64_t> fetch_requests_{0};
+};
+
+}  // namespace floe::broker

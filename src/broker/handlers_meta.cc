@@ -1,0 +1,549 @@
+// Cluster and admin APIs: ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions,
+// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, DescribeLogDirs.
+#include <map>
+
+#include "broker/broker.h"
+#include "broker/call.h"
+#include "metadata/topic_config.h"
+#include "protocol/messages.h"
+
+namespace floe::broker {
+
+namespace {
+constexpr int8_t kResourceTopic = 2;
+constexpr int8_t kResourceBroker = 4;
+// DescribeConfigs config sources.
+constexpr int8_t kSourceDynamicTopic = 1;
+constexpr int8_t kSourceStaticBroker = 4;
+constexpr int8_t kSourceDefault = 5;
+
+// DescribeConfigs' config type codes (Kafka's ConfigType).
+int8_t kafka_config_type(metadata::ConfigType t) {
+  switch (t) {
+    case metadata::ConfigType::boolean: return 1;
+    case metadata::ConfigType::string: return 2;
+    case metadata::ConfigType::int_: return 3;
+    case metadata::ConfigType::long_: return 5;
+    case metadata::ConfigType::double_: return 6;
+    case metadata::ConfigType::list: return 7;
+  }
+  return 0;
+}
+
+// Shared completion counter for handlers that fan out to several async calls.
+struct FanIn {
+  explicit FanIn(size_t n, std::function<void()> done) : remaining(n), done(std::move(done)) {}
+  void one_done() {
+    if (remaining.fetch_sub(1) == 1) done();
+  }
+  std::atomic<size_t> remaining;
+  std::function<void()> done;
+};
+}  // namespace
+
+void Broker::handle_api_versions(std::shared_ptr<Call> call) {
+  protocol::ApiVersionsResponse resp;
+  for (const auto& a : supported_apis()) {
+    resp.api_keys.push_back({a.key, a.min_version, a.max_version, {}});
+  }
+  const SupportedApi* self = find_supported_api(protocol::api_key::kApiVersions);
+  if (call->version() > self->max_version) {
+    // KIP-511: answer at v0 with UNSUPPORTED_VERSION so the client retries with a version we know.
+    resp.error_code = kerr::kUnsupportedVersion;
+    call->frame.api_version = 0;
+    return call->reply(resp);
+  }
+  // v3+ bodies carry the client's software name/version; not needed beyond validation.
+  if (!decode_request<protocol::ApiVersionsRequest>(*call)) return;
+  call->reply(resp);
+}
+
+void Broker::handle_metadata(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::MetadataRequest>(*call);
+  if (!req) return;
+  const int16_t v = call->version();
+  // v0: an empty list means every topic; v1+: null means every topic.
+  bool all_topics = !req->topics.has_value() || (v == 0 && req->topics->empty());
+  bool allow_auto_create = v < 4 ? true : req->allow_auto_topic_creation;
+
+  auto respond = [this, call, req = *req, all_topics]() {
+    auto image = controller_.image();
+    protocol::MetadataResponse resp;
+    for (const auto& [id, b] : image->brokers) {
+      if (b.fenced) continue;
+      for (const auto& l : b.listeners) {
+        if (l.name != "PLAINTEXT") continue;
+        resp.brokers.push_back({static_cast<int32_t>(id.value()), l.host, l.port, b.rack, {}});
+      }
+    }
+    resp.cluster_id = image->cluster_id;
+    resp.controller_id = static_cast<int32_t>(options_.node_id.value());
+    auto describe = [&](const metadata::TopicImage& t) {
+      protocol::MetadataResponse::MetadataResponseTopic out;
+      out.name = t.name;
+      out.topic_id = t.id;
+      out.is_internal = t.internal;
+      for (const auto& p : t.partitions) {
+        protocol::MetadataResponse::MetadataResponsePartition mp;
+        mp.partition_index = p.index;
+        mp.leader_id = static_cast<int32_t>(p.leader.value());
+        mp.leader_epoch = p.leader_epoch;
+        auto found = lookup(t.name, p.index);
+        if (found.partition) mp.leader_epoch = found.partition->leader_epoch();
+        mp.error_code = found.error_code == kerr::kNotLeaderOrFollower ? kerr::kNone : found.error_code;
+        mp.replica_nodes = {mp.leader_id};
+        mp.isr_nodes = {mp.leader_id};
+        out.partitions.push_back(std::move(mp));
+      }
+      return out;
+    };
+    if (all_topics) {
+      for (const auto& [name, t] : image->topics) {
+        if (!hidden_topic(name)) resp.topics.push_back(describe(t));
+      }
+    } else {
+      for (const auto& rt : *req.topics) {
+        const metadata::TopicImage* t = nullptr;
+        if (rt.name.has_value() && !rt.name->empty()) {
+          t = image->topic(*rt.name);
+        } else if (!rt.topic_id.is_zero()) {
+          t = image->topic(rt.topic_id);
+        }
+        if (t == nullptr || hidden_topic(t->name)) {
+          protocol::MetadataResponse::MetadataResponseTopic missing;
+          missing.name = rt.name;
+          missing.topic_id = rt.topic_id;
+          missing.error_code = rt.name.has_value() && !rt.name->empty() ? kerr::kUnknownTopicOrPartition
+                                                                         : kerr::kUnknownTopicId;
+          resp.topics.push_back(std::move(missing));
+          continue;
+        }
+        resp.topics.push_back(describe(*t));
+      }
+    }
+    call->reply(resp);
+  };
+
+  // Auto-create the named topics that do not exist (Kafka does this on a producer's or
+  // consumer's metadata request when both the request and the broker allow it).
+  std::vector<metadata::TopicSpec> to_create;
+  if (!all_topics && allow_auto_create && options_.auto_create_topics) {
+    auto image = controller_.image();
+    for (const auto& rt : *req->topics) {
+      if (!rt.name.has_value() || rt.name->empty() || hidden_topic(*rt.name)) continue;
+      if (image->topic(*rt.name) != nullptr) continue;
+      metadata::TopicSpec spec;
+      spec.name = *rt.name;
+      spec.num_partitions = options_.default_num_partitions;
+      to_create.push_back(std::move(spec));
+    }
+  }
+  if (to_create.empty()) return respond();
+  controller_.create_topics(std::move(to_create), false,
+                            [this, respond](Result<std::vector<metadata::TopicResult>>) {
+                              // Whatever the outcome (an invalid name stays unknown), answer from
+                              // the image once the new partitions are open here.
+                              sync_partitions(respond);
+                            });
+}
+
+void Broker::handle_create_topics(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::CreateTopicsRequest>(*call);
+  if (!req) return;
+  std::vector<metadata::TopicSpec> specs;
+  std::map<std::string, int16_t> early_errors;  // duplicates in one request
+  std::map<std::string, int> seen;
+  for (const auto& t : req->topics) ++seen[t.name];
+  for (const auto& t : req->topics) {
+    if (seen[t.name] > 1) {
+      early_errors[t.name] = kerr::kInvalidRequest;
+      continue;
+    }
+    if (hidden_topic(t.name)) {
+      early_errors[t.name] = kerr::kInvalidTopicException;
+      continue;
+    }
+    metadata::TopicSpec spec;
+    spec.name = t.name;
+    spec.num_partitions = t.num_partitions;
+    if (!t.assignments.empty()) spec.num_partitions = static_cast<int32_t>(t.assignments.size());
+    for (const auto& c : t.configs) {
+      if (c.value.has_value()) spec.configs[c.name] = *c.value;
+    }
+    specs.push_back(std::move(spec));
+  }
+  auto version = call->version();
+  auto finish = [this, call, req = *req, early_errors, version](std::vector<metadata::TopicResult> results) {
+    protocol::CreateTopicsResponse resp;
+    std::map<std::string, metadata::TopicResult> by_name;
+    for (auto& r : results) by_name[r.name] = r;
+    for (const auto& t : req.topics) {
+      protocol::CreateTopicsResponse::CreatableTopicResult out;
+      out.name = t.name;
+      if (auto e = early_errors.find(t.name); e != early_errors.end()) {
+        out.error_code = e->second;
+        out.error_message = e->second == kerr::kInvalidRequest ? "the topic is named twice in the request"
+                                                               : "the name is reserved for floe's internal use";
+      } else if (auto r = by_name.find(t.name); r != by_name.end()) {
+        out.error_code = r->second.error_code;
+        if (!r->second.error_message.empty()) out.error_message = r->second.error_message;
+        else out.error_message = std::nullopt;
+        out.topic_id = r->second.topic_id;
+        if (r->second.error_code == 0) {
+          out.num_partitions = r->second.num_partitions;
+          out.replication_factor = 1;
+        }
+      } else {
+        out.error_code = kerr::kUnknownServerError;
+      }
+      if (version < 5) out.configs = std::nullopt;
+      resp.topics.push_back(std::move(out));
+    }
+    call->reply(resp);
+  };
+  if (specs.empty()) return finish({});
+  std::vector<std::string> names;
+  for (const auto& spec : specs) names.push_back(spec.name);
+  controller_.create_topics(std::move(specs), req->validate_only,
+                            [this, finish, names](Result<std::vector<metadata::TopicResult>> r) {
+                              if (!r.ok()) {
+                                std::vector<metadata::TopicResult> failed;
+                                for (const auto& n : names) {
+                                  metadata::TopicResult f;
+                                  f.name = n;
+                                  f.error_code = kerr::kNotController;
+                                  f.error_message = r.error().message;
+                                  failed.push_back(std::move(f));
+                                }
+                                return finish(std::move(failed));
+                              }
+                              auto results = std::move(*r);
+                              sync_partitions([finish, results] { finish(results); });
+                            });
+}
+
+void Broker::handle_delete_topics(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::DeleteTopicsRequest>(*call);
+  if (!req) return;
+  auto image = controller_.image();
+  struct Wanted {
+    std::optional<std::string> name;
+    Uuid id;
+    int16_t error = kerr::kNone;
+  };
+  std::vector<Wanted> wanted;
+  for (const auto& n : req->topic_names) wanted.push_back({n, {}, kerr::kNone});
+  for (const auto& t : req->topics) {
+    Wanted w{t.name, t.topic_id, kerr::kNone};
+    if ((!t.name.has_value() || t.name->empty()) && !t.topic_id.is_zero()) {
+      const auto* found = image->topic(t.topic_id);
+      if (found == nullptr) w.error = kerr::kUnknownTopicId;
+      else w.name = found->name;
+    }
+    wanted.push_back(std::move(w));
+  }
+  std::vector<std::string> names;
+  for (auto& w : wanted) {
+    if (w.error != kerr::kNone || !w.name.has_value()) continue;
+    if (hidden_topic(*w.name)) {
+      w.error = kerr::kUnknownTopicOrPartition;
+      continue;
+    }
+    names.push_back(*w.name);
+  }
+  auto finish = [this, call, wanted](std::vector<metadata::TopicResult> results) {
+    protocol::DeleteTopicsResponse resp;
+    std::map<std::string, metadata::TopicResult> by_name;
+    for (auto& r : results) by_name[r.name] = r;
+    for (const auto& w : wanted) {
+      protocol::DeleteTopicsResponse::DeletableTopicResult out;
+      out.name = w.name;
+      out.topic_id = w.id;
+      out.error_code = w.error;
+      if (w.error == kerr::kNone && w.name.has_value()) {
+        auto r = by_name.find(*w.name);
+        if (r == by_name.end()) {
+          out.error_code = kerr::kUnknownServerError;
+        } else {
+          out.error_code = r->second.error_code;
+          if (!r->second.error_message.empty()) out.error_message = r->second.error_message;
+          if (out.topic_id.is_zero()) out.topic_id = r->second.topic_id;
+        }
+      }
+      resp.responses.push_back(std::move(out));
+    }
+    call->reply(resp);
+  };
+  if (names.empty()) return finish({});
+  controller_.delete_topics(std::move(names), [this, finish](Result<std::vector<metadata::TopicResult>> r) {
+    auto results = r.ok() ? std::move(*r) : std::vector<metadata::TopicResult>{};
+    sync_partitions([finish, results] { finish(results); });
+  });
+}
+
+void Broker::handle_create_partitions(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::CreatePartitionsRequest>(*call);
+  if (!req) return;
+  std::vector<metadata::PartitionsSpec> specs;
+  for (const auto& t : req->topics) {
+    if (hidden_topic(t.name)) continue;
+    specs.push_back({t.name, t.count});
+  }
+  auto finish = [this, call, req = *req](std::vector<metadata::TopicResult> results) {
+    protocol::CreatePartitionsResponse resp;
+    std::map<std::string, metadata::TopicResult> by_name;
+    for (auto& r : results) by_name[r.name] = r;
+    for (const auto& t : req.topics) {
+      protocol::CreatePartitionsResponse::CreatePartitionsTopicResult out;
+      out.name = t.name;
+      auto r = by_name.find(t.name);
+      if (r == by_name.end()) {
+        out.error_code = hidden_topic(t.name) ? kerr::kUnknownTopicOrPartition : kerr::kUnknownServerError;
+      } else {
+        out.error_code = r->second.error_code;
+        if (!r->second.error_message.empty()) out.error_message = r->second.error_message;
+      }
+      resp.results.push_back(std::move(out));
+    }
+    call->reply(resp);
+  };
+  if (specs.empty()) return finish({});
+  controller_.create_partitions(std::move(specs), req->validate_only,
+                                [this, finish](Result<std::vector<metadata::TopicResult>> r) {
+                                  auto results = r.ok() ? std::move(*r) : std::vector<metadata::TopicResult>{};
+                                  sync_partitions([finish, results] { finish(results); });
+                                });
+}
+
+namespace {
+// A topic config's effective value and where it comes from.
+struct ConfigValue {
+  std::string value;
+  int8_t source = kSourceDefault;
+};
+}  // namespace
+
+void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::DescribeConfigsRequest>(*call);
+  if (!req) return;
+  auto image = controller_.image();
+  const int16_t v = call->version();
+  protocol::DescribeConfigsResponse resp;
+  for (const auto& res : req->resources) {
+    protocol::DescribeConfigsResponse::DescribeConfigsResult out;
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    out.error_message = std::nullopt;
+    auto wanted = [&](const std::string& key) {
+      if (!res.configuration_keys.has_value() || res.configuration_keys->empty()) return true;
+      for (const auto& k : *res.configuration_keys) {
+        if (k == key) return true;
+      }
+      return false;
+    };
+    auto add = [&](const std::string& name, const std::string& value, int8_t source, int8_t type,
+                   const std::string& doc) {
+      if (!wanted(name)) return;
+      protocol::DescribeConfigsResponse::DescribeConfigsResourceResult c;
+      c.name = name;
+      c.value = value;
+      c.read_only = res.resource_type == kResourceBroker;
+      c.is_default = source == kSourceDefault;
+      c.config_source = source;
+      c.config_type = type;
+      if (v >= 3 && req->include_documentation) c.documentation = doc;
+      else c.documentation = std::nullopt;
+      if (req->include_synonyms && v >= 1) {
+        c.synonyms.push_back({name, value, source, {}});
+      }
+      out.configs.push_back(std::move(c));
+    };
+    if (res.resource_type == kResourceTopic) {
+      const auto* t = image->topic(res.resource_name);
+      if (t == nullptr || hidden_topic(res.resource_name)) {
+        out.error_code = kerr::kUnknownTopicOrPartition;
+        out.error_message = "unknown topic";
+      } else {
+        for (const auto& def : metadata::topic_config_defs()) {
+          std::string value = def.default_value;
+          int8_t source = kSourceDefault;
+          if (def.name == "retention.ms") value = std::to_string(options_.retention_ms), source = kSourceStaticBroker;
+          if (def.name == "retention.bytes") value = std::to_string(options_.retention_bytes), source = kSourceStaticBroker;
+          if (def.name == "max.message.bytes") value = std::to_string(options_.message_max_bytes), source = kSourceStaticBroker;
+          if (auto it = t->configs.find(def.name); it != t->configs.end()) {
+            value = it->second;
+            source = kSourceDynamicTopic;
+          }
+          add(def.name, value, source, kafka_config_type(def.type), def.doc);
+        }
+      }
+    } else if (res.resource_type == kResourceBroker) {
+      if (!res.resource_name.empty() && res.resource_name != std::to_string(options_.node_id.value())) {
+        out.error_code = kerr::kInvalidRequest;
+        out.error_message = "unknown broker id " + res.resource_name;
+      } else {
+        // Kafka config types: 1 boolean, 2 string, 3 int, 5 long.
+        add("node.id", std::to_string(options_.node_id.value()), kSourceStaticBroker, 3, "This node's id.");
+        add("broker.id", std::to_string(options_.node_id.value()), kSourceStaticBroker, 3, "This node's id.");
+        add("auto.create.topics.enable", options_.auto_create_topics ? "true" : "false", kSourceStaticBroker, 1,
+            "Create unknown topics on metadata requests.");
+        add("num.partitions", std::to_string(options_.default_num_partitions), kSourceStaticBroker, 3,
+            "Partitions of auto-created topics.");
+        add("message.max.bytes", std::to_string(options_.message_max_bytes), kSourceStaticBroker, 3,
+            "Largest record batch accepted.");
+        add("log.retention.ms", std::to_string(options_.retention_ms), kSourceStaticBroker, 5, "Retention by time.");
+        add("log.retention.bytes", std::to_string(options_.retention_bytes), kSourceStaticBroker, 5,
+            "Retention by size.");
+        add("default.replication.factor", "1", kSourceStaticBroker, 3, "floe keeps no replicas.");
+        add("min.insync.replicas", "1", kSourceStaticBroker, 3, "floe keeps no replicas.");
+      }
+    } else {
+      out.error_code = kerr::kInvalidRequest;
+      out.error_message = "unsupported resource type " + std::to_string(res.resource_type);
+    }
+    resp.results.push_back(std::move(out));
+  }
+  call->reply(resp);
+}
+
+namespace {
+template <typename Response, typename Resource>
+void answer_broker_resource(Response& resp, const Resource& res) {
+  typename Response::AlterConfigsResourceResponse out;
+  out.resource_type = res.resource_type;
+  out.resource_name = res.resource_name;
+  out.error_code = kerr::kInvalidRequest;
+  out.error_message = "broker configs are static in floe (set them in the config file)";
+  resp.responses.push_back(std::move(out));
+}
+}  // namespace
+
+void Broker::handle_alter_configs(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::AlterConfigsRequest>(*call);
+  if (!req) return;
+  auto resp = std::make_shared<protocol::AlterConfigsResponse>();
+  resp->responses.resize(req->resources.size());
+  auto fan = std::make_shared<FanIn>(req->resources.size() + 1, [call, resp] { call->reply(*resp); });
+  for (size_t i = 0; i < req->resources.size(); ++i) {
+    const auto& res = req->resources[i];
+    auto& out = resp->responses[i];
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    out.error_message = std::nullopt;
+    if (res.resource_type != kResourceTopic || hidden_topic(res.resource_name)) {
+      out.error_code = res.resource_type == kResourceTopic ? kerr::kUnknownTopicOrPartition : kerr::kInvalidRequest;
+      out.error_message = "only topic configs can be altered";
+      fan->one_done();
+      continue;
+    }
+    std::vector<metadata::ConfigChange> changes;
+    for (const auto& c : res.configs) changes.push_back({c.name, metadata::ConfigOp::set, c.value});
+    controller_.alter_topic_configs(res.resource_name, std::move(changes), false, req->validate_only,
+                                    [this, resp, i, fan](Result<metadata::TopicResult> r) {
+                                      auto& out = resp->responses[i];
+                                      if (!r.ok()) {
+                                        out.error_code = kerr::kUnknownServerError;
+                                        out.error_message = r.error().message;
+                                      } else {
+                                        out.error_code = r->error_code;
+                                        if (!r->error_message.empty()) out.error_message = r->error_message;
+                                      }
+                                      sync_partitions();
+                                      fan->one_done();
+                                    });
+  }
+  fan->one_done();
+}
+
+void Broker::handle_incremental_alter_configs(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::IncrementalAlterConfigsRequest>(*call);
+  if (!req) return;
+  auto resp = std::make_shared<protocol::IncrementalAlterConfigsResponse>();
+  resp->responses.resize(req->resources.size());
+  auto fan = std::make_shared<FanIn>(req->resources.size() + 1, [call, resp] { call->reply(*resp); });
+  for (size_t i = 0; i < req->resources.size(); ++i) {
+    const auto& res = req->resources[i];
+    auto& out = resp->responses[i];
+    out.resource_type = res.resource_type;
+    out.resource_name = res.resource_name;
+    out.error_message = std::nullopt;
+    if (res.resource_type != kResourceTopic || hidden_topic(res.resource_name)) {
+      out.error_code = res.resource_type == kResourceTopic ? kerr::kUnknownTopicOrPartition : kerr::kInvalidRequest;
+      out.error_message = "only topic configs can be altered";
+      fan->one_done();
+      continue;
+    }
+    std::vector<metadata::ConfigChange> changes;
+    bool bad_op = false;
+    for (const auto& c : res.configs) {
+      // 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT (list configs; not supported yet).
+      if (c.config_operation == 0) changes.push_back({c.name, metadata::ConfigOp::set, c.value});
+      else if (c.config_operation == 1) changes.push_back({c.name, metadata::ConfigOp::remove, std::nullopt});
+      else bad_op = true;
+    }
+    if (bad_op) {
+      out.error_code = kerr::kInvalidRequest;
+      out.error_message = "APPEND and SUBTRACT are not supported yet";
+      fan->one_done();
+      continue;
+    }
+    controller_.alter_topic_configs(res.resource_name, std::move(changes), true, req->validate_only,
+                                    [this, resp, i, fan](Result<metadata::TopicResult> r) {
+                                      auto& out = resp->responses[i];
+                                      if (!r.ok()) {
+                                        out.error_code = kerr::kUnknownServerError;
+                                        out.error_message = r.error().message;
+                                      } else {
+                                        out.error_code = r->error_code;
+                                        if (!r->error_message.empty()) out.error_message = r->error_message;
+                                      }
+                                      sync_partitions();
+                                      fan->one_done();
+                                    });
+  }
+  fan->one_done();
+}
+
+void Broker::handle_describe_cluster(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::DescribeClusterRequest>(*call);
+  if (!req) return;
+  auto image = controller_.image();
+  protocol::DescribeClusterResponse resp;
+  resp.cluster_id = image->cluster_id;
+  resp.controller_id = static_cast<int32_t>(options_.node_id.value());
+  for (const auto& [id, b] : image->brokers) {
+    for (const auto& l : b.listeners) {
+      if (l.name != "PLAINTEXT") continue;
+      resp.brokers.push_back({static_cast<int32_t>(id.value()), l.host, l.port, b.rack, b.fenced, {}});
+    }
+  }
+  call->reply(resp);
+}
+
+void Broker::handle_describe_log_dirs(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::DescribeLogDirsRequest>(*call);
+  if (!req) return;
+  protocol::DescribeLogDirsResponse resp;
+  protocol::DescribeLogDirsResponse::DescribeLogDirsResult dir;
+  dir.log_dir = "floe-object-store";
+  std::map<std::string, protocol::DescribeLogDirsResponse::DescribeLogDirsTopic> topics;
+  for (auto& p : open_partitions()) {
+    if (hidden_topic(p->topic())) continue;
+    bool wanted = !req->topics.has_value();
+    if (req->topics.has_value()) {
+      for (const auto& t : *req->topics) {
+        if (t.topic != p->topic()) continue;
+        for (int32_t idx : t.partitions) wanted = wanted || idx == p->index();
+      }
+    }
+    if (!wanted) continue;
+    auto& t = topics[p->topic()];
+    t.name = p->topic();
+    t.partitions.push_back({p->index(), static_cast<int64_t>(p->size_bytes()), 0, false, {}});
+  }
+  for (auto& [name, t] : topics) dir.topics.push_back(std::move(t));
+  resp.results.push_back(std::move(dir));
+  call->reply(resp);
+}
+
+}  // namespace floe::broker
