@@ -1,0 +1,371 @@
+// raft/transport_tcp.h on loopback: requests go out on per-peer connections, the replica's
+// answers travel back as the Kafka responses of the requests they answer, dead peers cost only
+// dropped messages, and a bad connection is closed alone.
+#include "raft/transport_tcp.h"
+
+#include <asio.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using namespace floe;
+using namespace floe::raft;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Received {
+  NodeId from;
+  RaftMessage message;
+};
+
+// A transport plus everything it delivered. With `answer` set, it plays a replica that answers
+// every request at once (EndQuorumEpoch excepted, as the real replica does).
+class TestNode {
+ public:
+  TestNode(NodeId id, bool answer, TcpTransportConfig config = {}) : id_(id), answer_(answer) {
+    config.self_id = id;
+    config.wire.cluster_id = "transport-test";
+    config.wire.client_id = "floe-raft-" + std::to_string(id);
+    transport_ = std::make_unique<TcpRaftTransport>(std::move(config));
+  }
+  ~TestNode() { transport_->stop(); }
+
+  Status listen() { return transport_->listen(); }
+  void start() {
+    transport_->start([this](NodeId from, RaftMessage message) { on_message(from, std::move(message)); });
+  }
+  TcpRaftTransport& transport() { return *transport_; }
+  uint16_t port() { return transport_->port(); }
+
+  // Waits until at least n messages arrived; returns a copy of all of them.
+  std::vector<Received> wait_for(size_t n, std::chrono::milliseconds timeout = 5000ms) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return inbox_.size() >= n; });
+    return inbox_;
+  }
+  size_t count() {
+    std::lock_guard lock(mu_);
+    return inbox_.size();
+  }
+  void clear() {
+    std::lock_guard lock(mu_);
+    inbox_.clear();
+  }
+
+ private:
+  void on_message(NodeId from, RaftMessage message) {
+    if (answer_) respond(from, message);
+    std::lock_guard lock(mu_);
+    inbox_.push_back({from, std::move(message)});
+    cv_.notify_all();
+  }
+
+  void respond(NodeId from, const RaftMessage& message) {
+    if (const auto* vote = std::get_if<VoteRequest>(&message)) {
+      transport_->send(from, VoteResponse{vote->candidate_epoch, id_, true, vote->pre_vote, vote->candidate_epoch});
+    } else if (const auto* begin = std::get_if<BeginQuorumEpochRequest>(&message)) {
+      transport_->send(from, BeginQuorumEpochResponse{begin->leader_epoch, begin->leader_id});
+    } else if (const auto* fetch = std::get_if<FetchRequest>(&message)) {
+      FetchResponse response;
+      response.request_id = fetch->request_id;
+      response.leader_epoch = fetch->current_leader_epoch;
+      response.leader_id = id_;
+      response.high_watermark = fetch->fetch_offset + 2;
+      response.fetch_offset = fetch->fetch_offset;
+      response.last_fetched_epoch = fetch->last_fetched_epoch;
+      response.records = {LogEntry{fetch->current_leader_epoch, true, "leader_change"},
+                          LogEntry{fetch->current_leader_epoch, false, "entry-" + std::to_string(fetch->fetch_offset)}};
+      transport_->send(from, response);
+    }
+  }
+
+  NodeId id_;
+  bool answer_;
+  std::unique_ptr<TcpRaftTransport> transport_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Received> inbox_;
+};
+
+uint16_t free_port() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+}  // namespace
+
+TEST_CASE("two_transports_exchange_every_message_type_over_loopback") {
+  TestNode a(1, false), b(2, true);
+  REQUIRE(a.listen().ok());
+  REQUIRE(b.listen().ok());
+  a.transport().set_peer_address(2, "127.0.0.1", b.port());
+  b.transport().set_peer_address(1, "127.0.0.1", a.port());
+  a.start();
+  b.start();
+
+  a.transport().send(2, VoteRequest{5, 1, 4, 17, true});
+  a.transport().send(2, VoteRequest{5, 1, 4, 17, false});
+  a.transport().send(2, BeginQuorumEpochRequest{5, 1});
+  a.transport().send(2, EndQuorumEpochRequest{5, 1, {2, 3}});
+  a.transport().send(2, FetchRequest{99, 1, 6, 40, 5});
+
+  auto at_b = b.wait_for(5);
+  REQUIRE(at_b.size() == 5);
+  for (const auto& r : at_b) CHECK(r.from == 1);
+  const auto& pre = std::get<VoteRequest>(at_b[0].message);
+  CHECK((pre.candidate_epoch == 5 && pre.candidate_id == 1 && pre.last_offset_epoch == 4 && pre.last_offset == 17 &&
+         pre.pre_vote));
+  CHECK(!std::get<VoteRequest>(at_b[1].message).pre_vote);
+  CHECK(std::get<BeginQuorumEpochRequest>(at_b[2].message).leader_epoch == 5);
+  const auto& end = std::get<EndQuorumEpochRequest>(at_b[3].message);
+  CHECK(end.preferred_successors == std::vector<NodeId>{2, 3});
+  const auto& fetch = std::get<FetchRequest>(at_b[4].message);
+  CHECK((fetch.replica_id == 1 && fetch.current_leader_epoch == 6 && fetch.fetch_offset == 40 &&
+         fetch.last_fetched_epoch == 5));
+
+  // Answers for the two votes, the BeginQuorumEpoch and the fetch (EndQuorumEpoch gets none).
+  auto at_a = a.wait_for(4);
+  REQUIRE(at_a.size() == 4);
+  for (const auto& r : at_a) CHECK(r.from == 2);
+  const auto& pre_answer = std::get<VoteResponse>(at_a[0].message);
+  CHECK((pre_answer.pre_vote && pre_answer.candidate_epoch == 5 && pre_answer.vote_granted && pre_answer.leader_id == 2));
+  const auto& vote_answer = std::get<VoteResponse>(at_a[1].message);
+  CHECK((!vote_answer.pre_vote && vote_answer.candidate_epoch == 5));
+  CHECK(std::get<BeginQuorumEpochResponse>(at_a[2].message).leader_epoch == 5);
+  const auto& fetched = std::get<FetchResponse>(at_a[3].message);
+  CHECK(fetched.request_id == 99);  // the requester's own id, restored from its pending request
+  CHECK(fetched.fetch_offset == 40);
+  CHECK(fetched.last_fetched_epoch == 5);
+  CHECK(fetched.high_watermark == 42);
+  CHECK(fetched.leader_id == 2);
+  REQUIRE(fetched.records.size() == 2);
+  CHECK(fetched.records[0] == LogEntry{6, true, "leader_change"});
+  CHECK(fetched.records[1] == LogEntry{6, false, "entry-40"});
+
+  // The unanswered EndQuorumEpoch was answered with an error before the Fetch answer (same
+  // connection, answers in order), so nothing waits behind it.
+  CHECK(b.transport().stats().error_answers == 1);
+  CHECK(b.transport().stats().responses_sent == 4);
+  CHECK(a.transport().stats().responses_received == 4);
+}
+
+TEST_CASE("three_transports_all_reach_each_other") {
+  TestNode n1(1, true), n2(2, true), n3(3, true);
+  std::vector<TestNode*> nodes = {&n1, &n2, &n3};
+  for (TestNode* n : nodes) REQUIRE(n->listen().ok());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t j = 0; j < nodes.size(); ++j) {
+      if (i != j) nodes[i]->transport().set_peer_address(static_cast<NodeId>(j + 1), "127.0.0.1", nodes[j]->port());
+    }
+  }
+  for (TestNode* n : nodes) n->start();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    NodeId self = static_cast<NodeId>(i + 1);
+    for (NodeId peer = 1; peer <= 3; ++peer) {
+      if (peer != self) nodes[i]->transport().send(peer, VoteRequest{3, self, 2, 10, true});
+    }
+  }
+  // Each node receives two requests and two answers.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto got = nodes[i]->wait_for(4);
+    REQUIRE(got.size() == 4);
+    int requests = 0, answers = 0;
+    for (const auto& r : got) {
+      if (std::holds_alternative<VoteRequest>(r.message)) ++requests;
+      if (const auto* v = std::get_if<VoteResponse>(&r.message)) {
+        ++answers;
+        CHECK(v->leader_id == r.from);
+      }
+    }
+    CHECK(requests == 2);
+    CHECK(answers == 2);
+  }
+}
+
+TEST_CASE("messages_to_a_down_peer_are_dropped_and_it_is_reached_once_it_comes_up") {
+  uint16_t port = free_port();
+  TcpTransportConfig config;
+  config.voters = {{2, "127.0.0.1", port}};
+  config.reconnect_backoff_ms = 10;
+  config.reconnect_backoff_max_ms = 100;
+  config.max_queued_messages = 8;
+  TestNode a(1, false, config);
+  REQUIRE(a.listen().ok());
+  a.start();
+  for (int i = 0; i < 100; ++i) a.transport().send(2, BeginQuorumEpochRequest{1, 1});
+  REQUIRE(eventually([&] { return a.transport().stats().connect_failures >= 2; }));
+  CHECK(a.transport().stats().dropped_queue_full >= 92);
+  CHECK(a.count() == 0);
+
+  TcpTransportConfig b_config;
+  b_config.listen_port = port;
+  TestNode b(2, true, b_config);
+  REQUIRE(b.listen().ok());
+  b.transport().set_peer_address(1, "127.0.0.1", a.port());
+  b.start();
+  // Raft resends on its timers; so does this test until an answer arrives.
+  bool answered = eventually([&] {
+    a.transport().send(2, BeginQuorumEpochRequest{2, 1});
+    return a.count() > 0;
+  });
+  CHECK(answered);
+  CHECK(a.transport().stats().connects >= 1);
+}
+
+TEST_CASE("a_peer_that_restarts_is_reconnected") {
+  TcpTransportConfig config;
+  config.reconnect_backoff_ms = 10;
+  TestNode a(1, false, config);
+  REQUIRE(a.listen().ok());
+  a.start();
+  uint16_t port = 0;
+  {
+    TestNode b(2, true);
+    REQUIRE(b.listen().ok());
+    port = b.port();
+    b.transport().set_peer_address(1, "127.0.0.1", a.port());
+    b.start();
+    a.transport().set_peer_address(2, "127.0.0.1", port);
+    a.transport().send(2, VoteRequest{1, 1, 0, 0, true});
+    REQUIRE(a.wait_for(1).size() == 1);
+  }
+  TcpTransportConfig again;
+  again.listen_port = port;
+  TestNode b(2, true, again);
+  REQUIRE(b.listen().ok());
+  b.start();
+  a.clear();
+  CHECK(eventually([&] {
+    a.transport().send(2, VoteRequest{2, 1, 0, 0, true});
+    return a.count() > 0;
+  }));
+}
+
+TEST_CASE("garbage_to_the_listener_closes_that_connection_only") {
+  TestNode a(1, false), b(2, true);
+  REQUIRE(a.listen().ok());
+  REQUIRE(b.listen().ok());
+  a.transport().set_peer_address(2, "127.0.0.1", b.port());
+  a.start();
+  b.start();
+  a.transport().send(2, VoteRequest{1, 1, 0, 0, true});
+  REQUIRE(a.wait_for(1).size() == 1);
+
+  asio::io_context io;
+  auto garbage_connection = [&](Bytes bytes) {
+    asio::ip::tcp::socket s(io);
+    s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), b.port()));
+    asio::write(s, asio::buffer(bytes));
+    // The listener closes the connection: the read ends (EOF or reset) instead of hanging.
+    uint8_t buf[64];
+    asio::error_code ec;
+    s.read_some(asio::buffer(buf), ec);
+    return ec;
+  };
+  // A well-framed Vote request whose body is noise.
+  Bytes noise = {0, 0, 0, 12, 0, 52, 0, 2, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff};
+  CHECK(garbage_connection(noise));
+  // A Produce request: not a Raft API.
+  Bytes produce = {0, 0, 0, 10, 0, 0, 0, 9, 0, 0, 0, 1, 0, 0};
+  CHECK(garbage_connection(produce));
+  // A frame size beyond the bound.
+  Bytes huge = {0x7f, 0xff, 0xff, 0xff, 1, 2, 3};
+  CHECK(garbage_connection(huge));
+  CHECK(b.transport().stats().malformed_frames >= 2);
+
+  // a's own connection to b still works.
+  a.clear();
+  a.transport().send(2, VoteRequest{2, 1, 0, 0, true});
+  REQUIRE(a.wait_for(1).size() == 1);
+  CHECK(std::get<VoteResponse>(a.wait_for(1)[0].message).candidate_epoch == 2);
+}
+
+TEST_CASE("a_response_nobody_asked_for_is_dropped") {
+  TestNode a(1, false), b(2, false);
+  REQUIRE(a.listen().ok());
+  REQUIRE(b.listen().ok());
+  a.transport().set_peer_address(2, "127.0.0.1", b.port());
+  b.transport().set_peer_address(1, "127.0.0.1", a.port());
+  a.start();
+  b.start();
+  b.transport().send(1, VoteResponse{1, 2, true, false, 1});
+  b.transport().send(7, VoteRequest{1, 2, 0, 0, false});  // unknown node
+  REQUIRE(eventually([&] {
+    auto s = b.transport().stats();
+    return s.dropped_unmatched_response == 1 && s.dropped_unknown_peer == 1;
+  }));
+  // A vote answer for another round does not pair with the pending request either.
+  a.transport().send(2, VoteRequest{4, 1, 0, 0, false});
+  REQUIRE(b.wait_for(1).size() == 1);
+  b.transport().send(1, VoteResponse{4, 2, true, true, 4});  // a pre-vote answer: wrong round
+  REQUIRE(eventually([&] { return b.transport().stats().dropped_unmatched_response == 2; }));
+  b.transport().send(1, VoteResponse{4, 2, true, false, 4});
+  auto got = a.wait_for(1);
+  REQUIRE(got.size() == 1);
+  CHECK(std::get<VoteResponse>(got[0].message).vote_granted);
+}
+
+TEST_CASE("an_unanswered_request_gets_an_error_answer_after_the_timeout") {
+  TcpTransportConfig config;
+  config.answer_timeout_ms = 50;
+  TestNode a(1, false), b(2, false, config);
+  REQUIRE(a.listen().ok());
+  REQUIRE(b.listen().ok());
+  a.transport().set_peer_address(2, "127.0.0.1", b.port());
+  a.start();
+  b.start();
+  a.transport().send(2, FetchRequest{1, 1, 1, 0, 0});
+  REQUIRE(b.wait_for(1).size() == 1);
+  REQUIRE(eventually([&] { return b.transport().stats().error_answers == 1; }));
+  // The requester reads the error answer and drops it; the connection stays usable.
+  std::this_thread::sleep_for(20ms);
+  CHECK(a.count() == 0);
+  CHECK(a.transport().stats().malformed_frames == 0);
+}
+
+TEST_CASE("requests_arriving_before_start_are_answered_with_an_error") {
+  TestNode a(1, false), b(2, true);
+  REQUIRE(a.listen().ok());
+  REQUIRE(b.listen().ok());  // listening, not started
+  a.transport().set_peer_address(2, "127.0.0.1", b.port());
+  a.start();
+  a.transport().send(2, VoteRequest{1, 1, 0, 0, true});
+  REQUIRE(eventually([&] { return b.transport().stats().error_answers == 1; }));
+  CHECK(a.count() == 0);
+  b.start();
+  CHECK(eventually([&] {
+    a.transport().send(2, VoteRequest{1, 1, 0, 0, true});
+    return a.count() > 0;
+  }));
+}
+
+TEST_CASE("stop_is_idempotent_and_no_delivery_follows_it") {
+  TestNode a(1, false), b(2, true);
+  REQUIRE(a.listen().ok());
+  REQUIRE(b.listen().ok());
+  a.transport().set_peer_address(2, "127.0.0.1", b.port());
+  a.start();
+  b.start();
+  for (int i = 0; i < 50; ++i) a.transport().send(2, FetchRequest{static_cast<uint64_t>(i), 1, 1, i, 1});
+  a.transport().stop();
+  size_t after_stop = a.count();
+  a.transport().stop();
+  a.transport().send(2, VoteRequest{1, 1, 0, 0, true});
+  std::this_thread::sleep_for(50ms);
+  CHECK(a.count() == after_stop);
+  b.transport().stop();
+}
