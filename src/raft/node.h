@@ -76,6 +76,10 @@ class RaftNode {
   void propose_here(std::string data, ProposeCallback done);
   // REQUIRES: on the node thread.
   const RaftReplica& replica_here() const { return *replica_; }
+  // REQUIRES: on the node thread. Every committed entry below it was delivered to the listener.
+  Offset applied_end_here() const { return applied_end_; }
+  // REQUIRES: on the node thread.
+  Offset log_end_here() const { return log_->end_offset(); }
 
   NodeStatus status() const;
   // Waits until pred(status) holds, at most timeout_ms; returns the status that satisfied it.

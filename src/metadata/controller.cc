@@ -1,0 +1,862 @@
+#include "metadata/controller.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "common/log.h"
+#include "metadata/snapshot.h"
+
+namespace floe::metadata {
+
+namespace ke = kafka_errors;
+using stream::Done;
+using stream::ObjectKind;
+using stream::ObjectMeta;
+using stream::ObjectState;
+using stream::StreamInfo;
+using stream::StreamRange;
+
+namespace {
+constexpr size_t kMaxEntryBytes = (1 << 20) - 64;  // below FileLog's max_entry_bytes
+
+int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error not_controller() { return Error(Errc::internal, "not the controller"); }
+
+Error fenced(StreamId id, StreamEpoch got, StreamEpoch have) {
+  return Error(Errc::fenced, "stream " + id.to_string() + ": epoch " + got.to_string() + " is stale (current " +
+                                 have.to_string() + ")");
+}
+
+std::string base64url(const Uuid& id) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (uint8_t b : id.bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      out.push_back(kAlphabet[(acc >> (bits - 6)) & 63]);
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
+  return out;
+}
+
+// Kafka's Topic.validate: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".
+std::optional<std::string> invalid_topic_name(const std::string& name) {
+  if (name.empty()) return "topic name is empty";
+  if (name == "." || name == "..") return "topic name cannot be '.' or '..'";
+  if (name.size() > 249) return "topic name is longer than 249 characters";
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) return "topic name '" + name + "' contains a character other than ASCII alphanumerics, '.', '_' and '-'";
+  }
+  return std::nullopt;
+}
+
+// '.' and '_' collide in metric names, so Kafka refuses topics that differ only by them.
+std::string collision_key(std::string name) {
+  std::replace(name.begin(), name.end(), '.', '_');
+  return name;
+}
+
+TopicResult topic_error(std::string name, int16_t code, std::string message) {
+  TopicResult r;
+  r.name = std::move(name);
+  r.error_code = code;
+  r.error_message = std::move(message);
+  return r;
+}
+}  // namespace
+
+void Controller::Batch::emit(MetadataRecord record) {
+  auto status = state.apply(record);
+  FLOE_ASSERT_MSG(status.ok(), "controller produced a record its own state rejects");
+  records.push_back(std::move(record));
+}
+
+Controller::Controller(ControllerOptions options) : options_(std::move(options)) {
+  if (!options_.now_ms) options_.now_ms = system_now_ms;
+  image_ = std::make_shared<MetadataImage>();
+}
+
+Controller::~Controller() { close(); }
+
+Result<std::unique_ptr<Controller>> Controller::open(ControllerOptions options) {
+  std::unique_ptr<Controller> controller(new Controller(std::move(options)));
+  FLOE_TRY(controller->start());
+  return controller;
+}
+
+Status Controller::start() {
+  raft::RaftNodeOptions node_options;
+  node_options.log_dir = options_.log_dir;
+  node_options.transport = options_.transport;
+  node_options.config.node_id = options_.node_id.value();
+  for (const auto& voter : options_.voters) node_options.config.voters.push_back(voter.id);
+  if (node_options.config.voters.empty()) node_options.config.voters.push_back(options_.node_id.value());
+  bool alone = node_options.config.voters.size() == 1;
+  // A single voter has nobody to wait for: elect at once instead of after a randomized timeout.
+  if (alone) node_options.config.election_timeout_ms = 5;
+
+  std::error_code ec;
+  std::filesystem::create_directories(options_.log_dir, ec);
+  auto snapshot = load_snapshot(options_.log_dir);
+  if (!snapshot.ok()) {
+    // The log is never truncated at the front: a full replay rebuilds what the snapshot held.
+    log::warn("metadata", "ignoring snapshot (" + snapshot.error().to_string() + "); replaying the whole log");
+  } else if (snapshot->has_value()) {
+    committed_ = std::move((*snapshot)->state);
+    node_options.apply_from = (*snapshot)->offset + 1;
+    image_ = std::make_shared<MetadataImage>(committed_.image);
+  }
+
+  auto node = raft::RaftNode::open(std::move(node_options),
+                                   [this](raft::Offset offset, const std::string& data) { on_committed(offset, data); });
+  if (!node.ok()) return node.take_error();
+  node_ = std::move(node.value());
+  auto ready = node_->wait_for(
+      [alone, self = options_.node_id.value()](const raft::NodeStatus& s) {
+        bool led = alone ? (s.role == raft::Role::leader && s.leader_id == self) : s.leader_id != raft::kNoNode;
+        return led && s.high_watermark > s.epoch_start_offset && s.applied_end == s.high_watermark;
+      },
+      options_.open_timeout_ms);
+  if (!ready.ok()) return ready.take_error();
+  {
+    std::lock_guard lock(mu_);
+    FLOE_TRY(fatal_);
+  }
+  if (image()->cluster_id.empty() && alone) {
+    auto r = stream::meta_wait<Done>([&](auto cb) {
+      write<Done>(
+          [this](Batch& batch) -> Result<Done> {
+            if (batch.state.image.cluster_id.empty()) {
+              Uuid id = random_uuid();
+              batch.emit(protocol::FloeClusterRecord{base64url(id), {}});
+            }
+            return Done{};
+          },
+          cb);
+    });
+    if (!r.ok()) return r.take_error();
+  }
+  return ok_status();
+}
+
+void Controller::close() {
+  closed_ = true;
+  if (node_) node_->close();
+}
+
+std::shared_ptr<const MetadataImage> Controller::image() const {
+  std::lock_guard lock(mu_);
+  return image_;
+}
+
+StreamTable Controller::streams() const {
+  std::lock_guard lock(mu_);
+  return committed_.streams;
+}
+
+std::optional<ObjectMeta> Controller::object(ObjectId id) const {
+  std::lock_guard lock(mu_);
+  auto it = committed_.streams.objects.find(id);
+  if (it == committed_.streams.objects.end()) return std::nullopt;
+  return it->second;
+}
+
+// --- node thread: committed entries ---
+
+void Controller::on_committed(raft::Offset offset, const std::string& data) {
+  std::unique_lock lock(mu_);
+  if (!fatal_.ok()) return;
+  auto records = decode_batch(data);
+  Status status = records.ok() ? committed_.apply_all(*records) : Status(records.take_error());
+  if (!status.ok()) {
+    // Replicas would diverge from here: stop the state machine, loudly.
+    fatal_ = Error(status.error().code, "metadata entry at offset " + std::to_string(offset) + ": " +
+                                            status.error().message);
+    log::error("metadata", fatal_.error().message);
+    return;
+  }
+  committed_.image.offset = offset;
+  image_ = std::make_shared<MetadataImage>(committed_.image);
+  lock.unlock();
+  maybe_snapshot(offset);
+}
+
+void Controller::maybe_snapshot(raft::Offset offset) {
+  if (++entries_since_snapshot_ < options_.snapshot_interval_entries) return;
+  entries_since_snapshot_ = 0;
+  std::lock_guard lock(mu_);
+  auto status = write_snapshot(options_.log_dir, offset, committed_);
+  if (!status.ok()) log::warn("metadata", "snapshot failed: " + status.error().to_string());
+}
+
+// --- node thread: writes ---
+
+bool Controller::ensure_working() {
+  if (closed_) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (!fatal_.ok()) return false;
+  }
+  const auto& replica = node_->replica_here();
+  if (replica.role() != raft::Role::leader) {
+    working_.reset();
+    return false;
+  }
+  if (working_ && working_epoch_ == replica.epoch()) return true;
+  // Rebuild from the committed state only when it holds everything in the log (our own
+  // LeaderChange included, nothing of ours in flight).
+  if (node_->applied_end_here() != node_->log_end_here()) return false;
+  std::lock_guard lock(mu_);
+  working_ = committed_;
+  working_epoch_ = replica.epoch();
+  return true;
+}
+
+void Controller::propose(std::vector<MetadataRecord> records, std::function<void(Status)> done) {
+  std::string data = encode_batch(records);
+  if (data.size() > kMaxEntryBytes) {
+    working_.reset();  // the records are in the working state but will never be in the log
+    done(Error(Errc::too_large, "metadata entry of " + std::to_string(data.size()) + " bytes"));
+    return;
+  }
+  // An error delivered inline means the entry was never appended: the working state holds
+  // records the log never will, so it is dropped (rebuilt from the committed state later).
+  auto appending = std::make_shared<bool>(true);
+  node_->propose_here(std::move(data), [this, done = std::move(done), appending](Result<raft::Offset> r) {
+    if (*appending && !r.ok()) working_.reset();
+    if (r.ok()) done(ok_status());
+    else done(r.error());
+  });
+  *appending = false;
+}
+
+template <typename T>
+void Controller::write(std::function<Result<T>(Batch&)> plan, Callback<T> done) {
+  node_->post([this, plan = std::move(plan), done = std::move(done)]() mutable {
+    if (!ensure_working()) {
+      done(not_controller());
+      return;
+    }
+    Batch batch{*working_, {}};
+    auto result = plan(batch);
+    if (batch.records.empty()) {
+      done(std::move(result));
+      return;
+    }
+    if (!result.ok()) {
+      // Only housekeeping (expiry) was emitted before the plan failed: commit it anyway.
+      propose(std::move(batch.records), [](Status) {});
+      done(std::move(result));
+      return;
+    }
+    propose(std::move(batch.records), [done = std::move(done), result = std::move(result)](Status s) mutable {
+      if (s.ok()) done(std::move(result));
+      else done(s.take_error());
+    });
+  });
+}
+
+Uuid Controller::random_uuid() {
+  for (;;) {
+    Uuid id;
+    uint64_t a = rng_(), b = rng_();
+    for (int i = 0; i < 8; ++i) {
+      id.bytes[static_cast<size_t>(i)] = static_cast<uint8_t>(a >> (8 * i));
+      id.bytes[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(b >> (8 * i));
+    }
+    // Kafka never hands out the zero id, the metadata topic's id (1) or one printing with '-'.
+    bool reserved = id.is_zero() || (std::all_of(id.bytes.begin(), id.bytes.end() - 1, [](uint8_t x) { return x == 0; }) &&
+                                     id.bytes[15] == 1);
+    if (!reserved && base64url(id)[0] != '-') return id;
+  }
+}
+
+NodeId Controller::pick_leader(const MetadataState& state) const {
+  std::map<NodeId, size_t> load;
+  for (const auto& [id, broker] : state.image.brokers) {
+    if (!broker.fenced) load[id] = 0;
+  }
+  if (load.empty()) return options_.node_id;
+  for (const auto& [name, topic] : state.image.topics) {
+    for (const auto& p : topic.partitions) {
+      if (auto it = load.find(p.leader); it != load.end()) ++it->second;
+    }
+  }
+  auto best = std::min_element(load.begin(), load.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  return best->first;
+}
+
+void Controller::add_partitions(Batch& batch, const TopicImage& topic, int32_t total_count) {
+  Uuid topic_id = topic.id;
+  for (auto index = static_cast<int32_t>(topic.partitions.size()); index < total_count; ++index) {
+    NodeId leader = pick_leader(batch.state);
+    StreamInfo stream;
+    stream.id = StreamId(batch.state.streams.next_stream_id);
+    stream.owner = leader;
+    protocol::FloeIdCountersRecord counters = batch.state.counters_record();
+    counters.next_stream_id += 1;
+    batch.emit(counters);
+    batch.emit(MetadataState::stream_record(stream));
+    batch.emit(protocol::FloePartitionRecord{topic_id, index, static_cast<int64_t>(stream.id.value()),
+                                             leader.value(), 0, {}});
+  }
+}
+
+TopicResult Controller::plan_create_topic(const TopicSpec& spec, bool validate_only, Batch& batch) {
+  const auto& image = batch.state.image;
+  if (auto why = invalid_topic_name(spec.name)) return topic_error(spec.name, ke::kInvalidTopic, *why);
+  if (image.topics.count(spec.name)) {
+    return topic_error(spec.name, ke::kTopicAlreadyExists, "topic '" + spec.name + "' already exists");
+  }
+  for (const auto& [name, topic] : image.topics) {
+    if (collision_key(name) == collision_key(spec.name)) {
+      return topic_error(spec.name, ke::kInvalidTopic, "topic '" + spec.name + "' collides with existing topic '" + name + "'");
+    }
+  }
+  if (is_internal_topic_name(spec.name) && !spec.internal) {
+    return topic_error(spec.name, ke::kInvalidRequest, "topic '" + spec.name + "' is reserved for internal use");
+  }
+  int32_t partitions = spec.num_partitions == -1 ? options_.default_num_partitions : spec.num_partitions;
+  if (partitions <= 0) return topic_error(spec.name, ke::kInvalidPartitions, "number of partitions must be positive");
+  if (partitions > kMaxPartitionsPerTopic) {
+    return topic_error(spec.name, ke::kInvalidPartitions,
+                       "number of partitions is above the limit of " + std::to_string(kMaxPartitionsPerTopic));
+  }
+  for (const auto& [key, value] : spec.configs) {
+    auto status = validate_topic_config(key, value);
+    if (!status.ok()) return topic_error(spec.name, ke::kInvalidConfig, status.error().message);
+  }
+  TopicResult result;
+  result.name = spec.name;
+  result.num_partitions = partitions;
+  if (validate_only) return result;
+  result.topic_id = random_uuid();
+  batch.emit(protocol::TopicRecord{spec.name, result.topic_id, {}});
+  for (const auto& [key, value] : spec.configs) {
+    batch.emit(protocol::ConfigRecord{kTopicResourceType, spec.name, key, value, {}});
+  }
+  add_partitions(batch, *batch.state.image.topic(spec.name), partitions);
+  return result;
+}
+
+void Controller::create_topics(std::vector<TopicSpec> topics, bool validate_only,
+                               Callback<std::vector<TopicResult>> done) {
+  node_->post([this, topics = std::move(topics), validate_only, done = std::move(done)]() mutable {
+    if (!ensure_working()) {
+      std::vector<TopicResult> results;
+      for (const auto& t : topics) results.push_back(topic_error(t.name, ke::kNotController, "not the controller"));
+      done(std::move(results));
+      return;
+    }
+    std::map<std::string, int> seen;
+    for (const auto& t : topics) ++seen[t.name];
+    auto results = std::make_shared<std::vector<TopicResult>>(topics.size());
+    auto outstanding = std::make_shared<size_t>(1);
+    auto finish = [results, outstanding, done]() mutable {
+      if (--*outstanding == 0) done(std::move(*results));
+    };
+    for (size_t i = 0; i < topics.size(); ++i) {
+      const auto& spec = topics[i];
+      if (seen[spec.name] > 1) {
+        (*results)[i] = topic_error(spec.name, ke::kInvalidRequest, "topic '" + spec.name + "' appears more than once");
+        continue;
+      }
+      if (!working_) {  // an earlier proposal of this request could not be appended
+        (*results)[i] = topic_error(spec.name, ke::kNotController, "not the controller");
+        continue;
+      }
+      Batch batch{*working_, {}};
+      (*results)[i] = plan_create_topic(spec, validate_only, batch);
+      if (batch.records.empty()) continue;
+      ++*outstanding;
+      propose(std::move(batch.records), [results, i, finish](Status s) mutable {
+        if (!s.ok()) {
+          auto& r = (*results)[i];
+          r = topic_error(r.name, ke::kNotController, s.error().message);
+        }
+        finish();
+      });
+    }
+    finish();
+  });
+}
+
+void Controller::delete_topics(std::vector<std::string> names, Callback<std::vector<TopicResult>> done) {
+  write<std::vector<TopicResult>>(
+      [this, names = std::move(names)](Batch& batch) -> Result<std::vector<TopicResult>> {
+        std::map<std::string, int> seen;
+        for (const auto& n : names) ++seen[n];
+        std::vector<TopicResult> results;
+        for (const auto& name : names) {
+          const TopicImage* topic = batch.state.image.topic(name);
+          if (seen[name] > 1) {
+            results.push_back(topic_error(name, ke::kInvalidRequest, "topic '" + name + "' appears more than once"));
+          } else if (!topic) {
+            results.push_back(topic_error(name, ke::kUnknownTopicOrPartition, "unknown topic '" + name + "'"));
+          } else {
+            TopicResult r;
+            r.name = name;
+            r.topic_id = topic->id;
+            r.num_partitions = static_cast<int32_t>(topic->partitions.size());
+            std::vector<StreamId> streams;
+            for (const auto& p : topic->partitions) streams.push_back(p.stream_id);
+            batch.emit(protocol::RemoveTopicRecord{r.topic_id, {}});
+            for (auto id : streams) batch.emit(protocol::FloeRemoveStreamRecord{static_cast<int64_t>(id.value()), {}});
+            results.push_back(std::move(r));
+          }
+        }
+        destroy_unreferenced(batch);
+        return results;
+      },
+      [done = std::move(done), names](Result<std::vector<TopicResult>> r) {
+        if (r.ok()) {
+          done(std::move(r));
+          return;
+        }
+        std::vector<TopicResult> results;
+        for (const auto& n : names) results.push_back(topic_error(n, ke::kNotController, r.error().message));
+        done(std::move(results));
+      });
+}
+
+void Controller::create_partitions(std::vector<PartitionsSpec> specs, bool validate_only,
+                                   Callback<std::vector<TopicResult>> done) {
+  write<std::vector<TopicResult>>(
+      [this, specs = std::move(specs), validate_only](Batch& batch) -> Result<std::vector<TopicResult>> {
+        std::map<std::string, int> seen;
+        for (const auto& s : specs) ++seen[s.name];
+        std::vector<TopicResult> results;
+        for (const auto& spec : specs) {
+          const TopicImage* topic = batch.state.image.topic(spec.name);
+          if (seen[spec.name] > 1) {
+            results.push_back(topic_error(spec.name, ke::kInvalidRequest, "topic '" + spec.name + "' appears more than once"));
+            continue;
+          }
+          if (!topic) {
+            results.push_back(topic_error(spec.name, ke::kUnknownTopicOrPartition, "unknown topic '" + spec.name + "'"));
+            continue;
+          }
+          auto current = static_cast<int32_t>(topic->partitions.size());
+          if (spec.total_count <= current) {
+            results.push_back(topic_error(spec.name, ke::kInvalidPartitions,
+                                          "topic has " + std::to_string(current) + " partitions; the new count must be larger"));
+            continue;
+          }
+          if (spec.total_count > kMaxPartitionsPerTopic) {
+            results.push_back(topic_error(spec.name, ke::kInvalidPartitions,
+                                          "number of partitions is above the limit of " + std::to_string(kMaxPartitionsPerTopic)));
+            continue;
+          }
+          TopicResult r;
+          r.name = spec.name;
+          r.topic_id = topic->id;
+          r.num_partitions = spec.total_count;
+          if (!validate_only) add_partitions(batch, *topic, spec.total_count);
+          results.push_back(std::move(r));
+        }
+        return results;
+      },
+      [done = std::move(done), specs](Result<std::vector<TopicResult>> r) {
+        if (r.ok()) {
+          done(std::move(r));
+          return;
+        }
+        std::vector<TopicResult> results;
+        for (const auto& s : specs) results.push_back(topic_error(s.name, ke::kNotController, r.error().message));
+        done(std::move(results));
+      });
+}
+
+TopicResult Controller::plan_alter_configs(const std::string& topic_name, const std::vector<ConfigChange>& changes,
+                                           bool incremental, bool validate_only, Batch& batch) {
+  const TopicImage* topic = batch.state.image.topic(topic_name);
+  if (!topic) return topic_error(topic_name, ke::kUnknownTopicOrPartition, "unknown topic '" + topic_name + "'");
+  std::set<std::string> keys;
+  for (const auto& change : changes) {
+    if (!keys.insert(change.key).second) {
+      return topic_error(topic_name, ke::kInvalidRequest, "config " + change.key + " appears more than once");
+    }
+    if (change.op == ConfigOp::remove) {
+      if (!find_topic_config(change.key)) return topic_error(topic_name, ke::kInvalidConfig, "unknown topic config " + change.key);
+      continue;
+    }
+    if (!change.value) return topic_error(topic_name, ke::kInvalidConfig, "config " + change.key + " has no value");
+    auto status = validate_topic_config(change.key, *change.value);
+    if (!status.ok()) return topic_error(topic_name, ke::kInvalidConfig, status.error().message);
+  }
+  std::map<std::string, std::string> next = incremental ? topic->configs : std::map<std::string, std::string>{};
+  for (const auto& change : changes) {
+    if (change.op == ConfigOp::set) next[change.key] = *change.value;
+    else next.erase(change.key);
+  }
+  TopicResult result;
+  result.name = topic_name;
+  result.topic_id = topic->id;
+  result.num_partitions = static_cast<int32_t>(topic->partitions.size());
+  std::vector<MetadataRecord> records;
+  for (const auto& [key, value] : topic->configs) {
+    if (!next.count(key)) records.push_back(protocol::ConfigRecord{kTopicResourceType, topic_name, key, std::nullopt, {}});
+  }
+  for (const auto& [key, value] : next) {
+    auto it = topic->configs.find(key);
+    if (it == topic->configs.end() || it->second != value) {
+      records.push_back(protocol::ConfigRecord{kTopicResourceType, topic_name, key, value, {}});
+    }
+  }
+  if (!validate_only) {
+    for (auto& r : records) batch.emit(std::move(r));
+  }
+  return result;
+}
+
+void Controller::alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
+                                     bool validate_only, Callback<TopicResult> done) {
+  write<TopicResult>(
+      [this, topic, changes = std::move(changes), incremental, validate_only](Batch& batch) -> Result<TopicResult> {
+        return plan_alter_configs(topic, changes, incremental, validate_only, batch);
+      },
+      [done = std::move(done), topic](Result<TopicResult> r) {
+        if (r.ok()) done(std::move(r));
+        else done(topic_error(topic, ke::kNotController, r.error().message));
+      });
+}
+
+void Controller::register_broker(BrokerRegistration registration, Callback<Done> done) {
+  write<Done>(
+      [registration = std::move(registration)](Batch& batch) -> Result<Done> {
+        protocol::RegisterBrokerRecord r;
+        r.broker_id = registration.id.value();
+        r.incarnation_id = registration.incarnation_id;
+        r.broker_epoch = batch.state.image.offset + 1;
+        for (const auto& l : registration.listeners) {
+          if (l.port < 0 || l.port > 65535) return Error(Errc::invalid_value, "listener port " + std::to_string(l.port));
+          protocol::RegisterBrokerRecord::BrokerEndpoint e;
+          e.name = l.name;
+          e.host = l.host;
+          e.port = static_cast<uint16_t>(l.port);
+          r.end_points.push_back(e);
+        }
+        r.rack = registration.rack;
+        r.fenced = false;  // no heartbeats yet: a registered broker is live
+        batch.emit(std::move(r));
+        return Done{};
+      },
+      std::move(done));
+}
+
+void Controller::allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) {
+  write<ProducerIdBlock>(
+      [broker](Batch& batch) -> Result<ProducerIdBlock> {
+        ProducerIdBlock block{batch.state.image.next_producer_id, kProducerIdBlockSize};
+        protocol::ProducerIdsRecord r;
+        r.broker_id = broker.value();
+        r.next_producer_id = block.first_id + block.size;
+        batch.emit(r);
+        return block;
+      },
+      std::move(done));
+}
+
+// --- stream metadata: writes ---
+
+void Controller::destroy_object(Batch& batch, ObjectId id) {
+  auto it = batch.state.streams.objects.find(id);
+  if (it == batch.state.streams.objects.end() || it->second.state == ObjectState::destroyed) return;
+  ObjectMeta m = it->second;
+  m.state = ObjectState::destroyed;
+  m.destroyed_ms = now();
+  batch.emit(MetadataState::object_record(m, 0));
+}
+
+void Controller::expire_prepared(Batch& batch) {
+  int64_t t = now();
+  std::vector<ObjectId> expired;
+  for (const auto& [id, deadline] : batch.state.streams.prepared_deadline_ms) {
+    if (deadline <= t) expired.push_back(id);
+  }
+  for (auto id : expired) destroy_object(batch, id);
+}
+
+void Controller::destroy_unreferenced(Batch& batch) {
+  const auto& streams = batch.state.streams.streams;
+  std::vector<ObjectId> dead;
+  for (const auto& [id, m] : batch.state.streams.objects) {
+    if (m.state != ObjectState::committed) continue;
+    bool all_below = std::all_of(m.ranges.begin(), m.ranges.end(), [&](const StreamRange& r) {
+      auto s = streams.find(r.stream_id);
+      return s == streams.end() || r.end_offset <= s->second.start_offset;
+    });
+    if (all_below) dead.push_back(id);
+  }
+  for (auto id : dead) destroy_object(batch, id);
+}
+
+void Controller::create_stream(stream::MetaCallback<StreamInfo> done) {
+  write<StreamInfo>(
+      [](Batch& batch) -> Result<StreamInfo> {
+        StreamInfo info;
+        info.id = StreamId(batch.state.streams.next_stream_id);
+        auto counters = batch.state.counters_record();
+        counters.next_stream_id += 1;
+        batch.emit(counters);
+        batch.emit(MetadataState::stream_record(info));
+        return info;
+      },
+      std::move(done));
+}
+
+void Controller::open_stream(StreamId id, NodeId node, stream::MetaCallback<StreamInfo> done) {
+  write<StreamInfo>(
+      [id, node](Batch& batch) -> Result<StreamInfo> {
+        auto it = batch.state.streams.streams.find(id);
+        if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
+        StreamInfo info = it->second;
+        info.epoch = StreamEpoch(info.epoch.value() + 1);
+        info.open = true;
+        info.owner = node;
+        batch.emit(MetadataState::stream_record(info));
+        return info;
+      },
+      std::move(done));
+}
+
+void Controller::close_stream(StreamId id, StreamEpoch epoch, stream::MetaCallback<Done> done) {
+  write<Done>(
+      [id, epoch](Batch& batch) -> Result<Done> {
+        auto it = batch.state.streams.streams.find(id);
+        if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
+        if (it->second.epoch != epoch) return fenced(id, epoch, it->second.epoch);
+        StreamInfo info = it->second;
+        info.open = false;
+        batch.emit(MetadataState::stream_record(info));
+        return Done{};
+      },
+      std::move(done));
+}
+
+void Controller::trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, stream::MetaCallback<Done> done) {
+  write<Done>(
+      [this, id, epoch, new_start](Batch& batch) -> Result<Done> {
+        auto it = batch.state.streams.streams.find(id);
+        if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
+        if (it->second.epoch != epoch) return fenced(id, epoch, it->second.epoch);
+        if (new_start <= it->second.start_offset) return Done{};
+        StreamInfo info = it->second;
+        info.start_offset = new_start;  // may pass the committed end (data still in the owner's WAL)
+        batch.emit(MetadataState::stream_record(info));
+        destroy_unreferenced(batch);
+        return Done{};
+      },
+      std::move(done));
+}
+
+void Controller::prepare_objects(uint32_t count, int64_t ttl_ms, stream::MetaCallback<ObjectId> done) {
+  if (count == 0 || count > kMaxPrepareObjects || ttl_ms < 0) {
+    done(Error(Errc::invalid_value, "prepare_objects: count " + std::to_string(count) + ", ttl " +
+                                        std::to_string(ttl_ms) + " ms"));
+    return;
+  }
+  write<ObjectId>(
+      [this, count, ttl_ms](Batch& batch) -> Result<ObjectId> {
+        expire_prepared(batch);
+        ObjectId first(batch.state.streams.next_object_id);
+        auto counters = batch.state.counters_record();
+        counters.next_object_id += count;
+        batch.emit(counters);
+        int64_t deadline = now() + ttl_ms;
+        for (uint32_t i = 0; i < count; ++i) {
+          ObjectMeta m;
+          m.id = ObjectId(first.value() + i);
+          m.state = ObjectState::prepared;
+          batch.emit(MetadataState::object_record(m, deadline));
+        }
+        return first;
+      },
+      std::move(done));
+}
+
+Result<Done> Controller::plan_commit(Batch& batch, const stream::StreamSetObjectCommit& c) {
+  const auto& objects = batch.state.streams.objects;
+  std::vector<ObjectId> ids;
+  if (c.object_id) ids.push_back(*c.object_id);
+  for (const auto& so : c.stream_objects) ids.push_back(so.object_id);
+  auto in_state = [&](ObjectId id, ObjectState state) {
+    auto it = objects.find(id);
+    return it != objects.end() && it->second.state == state;
+  };
+  if (!ids.empty() && std::all_of(ids.begin(), ids.end(), [&](ObjectId id) { return in_state(id, ObjectState::committed); })) {
+    return Done{};  // a retry of a commit that succeeded
+  }
+  if (ids.empty()) return Error(Errc::invalid_value, "commit names no object");
+  for (auto id : ids) {
+    if (!in_state(id, ObjectState::prepared)) return Error(Errc::not_found, "object " + id.to_string() + " is not prepared (expired?)");
+  }
+  std::vector<StreamRange> all = c.ranges;
+  for (const auto& so : c.stream_objects) all.push_back(so.range);
+  std::stable_sort(all.begin(), all.end(), [](const StreamRange& a, const StreamRange& b) {
+    return std::tie(a.stream_id, a.start_offset) < std::tie(b.stream_id, b.start_offset);
+  });
+  bool compaction = !c.compacted_object_ids.empty();
+  const auto& streams = batch.state.streams.streams;
+  if (compaction) {
+    for (auto id : c.compacted_object_ids) {
+      if (!in_state(id, ObjectState::committed)) return Error(Errc::not_found, "compacted object " + id.to_string() + " is not committed");
+    }
+  } else {
+    std::map<StreamId, Offset> next;
+    for (const auto& r : all) {
+      auto s = streams.find(r.stream_id);
+      if (s == streams.end()) return Error(Errc::not_found, "stream " + r.stream_id.to_string());
+      if (s->second.epoch != r.epoch) return fenced(r.stream_id, r.epoch, s->second.epoch);
+      Offset expect = next.count(r.stream_id) ? next[r.stream_id] : s->second.end_offset;
+      if (r.start_offset != expect || r.end_offset <= r.start_offset) {
+        return Error(Errc::invalid_value, "stream " + r.stream_id.to_string() + ": commit of [" +
+                                              std::to_string(r.start_offset.value()) + ", " +
+                                              std::to_string(r.end_offset.value()) + ") does not start at its end " +
+                                              std::to_string(expect.value()));
+      }
+      next[r.stream_id] = r.end_offset;
+    }
+  }
+  int64_t t = now();
+  auto put = [&](ObjectId id, ObjectKind kind, uint64_t size, std::vector<StreamRange> ranges) {
+    ObjectMeta m;
+    m.id = id;
+    m.kind = kind;
+    m.state = ObjectState::committed;
+    m.node_id = c.node_id;
+    m.size_bytes = size;
+    m.ranges = std::move(ranges);
+    m.committed_ms = t;
+    batch.emit(MetadataState::object_record(m, 0));
+  };
+  if (c.object_id) put(*c.object_id, ObjectKind::stream_set, c.object_size_bytes, c.ranges);
+  for (const auto& so : c.stream_objects) put(so.object_id, ObjectKind::stream, so.object_size_bytes, {so.range});
+  if (compaction) {
+    for (auto id : c.compacted_object_ids) destroy_object(batch, id);
+  } else {
+    std::map<StreamId, Offset> ends;
+    for (const auto& r : all) ends[r.stream_id] = r.end_offset;
+    for (const auto& [id, end] : ends) {
+      StreamInfo info = streams.at(id);
+      info.end_offset = end;
+      batch.emit(MetadataState::stream_record(info));
+    }
+  }
+  destroy_unreferenced(batch);
+  return Done{};
+}
+
+void Controller::commit_stream_set_object(stream::StreamSetObjectCommit commit, stream::MetaCallback<Done> done) {
+  write<Done>(
+      [this, commit = std::move(commit)](Batch& batch) -> Result<Done> {
+        expire_prepared(batch);
+        return plan_commit(batch, commit);
+      },
+      std::move(done));
+}
+
+void Controller::commit_stream_object(stream::StreamObjectCommit commit, stream::MetaCallback<Done> done) {
+  stream::StreamSetObjectCommit set;
+  set.compacted_object_ids = commit.compacted_object_ids;
+  set.stream_objects.push_back(std::move(commit));
+  commit_stream_set_object(std::move(set), std::move(done));
+}
+
+void Controller::erase_objects(std::vector<ObjectId> ids, stream::MetaCallback<Done> done) {
+  write<Done>(
+      [ids = std::move(ids)](Batch& batch) -> Result<Done> {
+        for (auto id : ids) {
+          auto it = batch.state.streams.objects.find(id);
+          if (it != batch.state.streams.objects.end() && it->second.state == ObjectState::destroyed) {
+            batch.emit(protocol::FloeRemoveObjectRecord{static_cast<int64_t>(id.value()), {}});
+          }
+        }
+        return Done{};
+      },
+      std::move(done));
+}
+
+// --- stream metadata: reads (committed state) ---
+
+void Controller::describe_stream(StreamId id, stream::MetaCallback<StreamInfo> done) {
+  Result<StreamInfo> r = Error(Errc::not_found, "stream " + id.to_string());
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = committed_.streams.streams.find(id); it != committed_.streams.streams.end()) r = it->second;
+  }
+  done(std::move(r));
+}
+
+void Controller::list_objects(StreamId id, Offset start, Offset end, uint32_t limit,
+                              stream::MetaCallback<std::vector<stream::ObjectSlice>> done) {
+  std::vector<stream::ObjectSlice> out;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [oid, m] : committed_.streams.objects) {
+      if (m.state != ObjectState::committed) continue;
+      for (const auto& r : m.ranges) {
+        if (r.stream_id == id && r.end_offset > start && r.start_offset < end) {
+          out.push_back(stream::ObjectSlice{oid, m.kind, m.size_bytes, r.start_offset, r.end_offset});
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const stream::ObjectSlice& a, const stream::ObjectSlice& b) {
+    return std::tie(a.start_offset, a.object_id) < std::tie(b.start_offset, b.object_id);
+  });
+  if (out.size() > limit) out.resize(limit);
+  done(std::move(out));
+}
+
+void Controller::list_stream_set_objects(NodeId node, uint32_t limit,
+                                         stream::MetaCallback<std::vector<ObjectMeta>> done) {
+  std::vector<ObjectMeta> out;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, m] : committed_.streams.objects) {
+      if (out.size() >= limit) break;
+      if (m.state == ObjectState::committed && m.kind == ObjectKind::stream_set && m.node_id == node) out.push_back(m);
+    }
+  }
+  done(std::move(out));
+}
+
+std::vector<ObjectMeta> Controller::destroyed_before(int64_t before_ms, uint32_t limit) const {
+  std::vector<ObjectMeta> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, m] : committed_.streams.objects) {
+    if (out.size() >= limit) break;
+    if (m.state == ObjectState::destroyed && m.destroyed_ms <= before_ms) out.push_back(m);
+  }
+  return out;
+}
+
+void Controller::list_destroyed_objects(int64_t before_ms, uint32_t limit,
+                                        stream::MetaCallback<std::vector<ObjectMeta>> done) {
+  // Expired prepared objects become destroyed first (a committed write), as the contract says.
+  write<Done>([this](Batch& batch) -> Result<Done> {
+    expire_prepared(batch);
+    return Done{};
+  },
+              [this, before_ms, limit, done = std::move(done)](Result<Done>) {
+                // Not the controller: answer from the committed state all the same (a read).
+                done(destroyed_before(before_ms, limit));
+              });
+}
+
+}  // namespace floe::metadata

@@ -1,0 +1,201 @@
+// Controller: floe's metadata controller — topics, brokers, producer ids, and the stream/object
+// metadata of the stream layer (stream::StreamMetadata) — as a state machine over the Raft
+// metadata log (raft/node.h) in metadata.log.dir.
+//
+// How a write works (all on the node thread, in order):
+//  1. the call is posted to the node thread; there it is validated against the WORKING state
+//     (committed state + this leader's proposals not yet committed), so back-to-back writes see
+//     each other without waiting for commits;
+//  2. the records it produces are applied to the working state and proposed as ONE Raft entry
+//     (a batch applied atomically; one entry per topic for CreateTopics);
+//  3. once the entry is committed (fsynced; on a quorum) the node's listener applies it to the
+//     COMMITTED state, publishes a new MetadataImage, and only then the callback runs.
+// So everything a callback reports as success is durable and visible in image() / the stream
+// reads. On leadership loss (or a proposal that could not be appended) the working state is
+// dropped and rebuilt from the committed state once nothing is in flight.
+// Reads (image(), describe_stream, list_*) come from the committed state, on the caller's thread.
+// Snapshots: every snapshot_interval_entries applied entries the committed state is written to
+// "metadata.snapshot" (metadata/snapshot.h); open() loads it and replays only later entries.
+// The Raft log itself is never truncated at the front yet (a snapshot only shortens replay).
+//
+// Error reporting: topic operations report Kafka error codes per topic (kafka_errors below);
+// stream operations report Errc values as stream/metadata.h defines them; "not the controller"
+// (not leader, closed) is Errc::internal for stream operations and NOT_CONTROLLER for topics.
+// Callbacks run on the node thread (or inline for immediate errors) and must not block.
+// Thread safety: every public method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "metadata/image.h"
+#include "metadata/topic_config.h"
+#include "raft/node.h"
+#include "stream/metadata.h"
+
+namespace floe::metadata {
+
+namespace kafka_errors {
+inline constexpr int16_t kNone = 0;
+inline constexpr int16_t kUnknownTopicOrPartition = 3;
+inline constexpr int16_t kRequestTimedOut = 7;
+inline constexpr int16_t kInvalidTopic = 17;
+inline constexpr int16_t kTopicAlreadyExists = 36;
+inline constexpr int16_t kInvalidPartitions = 37;
+inline constexpr int16_t kInvalidConfig = 40;
+inline constexpr int16_t kNotController = 41;
+inline constexpr int16_t kInvalidRequest = 42;
+inline constexpr int16_t kPolicyViolation = 44;
+}  // namespace kafka_errors
+
+struct TopicSpec {
+  std::string name;
+  int32_t num_partitions = -1;  // -1: default (ControllerOptions::default_num_partitions)
+  std::map<std::string, std::string> configs;
+  bool internal = false;  // required to create Kafka's internal topic names (__consumer_offsets...)
+};
+struct TopicResult {
+  std::string name;
+  Uuid topic_id;
+  int32_t num_partitions = 0;
+  int16_t error_code = 0;
+  std::string error_message;
+};
+struct PartitionsSpec {
+  std::string name;
+  int32_t total_count = 0;
+};
+enum class ConfigOp : int8_t { set = 0, remove = 1 /* back to default */ };
+struct ConfigChange {
+  std::string key;
+  ConfigOp op = ConfigOp::set;
+  std::optional<std::string> value;
+};
+struct BrokerRegistration {
+  NodeId id;
+  Uuid incarnation_id;
+  std::vector<BrokerListener> listeners;
+  std::optional<std::string> rack;
+};
+struct ProducerIdBlock {
+  int64_t first_id = 0;
+  int32_t size = 0;
+};
+template <typename T>
+using Callback = std::function<void(Result<T>)>;
+
+struct ControllerOptions {
+  NodeId node_id;
+  std::string log_dir;  // metadata.log.dir
+  std::vector<raft::VoterAddress> voters;  // controller.quorum.voters (empty: {node_id} alone)
+  raft::RaftTransport* transport = nullptr;  // nullptr for a single voter
+  int32_t default_num_partitions = 1;  // num.partitions
+  std::function<int64_t()> now_ms;  // wall clock (object expiry/destroy times); default: system clock
+  int64_t open_timeout_ms = 15000;
+  int64_t snapshot_interval_entries = 1000;
+};
+
+inline constexpr int32_t kMaxPartitionsPerTopic = 10000;  // one entry per topic: bounds its size
+inline constexpr uint32_t kMaxPrepareObjects = 10000;
+inline constexpr int32_t kProducerIdBlockSize = 1000;
+
+class Controller final : public stream::StreamMetadata {
+ public:
+  // Blocks (startup only): loads the snapshot, opens the log, replays it, starts the node, waits
+  // (bounded by open_timeout_ms) until this node leads (single voter) and everything in the log
+  // is applied; on the very first start it also commits a generated cluster id.
+  static Result<std::unique_ptr<Controller>> open(ControllerOptions options);
+  ~Controller() override;
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  std::shared_ptr<const MetadataImage> image() const;
+
+  void create_topics(std::vector<TopicSpec> topics, bool validate_only, Callback<std::vector<TopicResult>> done);
+  void delete_topics(std::vector<std::string> names, Callback<std::vector<TopicResult>> done);
+  void create_partitions(std::vector<PartitionsSpec> specs, bool validate_only,
+                         Callback<std::vector<TopicResult>> done);
+  void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
+                           bool validate_only, Callback<TopicResult> done);
+  void register_broker(BrokerRegistration registration, Callback<stream::Done> done);
+  void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done);
+
+  // stream::StreamMetadata (same semantics as stream/in_memory_metadata.h).
+  void create_stream(stream::MetaCallback<stream::StreamInfo> done) override;
+  void open_stream(StreamId id, NodeId node, stream::MetaCallback<stream::StreamInfo> done) override;
+  void close_stream(StreamId id, StreamEpoch epoch, stream::MetaCallback<stream::Done> done) override;
+  void describe_stream(StreamId id, stream::MetaCallback<stream::StreamInfo> done) override;
+  void trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, stream::MetaCallback<stream::Done> done) override;
+  void prepare_objects(uint32_t count, int64_t ttl_ms, stream::MetaCallback<ObjectId> done) override;
+  void commit_stream_set_object(stream::StreamSetObjectCommit commit, stream::MetaCallback<stream::Done> done) override;
+  void commit_stream_object(stream::StreamObjectCommit commit, stream::MetaCallback<stream::Done> done) override;
+  void list_objects(StreamId id, Offset start, Offset end, uint32_t limit,
+                    stream::MetaCallback<std::vector<stream::ObjectSlice>> done) override;
+  void list_stream_set_objects(NodeId node, uint32_t limit,
+                               stream::MetaCallback<std::vector<stream::ObjectMeta>> done) override;
+  void list_destroyed_objects(int64_t before_ms, uint32_t limit,
+                              stream::MetaCallback<std::vector<stream::ObjectMeta>> done) override;
+  void erase_objects(std::vector<ObjectId> ids, stream::MetaCallback<stream::Done> done) override;
+
+  // Stops the node; idempotent; callbacks of unfinished proposals get an error.
+  void close();
+
+  // For tests and tools: a copy of the committed stream/object table.
+  StreamTable streams() const;
+  std::optional<stream::ObjectMeta> object(ObjectId id) const;
+
+ private:
+  // Records produced by one write, applied to the working state as they are emitted.
+  struct Batch {
+    MetadataState& state;
+    std::vector<MetadataRecord> records;
+    void emit(MetadataRecord record);
+  };
+
+  explicit Controller(ControllerOptions options);
+  Status start();
+  int64_t now() const { return options_.now_ms(); }
+
+  // Node thread.
+  template <typename T>
+  void write(std::function<Result<T>(Batch&)> plan, Callback<T> done);
+  bool ensure_working();
+  void propose(std::vector<MetadataRecord> records, std::function<void(Status)> done);
+  void on_committed(raft::Offset offset, const std::string& data);
+  void maybe_snapshot(raft::Offset offset);
+  Uuid random_uuid();
+  void expire_prepared(Batch& batch);
+  void destroy_unreferenced(Batch& batch);
+  void destroy_object(Batch& batch, ObjectId id);
+  NodeId pick_leader(const MetadataState& state) const;
+  void add_partitions(Batch& batch, const TopicImage& topic, int32_t total_count);
+  Result<stream::Done> plan_commit(Batch& batch, const stream::StreamSetObjectCommit& commit);
+  TopicResult plan_create_topic(const TopicSpec& spec, bool validate_only, Batch& batch);
+  TopicResult plan_alter_configs(const std::string& topic, const std::vector<ConfigChange>& changes,
+                                 bool incremental, bool validate_only, Batch& batch);
+  std::vector<stream::ObjectMeta> destroyed_before(int64_t before_ms, uint32_t limit) const;
+
+  ControllerOptions options_;
+  std::unique_ptr<raft::RaftNode> node_;
+  std::atomic<bool> closed_{false};
+
+  // Committed state: written on the node thread under mu_, read by any thread under mu_.
+  mutable std::mutex mu_;
+  MetadataState committed_;
+  std::shared_ptr<const MetadataImage> image_;
+  Status fatal_;  // a committed entry that did not apply: the state machine stops
+
+  // Node-thread only.
+  std::optional<MetadataState> working_;
+  raft::Epoch working_epoch_ = 0;
+  int64_t entries_since_snapshot_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+};
+
+}  // namespace floe::metadata

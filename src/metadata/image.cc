@@ -1,0 +1,257 @@
+#include "metadata/image.h"
+
+#include <algorithm>
+
+namespace floe::metadata {
+
+namespace {
+Error contradiction(const std::string& what) { return Error(Errc::corrupt, "metadata record: " + what); }
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+}  // namespace
+
+bool is_internal_topic_name(std::string_view name) {
+  return name == "__consumer_offsets" || name == "__transaction_state";
+}
+
+const TopicImage* MetadataImage::topic(std::string_view name) const {
+  auto it = topics.find(std::string(name));
+  return it == topics.end() ? nullptr : &it->second;
+}
+
+const TopicImage* MetadataImage::topic(const Uuid& id) const {
+  auto it = topic_names.find(id);
+  return it == topic_names.end() ? nullptr : topic(it->second);
+}
+
+bool MetadataImage::same_content(const MetadataImage& other) const {
+  return cluster_id == other.cluster_id && topics == other.topics && topic_names == other.topic_names &&
+         brokers == other.brokers && next_producer_id == other.next_producer_id;
+}
+
+bool same_streams(const StreamTable& a, const StreamTable& b) {
+  auto same_info = [](const stream::StreamInfo& x, const stream::StreamInfo& y) {
+    return x.id == y.id && x.epoch == y.epoch && x.start_offset == y.start_offset && x.end_offset == y.end_offset &&
+           x.open == y.open && x.owner == y.owner;
+  };
+  auto same_object = [](const stream::ObjectMeta& x, const stream::ObjectMeta& y) {
+    return x.id == y.id && x.kind == y.kind && x.state == y.state && x.node_id == y.node_id &&
+           x.size_bytes == y.size_bytes && x.ranges == y.ranges && x.committed_ms == y.committed_ms &&
+           x.destroyed_ms == y.destroyed_ms;
+  };
+  return a.next_stream_id == b.next_stream_id && a.next_object_id == b.next_object_id &&
+         a.prepared_deadline_ms == b.prepared_deadline_ms &&
+         std::equal(a.streams.begin(), a.streams.end(), b.streams.begin(), b.streams.end(),
+                    [&](const auto& x, const auto& y) { return x.first == y.first && same_info(x.second, y.second); }) &&
+         std::equal(a.objects.begin(), a.objects.end(), b.objects.begin(), b.objects.end(),
+                    [&](const auto& x, const auto& y) { return x.first == y.first && same_object(x.second, y.second); });
+}
+
+protocol::FloeStreamRecord MetadataState::stream_record(const stream::StreamInfo& info) {
+  protocol::FloeStreamRecord r;
+  r.stream_id = static_cast<int64_t>(info.id.value());
+  r.epoch = static_cast<int64_t>(info.epoch.value());
+  r.start_offset = info.start_offset.value();
+  r.end_offset = info.end_offset.value();
+  r.open = info.open;
+  r.owner = info.owner.value();
+  return r;
+}
+
+protocol::FloeObjectRecord MetadataState::object_record(const stream::ObjectMeta& m, int64_t deadline_ms) {
+  protocol::FloeObjectRecord r;
+  r.object_id = static_cast<int64_t>(m.id.value());
+  r.kind = static_cast<int8_t>(m.kind);
+  r.state = static_cast<int8_t>(m.state);
+  r.node_id = m.node_id.value();
+  r.size_bytes = static_cast<int64_t>(m.size_bytes);
+  for (const auto& range : m.ranges) {
+    r.ranges.push_back({static_cast<int64_t>(range.stream_id.value()), static_cast<int64_t>(range.epoch.value()),
+                        range.start_offset.value(), range.end_offset.value(), {}});
+  }
+  r.committed_ms = m.committed_ms;
+  r.destroyed_ms = m.destroyed_ms;
+  r.deadline_ms = deadline_ms;
+  return r;
+}
+
+protocol::FloeIdCountersRecord MetadataState::counters_record() const {
+  protocol::FloeIdCountersRecord r;
+  r.next_stream_id = static_cast<int64_t>(streams.next_stream_id);
+  r.next_object_id = static_cast<int64_t>(streams.next_object_id);
+  return r;
+}
+
+Status MetadataState::apply_all(const std::vector<MetadataRecord>& records) {
+  for (const auto& r : records) FLOE_TRY(apply(r));
+  return ok_status();
+}
+
+Status MetadataState::apply(const MetadataRecord& record) {
+  return std::visit(
+      Overloaded{
+          [&](const protocol::TopicRecord& r) -> Status {
+            if (image.topics.count(r.name) || image.topic_names.count(r.topic_id))
+              return contradiction("topic " + r.name + " exists");
+            TopicImage t;
+            t.name = r.name;
+            t.id = r.topic_id;
+            t.internal = is_internal_topic_name(r.name);
+            image.topic_names[r.topic_id] = r.name;
+            image.topics[r.name] = std::move(t);
+            return ok_status();
+          },
+          [&](const protocol::RemoveTopicRecord& r) -> Status {
+            auto it = image.topic_names.find(r.topic_id);
+            if (it == image.topic_names.end()) return contradiction("remove of unknown topic " + r.topic_id.to_string());
+            image.topics.erase(it->second);
+            image.topic_names.erase(it);
+            return ok_status();
+          },
+          [&](const protocol::ConfigRecord& r) -> Status {
+            if (r.resource_type != kTopicResourceType) return contradiction("config of resource type " + std::to_string(r.resource_type));
+            auto it = image.topics.find(r.resource_name);
+            if (it == image.topics.end()) return contradiction("config of unknown topic " + r.resource_name);
+            if (r.value) it->second.configs[r.name] = *r.value;
+            else it->second.configs.erase(r.name);
+            return ok_status();
+          },
+          [&](const protocol::RegisterBrokerRecord& r) -> Status {
+            BrokerImage b;
+            b.id = NodeId(r.broker_id);
+            for (const auto& e : r.end_points) b.listeners.push_back({e.name, e.host, e.port});
+            b.rack = r.rack;
+            b.fenced = r.fenced;
+            b.incarnation_id = r.incarnation_id;
+            image.brokers[b.id] = std::move(b);
+            return ok_status();
+          },
+          [&](const protocol::ProducerIdsRecord& r) -> Status {
+            if (r.next_producer_id < image.next_producer_id) return contradiction("producer ids move backwards");
+            image.next_producer_id = r.next_producer_id;
+            return ok_status();
+          },
+          [&](const protocol::FloeClusterRecord& r) -> Status {
+            if (!image.cluster_id.empty() && image.cluster_id != r.cluster_id) return contradiction("cluster id changes");
+            image.cluster_id = r.cluster_id;
+            return ok_status();
+          },
+          [&](const protocol::FloePartitionRecord& r) -> Status {
+            auto name = image.topic_names.find(r.topic_id);
+            if (name == image.topic_names.end()) return contradiction("partition of unknown topic");
+            auto& parts = image.topics[name->second].partitions;
+            PartitionImage p{r.partition_id, StreamId(static_cast<uint64_t>(r.stream_id)), NodeId(r.leader), r.leader_epoch};
+            if (r.partition_id >= 0 && static_cast<size_t>(r.partition_id) < parts.size()) {
+              parts[static_cast<size_t>(r.partition_id)] = p;  // a leader change
+            } else if (static_cast<size_t>(r.partition_id) == parts.size()) {
+              parts.push_back(p);
+            } else {
+              return contradiction("partition " + std::to_string(r.partition_id) + " out of order");
+            }
+            return ok_status();
+          },
+          [&](const protocol::FloeStreamRecord& r) -> Status {
+            StreamId id(static_cast<uint64_t>(r.stream_id));
+            if (id.value() >= streams.next_stream_id) return contradiction("stream id above the counter");
+            stream::StreamInfo& s = streams.streams[id];
+            s.id = id;
+            s.epoch = StreamEpoch(static_cast<uint64_t>(r.epoch));
+            s.start_offset = Offset(r.start_offset);
+            s.end_offset = Offset(r.end_offset);
+            s.open = r.open;
+            s.owner = NodeId(r.owner);
+            return ok_status();
+          },
+          [&](const protocol::FloeRemoveStreamRecord& r) -> Status {
+            streams.streams.erase(StreamId(static_cast<uint64_t>(r.stream_id)));
+            return ok_status();
+          },
+          [&](const protocol::FloeObjectRecord& r) -> Status {
+            ObjectId id(static_cast<uint64_t>(r.object_id));
+            if (id.value() >= streams.next_object_id) return contradiction("object id above the counter");
+            if (r.kind < 1 || r.kind > 2 || r.state < 1 || r.state > 3) return contradiction("object kind/state");
+            stream::ObjectMeta& m = streams.objects[id];
+            m.id = id;
+            m.kind = static_cast<stream::ObjectKind>(r.kind);
+            m.state = static_cast<stream::ObjectState>(r.state);
+            m.node_id = NodeId(r.node_id);
+            m.size_bytes = static_cast<uint64_t>(r.size_bytes);
+            m.ranges.clear();
+            for (const auto& range : r.ranges) {
+              m.ranges.push_back({StreamId(static_cast<uint64_t>(range.stream_id)),
+                                  StreamEpoch(static_cast<uint64_t>(range.epoch)), Offset(range.start_offset),
+                                  Offset(range.end_offset)});
+            }
+            m.committed_ms = r.committed_ms;
+            m.destroyed_ms = r.destroyed_ms;
+            if (m.state == stream::ObjectState::prepared) streams.prepared_deadline_ms[id] = r.deadline_ms;
+            else streams.prepared_deadline_ms.erase(id);
+            return ok_status();
+          },
+          [&](const protocol::FloeRemoveObjectRecord& r) -> Status {
+            ObjectId id(static_cast<uint64_t>(r.object_id));
+            streams.objects.erase(id);
+            streams.prepared_deadline_ms.erase(id);
+            return ok_status();
+          },
+          [&](const protocol::FloeIdCountersRecord& r) -> Status {
+            if (static_cast<uint64_t>(r.next_stream_id) < streams.next_stream_id ||
+                static_cast<uint64_t>(r.next_object_id) < streams.next_object_id)
+              return contradiction("id counters move backwards");
+            streams.next_stream_id = static_cast<uint64_t>(r.next_stream_id);
+            streams.next_object_id = static_cast<uint64_t>(r.next_object_id);
+            return ok_status();
+          },
+      },
+      record);
+}
+
+std::vector<MetadataRecord> MetadataState::to_records() const {
+  std::vector<MetadataRecord> out;
+  if (!image.cluster_id.empty()) out.push_back(protocol::FloeClusterRecord{image.cluster_id, {}});
+  out.push_back(counters_record());
+  if (image.next_producer_id > 0) {
+    protocol::ProducerIdsRecord r;
+    r.broker_id = -1;
+    r.next_producer_id = image.next_producer_id;
+    out.push_back(r);
+  }
+  for (const auto& [id, b] : image.brokers) {
+    protocol::RegisterBrokerRecord r;
+    r.broker_id = id.value();
+    r.incarnation_id = b.incarnation_id;
+    for (const auto& l : b.listeners) {
+      protocol::RegisterBrokerRecord::BrokerEndpoint e;
+      e.name = l.name;
+      e.host = l.host;
+      e.port = static_cast<uint16_t>(l.port);
+      r.end_points.push_back(e);
+    }
+    r.rack = b.rack;
+    r.fenced = b.fenced;
+    out.push_back(r);
+  }
+  for (const auto& [id, s] : streams.streams) out.push_back(stream_record(s));
+  for (const auto& [name, t] : image.topics) {
+    out.push_back(protocol::TopicRecord{t.name, t.id, {}});
+    for (const auto& p : t.partitions) {
+      out.push_back(protocol::FloePartitionRecord{t.id, p.index, static_cast<int64_t>(p.stream_id.value()),
+                                                  p.leader.value(), p.leader_epoch, {}});
+    }
+    for (const auto& [key, value] : t.configs) {
+      out.push_back(protocol::ConfigRecord{kTopicResourceType, t.name, key, value, {}});
+    }
+  }
+  for (const auto& [id, m] : streams.objects) {
+    auto deadline = streams.prepared_deadline_ms.find(id);
+    out.push_back(object_record(m, deadline == streams.prepared_deadline_ms.end() ? 0 : deadline->second));
+  }
+  return out;
+}
+
+}  // namespace floe::metadata

@@ -1,0 +1,109 @@
+// MetadataImage and MetadataState: the controller's state machine over metadata records.
+//
+// MetadataState = MetadataImage (topics, brokers, cluster id, producer-id high water: what the
+// broker reads through Controller::image()) + StreamTable (streams and objects: what the stream
+// layer reads through the StreamMetadata calls). apply() is deterministic: every replica that
+// applies the same records in the same order reaches the same state. to_records() is a snapshot:
+// applying its records to an empty state rebuilds an equal state.
+//
+// Invariants:
+//  (1) topics and topic_names index the same set of topics;
+//  (2) every topic's partitions[i].index == i, and each partition's stream exists in the
+//      StreamTable while the topic exists;
+//  (3) stream and object ids are below next_stream_id / next_object_id (never reused).
+// apply() returns Errc::corrupt for a record that contradicts the state (a partition of an
+// unknown topic, a stream record for a removed stream id...), leaving the state unchanged by it.
+// Thread safety: none; a published MetadataImage is immutable and may be read from any thread.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/ids.h"
+#include "metadata/records.h"
+#include "stream/metadata.h"
+
+namespace floe::metadata {
+
+struct PartitionImage {
+  int32_t index = 0;
+  StreamId stream_id;
+  NodeId leader;
+  int32_t leader_epoch = 0;
+  friend bool operator==(const PartitionImage&, const PartitionImage&) = default;
+};
+
+struct TopicImage {
+  std::string name;
+  Uuid id;
+  bool internal = false;
+  std::vector<PartitionImage> partitions;  // index == position
+  std::map<std::string, std::string> configs;  // only explicitly set topic configs
+  friend bool operator==(const TopicImage&, const TopicImage&) = default;
+};
+
+struct BrokerListener {
+  std::string name;
+  std::string host;
+  int32_t port = 0;
+  friend bool operator==(const BrokerListener&, const BrokerListener&) = default;
+};
+
+struct BrokerImage {
+  NodeId id;
+  std::vector<BrokerListener> listeners;
+  std::optional<std::string> rack;
+  bool fenced = false;
+  Uuid incarnation_id;
+  friend bool operator==(const BrokerImage&, const BrokerImage&) = default;
+};
+
+// Kafka's internal topics (Topic.isInternal): TopicImage::internal is derived from the name.
+bool is_internal_topic_name(std::string_view name);
+
+// Immutable snapshot of the committed state; a new one is published after each applied batch.
+class MetadataImage {
+ public:
+  std::string cluster_id;  // generated once (first start), Kafka-style base64 UUID, in the log
+  int64_t offset = -1;  // last applied log offset
+  std::map<std::string, TopicImage> topics;  // by name
+  std::map<Uuid, std::string> topic_names;  // by id
+  std::map<NodeId, BrokerImage> brokers;
+  int64_t next_producer_id = 0;  // the first id of the next producer-id block
+
+  const TopicImage* topic(std::string_view name) const;
+  const TopicImage* topic(const Uuid& id) const;
+  // Content equality (offset excluded: two replays reaching the same state compare equal).
+  bool same_content(const MetadataImage& other) const;
+};
+
+struct StreamTable {
+  std::map<StreamId, stream::StreamInfo> streams;
+  std::map<ObjectId, stream::ObjectMeta> objects;
+  std::map<ObjectId, int64_t> prepared_deadline_ms;  // prepared objects only
+  uint64_t next_stream_id = 1;
+  uint64_t next_object_id = 1;
+};
+
+class MetadataState {
+ public:
+  MetadataImage image;
+  StreamTable streams;
+
+  Status apply(const MetadataRecord& record);
+  Status apply_all(const std::vector<MetadataRecord>& records);
+  std::vector<MetadataRecord> to_records() const;
+
+  // Record builders (the one place that maps state structs to records).
+  static protocol::FloeStreamRecord stream_record(const stream::StreamInfo& info);
+  static protocol::FloeObjectRecord object_record(const stream::ObjectMeta& meta, int64_t deadline_ms);
+  protocol::FloeIdCountersRecord counters_record() const;
+};
+
+bool same_streams(const StreamTable& a, const StreamTable& b);
+
+}  // namespace floe::metadata

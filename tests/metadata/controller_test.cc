@@ -1,0 +1,336 @@
+#include <catch2/catch.hpp>
+
+#include "metadata/snapshot.h"
+#include "metadata_test_util.h"
+
+using namespace floe;
+using namespace floe::metadata;
+using namespace floe::metadata::testing;
+namespace ke = floe::metadata::kafka_errors;
+
+TEST_CASE("first_start_leads_and_commits_a_kafka_style_cluster_id") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  auto image = c->image();
+  CHECK(image->cluster_id.size() == 22);  // base64url of 16 bytes, no padding
+  CHECK(image->cluster_id[0] != '-');
+  CHECK(image->offset >= 0);
+  std::string id = image->cluster_id;
+  c->close();
+  c = open_controller(single_node(dir.path));
+  CHECK(c->image()->cluster_id == id);  // generated once
+}
+
+TEST_CASE("create_topics_makes_one_stream_per_partition_led_by_this_node") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  auto r = create_one(*c, "orders", 3, {{"retention.ms", "1000"}});
+  CHECK(r.error_code == ke::kNone);
+  CHECK(r.num_partitions == 3);
+  CHECK_FALSE(r.topic_id.is_zero());
+  auto image = c->image();
+  const TopicImage* t = image->topic("orders");
+  REQUIRE(t);
+  CHECK(image->topic(r.topic_id) == t);
+  REQUIRE(t->partitions.size() == 3);
+  std::set<StreamId> streams;
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(t->partitions[i].index == static_cast<int32_t>(i));
+    CHECK(t->partitions[i].leader == NodeId(1));
+    CHECK(t->partitions[i].leader_epoch == 0);
+    streams.insert(t->partitions[i].stream_id);
+    auto info = call<stream::StreamInfo>([&](auto cb) { c->describe_stream(t->partitions[i].stream_id, cb); });
+    REQUIRE(info.ok());
+  }
+  CHECK(streams.size() == 3);
+  CHECK(t->configs.at("retention.ms") == "1000");
+  CHECK(create_one(*c, "defaulted").num_partitions == 1);
+}
+
+TEST_CASE("create_topics_reports_every_kafka_error_per_topic") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  REQUIRE(create_one(*c, "taken").error_code == ke::kNone);
+  REQUIRE(create_one(*c, "a.b").error_code == ke::kNone);
+  auto results = create(*c, {
+                                TopicSpec{"taken", 1, {}, false},
+                                TopicSpec{"bad name!", 1, {}, false},
+                                TopicSpec{"", 1, {}, false},
+                                TopicSpec{"..", 1, {}, false},
+                                TopicSpec{std::string(250, 'x'), 1, {}, false},
+                                TopicSpec{"a_b", 1, {}, false},
+                                TopicSpec{"zero", 0, {}, false},
+                                TopicSpec{"negative", -5, {}, false},
+                                TopicSpec{"huge", kMaxPartitionsPerTopic + 1, {}, false},
+                                TopicSpec{"badconfig", 1, {{"retention.ms", "soon"}}, false},
+                                TopicSpec{"unknownconfig", 1, {{"no.such", "1"}}, false},
+                                TopicSpec{"twice", 1, {}, false},
+                                TopicSpec{"twice", 1, {}, false},
+                                TopicSpec{"__consumer_offsets", 1, {}, false},
+                                TopicSpec{"fine", 2, {}, false},
+                            });
+  std::vector<int16_t> codes;
+  for (auto& r : results) codes.push_back(r.error_code);
+  CHECK(codes == std::vector<int16_t>{ke::kTopicAlreadyExists, ke::kInvalidTopic, ke::kInvalidTopic, ke::kInvalidTopic,
+                                      ke::kInvalidTopic, ke::kInvalidTopic, ke::kInvalidPartitions,
+                                      ke::kInvalidPartitions, ke::kInvalidPartitions, ke::kInvalidConfig,
+                                      ke::kInvalidConfig, ke::kInvalidRequest, ke::kInvalidRequest,
+                                      ke::kInvalidRequest, ke::kNone});
+  for (auto& r : results) {
+    if (r.error_code != ke::kNone) CHECK_FALSE(r.error_message.empty());
+  }
+  auto image = c->image();
+  CHECK(image->topics.size() == 3);  // taken, a.b, fine
+  CHECK(create(*c, {TopicSpec{"__consumer_offsets", 50, {}, true}})[0].error_code == ke::kNone);
+  CHECK(c->image()->topic("__consumer_offsets")->internal);
+}
+
+TEST_CASE("validate_only_checks_without_creating") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  auto r = create(*c, {TopicSpec{"dry", 4, {}, false}}, true);
+  CHECK(r[0].error_code == ke::kNone);
+  CHECK(r[0].num_partitions == 4);
+  CHECK(c->image()->topics.empty());
+  auto p = call<std::vector<TopicResult>>([&](auto cb) { c->create_partitions({{"dry", 5}}, true, cb); });
+  CHECK((*p)[0].error_code == ke::kUnknownTopicOrPartition);
+}
+
+TEST_CASE("delete_topics_removes_streams_and_destroys_their_objects") {
+  TempDir dir;
+  int64_t now = 1000;
+  auto c = open_controller(single_node(dir.path, [&] { return now; }));
+  auto t = create_one(*c, "doomed", 2);
+  auto stream_id = c->image()->topic("doomed")->partitions[0].stream_id;
+  auto opened = call<stream::StreamInfo>([&](auto cb) { c->open_stream(stream_id, NodeId(1), cb); });
+  REQUIRE(opened.ok());
+  auto object = call<ObjectId>([&](auto cb) { c->prepare_objects(1, 60000, cb); });
+  REQUIRE(object.ok());
+  stream::StreamSetObjectCommit commit;
+  commit.node_id = NodeId(1);
+  commit.object_id = *object;
+  commit.object_size_bytes = 10;
+  commit.ranges = {{stream_id, opened->epoch, Offset(0), Offset(5)}};
+  REQUIRE(call<stream::Done>([&](auto cb) { c->commit_stream_set_object(commit, cb); }).ok());
+
+  auto results = call<std::vector<TopicResult>>([&](auto cb) { c->delete_topics({"doomed", "ghost", "doomed"}, cb); });
+  REQUIRE(results.ok());
+  CHECK((*results)[0].error_code == ke::kInvalidRequest);
+  CHECK((*results)[1].error_code == ke::kUnknownTopicOrPartition);
+  CHECK(c->image()->topic("doomed"));  // a duplicated name deletes nothing
+  results = call<std::vector<TopicResult>>([&](auto cb) { c->delete_topics({"doomed"}, cb); });
+  CHECK((*results)[0].error_code == ke::kNone);
+  CHECK((*results)[0].topic_id == t.topic_id);
+  CHECK_FALSE(c->image()->topic("doomed"));
+  CHECK(c->image()->topic_names.empty());
+  CHECK(call<stream::StreamInfo>([&](auto cb) { c->describe_stream(stream_id, cb); }).error().code == Errc::not_found);
+  CHECK(c->object(*object)->state == stream::ObjectState::destroyed);
+  CHECK(create_one(*c, "doomed").error_code == ke::kNone);  // the name is free again
+}
+
+TEST_CASE("create_partitions_only_grows_and_reports_errors") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  create_one(*c, "grow", 2);
+  auto r = call<std::vector<TopicResult>>([&](auto cb) {
+    c->create_partitions({{"grow", 5}, {"ghost", 3}, {"grow", 0}}, false, cb);
+  });
+  REQUIRE(r.ok());
+  CHECK((*r)[0].error_code == ke::kInvalidRequest);  // "grow" twice
+  CHECK((*r)[1].error_code == ke::kUnknownTopicOrPartition);
+  r = call<std::vector<TopicResult>>([&](auto cb) { c->create_partitions({{"grow", 2}}, false, cb); });
+  CHECK((*r)[0].error_code == ke::kInvalidPartitions);
+  r = call<std::vector<TopicResult>>([&](auto cb) { c->create_partitions({{"grow", kMaxPartitionsPerTopic + 1}}, false, cb); });
+  CHECK((*r)[0].error_code == ke::kInvalidPartitions);
+  r = call<std::vector<TopicResult>>([&](auto cb) { c->create_partitions({{"grow", 5}}, true, cb); });
+  CHECK((*r)[0].error_code == ke::kNone);
+  CHECK(c->image()->topic("grow")->partitions.size() == 2);
+  r = call<std::vector<TopicResult>>([&](auto cb) { c->create_partitions({{"grow", 5}}, false, cb); });
+  CHECK((*r)[0].error_code == ke::kNone);
+  const auto* t = c->image()->topic("grow");
+  REQUIRE(t->partitions.size() == 5);
+  CHECK(t->partitions[4].index == 4);
+  CHECK(c->streams().streams.size() == 5);
+}
+
+TEST_CASE("alter_configs_incremental_and_full_replace") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  create_one(*c, "conf", 1, {{"retention.ms", "1000"}, {"cleanup.policy", "compact"}});
+  auto alter = [&](std::vector<ConfigChange> changes, bool incremental, bool validate_only = false) {
+    auto r = call<TopicResult>([&](auto cb) { c->alter_topic_configs("conf", changes, incremental, validate_only, cb); });
+    REQUIRE(r.ok());
+    return *r;
+  };
+  CHECK(alter({{"retention.ms", ConfigOp::set, "2000"}, {"cleanup.policy", ConfigOp::remove, {}}}, true).error_code == ke::kNone);
+  CHECK(c->image()->topic("conf")->configs == std::map<std::string, std::string>{{"retention.ms", "2000"}});
+  CHECK(alter({{"max.message.bytes", ConfigOp::set, "100"}}, false).error_code == ke::kNone);
+  CHECK(c->image()->topic("conf")->configs == std::map<std::string, std::string>{{"max.message.bytes", "100"}});
+  CHECK(alter({{"retention.ms", ConfigOp::set, "5"}}, true, true).error_code == ke::kNone);
+  CHECK(c->image()->topic("conf")->configs.count("retention.ms") == 0);  // validate_only
+
+  CHECK(alter({{"retention.ms", ConfigOp::set, "x"}}, true).error_code == ke::kInvalidConfig);
+  CHECK(alter({{"no.such", ConfigOp::set, "1"}}, true).error_code == ke::kInvalidConfig);
+  CHECK(alter({{"no.such", ConfigOp::remove, {}}}, true).error_code == ke::kInvalidConfig);
+  CHECK(alter({{"retention.ms", ConfigOp::set, {}}}, true).error_code == ke::kInvalidConfig);
+  CHECK(alter({{"retention.ms", ConfigOp::set, "1"}, {"retention.ms", ConfigOp::set, "2"}}, true).error_code ==
+        ke::kInvalidRequest);
+  auto unknown = call<TopicResult>([&](auto cb) { c->alter_topic_configs("ghost", {}, true, false, cb); });
+  CHECK(unknown->error_code == ke::kUnknownTopicOrPartition);
+}
+
+TEST_CASE("brokers_register_and_producer_id_blocks_are_never_reused") {
+  TempDir dir;
+  {
+    auto c = open_controller(single_node(dir.path));
+    BrokerRegistration reg{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::string("rack-a")};
+    REQUIRE(call<stream::Done>([&](auto cb) { c->register_broker(reg, cb); }).ok());
+    const auto& broker = c->image()->brokers.at(NodeId(1));
+    CHECK_FALSE(broker.fenced);
+    CHECK(broker.listeners == std::vector<BrokerListener>{{"PLAINTEXT", "127.0.0.1", 9092}});
+    CHECK(broker.rack == "rack-a");
+    BrokerRegistration bad{NodeId(2), Uuid{}, {{"PLAINTEXT", "h", 70000}}, std::nullopt};
+    CHECK_FALSE(call<stream::Done>([&](auto cb) { c->register_broker(bad, cb); }).ok());
+    auto a = call<ProducerIdBlock>([&](auto cb) { c->allocate_producer_ids(NodeId(1), cb); });
+    auto b = call<ProducerIdBlock>([&](auto cb) { c->allocate_producer_ids(NodeId(1), cb); });
+    CHECK(a->first_id == 0);
+    CHECK(a->size == 1000);
+    CHECK(b->first_id == 1000);
+  }
+  auto c = open_controller(single_node(dir.path));
+  auto next = call<ProducerIdBlock>([&](auto cb) { c->allocate_producer_ids(NodeId(1), cb); });
+  CHECK(next->first_id == 2000);
+  CHECK(c->image()->brokers.count(NodeId(1)) == 1);
+}
+
+TEST_CASE("partitions_go_to_the_least_loaded_unfenced_broker") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  for (int id : {1, 2}) {
+    BrokerRegistration reg{NodeId(id), Uuid{}, {{"PLAINTEXT", "h", 9000 + id}}, std::nullopt};
+    REQUIRE(call<stream::Done>([&](auto cb) { c->register_broker(reg, cb); }).ok());
+  }
+  create_one(*c, "spread", 4);
+  std::map<NodeId, int> led;
+  for (const auto& p : c->image()->topic("spread")->partitions) ++led[p.leader];
+  CHECK(led[NodeId(1)] == 2);
+  CHECK(led[NodeId(2)] == 2);
+}
+
+namespace {
+// Everything durable the image and the stream table hold.
+void check_same_state(Controller& a, const MetadataImage& image, const StreamTable& streams) {
+  CHECK(a.image()->same_content(image));
+  CHECK(same_streams(a.streams(), streams));
+}
+
+void make_some_state(Controller& c, int64_t& now) {
+  create_one(c, "alpha", 3, {{"retention.ms", "100"}});
+  create_one(c, "beta", 1);
+  auto sid = c.image()->topic("alpha")->partitions[1].stream_id;
+  auto opened = call<stream::StreamInfo>([&](auto cb) { c.open_stream(sid, NodeId(1), cb); });
+  auto first = call<ObjectId>([&](auto cb) { c.prepare_objects(3, 50, cb); });
+  stream::StreamSetObjectCommit commit;
+  commit.node_id = NodeId(1);
+  commit.object_id = *first;
+  commit.ranges = {{sid, opened->epoch, Offset(0), Offset(7)}};
+  REQUIRE(call<stream::Done>([&](auto cb) { c.commit_stream_set_object(commit, cb); }).ok());
+  REQUIRE(call<stream::Done>([&](auto cb) { c.trim_stream(sid, opened->epoch, Offset(3), cb); }).ok());
+  now += 100;  // the other two prepared objects expire
+  auto destroyed = call<std::vector<stream::ObjectMeta>>([&](auto cb) { c.list_destroyed_objects(now, 10, cb); });
+  REQUIRE(destroyed->size() == 2);
+  REQUIRE(call<stream::Done>([&](auto cb) { c.erase_objects({destroyed->at(0).id}, cb); }).ok());
+  auto pids = call<ProducerIdBlock>([&](auto cb) { c.allocate_producer_ids(NodeId(1), cb); });
+  REQUIRE(pids.ok());
+  (void)call<std::vector<TopicResult>>([&](auto cb) { c.delete_topics({"beta"}, cb); });
+}
+}  // namespace
+
+TEST_CASE("a_reopened_controller_has_an_identical_image_and_stream_table") {
+  TempDir dir;
+  int64_t now = 1000;
+  std::shared_ptr<const MetadataImage> before;
+  StreamTable streams_before;
+  {
+    auto c = open_controller(single_node(dir.path, [&] { return now; }));
+    make_some_state(*c, now);
+    before = c->image();
+    streams_before = c->streams();
+  }
+  auto c = open_controller(single_node(dir.path, [&] { return now; }));
+  check_same_state(*c, *before, streams_before);
+  CHECK(c->image()->offset == before->offset);  // control entries (LeaderChange) are not applied
+  // New ids continue after the old ones.
+  auto s = call<stream::StreamInfo>([&](auto cb) { c->create_stream(cb); });
+  CHECK(s->id.value() == streams_before.next_stream_id);
+}
+
+TEST_CASE("snapshots_shorten_replay_and_a_corrupt_snapshot_falls_back_to_the_log") {
+  TempDir dir;
+  int64_t now = 1000;
+  auto options = single_node(dir.path, [&] { return now; });
+  options.snapshot_interval_entries = 5;
+  std::shared_ptr<const MetadataImage> before;
+  StreamTable streams_before;
+  {
+    auto c = open_controller(options);
+    make_some_state(*c, now);
+    for (int i = 0; i < 7; ++i) create_one(*c, "more-" + std::to_string(i));
+    before = c->image();
+    streams_before = c->streams();
+  }
+  auto snapshot = load_snapshot(dir.path.string());
+  REQUIRE(snapshot.ok());
+  REQUIRE(snapshot->has_value());
+  CHECK((*snapshot)->offset > 0);
+  CHECK((*snapshot)->offset <= before->offset);
+  {
+    auto c = open_controller(options);
+    check_same_state(*c, *before, streams_before);
+  }
+  {
+    // Flip a payload byte: the CRC catches it and open() replays the whole log instead.
+    std::string path = (dir.path / "metadata.snapshot").string();
+    FILE* f = std::fopen(path.c_str(), "r+b");
+    REQUIRE(f);
+    std::fseek(f, 30, SEEK_SET);
+    int ch = std::fgetc(f);
+    std::fseek(f, 30, SEEK_SET);
+    std::fputc(ch ^ 0xff, f);
+    std::fclose(f);
+    CHECK(load_snapshot(dir.path.string()).error().code == Errc::corrupt);
+    auto c = open_controller(options);
+    check_same_state(*c, *before, streams_before);
+  }
+}
+
+TEST_CASE("calls_after_close_fail_instead_of_hanging") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  c->close();
+  c->close();
+  auto r = create(*c, {TopicSpec{"late", 1, {}, false}});
+  CHECK(r[0].error_code == ke::kNotController);
+  CHECK_FALSE(call<stream::StreamInfo>([&](auto cb) { c->create_stream(cb); }).ok());
+}
+
+TEST_CASE("concurrent_writers_from_many_threads_all_commit") {
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        auto r = call<std::vector<TopicResult>>([&](auto cb) {
+          c->create_topics({TopicSpec{"t" + std::to_string(t) + "-" + std::to_string(i), 2, {}, false}}, false, cb);
+        });
+        if (r.ok() && (*r)[0].error_code == 0) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok == 100);
+  CHECK(c->image()->topics.size() == 100);
+  CHECK(c->streams().streams.size() == 200);
+}

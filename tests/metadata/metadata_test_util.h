@@ -1,0 +1,55 @@
+// Helpers shared by the metadata unit tests: a temp dir and a single-voter Controller in it.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "metadata/controller.h"
+
+namespace floe::metadata::testing {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "floe-metadata-test-XXXXXX").string();
+    path = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+inline ControllerOptions single_node(const std::filesystem::path& dir, std::function<int64_t()> now_ms = {}) {
+  ControllerOptions options;
+  options.node_id = NodeId(1);
+  options.log_dir = dir.string();
+  options.now_ms = std::move(now_ms);
+  return options;
+}
+
+inline std::unique_ptr<Controller> open_controller(ControllerOptions options) {
+  auto c = Controller::open(std::move(options));
+  if (!c.ok()) FAIL(c.error().to_string());
+  return std::move(c.value());
+}
+
+template <typename T, typename F>
+Result<T> call(F start) {
+  return stream::meta_wait<T>(start);
+}
+
+inline std::vector<TopicResult> create(Controller& c, std::vector<TopicSpec> specs, bool validate_only = false) {
+  auto r = call<std::vector<TopicResult>>([&](auto cb) { c.create_topics(specs, validate_only, cb); });
+  REQUIRE(r.ok());
+  return *r;
+}
+
+inline TopicResult create_one(Controller& c, std::string name, int32_t partitions = -1,
+                              std::map<std::string, std::string> configs = {}) {
+  auto results = create(c, {TopicSpec{std::move(name), partitions, std::move(configs), false}});
+  REQUIRE(results.size() == 1);
+  return results[0];
+}
+
+}  // namespace floe::metadata::testing
