@@ -1,0 +1,294 @@
+"""Shared helpers of floe's real-client integration tests (tests/integration/test_kafka_*).
+
+Broker: starts `floe serve` (FLOE_BIN, else <repo>/build/floe) on free 127.0.0.1 ports with its
+data in a directory of its own, waits for the "serving Kafka on" line on stdout, stops it with
+SIGTERM (clean) or SIGKILL (crash), and restarts it on the same data directory and ports.
+Its stdout+stderr go to <dir>/floe.log so a failing test can print the tail.
+
+Checks: a test calls `check(name, fn)` per case; a case raising `Skip` is counted as skipped (with the
+reason printed), never as passed; `finish()` prints the summary and exits 1 if anything failed.
+Every wait here is bounded.
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import shutil
+
+REPO = os.environ.get("FLOE_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+FLOE_BIN = os.environ.get("FLOE_BIN") or os.path.join(REPO, "build", "floe")
+# Debian's python modules (confluent_kafka, kafka) load only in Debian's interpreter.
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+def reexec_under_debian_python():
+    """Scripts start with `#!/usr/bin/python3`; this also covers `python3 script.py` from a pyenv."""
+    if os.path.realpath(sys.executable) != os.path.realpath(DEBIAN_PYTHON) and os.path.exists(DEBIAN_PYTHON):
+        os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON] + sys.argv)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_known_keys = None
+
+
+def known_config_keys():
+    """The configuration keys this floe binary accepts (an override of an unknown key is exit 2)."""
+    global _known_keys
+    if _known_keys is None:
+        out = subprocess.run([FLOE_BIN, "config", "keys"], capture_output=True, text=True, timeout=30).stdout
+        _known_keys = {line.split()[0] for line in out.splitlines() if line and not line[0].isspace()}
+    return _known_keys
+
+
+class Broker:
+    """One single-node floe on free ports. Use as a context manager, or call start()/stop()."""
+
+    def __init__(self, overrides=None, data_dir=None, startup_timeout_s=30):
+        self.owns_dir = data_dir is None
+        self.dir = data_dir or tempfile.mkdtemp(prefix="floe-it-")
+        self.port = free_port()
+        self.controller_port = free_port()
+        self.startup_timeout_s = startup_timeout_s
+        # Small WAL: a 1 GiB ring costs start-up time on every (re)start.
+        self.overrides = {"s3.wal.capacity": str(128 << 20), "s3.wal.upload.threshold": str(32 << 20),
+                          "s3.wal.cache.size": str(64 << 20), "group.initial.rebalance.delay.ms": "0"}
+        self.overrides.update(overrides or {})
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "floe.log")
+        self.starts = 0
+
+    @property
+    def bootstrap(self):
+        return "127.0.0.1:%d" % self.port
+
+    def command(self):
+        cmd = [FLOE_BIN, "serve",
+               "--override", "listeners=PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d" % (self.port, self.controller_port),
+               "--override", "controller.quorum.voters=1@127.0.0.1:%d" % self.controller_port,
+               "--override", "data.dir=%s" % os.path.join(self.dir, "data")]
+        keys = known_config_keys()
+        for k, v in self.overrides.items():
+            if k in keys:
+                cmd += ["--override", "%s=%s" % (k, v)]
+        return cmd
+
+    def start(self):
+        assert self.proc is None, "already running"
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
+        log.flush()
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, cwd=self.dir)
+        log.close()
+        ready = threading.Event()
+        lines = []
+
+        def pump(proc, out):
+            # Copies the broker's stdout to the log for as long as it runs (it must never block on a full pipe).
+            with open(self.log_path, "ab") as f:
+                for line in out:
+                    f.write(line)
+                    f.flush()
+                    lines.append(line)
+                    if b"serving Kafka on" in line:
+                        ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, args=(self.proc, self.proc.stdout), daemon=True).start()
+        if not ready.wait(self.startup_timeout_s):
+            tail = self.log_tail()
+            self.kill()
+            raise RuntimeError("floe did not start within %d s; log tail:\n%s" % (self.startup_timeout_s, tail))
+        if not any(b"serving Kafka on" in l for l in lines) or self.proc.poll() is not None:
+            time.sleep(0.2)  # let stderr reach the log
+            tail = self.log_tail()
+            self.kill()
+            raise RuntimeError("floe exited during start-up; log tail:\n%s" % tail)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s=40):
+        """SIGTERM and wait; returns the exit code (SIGKILL after the timeout, then raises)."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            raise RuntimeError("floe did not stop within %d s of SIGTERM" % timeout_s)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        """SIGKILL: a crash at an arbitrary moment."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self, hard=False):
+        if hard:
+            self.kill()
+        else:
+            self.stop()
+        return self.start()
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def cleanup(self):
+        self.kill()
+        if self.owns_dir and not os.environ.get("FLOE_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+
+# ---- checks -------------------------------------------------------------------------------------
+
+class Skip(Exception):
+    """Raised by a check that cannot run (or is expected to fail on a known broker bug)."""
+
+
+class Results:
+    def __init__(self, suite):
+        self.suite = suite
+        self.passed, self.failed, self.skipped = [], [], []
+        self.started = time.monotonic()
+
+    def check(self, name, fn, *args, **kwargs):
+        t0 = time.monotonic()
+        print("-- %s ..." % name, flush=True)
+        try:
+            fn(*args, **kwargs)
+        except Skip as s:
+            self.skipped.append((name, str(s)))
+            print("SKIP %s: %s" % (name, s), flush=True)
+            return False
+        except Exception as e:  # noqa: BLE001 (a check fails on anything)
+            self.failed.append((name, "%s: %s" % (type(e).__name__, e)))
+            print("FAIL %s (%.1fs): %s" % (name, time.monotonic() - t0, e), flush=True)
+            traceback.print_exc()
+            return False
+        self.passed.append(name)
+        print("ok   %s (%.1fs)" % (name, time.monotonic() - t0), flush=True)
+        return True
+
+    def finish(self, broker=None):
+        took = time.monotonic() - self.started
+        print("\n%s: %d passed, %d skipped, %d failed (%.1f s)" % (
+            self.suite, len(self.passed), len(self.skipped), len(self.failed), took))
+        for name, why in self.skipped:
+            print("  skipped %s: %s" % (name, why))
+        for name, why in self.failed:
+            print("  FAILED  %s: %s" % (name, why))
+        if self.failed and broker is not None:
+            print("---- floe log tail ----\n" + broker.log_tail(60))
+        sys.stdout.flush()
+        sys.exit(1 if self.failed else 0)
+
+
+def expect(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def wait_until(pred, timeout_s, what, interval_s=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(interval_s)
+    raise AssertionError("timed out after %.1f s waiting for %s" % (timeout_s, what))
+
+
+# ---- raw Kafka frames (for guards and the bad-input test) -----------------------------------------
+
+def kafka_request(api_key, api_version, correlation_id, body=b"", client_id=b"floe-it", flexible=False):
+    """One request frame: size, header v1 (v2 with an empty tagged-field section if flexible), body."""
+    header = struct.pack(">hhi", api_key, api_version, correlation_id)
+    header += struct.pack(">h", len(client_id)) + client_id
+    if flexible:
+        header += b"\x00"
+    payload = header + body
+    return struct.pack(">i", len(payload)) + payload
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed after %d of %d bytes" % (len(buf), n))
+        buf += chunk
+    return buf
+
+
+def recv_frame(sock):
+    (size,) = struct.unpack(">i", recv_exact(sock, 4))
+    return recv_exact(sock, size)
+
+
+def join_group_works(bootstrap, timeout_s=15):
+    """True if the broker answers a JoinGroup v0 (any error code) instead of closing the connection.
+
+    The group coordinator is being wired in; group tests run only when the broker speaks JoinGroup.
+    Returns (ok, reason)."""
+    host, port = bootstrap.split(":")
+    group = b"floe-it-probe"
+    body = struct.pack(">h", len(group)) + group
+    body += struct.pack(">i", 10000)          # session timeout
+    body += struct.pack(">h", 0)               # member id ""
+    body += struct.pack(">h", 8) + b"consumer"
+    body += struct.pack(">i", 1)               # one protocol
+    body += struct.pack(">h", 5) + b"range" + struct.pack(">i", 0)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as s:
+            s.sendall(kafka_request(11, 0, 7, body))
+            resp = recv_frame(s)
+    except (OSError, ConnectionError) as e:
+        return False, "JoinGroup v0 probe: %s" % e
+    (corr, err) = struct.unpack(">ih", resp[:6])
+    if corr != 7:
+        return False, "JoinGroup v0 probe: correlation id %d" % corr
+    if err == 35:
+        return False, "JoinGroup v0 probe: UNSUPPORTED_VERSION"
+    # Clean up the probe member if we got one (best effort: error 0 means we are in the group).
+    return True, "error code %d" % err
+
+
+def require_groups(bootstrap):
+    ok, why = join_group_works(bootstrap)
+    if not ok:
+        raise Skip("consumer groups not served by this broker yet (%s)" % why)
