@@ -140,6 +140,10 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   bo.retention_ms = cfg.retention_ms();
   bo.retention_bytes = cfg.get_long("log.retention.bytes");
   bo.retention_check_interval_ms = cfg.get_duration_ms("log.retention.check.interval.ms");
+  bo.group.initial_rebalance_delay_ms = cfg.get_duration_ms("group.initial.rebalance.delay.ms");
+  bo.group.min_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.min.session.timeout.ms"));
+  bo.group.max_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.max.session.timeout.ms"));
+  bo.group.offsets_retention_ms = cfg.get_duration_ms("offsets.retention.ms");
   auto broker = std::make_unique<broker::Broker>(bo, *meta, **streams);
   if (Status s = broker->start(); !s.ok()) return fail(err, "broker: " + s.error().message);
 

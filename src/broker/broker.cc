@@ -133,12 +133,45 @@ Status Broker::start() {
       return Error{Errc::timeout, "opening partitions timed out"};
     }
   }
+  if (Status s = start_coordinator(kStartupTimeoutMs); !s.ok()) return s;
   timer_work_.emplace(timer_io_.get_executor());
   timer_thread_ = std::thread([this] { timer_io_.run(); });
   maintenance_timer_ = std::make_unique<asio::steady_timer>(timer_io_);
   last_retention_ms_ = now_ms();
   schedule_maintenance();
   return {};
+}
+
+Status Broker::start_coordinator(int64_t timeout_ms) {
+  auto image = controller_.image();
+  const metadata::TopicImage* t = image->topic(kGroupStateTopic);
+  if (t == nullptr || t->partitions.empty()) return Error{Errc::internal, "the group state topic is missing"};
+  auto opened = std::make_shared<std::promise<Result<std::shared_ptr<stream::Stream>>>>();
+  auto opened_future = opened->get_future();
+  streams_.open_stream(t->partitions[0].stream_id,
+                       [opened](Result<std::shared_ptr<stream::Stream>> r) { opened->set_value(std::move(r)); });
+  if (opened_future.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) {
+    return Error{Errc::timeout, "opening the group state stream timed out"};
+  }
+  auto stream = opened_future.get();
+  if (!stream.ok()) return Error{stream.error().code, "opening the group state stream: " + stream.error().message};
+  group_stream_ = *stream;
+  GroupCoordinatorOptions go = options_.group;
+  go.now_ms = options_.now_ms;
+  go.partition_exists = [this](std::string_view topic, int32_t partition) {
+    auto image = controller_.image();
+    const auto* t = image->topic(topic);
+    return t != nullptr && !hidden_topic(topic) && partition >= 0 &&
+           partition < static_cast<int32_t>(t->partitions.size());
+  };
+  coordinator_ = std::make_unique<GroupCoordinator>(go, group_stream_);
+  auto loaded = std::make_shared<std::promise<Status>>();
+  auto loaded_future = loaded->get_future();
+  coordinator_->start([loaded](Status s) { loaded->set_value(s); });
+  if (loaded_future.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) {
+    return Error{Errc::timeout, "loading consumer groups timed out"};
+  }
+  return loaded_future.get();
 }
 
 void Broker::schedule_maintenance() {
@@ -174,6 +207,7 @@ void Broker::stop() {
     waiters_.clear();
   }
   for (auto& p : open_partitions()) wake_fetchers(p.get());
+  if (coordinator_) coordinator_->stop();
   timer_work_.reset();
   if (timer_thread_.joinable()) {
     timer_io_.stop();
@@ -181,10 +215,15 @@ void Broker::stop() {
   }
   // Close partitions: each uploads its tail. Bounded: a stuck store must not hang shutdown.
   auto partitions = open_partitions();
-  auto remaining = std::make_shared<std::atomic<size_t>>(partitions.size());
+  auto remaining = std::make_shared<std::atomic<size_t>>(partitions.size() + (group_stream_ ? 1 : 0));
   auto all_closed = std::make_shared<std::promise<void>>();
   auto closed_future = all_closed->get_future();
-  if (partitions.empty()) all_closed->set_value();
+  if (partitions.empty() && !group_stream_) all_closed->set_value();
+  if (group_stream_) {
+    group_stream_->close([remaining, all_closed](Result<stream::Done>) {
+      if (remaining->fetch_sub(1) == 1) all_closed->set_value();
+    });
+  }
   for (auto& p : partitions) {
     p->close([remaining, all_closed](int16_t) {
       if (remaining->fetch_sub(1) == 1) all_closed->set_value();
@@ -353,6 +392,7 @@ void Broker::sync_partitions(std::function<void()> done) {
       }
     }
     for (const auto& [name, topic] : image->topics) {
+      if (hidden_topic(name)) continue;  // its stream belongs to the group coordinator
       TopicState& state = topics_[topic.id];
       state.name = topic.name;
       if (state.partitions.size() < topic.partitions.size()) state.partitions.resize(topic.partitions.size());

@@ -38,6 +38,7 @@
 #include <thread>
 
 #include "broker/kafka_errors.h"
+#include "group/group_coordinator.h"
 #include "log/partition.h"
 #include "metadata/controller.h"
 #include "net/server.h"
@@ -60,6 +61,7 @@ struct BrokerOptions {
   int64_t retention_bytes = -1;           // log.retention.bytes
   int64_t retention_check_interval_ms = 300000;
   int64_t partition_sync_interval_ms = 1000;
+  GroupCoordinatorOptions group;          // partition_exists and now_ms are filled in by the broker
   std::function<int64_t()> now_ms;        // wall clock; default system_clock
 };
 
@@ -156,6 +158,7 @@ class Broker final : public net::RequestHandler {
   void open_partition(const metadata::TopicImage& topic, const metadata::PartitionImage& p, std::function<void()> done);
   bool hidden_topic(std::string_view name) const { return name == kGroupStateTopic; }
   void schedule_maintenance();
+  Status start_coordinator(int64_t timeout_ms);
 
   // Fetch long-poll (handlers_data.cc).
   void wake_fetchers(const log::Partition* partition);
@@ -170,6 +173,8 @@ class Broker final : public net::RequestHandler {
   BrokerOptions options_;
   metadata::Controller& controller_;
   stream::StreamManager& streams_;
+  std::shared_ptr<stream::Stream> group_stream_;
+  std::unique_ptr<GroupCoordinator> coordinator_;
 
   mutable std::mutex mu_;  // topics_, waiters_, producer ids
   std::map<Uuid, TopicState> topics_;  // by topic id: a re-created topic is a new entry

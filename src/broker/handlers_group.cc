@@ -40,10 +40,40 @@ void Broker::handle_find_coordinator(std::shared_ptr<Call> call) {
   call->reply(resp);
 }
 
+namespace {
+// Kafka reports a member's host as "/ip".
+std::string client_host(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  return "/" + (colon == std::string::npos ? peer : peer.substr(0, colon));
+}
+
+template <typename Request, typename Response, typename Method>
+void forward(GroupCoordinator& coordinator, const std::shared_ptr<Broker::Call>& call, Method method) {
+  auto req = decode_request<Request>(*call);
+  if (!req) return;
+  (coordinator.*method)(*req, call->version(), call->client_id, client_host(call->frame.peer),
+                        [call](Response resp) { call->reply(resp); });
+}
+}  // namespace
+
 void Broker::handle_group_api(std::shared_ptr<Call> call) {
-  // The group coordinator is wired in once group/ lands.
-  ++closed_bad_requests_;
-  call->close();
+  FLOE_ASSERT(coordinator_ != nullptr);
+  auto& c = *coordinator_;
+  switch (call->api_key()) {
+    case 8: return forward<protocol::OffsetCommitRequest, protocol::OffsetCommitResponse>(c, call, &GroupCoordinator::offset_commit);
+    case 9: return forward<protocol::OffsetFetchRequest, protocol::OffsetFetchResponse>(c, call, &GroupCoordinator::offset_fetch);
+    case 11: return forward<protocol::JoinGroupRequest, protocol::JoinGroupResponse>(c, call, &GroupCoordinator::join_group);
+    case 12: return forward<protocol::HeartbeatRequest, protocol::HeartbeatResponse>(c, call, &GroupCoordinator::heartbeat);
+    case 13: return forward<protocol::LeaveGroupRequest, protocol::LeaveGroupResponse>(c, call, &GroupCoordinator::leave_group);
+    case 14: return forward<protocol::SyncGroupRequest, protocol::SyncGroupResponse>(c, call, &GroupCoordinator::sync_group);
+    case 15: return forward<protocol::DescribeGroupsRequest, protocol::DescribeGroupsResponse>(c, call, &GroupCoordinator::describe_groups);
+    case 16: return forward<protocol::ListGroupsRequest, protocol::ListGroupsResponse>(c, call, &GroupCoordinator::list_groups);
+    case 42: return forward<protocol::DeleteGroupsRequest, protocol::DeleteGroupsResponse>(c, call, &GroupCoordinator::delete_groups);
+    case 47: return forward<protocol::OffsetDeleteRequest, protocol::OffsetDeleteResponse>(c, call, &GroupCoordinator::offset_delete);
+    default:
+      ++closed_bad_requests_;
+      return call->close();
+  }
 }
 
 }  // namespace floe::broker
