@@ -260,32 +260,53 @@ def recv_frame(sock):
     return recv_exact(sock, size)
 
 
+_group_probe = {}
+
+
+def _kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
 def join_group_works(bootstrap, timeout_s=15):
-    """True if the broker answers a JoinGroup v0 (any error code) instead of closing the connection.
+    """(True, why) if the broker answers a JoinGroup v0 instead of closing the connection.
 
     The group coordinator is being wired in; group tests run only when the broker speaks JoinGroup.
-    Returns (ok, reason)."""
+    The probe joins a group of its own and leaves it again (LeaveGroup v0). Cached per broker."""
+    if bootstrap in _group_probe:
+        return _group_probe[bootstrap]
     host, port = bootstrap.split(":")
-    group = b"floe-it-probe"
-    body = struct.pack(">h", len(group)) + group
+    body = _kstr("floe-it-probe-%d-%d" % (os.getpid(), time.monotonic_ns()))
+    group = body
     body += struct.pack(">i", 10000)          # session timeout
-    body += struct.pack(">h", 0)               # member id ""
-    body += struct.pack(">h", 8) + b"consumer"
+    body += _kstr("")                          # member id
+    body += _kstr("consumer")
     body += struct.pack(">i", 1)               # one protocol
-    body += struct.pack(">h", 5) + b"range" + struct.pack(">i", 0)
+    body += _kstr("range") + struct.pack(">i", 0)
     try:
         with socket.create_connection((host, int(port)), timeout=timeout_s) as s:
             s.sendall(kafka_request(11, 0, 7, body))
             resp = recv_frame(s)
-    except (OSError, ConnectionError) as e:
-        return False, "JoinGroup v0 probe: %s" % e
-    (corr, err) = struct.unpack(">ih", resp[:6])
-    if corr != 7:
-        return False, "JoinGroup v0 probe: correlation id %d" % corr
-    if err == 35:
-        return False, "JoinGroup v0 probe: UNSUPPORTED_VERSION"
-    # Clean up the probe member if we got one (best effort: error 0 means we are in the group).
-    return True, "error code %d" % err
+            (corr, err) = struct.unpack(">ih", resp[:6])
+            if corr != 7:
+                result = (False, "JoinGroup v0 probe: correlation id %d" % corr)
+            elif err == 35:
+                result = (False, "JoinGroup v0 probe: UNSUPPORTED_VERSION")
+            else:
+                result = (True, "JoinGroup v0 answered error code %d" % err)
+                if err == 0:
+                    pos = 6 + 4                                   # generation
+                    for _ in range(2):                            # protocol name, leader
+                        (n,) = struct.unpack(">h", resp[pos:pos + 2])
+                        pos += 2 + max(n, 0)
+                    (n,) = struct.unpack(">h", resp[pos:pos + 2])
+                    member = resp[pos + 2:pos + 2 + n]
+                    s.sendall(kafka_request(13, 0, 8, group + struct.pack(">h", len(member)) + member))
+                    recv_frame(s)
+    except (OSError, ConnectionError, struct.error) as e:
+        result = (False, "JoinGroup v0 probe: %s" % e)
+    _group_probe[bootstrap] = result
+    return result
 
 
 def require_groups(bootstrap):
