@@ -289,3 +289,53 @@ TEST_CASE("list_and_describe_report_states_and_honour_the_states_filter") {
   CHECK(d.members[0].member_metadata.empty());  // metadata only once Stable
   CHECK(d.members[0].client_id == "client");
 }
+
+TEST_CASE("the_protocol_is_chosen_by_the_members_votes_among_those_all_support") {
+  Env env;
+  env.start();
+  auto with = [&](std::vector<std::string> names) {
+    auto r = env.join_request("g", "");
+    r.protocols.clear();
+    for (auto& n : names) {
+      auto& p = r.protocols.emplace_back();
+      p.name = n;
+      p.metadata = subscription({"t"});
+    }
+    return r;
+  };
+  // "sticky" is not supported by everyone; of the rest, two prefer roundrobin, one range.
+  auto a = env.join_async(with({"range", "roundrobin", "sticky"}), 3);
+  auto b = env.join_async(with({"roundrobin", "range"}), 3);
+  auto c = env.join_async(with({"sticky", "roundrobin", "range"}), 3);
+  for (auto* p : {&a, &b, &c}) {
+    auto r = p->get();
+    REQUIRE(r.error_code == 0);
+    CHECK(r.protocol_name == "roundrobin");
+  }
+}
+
+TEST_CASE("a_member_id_handed_out_but_never_used_expires_and_does_not_block_the_join") {
+  Env env;
+  env.start();
+  auto j = env.join_alone("g");
+  // A second consumer gets its id (MEMBER_ID_REQUIRED) and vanishes; the leader rejoins.
+  auto r = env.join(env.join_request("g", "", {"t"}, 300));
+  REQUIRE(r.error_code == ke::kMemberIdRequired);
+  auto start = std::chrono::steady_clock::now();
+  auto again = env.join(env.join_request("g", j.member_id));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(250));
+  CHECK(again.error_code == 0);
+  CHECK(again.members.size() == 1);
+}
+
+TEST_CASE("heartbeats_between_join_and_sync_are_accepted") {
+  Env env;
+  env.start();
+  auto id = env.member_id_for("g");
+  auto r = env.join(env.join_request("g", id));
+  CHECK(env.describe("g").group_state == "CompletingRebalance");
+  CHECK(env.heartbeat("g", r.generation_id, id) == 0);
+  // A follower's sync waits for the leader's; here the leader is the only member.
+  auto s = env.sync("g", r.generation_id, id, {{id, "x"}});
+  CHECK(str(s.assignment) == "x");
+}
