@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Crash durability with a real client: in each of ITERATIONS rounds (bounded by BUDGET_S) an idempotent
+confluent-kafka producer (acks=all) sends numbered records to 4 partitions
+(at least 20 rounds; more while under BUDGET_S; FLOE_DURABILITY_ITERATIONS/_BUDGET_S/_SEED override), floe is SIGKILLed at a
+random moment, restarted on the same data directory, and the new records are read back.
+
+Promise, per partition and per producer (one producer per round):
+- every ACKNOWLEDGED record is present, at the offset its acknowledgement named;
+- no record appears twice (idempotent producer: no duplicates at all, acked or not);
+- the records present are a gap-free prefix of what that producer sent to the partition, in order
+  (unacknowledged ones at the tail may or may not be there);
+- offsets stay dense across restarts, and a final full re-read agrees with every round's view.
+"""
+
+import os
+import random
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floe_test_lib as L  # noqa: E402
+
+L.reexec_under_debian_python()
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+TOPIC, PARTITIONS = "durable", 4
+ITERATIONS = int(os.environ.get("FLOE_DURABILITY_ITERATIONS", "24"))
+MIN_ITERATIONS = min(ITERATIONS, 20)
+BUDGET_S = float(os.environ.get("FLOE_DURABILITY_BUDGET_S", "90"))   # rounds past MIN_ITERATIONS stop here
+HARD_LIMIT_S = 180                                                      # even MIN_ITERATIONS stop here (slow machine)
+SEED = int(os.environ.get("FLOE_DURABILITY_SEED", str(int(time.time()))))
+
+
+def create_topic():
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    f = a.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)])[TOPIC]
+    f.result(timeout=20)
+
+
+def produce_until_killed(round_no, rnd):
+    """Produces 'round:partition:seq' records until the broker dies; returns (sent, acked) where
+    sent[p] = number of records handed to the client for p and acked[p] = {seq: offset}."""
+    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "acks": "all",
+                  "linger.ms": rnd.choice([0, 1, 5]), "message.timeout.ms": 1500, "socket.timeout.ms": 2000,
+                  "reconnect.backoff.max.ms": 200, "queue.buffering.max.messages": 20000})
+    sent = [0] * PARTITIONS
+    acked = [dict() for _ in range(PARTITIONS)]
+    failed = [0]
+
+    def on_delivery(err, msg):
+        r, part, seq = msg.value().decode().split(":")
+        if err is None:
+            acked[msg.partition()][int(seq)] = msg.offset()
+        else:
+            failed[0] += 1
+
+    # Warm-up: one record per partition, acknowledged, before the clock starts (librdkafka asks for a
+    # new topic's metadata only after ~1 s, and the idempotent producer needs its producer id first).
+    for part in range(PARTITIONS):
+        p.produce(TOPIC, ("%d:%d:0" % (round_no, part)).encode(), partition=part, on_delivery=on_delivery)
+        sent[part] = 1
+    L.expect(p.flush(10) == 0 and all(0 in a for a in acked), "round %d: warm-up records not acknowledged" % round_no)
+    kill_after_s = rnd.uniform(0.05, 1.0)
+    killer = threading.Timer(kill_after_s, broker.kill)
+    killer.start()
+    i = PARTITIONS
+    deadline = time.monotonic() + 10
+    while broker.proc is not None and time.monotonic() < deadline:
+        part = i % PARTITIONS
+        try:
+            p.produce(TOPIC, ("%d:%d:%d" % (round_no, part, sent[part])).encode(), partition=part,
+                      on_delivery=on_delivery)
+            sent[part] += 1
+            i += 1
+        except BufferError:
+            p.poll(0.01)
+        if i % 200 == 0:
+            p.poll(0)
+            time.sleep(0.002)   # ~tens of thousands of records a second, not a flood
+    killer.join()
+    left = p.flush(15)
+    L.expect(left == 0, "round %d: %d records neither acked nor failed 15 s after the kill" % (round_no, left))
+    return sent, acked, kill_after_s, failed[0]
+
+
+def read_range(start, timeout_s=30):
+    """Records from start[p] to the current high watermark of each partition: {p: [(offset, value)]}."""
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "durability-unused",
+                  "enable.auto.commit": False, "fetch.wait.max.ms": 50})
+    highs = [c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in range(PARTITIONS)]
+    c.assign([TopicPartition(TOPIC, p, start[p]) for p in range(PARTITIONS) if highs[p] > start[p]])
+    out = {p: [] for p in range(PARTITIONS)}
+    deadline = time.monotonic() + timeout_s
+    while any(start[p] + len(out[p]) < highs[p] for p in range(PARTITIONS)) and time.monotonic() < deadline:
+        for m in c.consume(num_messages=5000, timeout=0.2):
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise AssertionError("consume: %s" % m.error())
+            if m.offset() < highs[m.partition()]:
+                out[m.partition()].append((m.offset(), m.value().decode()))
+    c.close()
+    for p in range(PARTITIONS):
+        L.expect(start[p] + len(out[p]) == highs[p], "partition %d: read %d records of [%d, %d)" % (
+            p, len(out[p]), start[p], highs[p]))
+    return out, highs
+
+
+def verify_round(round_no, start, sent, acked, recs):
+    present_total = 0
+    for p in range(PARTITIONS):
+        offsets = [o for o, _ in recs[p]]
+        L.expect(offsets == list(range(start[p], start[p] + len(offsets))), "round %d partition %d: offsets not dense" % (
+            round_no, p))
+        seqs = []
+        for o, v in recs[p]:
+            r, part, seq = (int(x) for x in v.split(":"))
+            L.expect(r == round_no and part == p, "round %d partition %d offset %d holds %s (another round's record)" % (
+                round_no, p, o, v))
+            seqs.append(seq)
+        if len(set(seqs)) != len(seqs):
+            counts = {}
+            for s in seqs:
+                counts[s] = counts.get(s, 0) + 1
+            raise AssertionError("round %d partition %d: duplicates %s" % (
+                round_no, p, sorted(s for s, k in counts.items() if k > 1)[:10]))
+        L.expect(seqs == list(range(len(seqs))), "round %d partition %d: not a gap-free prefix of what was sent: %s..." % (
+            round_no, p, seqs[:20]))
+        L.expect(len(seqs) <= sent[p], "round %d partition %d: %d records present, %d sent" % (round_no, p, len(seqs), sent[p]))
+        for seq, off in acked[p].items():
+            L.expect(seq < len(seqs), "round %d partition %d: acknowledged record %d (offset %d) lost after the kill; "
+                     "only %d present" % (round_no, p, seq, off, len(seqs)))
+            L.expect(off == start[p] + seq, "round %d partition %d: record %d acked at offset %d but stored at %d" % (
+                round_no, p, seq, off, start[p] + seq))
+        present_total += len(seqs)
+    return present_total
+
+
+def durability_loop():
+    rnd = random.Random(SEED)
+    print("   seed %d (FLOE_DURABILITY_SEED to replay), up to %d rounds in %.0f s" % (SEED, ITERATIONS, BUDGET_S))
+    create_topic()
+    start = [0] * PARTITIONS
+    history = {}   # (partition, offset) -> value, as each round saw it
+    t0 = time.monotonic()
+    rounds = 0
+    totals = [0, 0, 0]
+    while rounds < ITERATIONS and time.monotonic() - t0 < (BUDGET_S if rounds >= MIN_ITERATIONS else HARD_LIMIT_S):
+        t_round = time.monotonic()
+        sent, acked, kill_s, failed = produce_until_killed(rounds, rnd)
+        t_produced = time.monotonic()
+        broker.start()  # same data dir and ports
+        t_started = time.monotonic()
+        recs, highs = read_range(start)
+        t_read = time.monotonic()
+        present = verify_round(rounds, start, sent, acked, recs)
+        n_acked = sum(len(a) for a in acked)
+        totals[0] += sum(sent)
+        totals[1] += n_acked
+        totals[2] += present
+        print("   round %2d: killed after %.2f s; sent %6d, acked %6d, failed %5d, present after restart %6d "
+              "(produce %.1f s, restart %.1f s, read %.1f s)" % (
+                  rounds, kill_s, sum(sent), n_acked, failed, present, t_produced - t_round, t_started - t_produced,
+                  t_read - t_started))
+        for p in range(PARTITIONS):
+            for o, v in recs[p]:
+                history[(p, o)] = v
+        start = highs
+        rounds += 1
+    L.expect(rounds >= MIN_ITERATIONS, "only %d rounds fit in %.0f s (want >= %d)" % (rounds, HARD_LIMIT_S, MIN_ITERATIONS))
+    # One last clean restart: the whole log, read from 0, is exactly what the rounds saw.
+    broker.restart()
+    full, highs = read_range([0] * PARTITIONS, timeout_s=60)
+    L.expect(highs == start, "high watermarks moved after a clean restart: %s -> %s" % (start, highs))
+    for p in range(PARTITIONS):
+        for o, v in full[p]:
+            L.expect(history.get((p, o)) == v, "partition %d offset %d: %r now, %r when its round checked it" % (
+                p, o, v, history.get((p, o))))
+    print("   %d rounds in %.1f s: %d sent, %d acked, %d present; final re-read of %d records agrees" % (
+        rounds, time.monotonic() - t0, totals[0], totals[1], totals[2], sum(len(v) for v in full.values())))
+
+
+results = L.Results("test_kafka_durability")
+broker = L.Broker()
+try:
+    broker.start()
+    results.check("SIGKILL at a random moment loses no acknowledged record, duplicates none", durability_loop)
+    results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
+finally:
+    try:
+        results.finish(broker)
+    finally:
+        broker.cleanup()
