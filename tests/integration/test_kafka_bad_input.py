@@ -7,7 +7,8 @@ sender (size promises more than arrives, then the sender closes or stays silent)
 is cut short or whose lengths/array counts lie (2^31-1 topics); an unknown API key; Produce v99;
 ApiVersions v99 (must answer a v0 body: UNSUPPORTED_VERSION 35 plus the API list); a size prefix
 above socket.request.max.bytes (closed without reading or allocating it); a valid request pipelined
-ahead of garbage is still answered; 10,000 idle connections (fd limit permitting, else as many as fit;
+ahead of garbage is still answered; Produce of record batches with a bad CRC, magic, record count
+or length is refused (CRC: CORRUPT_MESSAGE 2) and nothing of them is stored; 10,000 idle connections (fd limit permitting, else as many as fit;
 at least 2,000); connections.max.idle.ms closes idle connections.
 """
 
@@ -244,6 +245,108 @@ def pipelined_valid_then_garbage():
         expect_closed(s, "garbage after two valid requests")
 
 
+# ---- record batches with valid framing but bad content -----------------------------------------------
+
+def _crc32c_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _CRC32C[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)   # zigzag
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def record(offset_delta, key, value):
+    body = b"\x00" + varint(0) + varint(offset_delta) + varint(len(key)) + key + varint(len(value)) + value + varint(0)
+    return varint(len(body)) + body
+
+
+def record_batch(values, magic=2, crc_delta=0, count=None, length_delta=0):
+    """A v2 record batch (no compression, no producer id) of the given values."""
+    recs = b"".join(record(i, b"k%d" % i, v) for i, v in enumerate(values))
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, 1700000000000, 1700000000000, -1, -1, -1,
+                            len(values) if count is None else count) + recs
+    crc = (crc32c(after_crc) + crc_delta) & 0xFFFFFFFF
+    after_length = struct.pack(">ibI", -1, magic, crc) + after_crc
+    return struct.pack(">qi", 0, len(after_length) + length_delta) + after_length
+
+
+def produce_v3(topic, partition, records, correlation_id=50):
+    """Produce v3 with acks=-1; returns the partition's error code (or 'closed')."""
+    t = topic.encode()
+    body = struct.pack(">hhi", -1, -1, 10000) + struct.pack(">i", 1) + struct.pack(">h", len(t)) + t
+    body += struct.pack(">i", 1) + struct.pack(">i", partition) + struct.pack(">i", len(records)) + records
+    with connect() as s:
+        s.sendall(L.kafka_request(0, 3, correlation_id, body))
+        o = outcome(s, 10)
+    if o in ("closed", "silent"):
+        return o
+    resp = o[1]
+    corr, n_topics = struct.unpack(">ii", resp[:8])
+    L.expect(corr == correlation_id and n_topics == 1, "Produce v3 answer: corr %d, %d topics" % (corr, n_topics))
+    (name_len,) = struct.unpack(">h", resp[8:10])
+    pos = 10 + name_len
+    n_parts, index, err = struct.unpack(">iih", resp[pos:pos + 10])
+    return err
+
+
+def consume_values(topic, partition):
+    p = subprocess.run(["kcat", "-b", broker.bootstrap, "-C", "-t", topic, "-p", str(partition), "-o", "beginning",
+                        "-e", "-q", "-f", "%s\n"], capture_output=True, text=True, timeout=30)
+    L.expect(p.returncode == 0, "kcat consume %s/%d: %s" % (topic, partition, p.stderr))
+    return p.stdout.splitlines()
+
+
+def corrupt_batches():
+    topic = "bad-batches"
+    subprocess.run(["kcat", "-b", broker.bootstrap, "-L", "-t", topic], capture_output=True, timeout=30)  # auto-create
+    err = produce_v3(topic, 0, record_batch([b"first"]))
+    L.expect(err == 0, "a well-formed batch was refused: %s (test builder broken?)" % err)
+    cases = [
+        ("CRC off by one", record_batch([b"bad-crc"], crc_delta=1), (2,)),
+        ("magic 1 header with v2 layout", record_batch([b"bad-magic"], magic=1), None),
+        ("magic 3", record_batch([b"magic3"], magic=3), None),
+        ("record count 1000, one record", record_batch([b"bad-count"], count=1000), None),
+        ("record count 0, one record", record_batch([b"zero-count"], count=0), None),
+        ("batch length beyond the records bytes", record_batch([b"long"], length_delta=40), None),
+        ("batch length short by 5", record_batch([b"short"], length_delta=-5), None),
+        ("records field of 7 bytes", b"\x00" * 7, None),
+    ]
+    for label, batch, want in cases:
+        err = produce_v3(topic, 0, batch)
+        L.expect(err not in (0, "silent"), "%s: accepted (error %s)" % (label, err))
+        if want is not None and err != "closed":
+            L.expect(err in want, "%s: error %s, want one of %s" % (label, err, want))
+        print("   %s: %s" % (label, "connection closed" if err == "closed" else "error %d" % err))
+        L.expect(broker.alive(), "%s: floe exited" % label)
+    L.expect(produce_v3(topic, 0, record_batch([b"last"])) == 0, "a well-formed batch after the bad ones was refused")
+    vals = consume_values(topic, 0)
+    L.expect(vals == ["first", "last"], "partition holds %s, want only the two good records" % vals)
+
+
 def broker_rss_kib():
     with open("/proc/%d/status" % broker.proc.pid) as f:
         for line in f:
@@ -322,6 +425,7 @@ try:
     case("ApiVersions v99 answers v0 with UNSUPPORTED_VERSION and the API list", api_versions_v99)
     case("size above socket.request.max.bytes closes without allocating", above_max_request_bytes)
     case("valid requests pipelined ahead of garbage are answered", pipelined_valid_then_garbage)
+    case("record batches with bad CRC, magic, counts or lengths are refused, none stored", corrupt_batches)
     case("%d idle connections (fd limit permitting)" % IDLE_CONNECTIONS, many_idle_connections)
     results.check("connections.max.idle.ms closes an idle connection", idle_timeout_closes)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
