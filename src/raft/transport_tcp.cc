@@ -20,7 +20,6 @@ using Clock = std::chrono::steady_clock;
 using Ms = std::chrono::milliseconds;
 
 constexpr size_t kMaxWritesQueued = 64;  // encoded frames per connection awaiting the socket
-constexpr int16_t kInvalidRequest = 42;  // Kafka INVALID_REQUEST: a request meant for another node
 
 Bytes with_size_prefix(const Bytes& body) {
   Bytes framed(4 + body.size());
@@ -123,6 +122,9 @@ struct TcpRaftTransport::Impl {
 
   void on_request(net::RequestFrame frame, net::Responder responder) {
     if (stopping.load()) return responder.no_response();
+    if (frame.api_key == raft_api::kApiVersions) {
+      return responder.respond(encode_api_versions_response(frame.api_version, frame.correlation_id));
+    }
     auto in = decode_request(frame.frame, config.wire);
     if (!in.ok()) {
       stats.malformed_frames.fetch_add(1);
@@ -133,7 +135,7 @@ struct TcpRaftTransport::Impl {
       // Meant for another node, or the node is not listening to us yet.
       stats.error_answers.fetch_add(1);
       return responder.respond(
-          encode_error_response(in->key, inbound ? kInvalidRequest : kafka_error::kRequestTimedOut));
+          encode_error_response(in->key, inbound ? kafka_error::kInvalidRequest : kafka_error::kRequestTimedOut));
     }
     uint64_t token = next_token++;
     if (auto* fetch = std::get_if<FetchRequest>(&in->message)) fetch->request_id = token;

@@ -21,6 +21,8 @@
 //    answered (EndQuorumEpoch, which the replica never answers) get an error response
 //    (REQUEST_TIMED_OUT) first, as does any request unanswered for answer_timeout_ms. The
 //    requester drops error responses.
+// ApiVersions (which Kafka peers send first on a connection) is answered by the transport itself
+// (raft/wire.h encode_api_versions_response).
 //
 // Threads: one io_context thread owned by the transport runs every outbound connection, the
 // pairing state and all deliveries; the listener (net::Server, one I/O thread) hands requests to

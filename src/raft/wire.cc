@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "protocol/api.h"
+#include "protocol/generated/api_versions_response.h"
 #include "protocol/generated/begin_quorum_epoch_request.h"
 #include "protocol/generated/begin_quorum_epoch_response.h"
 #include "protocol/generated/end_quorum_epoch_request.h"
@@ -531,6 +532,33 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code) {
       break;
     }
   }
+  return w.take();
+}
+
+Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id) {
+  constexpr int16_t kHighestApiVersions = p::ApiVersionsResponse::kHighestVersion;
+  const bool supported = request_version >= 0 && request_version <= kHighestApiVersions;
+  const int16_t v = supported ? request_version : 0;
+  ByteWriter w(128);
+  p::ResponseHeader header;
+  header.correlation_id = correlation_id;
+  header.encode(w, 0);  // ApiVersions: always response header v0
+  p::ApiVersionsResponse m;
+  m.error_code = supported ? kafka_error::kNone : kafka_error::kUnsupportedVersion;
+  auto add = [&](int16_t key, int16_t min, int16_t max) {
+    auto& a = m.api_keys.emplace_back();
+    a.api_key = key;
+    a.min_version = min;
+    a.max_version = max;
+  };
+  add(raft_api::kFetch, lowest_version(raft_api::kFetch), write_version(raft_api::kFetch));
+  add(raft_api::kApiVersions, 0, kHighestApiVersions);
+  if (supported) {
+    for (int16_t key : {raft_api::kVote, raft_api::kBeginQuorumEpoch, raft_api::kEndQuorumEpoch}) {
+      add(key, lowest_version(key), write_version(key));
+    }
+  }
+  m.encode(w, v);
   return w.take();
 }
 

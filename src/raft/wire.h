@@ -59,6 +59,7 @@ Uuid metadata_topic_id();
 
 namespace raft_api {
 inline constexpr int16_t kFetch = 1;
+inline constexpr int16_t kApiVersions = 18;
 inline constexpr int16_t kVote = 52;
 inline constexpr int16_t kBeginQuorumEpoch = 53;
 inline constexpr int16_t kEndQuorumEpoch = 54;
@@ -78,6 +79,8 @@ inline constexpr int16_t kNone = 0;
 inline constexpr int16_t kUnknownServerError = -1;
 inline constexpr int16_t kNotLeaderOrFollower = 6;
 inline constexpr int16_t kRequestTimedOut = 7;
+inline constexpr int16_t kUnsupportedVersion = 35;
+inline constexpr int16_t kInvalidRequest = 42;
 inline constexpr int16_t kFencedLeaderEpoch = 74;
 inline constexpr int16_t kInconsistentClusterId = 104;
 }  // namespace kafka_error
@@ -128,6 +131,12 @@ Result<InboundRequest> decode_request(const SharedBytes& frame, const WireOption
 Result<Bytes> encode_response(const RaftMessage& response, const RequestKey& answers);
 // An answer carrying only a top-level error code (a request the replica did not answer in time).
 Bytes encode_error_response(const RequestKey& answers, int16_t error_code);
+
+// The answer to an ApiVersions request (api key 18) on the Raft listener, which Kafka peers send
+// first on every connection: the four Raft APIs with the versions decode accepts, plus
+// ApiVersions 0-4. A version above 4 gets a v0 answer with UNSUPPORTED_VERSION (as Kafka does).
+// The response header is always v0 for ApiVersions.
+Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id);
 
 // What the requester remembers about a request in flight.
 struct OutboundRequest {

@@ -301,6 +301,29 @@ TEST_CASE("garbage_to_the_listener_closes_that_connection_only") {
   CHECK(std::get<VoteResponse>(a.wait_for(1)[0].message).candidate_epoch == 2);
 }
 
+TEST_CASE("the_listener_answers_api_versions_as_kafka_peers_expect") {
+  TestNode b(2, true);
+  REQUIRE(b.listen().ok());
+  b.start();
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), b.port()));
+  // ApiVersions v3: header v2 (client id "k", no tags), body: client software name/version, no tags.
+  Bytes request = {0, 18, 0, 3, 0, 0, 0, 5, 0, 1, 'k', 0, 2, 'x', 2, '1', 0};
+  Bytes framed = {0, 0, 0, static_cast<uint8_t>(request.size())};
+  framed.insert(framed.end(), request.begin(), request.end());
+  asio::write(s, asio::buffer(framed));
+  uint8_t size_buf[4];
+  asio::read(s, asio::buffer(size_buf));
+  size_t size = (size_t{size_buf[0]} << 24) | (size_t{size_buf[1]} << 16) | (size_t{size_buf[2]} << 8) | size_buf[3];
+  REQUIRE(size < 4096);
+  Bytes body(size);
+  asio::read(s, asio::buffer(body));
+  ByteReader r(body);
+  CHECK(*r.read_i32() == 5);  // correlation id (response header v0)
+  CHECK(*r.read_i16() == 0);  // error code
+}
+
 TEST_CASE("a_response_nobody_asked_for_is_dropped") {
   TestNode a(1, false), b(2, false);
   REQUIRE(a.listen().ok());

@@ -4,9 +4,11 @@
 #include "raft/wire.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <random>
 
 #include "protocol/api.h"
+#include "protocol/generated/api_versions_response.h"
 #include "protocol/generated/begin_quorum_epoch_request.h"
 #include "protocol/generated/end_quorum_epoch_request.h"
 #include "protocol/generated/fetch_request.h"
@@ -532,4 +534,32 @@ TEST_CASE("a_response_for_another_correlation_id_is_rejected") {
   auto bytes = encode_response(BeginQuorumEpochResponse{3, 1}, RequestKey{raft_api::kBeginQuorumEpoch, 1, 6});
   REQUIRE(bytes.ok());
   CHECK(!decode_response(shared(*bytes), OutboundRequest{asked, BeginQuorumEpochRequest{3, 1}}, o).ok());
+}
+
+TEST_CASE("api_versions_answer_lists_the_raft_apis_and_refuses_unknown_versions") {
+  for (int16_t version : {0, 3, 4}) {
+    Bytes bytes = encode_api_versions_response(version, 9);
+    ByteReader r(bytes);
+    protocol::ResponseHeader header;
+    REQUIRE(header.decode(r, 0).ok());
+    CHECK(header.correlation_id == 9);
+    protocol::ApiVersionsResponse m;
+    REQUIRE(m.decode(r, version).ok());
+    CHECK(r.at_end());
+    CHECK(m.error_code == 0);
+    std::map<int16_t, std::pair<int16_t, int16_t>> apis;
+    for (const auto& a : m.api_keys) apis[a.api_key] = {a.min_version, a.max_version};
+    CHECK(apis[1] == std::make_pair<int16_t, int16_t>(12, 17));
+    CHECK(apis[18] == std::make_pair<int16_t, int16_t>(0, 4));
+    CHECK(apis[52] == std::make_pair<int16_t, int16_t>(0, 2));
+    CHECK(apis[53] == std::make_pair<int16_t, int16_t>(0, 1));
+    CHECK(apis[54] == std::make_pair<int16_t, int16_t>(0, 1));
+  }
+  Bytes bytes = encode_api_versions_response(9, 1);
+  ByteReader r(bytes);
+  protocol::ResponseHeader header;
+  REQUIRE(header.decode(r, 0).ok());
+  protocol::ApiVersionsResponse m;
+  REQUIRE(m.decode(r, 0).ok());
+  CHECK(m.error_code == kafka_error::kUnsupportedVersion);
 }
