@@ -181,6 +181,27 @@ class Skip(Exception):
     """Raised by a check that cannot run (or is expected to fail on a known broker bug)."""
 
 
+# Broker bugs these tests found (described in .notes/broker-bugs.md). A check wrapped in known_bug(n)
+# that fails is reported as SKIPPED (expected to fail), not as passed; once the broker is fixed the
+# check passes by itself and prints a reminder: then delete the entry here.
+KNOWN_BUGS = {
+    1: "deleting a topic whose data is not yet uploaded fails every later upload; the WAL fills and all produce stalls",
+    2: "ListOffsets by timestamp answers the batch's base offset, not the first record at or after the time",
+}
+
+
+def known_bug(number, fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except AssertionError as e:
+        if number in KNOWN_BUGS:
+            raise Skip("expected to fail: known broker bug %d (.notes/broker-bugs.md: %s): %s" % (
+                number, KNOWN_BUGS[number], e))
+        raise
+    if number in KNOWN_BUGS:
+        print("   note: known broker bug %d no longer reproduces: remove it from KNOWN_BUGS in floe_test_lib.py" % number)
+
+
 class Results:
     def __init__(self, suite):
         self.suite = suite
