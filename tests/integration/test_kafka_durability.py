@@ -229,7 +229,9 @@ def delete_topic_with_unuploaded_data():
 
 
 results = L.Results("test_kafka_durability")
-broker = L.Broker()
+# Small WAL and upload threshold: uploads, WAL trims and cold reads happen inside the kill window too.
+broker = L.Broker(overrides={"s3.wal.capacity": str(16 << 20), "s3.wal.upload.threshold": str(1 << 20),
+                             "s3.wal.cache.size": str(8 << 20)})
 try:
     broker.start()
     results.check("SIGKILL at a random moment loses no acknowledged record, duplicates none", durability_loop)
