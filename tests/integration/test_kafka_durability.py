@@ -10,7 +10,7 @@ Promise, per partition and per producer (one producer per round):
 - the records present are a gap-free prefix of what that producer sent to the partition, in order
   (unacknowledged ones at the tail may or may not be there);
 - offsets stay dense across restarts, and a final full re-read agrees with every round's view.
-Also: deleting a topic whose data is still only in the WAL keeps uploads (and so produce) going.
+Also: committed group offsets survive a SIGKILL; deleting a topic whose data is still only in the WAL keeps uploads (and so produce) going.
 """
 
 import os
@@ -184,6 +184,38 @@ def durability_loop():
         rounds, time.monotonic() - t0, totals[0], totals[1], totals[2], sum(len(v) for v in full.values())))
 
 
+def committed_offsets_survive_sigkill():
+    """Group offsets committed (acknowledged) before a SIGKILL are there after the restart, and a new
+    member of the group resumes from them."""
+    L.require_groups(broker.bootstrap)
+    group = "durable-group"
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest"})
+    highs = [c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in range(PARTITIONS)]
+    L.expect(all(h >= 2 for h in highs), "partitions too short for the check: %s" % highs)
+    want = [TopicPartition(TOPIC, p, highs[p] // 2 + p) for p in range(PARTITIONS)]
+    c.commit(offsets=want, asynchronous=False)
+    got = c.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=10)
+    L.expect([tp.offset for tp in got] == [tp.offset for tp in want], "committed before the kill: %s" % got)
+    broker.restart(hard=True)
+    got = c.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=20)
+    c.close()
+    L.expect([tp.offset for tp in got] == [tp.offset for tp in want], "committed after SIGKILL + restart: %s, want %s" % (
+        [tp.offset for tp in got], [tp.offset for tp in want]))
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest", "session.timeout.ms": 10000})
+    c.subscribe([TOPIC])
+    first = {}
+    deadline = time.monotonic() + 30
+    while len(first) < PARTITIONS and time.monotonic() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error() and m.partition() not in first:
+            first[m.partition()] = m.offset()
+    c.close()
+    L.expect(first == {tp.partition: tp.offset for tp in want}, "a new member started at %s, want the committed %s" % (
+        first, {tp.partition: tp.offset for tp in want}))
+
+
 def delete_topic_with_unuploaded_data():
     """Deleting a topic whose records are still only in the WAL must not stop uploads of the others:
     with a 16 MiB WAL, 40 MB produced afterwards to another topic is all acknowledged and survives a
@@ -235,6 +267,8 @@ broker = L.Broker(overrides={"s3.wal.capacity": str(16 << 20), "s3.wal.upload.th
 try:
     broker.start()
     results.check("SIGKILL at a random moment loses no acknowledged record, duplicates none", durability_loop)
+    results.check("committed group offsets survive SIGKILL; a new member resumes there",
+                  committed_offsets_survive_sigkill)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
     results.check("deleting a topic with data not yet uploaded keeps uploads and produce going",
                   L.known_bug, 1, delete_topic_with_unuploaded_data)
