@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The floe command line as a user meets it: version, help, config validation with named-key errors
-# and documented exit codes (0 ok, 2 usage/config error, 3 not implemented). Opens no sockets.
+# and documented exit codes (0 ok, 1 failed, 2 usage/config error, 3 not implemented), and a serve
+# that starts, answers SIGTERM and exits 0.
 set -euo pipefail
 : "${FLOE_BIN:?set FLOE_BIN to the floe binary}"
 tmp=$(mktemp -d)
@@ -84,10 +85,26 @@ run serve --config "$tmp/missing.properties" --check
 expect_rc 2 "missing file"
 expect_in "$err" "missing.properties"
 
-# serve without --check: honest "not implemented", exit 3, and no listener was opened.
-run serve --config "$tmp/server.properties"
-expect_rc 3 "serve"
-expect_in "$err" "not implemented"
+# serve refuses what this build cannot run yet, naming the key (exit 1).
+run serve --override controller.quorum.voters=1@localhost:19093,2@localhost:19094 --override data.dir="$tmp/d0"
+expect_rc 1 "serve with two voters"
+expect_in "$err" "controller.quorum.voters"
+run serve --override process.roles=broker --override data.dir="$tmp/d0"
+expect_rc 1 "serve as broker only"
+expect_in "$err" "process.roles"
+
+# serve runs until SIGTERM, says where it listens, then exits 0.
+port=$((20000 + RANDOM % 20000))
+"$FLOE_BIN" serve --override data.dir="$tmp/d1" \
+  --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1)) \
+  --override controller.quorum.voters=1@127.0.0.1:$((port + 1)) >"$tmp/serve.out" 2>"$tmp/serve.err" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done
+grep -q "serving Kafka on 127.0.0.1:$port" "$tmp/serve.out" || { kill -9 $pid; fail "serve did not start: $(cat "$tmp/serve.err")"; }
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+[ "$rc" -eq 0 ] || fail "serve exited $rc after SIGTERM: $(cat "$tmp/serve.err")"
+[ -d "$tmp/d1/metadata" ] && [ -f "$tmp/d1/wal" ] || fail "serve did not create its data under data.dir"
 
 # config keys: every key, in every format.
 run config keys
