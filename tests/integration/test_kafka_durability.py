@@ -2,7 +2,8 @@
 """Crash durability with a real client: in each of ITERATIONS rounds (bounded by BUDGET_S) an idempotent
 confluent-kafka producer (acks=all) sends numbered records to 4 partitions
 (at least 20 rounds; more while under BUDGET_S; FLOE_DURABILITY_ITERATIONS/_BUDGET_S/_SEED override), floe is SIGKILLed at a
-random moment, restarted on the same data directory, and the new records are read back.
+random moment (every 6th round: SIGTERM under load, which must exit 0), restarted on the same data
+directory, and the new records are read back.
 
 Promise, per partition and per producer (one producer per round):
 - every ACKNOWLEDGED record is present, at the offset its acknowledgement named;
@@ -41,7 +42,7 @@ def create_topic():
     f.result(timeout=20)
 
 
-def produce_until_killed(round_no, rnd):
+def produce_until_killed(round_no, rnd, stop):
     """Produces 'round:partition:seq' records until the broker dies; returns (sent, acked) where
     sent[p] = number of records handed to the client for p and acked[p] = {seq: offset}."""
     p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "acks": "all",
@@ -65,7 +66,7 @@ def produce_until_killed(round_no, rnd):
         sent[part] = 1
     L.expect(p.flush(10) == 0 and all(0 in a for a in acked), "round %d: warm-up records not acknowledged" % round_no)
     kill_after_s = rnd.uniform(0.05, 1.0)
-    killer = threading.Timer(kill_after_s, broker.kill)
+    killer = threading.Timer(kill_after_s, stop)
     killer.start()
     i = PARTITIONS
     deadline = time.monotonic() + 10
@@ -151,7 +152,13 @@ def durability_loop():
     totals = [0, 0, 0]
     while rounds < ITERATIONS and time.monotonic() - t0 < (BUDGET_S if rounds >= MIN_ITERATIONS else HARD_LIMIT_S):
         t_round = time.monotonic()
-        sent, acked, kill_s, failed = produce_until_killed(rounds, rnd)
+        # Every 6th round stops floe with SIGTERM under load instead: a clean shutdown, exit 0.
+        clean = rounds % 6 == 5
+        stop_rc = []
+        stop = (lambda: stop_rc.append(broker.stop())) if clean else broker.kill
+        sent, acked, kill_s, failed = produce_until_killed(rounds, rnd, stop)
+        if clean:
+            L.expect(stop_rc == [0], "round %d: SIGTERM under load: exit code %s" % (rounds, stop_rc))
         t_produced = time.monotonic()
         broker.start()  # same data dir and ports
         t_started = time.monotonic()
@@ -162,9 +169,9 @@ def durability_loop():
         totals[0] += sum(sent)
         totals[1] += n_acked
         totals[2] += present
-        print("   round %2d: killed after %.2f s; sent %6d, acked %6d, failed %5d, present after restart %6d "
+        print("   round %2d: %s after %.2f s; sent %6d, acked %6d, failed %5d, present after restart %6d "
               "(produce %.1f s, restart %.1f s, read %.1f s)" % (
-                  rounds, kill_s, sum(sent), n_acked, failed, present, t_produced - t_round, t_started - t_produced,
+                  rounds, "SIGTERM" if clean else "killed", kill_s, sum(sent), n_acked, failed, present, t_produced - t_round, t_started - t_produced,
                   t_read - t_started))
         for p in range(PARTITIONS):
             for o, v in recs[p]:
@@ -266,7 +273,8 @@ broker = L.Broker(overrides={"s3.wal.capacity": str(16 << 20), "s3.wal.upload.th
                              "s3.wal.cache.size": str(8 << 20)})
 try:
     broker.start()
-    results.check("SIGKILL at a random moment loses no acknowledged record, duplicates none", durability_loop)
+    results.check("SIGKILL (every 6th round SIGTERM under load) loses no acknowledged record, duplicates none",
+                  durability_loop)
     results.check("committed group offsets survive SIGKILL; a new member resumes there",
                   committed_offsets_survive_sigkill)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
