@@ -84,7 +84,23 @@ class Broker:
                 cmd += ["--override", "%s=%s" % (k, v)]
         return cmd
 
-    def start(self):
+    def start(self, attempts=3):
+        """Starts floe and waits for it to serve. If its ports were taken meanwhile (another test
+        picked the same free port), retries: on new ports for a first start, on the same ones
+        (after a pause) for a restart, since clients know the old address."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                if "cannot listen" not in str(e) and "Address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                if self.starts == 1:
+                    self.port, self.controller_port = free_port(), free_port()
+                else:
+                    time.sleep(1)
+        raise AssertionError("unreachable")
+
+    def _start_once(self):
         assert self.proc is None, "already running"
         self.starts += 1
         log = open(self.log_path, "ab")
