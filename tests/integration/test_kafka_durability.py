@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Crash durability with a real client: in each of ITERATIONS rounds (bounded by BUDGET_S) an idempotent
-confluent-kafka producer (acks=all) sends numbered records to 4 partitions
-(at least 20 rounds; more while under BUDGET_S; FLOE_DURABILITY_ITERATIONS/_BUDGET_S/_SEED override), floe is SIGKILLed at a
-random moment (every 6th round: SIGTERM under load, which must exit 0), restarted on the same data
-directory, and the new records are read back.
+"""Crash durability with a real client: in each round an idempotent confluent-kafka producer
+(acks=all) sends numbered records to 4 partitions, floe is SIGKILLed at a random moment (every 6th
+round: SIGTERM under load, which must exit 0), restarted on the same data directory, and the new
+records are read back. At least 20 rounds, more while under BUDGET_S (FLOE_DURABILITY_ITERATIONS,
+_BUDGET_S and _SEED override). FLOE_SLOW_TEST: ~75-90 s (ctest label "slow"; `ctest -LE slow` skips it).
 
 Promise, per partition and per producer (one producer per round):
 - every ACKNOWLEDGED record is present, at the offset its acknowledgement named;
