@@ -278,30 +278,40 @@ void FetchOp::finish() {
 void Broker::handle_list_offsets(std::shared_ptr<Call> call) {
   auto req = decode_request<protocol::ListOffsetsRequest>(*call);
   if (!req) return;
-  protocol::ListOffsetsResponse resp;
-  for (const auto& t : req->topics) {
-    protocol::ListOffsetsResponse::ListOffsetsTopicResponse tout;
+  auto resp = std::make_shared<protocol::ListOffsetsResponse>();
+  size_t total = 0;
+  for (const auto& t : req->topics) total += t.partitions.size();
+  auto counter = std::make_shared<Counter>(total + 1, [call, resp] { call->reply(*resp); });
+  resp->topics.resize(req->topics.size());
+  for (size_t ti = 0; ti < req->topics.size(); ++ti) {
+    const auto& t = req->topics[ti];
+    auto& tout = resp->topics[ti];
     tout.name = t.name;
-    for (const auto& p : t.partitions) {
-      protocol::ListOffsetsResponse::ListOffsetsPartitionResponse out;
-      out.partition_index = p.partition_index;
+    tout.partitions.resize(t.partitions.size());
+    for (size_t pi = 0; pi < t.partitions.size(); ++pi) {
+      const auto& p = t.partitions[pi];
+      auto* out = &tout.partitions[pi];
+      out->partition_index = p.partition_index;
       auto found = lookup(t.name, p.partition_index);
       if (!found.partition) {
-        out.error_code = found.error_code;
+        out->error_code = found.error_code;
       } else if (int16_t e = check_leader_epoch(p.current_leader_epoch, found.partition->leader_epoch()); e != kerr::kNone) {
-        out.error_code = e;
+        out->error_code = e;
       } else {
-        auto r = found.partition->list_offset(p.timestamp);
-        out.error_code = r.error_code;
-        out.offset = r.offset;
-        out.timestamp = r.timestamp_ms;
-        out.leader_epoch = found.partition->leader_epoch();
+        int32_t epoch = found.partition->leader_epoch();
+        found.partition->list_offset_exact(p.timestamp, [out, counter, epoch](log::OffsetAndTimestamp r) {
+          out->error_code = r.error_code;
+          out->offset = r.offset;
+          out->timestamp = r.timestamp_ms;
+          out->leader_epoch = epoch;
+          counter->one_done();
+        });
+        continue;
       }
-      tout.partitions.push_back(std::move(out));
+      counter->one_done();
     }
-    resp.topics.push_back(std::move(tout));
   }
-  call->reply(resp);
+  counter->one_done();
 }
 
 // ---- OffsetForLeaderEpoch ----

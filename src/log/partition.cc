@@ -4,6 +4,7 @@
 
 #include "common/assert.h"
 #include "common/log.h"
+#include "protocol/records/record.h"
 #include "protocol/records/record_batch.h"
 
 namespace floe::log {
@@ -442,6 +443,25 @@ OffsetAndTimestamp Partition::list_offset(int64_t timestamp_ms) const {
     }
   }
   return out;  // none: offset -1, timestamp -1
+}
+
+void Partition::list_offset_exact(int64_t timestamp_ms, OffsetCallback done) const {
+  OffsetAndTimestamp coarse = list_offset(timestamp_ms);
+  if (timestamp_ms < 0 || coarse.error_code != kafka_error::kNone || coarse.offset < 0) return done(coarse);
+  int64_t log_start = log_start_offset();
+  stream_->fetch(Offset(coarse.offset), 1, [coarse, timestamp_ms, log_start, done](Result<stream::FetchResult> r) {
+    if (!r.ok() || r->batches.empty()) return done(coarse);  // fall back to the batch's answer
+    auto view = records::RecordBatchView::parse(r->batches.front().bytes);
+    if (!view.ok()) return done(coarse);
+    auto decoded = records::decode_records(*view);
+    if (!decoded.ok()) return done(coarse);
+    for (const auto& rec : *decoded) {
+      int64_t offset = rec.offset(view->header());
+      int64_t ts = rec.timestamp_ms(view->header());
+      if (offset >= log_start && ts >= timestamp_ms) return done(OffsetAndTimestamp{kafka_error::kNone, offset, ts});
+    }
+    done(coarse);
+  });
 }
 
 void Partition::trim_to_locked(int64_t new_start) {

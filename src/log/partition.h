@@ -134,6 +134,10 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // ListOffsets: kLatestTimestamp, kEarliestTimestamp, kMaxTimestamp or a timestamp (first
   // offset whose batch max timestamp >= it; -1 offset when none).
   OffsetAndTimestamp list_offset(int64_t timestamp_ms) const;
+  // The same, but a timestamp lookup answers at record granularity as Kafka does: the first
+  // record whose timestamp >= timestamp_ms (and that record's timestamp), reading the one batch
+  // that holds it (from the log cache or the object store).
+  void list_offset_exact(int64_t timestamp_ms, OffsetCallback done) const;
   // DeleteRecords: moves the log start offset up to `offset` (-1: the high watermark).
   void delete_records(int64_t offset, std::function<void(int16_t error_code, int64_t low_watermark)> done);
   // Applies retention.ms / retention.bytes: trims whole batches that are past either limit.

@@ -720,7 +720,10 @@ Result<Done> Controller::plan_commit(Batch& batch, const stream::StreamSetObject
     std::map<StreamId, Offset> next;
     for (const auto& r : all) {
       auto s = streams.find(r.stream_id);
-      if (s == streams.end()) return Error(Errc::not_found, "stream " + r.stream_id.to_string());
+      // A stream deleted (its topic deleted) while its data waited for upload: the range is
+      // committed as garbage (destroy_unreferenced below destroys an object left with nothing
+      // live), so the uploader's other streams go on.
+      if (s == streams.end()) continue;
       if (s->second.epoch != r.epoch) return fenced(r.stream_id, r.epoch, s->second.epoch);
       Offset expect = next.count(r.stream_id) ? next[r.stream_id] : s->second.end_offset;
       if (r.start_offset != expect || r.end_offset <= r.start_offset) {
@@ -750,7 +753,9 @@ Result<Done> Controller::plan_commit(Batch& batch, const stream::StreamSetObject
     for (auto id : c.compacted_object_ids) destroy_object(batch, id);
   } else {
     std::map<StreamId, Offset> ends;
-    for (const auto& r : all) ends[r.stream_id] = r.end_offset;
+    for (const auto& r : all) {
+      if (streams.count(r.stream_id)) ends[r.stream_id] = r.end_offset;
+    }
     for (const auto& [id, end] : ends) {
       StreamInfo info = streams.at(id);
       info.end_offset = end;

@@ -236,3 +236,22 @@ TEST_CASE("log append time topics stamp the broker's time into each batch") {
   CHECK(h->max_timestamp == f.now->load());
   CHECK(records::compute_batch_crc(fetched.batches[0].span()) == h->crc);
 }
+
+TEST_CASE("list offsets by timestamp finds the first record at or after the time inside a batch") {
+  Fixture f;
+  REQUIRE(f.produce(make_batch(1, 1000)).error_code == 0);  // offset 0, ts 1000
+  REQUIRE(f.produce(make_batch(4, 2000)).error_code == 0);  // offsets 1-4, ts 2000-2003
+  auto exact = [&](int64_t ts) {
+    std::promise<OffsetAndTimestamp> pr;
+    f.p->list_offset_exact(ts, [&](OffsetAndTimestamp r) { pr.set_value(r); });
+    return pr.get_future().get();
+  };
+  CHECK(exact(2002).offset == 3);
+  CHECK(exact(2002).timestamp_ms == 2002);
+  CHECK(exact(1500).offset == 1);
+  CHECK(exact(9000).offset == -1);
+  CHECK(exact(kLatestTimestamp).offset == 5);
+  f.h.flush();  // from an object too
+  f.restart();
+  CHECK(exact(2003).offset == 4);
+}

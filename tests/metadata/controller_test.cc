@@ -334,3 +334,38 @@ TEST_CASE("concurrent_writers_from_many_threads_all_commit") {
   CHECK(c->image()->topics.size() == 100);
   CHECK(c->streams().streams.size() == 200);
 }
+
+TEST_CASE("an_upload_holding_data_of_a_deleted_stream_commits_the_live_streams_and_drops_the_rest") {
+  TempDir dir;
+  int64_t now = 1000;
+  auto c = open_controller(single_node(dir.path, [&] { return now; }));
+  create_one(*c, "doomed", 1);
+  create_one(*c, "alive", 1);
+  auto doomed = c->image()->topic("doomed")->partitions[0].stream_id;
+  auto alive = c->image()->topic("alive")->partitions[0].stream_id;
+  auto d = call<stream::StreamInfo>([&](auto cb) { c->open_stream(doomed, NodeId(1), cb); });
+  auto a = call<stream::StreamInfo>([&](auto cb) { c->open_stream(alive, NodeId(1), cb); });
+  REQUIRE((d.ok() && a.ok()));
+  auto object = call<ObjectId>([&](auto cb) { c->prepare_objects(2, 60000, cb); });
+  REQUIRE(object.ok());
+  REQUIRE((*call<std::vector<TopicResult>>([&](auto cb) { c->delete_topics({"doomed"}, cb); }))[0].error_code == ke::kNone);
+
+  // The uploader had packed both streams before the delete; its commit must still succeed.
+  stream::StreamSetObjectCommit commit;
+  commit.node_id = NodeId(1);
+  commit.object_id = *object;
+  commit.object_size_bytes = 10;
+  commit.ranges = {{doomed, d->epoch, Offset(0), Offset(3)}, {alive, a->epoch, Offset(0), Offset(4)}};
+  REQUIRE(call<stream::Done>([&](auto cb) { c->commit_stream_set_object(commit, cb); }).ok());
+  CHECK(call<stream::StreamInfo>([&](auto cb) { c->describe_stream(alive, cb); })->end_offset == Offset(4));
+  CHECK(c->object(*object)->state == stream::ObjectState::committed);
+
+  // An object holding nothing but the deleted stream is destroyed at once.
+  stream::StreamSetObjectCommit only_dead;
+  only_dead.node_id = NodeId(1);
+  only_dead.object_id = ObjectId(object->value() + 1);
+  only_dead.object_size_bytes = 10;
+  only_dead.ranges = {{doomed, d->epoch, Offset(3), Offset(6)}};
+  REQUIRE(call<stream::Done>([&](auto cb) { c->commit_stream_set_object(only_dead, cb); }).ok());
+  CHECK(c->object(*only_dead.object_id)->state == stream::ObjectState::destroyed);
+}
