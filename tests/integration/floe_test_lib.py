@@ -203,6 +203,7 @@ class Skip(Exception):
 KNOWN_BUGS = {
     1: "deleting a topic whose data is not yet uploaded fails every later upload; the WAL fills and all produce stalls",
     2: "ListOffsets by timestamp answers the batch's base offset, not the first record at or after the time",
+    3: "Metadata advertises a leader for a just-auto-created partition that still refuses produce; acks=0 records vanish",
 }
 
 

@@ -14,6 +14,7 @@ Promises checked:
   timeout (range and cooperative-sticky); a static member (group.instance.id) restarted within its
   session gets its partitions back without rebalancing the others.
 - offsets_for_times answers record-level offsets (known broker bug 2 while it fails).
+- acks=0 records to topics auto-created on the way all arrive (known broker bug 3 while it fails).
 - a transactional producer fails cleanly (transactions are not implemented).
 """
 
@@ -309,6 +310,34 @@ def offsets_for_times_record_level():
         c.close()
 
 
+def acks0_to_auto_created_topics():
+    """A producer with acks=0 gets no answer, so the broker must not refuse its records: produced to
+    25 topics that do not exist yet (auto-created by the client's Metadata request), every record
+    arrives."""
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "cf-unused"})
+    highs = []
+    try:
+        for k in range(25):
+            topic = "cf-acks0-%d" % k
+            p = Producer({"bootstrap.servers": broker.bootstrap, "acks": 0, "linger.ms": 0})
+            for i in range(200):
+                p.produce(topic, b"v%d" % i)
+            L.expect(p.flush(10) == 0, "acks=0 records not sent")
+            del p
+            deadline = time.monotonic() + 2
+            while True:
+                high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+                if high == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            highs.append(high)
+    finally:
+        c.close()
+    lost = [(k, h) for k, h in enumerate(highs) if h != 200]
+    L.expect(not lost, "records lost in %d of 25 fresh topics (topic index, high watermark of 200): %s" % (
+        len(lost), lost))
+
+
 # ---- consumer groups ------------------------------------------------------------------------------
 
 def group_three_members_join_and_leave():
@@ -522,6 +551,7 @@ try:
                   % (RECORDS, PARTITIONS), idempotent_200k)
     results.check("offsets_for_times returns the first record at or after the time",
                   L.known_bug, 2, offsets_for_times_record_level)
+    results.check("acks=0 records to a just-auto-created topic all arrive", L.known_bug, 3, acks0_to_auto_created_topics)
     results.check("group: 3 members join and leave, commit on revoke, each record consumed once",
                   group_three_members_join_and_leave)
     results.check("admin: list_groups shows the group", list_groups_shows_group)
