@@ -9,7 +9,8 @@ Promises checked:
   headers; a KafkaConsumer with assign() reads them back intact and in order;
 - group consumer (guarded: skipped while the broker closes the connection on JoinGroup): subscribe,
   consume, commit(), committed() equals the position; a second consumer of the group resumes from
-  the committed offset; the admin lists the group and its offsets.
+  the committed offset; the admin lists the group and its offsets; two members split the partitions,
+  DescribeGroups shows them, DeleteGroups refuses a live group and deletes an empty one with its offsets.
 """
 
 import os
@@ -174,6 +175,66 @@ def group_commit_and_resume():
         len(keys), len(set(keys)), n))
 
 
+def group_two_members_describe_delete():
+    """Two kafka-python members split 4 partitions (range); DescribeGroups shows Stable, both members
+    and their assignments; DeleteGroups refuses the live group (NON_EMPTY_GROUP), and once both left
+    deletes it with its offsets."""
+    L.require_groups(broker.bootstrap)
+    import threading
+    from kafka.errors import NoError, NonEmptyGroupError
+    topic, group, parts = "kp-two", "kp-two-1", 4
+    produce(topic, None, 400, parts)
+    stop, seen, errors = [False], {}, []
+
+    def member(name):
+        try:
+            c = KafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group, auto_offset_reset="earliest",
+                              enable_auto_commit=True, auto_commit_interval_ms=200, session_timeout_ms=10000,
+                              heartbeat_interval_ms=500, fetch_max_wait_ms=100)
+            while not stop[0]:
+                for recs in c.poll(timeout_ms=200).values():
+                    for r in recs:
+                        seen[r.key] = seen.get(r.key, 0) + 1
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=member, args=("m%d" % k,)) for k in range(2)]
+    a = admin()
+    try:
+        threads[0].start()
+        L.wait_until(lambda: len(seen) == 400, 20, "the first member to consume everything")
+        threads[1].start()
+
+        def two_stable():
+            d = a.describe_consumer_groups([group])[0]
+            return d.state == "Stable" and len(d.members) == 2 and all(m.member_assignment for m in d.members)
+        L.wait_until(two_stable, 20, "the group to be Stable with 2 assigned members", interval_s=0.3)
+        d = a.describe_consumer_groups([group])[0]
+        owned = sorted(p for m in d.members for _, ps in m.member_assignment.assignment for p in ps)
+        print("   describe: %s %s/%s, members own %s" % (d.state, d.protocol_type, d.protocol, [
+            sorted(p for _, ps in m.member_assignment.assignment for p in ps) for m in d.members]))
+        L.expect(d.protocol_type == "consumer" and d.protocol == "range", "protocol %s/%s" % (d.protocol_type, d.protocol))
+        L.expect(owned == list(range(parts)), "assignments cover %s" % owned)
+        res = dict(a.delete_consumer_groups([group]))
+        L.expect(res[group] is NonEmptyGroupError, "deleting the live group: %s" % res)
+        stop[0] = True
+        for t in threads:
+            t.join(30)
+        L.expect(not errors, "member errors: %s" % errors)
+        L.expect(len(seen) == 400 and set(seen.values()) == {1}, "records consumed: %d distinct, counts %s" % (
+            len(seen), sorted(set(seen.values()))))
+        offs = a.list_consumer_group_offsets(group)
+        L.expect(sorted(om.offset for om in offs.values()) == [100] * parts, "committed offsets %s" % offs)
+        res = dict(a.delete_consumer_groups([group]))
+        L.expect(res[group] is NoError, "deleting the empty group: %s" % res)
+        L.expect(group not in {g[0] for g in a.list_consumer_groups()}, "group still listed after delete")
+        L.expect(a.list_consumer_group_offsets(group) == {}, "offsets remain after delete")
+    finally:
+        stop[0] = True
+        a.close()
+
+
 results = L.Results("test_kafka_python")
 broker = L.Broker()
 try:
@@ -183,6 +244,8 @@ try:
     for codec in (None, "gzip", "snappy", "lz4", "zstd"):
         results.check("produce acks=all + consume with assign, codec %s" % codec, produce_consume, codec)
     results.check("group: subscribe, commit, committed(), resume from committed", group_commit_and_resume)
+    results.check("group: two members, describe, delete refused while live, delete when empty",
+                  group_two_members_describe_delete)
     results.check("broker still alive", lambda: L.expect(broker.alive(), "floe exited"))
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
 finally:
