@@ -37,6 +37,7 @@
 #include <set>
 #include <thread>
 
+#include "broker/fetch_session.h"
 #include "broker/kafka_errors.h"
 #include "group/group_coordinator.h"
 #include "log/partition.h"
@@ -179,6 +180,7 @@ class Broker final : public net::RequestHandler {
   mutable std::mutex mu_;  // topics_, waiters_, producer ids
   std::map<Uuid, TopicState> topics_;  // by topic id: a re-created topic is a new entry
   std::map<const log::Partition*, std::vector<std::weak_ptr<FetchWaiter>>> waiters_;
+  FetchSessionCache fetch_sessions_;
   int64_t next_producer_id_ = 0;
   int64_t producer_id_block_end_ = 0;
   std::vector<std::function<void(int16_t, int64_t)>> producer_id_waiters_;

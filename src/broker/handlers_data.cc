@@ -4,6 +4,7 @@
 
 #include "broker/broker.h"
 #include "broker/call.h"
+#include "broker/fetch_session.h"
 #include "protocol/messages.h"
 
 namespace floe::broker {
@@ -144,8 +145,10 @@ void Broker::add_fetch_waiter(const std::shared_ptr<FetchWaiter>& waiter,
 // again. Each read is a fresh attempt (nothing is held between attempts but the request).
 class FetchOp : public std::enable_shared_from_this<FetchOp> {
  public:
-  FetchOp(Broker* broker, std::shared_ptr<Broker::Call> call, protocol::FetchRequest request, int64_t deadline_ms)
-      : broker_(broker), call_(std::move(call)), request_(std::move(request)), deadline_ms_(deadline_ms) {}
+  FetchOp(Broker* broker, std::shared_ptr<Broker::Call> call, protocol::FetchRequest request, int64_t deadline_ms,
+          FetchSessionCache::Resolved session)
+      : broker_(broker), call_(std::move(call)), request_(std::move(request)), deadline_ms_(deadline_ms),
+        session_(std::move(session)) {}
   void run();
 
  private:
@@ -156,6 +159,7 @@ class FetchOp : public std::enable_shared_from_this<FetchOp> {
   std::shared_ptr<Broker::Call> call_;
   protocol::FetchRequest request_;
   int64_t deadline_ms_;
+  FetchSessionCache::Resolved session_;  // request_.topics are the session's partitions
   // Per attempt, one slot per requested partition in request order.
   std::vector<log::FetchedData> results_;
   std::vector<std::shared_ptr<log::Partition>> owners_;
@@ -167,15 +171,19 @@ void Broker::handle_fetch(std::shared_ptr<Call> call) {
   auto req = decode_request<protocol::FetchRequest>(*call);
   if (!req) return;
   const int16_t v = call->version();
-  // Fetch sessions (KIP-227): floe answers every fetch in full and never creates a session
-  // (session id 0 tells the client so); a client naming a session is told it does not exist.
-  if (v >= 7 && (req->session_id != 0 || req->session_epoch > 0)) {
-    protocol::FetchResponse resp;
-    resp.error_code = req->session_id != 0 ? kerr::kFetchSessionIdNotFound : kerr::kInvalidFetchSessionEpoch;
-    return call->reply(resp);
+  // Fetch sessions (KIP-227, v7+): see fetch_session.h.
+  FetchSessionCache::Resolved session;
+  if (v >= 7) {
+    session = fetch_sessions_.resolve(*req, now_ms());
+    if (session.error_code != kerr::kNone) {
+      protocol::FetchResponse resp;
+      resp.error_code = session.error_code;
+      return call->reply(resp);
+    }
+    req->topics = session.topics;
   }
   int64_t deadline = now_ms() + std::max<int32_t>(0, req->max_wait_ms);
-  auto op = std::make_shared<FetchOp>(this, std::move(call), std::move(*req), deadline);
+  auto op = std::make_shared<FetchOp>(this, std::move(call), std::move(*req), deadline, std::move(session));
   op->run();
 }
 
@@ -255,6 +263,18 @@ void FetchOp::finish() {
   int64_t now = broker_->now_ms();
   bool enough = response_bytes >= static_cast<uint64_t>(std::max<int32_t>(1, r.min_bytes));
   if (enough || any_error || now >= deadline_ms_ || broker_->stopped_ || watched.empty()) {
+    resp.session_id = session_.response_session_id;
+    if (session_.session) {
+      // Only partitions with news go into an incremental answer; a session's first answer is full.
+      for (auto& tout : resp.responses) {
+        std::erase_if(tout.partitions, [&](const protocol::FetchResponse::PartitionData& pd) {
+          bool has_records = pd.records.has_value() && !pd.records->empty();
+          return !FetchSessionCache::report(*session_.session, session_.incremental, {tout.topic, pd.partition_index},
+                                            has_records, pd.error_code, pd.high_watermark, pd.log_start_offset);
+        });
+      }
+      std::erase_if(resp.responses, [](const auto& t) { return t.partitions.empty(); });
+    }
     call_->reply(resp);
     return;
   }
