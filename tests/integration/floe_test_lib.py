@@ -7,7 +7,8 @@ Its stdout+stderr go to <dir>/floe.log so a failing test can print the tail.
 
 Checks: a test calls `check(name, fn)` per case; a case raising `Skip` is counted as skipped (with the
 reason printed), never as passed; `finish()` prints the summary and exits 1 if anything failed.
-Every wait here is bounded.
+Every wait here is bounded, and no floe outlives its test: each is SIGKILLed at exit and, through
+PR_SET_PDEATHSIG, when the test process itself is killed (e.g. by a ctest timeout).
 """
 
 import os
@@ -21,6 +22,8 @@ import threading
 import time
 import traceback
 import shutil
+import atexit
+import ctypes
 
 REPO = os.environ.get("FLOE_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FLOE_BIN = os.environ.get("FLOE_BIN") or os.path.join(REPO, "build", "floe")
@@ -41,6 +44,21 @@ def free_port():
 
 
 _known_keys = None
+_running = set()   # Broker objects with a live process, killed at exit whatever happens
+
+
+@atexit.register
+def _kill_leftovers():
+    for b in list(_running):
+        b.kill()
+
+
+def _die_with_parent():
+    """In the child before exec: SIGKILL floe if the test process dies (ctest timeout, kill -9)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def known_config_keys():
@@ -106,7 +124,9 @@ class Broker:
         log = open(self.log_path, "ab")
         log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
         log.flush()
-        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, cwd=self.dir)
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, cwd=self.dir,
+                                     preexec_fn=_die_with_parent)
+        _running.add(self)
         log.close()
         ready = threading.Event()
         lines = []
@@ -148,8 +168,10 @@ class Broker:
             self.proc.kill()
             self.proc.wait()
             self.proc = None
+            _running.discard(self)
             raise RuntimeError("floe did not stop within %d s of SIGTERM" % timeout_s)
         self.proc = None
+        _running.discard(self)
         return rc
 
     def kill(self):
@@ -160,6 +182,7 @@ class Broker:
             self.proc.kill()
         self.proc.wait()
         self.proc = None
+        _running.discard(self)
 
     def restart(self, hard=False):
         if hard:
