@@ -96,7 +96,7 @@ void bench_store(const char* name, ObjectStore& store, size_t object_bytes, size
     std::string prefix = std::string("bench-c") + std::to_string(window) + "-";
     std::atomic<int> errors{0};
     double put_s = run_window(objects, window, [&](size_t i, auto done) {
-      store.put(prefix + std::to_string(i), body, [done](StoreResult<PutResult> r) { done(r.ok()); });
+      store.put(prefix + std::to_string(i), body, [done](Result<PutResult> r) { done(r.ok()); });
     }, errors);
     double put_mb_s = static_cast<double>(objects * object_bytes) / 1e6 / put_s;
     size_t reads = total_bytes / read_bytes;
@@ -105,7 +105,7 @@ void bench_store(const char* name, ObjectStore& store, size_t object_bytes, size
       size_t obj = rng() % objects;
       uint64_t off = rng() % (object_bytes - read_bytes + 1);
       store.get(prefix + std::to_string(obj), ByteRange{off, read_bytes},
-                [done, read_bytes](StoreResult<GetResult> r) { done(r.ok() && r->body.size() == read_bytes); });
+                [done, read_bytes](Result<GetResult> r) { done(r.ok() && r->body.size() == read_bytes); });
     }, errors);
     double get_mb_s = static_cast<double>(reads * read_bytes) / 1e6 / get_s;
     std::printf("objectstore %-4s c=%-2zu upload %8.1f MB/s (%.2fx raw write)   ranged read %8.1f MB/s (%.2fx)%s\n",

@@ -30,8 +30,8 @@ const char* kUsage =
     "  Credentials: accessKey=/secretKey= in the URI, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,\n"
     "  or ~/.aws/credentials (AWS_PROFILE). Exit 0: all steps passed; 1: a step failed; 2: usage.\n";
 
-std::string hint_for(const os::StoreError& e) {
-  const std::string& c = e.s3_code;
+std::string hint_for(const Error& e) {
+  const std::string& c = e.detail().service_code;
   if (c == "SignatureDoesNotMatch")
     return "the secret key does not match the access key: check secretKey= / AWS_SECRET_ACCESS_KEY "
            "(a proxy that rewrites requests causes this too)";
@@ -41,7 +41,7 @@ std::string hint_for(const os::StoreError& e) {
   if (c == "RequestTimeTooSkewed")
     return "clock skew: this machine's clock is more than 15 minutes off the server's; sync it (NTP/chrony)";
   if (c == "AuthorizationHeaderMalformed" || c == "PermanentRedirect" || c == "IllegalLocationConstraintException" ||
-      e.http_status == 301 || e.message.find("region") != std::string::npos)
+      e.detail().http_status == 301 || e.message.find("region") != std::string::npos)
     return "wrong region: the bucket lives in another region than region= says (the message may name it)";
   if (c == "NoSuchBucket") return "the bucket does not exist: create it, or check its name and endpoint=";
   if (c == "AccessDenied")
@@ -51,7 +51,7 @@ std::string hint_for(const os::StoreError& e) {
   if (c == "FloeTlsVerify") return "TLS verification failed: use caBundle=/path/ca.pem for a private CA";
   if (c == "FloeTimeout" || c == "FloeFirstByteTimeout" || e.code == Errc::timeout)
     return "the endpoint did not answer in time: check the network path and the server's load";
-  if (c == "SlowDown" || e.http_status >= 500) return "the server is failing or throttling: retry later";
+  if (c == "SlowDown" || e.detail().http_status >= 500) return "the server is failing or throttling: retry later";
   if (c == "FloeBadEndpoint") return "endpoint= is not a valid http:// or https:// URL";
   return "see the error code above";
 }
@@ -87,7 +87,7 @@ struct Probe {
   int failures = 0;
 
   // Prints one step line; on failure also the error and a hint. Returns whether it passed.
-  bool report(const std::string& step, std::chrono::steady_clock::time_point started, const os::StoreError* error,
+  bool report(const std::string& step, std::chrono::steady_clock::time_point started, const Error* error,
               const std::string& mismatch = "") {
     double ms = ms_since(started);
     if (!error && mismatch.empty()) {
@@ -99,7 +99,8 @@ struct Probe {
     std::printf("  %-44s FAIL %9.1f ms\n", step.c_str(), ms);
     if (error) {
       std::printf("error: %s\n", error->to_string().c_str());
-      std::printf("code: %s\n", error->s3_code.empty() ? errc_name(error->code) : error->s3_code.c_str());
+      const std::string& service_code = error->detail().service_code;
+      std::printf("code: %s\n", service_code.empty() ? errc_name(error->code) : service_code.c_str());
       std::printf("hint: %s\n", hint_for(*error).c_str());
     } else {
       std::printf("error: %s\n", mismatch.c_str());
@@ -176,8 +177,7 @@ int probe(const std::string& uri_text, uint64_t size_bytes, uint64_t multipart_b
   t = std::chrono::steady_clock::now();
   auto del = p.store.delete_keys({small_key, big_key});
   if (del.ok() && !del->errors.empty()) {
-    os::StoreError e = os::StoreError::make(Errc::io, del->errors[0].key + ": " + del->errors[0].message);
-    e.s3_code = del->errors[0].code;
+    Error e = os::store_error(Errc::io, del->errors[0].key + ": " + del->errors[0].message, del->errors[0].code);
     p.report("delete 2 objects", t, &e);
     return 1;
   }

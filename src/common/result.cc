@@ -2,6 +2,20 @@
 
 namespace floe {
 
+const ErrorDetail& Error::detail() const {
+  static const ErrorDetail kNone;
+  return detail_ ? *detail_ : kNone;
+}
+
+std::string Error::to_string() const {
+  if (!detail_) return std::string(errc_name(code)) + ": " + message;
+  std::string s = detail_->service_code.empty() ? errc_name(code) : detail_->service_code;
+  if (detail_->http_status != 0) s += " (HTTP " + std::to_string(detail_->http_status) + ")";
+  if (!message.empty()) s += ": " + message;
+  if (!detail_->request_id.empty()) s += " [request id " + detail_->request_id + "]";
+  return s;
+}
+
 const char* errc_name(Errc code) {
   switch (code) {
     case Errc::ok: return "ok";

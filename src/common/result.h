@@ -1,7 +1,9 @@
 // Result<T>: errors as values on hot paths (a small std::expected for C++20).
 //
-// An Error carries a category-free code (Errc) and a human message. A Result<T> holds either a
-// T or an Error, never both. Status is Result<void>.
+// An Error carries a category-free code (Errc) and a human message, and optionally an
+// ErrorDetail: what a remote service (object storage over HTTP) said — status, its own error
+// code, request id — and whether repeating the same request may succeed. A Result<T> holds either
+// a T or an Error, never both. Status is Result<void>.
 //
 // Invariants:
 //  (1) value() on an error Result, or error() on a value Result, is a programmer error (asserts).
@@ -9,6 +11,7 @@
 // Thread safety: none needed; Results are plain values.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <variant>
@@ -35,13 +38,34 @@ enum class Errc {
 
 const char* errc_name(Errc code);
 
+// Facts about an error reported by a remote service. Immutable once attached to an Error (shared,
+// so copying an Error stays cheap).
+struct ErrorDetail {
+  int http_status = 0;       // 0 when no HTTP response arrived
+  std::string service_code;  // the service's own code: S3's "NoSuchKey", "SlowDown", ... (may be empty)
+  std::string request_id;
+  bool retryable = false;    // repeating the same request may succeed (5xx, throttling, timeouts)
+};
+
 struct Error {
   Errc code = Errc::internal;
   std::string message;
 
   Error() = default;
   Error(Errc c, std::string msg) : code(c), message(std::move(msg)) { FLOE_ASSERT(c != Errc::ok); }
-  std::string to_string() const { return std::string(errc_name(code)) + ": " + message; }
+  Error(Errc c, std::string msg, ErrorDetail d)
+      : code(c), message(std::move(msg)), detail_(std::make_shared<const ErrorDetail>(std::move(d))) {
+    FLOE_ASSERT(c != Errc::ok);
+  }
+  // The detail, or an empty one (status 0, no code, not retryable) when there is none.
+  const ErrorDetail& detail() const;
+  bool has_detail() const { return detail_ != nullptr; }
+  bool retryable() const { return detail().retryable; }
+  // "errc: message", or with a detail "ServiceCode (HTTP n): message [request id r]".
+  std::string to_string() const;
+
+ private:
+  std::shared_ptr<const ErrorDetail> detail_;
 };
 
 template <typename T>

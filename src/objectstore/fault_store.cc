@@ -34,6 +34,11 @@ FaultStore::Decision FaultStore::decide(StoreOp op, const std::string& key, int 
       return d;
     }
   }
+  if (config_.drop_response && config_.drop_response(op, key, part_number)) {
+    d.fate = Fate::timeout_after;
+    ++counts_.dropped_responses;
+    return d;
+  }
   double roll = std::uniform_real_distribution<double>(0, 1)(rng_);
   if (roll < config_.error_rate) {
     d.fate = Fate::error;
@@ -50,12 +55,13 @@ FaultStore::Decision FaultStore::decide(StoreOp op, const std::string& key, int 
 }
 
 namespace {
-StoreError injected(int status, const char* code, const char* message) {
-  StoreError e = StoreError::make(Errc::io, std::string("injected: ") + message, true);
-  e.http_status = status;
-  e.s3_code = code;
-  e.request_id = "fault-injected";
-  return e;
+Error injected(int status, const char* code, const char* message) {
+  ErrorDetail d;
+  d.http_status = status;
+  d.service_code = code;
+  d.request_id = "fault-injected";
+  d.retryable = true;
+  return Error(Errc::io, std::string("injected: ") + message, std::move(d));
 }
 }  // namespace
 
@@ -75,12 +81,12 @@ void FaultStore::inject(StoreOp op, const std::string& key, int part_number, std
         done(injected(503, "SlowDown", "Please reduce your request rate."));
         return;
       case Fate::timeout_before:
-        done(StoreError::make(Errc::timeout, "injected: request timed out", true));
+        done(store_error(Errc::timeout, "injected: request timed out", "", 0, true));
         return;
       case Fate::timeout_after:
         // The request reaches the store; its answer is lost.
-        forward([done = std::move(done)](StoreResult<T>) {
-          done(StoreError::make(Errc::timeout, "injected: response timed out", true));
+        forward([done = std::move(done)](Result<T>) {
+          done(store_error(Errc::timeout, "injected: response timed out", "", 0, true));
         });
         return;
       case Fate::rule:

@@ -3,7 +3,8 @@
 // Per operation it may add latency, fail with 500 InternalError or 503 SlowDown before the inner
 // store sees the request, time out (the request may or may not have reached the inner store:
 // half the injected timeouts forward the request and drop its answer), or delay the first byte of
-// a get. A custom rule can fail chosen operations (say, every upload_part of part 3).
+// a get. A custom rule can fail chosen operations (say, every upload_part of part 3), and a
+// drop_response rule can lose the answer of chosen operations after they succeeded.
 // Randomness comes from a seeded generator, so a failing test can be replayed.
 //
 // Invariants:
@@ -36,7 +37,10 @@ struct FaultConfig {
   uint32_t first_byte_delay_ms = 0;  // extra delay on get only (slow first byte)
   uint64_t seed = 1;
   // Returns an error to inject for (op, key, part number; 0 if none), or nullopt.
-  std::function<std::optional<StoreError>(StoreOp, const std::string&, int)> rule;
+  std::function<std::optional<Error>(StoreOp, const std::string&, int)> rule;
+  // When this returns true for (op, key, part number), the request reaches the inner store and
+  // its answer is lost: the caller gets a retryable timeout although the operation happened.
+  std::function<bool(StoreOp, const std::string&, int)> drop_response;
 };
 
 struct FaultCounts {
@@ -44,6 +48,7 @@ struct FaultCounts {
   uint64_t slowdowns = 0;
   uint64_t timeouts = 0;
   uint64_t rule_errors = 0;
+  uint64_t dropped_responses = 0;  // by drop_response
   uint64_t calls = 0;
 };
 
@@ -76,7 +81,7 @@ class FaultStore final : public ObjectStore {
   struct Decision {
     Fate fate = Fate::pass;
     uint32_t delay_ms = 0;
-    std::optional<StoreError> rule_error;
+    std::optional<Error> rule_error;
   };
   Decision decide(StoreOp op, const std::string& key, int part_number);
   template <typename T>

@@ -19,18 +19,13 @@ namespace {
 
 constexpr size_t kMaxComponentBytes = 250;  // leaves room for the '~' under NAME_MAX (255)
 
-StoreError os_error(std::string_view what, const std::string& path, int err) {
-  StoreError e = StoreError::make(Errc::io, std::string(what) + " " + path + ": " + std::strerror(err),
-                                  err == EINTR || err == EAGAIN);
-  if (err == ENOSPC) e.s3_code = "FloeDiskFull";
-  return e;
+Error os_error(std::string_view what, const std::string& path, int err) {
+  return store_error(Errc::io, std::string(what) + " " + path + ": " + std::strerror(err),
+                     err == ENOSPC ? "FloeDiskFull" : "", 0, err == EINTR || err == EAGAIN);
 }
 
-StoreError bad_key(std::string message) {
-  StoreError e = StoreError::make(Errc::invalid_value, std::move(message));
-  e.s3_code = "InvalidKey";
-  e.http_status = 400;
-  return e;
+Error bad_key(std::string message) {
+  return store_error(Errc::invalid_value, std::move(message), "InvalidKey", 400);
 }
 
 std::string encode_component(std::string_view c) {
@@ -94,7 +89,7 @@ std::string etag_of(const struct stat& st) {
 
 int64_t mtime_ms(const struct stat& st) { return st.st_mtim.tv_sec * 1000ll + st.st_mtim.tv_nsec / 1000000; }
 
-StoreResult<Bytes> read_file_range(const fs::path& p, uint64_t offset, uint64_t len) {
+Result<Bytes> read_file_range(const fs::path& p, uint64_t offset, uint64_t len) {
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return os_error("open", p.string(), errno);
   Bytes out(static_cast<size_t>(len));
@@ -115,7 +110,7 @@ StoreResult<Bytes> read_file_range(const fs::path& p, uint64_t offset, uint64_t 
 
 }  // namespace
 
-StoreResult<fs::path> FsStore::key_path(std::string_view key) {
+Result<fs::path> FsStore::key_path(std::string_view key) {
   if (auto s = validate_key(key); !s.ok()) return bad_key(s.error().message);
   fs::path out;
   size_t start = 0;
@@ -180,7 +175,7 @@ fs::path FsStore::temp_path() {
          (std::to_string(::getpid()) + "-" + std::to_string(instance_nonce_) + "-" + std::to_string(temp_counter_++));
 }
 
-StoreResult<PutResult> FsStore::write_atomically(const fs::path& final_path, std::span<const SharedBytes> chunks) {
+Result<PutResult> FsStore::write_atomically(const fs::path& final_path, std::span<const SharedBytes> chunks) {
   fs::path tmp = temp_path();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return os_error("create", tmp.string(), errno);
@@ -219,20 +214,20 @@ StoreResult<PutResult> FsStore::write_atomically(const fs::path& final_path, std
     }
   }
   if (options_.fsync) {
-    if (auto s = fsync_path(final_path.parent_path()); !s.ok()) return StoreError::make(Errc::io, s.error().message);
+    if (auto s = fsync_path(final_path.parent_path()); !s.ok()) return Error(Errc::io, s.error().message);
   }
   return PutResult{etag_of(st)};
 }
 
 void FsStore::put_object(std::string key, SharedBytes body, Callback<PutResult> done) {
-  run<PutResult>(std::move(done), [this, key = std::move(key), body = std::move(body)]() -> StoreResult<PutResult> {
+  run<PutResult>(std::move(done), [this, key = std::move(key), body = std::move(body)]() -> Result<PutResult> {
     auto rel = key_path(key);
     if (!rel.ok()) return rel.error();
     return write_atomically(options_.root / rel.value(), std::span<const SharedBytes>(&body, 1));
   });
 }
 
-StoreResult<ObjectInfo> FsStore::stat_object(const std::string& key) {
+Result<ObjectInfo> FsStore::stat_object(const std::string& key) {
   auto rel = key_path(key);
   if (!rel.ok()) return rel.error();
   fs::path p = options_.root / rel.value();
@@ -245,7 +240,7 @@ StoreResult<ObjectInfo> FsStore::stat_object(const std::string& key) {
 }
 
 void FsStore::get(std::string key, ByteRange range, Callback<GetResult> done) {
-  run<GetResult>(std::move(done), [this, key = std::move(key), range]() -> StoreResult<GetResult> {
+  run<GetResult>(std::move(done), [this, key = std::move(key), range]() -> Result<GetResult> {
     auto rel = key_path(key);
     if (!rel.ok()) return rel.error();
     fs::path p = options_.root / rel.value();
@@ -283,7 +278,7 @@ void FsStore::head(std::string key, Callback<ObjectInfo> done) {
   run<ObjectInfo>(std::move(done), [this, key = std::move(key)] { return stat_object(key); });
 }
 
-StoreResult<ListPage> FsStore::list_now(const ListRequest& request) {
+Result<ListPage> FsStore::list_now(const ListRequest& request) {
   // Start the walk at the deepest directory the prefix names whole.
   fs::path start_rel;
   size_t slash = request.prefix.rfind('/');
@@ -333,7 +328,7 @@ void FsStore::list(ListRequest request, Callback<ListPage> done) {
 
 void FsStore::delete_batch(std::vector<std::string> keys, Callback<DeleteResult> done) {
   FLOE_ASSERT(!keys.empty() && keys.size() <= kMaxDeleteBatch);
-  run<DeleteResult>(std::move(done), [this, keys = std::move(keys)]() -> StoreResult<DeleteResult> {
+  run<DeleteResult>(std::move(done), [this, keys = std::move(keys)]() -> Result<DeleteResult> {
     DeleteResult r;
     for (const auto& key : keys) {
       auto rel = key_path(key);
@@ -358,11 +353,8 @@ void FsStore::delete_batch(std::vector<std::string> keys, Callback<DeleteResult>
 }
 
 namespace {
-StoreError fs_no_such_upload(const std::string& id) {
-  StoreError e = StoreError::make(Errc::not_found, "no such upload: " + id);
-  e.s3_code = "NoSuchUpload";
-  e.http_status = 404;
-  return e;
+Error fs_no_such_upload(const std::string& id) {
+  return store_error(Errc::not_found, "no such upload: " + id, "NoSuchUpload", 404);
 }
 
 bool valid_upload_id(const std::string& id) {
@@ -371,7 +363,7 @@ bool valid_upload_id(const std::string& id) {
 }  // namespace
 
 void FsStore::create_multipart(std::string key, Callback<std::string> done) {
-  run<std::string>(std::move(done), [this, key = std::move(key)]() -> StoreResult<std::string> {
+  run<std::string>(std::move(done), [this, key = std::move(key)]() -> Result<std::string> {
     auto rel = key_path(key);
     if (!rel.ok()) return rel.error();
     char id[48];
@@ -390,7 +382,7 @@ void FsStore::create_multipart(std::string key, Callback<std::string> done) {
 
 namespace {
 // Reads .uploads/<id>/key and checks it names key.
-StoreResult<fs::path> upload_dir(const fs::path& root, const std::string& id, const std::string& key) {
+Result<fs::path> upload_dir(const fs::path& root, const std::string& id, const std::string& key) {
   if (!valid_upload_id(id)) return fs_no_such_upload(id);
   fs::path dir = root / ".uploads" / id;
   std::error_code ec;
@@ -412,11 +404,11 @@ std::string part_name(int n) {
 void FsStore::upload_part(std::string key, std::string upload_id, int part_number, SharedBytes body,
                           Callback<std::string> done) {
   run<std::string>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id), part_number,
-                                     body = std::move(body)]() -> StoreResult<std::string> {
+                                     body = std::move(body)]() -> Result<std::string> {
     auto dir = upload_dir(options_.root, upload_id, key);
     if (!dir.ok()) return dir.error();
     if (part_number < 1 || part_number > kMaxPartNumber)
-      return StoreError::make(Errc::invalid_value, "part number out of range");
+      return Error(Errc::invalid_value, "part number out of range");
     auto w = write_atomically(dir.value() / part_name(part_number), std::span<const SharedBytes>(&body, 1));
     if (!w.ok()) return w.error();
     return w->etag;
@@ -426,7 +418,7 @@ void FsStore::upload_part(std::string key, std::string upload_id, int part_numbe
 void FsStore::complete_multipart(std::string key, std::string upload_id, std::vector<PartInfo> parts,
                                  Callback<PutResult> done) {
   run<PutResult>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id),
-                                   parts = std::move(parts)]() -> StoreResult<PutResult> {
+                                   parts = std::move(parts)]() -> Result<PutResult> {
     auto dir = upload_dir(options_.root, upload_id, key);
     if (!dir.ok()) return dir.error();
     auto rel = key_path(key);
@@ -437,10 +429,7 @@ void FsStore::complete_multipart(std::string key, std::string upload_id, std::ve
       fs::path part = dir.value() / part_name(p.part_number);
       struct stat st {};
       if (p.part_number <= last || ::stat(part.c_str(), &st) != 0 || etag_of(st) != p.etag) {
-        StoreError e = StoreError::make(Errc::invalid_value, "part " + std::to_string(p.part_number) + " invalid");
-        e.s3_code = "InvalidPart";
-        e.http_status = 400;
-        return e;
+        return store_error(Errc::invalid_value, "part " + std::to_string(p.part_number) + " invalid", "InvalidPart", 400);
       }
       last = p.part_number;
       auto bytes = read_file_range(part, 0, static_cast<uint64_t>(st.st_size));
@@ -456,7 +445,7 @@ void FsStore::complete_multipart(std::string key, std::string upload_id, std::ve
 }
 
 void FsStore::abort_multipart(std::string key, std::string upload_id, Callback<Unit> done) {
-  run<Unit>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id)]() -> StoreResult<Unit> {
+  run<Unit>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id)]() -> Result<Unit> {
     auto dir = upload_dir(options_.root, upload_id, key);
     if (!dir.ok()) return dir.error();
     std::error_code ec;
@@ -467,7 +456,7 @@ void FsStore::abort_multipart(std::string key, std::string upload_id, Callback<U
 }
 
 void FsStore::list_multipart_uploads(std::string prefix, Callback<std::vector<UploadInfo>> done) {
-  run<std::vector<UploadInfo>>(std::move(done), [this, prefix = std::move(prefix)]() -> StoreResult<std::vector<UploadInfo>> {
+  run<std::vector<UploadInfo>>(std::move(done), [this, prefix = std::move(prefix)]() -> Result<std::vector<UploadInfo>> {
     std::vector<UploadInfo> out;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(options_.root / ".uploads", ec)) {

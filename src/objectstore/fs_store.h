@@ -58,7 +58,7 @@ class FsStore final : public ObjectStore {
   void list_multipart_uploads(std::string prefix, Callback<std::vector<UploadInfo>> done) override;
 
   // Key <-> relative path mapping (exposed for tests).
-  static StoreResult<std::filesystem::path> key_path(std::string_view key);
+  static Result<std::filesystem::path> key_path(std::string_view key);
   static std::optional<std::string> path_key(const std::filesystem::path& relative);
 
  private:
@@ -67,9 +67,9 @@ class FsStore final : public ObjectStore {
   template <typename T, typename F>
   void run(Callback<T> done, F work);
 
-  StoreResult<PutResult> write_atomically(const std::filesystem::path& final_path, std::span<const SharedBytes> chunks);
-  StoreResult<ObjectInfo> stat_object(const std::string& key);
-  StoreResult<ListPage> list_now(const ListRequest& request);
+  Result<PutResult> write_atomically(const std::filesystem::path& final_path, std::span<const SharedBytes> chunks);
+  Result<ObjectInfo> stat_object(const std::string& key);
+  Result<ListPage> list_now(const ListRequest& request);
   std::filesystem::path temp_path();
 
   FsStoreOptions options_;

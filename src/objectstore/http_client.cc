@@ -16,17 +16,15 @@ using Clock = std::chrono::steady_clock;
 
 std::once_flag g_curl_init;
 
-StoreError transport_error(Errc code, std::string message, bool retryable, const char* s3_code) {
-  StoreError e = StoreError::make(code, std::move(message), retryable);
-  e.s3_code = s3_code;
-  return e;
+Error transport_error(Errc code, std::string message, bool retryable, const char* s3_code) {
+  return store_error(code, std::move(message), s3_code, 0, retryable);
 }
 
 }  // namespace
 
 struct HttpClient::Transfer {
   HttpRequest request;
-  std::function<void(StoreResult<HttpResponse>)> done;
+  std::function<void(Result<HttpResponse>)> done;
   HttpResponse response;
   curl_slist* header_list = nullptr;
   size_t upload_offset = 0;
@@ -122,11 +120,11 @@ HttpClient::~HttpClient() {
   curl_multi_cleanup(multi_);
 }
 
-void HttpClient::submit(HttpRequest request, std::function<void(StoreResult<HttpResponse>)> done) {
+void HttpClient::submit(HttpRequest request, std::function<void(Result<HttpResponse>)> done) {
   auto t = std::make_unique<Transfer>();
   t->request = std::move(request);
   t->done = std::move(done);
-  std::optional<StoreError> rejected;
+  std::optional<Error> rejected;
   {
     std::lock_guard lock(mu_);
     if (stopping_) {
@@ -235,7 +233,7 @@ void HttpClient::finish(void* easy_handle, int code) {
   }
   std::string detail = owned->error_buffer[0] ? owned->error_buffer : curl_easy_strerror(c);
   std::string where = owned->request.method + " " + owned->request.url + ": ";
-  StoreError e;
+  Error e;
   if (owned->too_large) {
     e = transport_error(Errc::too_large, where + "response larger than " + std::to_string(owned->request.max_response_bytes) +
                                              " bytes", false, "FloeResponseTooLarge");

@@ -74,7 +74,7 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Completes with the response (any status) or a transport error (connect, timeout, reset, TLS).
-  void submit(HttpRequest request, std::function<void(StoreResult<HttpResponse>)> done);
+  void submit(HttpRequest request, std::function<void(Result<HttpResponse>)> done);
   void stop();
 
   uint64_t connections_opened() const { return connections_opened_.load(); }

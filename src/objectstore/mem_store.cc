@@ -11,14 +11,13 @@ int64_t now_ms() {
       .count();
 }
 
-StoreResult<std::pair<uint64_t, uint64_t>> resolve_range(ByteRange range, uint64_t size_bytes) {
+Result<std::pair<uint64_t, uint64_t>> resolve_range(ByteRange range, uint64_t size_bytes) {
   if (range.is_all()) return std::pair<uint64_t, uint64_t>{0, size_bytes};
   if (range.length == 0 || range.offset >= size_bytes) {
-    StoreError e = StoreError::make(Errc::invalid_value, "range starts at " + std::to_string(range.offset) +
-                                                             " of an object of " + std::to_string(size_bytes) + " bytes");
-    e.s3_code = "InvalidRange";
-    e.http_status = 416;
-    return e;
+    return store_error(Errc::invalid_value,
+                       "range starts at " + std::to_string(range.offset) + " of an object of " +
+                           std::to_string(size_bytes) + " bytes",
+                       "InvalidRange", 416);
   }
   uint64_t len = std::min(range.length, size_bytes - range.offset);
   return std::pair<uint64_t, uint64_t>{range.offset, len};
@@ -32,7 +31,7 @@ template <typename T, typename F>
 void MemStore::run(Callback<T> done, F work) {
   auto shared_done = std::make_shared<Callback<T>>(std::move(done));
   bool accepted = worker_.submit([this, shared_done, work = std::move(work)]() mutable {
-    StoreResult<T> r = [&]() -> StoreResult<T> {
+    Result<T> r = [&]() -> Result<T> {
       std::lock_guard lock(mu_);
       return work();
     }();
@@ -42,8 +41,8 @@ void MemStore::run(Callback<T> done, F work) {
 }
 
 void MemStore::put_object(std::string key, SharedBytes body, Callback<PutResult> done) {
-  run<PutResult>(std::move(done), [this, key = std::move(key), body = std::move(body)]() -> StoreResult<PutResult> {
-    if (auto s = validate_key(key); !s.ok()) return StoreError::make(s.error().code, s.error().message);
+  run<PutResult>(std::move(done), [this, key = std::move(key), body = std::move(body)]() -> Result<PutResult> {
+    if (auto s = validate_key(key); !s.ok()) return s.take_error();
     Object o{body, "\"" + md5_hex(body.span()) + "\"", now_ms()};
     objects_[key] = o;
     return PutResult{o.etag};
@@ -51,7 +50,7 @@ void MemStore::put_object(std::string key, SharedBytes body, Callback<PutResult>
 }
 
 void MemStore::get(std::string key, ByteRange range, Callback<GetResult> done) {
-  run<GetResult>(std::move(done), [this, key = std::move(key), range]() -> StoreResult<GetResult> {
+  run<GetResult>(std::move(done), [this, key = std::move(key), range]() -> Result<GetResult> {
     auto it = objects_.find(key);
     if (it == objects_.end()) return no_such_key(key);
     auto r = resolve_range(range, it->second.body.size());
@@ -62,7 +61,7 @@ void MemStore::get(std::string key, ByteRange range, Callback<GetResult> done) {
 }
 
 void MemStore::head(std::string key, Callback<ObjectInfo> done) {
-  run<ObjectInfo>(std::move(done), [this, key = std::move(key)]() -> StoreResult<ObjectInfo> {
+  run<ObjectInfo>(std::move(done), [this, key = std::move(key)]() -> Result<ObjectInfo> {
     auto it = objects_.find(key);
     if (it == objects_.end()) return no_such_key(key);
     return ObjectInfo{key, it->second.body.size(), it->second.etag, it->second.last_modified_ms};
@@ -70,7 +69,7 @@ void MemStore::head(std::string key, Callback<ObjectInfo> done) {
 }
 
 void MemStore::list(ListRequest request, Callback<ListPage> done) {
-  run<ListPage>(std::move(done), [this, request = std::move(request)]() -> StoreResult<ListPage> {
+  run<ListPage>(std::move(done), [this, request = std::move(request)]() -> Result<ListPage> {
     ListPage page;
     uint32_t max_keys = std::clamp<uint32_t>(request.max_keys, 1, kMaxListKeys);
     auto it = request.continuation_token.empty() ? objects_.lower_bound(request.prefix)
@@ -88,7 +87,7 @@ void MemStore::list(ListRequest request, Callback<ListPage> done) {
 
 void MemStore::delete_batch(std::vector<std::string> keys, Callback<DeleteResult> done) {
   FLOE_ASSERT(!keys.empty() && keys.size() <= kMaxDeleteBatch);
-  run<DeleteResult>(std::move(done), [this, keys = std::move(keys)]() -> StoreResult<DeleteResult> {
+  run<DeleteResult>(std::move(done), [this, keys = std::move(keys)]() -> Result<DeleteResult> {
     DeleteResult r;
     for (const auto& k : keys) {
       objects_.erase(k);
@@ -99,8 +98,8 @@ void MemStore::delete_batch(std::vector<std::string> keys, Callback<DeleteResult
 }
 
 void MemStore::create_multipart(std::string key, Callback<std::string> done) {
-  run<std::string>(std::move(done), [this, key = std::move(key)]() -> StoreResult<std::string> {
-    if (auto s = validate_key(key); !s.ok()) return StoreError::make(s.error().code, s.error().message);
+  run<std::string>(std::move(done), [this, key = std::move(key)]() -> Result<std::string> {
+    if (auto s = validate_key(key); !s.ok()) return s.take_error();
     std::string id = "mem-upload-" + std::to_string(next_upload_++);
     uploads_[id].key = key;
     return id;
@@ -108,22 +107,19 @@ void MemStore::create_multipart(std::string key, Callback<std::string> done) {
 }
 
 namespace {
-StoreError no_such_upload(const std::string& id) {
-  StoreError e = StoreError::make(Errc::not_found, "no such upload: " + id);
-  e.s3_code = "NoSuchUpload";
-  e.http_status = 404;
-  return e;
+Error no_such_upload(const std::string& id) {
+  return store_error(Errc::not_found, "no such upload: " + id, "NoSuchUpload", 404);
 }
 }  // namespace
 
 void MemStore::upload_part(std::string key, std::string upload_id, int part_number, SharedBytes body,
                            Callback<std::string> done) {
   run<std::string>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id), part_number,
-                                     body = std::move(body)]() -> StoreResult<std::string> {
+                                     body = std::move(body)]() -> Result<std::string> {
     auto it = uploads_.find(upload_id);
     if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload_id);
     if (part_number < 1 || part_number > kMaxPartNumber)
-      return StoreError::make(Errc::invalid_value, "part number out of range");
+      return Error(Errc::invalid_value, "part number out of range");
     std::string etag = "\"" + md5_hex(body.span()) + "\"";
     it->second.parts[part_number] = {etag, body};
     return etag;
@@ -133,7 +129,7 @@ void MemStore::upload_part(std::string key, std::string upload_id, int part_numb
 void MemStore::complete_multipart(std::string key, std::string upload_id, std::vector<PartInfo> parts,
                                   Callback<PutResult> done) {
   run<PutResult>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id),
-                                   parts = std::move(parts)]() -> StoreResult<PutResult> {
+                                   parts = std::move(parts)]() -> Result<PutResult> {
     auto it = uploads_.find(upload_id);
     if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload_id);
     Bytes whole;
@@ -141,15 +137,12 @@ void MemStore::complete_multipart(std::string key, std::string upload_id, std::v
     for (const auto& p : parts) {
       auto part = it->second.parts.find(p.part_number);
       if (p.part_number <= last || part == it->second.parts.end() || part->second.first != p.etag) {
-        StoreError e = StoreError::make(Errc::invalid_value, "part " + std::to_string(p.part_number) + " invalid");
-        e.s3_code = "InvalidPart";
-        e.http_status = 400;
-        return e;
+        return store_error(Errc::invalid_value, "part " + std::to_string(p.part_number) + " invalid", "InvalidPart", 400);
       }
       last = p.part_number;
       whole.insert(whole.end(), part->second.second.data(), part->second.second.data() + part->second.second.size());
     }
-    std::string etag = "\"" + md5_hex(whole) + "-" + std::to_string(parts.size()) + "\"";
+    std::string etag = multipart_etag(parts);
     objects_[key] = Object{SharedBytes(std::move(whole)), etag, now_ms()};
     uploads_.erase(it);
     return PutResult{etag};
@@ -157,7 +150,7 @@ void MemStore::complete_multipart(std::string key, std::string upload_id, std::v
 }
 
 void MemStore::abort_multipart(std::string key, std::string upload_id, Callback<Unit> done) {
-  run<Unit>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id)]() -> StoreResult<Unit> {
+  run<Unit>(std::move(done), [this, key = std::move(key), upload_id = std::move(upload_id)]() -> Result<Unit> {
     auto it = uploads_.find(upload_id);
     if (it == uploads_.end() || it->second.key != key) return no_such_upload(upload_id);
     uploads_.erase(it);
@@ -166,7 +159,7 @@ void MemStore::abort_multipart(std::string key, std::string upload_id, Callback<
 }
 
 void MemStore::list_multipart_uploads(std::string prefix, Callback<std::vector<UploadInfo>> done) {
-  run<std::vector<UploadInfo>>(std::move(done), [this, prefix = std::move(prefix)]() -> StoreResult<std::vector<UploadInfo>> {
+  run<std::vector<UploadInfo>>(std::move(done), [this, prefix = std::move(prefix)]() -> Result<std::vector<UploadInfo>> {
     std::vector<UploadInfo> out;
     for (const auto& [id, u] : uploads_) {
       if (u.key.compare(0, prefix.size(), prefix) == 0 && out.size() < kMaxListKeys) out.push_back({u.key, id});

@@ -63,7 +63,7 @@ class MemStore final : public ObjectStore {
 };
 
 // Shared by MemStore and FsStore: the ranged slice [range) of an object of size_bytes, or InvalidRange.
-StoreResult<std::pair<uint64_t, uint64_t>> resolve_range(ByteRange range, uint64_t size_bytes);
+Result<std::pair<uint64_t, uint64_t>> resolve_range(ByteRange range, uint64_t size_bytes);
 int64_t now_ms();
 
 }  // namespace floe::objectstore

@@ -3,38 +3,53 @@
 #include <cstdio>
 #include <mutex>
 
+#include "objectstore/crypto.h"
+
 namespace floe::objectstore {
 
-std::string StoreError::to_string() const {
-  std::string s;
-  if (!s3_code.empty()) {
-    s += s3_code;
-  } else {
-    s += errc_name(code);
+Error store_error(Errc code, std::string message, std::string service_code, int http_status, bool retryable) {
+  ErrorDetail d;
+  d.http_status = http_status;
+  d.service_code = std::move(service_code);
+  d.retryable = retryable;
+  return Error(code, std::move(message), std::move(d));
+}
+
+Error no_such_key(std::string_view key) {
+  return store_error(Errc::not_found, "no such key: " + std::string(key), "NoSuchKey", 404);
+}
+
+Error queue_full(std::string_view what) {
+  return store_error(Errc::too_large, std::string(what) + ": queue full", "FloeQueueFull");
+}
+
+Error store_stopped(std::string_view what) {
+  return store_error(Errc::io, std::string(what) + ": store is stopped", "FloeStopped");
+}
+
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string multipart_etag(const std::vector<PartInfo>& parts) {
+  Bytes digests;
+  digests.reserve(parts.size() * 16);
+  for (const auto& p : parts) {
+    std::string_view hex = p.etag;
+    if (hex.size() >= 2 && hex.front() == '"' && hex.back() == '"') hex = hex.substr(1, hex.size() - 2);
+    if (hex.size() != 32) return "";
+    for (size_t i = 0; i < 32; i += 2) {
+      int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+      if (hi < 0 || lo < 0) return "";
+      digests.push_back(static_cast<uint8_t>(hi * 16 + lo));
+    }
   }
-  if (http_status != 0) s += " (HTTP " + std::to_string(http_status) + ")";
-  if (!message.empty()) s += ": " + message;
-  if (!request_id.empty()) s += " [request id " + request_id + "]";
-  return s;
-}
-
-StoreError no_such_key(std::string_view key) {
-  StoreError e = StoreError::make(Errc::not_found, "no such key: " + std::string(key));
-  e.s3_code = "NoSuchKey";
-  e.http_status = 404;
-  return e;
-}
-
-StoreError queue_full(std::string_view what) {
-  StoreError e = StoreError::make(Errc::too_large, std::string(what) + ": queue full");
-  e.s3_code = "FloeQueueFull";
-  return e;
-}
-
-StoreError store_stopped(std::string_view what) {
-  StoreError e = StoreError::make(Errc::io, std::string(what) + ": store is stopped");
-  e.s3_code = "FloeStopped";
-  return e;
+  return "\"" + md5_hex(digests) + "-" + std::to_string(parts.size()) + "\"";
 }
 
 Status validate_key(std::string_view key) {
@@ -77,7 +92,7 @@ struct DeleteAll {
   std::mutex mu;
   size_t pending = 0;
   DeleteResult merged;
-  std::optional<StoreError> failure;
+  std::optional<Error> failure;
   Callback<DeleteResult> done;
 };
 
@@ -98,7 +113,7 @@ void ObjectStore::delete_keys(std::vector<std::string> keys, Callback<DeleteResu
   }
   state->pending = batches.size();
   for (auto& batch : batches) {
-    delete_batch(std::move(batch), [state](StoreResult<DeleteResult> r) {
+    delete_batch(std::move(batch), [state](Result<DeleteResult> r) {
       std::unique_lock lock(state->mu);
       if (r.ok()) {
         state->merged.deleted_count += r->deleted_count;
@@ -134,13 +149,13 @@ struct Multipart : std::enable_shared_from_this<Multipart> {
   size_t next_part = 0;  // index of the next part to start
   size_t in_flight = 0;
   size_t finished = 0;
-  std::optional<StoreError> failure;
+  std::optional<Error> failure;
 
   size_t part_count() const { return parts.size(); }
 
   void start() {
     auto self = shared_from_this();
-    store->create_multipart(key, [self](StoreResult<std::string> r) {
+    store->create_multipart(key, [self](Result<std::string> r) {
       if (!r.ok()) {
         self->done(r.error());
         return;
@@ -163,12 +178,12 @@ struct Multipart : std::enable_shared_from_this<Multipart> {
       lock.unlock();
       auto self = shared_from_this();
       store->upload_part(key, id, static_cast<int>(index + 1), std::move(slice),
-                         [self, index](StoreResult<std::string> r) { self->on_part(index, std::move(r)); });
+                         [self, index](Result<std::string> r) { self->on_part(index, std::move(r)); });
       lock.lock();
     }
   }
 
-  void on_part(size_t index, StoreResult<std::string> r) {
+  void on_part(size_t index, Result<std::string> r) {
     std::unique_lock lock(mu);
     --in_flight;
     if (r.ok()) {
@@ -194,20 +209,45 @@ struct Multipart : std::enable_shared_from_this<Multipart> {
 
   void complete() {
     auto self = shared_from_this();
-    store->complete_multipart(key, upload_id, parts, [self](StoreResult<PutResult> r) {
+    store->complete_multipart(key, upload_id, parts, [self](Result<PutResult> r) {
       if (r.ok()) {
         self->done(std::move(r));
         return;
       }
+      if (r.error().detail().service_code == "NoSuchUpload") return self->reconcile(r.take_error());
       self->failure = r.error();
       self->abort();
     });
   }
 
+  // The upload is gone: either an earlier attempt of complete() succeeded (its answer was lost)
+  // or someone aborted it. The object under the key tells which. Nothing is left to abort.
+  void reconcile(Error no_such_upload) {
+    auto self = shared_from_this();
+    store->head(key, [self, err = std::move(no_such_upload)](Result<ObjectInfo> h) mutable {
+      if (h.ok() && self->is_completed_by_us(*h)) return self->done(PutResult{h->etag});
+      err.message += h.ok() ? " (and " + self->key + " is not the object this upload makes: size " +
+                                  std::to_string(h->size_bytes) + ", ETag " + h->etag + ")"
+                            : " (and HEAD " + self->key + " failed: " + h.error().to_string() + ")";
+      self->done(std::move(err));
+    });
+  }
+
+  bool is_completed_by_us(const ObjectInfo& info) const {
+    if (info.size_bytes != body.size()) return false;
+    std::string etag = info.etag;
+    if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+    const std::string suffix = "-" + std::to_string(parts.size());
+    if (etag.size() <= suffix.size() || etag.compare(etag.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return false;
+    const std::string expected = multipart_etag(parts);  // empty when the parts' ETags are not MD5s
+    return expected.empty() || expected == "\"" + etag + "\"";
+  }
+
   void abort() {
     auto self = shared_from_this();
-    store->abort_multipart(key, upload_id, [self](StoreResult<Unit> r) {
-      StoreError e = *self->failure;
+    store->abort_multipart(key, upload_id, [self](Result<Unit> r) {
+      Error e = *self->failure;
       if (!r.ok()) e.message += " (and aborting upload " + self->upload_id + " failed: " + r.error().to_string() + ")";
       self->done(std::move(e));
     });
@@ -222,7 +262,7 @@ void multipart_put(ObjectStore& store, std::string key, SharedBytes body, Multip
   uint64_t count = (body.size() + policy.part_size_bytes - 1) / policy.part_size_bytes;
   if (count == 0) count = 1;
   if (count > static_cast<uint64_t>(kMaxPartNumber)) {
-    done(StoreError::make(Errc::too_large, "object needs " + std::to_string(count) + " parts, limit 10000"));
+    done(Error(Errc::too_large, "object needs " + std::to_string(count) + " parts, limit 10000"));
     return;
   }
   auto m = std::make_shared<Multipart>();

@@ -9,13 +9,14 @@
 // a wrapper's timer thread) — never inside the call that started the operation, except when the
 // call is refused up front (invalid key, queue full, store stopped): then it completes at once.
 // Callers that live on an asio executor post the result back to it themselves:
-//     store.get(key, range, [ex](StoreResult<GetResult> r) { asio::post(ex, [r = std::move(r)] {...}); });
+//     store.get(key, range, [ex](Result<GetResult> r) { asio::post(ex, [r = std::move(r)] {...}); });
 // Callbacks must be quick and must not block on another operation of the same store (use
 // BlockingStore, blocking.h, only from threads the store does not own).
 //
-// Errors are values (StoreError): an HTTP status and S3 error code when there was a response, a
-// retryable flag that says whether repeating the same request may succeed (5xx, SlowDown, timeouts,
-// connection resets) or not (4xx such as AccessDenied, SignatureDoesNotMatch, NoSuchKey).
+// Errors are values: a floe::Error whose detail() (ErrorDetail, common/result.h) holds the HTTP
+// status and S3 error code (service_code) when there was a response, and a retryable flag that
+// says whether repeating the same request may succeed (5xx, SlowDown, timeouts, connection resets)
+// or not (4xx such as AccessDenied, SignatureDoesNotMatch, NoSuchKey).
 //
 // Invariants:
 //  (1) put() of a body of multipart_policy().threshold_bytes or more is a multipart upload: parts
@@ -35,7 +36,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "common/bytes.h"
@@ -48,49 +48,10 @@ inline constexpr uint32_t kMaxListKeys = 1000;   // S3's ListObjectsV2 page limi
 inline constexpr size_t kMaxKeyBytes = 1024;     // S3's key length limit
 inline constexpr int kMaxPartNumber = 10000;     // S3's multipart part-number limit
 
-struct StoreError {
-  Errc code = Errc::internal;
-  int http_status = 0;       // 0 when no HTTP response arrived (or the backend is not HTTP)
-  std::string s3_code;       // "NoSuchKey", "SlowDown", "SignatureDoesNotMatch", ... (may be empty)
-  std::string message;
-  std::string request_id;
-  bool retryable = false;
-
-  static StoreError make(Errc code, std::string message, bool retryable = false) {
-    StoreError e;
-    e.code = code;
-    e.message = std::move(message);
-    e.retryable = retryable;
-    return e;
-  }
-  std::string to_string() const;
-  Error to_error() const { return Error(code == Errc::ok ? Errc::internal : code, to_string()); }
-};
-
 struct Unit {};
 
-// StoreResult<T>: a T or a StoreError (the objectstore twin of floe::Result).
 template <typename T>
-class [[nodiscard]] StoreResult {
- public:
-  StoreResult(T value) : v_(std::in_place_index<0>, std::move(value)) {}        // NOLINT
-  StoreResult(StoreError error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() & { FLOE_ASSERT(ok()); return std::get<0>(v_); }
-  const T& value() const& { FLOE_ASSERT(ok()); return std::get<0>(v_); }
-  T&& value() && { FLOE_ASSERT(ok()); return std::get<0>(std::move(v_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const StoreError& error() const { FLOE_ASSERT(!ok()); return std::get<1>(v_); }
-
- private:
-  std::variant<T, StoreError> v_;
-};
-using StoreStatus = StoreResult<Unit>;
-
-template <typename T>
-using Callback = std::function<void(StoreResult<T>)>;
+using Callback = std::function<void(Result<T>)>;
 
 struct ObjectInfo {
   std::string key;
@@ -190,8 +151,16 @@ class ObjectStore {
 // Runs a multipart upload of body through store's primitives (create, parallel parts, complete;
 // abort on any failure). put() calls this above the threshold; exposed for tests and callers that
 // want an explicit part size.
+// A CompleteMultipartUpload whose answer was lost may have completed the upload; its retry then
+// gets NoSuchUpload. That answer is reconciled with a HEAD: if the object has the body's size and a
+// multipart ETag for this part count (and, when the part ETags are MD5s, exactly the ETag S3
+// computes from them), the put succeeded; otherwise the NoSuchUpload error is returned.
 void multipart_put(ObjectStore& store, std::string key, SharedBytes body, MultipartPolicy policy,
                    Callback<PutResult> done);
+
+// S3's ETag of a completed multipart upload: "<MD5 of the parts' binary MD5s>-<part count>",
+// quoted. Empty if a part's ETag is not a (quoted) hex MD5.
+std::string multipart_etag(const std::vector<PartInfo>& parts);
 
 // Checks a key against S3's rules (non-empty, at most kMaxKeyBytes, no NUL).
 Status validate_key(std::string_view key);
@@ -200,9 +169,12 @@ Status validate_key(std::string_view key);
 // Formats). hash is 4 hex digits of a mix of object_id, so neighbouring ids land far apart.
 std::string hashed_object_key(std::string_view prefix, uint64_t object_id);
 
-// A StoreError for "this object does not exist" (NoSuchKey, 404), shared by the local backends.
-StoreError no_such_key(std::string_view key);
-StoreError queue_full(std::string_view what);
-StoreError store_stopped(std::string_view what);
+// The error for "this object does not exist" (NoSuchKey, 404), shared by the local backends.
+// An error a store reports: code, message, and the detail a service would give (common/result.h).
+Error store_error(Errc code, std::string message, std::string service_code, int http_status = 0,
+                  bool retryable = false);
+Error no_such_key(std::string_view key);
+Error queue_full(std::string_view what);
+Error store_stopped(std::string_view what);
 
 }  // namespace floe::objectstore

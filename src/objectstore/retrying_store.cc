@@ -39,8 +39,8 @@ void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callbac
   *step = [this, state, weak_step = std::weak_ptr<std::function<void()>>(step)] {
     auto self_step = weak_step.lock();
     ++state->attempts;
-    state->attempt([this, state, self_step](StoreResult<T> r) {
-      if (r.ok() || !r.error().retryable) {
+    state->attempt([this, state, self_step](Result<T> r) {
+      if (r.ok() || !r.error().retryable()) {
         state->done(std::move(r));
         return;
       }
@@ -53,7 +53,7 @@ void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callbac
         ++retries_;
         if (timer_.schedule(std::chrono::milliseconds(delay), [self_step] { (*self_step)(); })) return;
       }
-      StoreError e = r.error();
+      Error e = r.error();
       e.message += " (after " + std::to_string(state->attempts) + " attempts)";
       state->done(std::move(e));
     });

@@ -75,29 +75,29 @@ std::string S3Store::describe() const {
          (options_.path_style ? ", path-style" : ", virtual-hosted") + ")";
 }
 
-StoreError S3Store::error_from_response(const HttpResponse& response, const std::string& what) {
-  StoreError e;
-  e.http_status = response.status;
-  e.code = errc_for_status(response.status);
-  e.request_id = response.header("x-amz-request-id");
+Error S3Store::error_from_response(const HttpResponse& response, const std::string& what) {
+  ErrorDetail d;
+  d.http_status = response.status;
+  d.request_id = response.header("x-amz-request-id");
+  std::string message;
   if (auto doc = s3xml::parse_error(response.body)) {
-    e.s3_code = doc->code;
-    e.message = doc->message;
-    if (!doc->request_id.empty()) e.request_id = doc->request_id;
-    if (!doc->region.empty()) e.message += " (bucket region: " + doc->region + ")";
+    d.service_code = doc->code;
+    message = doc->message;
+    if (!doc->request_id.empty()) d.request_id = doc->request_id;
+    if (!doc->region.empty()) message += " (bucket region: " + doc->region + ")";
   }
-  if (e.s3_code.empty()) e.s3_code = status_code_name(response.status);
+  if (d.service_code.empty()) d.service_code = status_code_name(response.status);
   if (std::string region = response.header("x-amz-bucket-region"); !region.empty() &&
-                                                                    e.message.find(region) == std::string::npos) {
-    e.message += " (bucket region: " + region + ")";
+                                                                    message.find(region) == std::string::npos) {
+    message += " (bucket region: " + region + ")";
   }
-  e.message = what + (e.message.empty() ? "" : ": " + e.message);
-  e.retryable = response.status >= 500 || response.status == 429 || retryable_code(e.s3_code);
-  if (e.retryable && e.code != Errc::io) e.code = Errc::io;
-  return e;
+  message = what + (message.empty() ? "" : ": " + message);
+  d.retryable = response.status >= 500 || response.status == 429 || retryable_code(d.service_code);
+  Errc code = d.retryable ? Errc::io : errc_for_status(response.status);
+  return Error(code, std::move(message), std::move(d));
 }
 
-void S3Store::send(Call call, std::function<void(StoreResult<HttpResponse>)> done) {
+void S3Store::send(Call call, std::function<void(Result<HttpResponse>)> done) {
   std::string host = options_.path_style ? host_ : options_.bucket + "." + host_;
   std::string path;
   if (options_.path_style) {
@@ -136,9 +136,9 @@ void S3Store::send(Call call, std::function<void(StoreResult<HttpResponse>)> don
 }
 
 void S3Store::put_object(std::string key, SharedBytes body, Callback<PutResult> done) {
-  if (auto s = validate_key(key); !s.ok()) return done(StoreError::make(s.error().code, s.error().message));
+  if (auto s = validate_key(key); !s.ok()) return done(s.take_error());
   Call c{"PUT", key, {}, {{"content-type", "application/octet-stream"}}, std::move(body)};
-  send(std::move(c), [done = std::move(done), key](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done), key](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status)) return done(error_from_response(r.value(), "PutObject " + key));
     done(PutResult{r->header("etag")});
@@ -146,14 +146,12 @@ void S3Store::put_object(std::string key, SharedBytes body, Callback<PutResult> 
 }
 
 void S3Store::get(std::string key, ByteRange range, Callback<GetResult> done) {
-  if (auto s = validate_key(key); !s.ok()) return done(StoreError::make(s.error().code, s.error().message));
+  if (auto s = validate_key(key); !s.ok()) return done(s.take_error());
   Call c{"GET", key, {}, {}, {}};
   c.max_response_bytes = options_.max_get_bytes;
   if (!range.is_all()) {
     if (range.length == 0) {
-      StoreError e = StoreError::make(Errc::invalid_value, "empty range");
-      e.s3_code = "InvalidRange";
-      return done(e);
+      return done(store_error(Errc::invalid_value, "empty range", "InvalidRange"));
     }
     std::string spec = "bytes=" + std::to_string(range.offset) + "-";
     if (range.length != ByteRange::kToEnd) {
@@ -162,7 +160,7 @@ void S3Store::get(std::string key, ByteRange range, Callback<GetResult> done) {
     }
     c.headers.emplace_back("range", spec);
   }
-  send(std::move(c), [done = std::move(done), key, range](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done), key, range](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status)) return done(error_from_response(r.value(), "GetObject " + key));
     GetResult g;
@@ -176,9 +174,7 @@ void S3Store::get(std::string key, ByteRange range, Callback<GetResult> done) {
     if (r->status == 200 && !range.is_all()) {
       // The server ignored the Range header: cut the slice out ourselves.
       if (range.offset >= body_size) {
-        StoreError e = StoreError::make(Errc::invalid_value, "range past the end of " + key);
-        e.s3_code = "InvalidRange";
-        return done(e);
+        return done(store_error(Errc::invalid_value, "range past the end of " + key, "InvalidRange"));
       }
       g.body = g.body.slice(static_cast<size_t>(range.offset),
                             static_cast<size_t>(std::min(range.length, body_size - range.offset)));
@@ -188,13 +184,19 @@ void S3Store::get(std::string key, ByteRange range, Callback<GetResult> done) {
 }
 
 void S3Store::head(std::string key, Callback<ObjectInfo> done) {
-  if (auto s = validate_key(key); !s.ok()) return done(StoreError::make(s.error().code, s.error().message));
-  send(Call{"HEAD", key, {}, {}, {}}, [done = std::move(done), key](StoreResult<HttpResponse> r) {
+  if (auto s = validate_key(key); !s.ok()) return done(s.take_error());
+  send(Call{"HEAD", key, {}, {}, {}}, [done = std::move(done), key](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status)) {
-      StoreError e = error_from_response(r.value(), "HeadObject " + key);
-      if (r->status == 404) e.s3_code = "NoSuchKey";
-      return done(e);
+      // A HEAD answer has no body to name the error: a 404 is NoSuchKey.
+      if (r->status == 404) {
+        ErrorDetail d;
+        d.http_status = 404;
+        d.service_code = "NoSuchKey";
+        d.request_id = r->header("x-amz-request-id");
+        return done(Error(Errc::not_found, "HeadObject " + key, std::move(d)));
+      }
+      return done(error_from_response(r.value(), "HeadObject " + key));
     }
     ObjectInfo info;
     info.key = key;
@@ -212,7 +214,7 @@ void S3Store::list(ListRequest request, Callback<ListPage> done) {
   c.query.emplace_back("max-keys", std::to_string(max_keys));
   if (!request.prefix.empty()) c.query.emplace_back("prefix", request.prefix);
   if (!request.continuation_token.empty()) c.query.emplace_back("continuation-token", request.continuation_token);
-  send(std::move(c), [done = std::move(done)](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done)](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status)) return done(error_from_response(r.value(), "ListObjectsV2"));
     done(s3xml::parse_list_v2(r->body));
@@ -226,7 +228,7 @@ void S3Store::delete_batch(std::vector<std::string> keys, Callback<DeleteResult>
   c.headers.emplace_back("content-type", "application/xml");
   c.headers.emplace_back("content-md5", md5_base64(as_bytes(xml)));
   size_t count = keys.size();
-  send(std::move(c), [done = std::move(done), count](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done), count](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status) || s3xml::parse_error(r->body))
       return done(error_from_response(r.value(), "DeleteObjects"));
@@ -240,9 +242,9 @@ void S3Store::delete_batch(std::vector<std::string> keys, Callback<DeleteResult>
 }
 
 void S3Store::create_multipart(std::string key, Callback<std::string> done) {
-  if (auto s = validate_key(key); !s.ok()) return done(StoreError::make(s.error().code, s.error().message));
+  if (auto s = validate_key(key); !s.ok()) return done(s.take_error());
   Call c{"POST", key, {{"uploads", ""}}, {{"content-type", "application/octet-stream"}}, {}};
-  send(std::move(c), [done = std::move(done), key](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done), key](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status)) return done(error_from_response(r.value(), "CreateMultipartUpload " + key));
     done(s3xml::parse_initiate_multipart(r->body));
@@ -253,15 +255,13 @@ void S3Store::upload_part(std::string key, std::string upload_id, int part_numbe
                           Callback<std::string> done) {
   Call c{"PUT", key, {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id}}, {}, std::move(body)};
   c.headers.emplace_back("content-type", "application/octet-stream");
-  send(std::move(c), [done = std::move(done), key, part_number](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done), key, part_number](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status))
       return done(error_from_response(r.value(), "UploadPart " + key + " #" + std::to_string(part_number)));
     std::string etag = r->header("etag");
     if (etag.empty()) {
-      StoreError e = StoreError::make(Errc::invalid_value, "UploadPart answered without an ETag");
-      e.s3_code = "FloeMalformedResponse";
-      return done(e);
+      return done(store_error(Errc::invalid_value, "UploadPart answered without an ETag", "FloeMalformedResponse"));
     }
     done(etag);
   });
@@ -271,7 +271,7 @@ void S3Store::complete_multipart(std::string key, std::string upload_id, std::ve
                                  Callback<PutResult> done) {
   Call c{"POST", key, {{"uploadId", upload_id}}, {{"content-type", "application/xml"}},
          text_body(s3xml::build_complete_multipart(parts))};
-  send(std::move(c), [done = std::move(done), key](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done), key](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     // S3 may answer 200 and still carry an <Error> document (the failure happened mid-response).
     if (!is_2xx(r->status) || s3xml::parse_error(r->body)) {
@@ -286,7 +286,7 @@ void S3Store::complete_multipart(std::string key, std::string upload_id, std::ve
 }
 
 void S3Store::abort_multipart(std::string key, std::string upload_id, Callback<Unit> done) {
-  send(Call{"DELETE", key, {{"uploadId", upload_id}}, {}, {}}, [done = std::move(done), key](StoreResult<HttpResponse> r) {
+  send(Call{"DELETE", key, {{"uploadId", upload_id}}, {}, {}}, [done = std::move(done), key](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (r->status == 404) return done(Unit{});  // already gone: aborting is idempotent
     if (!is_2xx(r->status)) return done(error_from_response(r.value(), "AbortMultipartUpload " + key));
@@ -297,7 +297,7 @@ void S3Store::abort_multipart(std::string key, std::string upload_id, Callback<U
 void S3Store::list_multipart_uploads(std::string prefix, Callback<std::vector<UploadInfo>> done) {
   Call c{"GET", "", {{"uploads", ""}}, {}, {}};
   if (!prefix.empty()) c.query.emplace_back("prefix", prefix);
-  send(std::move(c), [done = std::move(done)](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done)](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (!is_2xx(r->status)) return done(error_from_response(r.value(), "ListMultipartUploads"));
     done(s3xml::parse_list_uploads(r->body));
@@ -312,11 +312,11 @@ void S3Store::create_bucket(Callback<Unit> done) {
         options_.region + "</LocationConstraint></CreateBucketConfiguration>");
     c.headers.emplace_back("content-type", "application/xml");
   }
-  send(std::move(c), [done = std::move(done)](StoreResult<HttpResponse> r) {
+  send(std::move(c), [done = std::move(done)](Result<HttpResponse> r) {
     if (!r.ok()) return done(r.error());
     if (is_2xx(r->status)) return done(Unit{});
-    StoreError e = error_from_response(r.value(), "CreateBucket");
-    if (e.s3_code == "BucketAlreadyOwnedByYou") return done(Unit{});
+    Error e = error_from_response(r.value(), "CreateBucket");
+    if (e.detail().service_code == "BucketAlreadyOwnedByYou") return done(Unit{});
     done(e);
   });
 }

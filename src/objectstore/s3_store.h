@@ -6,7 +6,7 @@
 // ListMultipartUploads. Addressing: path-style (endpoint/bucket/key) or virtual-hosted
 // (bucket.host/key). Payload: signed SHA-256 (default) or UNSIGNED-PAYLOAD.
 //
-// Errors: a non-2xx answer becomes a StoreError with the HTTP status and the S3 error document's
+// Errors: a non-2xx answer becomes an Error whose detail has the HTTP status and the S3 error document's
 // Code, Message and RequestId (HEAD answers have no body: the code is derived from the status).
 // Retryable: 5xx, 429, SlowDown, RequestTimeout, InternalError and transport failures. This class
 // does not retry; open_store() wraps it in a RetryingStore.
@@ -62,8 +62,8 @@ class S3Store final : public ObjectStore {
   // CreateBucket (tests and the probe's hints); BucketAlreadyOwnedByYou counts as success.
   void create_bucket(Callback<Unit> done);
 
-  // Turns a non-2xx response into a StoreError (exposed for tests).
-  static StoreError error_from_response(const HttpResponse& response, const std::string& what);
+  // Turns a non-2xx response into an Error with an ErrorDetail (exposed for tests).
+  static Error error_from_response(const HttpResponse& response, const std::string& what);
 
  private:
   struct Call {
@@ -74,7 +74,7 @@ class S3Store final : public ObjectStore {
     SharedBytes body;
     uint64_t max_response_bytes = 16ull << 20;
   };
-  void send(Call call, std::function<void(StoreResult<HttpResponse>)> done);
+  void send(Call call, std::function<void(Result<HttpResponse>)> done);
 
   S3Options options_;
   std::string scheme_;

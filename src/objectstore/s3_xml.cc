@@ -8,10 +8,8 @@ namespace floe::objectstore::s3xml {
 
 namespace {
 
-StoreError malformed(const std::string& what) {
-  StoreError e = StoreError::make(Errc::invalid_value, "malformed S3 response: " + what, false);
-  e.s3_code = "FloeMalformedResponse";
-  return e;
+Error malformed(const std::string& what) {
+  return store_error(Errc::invalid_value, "malformed S3 response: " + what, "FloeMalformedResponse");
 }
 
 bool load(pugi::xml_document& doc, std::span<const uint8_t> body) {
@@ -44,7 +42,7 @@ int64_t parse_iso8601_ms(const std::string& s) {
   return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
-StoreResult<ListPage> parse_list_v2(std::span<const uint8_t> body) {
+Result<ListPage> parse_list_v2(std::span<const uint8_t> body) {
   pugi::xml_document doc;
   if (!load(doc, body)) return malformed("ListObjectsV2 is not XML");
   auto root = doc.child("ListBucketResult");
@@ -65,7 +63,7 @@ StoreResult<ListPage> parse_list_v2(std::span<const uint8_t> body) {
   return page;
 }
 
-StoreResult<std::string> parse_initiate_multipart(std::span<const uint8_t> body) {
+Result<std::string> parse_initiate_multipart(std::span<const uint8_t> body) {
   pugi::xml_document doc;
   if (!load(doc, body)) return malformed("CreateMultipartUpload is not XML");
   std::string id = text(doc.child("InitiateMultipartUploadResult"), "UploadId");
@@ -73,7 +71,7 @@ StoreResult<std::string> parse_initiate_multipart(std::span<const uint8_t> body)
   return id;
 }
 
-StoreResult<std::vector<UploadInfo>> parse_list_uploads(std::span<const uint8_t> body) {
+Result<std::vector<UploadInfo>> parse_list_uploads(std::span<const uint8_t> body) {
   pugi::xml_document doc;
   if (!load(doc, body)) return malformed("ListMultipartUploads is not XML");
   auto root = doc.child("ListMultipartUploadsResult");
@@ -83,7 +81,7 @@ StoreResult<std::vector<UploadInfo>> parse_list_uploads(std::span<const uint8_t>
   return out;
 }
 
-StoreResult<std::vector<KeyError>> parse_delete_result(std::span<const uint8_t> body) {
+Result<std::vector<KeyError>> parse_delete_result(std::span<const uint8_t> body) {
   pugi::xml_document doc;
   if (!load(doc, body)) return malformed("DeleteObjects is not XML");
   auto root = doc.child("DeleteResult");

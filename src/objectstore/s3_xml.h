@@ -17,11 +17,11 @@ struct ErrorDoc {
 // <Error><Code/><Message/><RequestId/><Region/></Error>; nullopt if the bytes are not such a doc.
 std::optional<ErrorDoc> parse_error(std::span<const uint8_t> body);
 
-StoreResult<ListPage> parse_list_v2(std::span<const uint8_t> body);
-StoreResult<std::string> parse_initiate_multipart(std::span<const uint8_t> body);  // -> UploadId
-StoreResult<std::vector<UploadInfo>> parse_list_uploads(std::span<const uint8_t> body);
+Result<ListPage> parse_list_v2(std::span<const uint8_t> body);
+Result<std::string> parse_initiate_multipart(std::span<const uint8_t> body);  // -> UploadId
+Result<std::vector<UploadInfo>> parse_list_uploads(std::span<const uint8_t> body);
 // -> per-key errors (Quiet mode lists only failures)
-StoreResult<std::vector<KeyError>> parse_delete_result(std::span<const uint8_t> body);
+Result<std::vector<KeyError>> parse_delete_result(std::span<const uint8_t> body);
 
 // CompleteMultipartUploadResult's ETag (empty if absent).
 std::string parse_complete_etag(std::span<const uint8_t> body);

@@ -53,7 +53,7 @@ Status StreamManager::compact_now() {
   };
   auto read_object = [&](ObjectId id, std::map<StreamId, StreamData>& data) -> Status {
     auto got = blocking.get(object_key(id));
-    if (!got.ok()) return got.error().to_error();
+    if (!got.ok()) return got.error();
     throttle(got->body.size());
     return collect(got->body, data, StreamEpoch(0));
   };
@@ -64,7 +64,7 @@ Status StreamManager::compact_now() {
       for (const auto& b : *batches) builder.add(sid, b);
     SharedBytes body = builder.finish();
     auto put = put_with_retry(object_key(id), body);
-    if (!put.ok()) return put.error().to_error();
+    if (!put.ok()) return put.error();
     return uint64_t{body.size()};
   };
 
@@ -208,7 +208,7 @@ Status StreamManager::gc_now() {
   }
   objectstore::BlockingStore blocking(*store_);
   auto deleted = blocking.delete_keys(keys);
-  if (!deleted.ok()) return deleted.error().to_error();
+  if (!deleted.ok()) return deleted.error();
   for (auto& e : deleted->errors) by_key.erase(e.key);  // keep in metadata: retried next pass
   std::vector<ObjectId> ids;
   for (auto& [key, id] : by_key) ids.push_back(id);

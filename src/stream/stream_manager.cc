@@ -440,7 +440,7 @@ Result<std::vector<BlockIndexEntry>> StreamManager::object_index(ObjectId id, ui
     objectstore::BlockingStore blocking(*cold_store_);
     object_gets_.fetch_add(1);
     auto got = blocking.get(object_key(id), {object_size_bytes - tail, tail});
-    if (!got.ok()) return got.error().to_error();
+    if (!got.ok()) return got.error();
     if (got->body.size() != tail) return Error(Errc::truncated, "object " + id.to_string() + ": short read of its tail");
     auto footer = parse_footer(got->body.span().subspan(tail - of::kFooterBytes), object_size_bytes);
     if (!footer.ok()) return footer.take_error();
@@ -450,7 +450,7 @@ Result<std::vector<BlockIndexEntry>> StreamManager::object_index(ObjectId id, ui
     } else {
       object_gets_.fetch_add(1);
       auto idx = blocking.get(object_key(id), {footer->index_position, meta_bytes});
-      if (!idx.ok()) return idx.error().to_error();
+      if (!idx.ok()) return idx.error();
       if (idx->body.size() != meta_bytes) return Error(Errc::truncated, "object " + id.to_string() + ": short index read");
       cached = idx->body;
     }
@@ -467,7 +467,7 @@ Result<SharedBytes> StreamManager::object_block(ObjectId id, const BlockIndexEnt
   objectstore::BlockingStore blocking(*cold_store_);
   (readahead ? readahead_gets_ : object_gets_).fetch_add(1);
   auto got = blocking.get(object_key(id), {e.position, e.size_bytes});
-  if (!got.ok()) return got.error().to_error();
+  if (!got.ok()) return got.error();
   if (got->body.size() != e.size_bytes) return Error(Errc::truncated, "object " + id.to_string() + ": short block read");
   block_cache_.put(id, e.position, got->body);
   return got->body;
@@ -612,7 +612,7 @@ void StreamManager::upload_round() {
   sleep_unless_stopping(options_.retry_max_ms);
 }
 
-objectstore::StoreResult<objectstore::PutResult> StreamManager::put_with_retry(const std::string& key, SharedBytes body) {
+Result<objectstore::PutResult> StreamManager::put_with_retry(const std::string& key, SharedBytes body) {
   uint32_t delay_ms = options_.retry_base_ms;
   for (uint32_t attempt = 1;; ++attempt) {
     {
@@ -627,7 +627,7 @@ objectstore::StoreResult<objectstore::PutResult> StreamManager::put_with_retry(c
       ++stats_.put_failures;
     }
     // Data can't be dropped: every error is retried (a non-retryable one is logged loudly).
-    if (!r.error().retryable) log::error("stream", "PUT " + key + ": " + r.error().to_string());
+    if (!r.error().retryable()) log::error("stream", "PUT " + key + ": " + r.error().to_string());
     if ((retry_attempts_max_ && attempt >= retry_attempts_max_) || !sleep_unless_stopping(delay_ms)) return r;
     delay_ms = std::min(delay_ms * 2, options_.retry_max_ms);
   }
@@ -653,7 +653,7 @@ Status StreamManager::upload_ranges(std::vector<PendingRange>& ranges) {
     SharedBytes body = builder.finish();
     ObjectId id(next_id++);
     auto put = put_with_retry(object_key(id), body);
-    if (!put.ok()) return put.error().to_error();
+    if (!put.ok()) return put.error();
     put_bytes += body.size();
     return std::make_pair(id, uint64_t{body.size()});
   };

@@ -249,7 +249,7 @@ class StreamManager {
   bool upload_due_locked() const;
   void upload_round();
   Status upload_ranges(std::vector<PendingRange>& ranges);
-  objectstore::StoreResult<objectstore::PutResult> put_with_retry(const std::string& key, SharedBytes body);
+  Result<objectstore::PutResult> put_with_retry(const std::string& key, SharedBytes body);
   void handle_fenced(std::vector<PendingRange>& ranges);
   void mark_uploaded(std::vector<PendingRange>& ranges);
   void finish_flushes_locked(Deferred& deferred);

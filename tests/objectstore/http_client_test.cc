@@ -95,7 +95,7 @@ TEST_CASE("http_client_response_body_is_capped") {
   auto resp = wait_for<HttpResponse>([&](Callback<HttpResponse> cb) { client.submit(r, std::move(cb)); });
   REQUIRE_FALSE(resp.ok());
   CHECK(resp.error().code == Errc::too_large);
-  CHECK_FALSE(resp.error().retryable);
+  CHECK_FALSE(resp.error().retryable());
 }
 
 TEST_CASE("http_client_queue_is_bounded_and_stop_fails_pending_requests") {
@@ -118,10 +118,10 @@ TEST_CASE("http_client_queue_is_bounded_and_stop_fails_pending_requests") {
     for (int i = 0; i < 10; ++i) {
       HttpRequest r;
       r.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/";
-      client.submit(r, [&](StoreResult<HttpResponse> resp) {
+      client.submit(r, [&](Result<HttpResponse> resp) {
         if (resp.ok()) return;
-        if (resp.error().s3_code == "FloeQueueFull") ++queue_full;
-        if (resp.error().s3_code == "FloeStopped") ++stopped;
+        if (resp.error().detail().service_code == "FloeQueueFull") ++queue_full;
+        if (resp.error().detail().service_code == "FloeStopped") ++stopped;
       });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -110,9 +110,9 @@ TEST_CASE("s3_round_trip_against_moto_with_signature_checks") {
 
   auto missing = s.get(p + "nope");
   REQUIRE_FALSE(missing.ok());
-  CHECK(missing.error().s3_code == "NoSuchKey");
-  CHECK(missing.error().http_status == 404);
-  CHECK_FALSE(missing.error().retryable);
+  CHECK(missing.error().detail().service_code == "NoSuchKey");
+  CHECK(missing.error().detail().http_status == 404);
+  CHECK_FALSE(missing.error().retryable());
   auto missing_head = s.head(p + "nope");
   REQUIRE_FALSE(missing_head.ok());
   CHECK(missing_head.error().code == Errc::not_found);
@@ -178,9 +178,9 @@ TEST_CASE("s3_wrong_secret_fails_at_once_with_signature_does_not_match") {
   auto start = std::chrono::steady_clock::now();
   auto r = BlockingStore(retrying).put(unique_prefix("badsecret") + "k", pattern_bytes(10, 1));
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().s3_code == "SignatureDoesNotMatch");
-  CHECK(r.error().http_status == 403);
-  CHECK_FALSE(r.error().retryable);
+  CHECK(r.error().detail().service_code == "SignatureDoesNotMatch");
+  CHECK(r.error().detail().http_status == 403);
+  CHECK_FALSE(r.error().retryable());
   CHECK(retrying.retries() == 0);
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
@@ -192,8 +192,8 @@ TEST_CASE("s3_unknown_access_key_is_invalid_access_key_id") {
   S3Store store(o);
   auto r = BlockingStore(store).list(ListRequest{"x", "", 1});
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().s3_code == "InvalidAccessKeyId");
-  CHECK_FALSE(r.error().retryable);
+  CHECK(r.error().detail().service_code == "InvalidAccessKeyId");
+  CHECK_FALSE(r.error().retryable());
 }
 
 TEST_CASE("s3_unsigned_payload_is_accepted") {
@@ -270,11 +270,9 @@ TEST_CASE("s3_failed_multipart_is_aborted_and_leaves_no_orphaned_upload") {
   if (!have_moto()) return;
   auto backend = std::make_shared<S3Store>(moto().options());
   FaultConfig faults;
-  faults.rule = [](StoreOp op, const std::string&, int part) -> std::optional<StoreError> {
+  faults.rule = [](StoreOp op, const std::string&, int part) -> std::optional<Error> {
     if (op != StoreOp::upload_part || part != 2) return std::nullopt;
-    StoreError e = StoreError::make(Errc::config, "Access Denied");
-    e.http_status = 403;
-    e.s3_code = "AccessDenied";
+    Error e = store_error(Errc::config, "Access Denied", "AccessDenied", 403);
     return e;
   };
   auto faulty = std::make_shared<FaultStore>(backend, faults);
@@ -282,7 +280,7 @@ TEST_CASE("s3_failed_multipart_is_aborted_and_leaves_no_orphaned_upload") {
   std::string p = unique_prefix("abort");
   auto r = BlockingStore(retrying).put(p + "doomed", pattern_bytes(16u << 20, 9));
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().s3_code == "AccessDenied");
+  CHECK(r.error().detail().service_code == "AccessDenied");
   BlockingStore direct(*backend);
   CHECK(open_uploads(*backend, p) == 0);
   CHECK(direct.head(p + "doomed").error().code == Errc::not_found);
@@ -295,7 +293,7 @@ TEST_CASE("s3_delete_batches_above_1000_keys") {
   std::atomic<int> pending{1005};
   std::atomic<int> failed{0};
   for (int i = 0; i < 1005; ++i) {
-    store->put_object(p + std::to_string(i), pattern_bytes(1, 1), [&](StoreResult<PutResult> r) {
+    store->put_object(p + std::to_string(i), pattern_bytes(1, 1), [&](Result<PutResult> r) {
       if (!r.ok()) ++failed;
       --pending;
     });
@@ -333,7 +331,7 @@ TEST_CASE("s3_silent_server_hits_the_first_byte_timeout_and_is_retryable") {
   ::close(fd);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::timeout);
-  CHECK(r.error().retryable);
+  CHECK(r.error().retryable());
   CHECK(took >= std::chrono::milliseconds(300));
   CHECK(took < std::chrono::seconds(5));
 }
@@ -350,6 +348,6 @@ TEST_CASE("s3_refused_connection_is_a_retryable_error") {
   S3Store store(offline_options(ntohs(addr.sin_port)));
   auto r = BlockingStore(store).head("k");
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().s3_code == "FloeConnectFailed");
-  CHECK(r.error().retryable);
+  CHECK(r.error().detail().service_code == "FloeConnectFailed");
+  CHECK(r.error().retryable());
 }

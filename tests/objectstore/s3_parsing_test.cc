@@ -20,33 +20,33 @@ TEST_CASE("s3_error_document_becomes_a_typed_error") {
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotMatch</Code>"
       "<Message>The request signature we calculated does not match</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
   r.body.assign(xml.begin(), xml.end());
-  StoreError e = S3Store::error_from_response(r, "PutObject k");
-  CHECK(e.http_status == 403);
-  CHECK(e.s3_code == "SignatureDoesNotMatch");
-  CHECK(e.request_id == "4442587FB7D0A2F9");
+  Error e = S3Store::error_from_response(r, "PutObject k");
+  CHECK(e.detail().http_status == 403);
+  CHECK(e.detail().service_code == "SignatureDoesNotMatch");
+  CHECK(e.detail().request_id == "4442587FB7D0A2F9");
   CHECK(e.message.find("does not match") != std::string::npos);
-  CHECK_FALSE(e.retryable);
+  CHECK_FALSE(e.retryable());
 
   r.status = 503;
   xml = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
   r.body.assign(xml.begin(), xml.end());
   e = S3Store::error_from_response(r, "GetObject k");
-  CHECK(e.s3_code == "SlowDown");
-  CHECK(e.retryable);
+  CHECK(e.detail().service_code == "SlowDown");
+  CHECK(e.retryable());
 
   // HEAD answers carry no body: the code comes from the status.
   r.status = 301;
   r.body.clear();
   r.headers["x-amz-bucket-region"] = "eu-west-1";
   e = S3Store::error_from_response(r, "HeadObject k");
-  CHECK(e.s3_code == "PermanentRedirect");
+  CHECK(e.detail().service_code == "PermanentRedirect");
   CHECK(e.message.find("eu-west-1") != std::string::npos);
 
   r.status = 500;
   r.body = {'<', 'n', 'o', 't', ' ', 'x', 'm', 'l'};
   e = S3Store::error_from_response(r, "x");
-  CHECK(e.s3_code == "InternalError");
-  CHECK(e.retryable);
+  CHECK(e.detail().service_code == "InternalError");
+  CHECK(e.retryable());
 }
 
 TEST_CASE("list_objects_v2_page_and_continuation_token_are_parsed") {

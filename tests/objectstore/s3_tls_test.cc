@@ -81,8 +81,8 @@ TEST_CASE("https_with_an_untrusted_certificate_fails_verification_and_is_not_ret
   S3Store store(server.options());
   auto r = BlockingStore(store).head("k");
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().s3_code == "FloeTlsVerify");
-  CHECK_FALSE(r.error().retryable);
+  CHECK(r.error().detail().service_code == "FloeTlsVerify");
+  CHECK_FALSE(r.error().retryable());
 }
 
 TEST_CASE("https_with_the_ca_bundle_option_trusts_a_private_ca") {

@@ -60,7 +60,7 @@ TEST_CASE("every_backend_keeps_the_object_store_contract") {
       CHECK(tail->body == body.slice(9990, 10));
       auto past = s.get("a/b/obj1", ByteRange{10000, 1});
       REQUIRE_FALSE(past.ok());
-      CHECK(past.error().s3_code == "InvalidRange");
+      CHECK(past.error().detail().service_code == "InvalidRange");
 
       // head reports size; missing keys are NoSuchKey, not retryable.
       auto info = s.head("a/b/obj1");
@@ -69,8 +69,8 @@ TEST_CASE("every_backend_keeps_the_object_store_contract") {
       auto missing = s.get("nope");
       REQUIRE_FALSE(missing.ok());
       CHECK(missing.error().code == Errc::not_found);
-      CHECK(missing.error().s3_code == "NoSuchKey");
-      CHECK_FALSE(missing.error().retryable);
+      CHECK(missing.error().detail().service_code == "NoSuchKey");
+      CHECK_FALSE(missing.error().retryable());
 
       // overwrite replaces; a key and a "directory" of the same name coexist.
       REQUIRE(s.put("a/b/obj1", pattern_bytes(5, 2)).ok());
