@@ -1,5 +1,7 @@
 #include "admin/perf_wal.h"
 
+#include "admin/perf_kafka.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -207,8 +209,10 @@ int run_wal_perf(const WalPerfOptions& o) {
 
 int run_perf_command(int argc, char** argv) {
   // argv[0] = "perf"
+  if (argc >= 2 && std::string_view(argv[1]) == "produce") return run_perf_produce(argc, argv);
+  if (argc >= 2 && std::string_view(argv[1]) == "consume") return run_perf_consume(argc, argv);
   if (argc < 2 || std::string_view(argv[1]) != "wal") {
-    std::fprintf(stderr, "usage: floe perf wal [--path DIR] [--bytes N]\n");
+    std::fprintf(stderr, "usage: floe perf wal|produce|consume ... (see floe --help)\n");
     return 2;
   }
   WalPerfOptions o;
