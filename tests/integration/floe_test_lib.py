@@ -224,8 +224,8 @@ class Skip(Exception):
 # that fails is reported as SKIPPED (expected to fail), not as passed; once the broker is fixed the
 # check passes by itself and prints a reminder: then delete the entry here.
 KNOWN_BUGS = {
-    1: "deleting a topic whose data is not yet uploaded fails every later upload; the WAL fills and all produce stalls",
-    2: "ListOffsets by timestamp answers the batch's base offset, not the first record at or after the time",
+    # 1 (delete topic with un-uploaded data stalled uploads) and 2 (ListOffsets by timestamp at batch
+    # granularity) were fixed in 92c90c3.
     3: "Metadata advertises a leader for a just-auto-created partition that still refuses produce; acks=0 records vanish",
 }
 

@@ -13,7 +13,7 @@ Promises checked:
   group's committed offsets end at the high watermarks; a SIGKILLed member expires after its session
   timeout (range and cooperative-sticky); a static member (group.instance.id) restarted within its
   session gets its partitions back without rebalancing the others.
-- offsets_for_times answers record-level offsets (known broker bug 2 while it fails).
+- offsets_for_times answers record-level offsets, also inside a batch.
 - acks=0 records to topics auto-created on the way all arrive (known broker bug 3 while it fails).
 - a transactional producer fails cleanly (transactions are not implemented).
 """
@@ -549,8 +549,7 @@ try:
     results.check("admin: delete topics", admin_delete_topics)
     results.check("idempotent producer: %d records over %d partitions acked, read back exactly once in order"
                   % (RECORDS, PARTITIONS), idempotent_200k)
-    results.check("offsets_for_times returns the first record at or after the time",
-                  L.known_bug, 2, offsets_for_times_record_level)
+    results.check("offsets_for_times returns the first record at or after the time", offsets_for_times_record_level)
     results.check("acks=0 records to a just-auto-created topic all arrive", L.known_bug, 3, acks0_to_auto_created_topics)
     results.check("group: 3 members join and leave, commit on revoke, each record consumed once",
                   group_three_members_join_and_leave)
