@@ -227,6 +227,7 @@ KNOWN_BUGS = {
     # 1 (delete topic with un-uploaded data stalled uploads) and 2 (ListOffsets by timestamp at batch
     # granularity) were fixed in 92c90c3.
     3: "Metadata advertises a leader for a just-auto-created partition that still refuses produce; acks=0 records vanish",
+    4: "fetch session ids restart at 1 after a broker restart, so a client's stale session id reaches another client's session",
 }
 
 
