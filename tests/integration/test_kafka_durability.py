@@ -11,11 +11,14 @@ Promise, per partition and per producer (one producer per round):
 - the records present are a gap-free prefix of what that producer sent to the partition, in order
   (unacknowledged ones at the tail may or may not be there);
 - offsets stay dense across restarts, and a final full re-read agrees with every round's view.
-Also: committed group offsets survive a SIGKILL; deleting a topic whose data is still only in the WAL keeps uploads (and so produce) going.
+Also: committed group offsets, topic ids and a DeleteRecords log start survive a SIGKILL (a topic
+deleted and created again gets a new id and no old data); deleting a topic whose data is still only in the WAL keeps uploads (and so produce) going.
 """
 
 import os
 import random
+import socket
+import struct
 import sys
 import threading
 import time
@@ -223,6 +226,107 @@ def committed_offsets_survive_sigkill():
         first, {tp.partition: tp.offset for tp in want}))
 
 
+def _kstr(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def topic_id(name):
+    """The topic id of `name` from a raw Metadata v12 (flexible) request, as hex."""
+    def uvarint(r):
+        shift = out = 0
+        while True:
+            b = r[0][r[1]]
+            r[1] += 1
+            out |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return out
+            shift += 7
+    raw = name.encode()
+    body = bytes([2]) + b"\x00" * 16 + bytes([len(raw) + 1]) + raw + b"\x00" + b"\x00" + b"\x00" + b"\x00"
+    host, port = broker.bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(L.kafka_request(3, 12, 9, body, flexible=True))
+        data = L.recv_frame(s)
+    def skip_string(r):                 # compact (nullable) string
+        n = uvarint(r) - 1              # (read before moving: `r[1] += uvarint(r)` would lose the read)
+        r[1] += max(n, 0)
+
+    r = [data, 4]
+    uvarint(r)                          # header tags (count 0)
+    r[1] += 4                           # throttle
+    for _ in range(uvarint(r) - 1):     # brokers: node, host, port, rack, tags
+        r[1] += 4
+        skip_string(r)
+        r[1] += 4
+        skip_string(r)
+        uvarint(r)
+    skip_string(r)                      # cluster id
+    r[1] += 4                           # controller id
+    L.expect(uvarint(r) - 1 == 1, "Metadata v12: one topic expected")
+    (err,) = struct.unpack_from(">h", data, r[1])
+    r[1] += 2
+    n = uvarint(r) - 1
+    got = data[r[1]:r[1] + n].decode()
+    r[1] += n
+    L.expect(err == 0 and got == name, "Metadata v12 for %s: error %d, name %r" % (name, err, got))
+    return data[r[1]:r[1] + 16].hex()
+
+
+def delete_records(topic, partition, offset):
+    """Raw DeleteRecords v1; returns (error, low watermark)."""
+    body = struct.pack(">i", 1) + _kstr(topic) + struct.pack(">i", 1) + struct.pack(">iq", partition, offset)
+    body += struct.pack(">i", 10000)
+    host, port = broker.bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as s:
+        s.sendall(L.kafka_request(21, 1, 5, body))
+        data = L.recv_frame(s)
+    pos = 4 + 4 + 4
+    (n,) = struct.unpack_from(">h", data, pos)
+    pos += 2 + n + 4
+    _p, low, err = struct.unpack_from(">iqh", data, pos)
+    return err, low
+
+
+def metadata_and_log_start_survive_sigkill():
+    """Topic ids stay the same across SIGKILL restarts and change when a topic is deleted and created
+    again; a DeleteRecords log start offset survives SIGKILL and is where consumers from 'earliest' start."""
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    a.create_topics([NewTopic("ids", num_partitions=1, replication_factor=1)])["ids"].result(timeout=20)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(10):
+        p.produce("ids", b"v%d" % i, partition=0)
+    L.expect(p.flush(10) == 0, "not delivered")
+    first_id = topic_id("ids")
+    L.expect(first_id != "0" * 32, "topic id is all zeros")
+    err, low = delete_records("ids", 0, 4)
+    L.expect(err == 0 and low == 4, "DeleteRecords to 4: error %d, low watermark %d" % (err, low))
+    broker.restart(hard=True)
+    L.expect(topic_id("ids") == first_id, "topic id changed across a SIGKILL restart")
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "ids-reader", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    lo, hi = c.get_watermark_offsets(TopicPartition("ids", 0), timeout=10)
+    L.expect((lo, hi) == (4, 10), "watermarks after SIGKILL: %s, want (4, 10)" % ((lo, hi),))
+    c.subscribe(["ids"])
+    got, deadline = [], time.monotonic() + 20
+    while len(got) < 6 and time.monotonic() < deadline:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.offset())
+    c.close()
+    L.expect(got == list(range(4, 10)), "a consumer from 'earliest' read offsets %s, want 4..9" % got)
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    a.delete_topics(["ids"])["ids"].result(timeout=20)
+    L.wait_until(lambda: "ids" not in a.list_topics(timeout=10).topics, 10, "'ids' to be deleted")
+    a.create_topics([NewTopic("ids", num_partitions=1, replication_factor=1)])["ids"].result(timeout=20)
+    second_id = topic_id("ids")
+    L.expect(second_id != first_id, "a re-created topic kept the old topic id %s" % first_id)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "ids-reader-2"})
+    lo, hi = c.get_watermark_offsets(TopicPartition("ids", 0), timeout=10)
+    c.close()
+    L.expect((lo, hi) == (0, 0), "re-created topic has watermarks %s (old data or start offset leaked)" % ((lo, hi),))
+
+
 def delete_topic_with_unuploaded_data():
     """Deleting a topic whose records are still only in the WAL must not stop uploads of the others:
     with a 16 MiB WAL, 40 MB produced afterwards to another topic is all acknowledged and survives a
@@ -277,6 +381,8 @@ try:
                   durability_loop)
     results.check("committed group offsets survive SIGKILL; a new member resumes there",
                   committed_offsets_survive_sigkill)
+    results.check("topic ids and DeleteRecords log start survive SIGKILL; a re-created topic is new",
+                  metadata_and_log_start_survive_sigkill)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
     results.check("deleting a topic with data not yet uploaded keeps uploads and produce going",
                   delete_topic_with_unuploaded_data)
