@@ -214,34 +214,43 @@ struct Multipart : std::enable_shared_from_this<Multipart> {
         self->done(std::move(r));
         return;
       }
-      if (r.error().detail().service_code == "NoSuchUpload") return self->reconcile(r.take_error());
-      self->failure = r.error();
+      self->reconcile(r.take_error());
+    });
+  }
+
+  // An earlier attempt of complete() may have succeeded with its answer lost: the retry then gets
+  // NoSuchUpload (S3, moto) or some other error (s3rver answers 500). The object under the key
+  // tells whether the upload was completed. If not: NoSuchUpload means someone aborted it (nothing
+  // left to abort); any other error aborts the upload as before.
+  void reconcile(Error error) {
+    auto self = shared_from_this();
+    store->head(key, [self, err = std::move(error)](Result<ObjectInfo> h) mutable {
+      if (h.ok() && self->is_completed_by_us(*h)) return self->done(PutResult{h->etag});
+      const bool gone = err.detail().service_code == "NoSuchUpload";
+      if (gone) {
+        err.message += h.ok() ? " (and " + self->key + " is not the object this upload makes: size " +
+                                    std::to_string(h->size_bytes) + ", ETag " + h->etag + ")"
+                              : " (and HEAD " + self->key + " failed: " + h.error().to_string() + ")";
+        return self->done(std::move(err));
+      }
+      self->failure = std::move(err);
       self->abort();
     });
   }
 
-  // The upload is gone: either an earlier attempt of complete() succeeded (its answer was lost)
-  // or someone aborted it. The object under the key tells which. Nothing is left to abort.
-  void reconcile(Error no_such_upload) {
-    auto self = shared_from_this();
-    store->head(key, [self, err = std::move(no_such_upload)](Result<ObjectInfo> h) mutable {
-      if (h.ok() && self->is_completed_by_us(*h)) return self->done(PutResult{h->etag});
-      err.message += h.ok() ? " (and " + self->key + " is not the object this upload makes: size " +
-                                  std::to_string(h->size_bytes) + ", ETag " + h->etag + ")"
-                            : " (and HEAD " + self->key + " failed: " + h.error().to_string() + ")";
-      self->done(std::move(err));
-    });
-  }
-
+  // The object has the body's size and an ETag only this upload gives it: S3's multipart ETag
+  // for these parts (when their ETags are MD5s; else any "-<part count>" ETag), or the MD5 of the
+  // whole body (stores whose multipart ETag is that, like s3rver).
   bool is_completed_by_us(const ObjectInfo& info) const {
     if (info.size_bytes != body.size()) return false;
     std::string etag = info.etag;
     if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
     const std::string suffix = "-" + std::to_string(parts.size());
-    if (etag.size() <= suffix.size() || etag.compare(etag.size() - suffix.size(), suffix.size(), suffix) != 0)
-      return false;
-    const std::string expected = multipart_etag(parts);  // empty when the parts' ETags are not MD5s
-    return expected.empty() || expected == "\"" + etag + "\"";
+    if (etag.size() > suffix.size() && etag.compare(etag.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      const std::string expected = multipart_etag(parts);  // empty when the parts' ETags are not MD5s
+      return expected.empty() || expected == "\"" + etag + "\"";
+    }
+    return etag.size() == 32 && etag == md5_hex(body.span());
   }
 
   void abort() {

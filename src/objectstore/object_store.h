@@ -152,9 +152,10 @@ class ObjectStore {
 // abort on any failure). put() calls this above the threshold; exposed for tests and callers that
 // want an explicit part size.
 // A CompleteMultipartUpload whose answer was lost may have completed the upload; its retry then
-// gets NoSuchUpload. That answer is reconciled with a HEAD: if the object has the body's size and a
-// multipart ETag for this part count (and, when the part ETags are MD5s, exactly the ETag S3
-// computes from them), the put succeeded; otherwise the NoSuchUpload error is returned.
+// gets NoSuchUpload (or, from some servers, another error). A failed complete is reconciled with a
+// HEAD: if the object has the body's size and a multipart ETag for this part count (exactly the
+// ETag S3 computes when the part ETags are MD5s), or the MD5 of the whole body, the put succeeded.
+// Otherwise the error is returned (NoSuchUpload as is; any other after aborting the upload).
 void multipart_put(ObjectStore& store, std::string key, SharedBytes body, MultipartPolicy policy,
                    Callback<PutResult> done);
 
