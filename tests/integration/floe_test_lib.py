@@ -124,8 +124,11 @@ class Broker:
         log = open(self.log_path, "ab")
         log.write(("\n==== start #%d: %s\n" % (self.starts, " ".join(self.command()))).encode())
         log.flush()
+        # PR_SET_PDEATHSIG fires when the *thread* that started the child ends, so only a start from
+        # the main thread uses it (a start from a helper thread relies on the atexit kill).
+        main = threading.current_thread() is threading.main_thread()
         self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, cwd=self.dir,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=_die_with_parent if main else None)
         _running.add(self)
         log.close()
         ready = threading.Event()
