@@ -44,14 +44,6 @@ std::optional<config::Listener> find_listener(const config::Config& cfg, std::st
 }  // namespace
 
 int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
-  // Signals: block them in every thread (threads inherit the mask), wait for them here.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-
   if (!cfg.has_role("broker") || !cfg.has_role("controller")) {
     return fail(err, "process.roles: this build serves only the combined broker,controller role (a single node)");
   }
@@ -66,6 +58,14 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   auto advertised = find_listener(cfg, "advertised.listeners", "PLAINTEXT");
   if (!advertised) advertised = listener;
   if (advertised->host.empty()) advertised->host = "localhost";
+
+  // Signals: block them in every thread (threads inherit the mask), wait for them here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
 
   std::error_code ec;
   const std::string data_dir = cfg.get_string("data.dir");

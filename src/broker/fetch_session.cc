@@ -41,6 +41,8 @@ size_t count_partitions(const protocol::FetchRequest& request) {
 }
 }  // namespace
 
+FetchSessionCache::FetchSessionCache(FetchSessionOptions options) : options_(options), rng_(std::random_device{}()) {}
+
 size_t FetchSessionCache::size() const {
   std::lock_guard lock(mu_);
   return sessions_.size();
@@ -62,9 +64,9 @@ std::shared_ptr<FetchSessionCache::Session> FetchSessionCache::create_locked(con
     sessions_.erase(lru);
   }
   auto s = std::make_shared<Session>();
+  std::uniform_int_distribution<int32_t> any_id(1, INT32_MAX);
   do {
-    s->id = next_id_;
-    next_id_ = next_id_ == INT32_MAX ? 1 : next_id_ + 1;
+    s->id = any_id(rng_);
   } while (sessions_.count(s->id) != 0);
   s->last_used_ms = now_ms;
   apply_partitions(request, s->partitions);

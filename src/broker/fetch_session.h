@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -59,7 +60,7 @@ class FetchSessionCache {
     std::vector<protocol::FetchRequest::FetchTopic> topics;
   };
 
-  explicit FetchSessionCache(FetchSessionOptions options = {}) : options_(options) {}
+  explicit FetchSessionCache(FetchSessionOptions options = {});
 
   Resolved resolve(const protocol::FetchRequest& request, int64_t now_ms);
   // For an answer on a session: whether a partition goes into the response (always for a
@@ -75,7 +76,8 @@ class FetchSessionCache {
   FetchSessionOptions options_;
   mutable std::mutex mu_;
   std::map<int32_t, std::shared_ptr<Session>> sessions_;
-  int32_t next_id_ = 1;
+  std::mt19937 rng_;  // session ids are random (as Kafka's): a stale id from before a restart
+                      // must not name another client's new session
 };
 
 }  // namespace floe::broker

@@ -91,8 +91,12 @@ void Broker::handle_metadata(std::shared_ptr<Call> call) {
         auto found = lookup(t.name, p.index);
         if (found.partition) mp.leader_epoch = found.partition->leader_epoch();
         mp.error_code = found.error_code == kerr::kNotLeaderOrFollower ? kerr::kNone : found.error_code;
+        if (found.partition && !found.partition->ready()) mp.error_code = kerr::kLeaderNotAvailable;
         mp.replica_nodes = {mp.leader_id};
         mp.isr_nodes = {mp.leader_id};
+        // A partition still being opened here has no leader yet: clients (acks=0 ones included)
+        // must not send to it, they re-query metadata (Kafka does the same for new topics).
+        if (mp.error_code == kerr::kLeaderNotAvailable) mp.leader_id = -1;
         out.partitions.push_back(std::move(mp));
       }
       return out;

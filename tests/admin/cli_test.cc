@@ -86,10 +86,14 @@ TEST_CASE("serve_check_validates_prints_effective_config_and_exits_0") {
   CHECK(contains(r.out, "node.id=1\n"));
 }
 
-TEST_CASE("serve_without_check_is_honest_that_serving_is_not_built") {
-  Run r = run({"serve"});
-  CHECK(r.code == floe::admin::kExitNotImplemented);
-  CHECK(contains(r.err, "not implemented"));
+TEST_CASE("serve_refuses_what_this_build_cannot_run_naming_the_key") {
+  // (test_cli.sh starts a real serve; here only the refusals, which open nothing.)
+  Run r = run({"serve", "--override", "controller.quorum.voters=1@localhost:19093,2@localhost:19094"});
+  CHECK(r.code == floe::admin::kExitFailed);
+  CHECK(contains(r.err, "controller.quorum.voters"));
+  r = run({"serve", "--override", "process.roles=controller"});
+  CHECK(r.code == floe::admin::kExitFailed);
+  CHECK(contains(r.err, "process.roles"));
 }
 
 TEST_CASE("serve_config_errors_exit_2_naming_the_key") {
