@@ -25,7 +25,7 @@ build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Everything: unit tests and integration tests against the real binary.
-# Slow ones carry the ctest label "slow" (test_kafka_durability: ~75-90 s of kill -9 rounds);
+# Slow ones carry the ctest label "slow" (test_kafka_durability: ~90 s of kill -9 rounds);
 # `make test CTEST_ARGS='-LE slow'` skips them.
 test: test-deps configure
 	cmake --build $(BUILD) -j $(JOBS)

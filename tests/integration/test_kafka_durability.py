@@ -3,7 +3,7 @@
 (acks=all) sends numbered records to 4 partitions, floe is SIGKILLed at a random moment (every 6th
 round: SIGTERM under load, which must exit 0), restarted on the same data directory, and the new
 records are read back. At least 20 rounds, more while under BUDGET_S (FLOE_DURABILITY_ITERATIONS,
-_BUDGET_S and _SEED override). FLOE_SLOW_TEST: ~75-90 s (ctest label "slow"; `ctest -LE slow` skips it).
+_BUDGET_S and _SEED override). FLOE_SLOW_TEST: ~90 s (ctest label "slow"; `ctest -LE slow` skips it).
 
 Promise, per partition and per producer (one producer per round):
 - every ACKNOWLEDGED record is present, at the offset its acknowledgement named;
@@ -11,7 +11,8 @@ Promise, per partition and per producer (one producer per round):
 - the records present are a gap-free prefix of what that producer sent to the partition, in order
   (unacknowledged ones at the tail may or may not be there);
 - offsets stay dense across restarts, and a final full re-read agrees with every round's view.
-Also: committed group offsets, topic ids and a DeleteRecords log start survive a SIGKILL (a topic
+Also: one idempotent producer kept across 6 SIGKILL restarts neither duplicates nor reorders;
+committed group offsets, topic ids and a DeleteRecords log start survive a SIGKILL (a topic
 deleted and created again gets a new id and no old data); deleting a topic whose data is still only in the WAL keeps uploads (and so produce) going.
 """
 
@@ -32,7 +33,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # no
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC, PARTITIONS = "durable", 4
-ITERATIONS = int(os.environ.get("FLOE_DURABILITY_ITERATIONS", "24"))
+ITERATIONS = int(os.environ.get("FLOE_DURABILITY_ITERATIONS", "22"))
 MIN_ITERATIONS = min(ITERATIONS, 20)
 BUDGET_S = float(os.environ.get("FLOE_DURABILITY_BUDGET_S", "90"))   # rounds past MIN_ITERATIONS stop here
 HARD_LIMIT_S = 180                                                      # even MIN_ITERATIONS stop here (slow machine)
@@ -226,6 +227,84 @@ def committed_offsets_survive_sigkill():
         first, {tp.partition: tp.offset for tp in want}))
 
 
+def producer_outlives_crashes():
+    """One idempotent producer (acks=all, message.timeout.ms 60 s) keeps producing while floe is
+    SIGKILLed and restarted 6 times under it: its retries across the restarts neither duplicate nor
+    reorder anything (the producer state is rebuilt from the log), and every acknowledged record is
+    at its offset."""
+    topic, parts = "outlives", 4
+    a = AdminClient({"bootstrap.servers": broker.bootstrap})
+    a.create_topics([NewTopic(topic, num_partitions=parts, replication_factor=1)])[topic].result(timeout=20)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 2,
+                  "message.timeout.ms": 60000, "reconnect.backoff.max.ms": 200,
+                  "queue.buffering.max.messages": 50000})
+    acked, failed = {}, []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            failed.append(err)
+        else:
+            acked[(msg.partition(), int(msg.value()))] = msg.offset()
+
+    for q in range(parts):
+        p.produce(topic, b"%d" % q, partition=q, on_delivery=on_delivery)
+    L.expect(p.flush(10) == 0, "warm-up not acknowledged")
+    rnd = random.Random(SEED + 1)
+    crashes = 6
+    done = threading.Event()
+
+    def chaos():
+        try:
+            for _ in range(crashes):
+                time.sleep(rnd.uniform(0.3, 1.0))
+                broker.kill()
+                time.sleep(rnd.uniform(0.0, 0.5))
+                broker.start()
+        finally:
+            done.set()
+
+    t = threading.Thread(target=chaos)
+    t.start()
+    i = parts
+    while not done.is_set():
+        try:
+            p.produce(topic, b"%d" % i, partition=i % parts, on_delivery=on_delivery)
+            i += 1
+        except BufferError:
+            p.poll(0.02)
+        if i % 300 == 0:
+            p.poll(0)
+            time.sleep(0.003)
+    t.join()
+    left = p.flush(60)
+    L.expect(left == 0, "%d records neither acked nor failed 60 s after the last restart" % left)
+    L.expect(len(acked) + len(failed) == i, "acked %d + failed %d != sent %d" % (len(acked), len(failed), i))
+    recs, _ = read_range_of(topic, parts, [0] * parts)
+    present = 0
+    for q in range(parts):
+        vals = [int(v) for _, v in recs[q]]
+        L.expect(len(vals) == len(set(vals)), "partition %d: duplicates after %d crashes" % (q, crashes))
+        L.expect(all(x < y for x, y in zip(vals, vals[1:])), "partition %d: order broken" % q)
+        L.expect(all(v % parts == q for v in vals), "partition %d holds another partition's record" % q)
+        at = {int(v): o for o, v in recs[q]}
+        for (pq, v), off in acked.items():
+            if pq == q:
+                L.expect(at.get(v) == off, "partition %d: acked record %d at offset %d, found at %s" % (q, v, off, at.get(v)))
+        present += len(vals)
+    print("   %d crashes under one producer: %d sent, %d acked, %d failed, %d present, no duplicates, in order" % (
+        crashes, i, len(acked), len(failed), present))
+
+
+def read_range_of(topic, parts, start, timeout_s=60):
+    global TOPIC, PARTITIONS
+    saved = TOPIC, PARTITIONS
+    TOPIC, PARTITIONS = topic, parts
+    try:
+        return read_range(start, timeout_s)
+    finally:
+        TOPIC, PARTITIONS = saved
+
+
 def _kstr(s):
     b = s.encode()
     return struct.pack(">h", len(b)) + b
@@ -379,6 +458,8 @@ try:
     broker.start()
     results.check("SIGKILL (every 6th round SIGTERM under load) loses no acknowledged record, duplicates none",
                   durability_loop)
+    results.check("one idempotent producer outlives 6 crashes: no duplicates, order kept, acked records in place",
+                  producer_outlives_crashes)
     results.check("committed group offsets survive SIGKILL; a new member resumes there",
                   committed_offsets_survive_sigkill)
     results.check("topic ids and DeleteRecords log start survive SIGKILL; a re-created topic is new",
