@@ -169,6 +169,10 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   sigwait(&signals, &signal_number);
   floe::log::info("serve", std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
                                ": shutting down");
+  // Stop accepting, let running requests finish (bounded), then close everything.
+  server.stop_accepting();
+  broker->begin_shutdown();
+  if (!server.wait_idle(10000)) floe::log::warn("serve", "requests still running after 10 s; closing their connections");
   server.stop();
   broker->stop();
   auto flushed = std::make_shared<std::promise<void>>();

@@ -6,8 +6,10 @@
 //   object store (s3.data.buckets) → WAL (s3.wal.path) and its recovery → stream manager
 //   (re-uploads recovered WAL data before serving) → broker (registers, opens partitions) →
 //   Kafka listener. Then one line on stdout says where it listens.
-// Shutdown (SIGTERM/SIGINT): stop accepting and close connections, close partitions (uploading
-// their cached tails), flush and close the stream manager, close the controller; exit 0.
+// Shutdown (SIGTERM/SIGINT): stop accepting connections; waiting fetches answer, new produce
+// requests are refused (NOT_LEADER_OR_FOLLOWER, so clients retry after the restart); requests
+// already running finish (up to 10 s); then close connections, close partitions (uploading their
+// cached tails), flush and close the stream manager, close the controller; exit 0.
 // Threads: the calling thread only waits for signals; every subsystem owns its threads.
 #pragma once
 

@@ -190,6 +190,11 @@ void Broker::schedule_maintenance() {
   });
 }
 
+void Broker::begin_shutdown() {
+  draining_ = true;
+  for (auto& p : open_partitions()) wake_fetchers(p.get());
+}
+
 void Broker::stop() {
   if (stopped_.exchange(true)) return;
   if (maintenance_timer_) {

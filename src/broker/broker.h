@@ -96,6 +96,10 @@ class Broker final : public net::RequestHandler {
   // Startup (blocks, bounded): registers this broker, creates the internal topic if missing,
   // opens the partitions assigned here and loads the group coordinator.
   Status start();
+  // Graceful shutdown, first step: waiting fetches answer now, later fetches do not wait, and
+  // produce requests are refused with NOT_LEADER_OR_FOLLOWER (not written, so clients retry them
+  // after the restart). Requests already running finish normally.
+  void begin_shutdown();
   // Stops timers, fails waiting fetches (they answer empty), closes partitions (uploading their
   // tails) and the coordinator. Idempotent.
   void stop();
@@ -193,6 +197,7 @@ class Broker final : public net::RequestHandler {
   std::unique_ptr<asio::steady_timer> maintenance_timer_;
   int64_t last_retention_ms_ = 0;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> draining_{false};
 
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> closed_bad_requests_{0};

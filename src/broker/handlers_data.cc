@@ -61,6 +61,10 @@ void Broker::handle_produce(std::shared_ptr<Call> call) {
         fail(kerr::kInvalidRequiredAcks, "acks must be -1, 0 or 1");
         continue;
       }
+      if (draining_) {
+        fail(kerr::kNotLeaderOrFollower, "the broker is shutting down");
+        continue;
+      }
       if (transactional) {
         fail(kerr::kTransactionalIdAuthorizationFailed, "transactions are not supported by floe yet");
         continue;
@@ -262,7 +266,7 @@ void FetchOp::finish() {
   }
   int64_t now = broker_->now_ms();
   bool enough = response_bytes >= static_cast<uint64_t>(std::max<int32_t>(1, r.min_bytes));
-  if (enough || any_error || now >= deadline_ms_ || broker_->stopped_ || watched.empty()) {
+  if (enough || any_error || now >= deadline_ms_ || broker_->stopped_ || broker_->draining_ || watched.empty()) {
     resp.session_id = session_.response_session_id;
     if (session_.session) {
       // Only partitions with news go into an incremental answer; a session's first answer is full.

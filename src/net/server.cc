@@ -281,7 +281,7 @@ struct Server::Impl {
     auto context = contexts[index];
     acceptor->async_accept(*context, [this, index, context](asio::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec == asio::error::operation_aborted) return;
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;  // stop_accepting/stop
         log::warn("net", "accept failed: " + ec.message());
         return accept_next();
       }
@@ -345,6 +345,23 @@ Status Server::start() {
     impl_->threads.emplace_back([ctx] { ctx->run(); });
   }
   return {};
+}
+
+void Server::stop_accepting() {
+  if (!impl_->started || impl_->stopped) return;
+  asio::post(*impl_->contexts[0], [this] {
+    asio::error_code ec;
+    if (impl_->acceptor) impl_->acceptor->close(ec);
+  });
+}
+
+bool Server::wait_idle(int64_t timeout_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (impl_->shared->inflight_bytes.load() != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 void Server::stop() {

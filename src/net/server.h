@@ -107,6 +107,11 @@ class Server {
 
   // Binds and starts the I/O threads. Errors (address in use, bad host) come back as values.
   Status start();
+  // Graceful shutdown, step 1: closes the listener (no new connections); open connections go on.
+  // Idempotent.
+  void stop_accepting();
+  // Step 2: waits until no request is waiting for its answer (or timeout_ms passes); true if drained.
+  bool wait_idle(int64_t timeout_ms) const;
   // Closes the listener and all connections, joins the I/O threads. Idempotent.
   void stop();
   uint16_t port() const;
