@@ -227,10 +227,9 @@ class Skip(Exception):
 # that fails is reported as SKIPPED (expected to fail), not as passed; once the broker is fixed the
 # check passes by itself and prints a reminder: then delete the entry here.
 KNOWN_BUGS = {
-    # 1 (delete topic with un-uploaded data stalled uploads) and 2 (ListOffsets by timestamp at batch
-    # granularity) were fixed in 92c90c3.
-    3: "Metadata advertises a leader for a just-auto-created partition that still refuses produce; acks=0 records vanish",
-    4: "fetch session ids restart at 1 after a broker restart, so a client's stale session id reaches another client's session",
+    # Fixed, their checks run plainly now: 1 (delete topic with un-uploaded data stalled uploads) and
+    # 2 (ListOffsets by timestamp at batch granularity) in 92c90c3; 3 (acks=0 records to a
+    # just-auto-created topic lost) and 4 (fetch session ids reused after a restart) in bf36eaa.
 }
 
 

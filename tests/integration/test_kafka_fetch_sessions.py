@@ -13,8 +13,7 @@ Promises checked:
 - forgotten partitions leave the session (their news is no longer sent);
 - epoch -1 closes the session (id 0 answered, full fetch); id 0 / epoch -1 stays sessionless;
 - 1,200 sessions: all answered, the cache stays bounded;
-- a session id from before a broker restart does not land in another client's new session
-  (known broker bug 4 while it fails).
+- a session id from before a broker restart does not land in another client's new session.
 """
 
 import os
@@ -266,7 +265,7 @@ try:
     results.check("fetch session: open, incremental news only, epoch/id errors, forget, close", session_lifecycle)
     results.check("1,200 sessions: all answered, the cache stays bounded", many_sessions_are_bounded)
     results.check("a session id from before a restart does not reach another client's session",
-                  L.known_bug, 4, stale_session_id_after_restart)
+                  stale_session_id_after_restart)
     results.check("broker still alive", lambda: L.expect(broker.alive(), "floe exited"))
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
 finally:
