@@ -5,7 +5,8 @@
 #  - loopback TCP bandwidth (python3 sockets, 1 GiB);
 #  - time from `floe serve` to the first answered ApiVersions;
 #  - produce throughput, 1 KiB records, 1 topic of 16 partitions, acks=all, 64 KiB batches;
-#  - produce-acknowledgement latency p50/p99 at a fixed moderate rate (5,000 records/s);
+#  - produce-acknowledgement and end-to-end (creation to consumer receipt) latency p50/p99 at a
+#    fixed moderate rate (5,000 records/s);
 #  - resident memory idle and right after the load.
 # Figures are reported, never asserted. Usage: bench/broker_bench.sh [floe binary] [scratch dir]
 set -euo pipefail
@@ -69,12 +70,18 @@ idle_rss=$(rss)
 prod=$("$floe" perf produce --bootstrap 127.0.0.1:$port --topic bench --records 300000 --record-size 1024 \
   --batch-bytes 65536 --inflight 16 --acks -1 2>/dev/null)
 load_rss=$(rss)
+"$floe" perf produce --bootstrap 127.0.0.1:$port --topic latency --records 1 --record-size 1 >/dev/null 2>&1
+"$floe" perf consume --bootstrap 127.0.0.1:$port --topic latency --records 50001 --timeout-ms 5000 \
+  >"$scratch/consume.out" 2>/dev/null &
+consumer=$!
 lat=$("$floe" perf produce --bootstrap 127.0.0.1:$port --topic latency --records 50000 --record-size 1024 \
   --batch-bytes 1024 --inflight 16 --throughput 5000 --acks -1 2>/dev/null)
+wait $consumer || true
+e2e=$(cat "$scratch/consume.out")
 
-python3 - "$raw_mbs" "$loop_mbs" "$startup_ms" "$idle_rss" "$load_rss" "$prod" "$lat" <<'PY'
+python3 - "$raw_mbs" "$loop_mbs" "$startup_ms" "$idle_rss" "$load_rss" "$prod" "$lat" "$e2e" <<'PY'
 import re, sys
-raw, loop, startup, idle, load, prod, lat = sys.argv[1:]
+raw, loop, startup, idle, load, prod, lat, e2e = sys.argv[1:]
 raw, loop = float(raw), float(loop)
 mbs = float(re.search(r"\(([\d.]+) MB/sec\)", prod).group(1))
 rps = float(re.search(r"([\d.]+) records/sec", prod).group(1))
@@ -85,5 +92,8 @@ print(f"startup: {float(startup):.1f} ms from exec to the first ApiVersions answ
 print(f"produce 1 KiB records, 16 partitions, acks=all: {rps:.0f} records/s, {mbs:.1f} MB/s = "
       f"{mbs / raw:.2f}x raw O_DIRECT, {mbs / loop:.3f}x loopback TCP")
 print(f"ack latency at 5,000 records/s: p50 {p50} ms, p99 {p99} ms")
+m = re.search(r"end-to-end latency ([\d.]+) ms 50th, ([\d.]+) ms 99th", e2e)
+if m:
+    print(f"end-to-end latency (produce to consumer receipt) at 5,000 records/s: p50 {m.group(1)} ms, p99 {m.group(2)} ms")
 print(f"resident memory: {float(idle):.1f} MiB idle, {float(load):.1f} MiB after the load")
 PY
