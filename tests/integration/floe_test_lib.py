@@ -24,6 +24,7 @@ import traceback
 import shutil
 import atexit
 import ctypes
+import errno
 
 REPO = os.environ.get("FLOE_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FLOE_BIN = os.environ.get("FLOE_BIN") or os.path.join(REPO, "build", "floe")
@@ -102,21 +103,29 @@ class Broker:
                 cmd += ["--override", "%s=%s" % (k, v)]
         return cmd
 
-    def start(self, attempts=3):
+    def start(self):
         """Starts floe and waits for it to serve. If its ports were taken meanwhile (another test
         picked the same free port), retries: on new ports for a first start, on the same ones
-        (after a pause) for a restart, since clients know the old address."""
-        for attempt in range(attempts):
+        (after a pause) for a restart, since clients know the old address. If the binary is being
+        rebuilt right now (exec fails with ETXTBSY / EACCES / ENOENT), waits for it, up to ~20 s."""
+        port_tries, exec_tries = 0, 0
+        while True:
             try:
                 return self._start_once()
+            except OSError as e:
+                exec_tries += 1
+                if e.errno not in (errno.ETXTBSY, errno.EACCES, errno.ENOENT) or exec_tries >= 10:
+                    raise
+                print("   (floe binary not executable right now: %s; retrying)" % e, flush=True)
+                time.sleep(2)
             except RuntimeError as e:
-                if "cannot listen" not in str(e) and "Address already in use" not in str(e) or attempt == attempts - 1:
+                port_tries += 1
+                if ("cannot listen" not in str(e) and "Address already in use" not in str(e)) or port_tries >= 3:
                     raise
                 if self.starts == 1:
                     self.port, self.controller_port = free_port(), free_port()
                 else:
                     time.sleep(1)
-        raise AssertionError("unreachable")
 
     def _start_once(self):
         assert self.proc is None, "already running"
