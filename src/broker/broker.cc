@@ -13,10 +13,11 @@ namespace floe::broker {
 namespace {
 // What floe serves. Minimums: record batches are magic 2 only (Produce v3+, Fetch v4+).
 // Maximums: the highest version whose semantics the handlers implement (Fetch 13+ needs topic
-// ids in fetch sessions; Produce 10+ and Metadata 13 are not released by Kafka clients).
+// ids; its session keys are names, mapped from ids; Produce 10+ and Metadata 13 are not sent by
+// the clients tested here).
 constexpr SupportedApi kSupported[] = {
     {0, 3, 9},    // Produce
-    {1, 4, 12},   // Fetch
+    {1, 4, 16},   // Fetch (13+: topic ids)
     {2, 1, 7},    // ListOffsets
     {3, 0, 12},   // Metadata
     {8, 0, 8},    // OffsetCommit

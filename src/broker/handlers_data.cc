@@ -176,6 +176,17 @@ void Broker::handle_fetch(std::shared_ptr<Call> call) {
   if (!req) return;
   const int16_t v = call->version();
   // Fetch sessions (KIP-227, v7+): see fetch_session.h.
+  // v13+ names topics by id (KIP-516): resolve them to names here; an unknown id keeps an empty
+  // name and is answered UNKNOWN_TOPIC_ID.
+  if (v >= 13) {
+    auto image = controller_.image();
+    auto name_of = [&](const Uuid& id) -> std::string {
+      const auto* t = image->topic(id);
+      return t == nullptr || hidden_topic(t->name) ? std::string() : t->name;
+    };
+    for (auto& t : req->topics) t.topic = name_of(t.topic_id);
+    for (auto& f : req->forgotten_topics_data) f.topic = name_of(f.topic_id);
+  }
   FetchSessionCache::Resolved session;
   if (v >= 7) {
     session = fetch_sessions_.resolve(*req, now_ms());
@@ -203,6 +214,11 @@ void FetchOp::run() {
   for (const auto& t : request_.topics) {
     for (const auto& p : t.partitions) {
       size_t slot = k++;
+      if (t.topic.empty() && call_->version() >= 13) {
+        results_[slot].error_code = kerr::kUnknownTopicId;
+        counter_->one_done();
+        continue;
+      }
       auto found = broker_->lookup(t.topic, p.partition);
       if (!found.partition) {
         results_[slot].error_code = found.error_code;
@@ -242,6 +258,9 @@ void FetchOp::finish() {
     auto& tout = resp.responses[ti];
     tout.topic = r.topics[ti].topic;
     tout.topic_id = r.topics[ti].topic_id;
+    if (tout.topic_id.is_zero() && call_->version() >= 13) {  // a session's partitions carry names only
+      if (const auto* t = broker_->controller_.image()->topic(tout.topic)) tout.topic_id = t->id;
+    }
     for (size_t pi = 0; pi < r.topics[ti].partitions.size(); ++pi, ++k) {
       auto& d = results_[k];
       protocol::FetchResponse::PartitionData out;

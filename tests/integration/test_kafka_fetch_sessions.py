@@ -258,11 +258,75 @@ def _stale_session_id_after_restart():
                  sid_a, err, sorted(parts), sid_b))
 
 
+def topic_id_of(sock, topic):
+    """The topic's id from a raw Metadata v12 request."""
+    body = carray([b"\x00" * 16 + cstr(topic) + uvarint(0)]) + struct.pack(">?", False) + struct.pack(">?", False) + uvarint(0)
+    sock.sendall(L.kafka_request(3, 12, 7, body, flexible=True))
+    r = Reader(L.recv_frame(sock))
+    r.take(">i")
+    r.tags()
+    r.take(">i")                                    # throttle
+    for _ in range(r.uvarint() - 1):                # brokers
+        r.take(">i"); r.cstr(); r.take(">i"); r.cstr(); r.tags()
+    r.cstr()                                        # cluster id
+    r.take(">i")                                    # controller id
+    for _ in range(r.uvarint() - 1):
+        err = r.take(">h")
+        name = r.cstr()
+        tid = r.data[r.pos:r.pos + 16]
+        r.pos += 16
+        if name == topic:
+            L.expect(err == 0, "metadata error %d" % err)
+            return tid
+        raise AssertionError("unexpected topic %r" % name)
+    raise AssertionError("topic %s not in metadata" % topic)
+
+
+def fetch_v13(sock, topic_id, partitions):
+    """Fetch v13 naming the topic by id. Returns (error, topic id answered, {p: (error, hwm, n_records)})."""
+    parts = [struct.pack(">iiqiqi", p, -1, off, -1, -1, 1 << 20) + uvarint(0) for p, off in sorted(partitions.items())]
+    body = struct.pack(">iiiibii", -1, 100, 1, 50 << 20, 0, 0, -1)
+    body += carray([topic_id + carray(parts) + uvarint(0)]) + carray([]) + cstr("") + uvarint(0)
+    sock.sendall(L.kafka_request(1, 13, 9, body, flexible=True))
+    r = Reader(L.recv_frame(sock))
+    r.take(">i")
+    r.tags()
+    r.take(">i")
+    err, _sid = r.take(">hi")
+    out, answered = {}, None
+    for _ in range(r.uvarint() - 1):
+        answered = r.data[r.pos:r.pos + 16]
+        r.pos += 16
+        for _ in range(r.uvarint() - 1):
+            p, perr, hwm, _lso, _log_start = r.take(">ihqqq")
+            for _ in range(max(r.uvarint() - 1, 0)):
+                r.take(">qq")
+                r.tags()
+            r.take(">i")
+            records = r.cbytes()
+            r.tags()
+            out[p] = (perr, hwm, record_count(records or b""))
+        r.tags()
+    return err, answered, out
+
+
+def fetch_by_topic_id():
+    with connect() as s:
+        tid = topic_id_of(s, TOPIC)
+        err, answered, parts = fetch_v13(s, tid, {0: 0})
+        L.expect(err == 0 and answered == tid, "v13 fetch: error %d, topic id echoed %s" % (err, answered == tid))
+        L.expect(parts[0][0] == 0 and parts[0][2] >= 3, "v13 fetch of p0: %s" % (parts[0],))
+        err, _, parts = fetch_v13(s, os.urandom(16), {0: 0})
+        L.expect(parts.get(0, (None,))[0] == 100, "unknown topic id: %s (want UNKNOWN_TOPIC_ID 100)" % (parts,))
+
+
 results = L.Results("test_kafka_fetch_sessions")
 broker = L.Broker()
 try:
     broker.start()
     results.check("fetch session: open, incremental news only, epoch/id errors, forget, close", session_lifecycle)
+    results.check("Fetch v13 names topics by id (KIP-516); an unknown id is UNKNOWN_TOPIC_ID",
+                  fetch_by_topic_id)
     results.check("1,200 sessions: all answered, the cache stays bounded", many_sessions_are_bounded)
     results.check("a session id from before a restart does not reach another client's session",
                   stale_session_id_after_restart)
