@@ -145,7 +145,7 @@ Status InMemoryStreamMetadata::validate_data_commit_locked(const std::vector<Str
   std::map<StreamId, Offset> next;
   for (const auto& r : ranges) {
     auto s = streams_.find(r.stream_id);
-    if (s == streams_.end()) return Error(Errc::not_found, "stream " + r.stream_id.to_string());
+    if (s == streams_.end()) continue;  // deleted while its data waited for upload: dropped
     if (s->second.epoch != r.epoch) return fenced(r.stream_id, r.epoch, s->second.epoch);
     Offset expect = next.count(r.stream_id) ? next[r.stream_id] : s->second.end_offset;
     if (r.start_offset != expect || r.end_offset <= r.start_offset)
@@ -207,7 +207,9 @@ void InMemoryStreamMetadata::commit_stream_set_object(StreamSetObjectCommit c, M
       if (compaction) {
         for (auto id : c.compacted_object_ids) destroy_locked(id);
       } else {
-        for (auto& range : all) streams_[range.stream_id].end_offset = range.end_offset;
+        for (auto& range : all) {
+          if (auto it = streams_.find(range.stream_id); it != streams_.end()) it->second.end_offset = range.end_offset;
+        }
       }
       destroy_trimmed_locked();
     }

@@ -16,7 +16,10 @@
 //
 // Errors: Errc::fenced when a commit, trim or close carries an epoch that is not the stream's
 // current one; Errc::not_found for unknown streams or objects; Errc::invalid_value for a data
-// commit whose range does not start at the stream's end offset.
+// commit whose range does not start at the stream's end offset. Exception: a data commit's ranges
+// of streams that no longer exist (deleted while their data waited for upload) are dropped and
+// the rest commits, so one deleted topic cannot stall every later upload; an object left with
+// nothing live is destroyed at once.
 // Commits are idempotent by object id: repeating a commit that already succeeded succeeds (an
 // uploader retries when the answer was lost).
 //

@@ -103,8 +103,13 @@ TEMPLATE_TEST_CASE("contract: data_commits_must_be_contiguous_and_are_idempotent
   CHECK(m.commit(c).ok());  // a retry after a lost answer
   auto gap = m.commit(data_commit(m.prepare(), {{s.id, e, Offset(11), Offset(12)}}));
   CHECK(gap.error().code == Errc::invalid_value);
-  auto unknown = m.commit(data_commit(m.prepare(), {{StreamId(999), e, Offset(0), Offset(1)}}));
-  CHECK(unknown.error().code == Errc::not_found);
+  // A range of a stream that does not exist (deleted) is dropped; the object, holding nothing
+  // live, is destroyed at once.
+  auto ghost_object = m.prepare();
+  CHECK(m.commit(data_commit(ghost_object, {{StreamId(999), e, Offset(0), Offset(1)}})).ok());
+  auto ghost = call<std::vector<ObjectMeta>>([&](auto cb) { m.meta().list_destroyed_objects(INT64_MAX, 10, cb); });
+  REQUIRE(ghost.ok());
+  CHECK(std::any_of(ghost->begin(), ghost->end(), [&](const ObjectMeta& o) { return o.id == ghost_object; }));
   auto info = call<StreamInfo>([&](auto cb) { m.meta().describe_stream(s.id, cb); });
   CHECK(info->end_offset == Offset(10));
   CHECK(m.list(s.id).size() == 1);
