@@ -38,31 +38,12 @@
 
 #include "common/bytes.h"
 #include "common/result.h"
+#include "protocol/errors.h"
 #include "stream/stream_manager.h"
 
 namespace floe::log {
 
-// Kafka error codes this layer produces (protocol/ holds the full list; these are the ones a
-// partition decides on its own).
-namespace kafka_error {
-inline constexpr int16_t kNone = 0;
-inline constexpr int16_t kUnknownServerError = -1;
-inline constexpr int16_t kOffsetOutOfRange = 1;
-inline constexpr int16_t kCorruptMessage = 2;
-inline constexpr int16_t kLeaderNotAvailable = 5;
-inline constexpr int16_t kNotLeaderOrFollower = 6;
-inline constexpr int16_t kMessageTooLarge = 10;
-inline constexpr int16_t kInvalidTimestamp = 32;
-inline constexpr int16_t kOutOfOrderSequenceNumber = 45;
-inline constexpr int16_t kDuplicateSequenceNumber = 46;
-inline constexpr int16_t kInvalidProducerEpoch = 47;
-inline constexpr int16_t kUnsupportedForMessageFormat = 43;
-inline constexpr int16_t kKafkaStorageError = 56;
-inline constexpr int16_t kUnknownProducerId = 59;
-inline constexpr int16_t kInvalidRecord = 87;
-inline constexpr int16_t kOffsetNotAvailable = 78;
-inline constexpr int16_t kPolicyViolation = 44;
-}  // namespace kafka_error
+namespace kafka_error = ::floe::protocol::kerr;  // the Kafka error codes (protocol/errors.h)
 
 struct PartitionConfig {
   uint64_t max_message_bytes = 1048588;   // max.message.bytes: largest batch accepted
