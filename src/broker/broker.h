@@ -143,6 +143,8 @@ class Broker final : public net::RequestHandler {
   void handle_describe_configs(std::shared_ptr<Call> call);
   void handle_alter_configs(std::shared_ptr<Call> call);
   void handle_incremental_alter_configs(std::shared_ptr<Call> call);
+  template <typename Request, typename Response, typename ToChanges>
+  void alter_configs(std::shared_ptr<Call> call, bool incremental, ToChanges to_changes);
   void handle_describe_cluster(std::shared_ptr<Call> call);
   void handle_describe_log_dirs(std::shared_ptr<Call> call);
   // handlers_data.cc

@@ -410,22 +410,13 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
   call->reply(resp);
 }
 
-namespace {
-template <typename Response, typename Resource>
-void answer_broker_resource(Response& resp, const Resource& res) {
-  typename Response::AlterConfigsResourceResponse out;
-  out.resource_type = res.resource_type;
-  out.resource_name = res.resource_name;
-  out.error_code = kerr::kInvalidRequest;
-  out.error_message = "broker configs are static in floe (set them in the config file)";
-  resp.responses.push_back(std::move(out));
-}
-}  // namespace
-
-void Broker::handle_alter_configs(std::shared_ptr<Call> call) {
-  auto req = decode_request<protocol::AlterConfigsRequest>(*call);
+// AlterConfigs and IncrementalAlterConfigs share everything but how a request entry becomes
+// changes: each resource is validated here, then applied by the controller.
+template <typename Request, typename Response, typename ToChanges>
+void Broker::alter_configs(std::shared_ptr<Call> call, bool incremental, ToChanges to_changes) {
+  auto req = decode_request<Request>(*call);
   if (!req) return;
-  auto resp = std::make_shared<protocol::AlterConfigsResponse>();
+  auto resp = std::make_shared<Response>();
   resp->responses.resize(req->resources.size());
   auto fan = std::make_shared<FanIn>(req->resources.size() + 1, [call, resp] { call->reply(*resp); });
   for (size_t i = 0; i < req->resources.size(); ++i) {
@@ -434,15 +425,20 @@ void Broker::handle_alter_configs(std::shared_ptr<Call> call) {
     out.resource_type = res.resource_type;
     out.resource_name = res.resource_name;
     out.error_message = std::nullopt;
+    std::vector<metadata::ConfigChange> changes;
+    std::string refusal;
     if (res.resource_type != kResourceTopic || hidden_topic(res.resource_name)) {
       out.error_code = res.resource_type == kResourceTopic ? kerr::kUnknownTopicOrPartition : kerr::kInvalidRequest;
-      out.error_message = "only topic configs can be altered";
+      refusal = "only topic configs can be altered (broker configs are static: set them in the config file)";
+    } else if (!to_changes(res, changes, refusal)) {
+      out.error_code = kerr::kInvalidRequest;
+    }
+    if (!refusal.empty()) {
+      out.error_message = refusal;
       fan->one_done();
       continue;
     }
-    std::vector<metadata::ConfigChange> changes;
-    for (const auto& c : res.configs) changes.push_back({c.name, metadata::ConfigOp::set, c.value});
-    controller_.alter_topic_configs(res.resource_name, std::move(changes), false, req->validate_only,
+    controller_.alter_topic_configs(res.resource_name, std::move(changes), incremental, req->validate_only,
                                     [this, resp, i, fan](Result<metadata::TopicResult> r) {
                                       auto& out = resp->responses[i];
                                       if (!r.ok()) {
@@ -457,55 +453,32 @@ void Broker::handle_alter_configs(std::shared_ptr<Call> call) {
                                     });
   }
   fan->one_done();
+}
+
+void Broker::handle_alter_configs(std::shared_ptr<Call> call) {
+  alter_configs<protocol::AlterConfigsRequest, protocol::AlterConfigsResponse>(
+      std::move(call), false, [](const auto& res, std::vector<metadata::ConfigChange>& changes, std::string&) {
+        for (const auto& c : res.configs) changes.push_back({c.name, metadata::ConfigOp::set, c.value});
+        return true;
+      });
 }
 
 void Broker::handle_incremental_alter_configs(std::shared_ptr<Call> call) {
-  auto req = decode_request<protocol::IncrementalAlterConfigsRequest>(*call);
-  if (!req) return;
-  auto resp = std::make_shared<protocol::IncrementalAlterConfigsResponse>();
-  resp->responses.resize(req->resources.size());
-  auto fan = std::make_shared<FanIn>(req->resources.size() + 1, [call, resp] { call->reply(*resp); });
-  for (size_t i = 0; i < req->resources.size(); ++i) {
-    const auto& res = req->resources[i];
-    auto& out = resp->responses[i];
-    out.resource_type = res.resource_type;
-    out.resource_name = res.resource_name;
-    out.error_message = std::nullopt;
-    if (res.resource_type != kResourceTopic || hidden_topic(res.resource_name)) {
-      out.error_code = res.resource_type == kResourceTopic ? kerr::kUnknownTopicOrPartition : kerr::kInvalidRequest;
-      out.error_message = "only topic configs can be altered";
-      fan->one_done();
-      continue;
-    }
-    std::vector<metadata::ConfigChange> changes;
-    bool bad_op = false;
-    for (const auto& c : res.configs) {
-      // 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT (list configs; not supported yet).
-      if (c.config_operation == 0) changes.push_back({c.name, metadata::ConfigOp::set, c.value});
-      else if (c.config_operation == 1) changes.push_back({c.name, metadata::ConfigOp::remove, std::nullopt});
-      else bad_op = true;
-    }
-    if (bad_op) {
-      out.error_code = kerr::kInvalidRequest;
-      out.error_message = "APPEND and SUBTRACT are not supported yet";
-      fan->one_done();
-      continue;
-    }
-    controller_.alter_topic_configs(res.resource_name, std::move(changes), true, req->validate_only,
-                                    [this, resp, i, fan](Result<metadata::TopicResult> r) {
-                                      auto& out = resp->responses[i];
-                                      if (!r.ok()) {
-                                        out.error_code = kerr::kUnknownServerError;
-                                        out.error_message = r.error().message;
-                                      } else {
-                                        out.error_code = r->error_code;
-                                        if (!r->error_message.empty()) out.error_message = r->error_message;
-                                      }
-                                      sync_partitions();
-                                      fan->one_done();
-                                    });
-  }
-  fan->one_done();
+  alter_configs<protocol::IncrementalAlterConfigsRequest, protocol::IncrementalAlterConfigsResponse>(
+      std::move(call), true, [](const auto& res, std::vector<metadata::ConfigChange>& changes, std::string& refusal) {
+        for (const auto& c : res.configs) {
+          // 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT (list configs; not supported yet).
+          if (c.config_operation == 0) {
+            changes.push_back({c.name, metadata::ConfigOp::set, c.value});
+          } else if (c.config_operation == 1) {
+            changes.push_back({c.name, metadata::ConfigOp::remove, std::nullopt});
+          } else {
+            refusal = "APPEND and SUBTRACT are not supported yet";
+            return false;
+          }
+        }
+        return true;
+      });
 }
 
 void Broker::handle_describe_cluster(std::shared_ptr<Call> call) {
