@@ -40,9 +40,16 @@ int inspect_wal(const std::string& path, std::ostream& out) {
     const wal::HeaderSlot& s = headers->slots[slot];
     out << "header slot " << slot << ": " << (s.valid ? "valid" : "INVALID") << " version " << s.version
         << " capacity " << s.header.capacity_bytes << " trim " << s.header.trim_offset << " node " << s.header.node_id
-        << " epoch " << s.header.epoch << " sequence " << s.header.sequence << "\n";
+        << " epoch " << s.header.epoch << " trim epoch " << s.header.trim_epoch << " sequence " << s.header.sequence
+        << "\n";
   }
   if (!headers->best) {
+    for (const auto& s : headers->slots)
+      if (s.magic_ok && s.version != wal::block_format::kHeaderVersion) {
+        out << "no valid header: a floe WAL of format version " << s.version << "; this floe reads only version "
+            << wal::block_format::kHeaderVersion << "\n";
+        return 1;
+      }
     out << "no valid header: not a floe WAL\n";
     return 1;
   }
@@ -51,13 +58,14 @@ int inspect_wal(const std::string& path, std::ostream& out) {
   uint64_t entries = 0;
   auto scanned = wal::scan_records(f.fd, best, [&](const wal::ScannedRecord& rec) -> Status {
     if (rec.type != wal::block_format::kRecordData) {
-      out << "  @" << rec.offset << " padding " << rec.record_bytes << " bytes\n";
+      out << "  @" << rec.offset << " padding " << rec.record_bytes << " bytes, open epoch " << rec.epoch << "\n";
       return {};
     }
     auto parsed = wal::parse_entries(rec.body);
     if (!parsed.ok()) return Error(Errc::corrupt, "record at " + std::to_string(rec.offset) + " passed its CRC but " +
                                                       parsed.error().message);
-    out << "  @" << rec.offset << " data record, " << rec.record_bytes << " bytes, " << parsed->size() << " entries\n";
+    out << "  @" << rec.offset << " data record, " << rec.record_bytes << " bytes, open epoch " << rec.epoch << ", "
+        << parsed->size() << " entries\n";
     for (const auto& e : *parsed) {
       out << "    stream " << e.stream_id.value() << " epoch " << e.epoch.value() << " base " << e.base_offset.value()
           << " payload " << e.payload.size() << " bytes";

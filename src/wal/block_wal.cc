@@ -33,13 +33,15 @@ using le::put_u64;
 
 std::string errno_text(int err) { return std::string(std::strerror(err)); }
 
-void encode_record_header(uint8_t* p, uint8_t type, uint32_t body_length, uint64_t offset, uint32_t body_crc) {
+void encode_record_header(uint8_t* p, uint8_t type, uint32_t body_length, uint64_t offset, uint32_t body_crc,
+                          uint64_t epoch) {
   std::memset(p, 0, bf::kRecordHeaderBytes);
   put_u32(p + 0, bf::kRecordMagic);
   p[4] = type;
   put_u32(p + 8, body_length);
   put_u64(p + 12, offset);
   put_u32(p + 20, body_crc);
+  put_u64(p + 24, epoch);
   put_u32(p + bf::kRecordHeaderCrcAt, crc32c({p, bf::kRecordHeaderCrcAt}));
 }
 
@@ -64,26 +66,50 @@ Status pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t at) {
 
 }  // namespace
 
+// A group commit written to the device and waiting for the fdatasync that covers it (or a batch
+// that failed before it was written: `error` set). The syncer acknowledges these in write order.
+struct Written {
+  std::vector<Pending> batch;
+  std::optional<Error> error;
+  std::optional<uint64_t> padding_start;  // a padding record written before this one
+  uint64_t record_start = 0;
+  uint64_t end = 0;
+  uint64_t epoch = 0;
+};
+
+// At most this many group commits are written but not yet acknowledged: one being fdatasynced
+// while the next is written.
+constexpr size_t kPipelineDepth = 2;
+
 struct BlockWal::Impl {
   BlockWalOptions opt;
   int fd = -1;
   bool direct = false;
   WalHeader header;  // last persisted; writer-owned after open
+  uint64_t open_epoch = 0;  // set by open, then constant: the epoch every record of this open carries
 
   mutable std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable cv;       // wakes the writer (and close)
+  std::condition_variable sync_cv;  // wakes the syncer
   std::deque<Pending> queue;            // guarded by mu
   size_t queued_bytes = 0;              // guarded by mu
   uint64_t requested_trim = 0;          // guarded by mu
-  std::deque<uint64_t> record_starts;   // guarded by mu: starts of records after the trim
-  uint64_t end_offset = 0;              // guarded by mu (writer updates after each sync)
+  uint64_t requested_trim_epoch = 0;    // guarded by mu: the epoch of the record at requested_trim
+  std::deque<std::pair<uint64_t, uint64_t>> record_starts;  // guarded by mu: (start, epoch) of durable records after the trim
+  uint64_t end_offset = 0;              // guarded by mu: the durable end (syncer updates after each sync)
+  std::deque<Written> written;          // guarded by mu: in write order, waiting for the syncer
+  size_t unacked = 0;                   // guarded by mu: entries of `written` plus those being acknowledged
+  bool writer_done = false;             // guarded by mu
   bool stopping = false;                // guarded by mu
   bool failed = false;                  // guarded by mu
   Error failure;                        // guarded by mu
 
+  uint64_t write_end = 0;  // writer-owned: where the next record goes
+  std::atomic<uint64_t> written_end{0};
   std::atomic<uint64_t> persisted_trim{0};
   std::atomic<uint64_t> appends{0}, append_bytes{0}, records_written{0}, device_bytes{0}, syncs{0};
   std::thread writer;
+  std::thread syncer;
   AlignedBuffer buffer;
   AlignedBuffer header_block;
 
@@ -95,9 +121,10 @@ struct BlockWal::Impl {
     return {};
   }
 
-  Status persist_header(uint64_t trim) {
+  Status persist_header(uint64_t trim, uint64_t trim_epoch) {
     WalHeader next = header;
     next.trim_offset = trim;
+    next.trim_epoch = trim_epoch;
     next.sequence = header.sequence + 1;
     uint8_t* block = header_block.ensure(bf::kBlockBytes);
     encode_header(next, block);
@@ -108,41 +135,58 @@ struct BlockWal::Impl {
     return {};
   }
 
-  void fail(Error err, std::vector<Pending>& batch) {
-    std::deque<Pending> rest;
-    {
-      std::lock_guard lk(mu);
-      failed = true;
-      failure = err;
-      rest.swap(queue);
-      queued_bytes = 0;
-    }
+  // REQUIRES mu held. Marks the WAL failed (the writer hands on what is queued; see fail_locked).
+  void mark_failed_locked(const Error& err) {
+    if (failed) return;
+    failed = true;
+    failure = err;
     log::error("wal", "WAL failed, refusing further appends: " + err.message);
-    for (auto& p : batch) p.done(err);
-    for (auto& p : rest) p.done(err);
-    batch.clear();
+  }
+
+  // REQUIRES mu held; writer thread only (it alone knows that no batch of its own is between
+  // what is written and what is queued). Marks the WAL failed and hands everything queued to the
+  // syncer as failed, behind what is already written, so callbacks still run in append order.
+  void fail_locked(const Error& err) {
+    mark_failed_locked(err);
+    if (!queue.empty()) {
+      Written rest;
+      rest.error = failure;
+      for (auto& p : queue) rest.batch.push_back(std::move(p));
+      queue.clear();
+      queued_bytes = 0;
+      written.push_back(std::move(rest));
+      ++unacked;
+    }
   }
 
   void run_writer();
-  Status write_batch(std::vector<Pending>& batch);
+  void run_syncer();
+  Status write_batch(std::vector<Pending>& batch, Written& out);
 };
 
 void BlockWal::Impl::run_writer() {
   for (;;) {
     std::vector<Pending> batch;
-    uint64_t trim_target = 0;
+    uint64_t trim_target = 0, trim_epoch = 0;
     {
       std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return stopping || !queue.empty() || requested_trim > persisted_trim.load(); });
-      if (failed) return;
+      cv.wait(lk, [&] {
+        return failed || requested_trim > persisted_trim.load() || (!queue.empty() && unacked < kPipelineDepth) ||
+               (stopping && queue.empty());
+      });
+      if (failed) {
+        fail_locked(failure);
+        break;
+      }
       trim_target = requested_trim;
+      trim_epoch = requested_trim_epoch;
       // A group commit holds at most max_batch_bytes, and never more than a quarter of the ring
       // (with framing), so a record always fits; a single larger entry goes alone (append()
       // refused anything that cannot fit the ring at all).
       const uint64_t ring_share = header.capacity_bytes / 4;
       size_t payload_bytes = 0;
       uint64_t record_bytes = bf::kRecordHeaderBytes + 4;
-      while (!queue.empty()) {
+      while (!queue.empty() && unacked < kPipelineDepth) {
         const size_t next = queue.front().entry.payload.size();
         const uint64_t next_record_bytes = record_bytes + bf::kEntryHeaderBytes + next;
         if (!batch.empty() && (payload_bytes + next > opt.max_batch_bytes || next_record_bytes > ring_share)) break;
@@ -152,43 +196,118 @@ void BlockWal::Impl::run_writer() {
         queue.pop_front();
       }
       queued_bytes -= payload_bytes;
-      if (batch.empty() && trim_target == persisted_trim.load() && stopping) return;
+      if (batch.empty() && trim_target == persisted_trim.load() && stopping && queue.empty()) break;
     }
     if (trim_target > persisted_trim.load()) {
-      if (auto st = persist_header(trim_target); !st.ok()) return fail(st.take_error(), batch);
+      if (auto st = persist_header(trim_target, trim_epoch); !st.ok()) {
+        std::lock_guard lk(mu);
+        for (auto& p : batch) queue.push_front(std::move(p));  // fail_locked hands them on in order
+        fail_locked(st.error());
+        break;
+      }
     }
     if (batch.empty()) continue;
-    if (auto st = write_batch(batch); !st.ok()) {
-      if (st.error().code == Errc::io) return fail(st.take_error(), batch);
-      for (auto& p : batch) p.done(st.error());  // not an I/O failure (e.g. WAL full at shutdown)
+    Written w;
+    if (auto st = write_batch(batch, w); !st.ok()) {
+      w.batch = std::move(batch);
+      w.error = st.error();
+      std::lock_guard lk(mu);
+      written.push_back(std::move(w));
+      ++unacked;
+      // An I/O error fails the WAL; anything else (e.g. WAL full at shutdown) fails this batch only.
+      if (st.error().code == Errc::io) {
+        fail_locked(st.error());
+        break;
+      }
+    } else {
+      std::lock_guard lk(mu);
+      written.push_back(std::move(w));
+      ++unacked;
     }
+    sync_cv.notify_one();
+  }
+  {
+    std::lock_guard lk(mu);
+    writer_done = true;
+  }
+  sync_cv.notify_one();
+}
+
+// Acknowledges written group commits: one fdatasync started after their writes returned covers
+// them all; then their callbacks run in write order. Runs while the writer writes the next one.
+void BlockWal::Impl::run_syncer() {
+  for (;;) {
+    std::deque<Written> take;
+    std::optional<Error> already_failed;
+    {
+      std::unique_lock lk(mu);
+      sync_cv.wait(lk, [&] { return !written.empty() || writer_done; });
+      if (written.empty()) return;  // writer_done: nothing more will come
+      take.swap(written);
+      if (failed) already_failed = failure;
+    }
+    const bool any_written = std::any_of(take.begin(), take.end(), [](const Written& w) { return !w.error; });
+    Status st;
+    if (any_written) {
+      if (already_failed) {
+        st = *already_failed;
+      } else {
+        if (opt.sync_hook_for_test) opt.sync_hook_for_test(false);
+        st = sync();
+        if (opt.sync_hook_for_test) opt.sync_hook_for_test(true);
+      }
+    }
+    {
+      std::lock_guard lk(mu);
+      if (!st.ok()) {
+        mark_failed_locked(st.error());  // the writer wakes, sees it, and fails what is queued
+      } else {
+        for (const auto& w : take) {
+          if (w.error) continue;
+          if (w.padding_start) record_starts.emplace_back(*w.padding_start, w.epoch);
+          record_starts.emplace_back(w.record_start, w.epoch);
+          end_offset = w.end;
+        }
+      }
+    }
+    if (!st.ok()) cv.notify_all();
+    // Contract (2): callbacks in append order, on the WAL's thread.
+    for (auto& w : take) {
+      Result<Position> r = w.error ? Result<Position>(*w.error)
+                           : !st.ok() ? Result<Position>(st.error())
+                                      : Result<Position>(Position{w.record_start, w.end});
+      for (auto& p : w.batch) p.done(r);
+    }
+    {
+      std::lock_guard lk(mu);
+      unacked -= take.size();
+    }
+    cv.notify_all();
   }
 }
 
-Status BlockWal::Impl::write_batch(std::vector<Pending>& batch) {
+Status BlockWal::Impl::write_batch(std::vector<Pending>& batch, Written& out) {
   size_t body_bytes = 4;
   for (auto& p : batch) body_bytes += bf::kEntryHeaderBytes + p.entry.payload.size();
   const uint64_t record_bytes = bf::align_up(bf::kRecordHeaderBytes + body_bytes);
   FLOE_ASSERT(record_bytes <= header.capacity_bytes);
 
-  uint64_t start = 0;
-  {
-    std::lock_guard lk(mu);
-    start = end_offset;
-  }
+  const uint64_t start = write_end;
   const uint64_t tail = header.capacity_bytes - start % header.capacity_bytes;
   const uint64_t padding = record_bytes > tail ? tail : 0;
 
   // Invariant (1): wait until the persisted trim leaves room for padding + record.
   while (start + padding + record_bytes - persisted_trim.load() > header.capacity_bytes) {
-    uint64_t trim_target = 0;
+    uint64_t trim_target = 0, trim_epoch = 0;
     {
       std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return stopping || requested_trim > persisted_trim.load(); });
+      cv.wait(lk, [&] { return stopping || failed || requested_trim > persisted_trim.load(); });
+      if (failed) return failure;
       trim_target = requested_trim;
+      trim_epoch = requested_trim_epoch;
     }
     if (trim_target > persisted_trim.load()) {
-      FLOE_TRY(persist_header(trim_target));
+      FLOE_TRY(persist_header(trim_target, trim_epoch));
     } else {
       return Error(Errc::too_large, "WAL full (nothing trimmed) while shutting down");
     }
@@ -197,9 +316,11 @@ Status BlockWal::Impl::write_batch(std::vector<Pending>& batch) {
   if (padding != 0) {
     uint8_t* block = buffer.ensure(bf::kBlockBytes);
     std::memset(block, 0, bf::kBlockBytes);
-    encode_record_header(block, bf::kRecordPadding, static_cast<uint32_t>(padding - bf::kRecordHeaderBytes), start, 0);
+    encode_record_header(block, bf::kRecordPadding, static_cast<uint32_t>(padding - bf::kRecordHeaderBytes), start,
+                         0, open_epoch);
     FLOE_TRY(pwrite_all(fd, block, bf::kBlockBytes, physical(start)));
     device_bytes.fetch_add(bf::kBlockBytes, std::memory_order_relaxed);
+    out.padding_start = start;
   }
   const uint64_t record_start = start + padding;
 
@@ -218,21 +339,18 @@ Status BlockWal::Impl::write_batch(std::vector<Pending>& batch) {
   }
   FLOE_ASSERT(at == body_bytes);
   std::memset(body + body_bytes, 0, record_bytes - bf::kRecordHeaderBytes - body_bytes);
-  encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), record_start, crc32c({body, body_bytes}));
+  encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), record_start,
+                       crc32c({body, body_bytes}), open_epoch);
   FLOE_TRY(pwrite_all(fd, buf, record_bytes, physical(record_start)));
-  FLOE_TRY(sync());
   device_bytes.fetch_add(record_bytes, std::memory_order_relaxed);
   records_written.fetch_add(1, std::memory_order_relaxed);
 
-  const Position pos{record_start, record_start + record_bytes};
-  {
-    std::lock_guard lk(mu);
-    if (padding != 0) record_starts.push_back(start);
-    record_starts.push_back(record_start);
-    end_offset = pos.end;
-  }
-  // Contract (2): callbacks in append order, on this thread.
-  for (auto& p : batch) p.done(pos);
+  out.batch = std::move(batch);
+  out.record_start = record_start;
+  out.end = record_start + record_bytes;
+  out.epoch = open_epoch;
+  write_end = out.end;
+  written_end.store(out.end);
   return {};
 }
 
@@ -285,8 +403,13 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   if (found) {
     best = *slots->best;
   } else {
+    for (const auto& slot : slots->slots)
+      if (slot.magic_ok && slot.version != bf::kHeaderVersion)
+        return Error(Errc::corrupt, "WAL " + options.path + " has format version " + std::to_string(slot.version) +
+                                        "; this floe reads only version " + std::to_string(bf::kHeaderVersion) +
+                                        " (no upgrade path: remove the file or device contents to re-create it)");
     if (!slots->all_zero) return Error(Errc::corrupt, options.path + " is not a floe WAL (no valid header); refusing to overwrite it");
-    best = WalHeader{options.capacity_bytes, 0, options.node_id, 0, 0};
+    best = WalHeader{options.capacity_bytes, 0, options.node_id, 0, 0, 0};
   }
   if (best.capacity_bytes != options.capacity_bytes)
     return Error(Errc::config, "s3.wal.capacity is " + std::to_string(options.capacity_bytes) + " but the WAL at " +
@@ -297,12 +420,13 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   impl->header = best;
   impl->header.node_id = options.node_id;
   impl->header.epoch = best.epoch + 1;
+  impl->open_epoch = impl->header.epoch;
 
   // Recovery: the shared read-only walk (scan.h) from the persisted trim.
   Opened opened;
-  std::deque<uint64_t> starts;
+  std::deque<std::pair<uint64_t, uint64_t>> starts;
   auto scanned = scan_records(fd, best, [&](const ScannedRecord& rec) -> Status {
-    starts.push_back(rec.offset);
+    starts.emplace_back(rec.offset, rec.epoch);
     if (rec.type != bf::kRecordData) return {};
     auto entries = parse_entries(rec.body);
     if (!entries.ok())
@@ -318,17 +442,22 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   if (scanned->stop != ScanStop::no_record)
     log::info("wal", "log ends at " + std::to_string(offset) + ": " + scan_stop_text(scanned->stop));
   impl->end_offset = offset;
+  impl->write_end = offset;
+  impl->written_end.store(offset);
   impl->record_starts = std::move(starts);
   impl->requested_trim = best.trim_offset;
+  impl->requested_trim_epoch = best.trim_epoch;
   impl->persisted_trim.store(best.trim_offset);
-  // Persist the new open epoch (and initialize a new WAL) before accepting appends.
-  FLOE_TRY(impl->persist_header(best.trim_offset));
+  // Persist the new open epoch (and initialize a new WAL) before accepting appends: every record
+  // written from now on carries it (block_format.h, "Why epochs").
+  FLOE_TRY(impl->persist_header(best.trim_offset, best.trim_epoch));
   log::info("wal", "opened " + options.path + (impl->direct ? " (O_DIRECT)" : " (buffered)") + ": capacity " +
                        std::to_string(best.capacity_bytes) + ", recovered " + std::to_string(opened.recovered.size()) +
                        " entries in [" + std::to_string(best.trim_offset) + ", " + std::to_string(offset) + ")");
 
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->run_writer(); });
+  impl->syncer = std::thread([raw] { raw->run_syncer(); });
   opened.wal.reset(new BlockWal(std::move(impl)));
   return opened;
 }
@@ -363,11 +492,14 @@ Status BlockWal::trim(uint64_t offset) {
     if (offset <= s.requested_trim) return {};
     if (offset > s.end_offset)
       return Error(Errc::invalid_value, "trim to " + std::to_string(offset) + " beyond the WAL end " + std::to_string(s.end_offset));
-    while (!s.record_starts.empty() && s.record_starts.front() < offset) s.record_starts.pop_front();
+    while (!s.record_starts.empty() && s.record_starts.front().first < offset) s.record_starts.pop_front();
     // Only a record boundary is a place recovery can start from.
-    if (offset != s.end_offset && (s.record_starts.empty() || s.record_starts.front() != offset))
+    const bool at_record = !s.record_starts.empty() && s.record_starts.front().first == offset;
+    if (offset != s.end_offset && !at_record)
       return Error(Errc::invalid_value, "trim to " + std::to_string(offset) + " is not a record boundary");
     s.requested_trim = offset;
+    // The record recovery will meet first: the durable one there, or the next one this open writes.
+    s.requested_trim_epoch = at_record ? s.record_starts.front().second : s.open_epoch;
   }
   s.cv.notify_one();
   return {};
@@ -385,6 +517,7 @@ WalStats BlockWal::stats() const {
   out.queued_bytes = s.queued_bytes;
   out.capacity_bytes = s.opt.capacity_bytes;
   out.end_offset = s.end_offset;
+  out.written_end_offset = s.written_end.load();
   out.trim_offset = s.persisted_trim.load();
   out.used_bytes = s.end_offset - out.trim_offset;
   return out;
@@ -401,6 +534,7 @@ void BlockWal::close() {
   }
   s.cv.notify_all();
   if (s.writer.joinable()) s.writer.join();
+  if (s.syncer.joinable()) s.syncer.join();
 }
 
 bool BlockWal::using_direct_io() const { return impl_->direct; }

@@ -1,10 +1,12 @@
 // BlockWal: the Wal on a raw block device or a preallocated file, written with O_DIRECT in
 // 4 KiB-aligned group commits (layout in block_format.h).
 //
-// One writer thread owns the file. append() queues entries; the writer takes everything queued
-// (up to max_batch_bytes, and at most a quarter of the ring) into one record, writes it with one aligned pwrite, fdatasyncs, and
-// runs the callbacks: many concurrent appends share one device write (group commit), and the
-// batching wait is bounded by the time of one write.
+// Two threads, a two-deep pipeline. append() queues entries; the writer thread takes everything
+// queued (up to max_batch_bytes, and at most a quarter of the ring) into one record and writes it
+// with one aligned pwrite (group commit); the syncer thread then fdatasyncs and runs the
+// callbacks. While group k is being fdatasynced, group k+1 is written: the device write of one
+// overlaps the flush of the other. At most kPipelineDepth (2) groups are written but not yet
+// acknowledged, so the batching wait is bounded by the time of about one write + one sync.
 //
 // Invariants:
 //  (1) The writer never overwrites ring bytes at or after the *persisted* trim offset: a trim is
@@ -14,9 +16,16 @@
 //      layer's log cache applies backpressure long before this safety bound).
 //  (3) After an I/O error the WAL is failed: pending and later appends get the error (the page
 //      cache can't be trusted after a failed sync). Reopen to recover.
+//  (4) An append is acknowledged only after an fdatasync that started after its record's write
+//      returned (so it covers it), and acknowledgements run in append order, on the syncer thread.
+//  (5) A crash may keep group k+1 yet lose group k (their writes overlap a sync). Every record
+//      carries the open epoch (persisted before the first write of an open), and recovery stops
+//      at a record older than the one before it, so such a k+1 is never resurrected after later
+//      appends overwrite k's space (block_format.h, "Why epochs").
 // Thread safety: append/trim/stats/close may be called from any thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +41,9 @@ struct BlockWalOptions {
   size_t max_batch_bytes = 4u << 20;      // payload bytes per group commit
   size_t max_queued_bytes = 256u << 20;   // bound on bytes waiting for the writer
   bool direct_io = true;                  // O_DIRECT; falls back to buffered + fdatasync if refused
+  // Tests only: called on the syncer thread right before (false) and after (true) each fdatasync
+  // that acknowledges records (e.g. to slow it down or observe what it covers).
+  std::function<void(bool after)> sync_hook_for_test;
 };
 
 class BlockWal final : public Wal {

@@ -45,6 +45,7 @@ void encode_header(const WalHeader& h, uint8_t* block) {
   put_u32(block + 24, static_cast<uint32_t>(h.node_id));
   put_u64(block + 32, h.epoch);
   put_u64(block + 40, h.sequence);
+  put_u64(block + 48, h.trim_epoch);
   put_u32(block + bf::kHeaderCrcAt, crc32c({block, bf::kHeaderCrcAt}));
 }
 
@@ -56,7 +57,9 @@ HeaderSlot decode_header(const uint8_t* block) {
   s.header.node_id = static_cast<int32_t>(get_u32(block + 24));
   s.header.epoch = get_u64(block + 32);
   s.header.sequence = get_u64(block + 40);
-  s.valid = get_u32(block) == bf::kHeaderMagic && s.version == bf::kHeaderVersion &&
+  s.header.trim_epoch = get_u64(block + 48);
+  s.magic_ok = get_u32(block) == bf::kHeaderMagic;
+  s.valid = s.magic_ok && s.version == bf::kHeaderVersion &&
             get_u32(block + bf::kHeaderCrcAt) == crc32c({block, bf::kHeaderCrcAt});
   return s;
 }
@@ -83,6 +86,7 @@ const char* scan_stop_text(ScanStop stop) {
     case ScanStop::bad_type: return "unknown record type";
     case ScanStop::bad_size: return "record size does not fit the ring";
     case ScanStop::body_crc: return "body CRC mismatch (torn write)";
+    case ScanStop::older_epoch: return "record from an older open than the one before it (lost pipelined write)";
     case ScanStop::lap_complete: return "a whole lap of records";
   }
   return "unknown";
@@ -95,6 +99,7 @@ Result<ScanEnd> scan_records(int fd, const WalHeader& header, const RecordVisito
   AlignedBuffer buffer;
   ScanEnd end;
   uint64_t offset = header.trim_offset;
+  uint64_t min_epoch = header.trim_epoch;
   for (;;) {
     if (offset - header.trim_offset >= capacity) {  // invariant (2)
       end.stop = ScanStop::lap_complete;
@@ -116,6 +121,11 @@ Result<ScanEnd> scan_records(int fd, const WalHeader& header, const RecordVisito
       end.stop = ScanStop::stale_offset;
       break;
     }
+    const uint64_t epoch = get_u64(block + 24);
+    if (epoch < min_epoch) {
+      end.stop = ScanStop::older_epoch;
+      break;
+    }
     const uint8_t type = block[4];
     const uint32_t body_length = get_u32(block + 8);
     if (type == bf::kRecordPadding) {
@@ -123,7 +133,8 @@ Result<ScanEnd> scan_records(int fd, const WalHeader& header, const RecordVisito
         end.stop = ScanStop::bad_size;
         break;
       }
-      FLOE_TRY(visit(ScannedRecord{offset, type, tail, {}}));
+      FLOE_TRY(visit(ScannedRecord{offset, type, epoch, tail, {}}));
+      min_epoch = epoch;
       ++end.padding_records;
       offset += tail;
       continue;
@@ -144,11 +155,13 @@ Result<ScanEnd> scan_records(int fd, const WalHeader& header, const RecordVisito
       end.stop = ScanStop::body_crc;
       break;
     }
-    FLOE_TRY(visit(ScannedRecord{offset, type, record_bytes, body}));
+    FLOE_TRY(visit(ScannedRecord{offset, type, epoch, record_bytes, body}));
+    min_epoch = epoch;
     ++end.data_records;
     offset += record_bytes;
   }
   end.end_offset = offset;
+  end.last_epoch = min_epoch;
   return end;
 }
 

@@ -6,8 +6,9 @@
 //  - scan_records(): walks records from the header's trim offset, calls visit for each accepted
 //    record (data or padding), and reports where the log ends and why the walk stopped there.
 //    A record is accepted only if its magic, header CRC, logical offset (a record from an earlier
-//    lap carries an older one), type, size and body CRC all hold; the first record that fails ends
-//    the log (a torn write was never acknowledged).
+//    lap carries an older one), epoch (not lower than the previous record's, the first not lower
+//    than the header's trim epoch), type, size and body CRC all hold; the first record that fails
+//    ends the log (a torn write was never acknowledged).
 //  - parse_entries(): a data record's body as entry views, every length checked against the bytes
 //    left (a body whose CRC holds but whose lengths lie is corrupt; nothing is read past it).
 //
@@ -41,6 +42,7 @@ struct WalHeader {
   int32_t node_id = 0;
   uint64_t epoch = 0;           // bumped by every open
   uint64_t sequence = 0;        // bumped by every header write; slot = sequence % 2
+  uint64_t trim_epoch = 0;      // lowest epoch the record at trim_offset may carry
 };
 
 // Encodes h into one kBlockBytes block (zero padded, CRC set).
@@ -48,6 +50,7 @@ void encode_header(const WalHeader& h, uint8_t* block);
 
 struct HeaderSlot {
   bool valid = false;     // magic, version and CRC hold
+  bool magic_ok = false;  // the magic holds (a floe WAL, maybe of another format version)
   uint32_t version = 0;   // as stored (shown even when invalid)
   WalHeader header;       // fields as stored (shown even when invalid)
 };
@@ -67,6 +70,8 @@ enum class ScanStop {
   bad_type,          // neither data nor padding
   bad_size,          // padding that does not end the lap, or a record that overruns it
   body_crc,          // a body whose CRC fails (torn write, never acknowledged)
+  older_epoch,       // a record from an older open than the one before it (or than the trim epoch):
+                     // left over from a lost pipelined write, never acknowledged
   lap_complete,      // a whole ring of records: nothing can follow
 };
 const char* scan_stop_text(ScanStop stop);
@@ -74,6 +79,7 @@ const char* scan_stop_text(ScanStop stop);
 struct ScannedRecord {
   uint64_t offset = 0;             // logical start
   uint8_t type = 0;                // block_format::kRecordData or kRecordPadding
+  uint64_t epoch = 0;              // open epoch of the writer
   uint64_t record_bytes = 0;       // ring bytes it occupies (padding: to the end of the lap)
   std::span<const uint8_t> body;   // data records: the CRC-checked body, valid during the visit
 };
@@ -83,6 +89,7 @@ struct ScanEnd {
   ScanStop stop = ScanStop::no_record;
   uint64_t data_records = 0;
   uint64_t padding_records = 0;
+  uint64_t last_epoch = 0;  // epoch of the last accepted record (header.trim_epoch if none)
 };
 
 using RecordVisitor = std::function<Status(const ScannedRecord&)>;

@@ -59,7 +59,8 @@ struct WalStats {
   uint64_t queued_bytes = 0;      // waiting for the writer
   uint64_t used_bytes = 0;        // written but not trimmed
   uint64_t capacity_bytes = 0;
-  uint64_t end_offset = 0;
+  uint64_t end_offset = 0;        // durable end: records before it are acknowledged
+  uint64_t written_end_offset = 0;  // written to the device, maybe not yet covered by an fdatasync
   uint64_t trim_offset = 0;
 };
 

@@ -74,7 +74,7 @@ Walk walk(const std::string& path) {
   REQUIRE(headers->best.has_value());
   Walk w;
   auto end = scan_records(f.fd, *headers->best, [&](const ScannedRecord& r) -> Status {
-    w.records.push_back(ScannedRecord{r.offset, r.type, r.record_bytes, {}});
+    w.records.push_back(ScannedRecord{r.offset, r.type, r.epoch, r.record_bytes, {}});
     if (r.type == bf::kRecordData) {
       auto entries = parse_entries(r.body);
       REQUIRE(entries.ok());

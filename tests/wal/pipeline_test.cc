@@ -1,0 +1,287 @@
+// The pipelined BlockWal: a group commit's write overlaps the previous one's fdatasync. These tests
+// check its two promises: acknowledgements come in order and only after an fdatasync that covers
+// them, and a crash that keeps a later record but loses an earlier one never resurrects the later
+// one once new appends overwrite the gap (the open epoch in every record).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "common/little_endian.h"
+#include "wal/block_format.h"
+#include "wal/block_wal.h"
+#include "wal/scan.h"
+
+using namespace floe;
+using namespace floe::wal;
+namespace fs = std::filesystem;
+namespace bf = floe::wal::block_format;
+
+namespace {
+
+struct TempWal {
+  fs::path dir;
+  std::string path;
+  TempWal() {
+    char tmpl[] = "/tmp/floe-wal-pipe-test-XXXXXX";
+    dir = mkdtemp(tmpl);
+    path = (dir / "wal").string();
+  }
+  ~TempWal() { fs::remove_all(dir); }
+  BlockWalOptions options(uint64_t capacity = 1 << 20) const {
+    BlockWalOptions o;
+    o.path = path;
+    o.capacity_bytes = capacity;
+    o.node_id = 1;
+    return o;
+  }
+};
+
+Entry entry_for(uint64_t n, size_t size) {
+  Bytes b(size);
+  std::mt19937_64 rng(n * 104729 + 7);
+  for (auto& x : b) x = static_cast<uint8_t>(rng());
+  return Entry{StreamId(n % 5), StreamEpoch(2), Offset(static_cast<int64_t>(n)), SharedBytes(std::move(b))};
+}
+
+Result<Position> append_sync(Wal& wal, Entry e) {
+  std::promise<Result<Position>> p;
+  auto f = p.get_future();
+  wal.append(std::move(e), [&p](Result<Position> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+BlockWal::Opened open_ok(const BlockWalOptions& o) {
+  auto r = BlockWal::open(o);
+  if (!r.ok()) FAIL(r.error().to_string());
+  return std::move(r).value();
+}
+
+// What a lost device write looks like: the record's first block never reached the disk (zeros).
+void lose_record_header(const std::string& path, uint64_t logical_start) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  std::vector<uint8_t> zeros(bf::kBlockBytes, 0);
+  REQUIRE(::pwrite(fd, zeros.data(), zeros.size(), static_cast<off_t>(bf::kRingStart + logical_start)) ==
+          static_cast<ssize_t>(zeros.size()));
+  ::close(fd);
+}
+
+ScanEnd scan_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  auto headers = read_headers(fd);
+  REQUIRE(headers.ok());
+  REQUIRE(headers->best.has_value());
+  auto end = scan_records(fd, *headers->best, [](const ScannedRecord&) -> Status { return {}; });
+  ::close(fd);
+  REQUIRE(end.ok());
+  return *end;
+}
+
+std::vector<uint64_t> recovered_ids(const BlockWal::Opened& o) {
+  std::vector<uint64_t> out;
+  for (const auto& r : o.recovered) out.push_back(static_cast<uint64_t>(r.entry.base_offset.value()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a_record_that_outlived_a_lost_earlier_one_is_not_resurrected_after_new_appends_fill_the_gap", "[wal]") {
+  TempWal t;
+  constexpr size_t kSize = 10000;  // every entry alone in its record: all records the same size
+  Position a, k, k1;
+  {
+    auto opened = open_ok(t.options());
+    a = *append_sync(*opened.wal, entry_for(0, kSize));
+    k = *append_sync(*opened.wal, entry_for(1, kSize));   // group k: [X, Y)
+    k1 = *append_sync(*opened.wal, entry_for(2, kSize));  // group k+1: [Y, Z)
+  }
+  REQUIRE(k.end == k1.start);
+  // Crash: k's write was lost, k+1's survived (its write overlapped k's fdatasync).
+  lose_record_header(t.path, k.start);
+  {
+    auto opened = open_ok(t.options());
+    REQUIRE(recovered_ids(opened) == std::vector<uint64_t>{0});  // the log ends at X
+    auto fresh = append_sync(*opened.wal, entry_for(10, kSize));
+    REQUIRE(fresh.ok());
+    REQUIRE(fresh->start == k.start);
+    REQUIRE(fresh->end == k.end);  // new appends end exactly at Y, where the old k+1 still lies
+  }
+  // Second crash (nothing more written): the old k+1 has a valid CRC and the right offset, but an
+  // older epoch than the record before it.
+  const ScanEnd end = scan_file(t.path);
+  CHECK(end.stop == ScanStop::older_epoch);
+  CHECK(end.end_offset == k.end);
+  auto again = open_ok(t.options());
+  CHECK(recovered_ids(again) == std::vector<uint64_t>{0, 10});
+  // And appends continue at Y, overwriting the old record.
+  auto next = append_sync(*again.wal, entry_for(11, 100));
+  REQUIRE(next.ok());
+  CHECK(next->start == k.end);
+  (void)a;
+}
+
+TEST_CASE("a_trim_to_the_end_of_the_gap_does_not_let_the_old_record_there_back_in", "[wal]") {
+  // The same scenario, but the trim moves to Y: recovery starts at the old k+1 with no record
+  // before it. The header's trim epoch (the epoch the record at the trim must at least carry)
+  // rejects it.
+  TempWal t;
+  constexpr size_t kSize = 10000;
+  Position k, k1;
+  {
+    auto opened = open_ok(t.options());
+    REQUIRE(append_sync(*opened.wal, entry_for(0, kSize)).ok());
+    k = *append_sync(*opened.wal, entry_for(1, kSize));
+    k1 = *append_sync(*opened.wal, entry_for(2, kSize));
+  }
+  REQUIRE(k.end == k1.start);
+  lose_record_header(t.path, k.start);
+  {
+    auto opened = open_ok(t.options());
+    auto fresh = append_sync(*opened.wal, entry_for(10, kSize));
+    REQUIRE(fresh.ok());
+    REQUIRE(fresh->end == k.end);
+    REQUIRE(opened.wal->trim(fresh->end).ok());
+    opened.wal->close();  // persists the trim
+    REQUIRE(opened.wal->stats().trim_offset == k.end);
+  }
+  CHECK(scan_file(t.path).stop == ScanStop::older_epoch);
+  auto again = open_ok(t.options());
+  CHECK(again.recovered.empty());
+}
+
+TEST_CASE("a_legitimate_record_at_the_trim_written_by_an_earlier_open_is_still_recovered", "[wal]") {
+  TempWal t;
+  Position second;
+  {
+    auto opened = open_ok(t.options());
+    REQUIRE(append_sync(*opened.wal, entry_for(0, 3000)).ok());
+    second = *append_sync(*opened.wal, entry_for(1, 3000));
+    REQUIRE(append_sync(*opened.wal, entry_for(2, 3000)).ok());
+  }
+  {
+    auto opened = open_ok(t.options());  // a later epoch trims to a record of the first one
+    REQUIRE(opened.recovered.size() == 3);
+    REQUIRE(opened.wal->trim(second.start).ok());
+    REQUIRE(append_sync(*opened.wal, entry_for(3, 3000)).ok());
+  }
+  auto again = open_ok(t.options());
+  CHECK(recovered_ids(again) == std::vector<uint64_t>{1, 2, 3});
+}
+
+TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_them", "[wal]") {
+  TempWal t;
+  auto o = t.options(8 << 20);
+  std::atomic<BlockWal*> wal_ptr{nullptr};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool gate_open = false;
+  uint64_t syncs_started = 0;
+  std::atomic<uint64_t> covered_end{0};  // written end seen when the last completed sync began
+  uint64_t snapshot = 0;                 // syncer thread only
+  o.sync_hook_for_test = [&](bool after) {
+    if (after) {
+      covered_end.store(snapshot);
+      return;
+    }
+    BlockWal* w = wal_ptr.load();
+    snapshot = w ? w->stats().written_end_offset : 0;
+    std::unique_lock lk(mu);
+    ++syncs_started;
+    cv.notify_all();
+    cv.wait(lk, [&] { return gate_open; });  // a slow fdatasync: held until the test lets go
+    lk.unlock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  };
+  auto opened = open_ok(o);
+  wal_ptr.store(opened.wal.get());
+
+  std::mutex ack_mu;
+  std::vector<uint64_t> ack_order;
+  std::vector<Position> ack_pos;
+  std::atomic<int> early{0};
+  std::atomic<int> failures{0};
+  auto append = [&](uint64_t n) {
+    opened.wal->append(entry_for(n, 20000), [&, n](Result<Position> r) {
+      if (!r.ok()) {
+        failures.fetch_add(1);
+        return;
+      }
+      if (r->end > covered_end.load()) early.fetch_add(1);  // acked before a sync covered it
+      std::lock_guard lk(ack_mu);
+      ack_order.push_back(n);
+      ack_pos.push_back(*r);
+    });
+  };
+  append(0);
+  {
+    std::unique_lock lk(mu);
+    REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return syncs_started == 1; }));
+  }
+  // Group 0's fdatasync is held. Group 1 is written meanwhile (the overlap), and then the writer
+  // stops: two groups are written but unacknowledged.
+  for (uint64_t n = 1; n < 40; ++n) append(n);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (opened.wal->stats().records_written < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  {
+    auto st = opened.wal->stats();
+    CHECK(st.records_written == 2);      // the next write overlapped the held sync, and no more
+    CHECK(st.end_offset == 0);           // nothing durable yet
+    CHECK(st.written_end_offset > 0);
+    std::lock_guard lk(ack_mu);
+    CHECK(ack_order.empty());            // nothing acknowledged while its sync is held
+  }
+  {
+    std::lock_guard lk(mu);
+    gate_open = true;
+  }
+  cv.notify_all();
+  // More appends from several threads while syncs are slow.
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; ++th)
+    threads.emplace_back([&, th] {
+      for (uint64_t i = 0; i < 50; ++i) {
+        const uint64_t n = 1000 + static_cast<uint64_t>(th) * 100 + i;
+        if (!append_sync(*opened.wal, entry_for(n, 5000)).ok()) failures.fetch_add(1);  // Catch2 asserts only on the test thread
+      }
+    });
+  for (auto& th : threads) th.join();
+  opened.wal->close();
+
+  std::lock_guard lk(ack_mu);
+  REQUIRE(ack_order.size() == 40);
+  for (uint64_t n = 0; n < 40; ++n) CHECK(ack_order[n] == n);  // append order
+  for (size_t i = 1; i < ack_pos.size(); ++i) CHECK(ack_pos[i - 1].start <= ack_pos[i].start);
+  CHECK(early.load() == 0);
+  CHECK(failures.load() == 0);
+  auto again = open_ok(t.options(8 << 20));
+  CHECK(again.recovered.size() == 40 + 200);
+}
+
+TEST_CASE("a_wal_of_format_version_1_is_refused_with_an_error_naming_the_version", "[wal]") {
+  TempWal t;
+  { open_ok(t.options()); }
+  int fd = ::open(t.path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  for (size_t slot = 0; slot < bf::kHeaderSlotCount; ++slot) {
+    uint8_t version[4];
+    le::put_u32(version, 1);
+    REQUIRE(::pwrite(fd, version, 4, static_cast<off_t>(slot * bf::kBlockBytes + 4)) == 4);
+  }
+  ::close(fd);
+  auto refused = BlockWal::open(t.options());
+  REQUIRE(!refused.ok());
+  CHECK(refused.error().message.find("format version 1") != std::string::npos);
+  CHECK(refused.error().message.find("version 2") != std::string::npos);
+}
