@@ -252,9 +252,9 @@ void BlockWal::Impl::run_syncer() {
       if (already_failed) {
         st = *already_failed;
       } else {
-        if (opt.sync_hook_for_test) opt.sync_hook_for_test(false);
-        st = sync();
-        if (opt.sync_hook_for_test) opt.sync_hook_for_test(true);
+        if (opt.sync_hook_for_test) st = opt.sync_hook_for_test(false);
+        if (st.ok()) st = sync();
+        if (opt.sync_hook_for_test) (void)opt.sync_hook_for_test(true);
       }
     }
     {

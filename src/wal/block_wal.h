@@ -42,8 +42,9 @@ struct BlockWalOptions {
   size_t max_queued_bytes = 256u << 20;   // bound on bytes waiting for the writer
   bool direct_io = true;                  // O_DIRECT; falls back to buffered + fdatasync if refused
   // Tests only: called on the syncer thread right before (false) and after (true) each fdatasync
-  // that acknowledges records (e.g. to slow it down or observe what it covers).
-  std::function<void(bool after)> sync_hook_for_test;
+  // that acknowledges records (e.g. to slow it down or observe what it covers). An error returned
+  // before the fdatasync stands for a failed fdatasync.
+  std::function<Status(bool after)> sync_hook_for_test;
 };
 
 class BlockWal final : public Wal {

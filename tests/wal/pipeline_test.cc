@@ -188,10 +188,10 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
   uint64_t syncs_started = 0;
   std::atomic<uint64_t> covered_end{0};  // written end seen when the last completed sync began
   uint64_t snapshot = 0;                 // syncer thread only
-  o.sync_hook_for_test = [&](bool after) {
+  o.sync_hook_for_test = [&](bool after) -> Status {
     if (after) {
       covered_end.store(snapshot);
-      return;
+      return {};
     }
     BlockWal* w = wal_ptr.load();
     snapshot = w ? w->stats().written_end_offset : 0;
@@ -201,6 +201,7 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
     cv.wait(lk, [&] { return gate_open; });  // a slow fdatasync: held until the test lets go
     lk.unlock();
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return {};
   };
   auto opened = open_ok(o);
   wal_ptr.store(opened.wal.get());
@@ -267,6 +268,62 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
   CHECK(failures.load() == 0);
   auto again = open_ok(t.options(8 << 20));
   CHECK(again.recovered.size() == 40 + 200);
+}
+
+TEST_CASE("a_failed_fdatasync_fails_its_groups_and_everything_after_in_order_and_nothing_later_is_acked", "[wal]") {
+  TempWal t;
+  auto o = t.options(8 << 20);
+  std::atomic<int> syncs{0};
+  o.sync_hook_for_test = [&](bool after) -> Status {
+    if (after) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let the queue build up behind it
+    if (syncs.fetch_add(1) == 3) return Error(Errc::io, "injected fdatasync failure");
+    return {};
+  };
+  auto opened = open_ok(o);
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, bool>> acks;  // (entry, ok) in callback order, from the WAL's thread
+  std::vector<uint64_t> refused_at_once;         // appends after the failure: refused on this thread
+  std::atomic<int> callbacks{0};
+  const auto test_thread = std::this_thread::get_id();
+  constexpr uint64_t kEntries = 300;
+  for (uint64_t n = 0; n < kEntries; ++n) {
+    opened.wal->append(entry_for(n, 3000), [&, n](Result<Position> r) {
+      std::lock_guard lk(mu);
+      if (std::this_thread::get_id() == test_thread) {
+        if (!r.ok()) refused_at_once.push_back(n);
+      } else {
+        acks.emplace_back(n, r.ok());
+      }
+      callbacks.fetch_add(1);
+    });
+    if (n % 8 == 7) std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (callbacks.load() < static_cast<int>(kEntries) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(callbacks.load() == static_cast<int>(kEntries));  // every callback ran exactly once
+  // A later append is refused at once.
+  auto late = append_sync(*opened.wal, entry_for(kEntries, 10));
+  CHECK(!late.ok());
+  opened.wal->close();
+  std::lock_guard lk(mu);
+  size_t ok_prefix = 0;
+  while (ok_prefix < acks.size() && acks[ok_prefix].second) ++ok_prefix;
+  CHECK(ok_prefix > 0);
+  CHECK(ok_prefix + refused_at_once.size() < kEntries);  // the injected failure was hit with groups pending
+  // Callbacks on the WAL's thread run in append order, errors included; an append that arrives
+  // after the failure is refused at once on the caller's thread (Wal::append), after every
+  // acknowledged one.
+  for (size_t i = 0; i < acks.size(); ++i) {
+    CHECK(acks[i].first == i);
+    if (i >= ok_prefix) CHECK(!acks[i].second);  // nothing acknowledged after the failure
+  }
+  for (uint64_t n : refused_at_once) CHECK(n >= ok_prefix);
+  // Everything acknowledged is recovered (later, unacknowledged entries may be too).
+  auto again = open_ok(t.options(8 << 20));
+  REQUIRE(again.recovered.size() >= ok_prefix);
+  for (size_t i = 0; i < ok_prefix; ++i) CHECK(again.recovered[i].entry == entry_for(i, 3000));
 }
 
 TEST_CASE("a_wal_of_format_version_1_is_refused_with_an_error_naming_the_version", "[wal]") {
