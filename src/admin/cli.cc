@@ -6,6 +6,7 @@
 #include "admin/config_doc.h"
 #include "admin/perf_wal.h"
 #include "admin/serve.h"
+#include "admin/cluster_cli.h"
 #include "admin/storage_cli.h"
 #include "admin/versions.h"
 #include "common/config.h"
@@ -24,7 +25,9 @@ const char* kUsage =
     "      Load and validate the configuration, print the effective configuration, then run a\n"
     "      single-node broker+controller until SIGTERM/SIGINT (exit 0 after a clean shutdown;\n"
     "      1 if startup fails). With no storage keys, data lives under ./data (WAL file and a\n"
-    "      local object store). --check: stop after validation (exit 0).\n"
+    "      local object store). --check: stop after validation (exit 0). With\n"
+    "      process.roles=controller: one voter of a multi-node metadata quorum\n"
+    "      (controller.quorum.voters) on its CONTROLLER listener.\n"
     "  floe serve --help-config          same as `floe config keys`\n"
     "  floe config keys [--format text|markdown|man]\n"
     "      Print every configuration key with its type, default, allowed values and meaning.\n"
@@ -38,10 +41,14 @@ const char* kUsage =
     "                    [--acks -1|0|1] [--inflight N] [--throughput RECORDS_PER_S]\n"
     "  floe perf consume --topic T [--bootstrap H:P] [--records N] [--timeout-ms MS]\n"
     "      Load a Kafka broker (floe or any other) and report records/s, MB/s and latency percentiles.\n"
+    "  floe cluster status --bootstrap-controller HOST:PORT\n"
+    "      Describe the Raft metadata quorum (DescribeQuorum, asked of the leader): leader, epoch,\n"
+    "      high watermark, max follower lag, and per voter/observer its log end offset, lag and last\n"
+    "      fetch / caught-up times. Exit 1 if no controller answers.\n"
     "  floe --version                    print the version and the linked library versions\n"
     "  floe --help                       print this help\n"
     "\n"
-    "Planned admin verbs (exit 3 in this build): topic, produce, consume, group, cluster.\n"
+    "Planned admin verbs (exit 3 in this build): topic, produce, consume, group.\n"
     "\n"
     "Options of serve:\n"
     "  --config FILE, --config=FILE      a Kafka-style properties file (key=value lines)\n"
@@ -53,7 +60,7 @@ const char* kUsage =
     "this build.\n"
     "See man floe (man/floe.1) for the configuration keys.\n";
 
-constexpr std::string_view kPlannedVerbs[] = {"topic", "produce", "consume", "group", "cluster"};
+constexpr std::string_view kPlannedVerbs[] = {"topic", "produce", "consume", "group"};
 
 struct Io {
   std::FILE* out;
@@ -211,6 +218,7 @@ int run_cli(std::span<const std::string> args, std::FILE* out, std::FILE* err) {
   if (verb == "config") return cmd_config(rest, io);
   if (verb == "storage") return run_argv_verb(args, run_storage_command);
   if (verb == "perf") return run_argv_verb(args, run_perf_command);
+  if (verb == "cluster") return run_argv_verb(args, run_cluster_command);
   for (auto planned : kPlannedVerbs) {
     if (verb == planned) {
       std::fprintf(err, "floe: '%s' is not implemented in this build (exit %d)\n", verb.c_str(), kExitNotImplemented);

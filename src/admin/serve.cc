@@ -6,11 +6,13 @@
 #include <pthread.h>
 #include <thread>
 
+#include "admin/controller_api.h"
 #include "broker/broker.h"
 #include "common/log.h"
 #include "metadata/controller.h"
 #include "net/server.h"
 #include "objectstore/bucket_uri.h"
+#include "raft/transport_tcp.h"
 #include "stream/stream_manager.h"
 #include "wal/block_wal.h"
 
@@ -41,17 +43,97 @@ std::optional<config::Listener> find_listener(const config::Config& cfg, std::st
   return std::nullopt;
 }
 
+// process.roles=controller: one voter of a (multi-node) metadata quorum. Its CONTROLLER listener
+// carries Raft (TcpRaftTransport) plus DescribeQuorum/CreateTopics/Metadata (admin/controller_api.h).
+int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* err) {
+  const NodeId node_id(cfg.get_int("node.id"));
+  auto voters = cfg.get_voters("controller.quorum.voters");
+  const config::Voter* self = nullptr;
+  for (const auto& v : voters) {
+    if (v.id == node_id.value()) self = &v;
+  }
+  if (self == nullptr) {
+    return fail(err, "controller.quorum.voters: node.id " + std::to_string(node_id.value()) +
+                         " is not a voter (a controller-only node must be one)");
+  }
+  std::string names = cfg.get_string("controller.listener.names");
+  std::string name = names.substr(0, names.find(','));
+  if (name.empty()) name = "CONTROLLER";
+  auto listener = find_listener(cfg, "listeners", name);
+  if (!listener) return fail(err, "listeners: no " + name + " listener (e.g. " + name + "://localhost:9093)");
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  metadata::ControllerOptions co;
+  co.node_id = node_id;
+  co.log_dir = cfg.get_string("metadata.log.dir");
+  for (const auto& v : voters) co.voters.push_back(raft::VoterAddress{v.id, v.host, v.port});
+  co.default_num_partitions = cfg.get_int("num.partitions");
+  co.open_timeout_ms = 60000;  // the other voters may start later
+  std::filesystem::create_directories(co.log_dir, ec);
+  if (ec) return fail(err, "metadata.log.dir: cannot create '" + co.log_dir + "': " + ec.message());
+
+  raft::TcpTransportConfig tc;
+  tc.self_id = node_id.value();
+  tc.voters = co.voters;
+  tc.listen_host = listener->host.empty() ? "0.0.0.0" : listener->host;
+  tc.listen_port = listener->port;
+  tc.wire.listener_name = name;
+  tc.wire.host = self->host;
+  tc.wire.port = self->port;
+  raft::TcpRaftTransport transport(tc);
+  auto api = std::make_shared<ControllerApi>(node_id.value(), co.voters, name);
+  transport.set_fallback([api](net::RequestFrame request, net::Responder responder) {
+    api->handle(std::move(request), std::move(responder));
+  });
+  if (Status s = transport.listen(); !s.ok()) {
+    return fail(err, "listeners: cannot listen on " + tc.listen_host + ":" + std::to_string(tc.listen_port) + ": " +
+                         s.error().message);
+  }
+  co.transport = &transport;
+  auto controller = metadata::Controller::open(co);
+  if (!controller.ok()) {
+    transport.stop();
+    return fail(err, "metadata quorum (metadata.log.dir '" + co.log_dir + "'): " + controller.error().message);
+  }
+  std::shared_ptr<metadata::Controller> meta(std::move(*controller));
+  api->attach(meta);
+  std::fprintf(out, "floe: controller %d serving the metadata quorum on %s:%u\n", node_id.value(),
+               tc.listen_host.c_str(), transport.port());
+  std::fflush(out);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  floe::log::info("serve", std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+                               ": shutting down");
+  api->detach();
+  meta->close();
+  transport.stop();
+  floe::log::info("serve", "stopped");
+  return 0;
+}
+
 }  // namespace
 
 int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
+  if (cfg.has_role("controller") && !cfg.has_role("broker")) return serve_controller_only(cfg, out, err);
   if (!cfg.has_role("broker") || !cfg.has_role("controller")) {
-    return fail(err, "process.roles: this build serves only the combined broker,controller role (a single node)");
+    return fail(err, "process.roles: this build serves the combined broker,controller role (a single node) or "
+                     "controller alone (a metadata quorum voter); brokers with a remote controller come next");
   }
   const NodeId node_id(cfg.get_int("node.id"));
   auto voters = cfg.get_voters("controller.quorum.voters");
   if (voters.size() != 1 || voters[0].id != node_id.value()) {
-    return fail(err, "controller.quorum.voters: this build runs a single-voter quorum; set it to " +
-                         std::to_string(node_id.value()) + "@host:port (multi-node quorums come next)");
+    return fail(err, "controller.quorum.voters: a broker,controller node runs a single-voter quorum; set it to " +
+                         std::to_string(node_id.value()) +
+                         "@host:port, or run the quorum on process.roles=controller nodes (brokers talking to a "
+                         "remote quorum come next)");
   }
   auto listener = find_listener(cfg, "listeners", "PLAINTEXT");
   if (!listener) return fail(err, "listeners: no PLAINTEXT listener (e.g. PLAINTEXT://localhost:9092)");

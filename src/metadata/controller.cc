@@ -353,6 +353,10 @@ TopicResult Controller::plan_create_topic(const TopicSpec& spec, bool validate_o
   return result;
 }
 
+void Controller::describe_quorum(std::function<void(raft::QuorumDescription)> done) {
+  node_->post([this, done = std::move(done)] { done(node_->describe_quorum_here()); });
+}
+
 void Controller::create_topics(std::vector<TopicSpec> topics, bool validate_only,
                                Callback<std::vector<TopicResult>> done) {
   node_->post([this, topics = std::move(topics), validate_only, done = std::move(done)]() mutable {

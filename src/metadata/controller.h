@@ -143,6 +143,12 @@ class Controller final : public stream::StreamMetadata {
                               stream::MetaCallback<std::vector<stream::ObjectMeta>> done) override;
   void erase_objects(std::vector<ObjectId> ids, stream::MetaCallback<stream::Done> done) override;
 
+  // The Raft quorum as this node sees it (DescribeQuorum); `done` runs on the node thread (or
+  // inline after close) and must not block.
+  void describe_quorum(std::function<void(raft::QuorumDescription)> done);
+  // This node's view of the leader (kNoNode when unknown) and epoch; any thread.
+  raft::NodeStatus raft_status() const { return node_->status(); }
+
   // Stops the node; idempotent; callbacks of unfinished proposals get an error.
   void close();
 

@@ -59,6 +59,24 @@ struct NodeStatus {
   bool closed = false;
 };
 
+// What DescribeQuorum reports (KIP-595/KIP-836), as this node sees it. Per-voter progress is
+// known only on the leader; elsewhere log_end_offset and the timestamps are -1 (except for self).
+struct QuorumReplicaState {
+  NodeId replica_id = kNoNode;
+  Offset log_end_offset = -1;
+  int64_t last_fetch_timestamp_ms = -1;       // wall clock; -1 unknown
+  int64_t last_caught_up_timestamp_ms = -1;   // wall clock; -1 unknown
+};
+struct QuorumDescription {
+  NodeId self_id = kNoNode;
+  Role role = Role::unattached;
+  NodeId leader_id = kNoNode;
+  Epoch epoch = 0;
+  Offset high_watermark = 0;
+  std::vector<QuorumReplicaState> voters;  // in the configured voter order
+  std::vector<QuorumReplicaState> observers;  // none tracked yet
+};
+
 class RaftNode {
  public:
   using Listener = std::function<void(Offset offset, const std::string& data)>;
@@ -80,6 +98,9 @@ class RaftNode {
   Offset applied_end_here() const { return applied_end_; }
   // REQUIRES: on the node thread.
   Offset log_end_here() const { return log_->end_offset(); }
+
+  // REQUIRES: on the node thread. The quorum as this node sees it (DescribeQuorum).
+  QuorumDescription describe_quorum_here() const;
 
   NodeStatus status() const;
   // Waits until pred(status) holds, at most timeout_ms; returns the status that satisfied it.

@@ -62,6 +62,11 @@ class RaftReplica {
   bool is_voter() const { return is_voter_; }
   Offset high_watermark() const { return high_watermark_; }
   Offset epoch_start_offset() const { return epoch_start_offset_; }
+  // Leader only (empty otherwise), for DescribeQuorum: the voters' acknowledged (durable) end
+  // offsets and the time (now_ms clock) of their last valid fetch in this epoch.
+  const std::map<NodeId, Offset>& voter_matched_offsets() const { return matched_offset_; }
+  const std::map<NodeId, int64_t>& voter_last_fetch_ms() const { return last_fetch_ms_; }
+  const std::vector<NodeId>& voters() const { return config_.voters; }
 
  private:
   void on_vote_request(NodeId from, const VoteRequest& request);

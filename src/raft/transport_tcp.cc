@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/assert.h"
 #include "common/log.h"
 #include "net/server.h"
 
@@ -125,6 +126,9 @@ struct TcpRaftTransport::Impl {
     if (frame.api_key == raft_api::kApiVersions) {
       return responder.respond(encode_api_versions_response(frame.api_version, frame.correlation_id));
     }
+    bool raft_api = frame.api_key == raft_api::kFetch || frame.api_key == raft_api::kVote ||
+                    frame.api_key == raft_api::kBeginQuorumEpoch || frame.api_key == raft_api::kEndQuorumEpoch;
+    if (!raft_api && fallback) return fallback(std::move(frame), std::move(responder));
     auto in = decode_request(frame.frame, config.wire);
     if (!in.ok()) {
       stats.malformed_frames.fetch_add(1);
@@ -401,6 +405,7 @@ struct TcpRaftTransport::Impl {
   std::map<uint64_t, Pending> pending;  // by arrival token; transport thread only
   uint64_t next_token = 1;
   Inbound inbound;  // transport thread only
+  TcpRaftTransport::Fallback fallback;  // set before listen(), then read on the transport thread
   std::atomic<bool> stopping{false};
   std::atomic<std::thread::id> io_thread_id{};
   Handler handler;
@@ -450,6 +455,12 @@ void TcpRaftTransport::set_peer_address(NodeId id, std::string host, uint16_t po
     peer->host = std::move(host);
     peer->port = port;
   });
+}
+
+void TcpRaftTransport::set_fallback(Fallback fallback) {
+  std::lock_guard lock(impl_->lifecycle_mu);
+  FLOE_ASSERT_MSG(!impl_->listened, "set_fallback after listen");
+  impl_->fallback = std::move(fallback);
 }
 
 void TcpRaftTransport::start(Inbound inbound) {

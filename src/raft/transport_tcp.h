@@ -23,6 +23,10 @@
 //    requester drops error responses.
 // ApiVersions (which Kafka peers send first on a connection) is answered by the transport itself
 // (raft/wire.h encode_api_versions_response).
+// Other APIs (anything but Fetch/Vote/BeginQuorumEpoch/EndQuorumEpoch/ApiVersions) go to the
+// fallback handler when one is set (set_fallback, before listen), else close the connection. The
+// fallback runs on the transport's thread, must not block, and may answer later from any thread
+// (the controller listener's DescribeQuorum/CreateTopics/Metadata: admin/controller_api.h).
 //
 // Threads: one io_context thread owned by the transport runs every outbound connection, the
 // pairing state and all deliveries; the listener (net::Server, one I/O thread) hands requests to
@@ -44,6 +48,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "net/server.h"
 #include "raft/transport.h"
 #include "raft/wire.h"
 
@@ -92,6 +97,10 @@ class TcpRaftTransport final : public RaftTransport {
   uint16_t port() const;  // the bound port (after listen)
   // A peer's address (new peers allowed); takes effect at the next connect.
   void set_peer_address(NodeId id, std::string host, uint16_t port);
+
+  // Handler for non-Raft requests on the listener (see above). Set it before listen().
+  using Fallback = std::function<void(net::RequestFrame request, net::Responder responder)>;
+  void set_fallback(Fallback fallback);
 
   void start(Inbound inbound) override;
   void send(NodeId to, RaftMessage message) override;

@@ -91,9 +91,7 @@ TEST_CASE("serve_refuses_what_this_build_cannot_run_naming_the_key") {
   Run r = run({"serve", "--override", "controller.quorum.voters=1@localhost:19093,2@localhost:19094"});
   CHECK(r.code == floe::admin::kExitFailed);
   CHECK(contains(r.err, "controller.quorum.voters"));
-  r = run({"serve", "--override", "process.roles=controller"});
-  CHECK(r.code == floe::admin::kExitFailed);
-  CHECK(contains(r.err, "process.roles"));
+  // (process.roles=controller now serves a quorum voter: tests/integration/test_quorum_kill9.py.)
 }
 
 TEST_CASE("serve_config_errors_exit_2_naming_the_key") {
@@ -117,11 +115,17 @@ TEST_CASE("bucket_uris_the_object_store_would_refuse_stop_serve_naming_the_key")
 }
 
 TEST_CASE("planned_admin_verbs_exit_3_not_implemented") {
-  for (const char* verb : {"topic", "produce", "consume", "group", "cluster"}) {
+  for (const char* verb : {"topic", "produce", "consume", "group"}) {
     Run r = run({verb, "list"});
     CHECK(r.code == floe::admin::kExitNotImplemented);
     CHECK(contains(r.err, verb));
   }
+}
+
+TEST_CASE("cluster_status_without_a_controller_address_is_a_usage_error") {
+  CHECK(run({"cluster"}).code == floe::admin::kExitUsage);
+  CHECK(run({"cluster", "status"}).code == floe::admin::kExitUsage);
+  CHECK(run({"cluster", "list"}).code == floe::admin::kExitUsage);
 }
 
 TEST_CASE("config_keys_lists_every_registered_key_in_every_format") {
