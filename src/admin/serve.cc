@@ -20,6 +20,25 @@ namespace floe::admin {
 
 namespace {
 
+// Blocks SIGTERM and SIGINT in this thread and every thread started after (they inherit the
+// mask), so that only wait_for_shutdown_signal sees them; ignores SIGPIPE.
+sigset_t block_shutdown_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+void wait_for_shutdown_signal(const sigset_t& signals) {
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  floe::log::info("serve", std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
+                               ": shutting down");
+}
+
 int fail(std::FILE* err, const std::string& message) {
   std::fprintf(err, "floe serve: %s\n", message.c_str());
   return 1;
@@ -62,12 +81,7 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   auto listener = find_listener(cfg, "listeners", name);
   if (!listener) return fail(err, "listeners: no " + name + " listener (e.g. " + name + "://localhost:9093)");
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_shutdown_signals();
 
   std::error_code ec;
   metadata::ControllerOptions co;
@@ -108,10 +122,7 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
                tc.listen_host.c_str(), transport.port());
   std::fflush(out);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  floe::log::info("serve", std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
-                               ": shutting down");
+  wait_for_shutdown_signal(signals);
   api->detach();
   meta->close();
   transport.stop();
@@ -141,13 +152,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (!advertised) advertised = listener;
   if (advertised->host.empty()) advertised->host = "localhost";
 
-  // Signals: block them in every thread (threads inherit the mask), wait for them here.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_shutdown_signals();
 
   std::error_code ec;
   const std::string data_dir = cfg.get_string("data.dir");
@@ -247,10 +252,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
                advertised->port);
   std::fflush(out);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
-  floe::log::info("serve", std::string("received ") + (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") +
-                               ": shutting down");
+  wait_for_shutdown_signal(signals);
   // Stop accepting, let running requests finish (bounded), then close everything.
   server.stop_accepting();
   broker->begin_shutdown();

@@ -318,13 +318,13 @@ void Controller::add_partitions(Batch& batch, const TopicImage& topic, int32_t t
 
 TopicResult Controller::plan_create_topic(const TopicSpec& spec, bool validate_only, Batch& batch) {
   const auto& image = batch.state.image;
-  if (auto why = invalid_topic_name(spec.name)) return topic_error(spec.name, ke::kInvalidTopic, *why);
+  if (auto why = invalid_topic_name(spec.name)) return topic_error(spec.name, ke::kInvalidTopicException, *why);
   if (image.topics.count(spec.name)) {
     return topic_error(spec.name, ke::kTopicAlreadyExists, "topic '" + spec.name + "' already exists");
   }
   for (const auto& [name, topic] : image.topics) {
     if (collision_key(name) == collision_key(spec.name)) {
-      return topic_error(spec.name, ke::kInvalidTopic, "topic '" + spec.name + "' collides with existing topic '" + name + "'");
+      return topic_error(spec.name, ke::kInvalidTopicException, "topic '" + spec.name + "' collides with existing topic '" + name + "'");
     }
   }
   if (is_internal_topic_name(spec.name) && !spec.internal) {

@@ -35,24 +35,14 @@
 #include <vector>
 
 #include "metadata/image.h"
+#include "protocol/errors.h"
 #include "metadata/topic_config.h"
 #include "raft/node.h"
 #include "stream/metadata.h"
 
 namespace floe::metadata {
 
-namespace kafka_errors {
-inline constexpr int16_t kNone = 0;
-inline constexpr int16_t kUnknownTopicOrPartition = 3;
-inline constexpr int16_t kRequestTimedOut = 7;
-inline constexpr int16_t kInvalidTopic = 17;
-inline constexpr int16_t kTopicAlreadyExists = 36;
-inline constexpr int16_t kInvalidPartitions = 37;
-inline constexpr int16_t kInvalidConfig = 40;
-inline constexpr int16_t kNotController = 41;
-inline constexpr int16_t kInvalidRequest = 42;
-inline constexpr int16_t kPolicyViolation = 44;
-}  // namespace kafka_errors
+namespace kafka_errors = ::floe::protocol::kerr;  // the Kafka error codes (protocol/errors.h)
 
 struct TopicSpec {
   std::string name;

@@ -71,8 +71,8 @@ TEST_CASE("create_topics_reports_every_kafka_error_per_topic") {
                             });
   std::vector<int16_t> codes;
   for (auto& r : results) codes.push_back(r.error_code);
-  CHECK(codes == std::vector<int16_t>{ke::kTopicAlreadyExists, ke::kInvalidTopic, ke::kInvalidTopic, ke::kInvalidTopic,
-                                      ke::kInvalidTopic, ke::kInvalidTopic, ke::kInvalidPartitions,
+  CHECK(codes == std::vector<int16_t>{ke::kTopicAlreadyExists, ke::kInvalidTopicException, ke::kInvalidTopicException, ke::kInvalidTopicException,
+                                      ke::kInvalidTopicException, ke::kInvalidTopicException, ke::kInvalidPartitions,
                                       ke::kInvalidPartitions, ke::kInvalidPartitions, ke::kInvalidConfig,
                                       ke::kInvalidConfig, ke::kInvalidRequest, ke::kInvalidRequest,
                                       ke::kInvalidRequest, ke::kNone});
