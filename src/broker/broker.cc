@@ -201,18 +201,13 @@ void Broker::stop() {
   if (maintenance_timer_) {
     asio::post(timer_io_, [this] { maintenance_timer_->cancel(); });
   }
-  // Wake every waiting fetch: each answers with what it has.
-  std::vector<std::shared_ptr<FetchWaiter>> waiting;
+  // Wake every waiting fetch (stopped_ is set, so each answers at once with what it has).
+  std::vector<const log::Partition*> watched;
   {
     std::lock_guard lock(mu_);
-    for (auto& [p, list] : waiters_) {
-      for (auto& w : list) {
-        if (auto s = w.lock()) waiting.push_back(s);
-      }
-    }
-    waiters_.clear();
+    for (auto& [p, list] : waiters_) watched.push_back(p);
   }
-  for (auto& p : open_partitions()) wake_fetchers(p.get());
+  for (const auto* p : watched) wake_fetchers(p);
   if (coordinator_) coordinator_->stop();
   timer_work_.reset();
   if (timer_thread_.joinable()) {
