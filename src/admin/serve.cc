@@ -9,7 +9,7 @@
 #include "admin/controller_api.h"
 #include "broker/broker.h"
 #include "common/log.h"
-#include "metadata/controller.h"
+#include "metadata/controller_client.h"
 #include "net/server.h"
 #include "objectstore/bucket_uri.h"
 #include "raft/transport_tcp.h"
@@ -231,7 +231,8 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   bo.group.min_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.min.session.timeout.ms"));
   bo.group.max_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.max.session.timeout.ms"));
   bo.group.offsets_retention_ms = cfg.get_duration_ms("offsets.retention.ms");
-  auto broker = std::make_unique<broker::Broker>(bo, *meta, **streams);
+  metadata::LocalControllerClient client(meta);
+  auto broker = std::make_unique<broker::Broker>(bo, client, **streams);
   if (Status s = broker->start(); !s.ok()) return fail(err, "broker: " + s.error().message);
 
   net::ServerConfig sc;

@@ -83,7 +83,7 @@ const SupportedApi* find_supported_api(int16_t key) {
   return nullptr;
 }
 
-Broker::Broker(BrokerOptions options, metadata::Controller& controller, stream::StreamManager& streams)
+Broker::Broker(BrokerOptions options, metadata::ControllerClient& controller, stream::StreamManager& streams)
     : options_(std::move(options)), controller_(controller), streams_(streams) {
   if (!options_.now_ms) options_.now_ms = system_now_ms;
 }

@@ -41,7 +41,7 @@
 #include "broker/kafka_errors.h"
 #include "group/group_coordinator.h"
 #include "log/partition.h"
-#include "metadata/controller.h"
+#include "metadata/controller_client.h"
 #include "net/server.h"
 #include "protocol/api.h"
 #include "stream/stream_manager.h"
@@ -88,7 +88,7 @@ struct BrokerStats {
 
 class Broker final : public net::RequestHandler {
  public:
-  Broker(BrokerOptions options, metadata::Controller& controller, stream::StreamManager& streams);
+  Broker(BrokerOptions options, metadata::ControllerClient& controller, stream::StreamManager& streams);
   ~Broker() override;
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -178,7 +178,7 @@ class Broker final : public net::RequestHandler {
   int64_t now_ms() const;
 
   BrokerOptions options_;
-  metadata::Controller& controller_;
+  metadata::ControllerClient& controller_;
   stream::StreamManager& streams_;
   std::shared_ptr<stream::Stream> group_stream_;
   std::unique_ptr<GroupCoordinator> coordinator_;
