@@ -93,6 +93,14 @@ constexpr ApiInfo kApis[] = {
     {85, "WriteShareGroupState", 0, 0, 0, 1, true},
     {86, "DeleteShareGroupState", 0, 0, 0, 1, true},
     {87, "ReadShareGroupStateSummary", 0, 0, 0, 1, true},
+    {1100, "FloeCreateStream", 0, 0, 0, 2, false},
+    {1101, "FloeOpenStream", 0, 0, 0, 2, false},
+    {1102, "FloeCloseStream", 0, 0, 0, 2, false},
+    {1103, "FloeTrimStream", 0, 0, 0, 2, false},
+    {1104, "FloePrepareObjects", 0, 0, 0, 2, false},
+    {1105, "FloeCommitStreamSetObject", 0, 0, 0, 2, false},
+    {1106, "FloeCommitStreamObject", 0, 0, 0, 2, false},
+    {1107, "FloeEraseObjects", 0, 0, 0, 2, false},
 };
 
 }  // namespace

@@ -179,6 +179,22 @@ Status check_round_trip_DeleteShareGroupStateRequest(const SharedBytes& body, in
 Status check_round_trip_DeleteShareGroupStateResponse(const SharedBytes& body, int16_t version);
 Status check_round_trip_ReadShareGroupStateSummaryRequest(const SharedBytes& body, int16_t version);
 Status check_round_trip_ReadShareGroupStateSummaryResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCreateStreamRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCreateStreamResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeOpenStreamRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeOpenStreamResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCloseStreamRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCloseStreamResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeTrimStreamRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeTrimStreamResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloePrepareObjectsRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloePrepareObjectsResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCommitStreamSetObjectRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCommitStreamSetObjectResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCommitStreamObjectRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeCommitStreamObjectResponse(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeEraseObjectsRequest(const SharedBytes& body, int16_t version);
+Status check_round_trip_FloeEraseObjectsResponse(const SharedBytes& body, int16_t version);
 }  // namespace detail
 
 Status check_request_round_trip(int16_t api_key, int16_t api_version, const SharedBytes& body) {
@@ -271,6 +287,14 @@ Status check_request_round_trip(int16_t api_key, int16_t api_version, const Shar
     case 85: return detail::check_round_trip_WriteShareGroupStateRequest(body, api_version);
     case 86: return detail::check_round_trip_DeleteShareGroupStateRequest(body, api_version);
     case 87: return detail::check_round_trip_ReadShareGroupStateSummaryRequest(body, api_version);
+    case 1100: return detail::check_round_trip_FloeCreateStreamRequest(body, api_version);
+    case 1101: return detail::check_round_trip_FloeOpenStreamRequest(body, api_version);
+    case 1102: return detail::check_round_trip_FloeCloseStreamRequest(body, api_version);
+    case 1103: return detail::check_round_trip_FloeTrimStreamRequest(body, api_version);
+    case 1104: return detail::check_round_trip_FloePrepareObjectsRequest(body, api_version);
+    case 1105: return detail::check_round_trip_FloeCommitStreamSetObjectRequest(body, api_version);
+    case 1106: return detail::check_round_trip_FloeCommitStreamObjectRequest(body, api_version);
+    case 1107: return detail::check_round_trip_FloeEraseObjectsRequest(body, api_version);
     default: return Error(Errc::unsupported, "unknown api key " + std::to_string(api_key));
   }
 }
@@ -365,6 +389,14 @@ Status check_response_round_trip(int16_t api_key, int16_t api_version, const Sha
     case 85: return detail::check_round_trip_WriteShareGroupStateResponse(body, api_version);
     case 86: return detail::check_round_trip_DeleteShareGroupStateResponse(body, api_version);
     case 87: return detail::check_round_trip_ReadShareGroupStateSummaryResponse(body, api_version);
+    case 1100: return detail::check_round_trip_FloeCreateStreamResponse(body, api_version);
+    case 1101: return detail::check_round_trip_FloeOpenStreamResponse(body, api_version);
+    case 1102: return detail::check_round_trip_FloeCloseStreamResponse(body, api_version);
+    case 1103: return detail::check_round_trip_FloeTrimStreamResponse(body, api_version);
+    case 1104: return detail::check_round_trip_FloePrepareObjectsResponse(body, api_version);
+    case 1105: return detail::check_round_trip_FloeCommitStreamSetObjectResponse(body, api_version);
+    case 1106: return detail::check_round_trip_FloeCommitStreamObjectResponse(body, api_version);
+    case 1107: return detail::check_round_trip_FloeEraseObjectsResponse(body, api_version);
     default: return Error(Errc::unsupported, "unknown api key " + std::to_string(api_key));
   }
 }
