@@ -66,20 +66,26 @@ Status pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t at) {
 
 }  // namespace
 
-// A group commit written to the device and waiting for the fdatasync that covers it (or a batch
-// that failed before it was written: `error` set). The syncer acknowledges these in write order.
-struct Written {
+// A group commit prepared by the writer (framed, copied and checksummed into one of the aligned
+// buffers), then written and fdatasynced by the I/O thread (or, when the WAL is idle, by the
+// writer itself). A group that failed before it was written carries `error` and no buffer.
+struct Group {
   std::vector<Pending> batch;
   std::optional<Error> error;
   std::optional<uint64_t> padding_start;  // a padding record written before this one
   uint64_t record_start = 0;
   uint64_t end = 0;
   uint64_t epoch = 0;
+  int buffer = -1;  // index into Impl::buffers while the group holds one
 };
 
-// At most this many group commits are written but not yet acknowledged: one being fdatasynced
-// while the next is written.
-constexpr size_t kPipelineDepth = 2;
+// Aligned buffers, hence group commits in flight (prepared but not yet acknowledged): one being
+// written and fdatasynced while the writer prepares the next.
+constexpr int kBuffers = 2;
+// A group of at most this many payload bytes, prepared while nothing else is in flight or queued,
+// is written and synced by the writer thread itself: no hand-off to the I/O thread on the
+// latency path of a lightly loaded WAL.
+constexpr size_t kInlineMaxBytes = 256u << 10;
 
 struct BlockWal::Impl {
   BlockWalOptions opt;
@@ -89,16 +95,17 @@ struct BlockWal::Impl {
   uint64_t open_epoch = 0;  // set by open, then constant: the epoch every record of this open carries
 
   mutable std::mutex mu;
-  std::condition_variable cv;       // wakes the writer (and close)
-  std::condition_variable sync_cv;  // wakes the syncer
+  std::condition_variable cv;     // wakes the writer (and close)
+  std::condition_variable io_cv;  // wakes the I/O thread
   std::deque<Pending> queue;            // guarded by mu
   size_t queued_bytes = 0;              // guarded by mu
   uint64_t requested_trim = 0;          // guarded by mu
   uint64_t requested_trim_epoch = 0;    // guarded by mu: the epoch of the record at requested_trim
   std::deque<std::pair<uint64_t, uint64_t>> record_starts;  // guarded by mu: (start, epoch) of durable records after the trim
-  uint64_t end_offset = 0;              // guarded by mu: the durable end (syncer updates after each sync)
-  std::deque<Written> written;          // guarded by mu: in write order, waiting for the syncer
-  size_t unacked = 0;                   // guarded by mu: entries of `written` plus those being acknowledged
+  uint64_t end_offset = 0;              // guarded by mu: the durable end (updated after each covering sync)
+  std::deque<Group> ready;              // guarded by mu: prepared groups in ring order, for the I/O thread
+  int in_flight = 0;                    // guarded by mu: groups prepared and not yet acknowledged
+  bool buffer_busy[kBuffers] = {};      // guarded by mu
   bool writer_done = false;             // guarded by mu
   bool stopping = false;                // guarded by mu
   bool failed = false;                  // guarded by mu
@@ -109,9 +116,10 @@ struct BlockWal::Impl {
   std::atomic<uint64_t> persisted_trim{0};
   std::atomic<uint64_t> appends{0}, append_bytes{0}, records_written{0}, device_bytes{0}, syncs{0};
   std::thread writer;
-  std::thread syncer;
-  AlignedBuffer buffer;
-  AlignedBuffer header_block;
+  std::thread io;
+  AlignedBuffer buffers[kBuffers];  // a group's buffer is touched only by whoever holds the group
+  AlignedBuffer padding_block;      // writer-owned
+  AlignedBuffer header_block;       // writer-owned (and open)
 
   uint64_t physical(uint64_t logical) const { return bf::kRingStart + logical % header.capacity_bytes; }
 
@@ -144,34 +152,50 @@ struct BlockWal::Impl {
   }
 
   // REQUIRES mu held; writer thread only (it alone knows that no batch of its own is between
-  // what is written and what is queued). Marks the WAL failed and hands everything queued to the
-  // syncer as failed, behind what is already written, so callbacks still run in append order.
+  // what is prepared and what is queued). Marks the WAL failed and hands everything queued to
+  // the I/O thread as failed, behind what is already prepared, so callbacks still run in append
+  // order.
   void fail_locked(const Error& err) {
     mark_failed_locked(err);
     if (!queue.empty()) {
-      Written rest;
+      Group rest;
       rest.error = failure;
       for (auto& p : queue) rest.batch.push_back(std::move(p));
       queue.clear();
       queued_bytes = 0;
-      written.push_back(std::move(rest));
-      ++unacked;
+      ready.push_back(std::move(rest));
+      ++in_flight;
     }
   }
 
+  // REQUIRES mu held. A free buffer (one exists whenever in_flight < kBuffers).
+  int take_buffer_locked() {
+    for (int i = 0; i < kBuffers; ++i)
+      if (!buffer_busy[i]) {
+        buffer_busy[i] = true;
+        return i;
+      }
+    FLOE_ASSERT_MSG(false, "no free WAL buffer with fewer than kBuffers groups in flight");
+    return -1;
+  }
+
   void run_writer();
-  void run_syncer();
-  Status write_batch(std::vector<Pending>& batch, Written& out);
+  void run_io();
+  Status prepare(std::vector<Pending>& batch, Group& out);
+  Status write_group(Group& g);
+  void sync_and_acknowledge(std::deque<Group>& groups);
 };
 
 void BlockWal::Impl::run_writer() {
   for (;;) {
     std::vector<Pending> batch;
     uint64_t trim_target = 0, trim_epoch = 0;
+    int buffer = -1;
+    bool inline_io = false;
     {
       std::unique_lock lk(mu);
       cv.wait(lk, [&] {
-        return failed || requested_trim > persisted_trim.load() || (!queue.empty() && unacked < kPipelineDepth) ||
+        return failed || requested_trim > persisted_trim.load() || (!queue.empty() && in_flight < kBuffers) ||
                (stopping && queue.empty());
       });
       if (failed) {
@@ -186,7 +210,7 @@ void BlockWal::Impl::run_writer() {
       const uint64_t ring_share = header.capacity_bytes / 4;
       size_t payload_bytes = 0;
       uint64_t record_bytes = bf::kRecordHeaderBytes + 4;
-      while (!queue.empty() && unacked < kPipelineDepth) {
+      while (!queue.empty() && in_flight < kBuffers) {
         const size_t next = queue.front().entry.payload.size();
         const uint64_t next_record_bytes = record_bytes + bf::kEntryHeaderBytes + next;
         if (!batch.empty() && (payload_bytes + next > opt.max_batch_bytes || next_record_bytes > ring_share)) break;
@@ -197,96 +221,150 @@ void BlockWal::Impl::run_writer() {
       }
       queued_bytes -= payload_bytes;
       if (batch.empty() && trim_target == persisted_trim.load() && stopping && queue.empty()) break;
+      if (!batch.empty()) {
+        // Nothing ahead of it and nothing behind it: write and sync it here (no hand-off).
+        inline_io = in_flight == 0 && queue.empty() && payload_bytes <= kInlineMaxBytes;
+        buffer = take_buffer_locked();
+        ++in_flight;
+      }
     }
     if (trim_target > persisted_trim.load()) {
       if (auto st = persist_header(trim_target, trim_epoch); !st.ok()) {
         std::lock_guard lk(mu);
-        for (auto& p : batch) queue.push_front(std::move(p));  // fail_locked hands them on in order
+        if (buffer >= 0) {
+          buffer_busy[buffer] = false;
+          --in_flight;
+        }
+        for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue.push_front(std::move(*it));  // fail_locked hands them on in order
         fail_locked(st.error());
         break;
       }
     }
     if (batch.empty()) continue;
-    Written w;
-    if (auto st = write_batch(batch, w); !st.ok()) {
-      w.batch = std::move(batch);
-      w.error = st.error();
-      std::lock_guard lk(mu);
-      written.push_back(std::move(w));
-      ++unacked;
-      // An I/O error fails the WAL; anything else (e.g. WAL full at shutdown) fails this batch only.
-      if (st.error().code == Errc::io) {
-        fail_locked(st.error());
-        break;
-      }
-    } else {
-      std::lock_guard lk(mu);
-      written.push_back(std::move(w));
-      ++unacked;
+    Group g;
+    g.buffer = buffer;
+    Status prepared = prepare(batch, g);
+    if (!prepared.ok()) {
+      g.batch = std::move(batch);
+      g.error = prepared.error();
     }
-    sync_cv.notify_one();
+    if (inline_io) {
+      std::deque<Group> one;
+      one.push_back(std::move(g));
+      sync_and_acknowledge(one);
+    } else {
+      {
+        std::lock_guard lk(mu);
+        ready.push_back(std::move(g));
+      }
+      io_cv.notify_one();
+    }
+    // An I/O error fails the WAL; anything else (e.g. WAL full at shutdown) fails this batch only.
+    if (!prepared.ok() && prepared.error().code == Errc::io) {
+      std::lock_guard lk(mu);
+      fail_locked(prepared.error());
+      break;
+    }
   }
   {
     std::lock_guard lk(mu);
     writer_done = true;
   }
-  sync_cv.notify_one();
+  io_cv.notify_one();
 }
 
-// Acknowledges written group commits: one fdatasync started after their writes returned covers
-// them all; then their callbacks run in write order. Runs while the writer writes the next one.
-void BlockWal::Impl::run_syncer() {
+// Writes the groups the writer prepared, in ring order, then acknowledges them with one fdatasync
+// that started after their writes returned. Runs while the writer prepares the next group.
+void BlockWal::Impl::run_io() {
   for (;;) {
-    std::deque<Written> take;
-    std::optional<Error> already_failed;
+    std::deque<Group> take;
     {
       std::unique_lock lk(mu);
-      sync_cv.wait(lk, [&] { return !written.empty() || writer_done; });
-      if (written.empty()) return;  // writer_done: nothing more will come
-      take.swap(written);
-      if (failed) already_failed = failure;
+      io_cv.wait(lk, [&] { return !ready.empty() || writer_done; });
+      if (ready.empty()) return;  // writer_done: nothing more will come
+      take.swap(ready);
     }
-    const bool any_written = std::any_of(take.begin(), take.end(), [](const Written& w) { return !w.error; });
-    Status st;
-    if (any_written) {
-      if (already_failed) {
-        st = *already_failed;
-      } else {
-        if (opt.sync_hook_for_test) st = opt.sync_hook_for_test(false);
-        if (st.ok()) st = sync();
-        if (opt.sync_hook_for_test) (void)opt.sync_hook_for_test(true);
-      }
-    }
-    {
-      std::lock_guard lk(mu);
-      if (!st.ok()) {
-        mark_failed_locked(st.error());  // the writer wakes, sees it, and fails what is queued
-      } else {
-        for (const auto& w : take) {
-          if (w.error) continue;
-          if (w.padding_start) record_starts.emplace_back(*w.padding_start, w.epoch);
-          record_starts.emplace_back(w.record_start, w.epoch);
-          end_offset = w.end;
-        }
-      }
-    }
-    if (!st.ok()) cv.notify_all();
-    // Contract (2): callbacks in append order, on the WAL's thread.
-    for (auto& w : take) {
-      Result<Position> r = w.error ? Result<Position>(*w.error)
-                           : !st.ok() ? Result<Position>(st.error())
-                                      : Result<Position>(Position{w.record_start, w.end});
-      for (auto& p : w.batch) p.done(r);
-    }
-    {
-      std::lock_guard lk(mu);
-      unacked -= take.size();
-    }
-    cv.notify_all();
+    sync_and_acknowledge(take);
   }
 }
 
-Status BlockWal::Impl::write_batch(std::vector<Pending>& batch, Written& out) {
+// Writes each prepared group of `groups` (in order; after a failed write the rest fail too),
+// fdatasyncs once, then acknowledges them all in order (contract (2)) and frees their buffers.
+void BlockWal::Impl::sync_and_acknowledge(std::deque<Group>& groups) {
+  std::optional<Error> already_failed;
+  {
+    std::lock_guard lk(mu);
+    if (failed) already_failed = failure;
+  }
+  bool any_written = false;
+  for (auto& g : groups) {
+    if (g.error) continue;
+    if (already_failed) {
+      g.error = *already_failed;
+      continue;
+    }
+    if (auto st = write_group(g); !st.ok()) {
+      g.error = st.error();
+      already_failed = st.error();
+      std::lock_guard lk(mu);
+      mark_failed_locked(st.error());  // the writer wakes, sees it, and fails what is queued
+      continue;
+    }
+    any_written = true;
+  }
+  Status st;
+  if (any_written) {
+    if (already_failed) {
+      st = *already_failed;
+    } else {
+      if (opt.sync_hook_for_test) st = opt.sync_hook_for_test(false);
+      if (st.ok()) st = sync();
+      if (opt.sync_hook_for_test) (void)opt.sync_hook_for_test(true);
+    }
+  }
+  {
+    std::lock_guard lk(mu);
+    if (!st.ok()) {
+      mark_failed_locked(st.error());
+    } else {
+      for (const auto& g : groups) {
+        if (g.error) continue;
+        if (g.padding_start) record_starts.emplace_back(*g.padding_start, g.epoch);
+        record_starts.emplace_back(g.record_start, g.epoch);
+        end_offset = g.end;
+      }
+    }
+  }
+  if (!st.ok() || already_failed) cv.notify_all();
+  // Contract (2): callbacks in append order, on the WAL's threads (one at a time: the writer
+  // acknowledges inline only while nothing else is in flight).
+  for (auto& g : groups) {
+    Result<Position> r = g.error ? Result<Position>(*g.error)
+                         : !st.ok() ? Result<Position>(st.error())
+                                    : Result<Position>(Position{g.record_start, g.end});
+    for (auto& p : g.batch) p.done(r);
+  }
+  {
+    std::lock_guard lk(mu);
+    for (auto& g : groups)
+      if (g.buffer >= 0) buffer_busy[g.buffer] = false;
+    in_flight -= static_cast<int>(groups.size());
+  }
+  cv.notify_all();
+}
+
+Status BlockWal::Impl::write_group(Group& g) {
+  const uint64_t record_bytes = g.end - g.record_start;
+  FLOE_TRY(pwrite_all(fd, buffers[g.buffer].data(), record_bytes, physical(g.record_start)));
+  device_bytes.fetch_add(record_bytes, std::memory_order_relaxed);
+  records_written.fetch_add(1, std::memory_order_relaxed);
+  written_end.store(g.end);
+  return {};
+}
+
+// Writer thread: places the group in the ring (waiting for a persisted trim if the ring is full,
+// writing a padding record where it wraps) and frames, copies and checksums it into its buffer.
+Status BlockWal::Impl::prepare(std::vector<Pending>& batch, Group& out) {
   size_t body_bytes = 4;
   for (auto& p : batch) body_bytes += bf::kEntryHeaderBytes + p.entry.payload.size();
   const uint64_t record_bytes = bf::align_up(bf::kRecordHeaderBytes + body_bytes);
@@ -314,7 +392,9 @@ Status BlockWal::Impl::write_batch(std::vector<Pending>& batch, Written& out) {
   }
 
   if (padding != 0) {
-    uint8_t* block = buffer.ensure(bf::kBlockBytes);
+    // Written here, before the record is handed on: the fdatasync that covers the record (issued
+    // after its write, which comes after this one) covers the padding too.
+    uint8_t* block = padding_block.ensure(bf::kBlockBytes);
     std::memset(block, 0, bf::kBlockBytes);
     encode_record_header(block, bf::kRecordPadding, static_cast<uint32_t>(padding - bf::kRecordHeaderBytes), start,
                          0, open_epoch);
@@ -324,7 +404,7 @@ Status BlockWal::Impl::write_batch(std::vector<Pending>& batch, Written& out) {
   }
   const uint64_t record_start = start + padding;
 
-  uint8_t* buf = buffer.ensure(record_bytes);
+  uint8_t* buf = buffers[out.buffer].ensure(record_bytes);
   uint8_t* body = buf + bf::kRecordHeaderBytes;
   put_u32(body, static_cast<uint32_t>(batch.size()));
   size_t at = 4;
@@ -341,16 +421,12 @@ Status BlockWal::Impl::write_batch(std::vector<Pending>& batch, Written& out) {
   std::memset(body + body_bytes, 0, record_bytes - bf::kRecordHeaderBytes - body_bytes);
   encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), record_start,
                        crc32c({body, body_bytes}), open_epoch);
-  FLOE_TRY(pwrite_all(fd, buf, record_bytes, physical(record_start)));
-  device_bytes.fetch_add(record_bytes, std::memory_order_relaxed);
-  records_written.fetch_add(1, std::memory_order_relaxed);
 
   out.batch = std::move(batch);
   out.record_start = record_start;
   out.end = record_start + record_bytes;
   out.epoch = open_epoch;
   write_end = out.end;
-  written_end.store(out.end);
   return {};
 }
 
@@ -457,7 +533,7 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
 
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->run_writer(); });
-  impl->syncer = std::thread([raw] { raw->run_syncer(); });
+  impl->io = std::thread([raw] { raw->run_io(); });
   opened.wal.reset(new BlockWal(std::move(impl)));
   return opened;
 }
@@ -534,7 +610,7 @@ void BlockWal::close() {
   }
   s.cv.notify_all();
   if (s.writer.joinable()) s.writer.join();
-  if (s.syncer.joinable()) s.syncer.join();
+  if (s.io.joinable()) s.io.join();
 }
 
 bool BlockWal::using_direct_io() const { return impl_->direct; }

@@ -1,12 +1,14 @@
 // BlockWal: the Wal on a raw block device or a preallocated file, written with O_DIRECT in
 // 4 KiB-aligned group commits (layout in block_format.h).
 //
-// Two threads, a two-deep pipeline. append() queues entries; the writer thread takes everything
-// queued (up to max_batch_bytes, and at most a quarter of the ring) into one record and writes it
-// with one aligned pwrite (group commit); the syncer thread then fdatasyncs and runs the
-// callbacks. While group k is being fdatasynced, group k+1 is written: the device write of one
-// overlaps the flush of the other. At most kPipelineDepth (2) groups are written but not yet
-// acknowledged, so the batching wait is bounded by the time of about one write + one sync.
+// Two threads and two aligned buffers. append() queues entries; the WRITER thread takes everything
+// queued (up to max_batch_bytes, and at most a quarter of the ring) as one group commit, places it
+// in the ring and frames, copies and checksums it into a free buffer; the I/O thread writes the
+// prepared groups with one aligned pwrite each, fdatasyncs once, and runs their callbacks. So the
+// CPU work of group k+1 (copy + CRC) overlaps the device write and flush of group k, and a group
+// commit grows while the device is busy. At most two groups are in flight (one per buffer).
+// Latency path: a small group (<= 256 KiB) prepared while nothing else is in flight or queued is
+// written and fdatasynced by the writer itself, saving the hand-off to the I/O thread.
 //
 // Invariants:
 //  (1) The writer never overwrites ring bytes at or after the *persisted* trim offset: a trim is
@@ -17,8 +19,9 @@
 //  (3) After an I/O error the WAL is failed: pending and later appends get the error (the page
 //      cache can't be trusted after a failed sync). Reopen to recover.
 //  (4) An append is acknowledged only after an fdatasync that started after its record's write
-//      returned (so it covers it), and acknowledgements run in append order, on the syncer thread.
-//  (5) A crash may keep group k+1 yet lose group k (their writes overlap a sync). Every record
+//      returned (so it covers it), and acknowledgements run in append order, one group at a time
+//      (on the I/O thread, or on the writer while nothing else is in flight).
+//  (5) A crash may keep group k+1 yet lose group k (both written before one sync). Every record
 //      carries the open epoch (persisted before the first write of an open), and recovery stops
 //      at a record older than the one before it, so such a k+1 is never resurrected after later
 //      appends overwrite k's space (block_format.h, "Why epochs").
@@ -41,7 +44,7 @@ struct BlockWalOptions {
   size_t max_batch_bytes = 4u << 20;      // payload bytes per group commit
   size_t max_queued_bytes = 256u << 20;   // bound on bytes waiting for the writer
   bool direct_io = true;                  // O_DIRECT; falls back to buffered + fdatasync if refused
-  // Tests only: called on the syncer thread right before (false) and after (true) each fdatasync
+  // Tests only: called on the WAL's thread right before (false) and after (true) each fdatasync
   // that acknowledges records (e.g. to slow it down or observe what it covers). An error returned
   // before the fdatasync stands for a failed fdatasync.
   std::function<Status(bool after)> sync_hook_for_test;

@@ -1,4 +1,4 @@
-// The pipelined BlockWal: a group commit's write overlaps the previous one's fdatasync. These tests
+// The pipelined BlockWal: a group commit is prepared while the previous one is written and synced. These tests
 // check its two promises: acknowledgements come in order and only after an fdatasync that covers
 // them, and a crash that keeps a later record but loses an earlier one never resurrects the later
 // one once new appends overwrite the gap (the open epoch in every record).
@@ -223,25 +223,38 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
       ack_pos.push_back(*r);
     });
   };
-  append(0);
+  // Group 0 is larger than the inline limit, so the I/O thread writes and syncs it.
+  opened.wal->append(entry_for(0, 300000), [&](Result<Position> r) {
+    if (!r.ok()) {
+      failures.fetch_add(1);
+      return;
+    }
+    if (r->end > covered_end.load()) early.fetch_add(1);
+    std::lock_guard lk(ack_mu);
+    ack_order.push_back(0);
+    ack_pos.push_back(*r);
+  });
   {
     std::unique_lock lk(mu);
     REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return syncs_started == 1; }));
   }
-  // Group 0's fdatasync is held. Group 1 is written meanwhile (the overlap), and then the writer
-  // stops: two groups are written but unacknowledged.
-  for (uint64_t n = 1; n < 40; ++n) append(n);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (opened.wal->stats().records_written < 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Group 0's fdatasync is held. Meanwhile the writer prepares group 1 from what is queued (into
+  // the second buffer) and then stops: with both buffers in flight, the rest waits in the queue,
+  // and nothing is acknowledged.
+  for (uint64_t n = 1; n < 45; ++n) append(n);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const uint64_t queued = opened.wal->stats().queued_bytes;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   {
     auto st = opened.wal->stats();
-    CHECK(st.records_written == 2);      // the next write overlapped the held sync, and no more
-    CHECK(st.end_offset == 0);           // nothing durable yet
+    CHECK(st.records_written == 1);           // group 1 is prepared, not written, while the sync is held
+    CHECK(queued < 44 * 20000);               // group 1 took entries out of the queue...
+    CHECK(queued > 0);
+    CHECK(st.queued_bytes == queued);         // ...and no third group formed: both buffers are in flight
+    CHECK(st.end_offset == 0);                // nothing durable yet
     CHECK(st.written_end_offset > 0);
     std::lock_guard lk(ack_mu);
-    CHECK(ack_order.empty());            // nothing acknowledged while its sync is held
+    CHECK(ack_order.empty());                 // nothing acknowledged while its sync is held
   }
   {
     std::lock_guard lk(mu);
@@ -261,13 +274,13 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
   opened.wal->close();
 
   std::lock_guard lk(ack_mu);
-  REQUIRE(ack_order.size() == 40);
-  for (uint64_t n = 0; n < 40; ++n) CHECK(ack_order[n] == n);  // append order
+  REQUIRE(ack_order.size() == 45);
+  for (uint64_t n = 0; n < 45; ++n) CHECK(ack_order[n] == n);  // append order
   for (size_t i = 1; i < ack_pos.size(); ++i) CHECK(ack_pos[i - 1].start <= ack_pos[i].start);
   CHECK(early.load() == 0);
   CHECK(failures.load() == 0);
   auto again = open_ok(t.options(8 << 20));
-  CHECK(again.recovered.size() == 40 + 200);
+  CHECK(again.recovered.size() == 45 + 200);
 }
 
 TEST_CASE("a_failed_fdatasync_fails_its_groups_and_everything_after_in_order_and_nothing_later_is_acked", "[wal]") {
