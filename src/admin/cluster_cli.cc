@@ -14,6 +14,7 @@ namespace floe::admin {
 namespace {
 
 constexpr int16_t kDescribeQuorumVersion = 2;
+constexpr int64_t kTimeoutMs = 5000;  // connect, send and answer each: a hung controller is reported, not waited on
 
 int usage(const char* message) {
   std::fprintf(stderr,
@@ -24,7 +25,7 @@ int usage(const char* message) {
 }
 
 Result<protocol::DescribeQuorumResponse> describe(const std::string& address) {
-  auto conn = KafkaConnection::connect(address, "floe-cluster");
+  auto conn = KafkaConnection::connect(address, "floe-cluster", kTimeoutMs);
   if (!conn.ok()) return conn.take_error();
   protocol::DescribeQuorumRequest request;
   protocol::DescribeQuorumRequest::TopicData topic;

@@ -4,6 +4,8 @@
 // broker, and never on an asio io_context thread: it blocks.
 // Invariants: responses are matched to requests by correlation id, in order; a frame larger than
 // max_response_bytes or a mismatched correlation id is an error (the connection is then unusable).
+// Every blocking step (connect, each send, each receive) is bounded by io_timeout_ms: a peer that
+// accepts but never answers gives Errc::timeout instead of hanging the tool.
 #pragma once
 
 #include <asio.hpp>
@@ -21,7 +23,8 @@ namespace floe::admin {
 class KafkaConnection {
  public:
   // host:port; Errc::io when it cannot connect.
-  static Result<std::unique_ptr<KafkaConnection>> connect(const std::string& bootstrap, std::string client_id = "floe-perf");
+  static Result<std::unique_ptr<KafkaConnection>> connect(const std::string& bootstrap, std::string client_id = "floe-perf",
+                                                          int64_t io_timeout_ms = 30000);
 
   template <typename Request>
   Status send(const Request& request, int16_t version) {
@@ -61,6 +64,9 @@ class KafkaConnection {
   KafkaConnection() : socket_(io_) {}
   Status send_frame(int16_t api_key, int16_t version, const std::function<void(ByteWriter&)>& encode_body);
   Result<Frame> receive_frame();
+  // Runs one asynchronous operation started by `start(handler)` to completion, or cancels it
+  // (closing the socket) after io_timeout_ms: asio::error::timed_out.
+  asio::error_code run_bounded(const std::function<void(std::function<void(asio::error_code)>)>& start);
 
   asio::io_context io_;
   asio::ip::tcp::socket socket_;
@@ -68,6 +74,7 @@ class KafkaConnection {
   int32_t next_correlation_id_ = 1;
   std::deque<Pending> pending_;
   size_t max_response_bytes_ = 256u << 20;
+  int64_t io_timeout_ms_ = 30000;
 };
 
 }  // namespace floe::admin

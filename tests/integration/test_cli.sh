@@ -113,4 +113,24 @@ for key in node.id process.roles listeners controller.quorum.voters s3.data.buck
   expect_in "$out" "$key"
 done
 run config keys --format markdown; expect_rc 0 "config keys --format markdown"; expect_in "$out" "| \`node.id\` |"
+# cluster status against a peer that accepts but never answers: a bounded wait, exit 1, a message.
+hang_port=$((20000 + RANDOM % 20000))
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("ready", flush=True)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+' $hang_port >"$tmp/hang.out" 2>&1 &
+hang_pid=$!
+for _ in $(seq 1 50); do grep -q ready "$tmp/hang.out" && break; sleep 0.1; done
+start=$(date +%s)
+run cluster status --bootstrap-controller 127.0.0.1:$hang_port
+took=$(( $(date +%s) - start ))
+kill $hang_pid 2>/dev/null || true
+expect_rc 1 "cluster status against a silent peer"
+expect_in "$err" "timed out"
+[ "$took" -le 15 ] || fail "cluster status waited ${took}s for a silent peer"
+
 echo "test_cli: ok"
