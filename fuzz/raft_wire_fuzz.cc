@@ -1,9 +1,9 @@
 // libFuzzer target for raft/wire.h: Kafka frames of the KRaft APIs (Vote, BeginQuorumEpoch,
-// EndQuorumEpoch, Fetch) as a Raft transport receives them.
+// EndQuorumEpoch, Fetch, FetchSnapshot) as a Raft transport receives them.
 //
 // Input: byte 0 picks the mode, the rest is a frame without its size prefix.
-//   mode % 5 == 0: the frame is an inbound request (decode_request);
-//   otherwise:     the frame is the response to a fixed request of API (mode % 5 - 1)
+//   mode % 6 == 0: the frame is an inbound request (decode_request);
+//   otherwise:     the frame is the response to a fixed request of API (mode % 6 - 1)
 //                  (decode_response), as the requester would read it.
 // Promises checked (FLOE_ASSERT aborts, which libFuzzer reports):
 //  - no input crashes a decoder, reads out of bounds (ASan) or allocates without bound;
@@ -27,6 +27,7 @@ const RaftMessage& asked(int api) {
       BeginQuorumEpochRequest{7, 1},
       EndQuorumEpochRequest{7, 1, {2, 3}},
       FetchRequest{5, 2, 7, 10, 6},
+      FetchSnapshotRequest{9, 2, 7, SnapshotId{100, 6}, 4096, 1 << 16},
   };
   return requests[api];
 }
@@ -66,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   WireOptions options;
   options.max_decompressed_bytes = 1 << 20;
   SharedBytes frame = SharedBytes::copy_of({data + 1, size - 1});
-  int mode = data[0] % 5;
+  int mode = data[0] % 6;
   if (mode == 0) {
     check_request(frame, options);
   } else {

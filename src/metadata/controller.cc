@@ -110,18 +110,30 @@ Status Controller::start() {
 
   std::error_code ec;
   std::filesystem::create_directories(options_.log_dir, ec);
-  auto snapshot = load_snapshot(options_.log_dir);
-  if (!snapshot.ok()) {
-    // The log is never truncated at the front: a full replay rebuilds what the snapshot held.
-    log::warn("metadata", "ignoring snapshot (" + snapshot.error().to_string() + "); replaying the whole log");
-  } else if (snapshot->has_value()) {
-    committed_ = std::move((*snapshot)->state);
-    node_options.apply_from = (*snapshot)->offset + 1;
-    image_ = std::make_shared<MetadataImage>(committed_.image);
+  // Earlier versions kept a stand-alone snapshot beside a log they never truncated: the log alone
+  // rebuilds everything it held.
+  if (std::filesystem::remove(options_.log_dir + "/" + kLegacySnapshotFile, ec)) {
+    log::info("metadata", "removed the obsolete metadata.snapshot; replaying the whole log");
   }
+  // Raft snapshots (at open, and when this follower installs the leader's): replace the state.
+  auto on_snapshot = [this](raft::SnapshotId id, const std::string& payload) -> Status {
+    auto state = decode_snapshot(payload, id.end_offset);
+    std::lock_guard lock(mu_);
+    if (!state.ok()) {
+      fatal_ = Error(state.error().code, "metadata snapshot at offset " + std::to_string(id.end_offset) + ": " +
+                                             state.error().message);
+      log::error("metadata", fatal_.error().message);
+      return fatal_;
+    }
+    committed_ = std::move(*state);
+    image_ = std::make_shared<MetadataImage>(committed_.image);
+    entries_since_snapshot_ = 0;
+    return ok_status();
+  };
 
-  auto node = raft::RaftNode::open(std::move(node_options),
-                                   [this](raft::Offset offset, const std::string& data) { on_committed(offset, data); });
+  auto node = raft::RaftNode::open(
+      std::move(node_options), [this](raft::Offset offset, const std::string& data) { on_committed(offset, data); },
+      on_snapshot);
   if (!node.ok()) return node.take_error();
   node_ = std::move(node.value());
   auto ready = node_->wait_for(
@@ -197,9 +209,12 @@ void Controller::on_committed(raft::Offset offset, const std::string& data) {
 void Controller::maybe_snapshot(raft::Offset offset) {
   if (++entries_since_snapshot_ < options_.snapshot_interval_entries) return;
   entries_since_snapshot_ = 0;
-  std::lock_guard lock(mu_);
-  auto status = write_snapshot(options_.log_dir, offset, committed_);
-  if (!status.ok()) log::warn("metadata", "snapshot failed: " + status.error().to_string());
+  std::string payload;
+  {
+    std::lock_guard lock(mu_);
+    payload = encode_snapshot(committed_);
+  }
+  node_->snapshot_here(offset + 1, std::move(payload));  // the node stores it, then drops the log below
 }
 
 // --- node thread: writes ---

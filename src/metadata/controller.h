@@ -14,9 +14,10 @@
 // reads. On leadership loss (or a proposal that could not be appended) the working state is
 // dropped and rebuilt from the committed state once nothing is in flight.
 // Reads (image(), describe_stream, list_*) come from the committed state, on the caller's thread.
-// Snapshots: every snapshot_interval_entries applied entries the committed state is written to
-// "metadata.snapshot" (metadata/snapshot.h); open() loads it and replays only later entries.
-// The Raft log itself is never truncated at the front yet (a snapshot only shortens replay).
+// Snapshots: every snapshot_interval_entries applied entries the committed state becomes a Raft
+// snapshot (metadata/snapshot.h, raft/node.h snapshot_here) and the log below it is dropped;
+// open() loads the newest snapshot and replays only later entries; a follower behind the
+// leader's log start installs the leader's snapshot (KIP-630) and its state is replaced.
 //
 // Error reporting: topic operations report Kafka error codes per topic (kafka_errors below);
 // stream operations report Errc values as stream/metadata.h defines them; "not the controller"

@@ -1,27 +1,28 @@
-// Metadata snapshots: the committed MetadataState at one log offset, in metadata.log.dir.
+// Metadata snapshots: the committed MetadataState as the payload of a Raft snapshot (KIP-630).
 //
-// File "metadata.snapshot" := "FLMS" | u8 version (= 1) | i64 last_applied_offset |
-//   u32 payload_bytes | u32 crc32c(payload) | payload (a record batch: metadata/records.h,
-//   MetadataState::to_records()), big-endian. Written to "metadata.snapshot.tmp", fsynced, renamed
-//   over, directory fsynced: a reader finds the previous snapshot or the new one, never a mix.
-// A missing file is "no snapshot"; a corrupt one is an error (the caller may replay the whole log,
-// which is never truncated at the front yet).
-// Thread safety: none needed (called by the controller's node thread and at open).
+// The controller hands RaftNode (raft/node.h snapshot_here) the encoding of its committed state
+// every snapshot_interval_entries applied entries; the node frames it (id, CRC) in a
+// "<end offset>-<epoch>.checkpoint" file in metadata.log.dir (raft/snapshot_store.h), drops the
+// log below it, and gives it back at open and when a follower installs the leader's snapshot.
+//   payload := "FLMS" | u8 version (= 2) | a record batch (metadata/records.h,
+//              MetadataState::to_records())
+// Integrity is the Raft snapshot file's CRC; decode still never trusts a length.
+// The old stand-alone "metadata.snapshot" file (version 1, written beside a log that was never
+// truncated) is obsolete: the controller deletes it at open and replays the complete log instead.
+// Thread safety: pure functions.
 #pragma once
 
-#include <optional>
 #include <string>
+#include <string_view>
 
 #include "metadata/image.h"
 
 namespace floe::metadata {
 
-struct Snapshot {
-  int64_t offset = -1;  // the last log offset the state reflects
-  MetadataState state;
-};
+inline constexpr const char* kLegacySnapshotFile = "metadata.snapshot";
 
-Status write_snapshot(const std::string& dir, int64_t offset, const MetadataState& state);
-Result<std::optional<Snapshot>> load_snapshot(const std::string& dir);
+std::string encode_snapshot(const MetadataState& state);
+// The state after every entry below end_offset (image.offset = end_offset - 1).
+Result<MetadataState> decode_snapshot(std::string_view payload, int64_t end_offset);
 
 }  // namespace floe::metadata

@@ -111,10 +111,27 @@ Status FileLog::recover() {
     bases.push_back(std::stoll(name.substr(0, 20)));
   }
   std::sort(bases.begin(), bases.end());
+  const Offset snapshot_end = options_.snapshot ? options_.snapshot->end_offset : 0;
+  const Epoch snapshot_epoch = options_.snapshot ? options_.snapshot->epoch : 0;
+  start_offset_ = snapshot_end;
+  start_epoch_ = snapshot_epoch;
+  // Segments wholly below the snapshot (their successor starts at or below its end) are gone.
+  size_t first = 0;
+  while (first + 1 < bases.size() && bases[first + 1] <= snapshot_end) {
+    std::string path = options_.dir + "/" + segment_name(bases[first]);
+    if (::unlink(path.c_str()) != 0) return io_error("unlink", path);
+    ++recovery_.segments_deleted;
+    dir_dirty_ = true;
+    ++first;
+  }
+  bases.erase(bases.begin(), bases.begin() + static_cast<ptrdiff_t>(first));
+  read_end_ = bases.empty() ? snapshot_end : bases.front();
+  read_last_epoch_ = 0;
+  epoch_before_start_ = -1;
   bool stop = false;
   for (Offset base : bases) {
     std::string path = options_.dir + "/" + segment_name(base);
-    if (stop || base != end_offset()) {
+    if (stop || base != read_end_) {
       // After a torn point (or a gap) nothing is trustworthy.
       if (::unlink(path.c_str()) != 0) return io_error("unlink", path);
       ++recovery_.segments_deleted;
@@ -125,7 +142,25 @@ Status FileLog::recover() {
     FLOE_TRY(open_segment(base));
     FLOE_TRY(recover_segment(segments_.size() - 1, stop));
   }
-  recovery_.entries = end_offset();
+  if (snapshot_end > 0 && !segments_.empty()) {
+    Offset first_base = segments_.front().base_offset;
+    bool continues;
+    if (first_base > snapshot_end || read_end_ < snapshot_end) {
+      continues = false;  // a gap after the snapshot, or the log ends before it
+    } else if (first_base == snapshot_end) {
+      continues = entries_.empty() || entries_.front().epoch >= snapshot_epoch;
+    } else {
+      continues = epoch_before_start_ == snapshot_epoch;
+    }
+    if (!continues) {
+      recovery_.segments_deleted += static_cast<int>(segments_.size());
+      FLOE_TRY(delete_all_segments());
+      entries_.clear();
+      positions_.clear();
+      recovery_.dropped_for_snapshot = true;
+    }
+  }
+  recovery_.entries = end_offset() - start_offset_;
   if (dir_dirty_) {
     FLOE_TRY(fsync_fd(dir_fd_, options_.dir));
     dir_dirty_ = false;
@@ -152,13 +187,18 @@ Status FileLog::recover_segment(size_t index, bool& stop) {
     Offset offset = *fields.read_i64();
     Epoch epoch = *fields.read_i32();
     uint8_t flags = *fields.read_u8();
-    Epoch previous_epoch = entries_.empty() ? 0 : entries_.back().epoch;
-    if (offset != end_offset() || epoch < previous_epoch || epoch < 0 || flags > 1) break;
-    LogEntry entry{epoch, flags == 1,
-                   std::string(reinterpret_cast<const char*>(body.data()) + kBodyFixedBytes,
-                               body_bytes - kBodyFixedBytes)};
-    positions_.push_back({index, static_cast<int64_t>(valid_end)});
-    entries_.push_back(std::move(entry));
+    if (offset != read_end_ || epoch < read_last_epoch_ || epoch < 0 || flags > 1) break;
+    if (offset >= start_offset_) {
+      LogEntry entry{epoch, flags == 1,
+                     std::string(reinterpret_cast<const char*>(body.data()) + kBodyFixedBytes,
+                                 body_bytes - kBodyFixedBytes)};
+      positions_.push_back({index, static_cast<int64_t>(valid_end)});
+      entries_.push_back(std::move(entry));
+    } else if (offset == start_offset_ - 1) {
+      epoch_before_start_ = epoch;
+    }
+    read_end_ = offset + 1;
+    read_last_epoch_ = epoch;
     (void)reader.skip(body_bytes);
     valid_end = reader.pos();
   }
@@ -194,13 +234,16 @@ void FileLog::note(Status status) {
 }
 
 const LogEntry& FileLog::entry(Offset offset) const {
-  FLOE_ASSERT(offset >= 0 && offset < end_offset());
-  return entries_[static_cast<size_t>(offset)];
+  FLOE_ASSERT(offset >= start_offset_ && offset < end_offset());
+  return entries_[static_cast<size_t>(offset - start_offset_)];
 }
 
 void FileLog::append(LogEntry entry) {
-  FLOE_ASSERT_MSG(entries_.empty() || entry.epoch >= entries_.back().epoch, "log epochs must not decrease");
-  if (segments_.empty() || segments_.back().size_bytes >= options_.segment_bytes) {
+  FLOE_ASSERT_MSG(entry.epoch >= (entries_.empty() ? start_epoch_ : entries_.back().epoch),
+                  "log epochs must not decrease");
+  if (segments_.empty() || (segments_.back().size_bytes > 0 &&
+                            (roll_next_ || segments_.back().size_bytes >= options_.segment_bytes))) {
+    roll_next_ = false;
     Status opened = open_segment(end_offset());
     if (!opened.ok()) {
       note(std::move(opened));
@@ -222,9 +265,9 @@ void FileLog::append(LogEntry entry) {
 }
 
 void FileLog::truncate_to(Offset end) {
-  FLOE_ASSERT(end >= 0 && end <= end_offset());
+  FLOE_ASSERT(end >= start_offset_ && end <= end_offset());
   if (end == end_offset()) return;
-  Position cut = positions_[static_cast<size_t>(end)];
+  Position cut = positions_[static_cast<size_t>(end - start_offset_)];
   while (segments_.size() > cut.segment + 1) {
     Segment& last = segments_.back();
     ::close(last.fd);
@@ -239,13 +282,65 @@ void FileLog::truncate_to(Offset end) {
     note(io_error("fdatasync", segment.path));
   }
   segment.size_bytes = cut.file_offset;
-  entries_.resize(static_cast<size_t>(end));
-  positions_.resize(static_cast<size_t>(end));
+  entries_.resize(static_cast<size_t>(end - start_offset_));
+  positions_.resize(static_cast<size_t>(end - start_offset_));
   if (first_unsynced_segment_ != SIZE_MAX) first_unsynced_segment_ = std::min(first_unsynced_segment_, segments_.size() - 1);
   if (dir_dirty_) {
     note(fsync_fd(dir_fd_, options_.dir));
     dir_dirty_ = false;
   }
+}
+
+void FileLog::advance_start(SnapshotId snapshot) {
+  FLOE_ASSERT(snapshot.end_offset >= start_offset_ && snapshot.end_offset <= end_offset());
+  if (snapshot.end_offset == start_offset_) return;
+  FLOE_ASSERT(entry(snapshot.end_offset - 1).epoch == snapshot.epoch);
+  size_t drop = static_cast<size_t>(snapshot.end_offset - start_offset_);
+  // Segments wholly below the new start: their successor begins at or below it.
+  size_t remove = 0;
+  while (remove + 1 < segments_.size() && segments_[remove + 1].base_offset <= snapshot.end_offset) {
+    Segment& gone = segments_[remove];
+    ::close(gone.fd);
+    if (::unlink(gone.path.c_str()) != 0) note(io_error("unlink", gone.path));
+    dir_dirty_ = true;
+    ++remove;
+  }
+  segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(remove));
+  entries_.erase(entries_.begin(), entries_.begin() + static_cast<ptrdiff_t>(drop));
+  positions_.erase(positions_.begin(), positions_.begin() + static_cast<ptrdiff_t>(drop));
+  for (Position& p : positions_) p.segment -= remove;
+  if (first_unsynced_segment_ != SIZE_MAX) {
+    first_unsynced_segment_ = first_unsynced_segment_ >= remove ? first_unsynced_segment_ - remove : 0;
+  }
+  start_offset_ = snapshot.end_offset;
+  start_epoch_ = snapshot.epoch;
+  roll_next_ = true;  // so the segment holding the new start can go with the next snapshot
+  if (dir_dirty_) {
+    note(fsync_fd(dir_fd_, options_.dir));
+    dir_dirty_ = false;
+  }
+}
+
+void FileLog::reset_to(SnapshotId snapshot) {
+  note(delete_all_segments());
+  entries_.clear();
+  positions_.clear();
+  first_unsynced_segment_ = SIZE_MAX;
+  roll_next_ = false;
+  start_offset_ = snapshot.end_offset;
+  start_epoch_ = snapshot.epoch;
+}
+
+Status FileLog::delete_all_segments() {
+  Status status = ok_status();
+  for (Segment& segment : segments_) {
+    ::close(segment.fd);
+    if (::unlink(segment.path.c_str()) != 0 && status.ok()) status = io_error("unlink", segment.path);
+  }
+  segments_.clear();
+  if (status.ok()) status = fsync_fd(dir_fd_, options_.dir);
+  dir_dirty_ = false;
+  return status;
 }
 
 Status FileLog::sync() {

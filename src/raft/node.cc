@@ -19,8 +19,8 @@ class RaftNode::Io final : public RaftIo {
   std::mt19937_64 rng_;
 };
 
-RaftNode::RaftNode(RaftNodeOptions options, Listener listener)
-    : options_(std::move(options)), listener_(std::move(listener)) {}
+RaftNode::RaftNode(RaftNodeOptions options, Listener listener, SnapshotListener snapshot_listener)
+    : options_(std::move(options)), listener_(std::move(listener)), snapshot_listener_(std::move(snapshot_listener)) {}
 
 QuorumDescription RaftNode::describe_quorum_here() const {
   const RaftReplica& r = *replica_;
@@ -53,6 +53,16 @@ QuorumDescription RaftNode::describe_quorum_here() const {
     }
     d.voters.push_back(v);
   }
+  if (leading) {
+    for (const auto& [id, o] : r.observers()) {
+      QuorumReplicaState v;
+      v.replica_id = id;
+      v.log_end_offset = o.log_end_offset;
+      v.last_fetch_timestamp_ms = wall_now_ms - (steady_now_ms - o.last_fetch_ms);
+      if (o.last_caught_up_ms) v.last_caught_up_timestamp_ms = wall_now_ms - (steady_now_ms - *o.last_caught_up_ms);
+      d.observers.push_back(v);
+    }
+  }
   return d;
 }
 
@@ -62,11 +72,32 @@ int64_t RaftNode::now_ms() const {
       .count();
 }
 
-Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listener listener) {
-  std::unique_ptr<RaftNode> node(new RaftNode(std::move(options), std::move(listener)));
-  auto log = FileLog::open(FileLogOptions{node->options_.log_dir});
+Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listener listener,
+                                                SnapshotListener snapshot_listener) {
+  std::unique_ptr<RaftNode> node(new RaftNode(std::move(options), std::move(listener), std::move(snapshot_listener)));
+  auto snapshots = FileSnapshotStore::open(node->options_.log_dir);
+  if (!snapshots.ok()) return snapshots.take_error();
+  node->snapshots_ = std::move(snapshots.value());
+  auto latest = node->snapshots_->latest();
+  FileLogOptions log_options;
+  log_options.dir = node->options_.log_dir;
+  log_options.snapshot = latest;
+  auto log = FileLog::open(log_options);
   if (!log.ok()) return log.take_error();
   node->log_ = std::move(log.value());
+  if (node->log_->recovery().dropped_for_snapshot) {
+    log::warn("raft", "the metadata log did not continue snapshot " + std::to_string(latest->end_offset) +
+                          ": it restarts empty there");
+  }
+  if (latest) {
+    if (!node->snapshot_listener_) {
+      return Error(Errc::unsupported, node->options_.log_dir + " holds a snapshot but its owner cannot load one");
+    }
+    auto payload = node->snapshots_->load(*latest);
+    if (!payload.ok()) return payload.take_error();
+    FLOE_TRY(node->snapshot_listener_(*latest, *payload));
+    node->options_.apply_from = std::max(node->options_.apply_from, latest->end_offset);
+  }
   auto store = FileQuorumStateStore::open(node->options_.log_dir);
   if (!store.ok()) return store.take_error();
   node->store_ = std::move(store.value());
@@ -77,7 +108,7 @@ Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listen
   }
   node->io_ = std::make_unique<Io>(node->options_.transport);
   node->replica_ = std::make_unique<RaftReplica>(node->options_.config, *node->io_, *node->log_,
-                                                 *node->store_, node->now_ms());
+                                                 *node->store_, node->now_ms(), node->snapshots_.get());
   node->applied_end_ = node->options_.apply_from;
   node->last_epoch_ = node->replica_->epoch();
   node->last_role_ = node->replica_->role();
@@ -168,13 +199,48 @@ void RaftNode::run() {
   fail_pending("metadata node closed");
 }
 
+void RaftNode::snapshot_here(Offset end_offset, std::string payload) {
+  pending_snapshot_.emplace(end_offset, std::move(payload));
+}
+
+void RaftNode::take_pending_snapshot() {
+  if (!pending_snapshot_) return;
+  auto [end, payload] = std::move(*pending_snapshot_);
+  pending_snapshot_.reset();
+  if (end <= log_->start_offset() || end > applied_end_) return;
+  SnapshotId id{end, log_->entry(end - 1).epoch};
+  auto saved = snapshots_->save(id, payload);
+  if (!saved.ok()) {
+    log::warn("raft", "snapshot at " + std::to_string(end) + " not saved: " + saved.error().to_string());
+    return;
+  }
+  log_->advance_start(id);
+}
+
+void RaftNode::install_snapshot_from_log_start() {
+  // The replica installed a snapshot from the leader: the log now starts past what we applied.
+  auto latest = snapshots_->latest();
+  FLOE_ASSERT_MSG(latest && latest->end_offset == log_->start_offset(), "log start without its snapshot");
+  auto payload = snapshots_->load(*latest);
+  Status status = payload.ok() ? (snapshot_listener_ ? snapshot_listener_(*latest, *payload)
+                                                     : Status(Error(Errc::unsupported, "no snapshot listener")))
+                               : Status(payload.take_error());
+  if (!status.ok()) log::error("raft", "installing snapshot " + std::to_string(latest->end_offset) + ": " + status.error().to_string());
+  log::info("raft", "installed the leader's snapshot at offset " + std::to_string(latest->end_offset) + " (epoch " +
+                        std::to_string(latest->epoch) + ")");
+  applied_end_ = latest->end_offset;
+  pending_snapshot_.reset();
+}
+
 void RaftNode::deliver_committed() {
+  if (applied_end_ < log_->start_offset()) install_snapshot_from_log_start();
   Offset hw = replica_->high_watermark();
   while (applied_end_ < hw) {
     const LogEntry& entry = log_->entry(applied_end_);
     if (!entry.control) listener_(applied_end_, entry.data);
     ++applied_end_;
   }
+  take_pending_snapshot();
   if (replica_->epoch() != last_epoch_ || (last_role_ == Role::leader && replica_->role() != Role::leader)) {
     // Leadership of the epoch the proposals were made in is over: they may never commit.
     last_epoch_ = replica_->epoch();
@@ -203,6 +269,8 @@ void RaftNode::publish_status() {
   s.applied_end = applied_end_;
   s.log_end = log_->end_offset();
   s.epoch_start_offset = replica_->epoch_start_offset();
+  s.log_start = log_->start_offset();
+  s.snapshots_installed = replica_->snapshots_installed();
   std::lock_guard lock(mu_);
   s.closed = status_.closed;
   status_ = s;

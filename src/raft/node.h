@@ -11,7 +11,15 @@
 //      new leader, as in any Raft.
 //  (2) The listener receives every committed non-control entry exactly once, in log order, on
 //      the node thread — starting at options.apply_from (entries below it are already reflected
-//      in the owner's snapshot), including entries replayed from the log at startup.
+//      in the owner's state), including entries replayed from the log at startup.
+//  (2b) Snapshots (KIP-630): the snapshot listener is told "replace your state with this
+//      snapshot" — at open() with the newest snapshot in the log dir (before any entry; the log
+//      replays from its end), and on the node thread whenever a snapshot downloaded from the
+//      leader was installed (the follower was behind the leader's log start); entries then
+//      continue from the snapshot's end. The owner hands the node its own snapshots with
+//      snapshot_here(end_offset, payload) (state after every entry below end_offset, which must
+//      already be applied); the node stores it atomically (raft/snapshot_store.h) and then drops
+//      the log below it (raft/log_store.h), so memory and disk are bounded by what follows it.
 //  (3) post(fn) runs fn on the node thread, in order with proposals, inbound messages and ticks;
 //      fn may call propose_here() (the same as propose, without the hop). After close(), fn runs
 //      inline on the caller's thread and sees a closed node (propose fails at once).
@@ -34,6 +42,7 @@
 
 #include "raft/log_store.h"
 #include "raft/replica.h"
+#include "raft/snapshot_store.h"
 #include "raft/transport.h"
 
 namespace floe::raft {
@@ -56,6 +65,8 @@ struct NodeStatus {
   Offset applied_end = 0;  // every committed entry below this was delivered to the listener
   Offset log_end = 0;
   Offset epoch_start_offset = 0;  // leader only
+  Offset log_start = 0;  // the latest snapshot's end (0: none)
+  int snapshots_installed = 0;  // downloaded from a leader since open
   bool closed = false;
 };
 
@@ -74,16 +85,21 @@ struct QuorumDescription {
   Epoch epoch = 0;
   Offset high_watermark = 0;
   std::vector<QuorumReplicaState> voters;  // in the configured voter order
-  std::vector<QuorumReplicaState> observers;  // none tracked yet
+  std::vector<QuorumReplicaState> observers;  // leader only: non-voters that fetched recently
 };
 
 class RaftNode {
  public:
   using Listener = std::function<void(Offset offset, const std::string& data)>;
   using ProposeCallback = std::function<void(Result<Offset>)>;
+  // "Replace your state with this snapshot" (payload as given to snapshot_here, on whichever
+  // node took it). An error is logged; the node carries on from the snapshot's end regardless.
+  using SnapshotListener = std::function<Status(SnapshotId id, const std::string& payload)>;
 
-  // Opens the log and quorum state in options.log_dir and starts the node thread.
-  static Result<std::unique_ptr<RaftNode>> open(RaftNodeOptions options, Listener listener);
+  // Opens the snapshots, log and quorum state in options.log_dir and starts the node thread.
+  // A log dir holding a snapshot needs a snapshot listener (else Errc::unsupported).
+  static Result<std::unique_ptr<RaftNode>> open(RaftNodeOptions options, Listener listener,
+                                                SnapshotListener snapshot_listener = nullptr);
   ~RaftNode();
   RaftNode(const RaftNode&) = delete;
   RaftNode& operator=(const RaftNode&) = delete;
@@ -98,6 +114,11 @@ class RaftNode {
   Offset applied_end_here() const { return applied_end_; }
   // REQUIRES: on the node thread.
   Offset log_end_here() const { return log_->end_offset(); }
+  // REQUIRES: on the node thread (typically inside the listener, for the entry just delivered:
+  // end_offset = its offset + 1). Stored (and the log below it dropped) right after the current
+  // delivery round, if every entry below end_offset was delivered by then; a failure is logged
+  // and the log kept.
+  void snapshot_here(Offset end_offset, std::string payload);
 
   // REQUIRES: on the node thread. The quorum as this node sees it (DescribeQuorum).
   QuorumDescription describe_quorum_here() const;
@@ -114,15 +135,19 @@ class RaftNode {
     ProposeCallback done;
   };
 
-  explicit RaftNode(RaftNodeOptions options, Listener listener);
+  explicit RaftNode(RaftNodeOptions options, Listener listener, SnapshotListener snapshot_listener);
   void run();
   void deliver_committed();
+  void take_pending_snapshot();
+  void install_snapshot_from_log_start();
   void fail_pending(const std::string& why);
   void publish_status();
   int64_t now_ms() const;
 
   RaftNodeOptions options_;
   Listener listener_;
+  SnapshotListener snapshot_listener_;
+  std::unique_ptr<FileSnapshotStore> snapshots_;
   std::unique_ptr<FileLog> log_;
   std::unique_ptr<FileQuorumStateStore> store_;
   std::unique_ptr<Io> io_;
@@ -133,6 +158,7 @@ class RaftNode {
   std::map<Offset, Pending> pending_;  // proposals awaiting commit, by offset
   Epoch last_epoch_ = 0;
   Role last_role_ = Role::unattached;
+  std::optional<std::pair<Offset, std::string>> pending_snapshot_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // tasks arrived (node thread waits)

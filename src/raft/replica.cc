@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "protocol/generated/leader_change_message.h"
+
 namespace floe::raft {
 
 const char* role_name(Role role) {
@@ -17,8 +19,10 @@ const char* role_name(Role role) {
 }
 
 RaftReplica::RaftReplica(RaftConfig config, RaftIo& io, RaftLog& log, QuorumStateStore& store,
-                         int64_t now_ms)
-    : config_(std::move(config)), io_(io), log_(log), store_(store), now_ms_(now_ms) {
+                         int64_t now_ms, SnapshotStore* snapshots)
+    : config_(std::move(config)), io_(io), log_(log), store_(store), snapshots_(snapshots), now_ms_(now_ms) {
+  // Everything below the log start is in a snapshot of committed state.
+  high_watermark_ = log_.start_offset();
   is_voter_ = std::find(config_.voters.begin(), config_.voters.end(), config_.node_id) !=
               config_.voters.end();
   if (auto state = store_.load()) {
@@ -52,14 +56,18 @@ void RaftReplica::reset_election_timer(int64_t extra_ms) {
 
 Epoch RaftReplica::last_epoch() const {
   Offset end = log_.end_offset();
-  return end == 0 ? 0 : log_.entry(end - 1).epoch;
+  return end == log_.start_offset() ? log_.start_epoch() : log_.entry(end - 1).epoch;
 }
 
 DivergingEpoch RaftReplica::end_offset_for_epoch(Epoch epoch) const {
+  Offset start = log_.start_offset();
   Offset end = log_.end_offset();
-  while (end > 0 && log_.entry(end - 1).epoch > epoch) --end;
-  if (end == 0) return {0, 0};
-  return {log_.entry(end - 1).epoch, end};
+  while (end > start && log_.entry(end - 1).epoch > epoch) --end;
+  if (end > start) return {log_.entry(end - 1).epoch, end};
+  // Only the snapshot is left: its id is the last (offset, epoch) we know. An epoch older than
+  // the snapshot's is answered with the snapshot id too (the caller never truncates below it).
+  if (start == 0) return {0, 0};
+  return {log_.start_epoch(), start};
 }
 
 bool RaftReplica::log_at_least_as_up_to_date(Epoch last_epoch_other, Offset end_other) const {
@@ -103,6 +111,7 @@ void RaftReplica::become_unattached(Epoch epoch) {
   role_ = Role::unattached;
   persist();
   outstanding_fetch_ = 0;
+  download_.reset();
   next_fetch_ms_ = now_ms_;
   reset_election_timer();
 }
@@ -118,12 +127,14 @@ void RaftReplica::become_follower(Epoch epoch, NodeId leader_id) {
   persist();
   last_leader_contact_ms_ = now_ms_;
   outstanding_fetch_ = 0;
+  download_.reset();
   next_fetch_ms_ = now_ms_;
 }
 
 void RaftReplica::become_prospective() {
   FLOE_ASSERT(is_voter_);
   role_ = Role::prospective;
+  download_.reset();
   granted_ = {config_.node_id};
   reset_election_timer();
   if (granted_.size() >= majority()) {
@@ -161,10 +172,12 @@ void RaftReplica::become_leader() {
   leader_id_ = config_.node_id;
   persist();
   epoch_start_offset_ = log_.end_offset();
-  log_.append(LogEntry{epoch_, true, "leader_change:" + std::to_string(config_.node_id)});
+  log_.append(LogEntry{epoch_, true, leader_change_message(config_.node_id, config_.voters, granted_)});
   durable_end_offset_ = 0;
   matched_offset_.clear();
   last_fetch_ms_.clear();
+  observers_.clear();
+  download_.reset();
   leader_since_ms_ = now_ms_;
   for (NodeId voter : config_.voters) last_fetch_ms_[voter] = now_ms_;
   leader_flush();
@@ -209,7 +222,13 @@ void RaftReplica::tick(int64_t now_ms) {
         }
         return;
       }
-      if (now_ms_ >= next_fetch_ms_) send_fetch();
+      if (now_ms_ >= next_fetch_ms_) {
+        if (download_) {
+          send_fetch_snapshot();
+        } else {
+          send_fetch();
+        }
+      }
       return;
     case Role::unattached:
       if (is_voter_) {
@@ -238,6 +257,7 @@ void RaftReplica::leader_tick() {
     become_resigned();  // check-quorum: we may be on the wrong side of a partition
     return;
   }
+  std::erase_if(observers_, [&](const auto& o) { return now_ms_ - o.second.last_fetch_ms >= config_.observer_forget_ms; });
   if (now_ms_ >= next_begin_quorum_ms_) {
     next_begin_quorum_ms_ = now_ms_ + config_.request_timeout_ms;
     for (NodeId voter : config_.voters) {
@@ -307,6 +327,10 @@ void RaftReplica::handle(NodeId from, const RaftMessage& message, int64_t now_ms
           on_fetch_request(from, m);
         } else if constexpr (std::is_same_v<T, FetchResponse>) {
           on_fetch_response(from, m);
+        } else if constexpr (std::is_same_v<T, FetchSnapshotRequest>) {
+          on_fetch_snapshot_request(from, m);
+        } else if constexpr (std::is_same_v<T, FetchSnapshotResponse>) {
+          on_fetch_snapshot_response(from, m);
         } else {
           // BeginQuorumEpoch/EndQuorumEpoch responses carry nothing the leader acts on yet.
           if (m.leader_epoch > epoch_) observe_epoch(m.leader_epoch, m.leader_id);
@@ -454,6 +478,26 @@ FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& 
     return response;
   }
   response.high_watermark = high_watermark_;
+  response.log_start_offset = log_.start_offset();
+  bool voter = std::find(config_.voters.begin(), config_.voters.end(), from) !=
+               config_.voters.end();
+  // KIP-630 (as Kafka's validateOffsetAndEpoch): below our log start, at it with another epoch,
+  // or with an epoch older than our snapshot's, only the snapshot can bring the fetcher on.
+  const Offset start = log_.start_offset();
+  if (start > 0 && snapshots_ &&
+      (request.fetch_offset < start ||
+       (request.fetch_offset == start && request.last_fetched_epoch != log_.start_epoch()) ||
+       request.last_fetched_epoch < log_.start_epoch())) {
+    auto latest = snapshots_->latest();
+    FLOE_ASSERT_MSG(latest && latest->end_offset >= start, "log starts above 0 without a snapshot");
+    response.snapshot_id = *latest;
+    if (voter) {
+      last_fetch_ms_[from] = now_ms_;
+    } else {
+      note_observer(from, -1);
+    }
+    return response;
+  }
   DivergingEpoch mine = end_offset_for_epoch(request.last_fetched_epoch);
   if (request.fetch_offset < 0 || mine.epoch != request.last_fetched_epoch ||
       mine.end_offset < request.fetch_offset) {
@@ -461,8 +505,7 @@ FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& 
     return response;
   }
   // The follower's log equals ours up to fetch_offset, durably (it syncs before fetching).
-  bool voter = std::find(config_.voters.begin(), config_.voters.end(), from) !=
-               config_.voters.end();
+  if (!voter) note_observer(from, request.fetch_offset);
   if (voter) {
     Offset& matched = matched_offset_[from];
     matched = std::max(matched, request.fetch_offset);
@@ -498,9 +541,8 @@ void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) 
     return;
   }
   if (response.leader_epoch == epoch_ && maybe_learn_leader(response.leader_id)) return;
-  if (role_ != Role::follower || from != leader_id_ || response.leader_id != leader_id_ ||
-      response.leader_epoch != epoch_ || response.error != RaftError::none ||
-      response.request_id != outstanding_fetch_ || from != fetch_target_) {
+  if (!fetch_answer_is_current(from, response.leader_epoch, response.leader_id, response.request_id) ||
+      response.error != RaftError::none || download_) {
     return;  // stale, duplicated or not for us
   }
   if (response.fetch_offset != log_.end_offset() || response.last_fetched_epoch != last_epoch()) {
@@ -509,9 +551,22 @@ void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) 
   outstanding_fetch_ = 0;
   last_leader_contact_ms_ = now_ms_;
   last_leader_heard_ms_ = now_ms_;
+  if (response.snapshot_id) {
+    // Everything below the snapshot's end is committed, so it can never be below what we know
+    // committed; a leader saying otherwise is ignored (we fetch again).
+    if (!snapshots_ || response.snapshot_id->end_offset < high_watermark_ ||
+        response.snapshot_id->end_offset <= 0 || response.snapshot_id->epoch <= 0 ||
+        response.snapshot_id->epoch > epoch_) {
+      next_fetch_ms_ = now_ms_ + config_.fetch_backoff_ms;
+      return;
+    }
+    start_download(*response.snapshot_id);
+    return;
+  }
   if (response.diverging) {
     DivergingEpoch local = end_offset_for_epoch(response.diverging->epoch);
-    Offset truncate_to = std::min(response.diverging->end_offset, local.end_offset);
+    // Never below our log start: what the snapshot holds is committed.
+    Offset truncate_to = std::max(log_.start_offset(), std::min(response.diverging->end_offset, local.end_offset));
     FLOE_ASSERT_MSG(truncate_to >= high_watermark_, "would truncate a committed entry");
     log_.truncate_to(truncate_to);
     next_fetch_ms_ = now_ms_;
@@ -525,6 +580,155 @@ void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) 
   Offset hw = std::min(response.high_watermark, log_.end_offset());
   if (hw > high_watermark_) high_watermark_ = hw;
   next_fetch_ms_ = response.records.empty() ? now_ms_ + config_.fetch_backoff_ms : now_ms_;
+}
+
+// --- snapshots (KIP-630) and observers ---
+
+bool RaftReplica::fetch_answer_is_current(NodeId from, Epoch leader_epoch, NodeId leader_id, uint64_t request_id) {
+  return role_ == Role::follower && from == leader_id_ && leader_id == leader_id_ && leader_epoch == epoch_ &&
+         request_id == outstanding_fetch_ && request_id != 0 && from == fetch_target_;
+}
+
+void RaftReplica::note_observer(NodeId from, Offset fetch_offset) {
+  auto it = observers_.find(from);
+  if (it == observers_.end()) {
+    if (observers_.size() >= config_.max_observers) {
+      auto stalest = std::min_element(observers_.begin(), observers_.end(), [](const auto& a, const auto& b) {
+        return a.second.last_fetch_ms < b.second.last_fetch_ms;
+      });
+      observers_.erase(stalest);
+    }
+    it = observers_.emplace(from, ObserverState{}).first;
+  }
+  ObserverState& o = it->second;
+  o.last_fetch_ms = now_ms_;
+  if (fetch_offset >= 0) {
+    o.log_end_offset = fetch_offset;
+    if (fetch_offset >= high_watermark_) o.last_caught_up_ms = now_ms_;
+  }
+}
+
+void RaftReplica::start_download(SnapshotId id) {
+  auto begun = snapshots_->begin_download(id);
+  if (!begun.ok()) {
+    next_fetch_ms_ = now_ms_ + config_.fetch_backoff_ms;
+    return;
+  }
+  download_ = Download{id, 0, -1};
+  send_fetch_snapshot();
+}
+
+void RaftReplica::send_fetch_snapshot() {
+  FLOE_ASSERT(download_ && role_ == Role::follower);
+  FetchSnapshotRequest request{++fetch_seq_, config_.node_id, epoch_, download_->id, download_->position,
+                               config_.max_snapshot_chunk_bytes};
+  outstanding_fetch_ = request.request_id;
+  fetch_target_ = leader_id_;
+  next_fetch_ms_ = now_ms_ + config_.request_timeout_ms;
+  io_.send(leader_id_, request);
+}
+
+void RaftReplica::on_fetch_snapshot_request(NodeId from, const FetchSnapshotRequest& request) {
+  if (request.current_leader_epoch > epoch_) observe_epoch(request.current_leader_epoch, kNoNode);
+  FetchSnapshotResponse response;
+  response.request_id = request.request_id;
+  response.leader_epoch = epoch_;
+  response.leader_id = known_leader();
+  response.snapshot_id = request.snapshot_id;
+  response.position = request.position;
+  if (role_ != Role::leader) {
+    response.error = RaftError::not_leader_or_follower;
+  } else if (request.current_leader_epoch < epoch_) {
+    response.error = RaftError::fenced_leader_epoch;
+  } else {
+    auto size = snapshots_ ? snapshots_->size_bytes(request.snapshot_id) : Result<int64_t>(Error(Errc::not_found, ""));
+    if (!size.ok()) {
+      response.error = RaftError::snapshot_not_found;
+    } else if (request.position < 0 || request.position > *size) {
+      response.error = RaftError::position_out_of_range;
+    } else {
+      int32_t max_bytes = request.max_bytes > 0 ? std::min(request.max_bytes, config_.max_snapshot_chunk_bytes)
+                                                : config_.max_snapshot_chunk_bytes;
+      auto bytes = snapshots_->read(request.snapshot_id, request.position, max_bytes);
+      if (!bytes.ok()) {
+        response.error = RaftError::snapshot_not_found;
+      } else {
+        response.size_bytes = *size;
+        response.bytes = std::move(*bytes);
+        bool voter = std::find(config_.voters.begin(), config_.voters.end(), from) != config_.voters.end();
+        if (voter) {
+          last_fetch_ms_[from] = now_ms_;  // a voter downloading our snapshot is alive and following
+        } else {
+          note_observer(from, -1);
+        }
+      }
+    }
+  }
+  io_.send(from, std::move(response));
+}
+
+void RaftReplica::on_fetch_snapshot_response(NodeId from, const FetchSnapshotResponse& response) {
+  if (response.leader_epoch > epoch_) {
+    observe_epoch(response.leader_epoch, response.leader_id);
+    return;
+  }
+  if (response.leader_epoch == epoch_ && maybe_learn_leader(response.leader_id)) return;
+  if (!download_ || !fetch_answer_is_current(from, response.leader_epoch, response.leader_id, response.request_id) ||
+      response.snapshot_id != download_->id || response.position != download_->position) {
+    return;  // stale, duplicated or not for us
+  }
+  outstanding_fetch_ = 0;
+  last_leader_contact_ms_ = now_ms_;
+  last_leader_heard_ms_ = now_ms_;
+  auto abandon = [&] {  // back to Fetch: the leader tells us which snapshot to get now
+    download_.reset();
+    next_fetch_ms_ = now_ms_ + config_.fetch_backoff_ms;
+  };
+  if (response.error != RaftError::none) return abandon();
+  const auto chunk = static_cast<int64_t>(response.bytes.size());
+  if ((download_->size_bytes >= 0 && response.size_bytes != download_->size_bytes) ||
+      response.position + chunk > response.size_bytes || (chunk == 0 && response.position < response.size_bytes)) {
+    return abandon();  // inconsistent with earlier chunks (or no progress): start over
+  }
+  download_->size_bytes = response.size_bytes;
+  if (!snapshots_->write_chunk(download_->id, download_->position, response.bytes).ok()) return abandon();
+  download_->position += chunk;
+  if (download_->position < download_->size_bytes) {
+    send_fetch_snapshot();
+    return;
+  }
+  SnapshotId id = download_->id;
+  if (!snapshots_->finish_download(id).ok()) return abandon();
+  // The snapshot is durable: the log restarts empty at its end (our old entries are either in
+  // it or diverged from the leader's log), and everything in it is committed.
+  download_.reset();
+  log_.reset_to(id);
+  high_watermark_ = std::max(high_watermark_, id.end_offset);
+  ++snapshots_installed_;
+  next_fetch_ms_ = now_ms_;
+}
+
+std::string leader_change_message(NodeId leader, const std::vector<NodeId>& voters, const std::set<NodeId>& granting) {
+  protocol::LeaderChangeMessage m;
+  m.version = 0;
+  m.leader_id = leader;
+  for (NodeId v : voters) m.voters.emplace_back().voter_id = v;
+  for (NodeId v : granting) m.granting_voters.emplace_back().voter_id = v;
+  ByteWriter w(64);
+  m.encode(w, 0);
+  return std::string(reinterpret_cast<const char*>(w.bytes().data()), w.size());
+}
+
+Result<LeaderChange> decode_leader_change(std::string_view data) {
+  protocol::LeaderChangeMessage m;
+  ByteReader r(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  FLOE_TRY(m.decode(r, 0));
+  if (!r.at_end()) return Error(Errc::invalid_value, "LeaderChangeMessage: trailing bytes");
+  LeaderChange out;
+  out.leader_id = m.leader_id;
+  for (const auto& v : m.voters) out.voters.push_back(v.voter_id);
+  for (const auto& v : m.granting_voters) out.granting_voters.push_back(v.voter_id);
+  return out;
 }
 
 }  // namespace floe::raft

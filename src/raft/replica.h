@@ -19,7 +19,15 @@
 //  - High watermark: the largest offset durable on a majority of voters (leader: its synced end),
 //    advanced only past the leader's epoch start offset (its own LeaderChange entry committed).
 //  - Check-quorum: a leader that has not heard fetches from a majority within fetch_timeout_ms
-//    resigns. Observers fetch but never vote or count.
+//    resigns. Observers fetch but never vote or count; the leader tracks their progress for
+//    DescribeQuorum and forgets one not heard from for observer_forget_ms.
+//  - Snapshots (KIP-630): the log may start above 0 (log_.start_offset(); everything below is in
+//    the snapshot {start_offset, start_epoch}, which the owner took of committed state). The
+//    leader answers a fetch below its log start — or at it with another epoch, or with an epoch
+//    older than its snapshot's — with its latest SnapshotId; the follower downloads that
+//    snapshot with FetchSnapshot (chunks by byte position, resent on timeout), installs it
+//    atomically through its SnapshotStore, resets its log to start empty at the snapshot's end
+//    and fetches on from there. The owner notices log_.start_offset() moving past what it applied.
 //
 // Invariants (asserted here, and checked globally by the simulator after every step):
 //  (1) at most one leader per epoch (votes are persisted before they are sent);
@@ -40,10 +48,22 @@ namespace floe::raft {
 enum class Role : uint8_t { unattached, prospective, candidate, leader, follower, resigned };
 const char* role_name(Role role);
 
+// The payload of the control entry each new leader appends: Kafka's LeaderChangeMessage (v0:
+// leader id, voters, granting voters), the value of a LEADER_CHANGE control record (type 2).
+struct LeaderChange {
+  NodeId leader_id = kNoNode;
+  std::vector<NodeId> voters;
+  std::vector<NodeId> granting_voters;
+};
+std::string leader_change_message(NodeId leader, const std::vector<NodeId>& voters, const std::set<NodeId>& granting);
+Result<LeaderChange> decode_leader_change(std::string_view data);
+
 class RaftReplica {
  public:
   // Loads the quorum state from `store`; a replica that was leader restarts Resigned.
-  RaftReplica(RaftConfig config, RaftIo& io, RaftLog& log, QuorumStateStore& store, int64_t now_ms);
+  // `snapshots` may be null: the replica then never serves or installs snapshots.
+  RaftReplica(RaftConfig config, RaftIo& io, RaftLog& log, QuorumStateStore& store, int64_t now_ms,
+              SnapshotStore* snapshots = nullptr);
 
   void tick(int64_t now_ms);
   void handle(NodeId from, const RaftMessage& message, int64_t now_ms);
@@ -67,6 +87,18 @@ class RaftReplica {
   const std::map<NodeId, Offset>& voter_matched_offsets() const { return matched_offset_; }
   const std::map<NodeId, int64_t>& voter_last_fetch_ms() const { return last_fetch_ms_; }
   const std::vector<NodeId>& voters() const { return config_.voters; }
+  // Leader only: the non-voters that fetched recently (DescribeQuorum observers).
+  struct ObserverState {
+    Offset log_end_offset = -1;  // the fetch offset of its last valid fetch (-1: snapshot only)
+    int64_t last_fetch_ms = 0;
+    std::optional<int64_t> last_caught_up_ms;  // last fetch at or past the high watermark
+  };
+  const std::map<NodeId, ObserverState>& observers() const { return observers_; }
+  // A snapshot download in progress (follower/observer), for status and tests.
+  std::optional<SnapshotId> downloading() const {
+    return download_ ? std::optional<SnapshotId>(download_->id) : std::nullopt;
+  }
+  int snapshots_installed() const { return snapshots_installed_; }
 
  private:
   void on_vote_request(NodeId from, const VoteRequest& request);
@@ -75,6 +107,12 @@ class RaftReplica {
   void on_end_quorum_epoch(const EndQuorumEpochRequest& request);
   void on_fetch_request(NodeId from, const FetchRequest& request);
   void on_fetch_response(NodeId from, const FetchResponse& response);
+  void on_fetch_snapshot_request(NodeId from, const FetchSnapshotRequest& request);
+  void on_fetch_snapshot_response(NodeId from, const FetchSnapshotResponse& response);
+  bool fetch_answer_is_current(NodeId from, Epoch leader_epoch, NodeId leader_id, uint64_t request_id);
+  void start_download(SnapshotId id);
+  void send_fetch_snapshot();
+  void note_observer(NodeId from, Offset fetch_offset);
   FetchResponse leader_fetch_answer(NodeId from, const FetchRequest& request);
 
   // Transitions. Each persists the quorum state it changes before returning.
@@ -106,6 +144,7 @@ class RaftReplica {
   RaftIo& io_;
   RaftLog& log_;
   QuorumStateStore& store_;
+  SnapshotStore* snapshots_ = nullptr;
   bool is_voter_ = false;
   int64_t now_ms_ = 0;
 
@@ -128,12 +167,20 @@ class RaftReplica {
   uint64_t fetch_seq_ = 0;
   uint64_t outstanding_fetch_ = 0;  // 0 = none
   NodeId fetch_target_ = kNoNode;
+  struct Download {
+    SnapshotId id;
+    int64_t position = 0;
+    int64_t size_bytes = -1;  // from the first answer
+  };
+  std::optional<Download> download_;
+  int snapshots_installed_ = 0;
 
   // Leader state (valid while role_ == leader).
   Offset epoch_start_offset_ = 0;
   Offset durable_end_offset_ = 0;
   std::map<NodeId, Offset> matched_offset_;  // voters' acknowledged (durable) end offsets
   std::map<NodeId, int64_t> last_fetch_ms_;  // voters' last valid fetch in this epoch
+  std::map<NodeId, ObserverState> observers_;
   int64_t next_begin_quorum_ms_ = 0;
   int64_t leader_since_ms_ = 0;
 };

@@ -127,7 +127,8 @@ struct TcpRaftTransport::Impl {
       return responder.respond(encode_api_versions_response(frame.api_version, frame.correlation_id));
     }
     bool raft_api = frame.api_key == raft_api::kFetch || frame.api_key == raft_api::kVote ||
-                    frame.api_key == raft_api::kBeginQuorumEpoch || frame.api_key == raft_api::kEndQuorumEpoch;
+                    frame.api_key == raft_api::kBeginQuorumEpoch || frame.api_key == raft_api::kEndQuorumEpoch ||
+                    frame.api_key == raft_api::kFetchSnapshot;
     if (!raft_api && fallback) return fallback(std::move(frame), std::move(responder));
     auto in = decode_request(frame.frame, config.wire);
     if (!in.ok()) {
@@ -143,6 +144,7 @@ struct TcpRaftTransport::Impl {
     }
     uint64_t token = next_token++;
     if (auto* fetch = std::get_if<FetchRequest>(&in->message)) fetch->request_id = token;
+    if (auto* fetch = std::get_if<FetchSnapshotRequest>(&in->message)) fetch->request_id = token;
     if (pending.size() >= config.max_pending_inbound) answer_with_error(pending.begin());
     pending.emplace(token, Pending{in->from, in->key, frame.connection_id, in->message, std::move(responder),
                                    Clock::now()});
@@ -170,6 +172,7 @@ struct TcpRaftTransport::Impl {
   bool answers(const Pending& p, const RaftMessage& response, uint64_t token) const {
     if (p.key.api_key != api_key_of(response)) return false;
     if (const auto* fetch = std::get_if<FetchResponse>(&response)) return fetch->request_id == token;
+    if (const auto* fetch = std::get_if<FetchSnapshotResponse>(&response)) return fetch->request_id == token;
     if (const auto* vote = std::get_if<VoteResponse>(&response)) {
       const auto& asked = std::get<VoteRequest>(p.request);
       return asked.candidate_epoch == vote->candidate_epoch && asked.pre_vote == vote->pre_vote;

@@ -1,5 +1,5 @@
 // TcpRaftTransport: the RaftTransport (raft/transport.h) over TCP, speaking Kafka's KRaft APIs
-// (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch) with the frames of raft/wire.h.
+// (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot) with the frames of raft/wire.h.
 //
 // Request/response pairing. Kafka's Raft APIs are request/response; floe's replica instead emits
 // every answer as a separate send(to = requester). The transport joins the two:

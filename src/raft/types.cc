@@ -8,7 +8,8 @@ namespace floe::raft {
 const char* message_name(const RaftMessage& message) {
   static const char* const kNames[] = {"VoteRequest", "VoteResponse", "BeginQuorumEpochRequest",
                                        "BeginQuorumEpochResponse", "EndQuorumEpochRequest",
-                                       "EndQuorumEpochResponse", "FetchRequest", "FetchResponse"};
+                                       "EndQuorumEpochResponse", "FetchRequest", "FetchResponse",
+                                       "FetchSnapshotRequest", "FetchSnapshotResponse"};
   return kNames[message.index()];
 }
 

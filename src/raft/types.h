@@ -32,6 +32,14 @@ using Offset = int64_t;
 
 inline constexpr NodeId kNoNode = -1;
 
+// Kafka's snapshot id (KIP-630): a snapshot holds the state after every entry below end_offset;
+// epoch is the epoch of the entry at end_offset - 1. {0, 0} would be the empty state.
+struct SnapshotId {
+  Offset end_offset = 0;
+  Epoch epoch = 0;
+  bool operator==(const SnapshotId&) const = default;
+};
+
 struct LogEntry {
   Epoch epoch = 0;
   bool control = false;  // LeaderChange marker appended by each new leader (KRaft control record)
@@ -87,7 +95,13 @@ struct FetchRequest {
   Epoch last_fetched_epoch = 0;
 };
 
-enum class RaftError : uint8_t { none, fenced_leader_epoch, not_leader_or_follower };
+enum class RaftError : uint8_t {
+  none,
+  fenced_leader_epoch,
+  not_leader_or_follower,
+  snapshot_not_found,  // FetchSnapshot: the leader no longer (or never) had that snapshot
+  position_out_of_range,  // FetchSnapshot: position beyond the snapshot's size
+};
 
 struct DivergingEpoch {
   Epoch epoch = 0;
@@ -103,12 +117,38 @@ struct FetchResponse {
   Offset fetch_offset = 0;  // echoed: records start here
   Epoch last_fetched_epoch = 0;  // echoed
   std::optional<DivergingEpoch> diverging;
+  // KIP-630: the fetch offset is below the leader's log start (or its epoch predates the leader's
+  // snapshot): download this snapshot with FetchSnapshot, then fetch from its end.
+  std::optional<SnapshotId> snapshot_id;
+  Offset log_start_offset = 0;
   std::vector<LogEntry> records;
+};
+
+// KIP-630 FetchSnapshot: one chunk of the leader's snapshot file, by byte position.
+struct FetchSnapshotRequest {
+  uint64_t request_id = 0;
+  NodeId replica_id = kNoNode;
+  Epoch current_leader_epoch = 0;
+  SnapshotId snapshot_id;
+  int64_t position = 0;
+  int32_t max_bytes = 0;
+};
+
+struct FetchSnapshotResponse {
+  uint64_t request_id = 0;  // echoed (the transport's token), like FetchResponse
+  RaftError error = RaftError::none;
+  Epoch leader_epoch = 0;
+  NodeId leader_id = kNoNode;
+  SnapshotId snapshot_id;
+  int64_t size_bytes = 0;  // the whole snapshot file
+  int64_t position = 0;  // where `bytes` starts
+  std::string bytes;
 };
 
 using RaftMessage = std::variant<VoteRequest, VoteResponse, BeginQuorumEpochRequest,
                                  BeginQuorumEpochResponse, EndQuorumEpochRequest,
-                                 EndQuorumEpochResponse, FetchRequest, FetchResponse>;
+                                 EndQuorumEpochResponse, FetchRequest, FetchResponse,
+                                 FetchSnapshotRequest, FetchSnapshotResponse>;
 
 const char* message_name(const RaftMessage& message);
 
@@ -131,6 +171,9 @@ struct RaftConfig {
   int64_t end_quorum_backoff_ms = 100;  // per rank in EndQuorumEpoch.preferred_successors
   size_t max_fetch_entries = 64;  // records per FetchResponse
   Offset max_uncommitted_entries = 1000;  // leader backpressure on propose()
+  int32_t max_snapshot_chunk_bytes = 1 << 20;  // FetchSnapshot: bytes per chunk asked / served
+  int64_t observer_forget_ms = 300000;  // leader: drop an observer not heard from for this long
+  size_t max_observers = 1024;  // leader: observers tracked at most (the stalest is forgotten)
 };
 
 }  // namespace floe::raft

@@ -10,6 +10,8 @@
 #include "protocol/generated/end_quorum_epoch_response.h"
 #include "protocol/generated/fetch_request.h"
 #include "protocol/generated/fetch_response.h"
+#include "protocol/generated/fetch_snapshot_request.h"
+#include "protocol/generated/fetch_snapshot_response.h"
 #include "protocol/generated/request_header.h"
 #include "protocol/generated/response_header.h"
 #include "protocol/generated/vote_request.h"
@@ -41,6 +43,7 @@ bool accepted(int16_t api_key, int16_t version) {
     case raft_api::kVote:
     case raft_api::kBeginQuorumEpoch:
     case raft_api::kEndQuorumEpoch:
+    case raft_api::kFetchSnapshot:
       return version >= lowest_version(api_key) && version <= write_version(api_key);
     default:
       return false;
@@ -249,7 +252,54 @@ void encode_body(ByteWriter& w, const FetchRequest& r, NodeId, int16_t v, const 
   m.encode(w, v);
 }
 
+void encode_body(ByteWriter& w, const FetchSnapshotRequest& r, NodeId, int16_t v, const WireOptions& o) {
+  p::FetchSnapshotRequest m;
+  m.cluster_id = o.cluster_id;
+  m.replica_id = r.replica_id;
+  m.max_bytes = r.max_bytes;
+  auto& topic = m.topics.emplace_back();
+  topic.name = std::string(kMetadataTopicName);
+  auto& part = topic.partitions.emplace_back();
+  part.partition = kMetadataPartition;
+  part.current_leader_epoch = r.current_leader_epoch;
+  part.snapshot_id.end_offset = r.snapshot_id.end_offset;
+  part.snapshot_id.epoch = r.snapshot_id.epoch;
+  part.position = r.position;
+  m.encode(w, v);
+}
+
 // ---- requests: decode ----
+
+Status check_snapshot_id(int64_t end_offset, int32_t epoch) {
+  if (end_offset <= 0 || epoch <= 0) return malformed("invalid snapshot id");
+  return ok_status();
+}
+
+Result<RaftMessage> decode_fetch_snapshot(ByteReader& r, int16_t v, const WireOptions& o, InboundRequest& in) {
+  p::FetchSnapshotRequest m;
+  FLOE_TRY(m.decode(r, v));
+  FLOE_TRY(expect_end(r, "FetchSnapshot request"));
+  FLOE_TRY(check_cluster(m.cluster_id, o));
+  if (m.topics.size() != 1 || m.topics[0].name != kMetadataTopicName) return malformed("FetchSnapshot: not the metadata topic");
+  if (m.topics[0].partitions.size() != 1 || m.topics[0].partitions[0].partition != kMetadataPartition) {
+    return malformed("FetchSnapshot: expected exactly partition 0");
+  }
+  const auto& part = m.topics[0].partitions[0];
+  FLOE_TRY(check_node(m.replica_id, false, "replica id"));
+  FLOE_TRY(check_epoch(part.current_leader_epoch, "current leader epoch"));
+  FLOE_TRY(check_snapshot_id(part.snapshot_id.end_offset, part.snapshot_id.epoch));
+  if (part.position < 0) return malformed("FetchSnapshot: negative position");
+  if (m.max_bytes <= 0) return malformed("FetchSnapshot: max bytes must be positive");
+  in.from = m.replica_id;
+  FetchSnapshotRequest out;
+  out.request_id = static_cast<uint32_t>(in.key.correlation_id);
+  out.replica_id = m.replica_id;
+  out.current_leader_epoch = part.current_leader_epoch;
+  out.snapshot_id = {part.snapshot_id.end_offset, part.snapshot_id.epoch};
+  out.position = part.position;
+  out.max_bytes = m.max_bytes;
+  return RaftMessage(out);
+}
 
 Result<RaftMessage> decode_vote(ByteReader& r, int16_t v, const WireOptions& o, InboundRequest& in) {
   p::VoteRequest m;
@@ -350,6 +400,8 @@ RaftError raft_error(int16_t code, bool& known) {
     case kafka_error::kNone: return RaftError::none;
     case kafka_error::kNotLeaderOrFollower: return RaftError::not_leader_or_follower;
     case kafka_error::kFencedLeaderEpoch: return RaftError::fenced_leader_epoch;
+    case kafka_error::kSnapshotNotFound: return RaftError::snapshot_not_found;
+    case kafka_error::kPositionOutOfRange: return RaftError::position_out_of_range;
     default: known = false; return RaftError::none;
   }
 }
@@ -359,6 +411,8 @@ int16_t kafka_code(RaftError error) {
     case RaftError::none: return kafka_error::kNone;
     case RaftError::not_leader_or_follower: return kafka_error::kNotLeaderOrFollower;
     case RaftError::fenced_leader_epoch: return kafka_error::kFencedLeaderEpoch;
+    case RaftError::snapshot_not_found: return kafka_error::kSnapshotNotFound;
+    case RaftError::position_out_of_range: return kafka_error::kPositionOutOfRange;
   }
   return kafka_error::kUnknownServerError;
 }
@@ -367,7 +421,8 @@ int16_t kafka_code(RaftError error) {
 
 bool is_request(const RaftMessage& m) {
   return std::holds_alternative<VoteRequest>(m) || std::holds_alternative<BeginQuorumEpochRequest>(m) ||
-         std::holds_alternative<EndQuorumEpochRequest>(m) || std::holds_alternative<FetchRequest>(m);
+         std::holds_alternative<EndQuorumEpochRequest>(m) || std::holds_alternative<FetchRequest>(m) ||
+         std::holds_alternative<FetchSnapshotRequest>(m);
 }
 
 int16_t api_key_of(const RaftMessage& m) {
@@ -378,6 +433,9 @@ int16_t api_key_of(const RaftMessage& m) {
   if (std::holds_alternative<EndQuorumEpochRequest>(m) || std::holds_alternative<EndQuorumEpochResponse>(m)) {
     return raft_api::kEndQuorumEpoch;
   }
+  if (std::holds_alternative<FetchSnapshotRequest>(m) || std::holds_alternative<FetchSnapshotResponse>(m)) {
+    return raft_api::kFetchSnapshot;
+  }
   return raft_api::kFetch;
 }
 
@@ -387,6 +445,7 @@ int16_t write_version(int16_t api_key) {
     case raft_api::kVote: return raft_version::kVote;
     case raft_api::kBeginQuorumEpoch: return raft_version::kBeginQuorumEpoch;
     case raft_api::kEndQuorumEpoch: return raft_version::kEndQuorumEpoch;
+    case raft_api::kFetchSnapshot: return raft_version::kFetchSnapshot;
   }
   FLOE_ASSERT_MSG(false, "not a Raft API");
   return 0;
@@ -404,7 +463,8 @@ Bytes encode_request(const RaftMessage& request, NodeId to, int32_t correlation_
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, VoteRequest> || std::is_same_v<T, BeginQuorumEpochRequest> ||
-                      std::is_same_v<T, EndQuorumEpochRequest> || std::is_same_v<T, FetchRequest>) {
+                      std::is_same_v<T, EndQuorumEpochRequest> || std::is_same_v<T, FetchRequest> ||
+                      std::is_same_v<T, FetchSnapshotRequest>) {
           encode_body(w, m, to, v, options);
         }
       },
@@ -429,6 +489,7 @@ Result<InboundRequest> decode_request(const SharedBytes& frame, const WireOption
     case raft_api::kVote: message = decode_vote(r, version, options, in); break;
     case raft_api::kBeginQuorumEpoch: message = decode_begin(r, version, options, in); break;
     case raft_api::kEndQuorumEpoch: message = decode_end(r, version, options, in); break;
+    case raft_api::kFetchSnapshot: message = decode_fetch_snapshot(r, version, options, in); break;
     default: message = decode_fetch(r, version, options, in); break;
   }
   if (!message.ok()) return message.take_error();
@@ -481,9 +542,14 @@ Result<Bytes> encode_response(const RaftMessage& response, const RequestKey& ans
           part.log_start_offset = 0;
           part.current_leader.leader_id = m.leader_id;
           part.current_leader.leader_epoch = m.leader_epoch;
+          part.log_start_offset = m.log_start_offset;
           if (m.diverging) {
             part.diverging_epoch.epoch = m.diverging->epoch;
             part.diverging_epoch.end_offset = m.diverging->end_offset;
+          }
+          if (m.snapshot_id) {
+            part.snapshot_id.end_offset = m.snapshot_id->end_offset;
+            part.snapshot_id.epoch = m.snapshot_id->epoch;
           }
           auto records = encode_entries(m.records, m.fetch_offset);
           if (!records.ok()) {
@@ -491,6 +557,21 @@ Result<Bytes> encode_response(const RaftMessage& response, const RequestKey& ans
             return;
           }
           part.records = SharedBytes(std::move(*records));
+          out.encode(w, v);
+        } else if constexpr (std::is_same_v<T, FetchSnapshotResponse>) {
+          p::FetchSnapshotResponse out;
+          auto& topic = out.topics.emplace_back();
+          topic.name = std::string(kMetadataTopicName);
+          auto& part = topic.partitions.emplace_back();
+          part.index = kMetadataPartition;
+          part.error_code = kafka_code(m.error);
+          part.snapshot_id.end_offset = m.snapshot_id.end_offset;
+          part.snapshot_id.epoch = m.snapshot_id.epoch;
+          part.current_leader.leader_id = m.leader_id;
+          part.current_leader.leader_epoch = m.leader_epoch;
+          part.size = m.size_bytes;
+          part.position = m.position;
+          part.unaligned_records = SharedBytes(Bytes(m.bytes.begin(), m.bytes.end()));
           out.encode(w, v);
         }
       },
@@ -525,6 +606,12 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code) {
       m.encode(w, v);
       break;
     }
+    case raft_api::kFetchSnapshot: {
+      p::FetchSnapshotResponse m;
+      m.error_code = error_code;
+      m.encode(w, v);
+      break;
+    }
     default: {
       p::FetchResponse m;
       m.error_code = error_code;
@@ -554,7 +641,7 @@ Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_
   add(raft_api::kFetch, lowest_version(raft_api::kFetch), write_version(raft_api::kFetch));
   add(raft_api::kApiVersions, 0, kHighestApiVersions);
   if (supported) {
-    for (int16_t key : {raft_api::kVote, raft_api::kBeginQuorumEpoch, raft_api::kEndQuorumEpoch}) {
+    for (int16_t key : {raft_api::kVote, raft_api::kBeginQuorumEpoch, raft_api::kEndQuorumEpoch, raft_api::kFetchSnapshot}) {
       add(key, lowest_version(key), write_version(key));
     }
   }
@@ -650,8 +737,51 @@ Result<std::optional<RaftMessage>> decode_response(const SharedBytes& frame, con
         }
         out.diverging = DivergingEpoch{part.diverging_epoch.epoch, part.diverging_epoch.end_offset};
       }
+      if (part.snapshot_id.end_offset != -1 || part.snapshot_id.epoch != -1) {
+        FLOE_TRY(check_snapshot_id(part.snapshot_id.end_offset, part.snapshot_id.epoch));
+        if (out.diverging) return malformed("Fetch: both a diverging epoch and a snapshot id");
+        out.snapshot_id = SnapshotId{part.snapshot_id.end_offset, part.snapshot_id.epoch};
+      }
+      out.log_start_offset = std::max<int64_t>(part.log_start_offset, 0);
       if (part.records && !part.records->empty()) {
         FLOE_TRY(decode_entries(*part.records, asked.fetch_offset, out.leader_epoch, options, out.records));
+      }
+      return Out(std::move(out));
+    }
+    case raft_api::kFetchSnapshot: {
+      p::FetchSnapshotResponse m;
+      FLOE_TRY(m.decode(r, v));
+      FLOE_TRY(expect_end(r, "FetchSnapshot response"));
+      if (m.error_code != kafka_error::kNone) return Out();
+      if (m.topics.size() != 1 || m.topics[0].name != kMetadataTopicName) {
+        return malformed("FetchSnapshot: not the metadata topic");
+      }
+      if (m.topics[0].partitions.size() != 1 || m.topics[0].partitions[0].index != kMetadataPartition) {
+        return malformed("FetchSnapshot: expected exactly partition 0");
+      }
+      const auto& part = m.topics[0].partitions[0];
+      bool known = false;
+      RaftError error = raft_error(part.error_code, known);
+      if (!known) return Out();
+      FLOE_TRY(check_leader(part.current_leader.leader_epoch, part.current_leader.leader_id));
+      const auto& asked = std::get<FetchSnapshotRequest>(request.request);
+      FetchSnapshotResponse out;
+      out.request_id = asked.request_id;
+      out.error = error;
+      out.leader_epoch = part.current_leader.leader_epoch;
+      out.leader_id = part.current_leader.leader_id;
+      out.snapshot_id = asked.snapshot_id;
+      out.position = asked.position;
+      if (error == RaftError::none) {
+        if (part.snapshot_id.end_offset != asked.snapshot_id.end_offset || part.snapshot_id.epoch != asked.snapshot_id.epoch ||
+            part.position != asked.position) {
+          return malformed("FetchSnapshot: the answer is for another snapshot or position");
+        }
+        const int64_t chunk = static_cast<int64_t>(part.unaligned_records.size());
+        if (part.size < 0 || part.position + chunk > part.size) return malformed("FetchSnapshot: chunk beyond the snapshot size");
+        if (asked.max_bytes > 0 && chunk > asked.max_bytes) return malformed("FetchSnapshot: chunk larger than asked");
+        out.size_bytes = part.size;
+        out.bytes.assign(reinterpret_cast<const char*>(part.unaligned_records.data()), part.unaligned_records.size());
       }
       return Out(std::move(out));
     }

@@ -6,7 +6,8 @@
 // header v1 for flexible API versions, which every version sent here is.
 //
 // Versions written (the highest the generated codecs know; all flexible):
-//   Vote v2 (KIP-996 PreVote), BeginQuorumEpoch v1, EndQuorumEpoch v1, Fetch v17.
+//   Vote v2 (KIP-996 PreVote), BeginQuorumEpoch v1, EndQuorumEpoch v1, Fetch v17,
+//   FetchSnapshot v1 (KIP-630; decode accepts 0-1).
 // Versions accepted on decode: Vote 0-2 (pre_vote is false below v2), BeginQuorumEpoch 0-1,
 // EndQuorumEpoch 0-1, Fetch 12-17 (12 names the topic, 13+ uses the topic id; the replica id
 // is the top-level ReplicaId below v15 and ReplicaState.ReplicaId from v15).
@@ -24,13 +25,20 @@
 //                      floe's request_id is not on the wire: decode sets it to the correlation id.
 //   FetchResponse      partition ErrorCode (0 / NOT_LEADER_OR_FOLLOWER 6 / FENCED_LEADER_EPOCH
 //                      74), HighWatermark, CurrentLeader{LeaderId, LeaderEpoch}, DivergingEpoch
-//                      {Epoch, EndOffset} (present iff Epoch != -1), Records. request_id,
-//                      fetch_offset and last_fetched_epoch come from the request answered.
+//                      {Epoch, EndOffset} (present iff Epoch != -1), SnapshotId {EndOffset,
+//                      Epoch} (tagged, present iff not -1/-1; never with DivergingEpoch),
+//                      LogStartOffset, Records. request_id, fetch_offset and
+//                      last_fetched_epoch come from the request answered.
+//   FetchSnapshot*     ReplicaId, MaxBytes, the metadata topic by name, partition 0:
+//                      CurrentLeaderEpoch, SnapshotId, Position; the answer's ErrorCode (also
+//                      SNAPSHOT_NOT_FOUND 98 / POSITION_OUT_OF_RANGE 99), CurrentLeader, Size,
+//                      Position, UnalignedRecords (a chunk of the snapshot file; it must name
+//                      the snapshot and position asked and fit in Size and MaxBytes).
 //   Records            one Kafka record per LogEntry (null key, value = entry data), consecutive
 //                      entries of one epoch and kind in one v2 batch whose baseOffset is the log
 //                      offset and partitionLeaderEpoch the entry epoch; LeaderChange entries go
 //                      in control batches (key = control key type 2, value = the entry's data
-//                      verbatim: floe's own payload, not Kafka's LeaderChangeMessage).
+//                      verbatim, which the replica writes as Kafka's LeaderChangeMessage v0).
 // ClusterId: sent when WireOptions::cluster_id is set; a request naming a different cluster id
 // is rejected on decode (Errc::invalid_value).
 //
@@ -63,6 +71,7 @@ inline constexpr int16_t kApiVersions = 18;
 inline constexpr int16_t kVote = 52;
 inline constexpr int16_t kBeginQuorumEpoch = 53;
 inline constexpr int16_t kEndQuorumEpoch = 54;
+inline constexpr int16_t kFetchSnapshot = 59;
 }  // namespace raft_api
 
 // The version floe writes for each API.
@@ -71,6 +80,7 @@ inline constexpr int16_t kFetch = 17;
 inline constexpr int16_t kVote = 2;
 inline constexpr int16_t kBeginQuorumEpoch = 1;
 inline constexpr int16_t kEndQuorumEpoch = 1;
+inline constexpr int16_t kFetchSnapshot = 1;
 }  // namespace raft_version
 
 // Kafka error codes this layer reads or writes.
@@ -82,6 +92,8 @@ inline constexpr int16_t kRequestTimedOut = 7;
 inline constexpr int16_t kUnsupportedVersion = 35;
 inline constexpr int16_t kInvalidRequest = 42;
 inline constexpr int16_t kFencedLeaderEpoch = 74;
+inline constexpr int16_t kSnapshotNotFound = 98;
+inline constexpr int16_t kPositionOutOfRange = 99;
 inline constexpr int16_t kInconsistentClusterId = 104;
 }  // namespace kafka_error
 

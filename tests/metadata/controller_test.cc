@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "metadata/snapshot.h"
+#include "raft/snapshot_store.h"
 #include "metadata_test_util.h"
 
 using namespace floe;
@@ -265,7 +266,7 @@ TEST_CASE("a_reopened_controller_has_an_identical_image_and_stream_table") {
   CHECK(s->id.value() == streams_before.next_stream_id);
 }
 
-TEST_CASE("snapshots_shorten_replay_and_a_corrupt_snapshot_falls_back_to_the_log") {
+TEST_CASE("snapshots_shorten_replay_and_drop_the_log_below_them_and_a_corrupt_one_is_a_startup_error") {
   TempDir dir;
   int64_t now = 1000;
   auto options = single_node(dir.path, [&] { return now; });
@@ -278,19 +279,29 @@ TEST_CASE("snapshots_shorten_replay_and_a_corrupt_snapshot_falls_back_to_the_log
     for (int i = 0; i < 7; ++i) create_one(*c, "more-" + std::to_string(i));
     before = c->image();
     streams_before = c->streams();
+    CHECK(c->raft_status().log_start > 0);  // the log below the snapshot is gone
   }
-  auto snapshot = load_snapshot(dir.path.string());
-  REQUIRE(snapshot.ok());
-  REQUIRE(snapshot->has_value());
-  CHECK((*snapshot)->offset > 0);
-  CHECK((*snapshot)->offset <= before->offset);
+  std::optional<raft::SnapshotId> latest;
+  {
+    auto store = raft::FileSnapshotStore::open(dir.path.string());
+    REQUIRE(store.ok());
+    latest = (*store)->latest();
+    REQUIRE(latest);
+    CHECK(latest->end_offset > 0);
+    CHECK(latest->end_offset <= before->offset + 1);
+    auto payload = (*store)->load(*latest);
+    REQUIRE(payload.ok());
+    CHECK(decode_snapshot(*payload, latest->end_offset).ok());
+  }
   {
     auto c = open_controller(options);
     check_same_state(*c, *before, streams_before);
+    CHECK(c->raft_status().log_start == latest->end_offset);
   }
   {
-    // Flip a payload byte: the CRC catches it and open() replays the whole log instead.
-    std::string path = (dir.path / "metadata.snapshot").string();
+    // Flip a payload byte: the CRC catches it, and with the log below it gone that is an error
+    // at open (never a silently smaller state).
+    std::string path = raft::FileSnapshotStore::open(dir.path.string()).value()->path_of(*latest);
     FILE* f = std::fopen(path.c_str(), "r+b");
     REQUIRE(f);
     std::fseek(f, 30, SEEK_SET);
@@ -298,9 +309,9 @@ TEST_CASE("snapshots_shorten_replay_and_a_corrupt_snapshot_falls_back_to_the_log
     std::fseek(f, 30, SEEK_SET);
     std::fputc(ch ^ 0xff, f);
     std::fclose(f);
-    CHECK(load_snapshot(dir.path.string()).error().code == Errc::corrupt);
-    auto c = open_controller(options);
-    check_same_state(*c, *before, streams_before);
+    auto c = Controller::open(options);
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().code == Errc::corrupt);
   }
 }
 

@@ -26,7 +26,7 @@ struct TempDir {
 };
 
 std::unique_ptr<FileLog> open_log(const std::string& dir, int64_t segment_bytes = 8 << 20) {
-  auto log = FileLog::open(FileLogOptions{dir, segment_bytes, 1 << 20});
+  auto log = FileLog::open(FileLogOptions{dir, segment_bytes, 1 << 20, {}});
   REQUIRE(log.ok());
   return std::move(log).value();
 }
@@ -252,7 +252,7 @@ TEST_CASE("kill_minus_9_at_random_points_never_loses_a_committed_entry") {
         void send(NodeId, RaftMessage) override {}
         uint64_t random_u64() override { return 0; }
       } io;
-      auto log = FileLog::open(FileLogOptions{dir.path, 4096, 1 << 20});
+      auto log = FileLog::open(FileLogOptions{dir.path, 4096, 1 << 20, {}});
       auto store = FileQuorumStateStore::open(dir.path);
       if (!log.ok() || !store.ok()) ::_exit(3);
       RaftReplica replica(config, io, **log, **store, 0);

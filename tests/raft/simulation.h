@@ -9,7 +9,12 @@
 //    epoch (checked at every append; by induction same offset+epoch => identical prefix);
 //  - leader completeness: a new leader of epoch E holds every entry committed in epochs < E;
 //  - state machine safety: no two replicas apply different entries at the same offset, and an
-//    entry acknowledged to a client as committed is the one every replica applies.
+//    entry acknowledged to a client as committed is the one every replica applies; a replica
+//    whose state comes from a snapshot (its own after a restart, or the leader's, downloaded
+//    with FetchSnapshot) gets exactly the committed prefix the snapshot's id names.
+// Snapshots (KIP-630): at random ticks a replica snapshots its applied state (the content is a
+// digest of the committed prefix) and its log drops everything below; laggards and restarted
+// replicas catch up through FetchSnapshot, in small chunks.
 // At the end, with the network healed and every node up: liveness — one leader is elected, a
 // final proposal commits, and every replica (voters and observer) has applied every committed
 // entry.
@@ -59,6 +64,8 @@ struct SimOptions {
   int64_t partition_ppm = 3000;
   int64_t heal_ppm = 5000;
   int64_t propose_ppm = 200000;
+  int64_t snapshot_ppm = 0;  // per tick per live node: snapshot what it applied
+  int32_t snapshot_chunk_bytes = 7;
   static SimOptions for_seed(uint64_t seed);
 };
 
@@ -69,6 +76,8 @@ struct SimStats {
   int crashes = 0;
   size_t committed_entries = 0;
   int acked_proposals = 0;
+  int snapshots_taken = 0;
+  int snapshots_installed = 0;  // downloaded from a leader
   uint64_t trace_digest = 0;  // order-sensitive hash of every event, for the replay test
 };
 
@@ -107,6 +116,8 @@ class Simulation {
   void crash(Node& node);
   void restart(Node& node);
   void propose_to_leader();
+  void take_snapshot(Node& node);
+  std::string snapshot_content(Offset end_offset) const;
   void check_after_step();
   void fail(std::string message);
   void digest(uint64_t value);
@@ -128,6 +139,7 @@ class Simulation {
   std::map<Epoch, NodeId> leader_of_epoch_;
   std::map<std::pair<Offset, Epoch>, std::pair<LogEntry, Epoch>> entries_seen_;  // log matching
   std::vector<Committed> committed_;
+  std::vector<uint64_t> committed_digest_;  // digest of committed_[0..i]
   std::vector<Proposal> pending_;
   int proposal_seq_ = 0;
   std::optional<std::string> failure_;

@@ -32,6 +32,9 @@ SimOptions SimOptions::for_seed(uint64_t seed) {
     options.restart_ppm = 100000;
     options.propose_ppm = 500000;
   }
+  // Most seeds snapshot (some often, so laggards must catch up by FetchSnapshot); a few never do.
+  options.snapshot_ppm = seed % 5 == 0 ? 0 : rng.below(40000);
+  options.snapshot_chunk_bytes = static_cast<int32_t>(1 + rng.below(16));
   return options;
 }
 
@@ -39,6 +42,7 @@ struct Simulation::Node {
   NodeId id;
   MemoryLog log;
   MemoryQuorumStateStore store;
+  MemorySnapshotStore snapshots;
   std::unique_ptr<RaftIo> io;
   std::unique_ptr<RaftReplica> replica;
   RaftConfig config;
@@ -75,6 +79,8 @@ Simulation::Simulation(uint64_t seed, SimOptions options)
     node->config.request_timeout_ms = 150;
     node->config.end_quorum_backoff_ms = 50;
     node->config.max_fetch_entries = 16;
+    node->config.max_snapshot_chunk_bytes = options_.snapshot_chunk_bytes;
+    node->config.observer_forget_ms = 2000;
     node->io = std::make_unique<SimIo>(*this, id, rng_.next());
     node->log.set_observer([this](Offset offset, const LogEntry& entry, Epoch previous_epoch) {
       auto key = std::make_pair(offset, entry.epoch);
@@ -87,7 +93,7 @@ Simulation::Simulation(uint64_t seed, SimOptions options)
     nodes_.push_back(std::move(node));
   }
   for (auto& n : nodes_) {
-    n->replica = std::make_unique<RaftReplica>(n->config, *n->io, n->log, n->store, now_ms_);
+    n->replica = std::make_unique<RaftReplica>(n->config, *n->io, n->log, n->store, now_ms_, &n->snapshots);
   }
 }
 
@@ -135,8 +141,10 @@ void Simulation::send(NodeId from, NodeId to, RaftMessage message) {
 
 void Simulation::crash(Node& n) {
   if (!n.replica) return;
+  if (n.replica) stats_.snapshots_installed += n.replica->snapshots_installed();
   n.replica.reset();
   n.log.crash();
+  n.snapshots.crash();
   n.applied = 0;
   ++stats_.crashes;
   digest(1000 + static_cast<uint64_t>(n.id));
@@ -144,7 +152,7 @@ void Simulation::crash(Node& n) {
 
 void Simulation::restart(Node& n) {
   if (n.replica) return;
-  n.replica = std::make_unique<RaftReplica>(n.config, *n.io, n.log, n.store, now_ms_);
+  n.replica = std::make_unique<RaftReplica>(n.config, *n.io, n.log, n.store, now_ms_, &n.snapshots);
   digest(2000 + static_cast<uint64_t>(n.id));
 }
 
@@ -158,6 +166,22 @@ void Simulation::propose_to_leader() {
   std::string data = "p" + std::to_string(++proposal_seq_);
   auto offset = leader.replica->propose(data, now_ms_);
   if (offset.ok()) pending_.push_back({leader.id, leader.replica->epoch(), *offset, data});
+}
+
+std::string Simulation::snapshot_content(Offset end_offset) const {
+  FLOE_ASSERT(end_offset > 0 && static_cast<size_t>(end_offset) <= committed_digest_.size());
+  return "state@" + std::to_string(end_offset) + ":" + std::to_string(committed_digest_[static_cast<size_t>(end_offset - 1)]);
+}
+
+// The replica's state machine is the committed prefix it applied: its snapshot names that prefix.
+void Simulation::take_snapshot(Node& n) {
+  Offset end = std::min(n.applied, n.log.durable_end_offset());
+  if (!n.replica || end <= n.log.start_offset()) return;
+  SnapshotId id{end, n.log.entry(end - 1).epoch};
+  n.snapshots.save(id, snapshot_content(end));
+  n.log.advance_start(id);
+  ++stats_.snapshots_taken;
+  digest(4000 + static_cast<uint64_t>(n.id));
 }
 
 void Simulation::chaos_tick() {
@@ -207,6 +231,9 @@ bool Simulation::step(int64_t until_ms, bool chaos) {
     for (auto& n : nodes_) {
       if (n->replica) n->replica->tick(now_ms_);
     }
+    for (auto& n : nodes_) {
+      if (rng_.chance_per_million(options_.snapshot_ppm)) take_snapshot(*n);
+    }
   }
   ++stats_.steps;
   check_after_step();
@@ -229,6 +256,7 @@ void Simulation::check_after_step() {
         for (size_t o = 0; o < committed_.size(); ++o) {
           if (committed_[o].commit_epoch >= r.epoch()) continue;
           Offset offset = static_cast<Offset>(o);
+          if (offset < n->log.start_offset()) continue;  // in its snapshot (checked when loaded)
           if (offset >= n->log.end_offset() || n->log.entry(offset) != committed_[o].entry) {
             fail("leader completeness: leader " + std::to_string(n->id) + " of epoch " +
                  std::to_string(r.epoch()) + " lacks committed offset " + std::to_string(o));
@@ -238,12 +266,38 @@ void Simulation::check_after_step() {
       }
     }
     if (r.high_watermark() > n->log.end_offset()) fail("high watermark beyond log end");
+    if (n->applied < n->log.start_offset()) {
+      // Its state is now a snapshot (its own, reloaded after a restart, or the leader's).
+      Offset start = n->log.start_offset();
+      auto latest = n->snapshots.latest();
+      if (!latest || latest->end_offset != start) {
+        fail("node " + std::to_string(n->id) + ": log starts at " + std::to_string(start) + " without a snapshot there");
+        return;
+      }
+      if (static_cast<size_t>(start) > committed_.size()) {
+        fail("node " + std::to_string(n->id) + " holds a snapshot beyond anything committed");
+        return;
+      }
+      auto content = n->snapshots.load(*latest);
+      if (!content.ok() || *content != snapshot_content(start) || committed_[static_cast<size_t>(start - 1)].entry.epoch != latest->epoch) {
+        fail("state machine safety: node " + std::to_string(n->id) + " loads a snapshot at " + std::to_string(start) +
+             " that is not the committed prefix");
+        return;
+      }
+      n->applied = start;
+    }
     // Apply committed entries in order; the first replica to commit an offset defines it.
     for (Offset o = n->applied; o < r.high_watermark(); ++o) {
       const LogEntry& entry = n->log.entry(o);
       size_t index = static_cast<size_t>(o);
       if (index == committed_.size()) {
         committed_.push_back({entry, r.epoch()});
+        uint64_t previous = committed_digest_.empty() ? 0xcbf29ce484222325ull : committed_digest_.back();
+        uint64_t h = previous;
+        for (char c : std::to_string(entry.epoch) + "/" + (entry.control ? "c" : "d") + entry.data) {
+          h = (h ^ static_cast<uint8_t>(c)) * 0x100000001B3ull;
+        }
+        committed_digest_.push_back(h);
       } else if (committed_[index].entry != entry) {
         fail("state machine safety: node " + std::to_string(n->id) + " applies a different entry at offset " +
              std::to_string(o));
@@ -307,6 +361,7 @@ std::optional<std::string> Simulation::run() {
     return std::string("liveness: the final proposal was not the entry committed at its offset");
   }
   stats_.committed_entries = committed_.size();
+  for (auto& n : nodes_) stats_.snapshots_installed += n->replica->snapshots_installed();
   return std::nullopt;
 }
 
@@ -340,7 +395,7 @@ TEST_CASE("simulated_quorums_keep_raft_safety_and_liveness_under_faults") {
   uint64_t first = env_u64("FLOE_RAFT_SEED", env_u64("FLOE_RAFT_FIRST_SEED", 1));
   uint64_t count = std::getenv("FLOE_RAFT_SEED") ? 1 : env_u64("FLOE_RAFT_SEEDS", 5000);
   auto started = std::chrono::steady_clock::now();
-  uint64_t steps = 0, elections = 0, crashes = 0, committed = 0, acked = 0;
+  uint64_t steps = 0, elections = 0, crashes = 0, committed = 0, acked = 0, snapshots = 0, installs = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     g_current_seed = seed;
     Simulation sim(seed, SimOptions::for_seed(seed));
@@ -353,13 +408,21 @@ TEST_CASE("simulated_quorums_keep_raft_safety_and_liveness_under_faults") {
     crashes += static_cast<uint64_t>(sim.stats().crashes);
     committed += sim.stats().committed_entries;
     acked += static_cast<uint64_t>(sim.stats().acked_proposals);
+    snapshots += static_cast<uint64_t>(sim.stats().snapshots_taken);
+    installs += static_cast<uint64_t>(sim.stats().snapshots_installed);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::printf("raft simulation: %llu seeds, %llu steps, %llu elections, %llu crashes, %llu committed entries, "
-              "%llu acknowledged proposals, %.1f s\n",
+              "%llu acknowledged proposals, %llu snapshots taken, %llu installed by FetchSnapshot, %.1f s\n",
               static_cast<unsigned long long>(count), static_cast<unsigned long long>(steps),
               static_cast<unsigned long long>(elections), static_cast<unsigned long long>(crashes),
-              static_cast<unsigned long long>(committed), static_cast<unsigned long long>(acked), seconds);
+              static_cast<unsigned long long>(committed), static_cast<unsigned long long>(acked),
+              static_cast<unsigned long long>(snapshots), static_cast<unsigned long long>(installs), seconds);
+  // Snapshots must actually be exercised: taken, and downloaded by laggards.
+  if (count >= 200) {
+    CHECK(snapshots > 0);
+    CHECK(installs > 0);
+  }
   std::signal(SIGABRT, SIG_DFL);
 }
 

@@ -417,7 +417,7 @@ int64_t now_ms() {
 class DrivenReplica final : public RaftIo {
  public:
   DrivenReplica(NodeId id, std::vector<NodeId> voters, const std::string& dir) : rng_(static_cast<uint64_t>(id) * 7919) {
-    auto log = FileLog::open(FileLogOptions{dir});
+    auto log = FileLog::open(FileLogOptions{dir, 8 << 20, 1 << 20, {}});
     FLOE_ASSERT(log.ok());
     log_ = std::move(*log);
     auto store = FileQuorumStateStore::open(dir);

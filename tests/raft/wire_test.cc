@@ -61,7 +61,15 @@ bool same(const RaftMessage& a, const RaftMessage& b) {
           return x.request_id == y.request_id && x.error == y.error && x.leader_epoch == y.leader_epoch &&
                  x.leader_id == y.leader_id && x.high_watermark == y.high_watermark &&
                  x.fetch_offset == y.fetch_offset && x.last_fetched_epoch == y.last_fetched_epoch && diverging &&
-                 x.records == y.records;
+                 x.snapshot_id == y.snapshot_id && x.log_start_offset == y.log_start_offset && x.records == y.records;
+        } else if constexpr (std::is_same_v<T, FetchSnapshotRequest>) {
+          return x.request_id == y.request_id && x.replica_id == y.replica_id &&
+                 x.current_leader_epoch == y.current_leader_epoch && x.snapshot_id == y.snapshot_id &&
+                 x.position == y.position && x.max_bytes == y.max_bytes;
+        } else if constexpr (std::is_same_v<T, FetchSnapshotResponse>) {
+          return x.request_id == y.request_id && x.error == y.error && x.leader_epoch == y.leader_epoch &&
+                 x.leader_id == y.leader_id && x.snapshot_id == y.snapshot_id && x.size_bytes == y.size_bytes &&
+                 x.position == y.position && x.bytes == y.bytes;
         } else {
           return x.leader_epoch == y.leader_epoch && x.leader_id == y.leader_id;
         }
@@ -117,6 +125,28 @@ std::vector<Exchange> exchanges() {
   FetchResponse empty = records;
   empty.records.clear();
   out.push_back({fetch, empty});
+  FetchResponse snapshot = empty;  // KIP-630: below the leader's log start
+  snapshot.snapshot_id = SnapshotId{400, 6};
+  snapshot.log_start_offset = 400;
+  out.push_back({fetch, snapshot});
+  FetchSnapshotRequest chunk_request{5, 2, 7, SnapshotId{400, 6}, 4096, 1 << 16};
+  FetchSnapshotResponse chunk;
+  chunk.request_id = 5;
+  chunk.leader_epoch = 7;
+  chunk.leader_id = 1;
+  chunk.snapshot_id = SnapshotId{400, 6};
+  chunk.size_bytes = 10000;
+  chunk.position = 4096;
+  chunk.bytes = std::string(5000, 's');
+  out.push_back({chunk_request, chunk});
+  FetchSnapshotResponse gone;
+  gone.request_id = 5;
+  gone.error = RaftError::snapshot_not_found;
+  gone.leader_epoch = 7;
+  gone.leader_id = 1;
+  gone.snapshot_id = SnapshotId{400, 6};
+  gone.position = 4096;
+  out.push_back({chunk_request, gone});
   return out;
 }
 
@@ -135,7 +165,8 @@ TEST_CASE("every_raft_message_round_trips_through_its_kafka_frame") {
     CHECK(in->key.api_version == write_version(in->key.api_key));
     CHECK(in->key.correlation_id == correlation);
     CHECK(in->client_id == std::optional<std::string>("floe-raft-1"));
-    CHECK(in->from == 1 + (std::holds_alternative<FetchRequest>(ex.request) ? 1 : 0));
+    bool fetching = std::holds_alternative<FetchRequest>(ex.request) || std::holds_alternative<FetchSnapshotRequest>(ex.request);
+    CHECK(in->from == 1 + (fetching ? 1 : 0));
 
     auto response_bytes = encode_response(ex.response, in->key);
     REQUIRE(response_bytes.ok());
@@ -562,4 +593,42 @@ TEST_CASE("api_versions_answer_lists_the_raft_apis_and_refuses_unknown_versions"
   protocol::ApiVersionsResponse m;
   REQUIRE(m.decode(r, 0).ok());
   CHECK(m.error_code == kafka_error::kUnsupportedVersion);
+}
+
+TEST_CASE("a_fetch_snapshot_answer_for_another_snapshot_or_beyond_its_size_is_rejected") {
+  const WireOptions o = options();
+  FetchSnapshotRequest asked{5, 2, 7, SnapshotId{400, 6}, 0, 100};
+  Bytes request_bytes = encode_request(asked, 1, 5, o);
+  auto in = decode_request(shared(request_bytes), o);
+  REQUIRE(in.ok());
+  auto answer = [&](FetchSnapshotResponse r) {
+    auto bytes = encode_response(r, in->key);
+    REQUIRE(bytes.ok());
+    return decode_response(shared(*bytes), OutboundRequest{in->key, asked}, o);
+  };
+  FetchSnapshotResponse good;
+  good.request_id = 5;
+  good.leader_epoch = 7;
+  good.leader_id = 1;
+  good.snapshot_id = SnapshotId{400, 6};
+  good.size_bytes = 50;
+  good.bytes = std::string(50, 'x');
+  CHECK(answer(good).ok());
+  auto other = good;
+  other.snapshot_id = SnapshotId{401, 6};
+  CHECK_FALSE(answer(other).ok());
+  auto beyond = good;
+  beyond.size_bytes = 10;
+  CHECK_FALSE(answer(beyond).ok());
+  auto too_big = good;
+  too_big.size_bytes = 500;
+  too_big.bytes = std::string(200, 'x');  // more than the 100 bytes asked
+  CHECK_FALSE(answer(too_big).ok());
+  // A request with a nonsensical snapshot id or position never reaches the replica.
+  FetchSnapshotRequest bad = asked;
+  bad.snapshot_id = SnapshotId{0, 0};
+  CHECK_FALSE(decode_request(shared(encode_request(bad, 1, 5, o)), o).ok());
+  bad = asked;
+  bad.position = -1;
+  CHECK_FALSE(decode_request(shared(encode_request(bad, 1, 5, o)), o).ok());
 }
