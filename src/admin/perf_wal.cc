@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "wal/block_wal.h"
@@ -37,12 +38,9 @@ double percentile(std::vector<double> v, double p) {
 struct RawFile {
   int fd = -1;
   void* buf = nullptr;
-  RawFile(const std::string& path, size_t file_bytes, size_t buf_bytes) {
-    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
-    if (fd < 0) fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd >= 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(file_bytes)) != 0) {
-      if (::ftruncate(fd, static_cast<off_t>(file_bytes)) != 0) std::perror("ftruncate");
-    }
+  RawFile(const std::string& path, size_t buf_bytes) {
+    fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+    if (fd < 0) fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (posix_memalign(&buf, 4096, buf_bytes) != 0) buf = nullptr;
     if (buf) std::memset(buf, 0xab, buf_bytes);
   }
@@ -52,9 +50,27 @@ struct RawFile {
   }
 };
 
+// Creates the raw scratch file and writes all of it once, so that the measurements overwrite
+// initialized blocks (as a WAL does after its first lap, and as a block device always does): on
+// ext4, a first write into preallocated space also converts the extent and makes the next
+// fdatasync commit the journal, which would measure the file system, not the disk.
+bool initialize_raw_file(const std::string& path, uint64_t total) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::fallocate(fd, 0, 0, static_cast<off_t>(total)) == 0 || ::ftruncate(fd, static_cast<off_t>(total)) == 0;
+  std::vector<uint8_t> block(4 << 20, 0xab);
+  for (uint64_t at = 0; ok && at < total; at += block.size()) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), total - at));
+    ok = ::pwrite(fd, block.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
 // Sequential O_DIRECT writes of `block` bytes, each followed by fdatasync: bytes/second.
 double raw_write_bandwidth(const std::string& path, uint64_t total, size_t block) {
-  RawFile f(path, total, block);
+  RawFile f(path, block);
   if (f.fd < 0 || !f.buf) return 0;
   auto t0 = Clock::now();
   for (uint64_t at = 0; at + block <= total; at += block) {
@@ -66,12 +82,12 @@ double raw_write_bandwidth(const std::string& path, uint64_t total, size_t block
 
 // p50/p99 of a 4 KiB O_DIRECT write + fdatasync, in microseconds.
 std::pair<double, double> raw_sync_latency_us(const std::string& path, int samples) {
-  RawFile f(path, 64ull << 20, 4096);
+  RawFile f(path, 4096);
   std::vector<double> lat;
   if (f.fd < 0 || !f.buf) return {0, 0};
   for (int i = 0; i < samples; ++i) {
     auto t0 = Clock::now();
-    off_t at = static_cast<off_t>((static_cast<uint64_t>(i) * 4096) % (64ull << 20));
+    off_t at = static_cast<off_t>((static_cast<uint64_t>(i) * 4096) % (16ull << 20));
     if (::pwrite(f.fd, f.buf, 4096, at) != 4096 || ::fdatasync(f.fd) != 0) return {0, 0};
     lat.push_back(seconds_since(t0) * 1e6);
   }
@@ -168,12 +184,18 @@ int run_wal_perf(const WalPerfOptions& o) {
   const std::string raw_path = (dir / "raw").string();
   const std::string wal_path = (dir / "wal").string();
 
-  double raw_64k = raw_write_bandwidth(raw_path, o.bytes_per_run / 4, 64 << 10);
-  double raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20);
-  double raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20);
-  auto [raw_p50, raw_p99] = raw_sync_latency_us(raw_path, 2000);
-  fs::remove(raw_path, ec);
-
+  // Rounds interleave the raw limits and the WAL runs, and the report takes each figure's median:
+  // on a shared disk whose speed drifts, a ratio of medians from interleaved runs compares like
+  // with like far better than one raw run followed by one WAL run.
+  struct Round {
+    double raw_64k = 0, raw_1m = 0, raw_4m = 0, raw_p50 = 0, raw_p99 = 0;
+    double wal_64k = 0, wal_1m = 0, wal_p50 = 0, wal_p99 = 0;
+  };
+  if (!initialize_raw_file(raw_path, o.bytes_per_run)) {
+    std::fprintf(stderr, "floe perf wal: cannot write %s\n", raw_path.c_str());
+    fs::remove_all(dir, ec);
+    return 1;
+  }
   wal::BlockWalOptions wo;
   wo.path = wal_path;
   wo.capacity_bytes = o.wal_capacity;
@@ -184,31 +206,68 @@ int run_wal_perf(const WalPerfOptions& o) {
     return 1;
   }
   auto& w = *opened->wal;
-  // The same 16 MiB of appends outstanding for both entry sizes (many producers' worth).
-  double wal_64k = wal_append_bandwidth(w, o.bytes_per_run / 4, 64 << 10, 256);
-  double wal_1m = wal_append_bandwidth(w, o.bytes_per_run, 1 << 20, 16);
-  auto lat = wal_latency_us(w, o.latency_rate_per_sec, o.latency_seconds);
-  auto st = w.stats();
+  // The WAL's first lap (not measured): afterwards it overwrites initialized blocks, as it does
+  // for the rest of its life.
+  (void)wal_append_bandwidth(w, o.wal_capacity + (o.wal_capacity >> 2), 1 << 20, 16);
+
+  std::vector<Round> rounds;
+  for (int round = 0; round < o.rounds; ++round) {
+    Round r;
+    r.raw_64k = raw_write_bandwidth(raw_path, o.bytes_per_run / 4, 64 << 10);
+    r.raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20);
+    r.raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20);
+    std::tie(r.raw_p50, r.raw_p99) = raw_sync_latency_us(raw_path, 2000);
+    // The same 16 MiB of appends outstanding for both entry sizes (many producers' worth).
+    r.wal_64k = wal_append_bandwidth(w, o.bytes_per_run / 4, 64 << 10, 256);
+    r.wal_1m = wal_append_bandwidth(w, o.bytes_per_run, 1 << 20, 16);
+    auto lat = wal_latency_us(w, o.latency_rate_per_sec, o.latency_seconds);
+    r.wal_p50 = percentile(lat, 0.5);
+    r.wal_p99 = percentile(lat, 0.99);
+    rounds.push_back(r);
+  }
+  const wal::WalStats last_stats = w.stats();
+  const bool direct = w.using_direct_io();
   w.close();
+  opened->wal.reset();
   fs::remove_all(dir, ec);
+
+  auto median = [&](double Round::*field) {
+    std::vector<double> v;
+    for (const auto& r : rounds) v.push_back(r.*field);
+    return percentile(v, 0.5);
+  };
+  const double raw_64k = median(&Round::raw_64k), raw_1m = median(&Round::raw_1m), raw_4m = median(&Round::raw_4m);
+  const double raw_p50 = median(&Round::raw_p50), raw_p99 = median(&Round::raw_p99);
+  const double wal_64k = median(&Round::wal_64k), wal_1m = median(&Round::wal_1m);
+  const double p50 = median(&Round::wal_p50), p99 = median(&Round::wal_p99);
 
   const double mib = 1024.0 * 1024.0;
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  std::printf("medians of %d interleaved rounds (raw limits and WAL runs alternate on the same disk); both\n"
+              "overwrite blocks written once before (steady state: a WAL after its first lap, a block device)\n",
+              o.rounds);
   std::printf("machine limits (same run, same disk):\n");
   std::printf("  raw O_DIRECT write+fdatasync  64 KiB blocks: %8.1f MiB/s\n", raw_64k / mib);
   std::printf("  raw O_DIRECT write+fdatasync   1 MiB blocks: %8.1f MiB/s\n", raw_1m / mib);
   std::printf("  raw O_DIRECT write+fdatasync   4 MiB blocks: %8.1f MiB/s\n", raw_4m / mib);
   std::printf("  raw 4 KiB O_DIRECT write+fdatasync latency: p50 %.0f us, p99 %.0f us\n", raw_p50, raw_p99);
-  std::printf("block WAL (%s):\n", w.using_direct_io() ? "O_DIRECT" : "buffered");
+  std::printf("block WAL (%s):\n", direct ? "O_DIRECT" : "buffered");
   std::printf("  append throughput, 64 KiB entries: %8.1f MiB/s = %.2fx raw 64 KiB, %.2fx raw 4 MiB (goal >= 0.8x)\n",
               wal_64k / mib, ratio(wal_64k, raw_64k), ratio(wal_64k, raw_4m));
   std::printf("  append throughput,  1 MiB entries: %8.1f MiB/s = %.2fx raw 1 MiB, %.2fx raw 4 MiB (goal >= 0.8x)\n",
               wal_1m / mib, ratio(wal_1m, raw_1m), ratio(wal_1m, raw_4m));
-  double p50 = percentile(lat, 0.5), p99 = percentile(lat, 0.99);
   std::printf("  append latency, 1 KiB at %d/s: p50 %.0f us, p99 %.0f us = %.2fx raw p99 (goal <= 1.5x)\n",
               o.latency_rate_per_sec, p50, p99, ratio(p99, raw_p99));
-  std::printf("  group commit: %llu appends in %llu device writes\n", static_cast<unsigned long long>(st.appends),
-              static_cast<unsigned long long>(st.records_written));
+  std::printf("  group commit (all rounds and the first lap): %llu appends in %llu device writes\n",
+              static_cast<unsigned long long>(last_stats.appends),
+              static_cast<unsigned long long>(last_stats.records_written));
+  if (rounds.size() > 1) {
+    std::printf("  per round, WAL 1 MiB / raw 4 MiB:");
+    for (const auto& r : rounds) std::printf(" %.2f", ratio(r.wal_1m, r.raw_4m));
+    std::printf("; WAL p99 / raw p99:");
+    for (const auto& r : rounds) std::printf(" %.2f", ratio(r.wal_p99, r.raw_p99));
+    std::printf("\n");
+  }
   return 0;
 }
 
@@ -233,8 +292,14 @@ int run_perf_command(int argc, char** argv) {
         return 2;
       }
       o.bytes_per_run = v;
+    } else if (a == "--rounds" && i + 1 < argc) {
+      o.rounds = std::atoi(argv[++i]);
+      if (o.rounds < 1 || o.rounds > 100) {
+        std::fprintf(stderr, "floe perf wal: --rounds must be 1..100\n");
+        return 2;
+      }
     } else {
-      std::fprintf(stderr, "floe perf wal: unknown option '%s'\nusage: floe perf wal [--path DIR] [--bytes N]\n", argv[i]);
+      std::fprintf(stderr, "floe perf wal: unknown option '%s'\nusage: floe perf wal [--path DIR] [--bytes N] [--rounds N]\n", argv[i]);
       return 2;
     }
   }

@@ -89,6 +89,7 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   co.log_dir = cfg.get_string("metadata.log.dir");
   for (const auto& v : voters) co.voters.push_back(raft::VoterAddress{v.id, v.host, v.port});
   co.default_num_partitions = cfg.get_int("num.partitions");
+  co.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
   co.open_timeout_ms = 60000;  // the other voters may start later
   std::filesystem::create_directories(co.log_dir, ec);
   if (ec) return fail(err, "metadata.log.dir: cannot create '" + co.log_dir + "': " + ec.message());
@@ -165,6 +166,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   co.log_dir = cfg.get_string("metadata.log.dir");
   co.voters.push_back(raft::VoterAddress{voters[0].id, voters[0].host, voters[0].port});
   co.default_num_partitions = cfg.get_int("num.partitions");
+  co.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
   std::filesystem::create_directories(co.log_dir, ec);
   auto controller = metadata::Controller::open(co);
   if (!controller.ok()) return fail(err, "metadata.log.dir '" + co.log_dir + "': " + controller.error().message);

@@ -76,6 +76,9 @@ constexpr KeySpec kKeys[] = {
      "Largest record batch a broker accepts (after compression)."},
     {"metadata.log.dir", Type::string, "{data.dir}/metadata", true, 0, 0, "", Use::active,
      "Directory of the Raft metadata log and its snapshots."},
+    {"metadata.log.max.snapshot.interval.entries", Type::integer, "1000", true, 1, kI32Max, "", Use::active,
+     "A controller snapshots its metadata state every this many applied metadata log entries and "
+     "drops the log below the snapshot; followers further behind catch up by FetchSnapshot."},
     {"node.id", Type::integer, "1", true, 0, kI32Max, "", Use::active,
      "This node's id, unique in the cluster; a controller's id must be in controller.quorum.voters."},
     {"num.io.threads", Type::integer, "8", true, 1, 256, "", Use::not_yet,

@@ -133,4 +133,11 @@ expect_rc 1 "cluster status against a silent peer"
 expect_in "$err" "timed out"
 [ "$took" -le 15 ] || fail "cluster status waited ${took}s for a silent peer"
 
+# perf wal: one small round runs and reports; a bad option is a usage error (exit 2).
+run perf wal --path "$tmp" --bytes 16777216 --rounds 1
+expect_rc 0 "perf wal"
+expect_in "$out" "append latency, 1 KiB"
+run perf wal --rounds 0
+expect_rc 2 "perf wal --rounds 0"
+
 echo "test_cli: ok"
