@@ -1,86 +1,102 @@
 #include "admin/controller_api.h"
 
+#include "broker/call.h"
 #include "common/log.h"
+#include "metadata/controller_rpc.h"
 #include "protocol/api.h"
-#include "protocol/generated/create_topics_request.h"
-#include "protocol/generated/create_topics_response.h"
-#include "protocol/generated/describe_quorum_request.h"
-#include "protocol/generated/describe_quorum_response.h"
-#include "protocol/generated/metadata_request.h"
-#include "protocol/generated/metadata_response.h"
-#include "protocol/generated/request_header.h"
-#include "protocol/generated/response_header.h"
+#include "protocol/messages.h"
 #include "raft/wire.h"
 
 namespace floe::admin {
 
 namespace {
 
-constexpr int16_t kNotController = 41;
+using broker::KafkaCall;
+using broker::decode_request;
+namespace rpc = metadata::rpc;
+namespace p = protocol;
+
 constexpr int16_t kUnknownTopicOrPartition = 3;
 constexpr int16_t kMaxMetadataVersion = 12;  // v13 adds only a top-level error code; keep to 12
 
-// One request: its frame, the responder, and where the body starts.
-struct Call {
-  net::RequestFrame frame;
-  net::Responder responder;
-  size_t body_offset = 0;
-
-  template <typename Request>
-  std::optional<Request> decode() {
-    ByteReader r(frame.frame);
-    Request request;
-    if (!r.skip(body_offset).ok() || !request.decode(r, frame.api_version).ok()) return std::nullopt;
-    return request;
-  }
-  template <typename Response>
-  void reply(const Response& response) {
-    ByteWriter w(256);
-    protocol::ResponseHeader header;
-    header.correlation_id = frame.correlation_id;
-    header.encode(w, protocol::response_header_version(frame.api_key, frame.api_version));
-    response.encode(w, frame.api_version);
-    responder.respond(w.take());
-  }
+// What the controller listener serves besides Raft (the transport answers ApiVersions and the
+// Raft APIs itself). Sorted by key.
+constexpr ControllerApi::Served kServed[] = {
+    {3, 0, kMaxMetadataVersion},                                    // Metadata
+    {19, 0, p::CreateTopicsRequest::kHighestVersion},               // CreateTopics
+    {20, 0, p::DeleteTopicsRequest::kHighestVersion},               // DeleteTopics
+    {33, 0, p::AlterConfigsRequest::kHighestVersion},               // AlterConfigs
+    {37, 0, p::CreatePartitionsRequest::kHighestVersion},           // CreatePartitions
+    {44, 0, p::IncrementalAlterConfigsRequest::kHighestVersion},    // IncrementalAlterConfigs
+    {55, 0, p::DescribeQuorumRequest::kHighestVersion},             // DescribeQuorum
+    {62, 0, p::BrokerRegistrationRequest::kHighestVersion},         // BrokerRegistration
+    {63, 0, p::BrokerHeartbeatRequest::kHighestVersion},            // BrokerHeartbeat
+    {67, 0, p::AllocateProducerIdsRequest::kHighestVersion},        // AllocateProducerIds
+    {1100, 0, 0}, {1101, 0, 0}, {1102, 0, 0}, {1103, 0, 0},          // floe's stream RPCs
+    {1104, 0, 0}, {1105, 0, 0}, {1106, 0, 0}, {1107, 0, 0},          // floe's object RPCs
 };
 
-protocol::DescribeQuorumResponse quorum_response(const raft::QuorumDescription& q, int16_t version,
-                                                 const std::vector<raft::VoterAddress>& voters,
-                                                 const std::string& listener_name) {
-  protocol::DescribeQuorumResponse response;
+p::DescribeQuorumResponse quorum_response(const raft::QuorumDescription& q, int16_t version,
+                                          const std::vector<raft::VoterAddress>& voters,
+                                          const std::string& listener_name) {
+  p::DescribeQuorumResponse response;
   if (version >= 2) {
     for (const auto& v : voters) {
-      protocol::DescribeQuorumResponse::Node node;
+      p::DescribeQuorumResponse::Node node;
       node.node_id = v.id;
       node.listeners.push_back({listener_name, v.host, v.port, {}});
       response.nodes.push_back(std::move(node));
     }
   }
-  protocol::DescribeQuorumResponse::TopicData topic;
+  p::DescribeQuorumResponse::TopicData topic;
   topic.topic_name = std::string(raft::kMetadataTopicName);
-  protocol::DescribeQuorumResponse::PartitionData p;
-  p.partition_index = raft::kMetadataPartition;
-  p.leader_id = q.leader_id;
-  p.leader_epoch = q.epoch;
-  p.high_watermark = q.high_watermark;
+  p::DescribeQuorumResponse::PartitionData part;
+  part.partition_index = raft::kMetadataPartition;
+  part.leader_id = q.leader_id;
+  part.leader_epoch = q.epoch;
+  part.high_watermark = q.high_watermark;
   auto convert = [](const raft::QuorumReplicaState& s) {
-    protocol::DescribeQuorumResponse::ReplicaState r;
+    p::DescribeQuorumResponse::ReplicaState r;
     r.replica_id = s.replica_id;
     r.log_end_offset = s.log_end_offset;
     r.last_fetch_timestamp = s.last_fetch_timestamp_ms;
     r.last_caught_up_timestamp = s.last_caught_up_timestamp_ms;
     return r;
   };
-  for (const auto& v : q.voters) p.current_voters.push_back(convert(v));
-  for (const auto& o : q.observers) p.observers.push_back(convert(o));
-  if (version < 2) p.error_message.reset();
-  topic.partitions.push_back(std::move(p));
+  for (const auto& v : q.voters) part.current_voters.push_back(convert(v));
+  for (const auto& o : q.observers) part.observers.push_back(convert(o));
+  if (version < 2) part.error_message.reset();
+  topic.partitions.push_back(std::move(part));
   response.topics.push_back(std::move(topic));
   if (version < 2) response.error_message.reset();
   return response;
 }
 
+// The offset a write's callback has been applied at (the Controller publishes its image before
+// it runs the callback).
+int64_t applied_offset(const metadata::Controller& c) { return c.image()->offset; }
+
+// floe RPC responses: fill the common status fields.
+template <typename Response>
+void put_status(Response& response, const Status& status, int64_t offset) {
+  if (status.ok()) {
+    response.metadata_offset = offset;
+    return;
+  }
+  auto wire = rpc::to_wire(status.error());
+  response.error_code = wire.error_code;
+  response.status_code = wire.status_code;
+  response.error_message = wire.error_message;
+  response.metadata_offset = -1;
+}
+
+int16_t topic_error_code(const Error& e) {
+  return rpc::is_not_controller(e) ? rpc::kNotController : rpc::kUnknownServerError;
+}
+
 }  // namespace
+
+std::span<const ControllerApi::Served> ControllerApi::served_apis() { return kServed; }
 
 void ControllerApi::attach(std::shared_ptr<metadata::Controller> controller) {
   std::lock_guard lock(mu_);
@@ -98,107 +114,80 @@ std::shared_ptr<metadata::Controller> ControllerApi::controller() const {
 }
 
 void ControllerApi::handle(net::RequestFrame request, net::Responder responder) {
-  auto call = std::make_shared<Call>(Call{std::move(request), std::move(responder), 0});
-  const int16_t api = call->frame.api_key;
-  const int16_t version = call->frame.api_version;
-  int16_t max_version = api == protocol::DescribeQuorumRequest::kApiKey  ? protocol::DescribeQuorumRequest::kHighestVersion
-                        : api == protocol::CreateTopicsRequest::kApiKey ? protocol::CreateTopicsRequest::kHighestVersion
-                        : api == protocol::MetadataRequest::kApiKey     ? kMaxMetadataVersion
-                                                                        : -1;
-  if (version < 0 || version > max_version) {
+  auto call = std::make_shared<KafkaCall>(std::move(request), std::move(responder));
+  const int16_t api = call->api_key();
+  const int16_t version = call->version();
+  const Served* served = nullptr;
+  for (const auto& s : kServed) {
+    if (s.key == api) served = &s;
+  }
+  if (served == nullptr || version < served->min_version || version > served->max_version) {
     log::debug("controller-api", "closing " + call->frame.peer + ": unsupported api " + std::to_string(api) + " v" +
                                      std::to_string(version));
-    return call->responder.close();
+    return call->close();
   }
   {
     ByteReader r(call->frame.frame);
-    protocol::RequestHeader header;
-    if (!header.decode(r, protocol::request_header_version(api, version)).ok()) return call->responder.close();
+    p::RequestHeader header;
+    if (!header.decode(r, p::request_header_version(api, version)).ok()) return call->close();
     call->body_offset = r.pos();
   }
-  auto controller = this->controller();
-
-  if (api == protocol::DescribeQuorumRequest::kApiKey) {
-    if (!call->decode<protocol::DescribeQuorumRequest>()) return call->responder.close();
-    if (!controller) {
-      raft::QuorumDescription q;
-      q.self_id = self_id_;
-      return call->reply(quorum_response(q, version, voters_, listener_name_));
-    }
-    return controller->describe_quorum(
-        [call, version, voters = voters_, name = listener_name_](raft::QuorumDescription q) {
-          call->reply(quorum_response(q, version, voters, name));
-        });
+  auto c = controller();
+  switch (api) {
+    case p::DescribeQuorumRequest::kApiKey: return describe_quorum(call, c);
+    case p::MetadataRequest::kApiKey: return metadata(call, c);
+    default: break;
   }
+  // Everything else writes: only a leader that has its controller attached takes it.
+  if (api >= 1100) return floe_rpc(call, c);
+  return kafka_write(call, c);
+}
 
-  if (api == protocol::CreateTopicsRequest::kApiKey) {
-    auto req = call->decode<protocol::CreateTopicsRequest>();
-    if (!req) return call->responder.close();
-    if (!controller) {
-      protocol::CreateTopicsResponse response;
-      for (const auto& t : req->topics) {
-        protocol::CreateTopicsResponse::CreatableTopicResult r;
-        r.name = t.name;
-        r.error_code = kNotController;
-        r.error_message = "not the controller";
-        response.topics.push_back(std::move(r));
-      }
-      return call->reply(response);
-    }
-    std::vector<metadata::TopicSpec> specs;
-    for (const auto& t : req->topics) {
-      metadata::TopicSpec spec;
-      spec.name = t.name;
-      spec.num_partitions = t.num_partitions;
-      for (const auto& c : t.configs) {
-        if (c.value) spec.configs[c.name] = *c.value;
-      }
-      specs.push_back(std::move(spec));
-    }
-    return controller->create_topics(
-        std::move(specs), req->validate_only, [call](Result<std::vector<metadata::TopicResult>> results) {
-          protocol::CreateTopicsResponse response;
-          if (results.ok()) {
-            std::vector<metadata::TopicResult> list = std::move(results.value());
-            response.topics.resize(list.size());
-            for (size_t i = 0; i < list.size(); ++i) {
-              auto& out = response.topics[i];
-              const bool ok = list[i].error_code == 0;
-              out.name = list[i].name;
-              out.topic_id = list[i].topic_id;
-              out.error_code = list[i].error_code;
-              if (ok) out.error_message.reset();
-              else out.error_message = list[i].error_message;
-              out.num_partitions = ok ? list[i].num_partitions : -1;
-              out.replication_factor = ok ? 1 : -1;
-            }
-          }
-          call->reply(response);
-        });
+void ControllerApi::describe_quorum(const std::shared_ptr<KafkaCall>& call,
+                                    const std::shared_ptr<metadata::Controller>& c) {
+  if (!decode_request<p::DescribeQuorumRequest>(*call)) return;
+  const int16_t version = call->version();
+  if (!c) {
+    raft::QuorumDescription q;
+    q.self_id = self_id_;
+    return call->reply(quorum_response(q, version, voters_, listener_name_));
   }
+  c->describe_quorum([call, version, voters = voters_, name = listener_name_](raft::QuorumDescription q) {
+    call->reply(quorum_response(q, version, voters, name));
+  });
+}
 
-  // Metadata: the committed image.
-  auto req = call->decode<protocol::MetadataRequest>();
-  if (!req) return call->responder.close();
-  protocol::MetadataResponse response;
-  if (!controller) return call->reply(response);
-  auto image = controller->image();
-  auto status = controller->raft_status();
+// Metadata: the committed image (topics only; brokers as registered).
+void ControllerApi::metadata(const std::shared_ptr<KafkaCall>& call, const std::shared_ptr<metadata::Controller>& c) {
+  auto req = decode_request<p::MetadataRequest>(*call);
+  if (!req) return;
+  const int16_t version = call->version();
+  p::MetadataResponse response;
+  if (!c) return call->reply(response);
+  auto image = c->image();
+  auto status = c->raft_status();
   response.cluster_id = image->cluster_id.empty() ? std::nullopt : std::optional<std::string>(image->cluster_id);
   response.controller_id = status.leader_id;
+  for (const auto& [id, b] : image->brokers) {
+    if (b.fenced) continue;
+    for (const auto& l : b.listeners) {
+      if (l.name != "PLAINTEXT") continue;
+      response.brokers.push_back({static_cast<int32_t>(id.value()), l.host, l.port, b.rack, {}});
+    }
+  }
   auto add = [&](const metadata::TopicImage& t) {
-    protocol::MetadataResponse::MetadataResponseTopic topic;
+    p::MetadataResponse::MetadataResponseTopic topic;
     topic.name = t.name;
     topic.topic_id = t.id;
     topic.is_internal = t.internal;
-    for (const auto& p : t.partitions) {
-      protocol::MetadataResponse::MetadataResponsePartition part;
-      part.partition_index = p.index;
-      part.leader_id = p.leader.value();
-      part.leader_epoch = p.leader_epoch;
-      part.replica_nodes = {p.leader.value()};
-      part.isr_nodes = {p.leader.value()};
-      topic.partitions.push_back(std::move(part));
+    for (const auto& part : t.partitions) {
+      p::MetadataResponse::MetadataResponsePartition out;
+      out.partition_index = part.index;
+      out.leader_id = part.leader.value();
+      out.leader_epoch = part.leader_epoch;
+      out.replica_nodes = {part.leader.value()};
+      out.isr_nodes = {part.leader.value()};
+      topic.partitions.push_back(std::move(out));
     }
     response.topics.push_back(std::move(topic));
   };
@@ -212,7 +201,7 @@ void ControllerApi::handle(net::RequestFrame request, net::Responder responder) 
       if (t) {
         add(*t);
       } else {
-        protocol::MetadataResponse::MetadataResponseTopic missing;
+        p::MetadataResponse::MetadataResponseTopic missing;
         missing.name = wanted.name;
         missing.error_code = kUnknownTopicOrPartition;
         response.topics.push_back(std::move(missing));
@@ -220,6 +209,358 @@ void ControllerApi::handle(net::RequestFrame request, net::Responder responder) 
     }
   }
   call->reply(response);
+}
+
+// Kafka's controller writes. A node without an attached controller answers NOT_CONTROLLER (the
+// Controller itself answers it when this node does not lead).
+void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
+                                const std::shared_ptr<metadata::Controller>& c) {
+  const int16_t api = call->api_key();
+  auto topic_results = [](std::vector<metadata::TopicResult>* list, const Result<std::vector<metadata::TopicResult>>& r,
+                          const std::vector<std::string>& names) {
+    if (r.ok()) {
+      *list = *r;
+      return;
+    }
+    for (const auto& n : names) {
+      metadata::TopicResult t;
+      t.name = n;
+      t.error_code = topic_error_code(r.error());
+      t.error_message = r.error().message;
+      list->push_back(std::move(t));
+    }
+  };
+  auto not_controller = Error(Errc::internal, "not the controller");
+
+  if (api == p::CreateTopicsRequest::kApiKey) {
+    auto req = decode_request<p::CreateTopicsRequest>(*call);
+    if (!req) return;
+    std::vector<metadata::TopicSpec> specs;
+    std::vector<std::string> names;
+    for (const auto& t : req->topics) {
+      metadata::TopicSpec spec;
+      spec.name = t.name;
+      spec.num_partitions = t.num_partitions;
+      for (const auto& cfg : t.configs) {
+        if (cfg.value) spec.configs[cfg.name] = *cfg.value;
+      }
+      // floe's hidden group-state topic: created by the first broker that starts.
+      spec.internal = t.name == broker::kGroupStateTopic;
+      specs.push_back(std::move(spec));
+      names.push_back(t.name);
+    }
+    auto finish = [call, names, topic_results, c](Result<std::vector<metadata::TopicResult>> results) {
+      std::vector<metadata::TopicResult> list;
+      topic_results(&list, results, names);
+      p::CreateTopicsResponse response;
+      for (const auto& t : list) {
+        auto& out = response.topics.emplace_back();
+        const bool ok = t.error_code == 0;
+        out.name = t.name;
+        out.topic_id = t.topic_id;
+        out.error_code = t.error_code;
+        if (ok) out.error_message.reset();
+        else out.error_message = t.error_message;
+        out.num_partitions = ok ? t.num_partitions : -1;
+        out.replication_factor = ok ? 1 : -1;
+      }
+      if (c && results.ok()) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->create_topics(std::move(specs), req->validate_only, finish);
+  }
+
+  if (api == p::DeleteTopicsRequest::kApiKey) {
+    auto req = decode_request<p::DeleteTopicsRequest>(*call);
+    if (!req) return;
+    std::vector<std::string> names = req->topic_names;
+    for (const auto& t : req->topics) {
+      if (t.name) names.push_back(*t.name);
+    }
+    auto finish = [call, names, topic_results, c](Result<std::vector<metadata::TopicResult>> results) {
+      std::vector<metadata::TopicResult> list;
+      topic_results(&list, results, names);
+      p::DeleteTopicsResponse response;
+      for (const auto& t : list) {
+        auto& out = response.responses.emplace_back();
+        out.name = t.name;
+        out.topic_id = t.topic_id;
+        out.error_code = t.error_code;
+        if (t.error_code != 0) out.error_message = t.error_message;
+      }
+      if (c && results.ok()) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->delete_topics(names, finish);
+  }
+
+  if (api == p::CreatePartitionsRequest::kApiKey) {
+    auto req = decode_request<p::CreatePartitionsRequest>(*call);
+    if (!req) return;
+    std::vector<metadata::PartitionsSpec> specs;
+    std::vector<std::string> names;
+    for (const auto& t : req->topics) {
+      specs.push_back({t.name, t.count});
+      names.push_back(t.name);
+    }
+    auto finish = [call, names, topic_results, c](Result<std::vector<metadata::TopicResult>> results) {
+      std::vector<metadata::TopicResult> list;
+      topic_results(&list, results, names);
+      p::CreatePartitionsResponse response;
+      for (const auto& t : list) {
+        auto& out = response.results.emplace_back();
+        out.name = t.name;
+        out.error_code = t.error_code;
+        if (t.error_code != 0) out.error_message = t.error_message;
+      }
+      if (c && results.ok()) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->create_partitions(std::move(specs), req->validate_only, finish);
+  }
+
+  if (api == p::IncrementalAlterConfigsRequest::kApiKey || api == p::AlterConfigsRequest::kApiKey) {
+    // One topic per request (what RemoteController sends); each resource is answered.
+    struct Item {
+      std::string topic;
+      std::vector<metadata::ConfigChange> changes;
+      int8_t resource_type;
+    };
+    std::vector<Item> items;
+    bool validate_only = false;
+    const bool incremental = api == p::IncrementalAlterConfigsRequest::kApiKey;
+    if (incremental) {
+      auto req = decode_request<p::IncrementalAlterConfigsRequest>(*call);
+      if (!req) return;
+      validate_only = req->validate_only;
+      for (const auto& res : req->resources) {
+        Item item{res.resource_name, {}, res.resource_type};
+        for (const auto& cfg : res.configs) {
+          item.changes.push_back({cfg.name, cfg.config_operation == 1 ? metadata::ConfigOp::remove : metadata::ConfigOp::set,
+                                  cfg.value});
+        }
+        items.push_back(std::move(item));
+      }
+    } else {
+      auto req = decode_request<p::AlterConfigsRequest>(*call);
+      if (!req) return;
+      validate_only = req->validate_only;
+      for (const auto& res : req->resources) {
+        Item item{res.resource_name, {}, res.resource_type};
+        for (const auto& cfg : res.configs) item.changes.push_back({cfg.name, metadata::ConfigOp::set, cfg.value});
+        items.push_back(std::move(item));
+      }
+    }
+    struct State {
+      std::mutex mu;
+      std::vector<metadata::TopicResult> results;
+      std::vector<int8_t> types;
+      size_t remaining = 0;
+      bool any_ok = false;
+    };
+    auto state = std::make_shared<State>();
+    state->results.resize(items.size());
+    state->remaining = items.size();
+    for (const auto& item : items) state->types.push_back(item.resource_type);
+    auto reply = [call, state, incremental, c] {
+      auto fill = [&](auto& response) {
+        for (size_t i = 0; i < state->results.size(); ++i) {
+          auto& out = response.responses.emplace_back();
+          out.resource_type = state->types[i];
+          out.resource_name = state->results[i].name;
+          out.error_code = state->results[i].error_code;
+          if (state->results[i].error_code != 0) out.error_message = state->results[i].error_message;
+          else out.error_message.reset();
+        }
+        if (c && state->any_ok) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+        call->reply(response);
+      };
+      if (incremental) {
+        p::IncrementalAlterConfigsResponse response;
+        fill(response);
+      } else {
+        p::AlterConfigsResponse response;
+        fill(response);
+      }
+    };
+    if (items.empty()) return reply();
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto done = [state, i, reply, name = items[i].topic](Result<metadata::TopicResult> r) {
+        bool last = false;
+        {
+          std::lock_guard lock(state->mu);
+          if (r.ok()) {
+            state->results[i] = *r;
+            if (r->error_code == 0) state->any_ok = true;
+          } else {
+            state->results[i].error_code = topic_error_code(r.error());
+            state->results[i].error_message = r.error().message;
+          }
+          state->results[i].name = name;
+          last = --state->remaining == 0;
+        }
+        if (last) reply();
+      };
+      if (!c) {
+        done(not_controller);
+        continue;
+      }
+      c->alter_topic_configs(items[i].topic, std::move(items[i].changes), incremental, validate_only, done);
+    }
+    return;
+  }
+
+  if (api == p::BrokerRegistrationRequest::kApiKey) {
+    auto req = decode_request<p::BrokerRegistrationRequest>(*call);
+    if (!req) return;
+    metadata::BrokerRegistration reg;
+    reg.id = NodeId(req->broker_id);
+    reg.incarnation_id = req->incarnation_id;
+    for (const auto& l : req->listeners) reg.listeners.push_back(metadata::BrokerListener{l.name, l.host, l.port});
+    reg.rack = req->rack;
+    auto finish = [call, c](Result<stream::Done> r) {
+      p::BrokerRegistrationResponse response;
+      if (r.ok()) {
+        response.broker_epoch = applied_offset(*c);
+        rpc::set_metadata_offset(response.unknown_tagged_fields, response.broker_epoch);
+      } else {
+        response.error_code = topic_error_code(r.error());
+      }
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->register_broker(std::move(reg), finish);
+  }
+
+  if (api == p::BrokerHeartbeatRequest::kApiKey) {
+    auto req = decode_request<p::BrokerHeartbeatRequest>(*call);
+    if (!req) return;
+    p::BrokerHeartbeatResponse response;
+    if (!c || c->raft_status().leader_id != self_id_) {
+      response.error_code = rpc::kNotController;
+      return call->reply(response);
+    }
+    // Sessions and fencing are the Controller's (placement) work; until it tracks them a live
+    // heartbeat simply confirms the broker.
+    response.is_caught_up = true;
+    response.is_fenced = false;
+    response.should_shut_down = req->want_shut_down;
+    return call->reply(response);
+  }
+
+  if (api == p::AllocateProducerIdsRequest::kApiKey) {
+    auto req = decode_request<p::AllocateProducerIdsRequest>(*call);
+    if (!req) return;
+    auto finish = [call, c](Result<metadata::ProducerIdBlock> r) {
+      p::AllocateProducerIdsResponse response;
+      if (r.ok()) {
+        response.producer_id_start = r->first_id;
+        response.producer_id_len = r->size;
+        rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      } else {
+        response.error_code = topic_error_code(r.error());
+      }
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->allocate_producer_ids(NodeId(req->broker_id), finish);
+  }
+  call->close();
+}
+
+// floe's stream and object RPCs (1100+).
+void ControllerApi::floe_rpc(const std::shared_ptr<KafkaCall>& call, const std::shared_ptr<metadata::Controller>& c) {
+  auto not_controller = Error(Errc::internal, "not the controller");
+  // Answers a Done-valued write.
+  auto done_writer = [call, c]<typename Response>(Response*) {
+    return [call, c](Result<stream::Done> r) {
+      Response response;
+      put_status(response, r.ok() ? Status{} : Status(r.error()), c ? applied_offset(*c) : -1);
+      call->reply(response);
+    };
+  };
+  switch (call->api_key()) {
+    case p::FloeCreateStreamRequest::kApiKey: {
+      if (!decode_request<p::FloeCreateStreamRequest>(*call)) return;
+      auto finish = [call, c](Result<stream::StreamInfo> r) {
+        p::FloeCreateStreamResponse response;
+        put_status(response, r.ok() ? Status{} : Status(r.error()), c ? applied_offset(*c) : -1);
+        if (r.ok()) rpc::put_stream_info(response, *r);
+        call->reply(response);
+      };
+      if (!c) return finish(not_controller);
+      return c->create_stream(finish);
+    }
+    case p::FloeOpenStreamRequest::kApiKey: {
+      auto req = decode_request<p::FloeOpenStreamRequest>(*call);
+      if (!req) return;
+      auto finish = [call, c](Result<stream::StreamInfo> r) {
+        p::FloeOpenStreamResponse response;
+        put_status(response, r.ok() ? Status{} : Status(r.error()), c ? applied_offset(*c) : -1);
+        if (r.ok()) rpc::put_stream_info(response, *r);
+        call->reply(response);
+      };
+      if (!c) return finish(not_controller);
+      return c->open_stream(StreamId(static_cast<uint64_t>(req->stream_id)), NodeId(req->node_id), finish);
+    }
+    case p::FloeCloseStreamRequest::kApiKey: {
+      auto req = decode_request<p::FloeCloseStreamRequest>(*call);
+      if (!req) return;
+      auto finish = done_writer(static_cast<p::FloeCloseStreamResponse*>(nullptr));
+      if (!c) return finish(not_controller);
+      return c->close_stream(StreamId(static_cast<uint64_t>(req->stream_id)),
+                             StreamEpoch(static_cast<uint64_t>(req->epoch)), finish);
+    }
+    case p::FloeTrimStreamRequest::kApiKey: {
+      auto req = decode_request<p::FloeTrimStreamRequest>(*call);
+      if (!req) return;
+      auto finish = done_writer(static_cast<p::FloeTrimStreamResponse*>(nullptr));
+      if (!c) return finish(not_controller);
+      return c->trim_stream(StreamId(static_cast<uint64_t>(req->stream_id)),
+                            StreamEpoch(static_cast<uint64_t>(req->epoch)), Offset(req->new_start_offset), finish);
+    }
+    case p::FloePrepareObjectsRequest::kApiKey: {
+      auto req = decode_request<p::FloePrepareObjectsRequest>(*call);
+      if (!req) return;
+      auto finish = [call, c](Result<ObjectId> r) {
+        p::FloePrepareObjectsResponse response;
+        put_status(response, r.ok() ? Status{} : Status(r.error()), c ? applied_offset(*c) : -1);
+        if (r.ok()) response.first_object_id = static_cast<int64_t>(r->value());
+        call->reply(response);
+      };
+      if (!c) return finish(not_controller);
+      if (req->count <= 0) return finish(Error(Errc::invalid_value, "prepare_objects: count must be positive"));
+      return c->prepare_objects(static_cast<uint32_t>(req->count), req->ttl_ms, finish);
+    }
+    case p::FloeCommitStreamSetObjectRequest::kApiKey: {
+      auto req = decode_request<p::FloeCommitStreamSetObjectRequest>(*call);
+      if (!req) return;
+      auto finish = done_writer(static_cast<p::FloeCommitStreamSetObjectResponse*>(nullptr));
+      if (!c) return finish(not_controller);
+      return c->commit_stream_set_object(rpc::from_wire(*req), finish);
+    }
+    case p::FloeCommitStreamObjectRequest::kApiKey: {
+      auto req = decode_request<p::FloeCommitStreamObjectRequest>(*call);
+      if (!req) return;
+      auto finish = done_writer(static_cast<p::FloeCommitStreamObjectResponse*>(nullptr));
+      if (!c) return finish(not_controller);
+      return c->commit_stream_object(rpc::from_wire(*req), finish);
+    }
+    case p::FloeEraseObjectsRequest::kApiKey: {
+      auto req = decode_request<p::FloeEraseObjectsRequest>(*call);
+      if (!req) return;
+      auto finish = done_writer(static_cast<p::FloeEraseObjectsResponse*>(nullptr));
+      if (!c) return finish(not_controller);
+      std::vector<ObjectId> ids;
+      for (auto id : req->object_ids) ids.push_back(ObjectId(static_cast<uint64_t>(id)));
+      return c->erase_objects(std::move(ids), finish);
+    }
+    default:
+      return call->close();
+  }
 }
 
 }  // namespace floe::admin

@@ -10,6 +10,7 @@
 #include "broker/broker.h"
 #include "common/log.h"
 #include "metadata/controller_client.h"
+#include "metadata/remote_controller.h"
 #include "net/server.h"
 #include "objectstore/bucket_uri.h"
 #include "raft/transport_tcp.h"
@@ -135,17 +136,24 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
 
 int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (cfg.has_role("controller") && !cfg.has_role("broker")) return serve_controller_only(cfg, out, err);
-  if (!cfg.has_role("broker") || !cfg.has_role("controller")) {
-    return fail(err, "process.roles: this build serves the combined broker,controller role (a single node) or "
-                     "controller alone (a metadata quorum voter); brokers with a remote controller come next");
-  }
+  if (!cfg.has_role("broker")) return fail(err, "process.roles: broker, controller, or both");
   const NodeId node_id(cfg.get_int("node.id"));
   auto voters = cfg.get_voters("controller.quorum.voters");
-  if (voters.size() != 1 || voters[0].id != node_id.value()) {
+  const bool remote = !cfg.has_role("controller");
+  if (!remote && (voters.size() != 1 || voters[0].id != node_id.value())) {
     return fail(err, "controller.quorum.voters: a broker,controller node runs a single-voter quorum; set it to " +
                          std::to_string(node_id.value()) +
-                         "@host:port, or run the quorum on process.roles=controller nodes (brokers talking to a "
-                         "remote quorum come next)");
+                         "@host:port, or run the quorum on process.roles=controller nodes and this node with "
+                         "process.roles=broker");
+  }
+  if (remote) {
+    for (const auto& v : voters) {
+      if (v.id == node_id.value()) {
+        return fail(err, "process.roles=broker: node.id " + std::to_string(v.id) +
+                             " is one of controller.quorum.voters; a broker-only node follows a quorum of other "
+                             "nodes (give it another node.id, or add controller to process.roles)");
+      }
+    }
   }
   auto listener = find_listener(cfg, "listeners", "PLAINTEXT");
   if (!listener) return fail(err, "listeners: no PLAINTEXT listener (e.g. PLAINTEXT://localhost:9092)");
@@ -160,18 +168,49 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return fail(err, "data.dir: cannot create '" + data_dir + "': " + ec.message());
 
-  // Controller: the Raft metadata log.
-  metadata::ControllerOptions co;
-  co.node_id = node_id;
-  co.log_dir = cfg.get_string("metadata.log.dir");
-  co.voters.push_back(raft::VoterAddress{voters[0].id, voters[0].host, voters[0].port});
-  co.default_num_partitions = cfg.get_int("num.partitions");
-  co.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
-  std::filesystem::create_directories(co.log_dir, ec);
-  auto controller = metadata::Controller::open(co);
-  if (!controller.ok()) return fail(err, "metadata.log.dir '" + co.log_dir + "': " + controller.error().message);
-  std::shared_ptr<metadata::Controller> meta(std::move(*controller));
-
+  // The controller: in process (a single-voter Raft metadata log), or a remote quorum that this
+  // broker follows as an observer (metadata/remote_controller.h).
+  std::shared_ptr<metadata::Controller> meta;
+  std::shared_ptr<metadata::RemoteController> remote_meta;
+  std::shared_ptr<metadata::ControllerClient> client;
+  std::shared_ptr<stream::StreamMetadata> stream_meta;
+  const std::string log_dir = cfg.get_string("metadata.log.dir");
+  std::filesystem::create_directories(log_dir, ec);
+  if (!remote) {
+    metadata::ControllerOptions co;
+    co.node_id = node_id;
+    co.log_dir = log_dir;
+    co.voters.push_back(raft::VoterAddress{voters[0].id, voters[0].host, voters[0].port});
+    co.default_num_partitions = cfg.get_int("num.partitions");
+    co.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
+    auto controller = metadata::Controller::open(co);
+    if (!controller.ok()) return fail(err, "metadata.log.dir '" + co.log_dir + "': " + controller.error().message);
+    meta = std::shared_ptr<metadata::Controller>(std::move(*controller));
+    client = std::make_shared<metadata::LocalControllerClient>(meta);
+    stream_meta = meta;
+  } else {
+    metadata::RemoteControllerOptions ro;
+    ro.node_id = node_id;
+    ro.log_dir = log_dir;
+    for (const auto& v : voters) ro.voters.push_back(raft::VoterAddress{v.id, v.host, v.port});
+    std::string names = cfg.get_string("controller.listener.names");
+    ro.controller_listener_name = names.substr(0, names.find(','));
+    if (ro.controller_listener_name.empty()) ro.controller_listener_name = "CONTROLLER";
+    ro.heartbeat_interval_ms = cfg.get_duration_ms("broker.heartbeat.interval.ms");
+    ro.session_timeout_ms = cfg.get_duration_ms("broker.session.timeout.ms");
+    auto opened = metadata::RemoteController::open(ro);
+    if (!opened.ok()) {
+      return fail(err, "metadata quorum (controller.quorum.voters, metadata.log.dir '" + log_dir +
+                           "'): " + opened.error().message);
+    }
+    remote_meta = std::shared_ptr<metadata::RemoteController>(std::move(*opened));
+    client = remote_meta;
+    stream_meta = remote_meta;
+  }
+  auto close_meta = [&] {
+    if (meta) meta->close();
+    if (remote_meta) remote_meta->close();
+  };
   // Object store: the first data bucket; cold reads get their own instance (own connections).
   std::vector<std::string> buckets;
   {
@@ -216,7 +255,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   so.compaction_interval_ms = 60000;
   so.upload_interval_ms = 30000;
   auto streams = stream::StreamManager::open(so, std::move(wal->wal), std::move(wal->recovered), store->store,
-                                             cold_store->store, meta);
+                                             cold_store->store, stream_meta);
   if (!streams.ok()) return fail(err, "stream manager: " + streams.error().message);
 
   broker::BrokerOptions bo;
@@ -233,8 +272,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   bo.group.min_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.min.session.timeout.ms"));
   bo.group.max_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.max.session.timeout.ms"));
   bo.group.offsets_retention_ms = cfg.get_duration_ms("offsets.retention.ms");
-  metadata::LocalControllerClient client(meta);
-  auto broker = std::make_unique<broker::Broker>(bo, client, **streams);
+  auto broker = std::make_unique<broker::Broker>(bo, *client, **streams);
   if (Status s = broker->start(); !s.ok()) return fail(err, "broker: " + s.error().message);
 
   net::ServerConfig sc;
@@ -256,6 +294,9 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   std::fflush(out);
 
   wait_for_shutdown_signal(signals);
+  // Controlled shutdown (a cluster broker): tell the controller first, so that it places nothing
+  // new here and moves each partition once this broker has uploaded and closed it (below).
+  if (remote_meta) remote_meta->begin_controlled_shutdown();
   // Stop accepting, let running requests finish (bounded), then close everything.
   server.stop_accepting();
   broker->begin_shutdown();
@@ -268,9 +309,12 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (flushed_future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
     floe::log::warn("serve", "the final upload did not finish within 30 s; the WAL keeps the data");
   }
+  if (remote_meta && !remote_meta->controlled_shutdown(10000)) {
+    floe::log::warn("serve", "the controller did not confirm the controlled shutdown within 10 s");
+  }
   (*streams)->close();
   broker.reset();
-  meta->close();
+  close_meta();
   floe::log::info("serve", "stopped");
   return 0;
 }

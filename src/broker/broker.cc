@@ -134,7 +134,14 @@ Status Broker::start() {
       return Error{Errc::timeout, "opening partitions timed out"};
     }
   }
-  if (Status s = start_coordinator(kStartupTimeoutMs); !s.ok()) return s;
+  {
+    auto image = controller_.image();
+    const metadata::TopicImage* t = image->topic(kGroupStateTopic);
+    if (t == nullptr || t->partitions.empty()) return Error{Errc::internal, "the group state topic is missing"};
+    if (t->partitions[0].leader == options_.node_id) {
+      if (Status s = start_coordinator(kStartupTimeoutMs); !s.ok()) return s;
+    }
+  }
   timer_work_.emplace(timer_io_.get_executor());
   timer_thread_ = std::thread([this] { timer_io_.run(); });
   maintenance_timer_ = std::make_unique<asio::steady_timer>(timer_io_);
@@ -156,7 +163,6 @@ Status Broker::start_coordinator(int64_t timeout_ms) {
   }
   auto stream = opened_future.get();
   if (!stream.ok()) return Error{stream.error().code, "opening the group state stream: " + stream.error().message};
-  group_stream_ = *stream;
   GroupCoordinatorOptions go = options_.group;
   go.now_ms = options_.now_ms;
   go.partition_exists = [this](std::string_view topic, int32_t partition) {
@@ -165,14 +171,55 @@ Status Broker::start_coordinator(int64_t timeout_ms) {
     return t != nullptr && !hidden_topic(topic) && partition >= 0 &&
            partition < static_cast<int32_t>(t->partitions.size());
   };
-  coordinator_ = std::make_unique<GroupCoordinator>(go, group_stream_);
+  auto coordinator = std::make_shared<GroupCoordinator>(go, *stream);
   auto loaded = std::make_shared<std::promise<Status>>();
   auto loaded_future = loaded->get_future();
-  coordinator_->start([loaded](Status s) { loaded->set_value(s); });
+  coordinator->start([loaded](Status s) { loaded->set_value(s); });
   if (loaded_future.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) {
     return Error{Errc::timeout, "loading consumer groups timed out"};
   }
-  return loaded_future.get();
+  Status loaded_status = loaded_future.get();
+  if (!loaded_status.ok()) return loaded_status;
+  std::lock_guard lock(mu_);
+  group_stream_ = *stream;
+  coordinator_ = std::move(coordinator);
+  return {};
+}
+
+std::shared_ptr<GroupCoordinator> Broker::coordinator() const {
+  std::lock_guard lock(mu_);
+  return coordinator_;
+}
+
+void Broker::maybe_start_coordinator(int64_t timeout_ms) {
+  if (coordinator() || stopped_ || draining_) return;
+  auto image = controller_.image();
+  const metadata::TopicImage* t = image->topic(kGroupStateTopic);
+  if (t == nullptr || t->partitions.empty() || t->partitions[0].leader != options_.node_id) return;
+  if (coordinator_starting_.exchange(true)) return;
+  floe::log::info("broker", "this broker now leads the group state: starting the group coordinator");
+  if (Status s = start_coordinator(timeout_ms); !s.ok()) {
+    floe::log::warn("broker", "starting the group coordinator failed (retrying): " + s.error().message);
+  }
+  coordinator_starting_ = false;
+}
+
+Broker::Endpoint Broker::coordinator_endpoint() const {
+  auto image = controller_.image();
+  const metadata::TopicImage* t = image->topic(kGroupStateTopic);
+  Endpoint e;
+  if (t == nullptr || t->partitions.empty()) return e;
+  NodeId leader = t->partitions[0].leader;
+  if (leader == options_.node_id) {
+    if (!coordinator()) return e;
+    return Endpoint{options_.node_id.value(), options_.advertised_host, options_.advertised_port};
+  }
+  auto it = image->brokers.find(leader);
+  if (it == image->brokers.end() || it->second.fenced) return e;
+  for (const auto& l : it->second.listeners) {
+    if (l.name == "PLAINTEXT") return Endpoint{leader.value(), l.host, l.port};
+  }
+  return e;
 }
 
 void Broker::schedule_maintenance() {
@@ -180,6 +227,7 @@ void Broker::schedule_maintenance() {
   maintenance_timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || stopped_) return;
     sync_partitions();
+    maybe_start_coordinator(30000);
     int64_t now = now_ms();
     if (now - last_retention_ms_ >= options_.retention_check_interval_ms) {
       last_retention_ms_ = now;
@@ -208,7 +256,7 @@ void Broker::stop() {
     for (auto& [p, list] : waiters_) watched.push_back(p);
   }
   for (const auto* p : watched) wake_fetchers(p);
-  if (coordinator_) coordinator_->stop();
+  if (auto c = coordinator()) c->stop();
   timer_work_.reset();
   if (timer_thread_.joinable()) {
     timer_io_.stop();
@@ -216,12 +264,17 @@ void Broker::stop() {
   }
   // Close partitions: each uploads its tail. Bounded: a stuck store must not hang shutdown.
   auto partitions = open_partitions();
-  auto remaining = std::make_shared<std::atomic<size_t>>(partitions.size() + (group_stream_ ? 1 : 0));
+  std::shared_ptr<stream::Stream> group_stream;
+  {
+    std::lock_guard lock(mu_);
+    group_stream = group_stream_;
+  }
+  auto remaining = std::make_shared<std::atomic<size_t>>(partitions.size() + (group_stream ? 1 : 0));
   auto all_closed = std::make_shared<std::promise<void>>();
   auto closed_future = all_closed->get_future();
-  if (partitions.empty() && !group_stream_) all_closed->set_value();
-  if (group_stream_) {
-    group_stream_->close([remaining, all_closed](Result<stream::Done>) {
+  if (partitions.empty() && !group_stream) all_closed->set_value();
+  if (group_stream) {
+    group_stream->close([remaining, all_closed](Result<stream::Done>) {
       if (remaining->fetch_sub(1) == 1) all_closed->set_value();
     });
   }

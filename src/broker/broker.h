@@ -19,7 +19,11 @@
 //
 // Internal state (group metadata and committed offsets) lives in a hidden internal topic
 // (kGroupStateTopic) that Kafka clients never see: it is absent from Metadata answers and
-// every API answers UNKNOWN_TOPIC_OR_PARTITION for it.
+// every API answers UNKNOWN_TOPIC_OR_PARTITION for it. Only the broker that leads its one
+// partition runs the group coordinator (FindCoordinator names that broker; group requests sent
+// elsewhere get their connection closed, and the client looks the coordinator up again).
+// Lease: produce requests are refused (NOT_LEADER_OR_FOLLOWER) while the controller client says
+// writes are not allowed (a cluster broker that lost contact with the quorum).
 //
 // Invariants:
 //  (1) every request gets exactly one completion (respond, no_response or close);
@@ -166,6 +170,16 @@ class Broker final : public net::RequestHandler {
   bool hidden_topic(std::string_view name) const { return name == kGroupStateTopic; }
   void schedule_maintenance();
   Status start_coordinator(int64_t timeout_ms);
+  // Starts the group coordinator if this broker leads the group-state partition (and runs none).
+  void maybe_start_coordinator(int64_t timeout_ms);
+  std::shared_ptr<GroupCoordinator> coordinator() const;
+  // The broker that leads the group-state partition (-1 when none) and its PLAINTEXT endpoint.
+  struct Endpoint {
+    int32_t node_id = -1;
+    std::string host;
+    int32_t port = -1;
+  };
+  Endpoint coordinator_endpoint() const;
 
   // Fetch long-poll (handlers_data.cc).
   void wake_fetchers(const log::Partition* partition);
@@ -181,7 +195,9 @@ class Broker final : public net::RequestHandler {
   metadata::ControllerClient& controller_;
   stream::StreamManager& streams_;
   std::shared_ptr<stream::Stream> group_stream_;
-  std::unique_ptr<GroupCoordinator> coordinator_;
+  // Runs on the broker that leads the group-state topic's partition (set once, under mu_).
+  std::shared_ptr<GroupCoordinator> coordinator_;
+  std::atomic<bool> coordinator_starting_{false};
 
   mutable std::mutex mu_;  // topics_, waiters_, producer ids
   std::map<Uuid, TopicState> topics_;  // by topic id: a re-created topic is a new entry

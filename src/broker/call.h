@@ -1,6 +1,6 @@
-// Broker::Call: one Kafka request in flight inside the broker: its decoded header, its body, and
-// the one-shot way to answer it (encode a response at the request's version with the right
-// response header, answer nothing, or close the connection).
+// KafkaCall / Broker::Call: one Kafka request in flight: its decoded header, its body, and the
+// one-shot way to answer it (encode a response at the request's version with the right response
+// header, answer nothing, or close the connection).
 // Invariant: exactly one of reply/no_response/close runs per call (asserted).
 #pragma once
 
@@ -13,14 +13,16 @@
 
 namespace floe::broker {
 
-struct Broker::Call {
+// One framed Kafka request and the one-shot way to answer it; shared by every Kafka listener
+// (the broker's, and the controller listener's: admin/controller_api.h).
+struct KafkaCall {
   net::RequestFrame frame;
   net::Responder responder;
   std::string client_id;
   size_t body_offset = 0;
   std::atomic<bool> completed{false};
 
-  Call(net::RequestFrame f, net::Responder r) : frame(std::move(f)), responder(std::move(r)) {}
+  KafkaCall(net::RequestFrame f, net::Responder r) : frame(std::move(f)), responder(std::move(r)) {}
 
   int16_t api_key() const { return frame.api_key; }
   int16_t version() const { return frame.api_version; }
@@ -50,10 +52,14 @@ struct Broker::Call {
   }
 };
 
+struct Broker::Call : KafkaCall {
+  using KafkaCall::KafkaCall;
+};
+
 // Decodes the call's body as Request at the call's version; on failure closes the connection
 // (a body that does not parse is framing-level garbage) and returns nullopt.
 template <typename Request>
-std::optional<Request> decode_request(Broker::Call& call) {
+std::optional<Request> decode_request(KafkaCall& call) {
   Request request;
   ByteReader r = call.body();
   if (Status s = request.decode(r, call.version()); !s.ok()) {

@@ -65,6 +65,11 @@ void Broker::handle_produce(std::shared_ptr<Call> call) {
         fail(kerr::kNotLeaderOrFollower, "the broker is shutting down");
         continue;
       }
+      if (!controller_.writes_allowed()) {
+        // Lease lost: the controller may already have moved this partition elsewhere.
+        fail(kerr::kNotLeaderOrFollower, "the broker lost contact with the controller quorum");
+        continue;
+      }
       if (transactional) {
         fail(kerr::kTransactionalIdAuthorizationFailed, "transactions are not supported by floe yet");
         continue;

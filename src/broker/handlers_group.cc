@@ -21,11 +21,12 @@ void Broker::handle_find_coordinator(std::shared_ptr<Call> call) {
       error_message = "floe has no transaction coordinator yet";
       return;
     }
-    node_id = static_cast<int32_t>(options_.node_id.value());
-    host = options_.advertised_host;
-    port = options_.advertised_port;
-    error_code = kerr::kNone;
-    error_message = std::nullopt;
+    Endpoint e = coordinator_endpoint();
+    node_id = e.node_id;
+    host = e.host;
+    port = e.port;
+    error_code = e.node_id < 0 ? kerr::kCoordinatorNotAvailable : kerr::kNone;
+    error_message = e.node_id < 0 ? std::optional<std::string>("the group coordinator is moving") : std::nullopt;
   };
   if (call->version() >= 4) {
     for (const auto& key : req->coordinator_keys) {
@@ -57,8 +58,13 @@ void forward(GroupCoordinator& coordinator, const std::shared_ptr<Broker::Call>&
 }  // namespace
 
 void Broker::handle_group_api(std::shared_ptr<Call> call) {
-  FLOE_ASSERT(coordinator_ != nullptr);
-  auto& c = *coordinator_;
+  auto coordinator = this->coordinator();
+  if (!coordinator) {
+    // Not the coordinator (FindCoordinator names another broker): the client looks it up again.
+    ++closed_bad_requests_;
+    return call->close();
+  }
+  auto& c = *coordinator;
   switch (call->api_key()) {
     case 8: return forward<protocol::OffsetCommitRequest, protocol::OffsetCommitResponse>(c, call, &GroupCoordinator::offset_commit);
     case 9: return forward<protocol::OffsetFetchRequest, protocol::OffsetFetchResponse>(c, call, &GroupCoordinator::offset_fetch);

@@ -27,6 +27,11 @@ constexpr KeySpec kKeys[] = {
      "listeners from 'listeners'."},
     {"auto.create.topics.enable", Type::boolean, "true", true, 0, 0, "", Use::active,
      "Create a topic when a client produces to, or asks for metadata of, a topic that does not exist."},
+    {"broker.heartbeat.interval.ms", Type::duration_ms, "2000", true, 10, kI32Max, "", Use::active,
+     "How often a broker of a cluster (process.roles=broker) heartbeats to the controller quorum."},
+    {"broker.session.timeout.ms", Type::duration_ms, "9000", true, 100, kI32Max, "", Use::active,
+     "A broker that has not heartbeated for this long is fenced by the controller (its partitions "
+     "move); the broker itself stops accepting writes once its own heartbeats fail for this long."},
     {"connections.max.idle.ms", Type::duration_ms, "600000", true, 100, kI32Max, "", Use::active,
      "Close client connections idle for longer than this."},
     {"controller.listener.names", Type::name_list, "CONTROLLER", true, 0, 0, "", Use::not_yet,

@@ -104,7 +104,8 @@ Status Controller::start() {
   node_options.config.node_id = options_.node_id.value();
   for (const auto& voter : options_.voters) node_options.config.voters.push_back(voter.id);
   if (node_options.config.voters.empty()) node_options.config.voters.push_back(options_.node_id.value());
-  bool alone = node_options.config.voters.size() == 1;
+  // An observer (a broker replaying the log: its id is not a voter) is never alone.
+  bool alone = node_options.config.voters.size() == 1 && node_options.config.voters[0] == options_.node_id.value();
   // A single voter has nobody to wait for: elect at once instead of after a randomized timeout.
   if (alone) node_options.config.election_timeout_ms = 5;
 
