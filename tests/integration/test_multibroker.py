@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""A floe cluster on loopback: one controller-only node (the Raft metadata quorum) and three
+brokers (process.roles=broker) that follow it as observers, each with its own WAL and metadata
+log directory, all sharing one fs object-store directory. Driven by confluent-kafka-python.
+
+Promises checked:
+  - every broker registers and is listed by Metadata (from any broker);
+  - a topic created through one broker has its partitions spread over all three;
+  - an idempotent producer bootstrapped at one broker gets every record acknowledged (it follows
+    Metadata to each partition's leader), and a consumer group reads every record back (the group
+    coordinator runs on the broker leading the group-state partition, FindCoordinator names it);
+  - SIGTERM one broker (controlled shutdown): it exits 0 within a few seconds, its partitions move
+    to the others, and every acknowledged record is still readable; the partitions take writes again;
+  - kill -9 another broker: after it restarts (same directories, same port) every acknowledged
+    record is there and its partitions take writes again.
+When the controller does not fence brokers yet (no placement in this build: a stopped broker stays
+listed), the move check is skipped, not passed. Bounded: well under 90 s; every floe is SIGKILLed
+at exit.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floe_test_lib as lib  # noqa: E402
+
+lib.reexec_under_debian_python()
+
+from confluent_kafka import Consumer, Producer  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+TOPIC = "spread"
+PARTITIONS = 6
+CONTROLLER_ID = 100
+
+
+class Controller(lib.Broker):
+    """The controller-only node: its 'serving' line differs, so wait for it ourselves."""
+
+    def __init__(self, root):
+        super().__init__(data_dir=os.path.join(root, "controller"))
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = lib.free_port()
+
+    @property
+    def voters(self):
+        return "%d@127.0.0.1:%d" % (CONTROLLER_ID, self.port)
+
+    def command(self):
+        return [lib.FLOE_BIN, "serve",
+                "--override", "process.roles=controller",
+                "--override", "node.id=%d" % CONTROLLER_ID,
+                "--override", "listeners=CONTROLLER://127.0.0.1:%d" % self.port,
+                "--override", "controller.quorum.voters=" + self.voters,
+                "--override", "broker.session.timeout.ms=4000",
+                "--override", "data.dir=%s" % os.path.join(self.dir, "data")]
+
+    def _start_once(self):
+        import subprocess
+        import threading
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log, cwd=self.dir,
+                                     preexec_fn=lib._die_with_parent)
+        lib._running.add(self)
+        log.close()
+        ready = threading.Event()
+
+        def pump(out):
+            with open(self.log_path, "ab") as f:
+                for line in out:
+                    f.write(line)
+                    f.flush()
+                    if b"serving the metadata quorum" in line:
+                        ready.set()
+            ready.set()
+
+        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
+        if not ready.wait(30) or self.proc.poll() is not None:
+            tail = self.log_tail()
+            self.kill()
+            raise RuntimeError("the controller did not start; log tail:\n" + tail)
+        return self
+
+
+class ClusterBroker(lib.Broker):
+    def __init__(self, node_id, root, controller, objects_dir):
+        super().__init__(data_dir=os.path.join(root, "broker%d" % node_id), overrides={
+            "process.roles": "broker",
+            "node.id": str(node_id),
+            "controller.quorum.voters": controller.voters,
+            "s3.data.buckets": "0@fs://" + objects_dir,
+            "broker.heartbeat.interval.ms": "500",
+            "broker.session.timeout.ms": "4000",
+        })
+        os.makedirs(self.dir, exist_ok=True)
+        self.node_id = node_id
+
+    def command(self):
+        cmd = [lib.FLOE_BIN, "serve",
+               "--override", "listeners=PLAINTEXT://127.0.0.1:%d" % self.port,
+               "--override", "data.dir=%s" % os.path.join(self.dir, "data")]
+        keys = lib.known_config_keys()
+        for k, v in self.overrides.items():
+            if k in keys:
+                cmd += ["--override", "%s=%s" % (k, v)]
+        return cmd
+
+
+root = tempfile.mkdtemp(prefix="floe-multibroker-")
+objects = os.path.join(root, "objects")
+os.makedirs(objects)
+controller = Controller(root)
+brokers = {}
+results = lib.Results("test_multibroker")
+acked = set()  # values of acknowledged records
+state = {"stopped": ()}  # brokers left stopped by the SIGTERM check
+
+
+def bootstrap(exclude=()):
+    return ",".join(b.bootstrap for i, b in sorted(brokers.items()) if i not in exclude and b.alive())
+
+
+def metadata(exclude=()):
+    admin = AdminClient({"bootstrap.servers": bootstrap(exclude)})
+    return admin.list_topics(timeout=10)
+
+
+def leaders(md):
+    return {p.id: p.leader for p in md.topics[TOPIC].partitions.values()}
+
+
+def produce(count, tag, exclude=()):
+    producer = Producer({"bootstrap.servers": bootstrap(exclude), "enable.idempotence": True,
+                         "linger.ms": 5, "message.timeout.ms": 30000})
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is None:
+            acked.add(msg.value())
+        else:
+            errors.append(str(err))
+
+    for i in range(count):
+        producer.produce(TOPIC, value=b"%s-%d" % (tag.encode(), i), key=b"%d" % i, on_delivery=on_delivery)
+        if i % 100 == 0:
+            producer.poll(0)
+    left = producer.flush(40)
+    lib.expect(left == 0, "%d records unacknowledged" % left)
+    lib.expect(not errors, "delivery errors: %s" % errors[:3])
+
+
+def consume_all(group, exclude=(), timeout_s=30):
+    consumer = Consumer({"bootstrap.servers": bootstrap(exclude), "group.id": group,
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([TOPIC])
+    got = set()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline and not acked <= got:
+            m = consumer.poll(0.5)
+            if m is None or m.error():
+                continue
+            got.add(m.value())
+    finally:
+        consumer.close()
+    missing = acked - got
+    lib.expect(not missing, "%d of %d acknowledged records not read back (e.g. %s)" % (
+        len(missing), len(acked), sorted(missing)[:3]))
+
+
+def start_cluster():
+    controller.start()
+    for i in (1, 2, 3):
+        brokers[i] = ClusterBroker(i, root, controller, objects)
+    for b in brokers.values():
+        b.start()
+    lib.wait_until(lambda: len(metadata().brokers) == 3, 15, "three brokers in Metadata")
+
+
+def topic_spreads():
+    admin = AdminClient({"bootstrap.servers": brokers[1].bootstrap})
+    futures = admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)])
+    futures[TOPIC].result(15)
+
+    def all_led():
+        md = metadata()
+        return TOPIC in md.topics and len(md.topics[TOPIC].partitions) == PARTITIONS and \
+            all(l >= 0 for l in leaders(md).values())
+    lib.wait_until(all_led, 15, "every partition to have a leader")
+    # A broker still opening a partition reports it leaderless for a moment: ask until stable.
+    lib.wait_until(lambda: set(leaders(metadata()).values()) == {1, 2, 3}, 10,
+                   "partitions spread over the three brokers (leaders %s)" % leaders(metadata()))
+
+
+def produce_and_consume():
+    produce(600, "first")
+    lib.expect(len(acked) == 600, "acknowledged %d of 600" % len(acked))
+    consume_all("group-first")
+
+
+def sigterm_moves_partitions():
+    victim = brokers[2]
+    t0 = time.monotonic()
+    rc = victim.stop(timeout_s=30)
+    took = time.monotonic() - t0
+    lib.expect(rc == 0, "broker 2 exited with %s after SIGTERM" % rc)
+    lib.expect(took < 20, "controlled shutdown took %.1f s" % took)
+    # A controller without fencing keeps listing the stopped broker: nothing can move then.
+    time.sleep(1.0)
+    if 2 in metadata(exclude=(2,)).brokers:
+        victim.start()  # its partitions cannot move: bring it back for the next check
+        raise lib.Skip("the controller still lists the stopped broker: no fencing/placement in this build")
+
+    def moved():
+        ls = leaders(metadata(exclude=(2,)))
+        return all(l in (1, 3) for l in ls.values())
+    state["stopped"] = (2,)
+    lib.wait_until(moved, 10, "broker 2's partitions to move to brokers 1 and 3")
+    consume_all("group-after-sigterm", exclude=(2,))
+    produce(200, "after-sigterm", exclude=(2,))
+    consume_all("group-after-sigterm-2", exclude=(2,))
+
+
+def kill9_then_restart():
+    victim = brokers[3]
+    victim.kill()
+    time.sleep(0.5)
+    victim.start()
+    lib.wait_until(lambda: 3 in metadata().brokers, 15, "broker 3 back in Metadata")
+
+    def all_led():
+        return all(l >= 0 for l in leaders(metadata()).values())
+    lib.wait_until(all_led, 20, "every partition to have a leader again")
+    consume_all("group-after-kill9", exclude=state["stopped"])
+    produce(200, "after-kill9", exclude=state["stopped"])
+    consume_all("group-after-kill9-2", exclude=state["stopped"])
+
+
+try:
+    if results.check("cluster starts: 1 controller + 3 brokers, all in Metadata", start_cluster):
+        if results.check("a 6-partition topic spreads over the brokers", topic_spreads):
+            if results.check("produce 600 (idempotent) through one bootstrap, consume all in a group",
+                             produce_and_consume):
+                results.check("SIGTERM a broker: controlled shutdown, partitions move, nothing lost",
+                              sigterm_moves_partitions)
+                results.check("kill -9 a broker, restart it: every acknowledged record is there",
+                              kill9_then_restart)
+finally:
+    failed = bool(results.failed)
+    if failed:
+        for name, b in [("controller", controller)] + [("broker %d" % i, b) for i, b in sorted(brokers.items())]:
+            print("---- %s log tail ----\n%s" % (name, b.log_tail(25)))
+    for b in list(brokers.values()) + [controller]:
+        b.kill()
+    if not os.environ.get("FLOE_KEEP_TEST_DIRS"):
+        shutil.rmtree(root, ignore_errors=True)
+results.finish()
