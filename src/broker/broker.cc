@@ -494,7 +494,31 @@ void Broker::open_partition(const metadata::TopicImage& topic, const metadata::P
       it->second.partitions[index].opening = false;
     }
   };
-  streams_.open_stream(p.stream_id, [this, topic_id, index, name, config, done, clear_opening](
+  // A partition moved here while its previous owner is alive (a reassignment): that owner uploads
+  // its tail and closes the stream; opening before would fence its last writes. Wait for the
+  // close (the next sync retries); a fenced or unregistered owner is not waited for.
+  StreamId stream_id = p.stream_id;
+  controller_.describe_stream(stream_id, [this, stream_id, name, index, config, done, clear_opening, topic_id](
+                                             Result<stream::StreamInfo> info) {
+    if (info.ok() && info->open && info->owner != options_.node_id) {
+      auto image = controller_.image();
+      auto it = image->brokers.find(info->owner);
+      if (it != image->brokers.end() && !it->second.fenced) {
+        floe::log::debug("broker", name + "-" + std::to_string(index) + ": waiting for broker " +
+                                       std::to_string(info->owner.value()) + " to close it");
+        clear_opening();
+        done();
+        return;
+      }
+    }
+    open_stream_of(topic_id, index, name, stream_id, config, done, clear_opening);
+  });
+}
+
+void Broker::open_stream_of(Uuid topic_id, int32_t index, std::string name, StreamId stream_id,
+                            log::PartitionConfig config, std::function<void()> done,
+                            std::function<void()> clear_opening) {
+  streams_.open_stream(stream_id, [this, topic_id, index, name, config, done, clear_opening](
                                         Result<std::shared_ptr<stream::Stream>> r) {
     if (!r.ok()) {
       floe::log::warn("broker", "opening " + name + "-" + std::to_string(index) + " failed: " + r.error().message);

@@ -167,6 +167,8 @@ class Broker final : public net::RequestHandler {
   std::vector<std::shared_ptr<log::Partition>> open_partitions() const;
   log::PartitionConfig partition_config(const metadata::TopicImage& topic) const;
   void open_partition(const metadata::TopicImage& topic, const metadata::PartitionImage& p, std::function<void()> done);
+  void open_stream_of(Uuid topic_id, int32_t index, std::string name, StreamId stream_id, log::PartitionConfig config,
+                      std::function<void()> done, std::function<void()> clear_opening);
   bool hidden_topic(std::string_view name) const { return name == kGroupStateTopic; }
   void schedule_maintenance();
   Status start_coordinator(int64_t timeout_ms);
