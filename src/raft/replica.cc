@@ -687,6 +687,7 @@ void RaftReplica::on_fetch_snapshot_response(NodeId from, const FetchSnapshotRes
   if (response.error != RaftError::none) return abandon();
   const auto chunk = static_cast<int64_t>(response.bytes.size());
   if ((download_->size_bytes >= 0 && response.size_bytes != download_->size_bytes) ||
+      response.size_bytes > config_.max_snapshot_bytes ||
       response.position + chunk > response.size_bytes || (chunk == 0 && response.position < response.size_bytes)) {
     return abandon();  // inconsistent with earlier chunks (or no progress): start over
   }

@@ -131,6 +131,26 @@ TEST_CASE("a_lagging_follower_downloads_the_snapshot_in_chunks_installs_it_and_f
   CHECK_FALSE(follower.replica->downloading());
 }
 
+TEST_CASE("a_snapshot_larger_than_the_follower_accepts_is_never_installed") {
+  Member leader(1, {1, 2, 3});
+  lead_with_snapshot(leader, 10, 8);
+  Member follower(3, {1, 2, 3});
+  follower.config.max_snapshot_bytes = 10;  // the leader's is 13 bytes
+  follower.replica = std::make_unique<RaftReplica>(follower.config, follower.io, follower.log, follower.store, 0,
+                                                   &follower.snapshots);
+  follower.replica->handle(1, BeginQuorumEpochRequest{1, 1}, 1100);
+  follower.io.sent.clear();
+  int64_t now = 1101;
+  for (int round = 0; round < 20; ++round) {
+    follower.replica->tick(now += 60);
+    deliver_all(follower, leader, now);
+    deliver_all(leader, follower, now);
+  }
+  CHECK(follower.snapshots.installs() == 0);
+  CHECK(follower.log.start_offset() == 0);
+  CHECK(follower.replica->high_watermark() == 0);
+}
+
 TEST_CASE("a_snapshot_download_that_the_leader_lost_restarts_from_fetch") {
   Member leader(1, {1, 2, 3});
   lead_with_snapshot(leader, 10, 8);
