@@ -103,6 +103,7 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   tc.wire.listener_name = name;
   tc.wire.host = self->host;
   tc.wire.port = self->port;
+  for (const auto& a : ControllerApi::served_apis()) tc.fallback_apis.push_back({a.key, a.min_version, a.max_version});
   raft::TcpRaftTransport transport(tc);
   auto api = std::make_shared<ControllerApi>(node_id.value(), co.voters, name);
   transport.set_fallback([api](net::RequestFrame request, net::Responder responder) {

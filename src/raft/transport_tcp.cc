@@ -124,7 +124,8 @@ struct TcpRaftTransport::Impl {
   void on_request(net::RequestFrame frame, net::Responder responder) {
     if (stopping.load()) return responder.no_response();
     if (frame.api_key == raft_api::kApiVersions) {
-      return responder.respond(encode_api_versions_response(frame.api_version, frame.correlation_id));
+      return responder.respond(
+          encode_api_versions_response(frame.api_version, frame.correlation_id, config.fallback_apis));
     }
     bool raft_api = frame.api_key == raft_api::kFetch || frame.api_key == raft_api::kVote ||
                     frame.api_key == raft_api::kBeginQuorumEpoch || frame.api_key == raft_api::kEndQuorumEpoch ||

@@ -68,6 +68,7 @@ struct TcpTransportConfig {
   int64_t reconnect_backoff_max_ms = 1000;
   int64_t answer_timeout_ms = 2000;
   size_t max_frame_bytes = 64 << 20;
+  std::vector<ApiVersionRange> fallback_apis;  // what the fallback serves: listed in ApiVersions
 };
 
 struct TcpTransportStats {

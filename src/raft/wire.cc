@@ -622,7 +622,8 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code) {
   return w.take();
 }
 
-Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id) {
+Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id,
+                                   std::span<const ApiVersionRange> extra) {
   constexpr int16_t kHighestApiVersions = p::ApiVersionsResponse::kHighestVersion;
   const bool supported = request_version >= 0 && request_version <= kHighestApiVersions;
   const int16_t v = supported ? request_version : 0;
@@ -645,6 +646,7 @@ Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_
       add(key, lowest_version(key), write_version(key));
     }
   }
+  for (const auto& a : extra) add(a.api_key, a.min_version, a.max_version);
   m.encode(w, v);
   return w.take();
 }

@@ -51,6 +51,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -148,7 +149,15 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code);
 // first on every connection: the four Raft APIs with the versions decode accepts, plus
 // ApiVersions 0-4. A version above 4 gets a v0 answer with UNSUPPORTED_VERSION (as Kafka does).
 // The response header is always v0 for ApiVersions.
-Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id);
+// `extra`: the APIs a fallback handler serves on the same listener (admin/controller_api.h), listed
+// after the Raft ones (in an UNSUPPORTED_VERSION answer too, so a client can pick a version).
+struct ApiVersionRange {
+  int16_t api_key;
+  int16_t min_version;
+  int16_t max_version;
+};
+Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id,
+                                   std::span<const ApiVersionRange> extra = {});
 
 // What the requester remembers about a request in flight.
 struct OutboundRequest {
