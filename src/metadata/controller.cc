@@ -578,6 +578,38 @@ void Controller::register_broker(BrokerRegistration registration, Callback<Done>
       std::move(done));
 }
 
+void Controller::register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done) {
+  register_broker(std::move(registration), [done = std::move(done)](Result<Done> r) {
+    BrokerRegistrationReply reply;
+    if (!r.ok()) {
+      reply.error_code = r.error().code == Errc::invalid_value ? ke::kInvalidRequest : ke::kNotController;
+      reply.error_message = r.error().message;
+    }
+    done(std::move(reply));
+  });
+}
+
+void Controller::broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHeartbeatReply> done) {
+  (void)heartbeat;
+  BrokerHeartbeatReply reply;  // stub: not implemented yet
+  reply.error_code = ke::kNotController;
+  reply.error_message = "broker heartbeats are not implemented yet";
+  done(std::move(reply));
+}
+
+void Controller::check_broker_sessions(Callback<std::vector<NodeId>> done) { done(std::vector<NodeId>{}); }
+
+void Controller::reassign_partition(std::string topic, int32_t partition, NodeId target,
+                                    Callback<ReassignResult> done) {
+  (void)topic;
+  (void)partition;
+  (void)target;
+  ReassignResult r;  // stub: not implemented yet
+  r.error_code = ke::kNotController;
+  r.error_message = "reassignment is not implemented yet";
+  done(std::move(r));
+}
+
 void Controller::allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) {
   write<ProducerIdBlock>(
       [broker](Batch& batch) -> Result<ProducerIdBlock> {

@@ -68,11 +68,76 @@ struct ConfigChange {
   ConfigOp op = ConfigOp::set;
   std::optional<std::string> value;
 };
+// --- Broker lifecycle (Kafka's KRaft BrokerRegistration / BrokerHeartbeat) ---
+// register_broker: a broker process announces itself (one incarnation id per process start). It
+// is (re)registered FENCED with a new broker epoch; the same incarnation id again is a retry (same
+// epoch, nothing written); a new incarnation id replaces the old registration (the old process is
+// gone: its partitions are handled as for a fenced broker, see "Placement" below).
+// Exception, the in-process broker: a broker whose id is this controller's own node id runs in
+// this process (combined broker,controller mode calling the Controller directly). It reads the
+// committed image itself, so it is registered UNFENCED and this leader never fences it by session
+// timeout (heartbeats are accepted but not needed).
 struct BrokerRegistration {
   NodeId id;
   Uuid incarnation_id;
   std::vector<BrokerListener> listeners;
   std::optional<std::string> rack;
+};
+struct BrokerRegistrationReply {
+  int16_t error_code = 0;  // NONE, NOT_CONTROLLER, INVALID_REQUEST (bad listener)
+  std::string error_message;
+  int64_t broker_epoch = -1;  // to send in every heartbeat of this incarnation
+};
+// broker_heartbeat: every broker.heartbeat.interval.ms. Heartbeat times are soft state on the
+// leader (not logged). State changes, each one Raft entry:
+//  - fenced, !want_fence, !want_shutdown, current_metadata_offset >= broker_epoch (it replayed its
+//    own registration: "caught up") -> UnfenceBrokerRecord; then orphaned partitions are placed;
+//  - unfenced and want_fence -> FenceBrokerRecord (+ partition moves);
+//  - want_shutdown (controlled shutdown) -> BrokerRegistrationChangeRecord(in controlled shutdown);
+//    no new partitions go to it; each partition it leads moves away once its stream is CLOSED
+//    (the broker uploads, then closes); should_shutdown once it leads none (then it is fenced).
+// A broker (other than the in-process one) whose last heartbeat is older than
+// broker_session_timeout_ms is fenced by FenceBrokerRecord (leader timer, see
+// check_broker_sessions). A new leader starts every broker's session afresh (no fencing right
+// after a failover). LEASE: the broker may keep writing only until (the time it SENT its last
+// successful heartbeat) + lease_ms; the controller fences no earlier than (the time it RECEIVED
+// that heartbeat) + lease_ms, so a broker that obeys its lease has stopped before another broker
+// can take its partitions (clocks' rates assumed close).
+struct BrokerHeartbeat {
+  NodeId id;
+  int64_t broker_epoch = -1;
+  int64_t current_metadata_offset = -1;  // the highest metadata log offset the broker applied
+  bool want_fence = false;
+  bool want_shutdown = false;
+};
+struct BrokerHeartbeatReply {
+  int16_t error_code = 0;  // NONE, NOT_CONTROLLER, BROKER_ID_NOT_REGISTERED, STALE_BROKER_EPOCH
+  std::string error_message;
+  bool is_caught_up = false;
+  bool is_fenced = true;
+  bool should_shutdown = false;
+  int64_t lease_ms = 0;  // = broker_session_timeout_ms (see LEASE above)
+};
+// --- Placement and moves ---
+// A broker is ELIGIBLE when registered, unfenced and not in controlled shutdown. New partitions
+// (create_topics, create_partitions) go to the eligible broker leading the fewest partitions (ties:
+// lowest id). With brokers registered but none eligible, create_topics/create_partitions fail with
+// INVALID_REPLICATION_FACTOR (Kafka's answer); with NO broker registered at all (a bare controller
+// quorum) partitions are created leaderless (leader -1) and placed when the first broker unfences.
+// Whenever a broker is fenced (or re-registers), each partition it leads:
+//  - whose stream is CLOSED (clean: all its data is in the object store) moves to the least-loaded
+//    eligible broker (PartitionChangeRecord: leader, leader epoch + 1);
+//  - whose stream is still OPEN by it (crash: data may sit only in its WAL) goes OFFLINE (leader -1,
+//    epoch + 1); the stream keeps its owner, so when that broker is back and unfenced the
+//    partition returns to it. Unless the topic has unclean.leader.election.enable=true: then it
+//    moves like a clean one (the un-uploaded tail may be lost).
+// So in every image a partition's leader is -1 or a registered, unfenced broker.
+// A new leader should open the stream (open_stream bumps the stream epoch, fencing the old owner's
+// writes); it is the broker's job to wait for a CLOSED stream when the old owner is alive.
+struct ReassignResult {
+  int16_t error_code = 0;  // NONE, NOT_CONTROLLER, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT
+  std::string error_message;
+  int32_t leader_epoch = -1;  // the partition's leader epoch after the move
 };
 struct ProducerIdBlock {
   int64_t first_id = 0;
@@ -90,6 +155,11 @@ struct ControllerOptions {
   std::function<int64_t()> now_ms;  // wall clock (object expiry/destroy times); default: system clock
   int64_t open_timeout_ms = 15000;
   int64_t snapshot_interval_entries = 1000;
+  int64_t broker_session_timeout_ms = 9000;  // broker.session.timeout.ms
+  // How often the leader looks for expired broker sessions; <= 0: never (tests call
+  // check_broker_sessions themselves).
+  int64_t session_check_interval_ms = 250;
+  std::function<int64_t()> session_clock_ms;  // heartbeat times; default: a monotonic clock
 };
 
 inline constexpr int32_t kMaxPartitionsPerTopic = 10000;  // one entry per topic: bounds its size
@@ -114,7 +184,17 @@ class Controller final : public stream::StreamMetadata {
                          Callback<std::vector<TopicResult>> done);
   void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
                            bool validate_only, Callback<TopicResult> done);
+  void register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done);
+  // The same, answering only ok / an error (for callers that need no epoch).
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done);
+  void broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHeartbeatReply> done);
+  // Fences every broker whose session expired (the leader's timer calls this every
+  // session_check_interval_ms); `done` gets the ids it fenced. Not the leader: nothing, empty.
+  void check_broker_sessions(Callback<std::vector<NodeId>> done);
+  // Moves a partition to `target` (an eligible broker) now: leader = target, leader epoch + 1. The
+  // old owner sees the change, uploads and closes; the new one opens (stream epoch + 1). For the
+  // auto-balancer and tools. Target already the leader: nothing changes (success).
+  void reassign_partition(std::string topic, int32_t partition, NodeId target, Callback<ReassignResult> done);
   void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done);
 
   // stream::StreamMetadata (same semantics as stream/in_memory_metadata.h).
