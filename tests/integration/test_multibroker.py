@@ -12,7 +12,10 @@ Promises checked:
   - SIGTERM one broker (controlled shutdown): it exits 0 within a few seconds, its partitions move
     to the others, and every acknowledged record is still readable; the partitions take writes again;
   - kill -9 another broker: after it restarts (same directories, same port) every acknowledged
-    record is there and its partitions take writes again.
+    record is there and its partitions take writes again;
+  - a second cluster of 3 controllers and 2 brokers: SIGKILL the controller leader; the brokers
+    send their controller writes (a new topic) to the new leader, and every acknowledged record is
+    read back; the old leader rejoins.
 When the controller does not fence brokers yet (no placement in this build: a stopped broker stays
 listed), the move check is skipped, not passed. Bounded: well under 90 s; every floe is SIGKILLed
 at exit.
@@ -38,27 +41,31 @@ CONTROLLER_ID = 100
 
 
 class Controller(lib.Broker):
-    """The controller-only node: its 'serving' line differs, so wait for it ourselves."""
+    """A controller-only node: its 'serving' line differs, so wait for it ourselves. `quorum` lists
+    every controller of the cluster (voters), self included."""
 
-    def __init__(self, root):
-        super().__init__(data_dir=os.path.join(root, "controller"))
+    def __init__(self, root, node_id=CONTROLLER_ID, quorum=None):
+        super().__init__(data_dir=os.path.join(root, "controller%d" % node_id))
         os.makedirs(self.dir, exist_ok=True)
         self.port = lib.free_port()
+        self.node_id = node_id
+        self.quorum = quorum if quorum is not None else [self]
 
     @property
     def voters(self):
-        return "%d@127.0.0.1:%d" % (CONTROLLER_ID, self.port)
+        return ",".join("%d@127.0.0.1:%d" % (c.node_id, c.port) for c in self.quorum)
 
     def command(self):
         return [lib.FLOE_BIN, "serve",
                 "--override", "process.roles=controller",
-                "--override", "node.id=%d" % CONTROLLER_ID,
+                "--override", "node.id=%d" % self.node_id,
                 "--override", "listeners=CONTROLLER://127.0.0.1:%d" % self.port,
                 "--override", "controller.quorum.voters=" + self.voters,
                 "--override", "broker.session.timeout.ms=4000",
                 "--override", "data.dir=%s" % os.path.join(self.dir, "data")]
 
-    def _start_once(self):
+    def spawn(self):
+        """Starts the process (from the main thread: PR_SET_PDEATHSIG is per thread)."""
         import subprocess
         import threading
         self.starts += 1
@@ -67,9 +74,9 @@ class Controller(lib.Broker):
                                      preexec_fn=lib._die_with_parent)
         lib._running.add(self)
         log.close()
-        ready = threading.Event()
+        self.ready = threading.Event()
 
-        def pump(out):
+        def pump(out, ready):
             with open(self.log_path, "ab") as f:
                 for line in out:
                     f.write(line)
@@ -78,12 +85,19 @@ class Controller(lib.Broker):
                         ready.set()
             ready.set()
 
-        threading.Thread(target=pump, args=(self.proc.stdout,), daemon=True).start()
-        if not ready.wait(30) or self.proc.poll() is not None:
+        threading.Thread(target=pump, args=(self.proc.stdout, self.ready), daemon=True).start()
+
+    def wait_ready(self, timeout_s=70):
+        """A voter serves once the quorum elected a leader: spawn every voter before waiting."""
+        if not self.ready.wait(timeout_s) or self.proc.poll() is not None:
             tail = self.log_tail()
             self.kill()
-            raise RuntimeError("the controller did not start; log tail:\n" + tail)
+            raise RuntimeError("controller %d did not start; log tail:\n%s" % (self.node_id, tail))
         return self
+
+    def _start_once(self):
+        self.spawn()
+        return self.wait_ready()
 
 
 class ClusterBroker(lib.Broker):
@@ -240,6 +254,59 @@ def kill9_then_restart():
     consume_all("group-after-kill9-2", exclude=state["stopped"])
 
 
+def controller_failover():
+    """Phase 2: a fresh cluster of 3 controllers and 2 brokers; SIGKILL the controller leader while
+    the brokers serve: writes that need the controller (a new topic, uploads, producer ids) go to
+    the new leader, and every acknowledged record is read back."""
+    global controller
+    import test_quorum_kill9 as q
+    for b in list(brokers.values()) + [controller]:
+        b.kill()
+    brokers.clear()
+    acked.clear()
+    state["stopped"] = ()
+    root2 = os.path.join(root, "quorum")
+    objects2 = os.path.join(root2, "objects")
+    os.makedirs(objects2)
+    quorum = []
+    for i in (101, 102, 103):
+        quorum.append(Controller(root2, i, quorum))
+    for c in quorum:
+        c.spawn()
+    for c in quorum:
+        c.wait_ready()
+    controller = quorum[0]
+    for i in (1, 2):
+        brokers[i] = ClusterBroker(i, root2, quorum[0], objects2)
+        brokers[i].start()
+    lib.wait_until(lambda: len(metadata().brokers) == 2, 15, "two brokers in Metadata")
+    admin = AdminClient({"bootstrap.servers": bootstrap()})
+    admin.create_topics([NewTopic(TOPIC, 4, 1)])[TOPIC].result(15)
+    lib.wait_until(lambda: set(leaders(metadata()).values()) == {1, 2}, 15, "partitions on both brokers")
+    produce(300, "before-failover")
+
+    leader_id = q.describe_quorum(quorum[0].port)["leader"]
+    old = next(c for c in quorum if c.node_id == leader_id)
+    old.kill()
+    survivors = [c for c in quorum if c is not old]
+
+    def new_leader():
+        try:
+            l = q.describe_quorum(survivors[0].port)["leader"]
+        except OSError:
+            return False
+        return l not in (-1, leader_id)
+    lib.wait_until(new_leader, 20, "a new controller leader")
+    # A write through the controller: a new topic, created through a broker.
+    admin = AdminClient({"bootstrap.servers": bootstrap()})
+    admin.create_topics([NewTopic("after-failover", 2, 1)])["after-failover"].result(30)
+    lib.wait_until(lambda: "after-failover" in metadata().topics, 10, "the new topic in Metadata")
+    produce(300, "after-failover")
+    consume_all("group-failover")
+    old.spawn()
+    old.wait_ready()
+
+
 try:
     if results.check("cluster starts: 1 controller + 3 brokers, all in Metadata", start_cluster):
         if results.check("a 6-partition topic spreads over the brokers", topic_spreads):
@@ -249,12 +316,14 @@ try:
                               sigterm_moves_partitions)
                 results.check("kill -9 a broker, restart it: every acknowledged record is there",
                               kill9_then_restart)
+    results.check("3 controllers + 2 brokers: SIGKILL the controller leader, brokers follow the new one",
+                  controller_failover)
 finally:
     failed = bool(results.failed)
     if failed:
         for name, b in [("controller", controller)] + [("broker %d" % i, b) for i, b in sorted(brokers.items())]:
             print("---- %s log tail ----\n%s" % (name, b.log_tail(25)))
-    for b in list(brokers.values()) + [controller]:
+    for b in list(brokers.values()) + list(lib._running):
         b.kill()
     if not os.environ.get("FLOE_KEEP_TEST_DIRS"):
         shutil.rmtree(root, ignore_errors=True)
