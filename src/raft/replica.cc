@@ -211,6 +211,7 @@ void RaftReplica::tick(int64_t now_ms) {
   switch (role_) {
     case Role::leader:
       leader_tick();
+      answer_parked_fetches();  // the flush may have moved the high watermark; waits may be over
       return;
     case Role::follower:
       if (now_ms_ - last_leader_contact_ms_ >= config_.fetch_timeout_ms) {
@@ -300,6 +301,7 @@ Result<Offset> RaftReplica::propose(std::string data, int64_t now_ms) {
     return Error(Errc::too_large, "too many uncommitted entries");
   }
   log_.append(LogEntry{epoch_, false, std::move(data)});
+  answer_parked_fetches();  // followers start fetching it while the leader flushes
   return log_.end_offset() - 1;
 }
 
@@ -312,6 +314,12 @@ void RaftReplica::resign(int64_t now_ms) {
 
 void RaftReplica::handle(NodeId from, const RaftMessage& message, int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);
+  handle_message(from, message);
+  // A fetch may have moved the high watermark (tell the held fetchers), or we left leadership.
+  if (role_ == Role::leader || !parked_fetches_.empty()) answer_parked_fetches();
+}
+
+void RaftReplica::handle_message(NodeId from, const RaftMessage& message) {
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -453,7 +461,16 @@ void RaftReplica::on_end_quorum_epoch(const EndQuorumEpochRequest& request) {
 void RaftReplica::on_fetch_request(NodeId from, const FetchRequest& request) {
   if (request.current_leader_epoch > epoch_) observe_epoch(request.current_leader_epoch, kNoNode);
   if (role_ == Role::leader) {
-    io_.send(from, leader_fetch_answer(from, request));
+    FetchResponse answer = leader_fetch_answer(from, request);
+    const bool nothing_new = answer.error == RaftError::none && !answer.diverging && !answer.snapshot_id &&
+                             answer.records.empty() && config_.fetch_max_wait_ms > 0;
+    if (nothing_new) {
+      // Long poll: hold it (replacing an older one from the same fetcher, which gave up on it).
+      parked_fetches_[from] = ParkedFetch{request, answer.high_watermark, now_ms_ + config_.fetch_max_wait_ms};
+      return;
+    }
+    parked_fetches_.erase(from);
+    io_.send(from, answer);
     return;
   }
   FetchResponse response;
@@ -521,6 +538,23 @@ FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& 
   return response;
 }
 
+void RaftReplica::answer_parked_fetches() {
+  if (role_ != Role::leader) {
+    parked_fetches_.clear();
+    return;
+  }
+  for (auto it = parked_fetches_.begin(); it != parked_fetches_.end();) {
+    const ParkedFetch& parked = it->second;
+    if (log_.end_offset() > parked.request.fetch_offset || high_watermark_ > parked.high_watermark ||
+        now_ms_ >= parked.deadline_ms) {
+      io_.send(it->first, leader_fetch_answer(it->first, parked.request));
+      it = parked_fetches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void RaftReplica::send_fetch() {
   NodeId target = leader_id_;
   if (role_ != Role::follower) {
@@ -531,7 +565,8 @@ void RaftReplica::send_fetch() {
   FetchRequest request{++fetch_seq_, config_.node_id, epoch_, log_.end_offset(), last_epoch()};
   outstanding_fetch_ = request.request_id;
   fetch_target_ = target;
-  next_fetch_ms_ = now_ms_ + config_.request_timeout_ms;
+  // The leader may hold it up to fetch_max_wait_ms (long poll) before the round trip starts.
+  next_fetch_ms_ = now_ms_ + config_.request_timeout_ms + config_.fetch_max_wait_ms;
   io_.send(target, request);
 }
 
@@ -579,7 +614,8 @@ void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) 
   }
   Offset hw = std::min(response.high_watermark, log_.end_offset());
   if (hw > high_watermark_) high_watermark_ = hw;
-  next_fetch_ms_ = response.records.empty() ? now_ms_ + config_.fetch_backoff_ms : now_ms_;
+  // An empty answer was held by the leader until its wait ended (long poll): fetch again at once.
+  next_fetch_ms_ = now_ms_;
 }
 
 // --- snapshots (KIP-630) and observers ---

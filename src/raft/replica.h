@@ -16,6 +16,9 @@
 //    leader answers with records, or with DivergingEpoch (its end offset for the largest epoch
 //    <= last_fetched_epoch) and the follower truncates to min(that, its own end for the epoch).
 //    A follower syncs its log before its next fetch, so a fetch offset is a durable ack.
+//    Long poll: a fetch with nothing new is held by the leader (one per fetcher) until an entry
+//    is appended, the high watermark passes what the fetcher was told, or fetch_max_wait_ms
+//    pass; the fetcher then fetches again at once. So a commit costs no polling delay.
 //  - High watermark: the largest offset durable on a majority of voters (leader: its synced end),
 //    advanced only past the leader's epoch start offset (its own LeaderChange entry committed).
 //  - Check-quorum: a leader that has not heard fetches from a majority within fetch_timeout_ms
@@ -101,6 +104,7 @@ class RaftReplica {
   int snapshots_installed() const { return snapshots_installed_; }
 
  private:
+  void handle_message(NodeId from, const RaftMessage& message);
   void on_vote_request(NodeId from, const VoteRequest& request);
   void on_vote_response(NodeId from, const VoteResponse& response);
   void on_begin_quorum_epoch(NodeId from, const BeginQuorumEpochRequest& request);
@@ -114,6 +118,9 @@ class RaftReplica {
   void send_fetch_snapshot();
   void note_observer(NodeId from, Offset fetch_offset);
   FetchResponse leader_fetch_answer(NodeId from, const FetchRequest& request);
+  // Leader: answers the held fetches that now have something to say (entries past their offset,
+  // a higher high watermark than they were told) or whose wait is over.
+  void answer_parked_fetches();
 
   // Transitions. Each persists the quorum state it changes before returning.
   void observe_epoch(Epoch epoch, NodeId leader_id);  // a message carried a newer epoch
@@ -183,6 +190,14 @@ class RaftReplica {
   std::map<NodeId, ObserverState> observers_;
   int64_t next_begin_quorum_ms_ = 0;
   int64_t leader_since_ms_ = 0;
+  // Fetches held by the leader (long poll), one per fetcher: its request, the high watermark
+  // its answer would have carried, and when to answer anyway. Cleared on leaving leadership.
+  struct ParkedFetch {
+    FetchRequest request;
+    Offset high_watermark = 0;
+    int64_t deadline_ms = 0;
+  };
+  std::map<NodeId, ParkedFetch> parked_fetches_;
 };
 
 }  // namespace floe::raft

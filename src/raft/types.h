@@ -166,8 +166,12 @@ struct RaftConfig {
   std::vector<NodeId> voters;  // the static quorum; a node not listed is an observer
   int64_t election_timeout_ms = 1000;  // randomized in [t, 2t)
   int64_t fetch_timeout_ms = 2000;  // follower: no leader contact => election; leader: check-quorum
-  int64_t fetch_backoff_ms = 50;  // follower: pause after an empty fetch (no long-poll yet)
-  int64_t request_timeout_ms = 500;  // resend a fetch / BeginQuorumEpoch after this
+  int64_t fetch_backoff_ms = 50;  // follower: pause before fetching again after a refused or useless answer
+  // Leader: a fetch with nothing new to return is held (long poll) until an entry is appended, the
+  // high watermark moves, or this long has passed; a fetcher resends after request_timeout_ms +
+  // fetch_max_wait_ms without an answer.
+  int64_t fetch_max_wait_ms = 200;
+  int64_t request_timeout_ms = 500;  // resend a BeginQuorumEpoch (a fetch: + fetch_max_wait_ms) after this
   int64_t end_quorum_backoff_ms = 100;  // per rank in EndQuorumEpoch.preferred_successors
   size_t max_fetch_entries = 64;  // records per FetchResponse
   Offset max_uncommitted_entries = 1000;  // leader backpressure on propose()
