@@ -16,6 +16,7 @@
 #include "raft/node.h"
 #include "raft/replica.h"
 #include "raft/snapshot_store.h"
+#include "raft/transport_tcp.h"
 
 using namespace floe;
 using namespace floe::raft;
@@ -482,4 +483,86 @@ TEST_CASE("kill_minus_9_while_snapshotting_never_loses_a_committed_entry_or_the_
   }
   CHECK(committed > 400);
   CHECK(snapshots_seen == 8);
+}
+
+TEST_CASE("an_observer_over_tcp_catches_up_by_snapshot_and_the_leader_lists_it_in_describe_quorum") {
+  TempDir leader_dir, observer_dir;
+  TcpTransportConfig leader_tc;
+  leader_tc.self_id = 1;
+  leader_tc.voters = {VoterAddress{1, "127.0.0.1", 1}};  // its own address is not used
+  TcpRaftTransport leader_transport(leader_tc);
+  REQUIRE(leader_transport.listen().ok());
+
+  RaftNodeOptions leader_options;
+  leader_options.config.node_id = 1;
+  leader_options.config.voters = {1};
+  leader_options.config.election_timeout_ms = 10;
+  leader_options.config.max_snapshot_chunk_bytes = 64;  // several chunks over TCP
+  leader_options.log_dir = leader_dir.path;
+  leader_options.transport = &leader_transport;
+  RaftNode* leader_self = nullptr;
+  int delivered = 0;
+  auto leader_listener = [&](Offset offset, const std::string&) {
+    if (++delivered == 40) leader_self->snapshot_here(offset + 1, std::string(300, 'S') + std::to_string(offset + 1));
+  };
+  auto leader = RaftNode::open(leader_options, leader_listener, [](SnapshotId, const std::string&) { return ok_status(); });
+  REQUIRE(leader.ok());
+  leader_self = leader->get();
+  REQUIRE((*leader)->wait_for([](const NodeStatus& s) { return s.role == Role::leader; }, 5000).ok());
+  for (int i = 0; i < 50; ++i) {
+    std::promise<Result<Offset>> done;
+    (*leader)->propose("e" + std::to_string(i), [&](Result<Offset> r) { done.set_value(std::move(r)); });
+    REQUIRE(done.get_future().get().ok());
+  }
+  auto leader_status = (*leader)->wait_for([](const NodeStatus& s) { return s.log_start == 41; }, 5000);
+  REQUIRE(leader_status.ok());
+
+  TcpTransportConfig observer_tc;
+  observer_tc.self_id = 2;
+  observer_tc.voters = {VoterAddress{1, "127.0.0.1", leader_transport.port()}};
+  TcpRaftTransport observer_transport(observer_tc);
+  RaftNodeOptions observer_options;
+  observer_options.config.node_id = 2;
+  observer_options.config.voters = {1};  // not a voter: an observer
+  observer_options.config.request_timeout_ms = 200;
+  observer_options.log_dir = observer_dir.path;
+  observer_options.transport = &observer_transport;
+  std::mutex mu;
+  std::vector<std::pair<SnapshotId, std::string>> installed;
+  std::vector<std::string> entries;
+  auto observer = RaftNode::open(
+      observer_options,
+      [&](Offset, const std::string& data) {
+        std::lock_guard lock(mu);
+        entries.push_back(data);
+      },
+      [&](SnapshotId id, const std::string& payload) {
+        std::lock_guard lock(mu);
+        installed.emplace_back(id, payload);
+        return ok_status();
+      });
+  REQUIRE(observer.ok());
+  Offset target = leader_status->high_watermark;
+  auto caught_up = (*observer)->wait_for([&](const NodeStatus& s) { return s.applied_end >= target; }, 10000);
+  REQUIRE(caught_up.ok());
+  CHECK(caught_up->snapshots_installed == 1);
+  CHECK(caught_up->log_start == 41);
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(installed.size() == 1);
+    CHECK(installed[0].first == SnapshotId{41, 1});
+    CHECK(installed[0].second == std::string(300, 'S') + "41");
+    REQUIRE(entries.size() == 10);  // e40..e49 at offsets 41..50, by Fetch after the snapshot
+    CHECK(entries.front() == "e40");
+    CHECK(entries.back() == "e49");
+  }
+  std::promise<QuorumDescription> described;
+  (*leader)->post([&] { described.set_value((*leader)->describe_quorum_here()); });
+  auto q = described.get_future().get();
+  REQUIRE(q.observers.size() == 1);
+  CHECK(q.observers[0].replica_id == 2);
+  CHECK(q.observers[0].log_end_offset >= 41);
+  CHECK(q.observers[0].last_fetch_timestamp_ms > 0);
+  (*observer)->close();
+  (*leader)->close();
 }
