@@ -10,14 +10,16 @@
 #include <filesystem>
 
 #include "common/bytes.h"
-#include "common/crc32c.h"
+#include "protocol/generated/snapshot_footer_record.h"
+#include "protocol/generated/snapshot_header_record.h"
+#include "protocol/records/control.h"
+#include "protocol/records/record.h"
+#include "protocol/records/record_batch.h"
 
 namespace floe::raft {
 
 namespace {
 
-constexpr size_t kHeaderBytes = 4 + 1 + 8 + 4;
-constexpr size_t kTrailerBytes = 4;
 constexpr char kSuffix[] = ".checkpoint";
 
 Error io_error(const std::string& what, const std::string& path) {
@@ -99,32 +101,99 @@ Status fsync_dir(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+constexpr size_t kChunkBytes = 64 << 10;  // payload bytes per data record
+constexpr size_t kRecordsPerBatch = 16;
+
+Result<Bytes> control_batch(records::ControlType type, int64_t base_offset, Epoch epoch, std::span<const uint8_t> value) {
+  records::BatchOptions options;
+  options.base_offset = base_offset;
+  options.partition_leader_epoch = epoch;
+  options.is_control = true;
+  records::RecordBatchBuilder builder(options);
+  Bytes key = records::encode_control_key(type);
+  builder.append(0, std::span<const uint8_t>(key), value);
+  return builder.build();
+}
+
+Error not_a_snapshot(const std::string& why) { return Error(Errc::corrupt, "snapshot: " + why); }
+
+}  // namespace
+
 std::string FileSnapshotStore::frame(SnapshotId id, std::string_view payload) {
-  ByteWriter w(kHeaderBytes + payload.size() + kTrailerBytes);
-  w.write_bytes({reinterpret_cast<const uint8_t*>("FLRS"), 4});
-  w.write_u8(1);
-  w.write_i64(id.end_offset);
-  w.write_i32(id.epoch);
-  w.write_bytes({reinterpret_cast<const uint8_t*>(payload.data()), payload.size()});
-  w.write_u32(crc32c(w.bytes()));
-  return std::string(reinterpret_cast<const char*>(w.bytes().data()), w.size());
+  ByteWriter out(payload.size() + 256);
+  protocol::SnapshotHeaderRecord header;
+  ByteWriter header_value(16);
+  header.encode(header_value, 0);
+  auto first = control_batch(records::ControlType::snapshot_header, id.end_offset, id.epoch, header_value.bytes());
+  FLOE_ASSERT(first.ok());
+  out.write_bytes(*first);
+  int64_t offset = id.end_offset + 1;
+  size_t pos = 0;
+  do {
+    records::BatchOptions options;
+    options.base_offset = offset;
+    options.partition_leader_epoch = id.epoch;
+    records::RecordBatchBuilder builder(options);
+    for (size_t n = 0; n < kRecordsPerBatch && (pos < payload.size() || (pos == 0 && n == 0)); ++n) {
+      size_t take = std::min(kChunkBytes, payload.size() - pos);
+      builder.append(0, std::nullopt, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(payload.data()) + pos, take));
+      pos += take;
+      ++offset;
+    }
+    auto batch = builder.build();
+    FLOE_ASSERT(batch.ok());
+    out.write_bytes(*batch);
+  } while (pos < payload.size());
+  protocol::SnapshotFooterRecord footer;
+  ByteWriter footer_value(8);
+  footer.encode(footer_value, 0);
+  auto last = control_batch(records::ControlType::snapshot_footer, offset, id.epoch, footer_value.bytes());
+  FLOE_ASSERT(last.ok());
+  out.write_bytes(*last);
+  return std::string(reinterpret_cast<const char*>(out.bytes().data()), out.size());
 }
 
 Result<std::string> FileSnapshotStore::unframe(SnapshotId id, std::string_view file) {
-  if (file.size() < kHeaderBytes + kTrailerBytes || std::memcmp(file.data(), "FLRS", 4) != 0) {
-    return Error(Errc::corrupt, "snapshot: not a floe Raft snapshot");
+  records::ValidateOptions validate;  // every batch's CRC; no partial tail
+  records::BatchReader reader(SharedBytes::copy_of({reinterpret_cast<const uint8_t*>(file.data()), file.size()}), validate);
+  records::DecodeOptions decode;
+  decode.max_decompressed_bytes = 1 << 20;  // floe writes no compressed batches
+  std::string payload;
+  bool header = false, footer = false;
+  for (;;) {
+    auto batch = reader.next();
+    if (!batch.ok()) return not_a_snapshot(batch.error().message);
+    if (!*batch) break;
+    const records::RecordBatchHeader& h = (*batch)->header();
+    if (footer) return not_a_snapshot("batches after the footer");
+    if (h.partition_leader_epoch != id.epoch) return not_a_snapshot("a batch of another epoch");
+    auto recs = records::decode_records(**batch, decode);
+    if (!recs.ok()) return not_a_snapshot(recs.error().message);
+    if (h.is_control()) {
+      if (recs->size() != 1 || !(*recs)[0].key) return not_a_snapshot("a control batch without one keyed record");
+      auto key = records::decode_control_key((*recs)[0].key->span());
+      if (!key.ok()) return not_a_snapshot(key.error().message);
+      if (!header) {
+        if (key->type != static_cast<int16_t>(records::ControlType::snapshot_header)) return not_a_snapshot("no header");
+        if (h.base_offset != id.end_offset) return not_a_snapshot("the header names another snapshot id");
+        header = true;
+      } else if (key->type == static_cast<int16_t>(records::ControlType::snapshot_footer)) {
+        footer = true;
+      } else {
+        return not_a_snapshot("unexpected control record type " + std::to_string(key->type));
+      }
+      continue;
+    }
+    if (!header) return not_a_snapshot("data before the header");
+    for (const records::Record& rec : *recs) {
+      if (!rec.value) return not_a_snapshot("a null data record");
+      payload.append(reinterpret_cast<const char*>(rec.value->data()), rec.value->size());
+    }
   }
-  auto bytes = std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(file.data()), file.size());
-  ByteReader trailer(bytes.subspan(file.size() - kTrailerBytes));
-  if (*trailer.read_u32() != crc32c(bytes.first(file.size() - kTrailerBytes))) {
-    return Error(Errc::corrupt, "snapshot: checksum mismatch");
-  }
-  ByteReader r(bytes.subspan(4));
-  uint8_t version = *r.read_u8();
-  if (version != 1) return Error(Errc::unsupported, "snapshot: version " + std::to_string(version));
-  SnapshotId named{*r.read_i64(), *r.read_i32()};
-  if (named != id) return Error(Errc::corrupt, "snapshot: the file holds another snapshot id");
-  return std::string(file.substr(kHeaderBytes, file.size() - kHeaderBytes - kTrailerBytes));
+  if (!header || !footer) return not_a_snapshot(header ? "no footer (truncated)" : "empty");
+  return payload;
 }
 
 Result<std::unique_ptr<FileSnapshotStore>> FileSnapshotStore::open(const std::string& dir, size_t keep) {

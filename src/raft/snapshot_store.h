@@ -1,12 +1,16 @@
 // FileSnapshotStore: the SnapshotStore (raft/env.h) of a RaftNode, in the metadata log directory.
 //
 // One file per snapshot, named as Kafka names them: "<end offset, 20 digits>-<epoch, 10
-// digits>.checkpoint", holding
-//   "FLRS" | u8 version (= 1) | i64 end_offset | i32 epoch | payload | u32 crc32c(all before it)
-// big-endian. The payload is the owner's image of its state machine after every entry below
-// end_offset (for floe's controller: metadata/snapshot.h). These are the bytes FetchSnapshot
-// ships, so a follower checks the same CRC (and that the header names the id it asked for) before
-// installing a download.
+// digits>.checkpoint", laid out as Kafka's snapshot files (KIP-630): v2 record batches, every
+// one with partitionLeaderEpoch = the snapshot's epoch and its own CRC32C —
+//   a control batch holding one SNAPSHOT_HEADER record (control type 3, SnapshotHeaderRecord
+//     v0); floe puts the snapshot's end offset in its baseOffset;
+//   data batches (uncompressed, up to 16 records each) whose record values, concatenated, are
+//     the payload (64 KiB per record): the owner's image of its state machine after every entry
+//     below end_offset (for floe's controller: metadata/snapshot.h);
+//   a control batch holding one SNAPSHOT_FOOTER record (control type 4, SnapshotFooterRecord v0).
+// These are the bytes FetchSnapshot ships, so a follower checks every CRC, the header's id and
+// the footer (a truncated file has none) before installing a download.
 // Atomicity: the owner's save() and a finished download are written to "<name>.tmp" /
 // "<name>.part", fsynced, renamed to their name, and the directory fsynced; a reader sees a
 // snapshot whole or not at all. Leftover .tmp/.part files are deleted at open. Only the newest

@@ -311,6 +311,21 @@ TEST_CASE("the_snapshot_store_checks_every_byte_and_installs_downloads_atomicall
     CHECK(fs::exists(dir.path + "/00000000000000000042-0000000003.checkpoint"));
     CHECK((*store)->size_bytes(SnapshotId{1, 1}).error().code == Errc::not_found);
   }
+  // Kafka's layout: v2 batches (magic 2 at byte 16), the first a control batch (attributes bit 5)
+  // at the snapshot's end offset; cut anywhere before the footer, the file is refused.
+  CHECK(static_cast<uint8_t>(file[16]) == 2);
+  CHECK((static_cast<uint8_t>(file[22]) & 0x20) != 0);
+  CHECK(FileSnapshotStore::unframe(id, file).ok());
+  for (size_t cut : {file.size() - 1, file.size() - 40, size_t{61}}) {
+    CHECK_FALSE(FileSnapshotStore::unframe(id, std::string_view(file).substr(0, cut)).ok());
+  }
+  std::string big(200000, 'x');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7);
+  auto back = FileSnapshotStore::unframe(SnapshotId{5, 2}, FileSnapshotStore::frame(SnapshotId{5, 2}, big));
+  REQUIRE(back.ok());
+  CHECK(*back == big);  // several 64 KiB data records
+  CHECK(*FileSnapshotStore::unframe(SnapshotId{5, 2}, FileSnapshotStore::frame(SnapshotId{5, 2}, "")) == "");
+
   TempDir other;
   auto store = FileSnapshotStore::open(other.path);
   REQUIRE(store.ok());
