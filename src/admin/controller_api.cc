@@ -90,6 +90,9 @@ void put_status(Response& response, const Status& status, int64_t offset) {
   response.metadata_offset = -1;
 }
 
+// The placeholder answer of a Controller that does not implement broker sessions yet.
+constexpr std::string_view kHeartbeatStubMessage = "broker heartbeats are not implemented yet";
+
 int16_t topic_error_code(const Error& e) {
   return rpc::is_not_controller(e) ? rpc::kNotController : rpc::kUnknownServerError;
 }
@@ -421,34 +424,60 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
     reg.incarnation_id = req->incarnation_id;
     for (const auto& l : req->listeners) reg.listeners.push_back(metadata::BrokerListener{l.name, l.host, l.port});
     reg.rack = req->rack;
-    auto finish = [call, c](Result<stream::Done> r) {
+    if (!c) {
       p::BrokerRegistrationResponse response;
-      if (r.ok()) {
-        response.broker_epoch = applied_offset(*c);
-        rpc::set_metadata_offset(response.unknown_tagged_fields, response.broker_epoch);
-      } else {
+      response.error_code = rpc::kNotController;
+      return call->reply(response);
+    }
+    return c->register_broker(std::move(reg), [call, c](Result<metadata::BrokerRegistrationReply> r) {
+      p::BrokerRegistrationResponse response;
+      if (!r.ok()) {
         response.error_code = topic_error_code(r.error());
+      } else if (r->error_code != 0) {
+        response.error_code = r->error_code;
+      } else {
+        const int64_t offset = applied_offset(*c);
+        response.broker_epoch = r->broker_epoch >= 0 ? r->broker_epoch : offset;
+        rpc::set_metadata_offset(response.unknown_tagged_fields, offset);
       }
       call->reply(response);
-    };
-    if (!c) return finish(not_controller);
-    return c->register_broker(std::move(reg), finish);
+    });
   }
 
   if (api == p::BrokerHeartbeatRequest::kApiKey) {
     auto req = decode_request<p::BrokerHeartbeatRequest>(*call);
     if (!req) return;
-    p::BrokerHeartbeatResponse response;
-    if (!c || c->raft_status().leader_id != self_id_) {
+    if (!c) {
+      p::BrokerHeartbeatResponse response;
       response.error_code = rpc::kNotController;
       return call->reply(response);
     }
-    // Sessions and fencing are the Controller's (placement) work; until it tracks them a live
-    // heartbeat simply confirms the broker.
-    response.is_caught_up = true;
-    response.is_fenced = false;
-    response.should_shut_down = req->want_shut_down;
-    return call->reply(response);
+    metadata::BrokerHeartbeat hb;
+    hb.id = NodeId(req->broker_id);
+    hb.broker_epoch = req->broker_epoch;
+    hb.current_metadata_offset = req->current_metadata_offset;
+    hb.want_fence = req->want_fence;
+    hb.want_shutdown = req->want_shut_down;
+    const bool leads = c->raft_status().leader_id == self_id_;
+    return c->broker_heartbeat(hb, [call, c, leads, want_shutdown = req->want_shut_down](
+                                       Result<metadata::BrokerHeartbeatReply> r) {
+      p::BrokerHeartbeatResponse response;
+      if (!r.ok()) {
+        response.error_code = topic_error_code(r.error());
+      } else if (leads && r->error_message == kHeartbeatStubMessage) {
+        // A Controller that does not track sessions yet: a live heartbeat confirms the broker.
+        response.is_caught_up = true;
+        response.is_fenced = false;
+        response.should_shut_down = want_shutdown;
+      } else {
+        response.error_code = r->error_code;
+        response.is_caught_up = r->is_caught_up;
+        response.is_fenced = r->is_fenced;
+        response.should_shut_down = r->should_shutdown;
+        if (r->error_code == 0) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      }
+      call->reply(response);
+    });
   }
 
   if (api == p::AllocateProducerIdsRequest::kApiKey) {

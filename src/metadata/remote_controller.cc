@@ -725,10 +725,20 @@ void RemoteController::allocate_producer_ids(NodeId broker, Callback<ProducerIdB
 // ---- broker lifecycle ----
 
 void RemoteController::register_broker(BrokerRegistration registration, Callback<Done> done) {
+  if (registration.incarnation_id.is_zero()) registration.incarnation_id = random_uuid();
+  {
+    std::lock_guard lock(mu_);
+    registration_ = registration;
+    unfenced_waiter_ = std::move(done);
+  }
+  send_registration(std::move(registration));
+}
+
+void RemoteController::send_registration(BrokerRegistration registration) {
   p::BrokerRegistrationRequest req;
   req.broker_id = registration.id.value();
   req.cluster_id = image()->cluster_id;
-  req.incarnation_id = registration.incarnation_id.is_zero() ? random_uuid() : registration.incarnation_id;
+  req.incarnation_id = registration.incarnation_id;
   for (const auto& l : registration.listeners) {
     auto& out = req.listeners.emplace_back();
     out.name = l.name;
@@ -737,28 +747,33 @@ void RemoteController::register_broker(BrokerRegistration registration, Callback
     out.security_protocol = 0;  // PLAINTEXT
   }
   req.rack = registration.rack;
-  auto shared_done = std::make_shared<Callback<Done>>(std::move(done));
   std::weak_ptr<Rpc> weak = rpc_;
   send<p::BrokerRegistrationResponse>(
-      rpc_, req, kBrokerRegistrationVersion, [this, shared_done, weak](Result<p::BrokerRegistrationResponse> r) {
-        if (!r.ok()) return (*shared_done)(r.take_error());
-        if (r->error_code != 0) {
-          return (*shared_done)(Error(Errc::internal, "BrokerRegistration: error " + std::to_string(r->error_code)));
+      rpc_, req, kBrokerRegistrationVersion, [this, weak](Result<p::BrokerRegistrationResponse> r) {
+        if (!r.ok() || r->error_code != 0) {
+          Callback<Done> waiter;
+          {
+            std::lock_guard lock(mu_);
+            waiter = std::move(unfenced_waiter_);
+            unfenced_waiter_ = nullptr;
+          }
+          Error e = r.ok() ? Error(Errc::internal, "BrokerRegistration: error " + std::to_string(r->error_code))
+                           : r.error();
+          log::warn("controller-client", "registration failed: " + e.message);
+          if (waiter) waiter(e);
+          return;
         }
         broker_epoch_ = r->broker_epoch;
-        {
-          std::lock_guard lock(mu_);
-          unfenced_waiter_ = std::move(*shared_done);
-        }
+        log::info("controller-client", "registered with broker epoch " + std::to_string(r->broker_epoch));
         auto rpc = weak.lock();
-        if (!rpc) return;
+        if (!rpc || heartbeats_started_.exchange(true)) return;
         rpc->start_heartbeats([this] { heartbeat(); });
       });
 }
 
 void RemoteController::heartbeat() {
-  // io thread; one heartbeat in flight at a time.
-  if (heartbeat_in_flight_) return;
+  // Rpc thread; one heartbeat in flight at a time.
+  if (heartbeat_in_flight_ || broker_epoch_ < 0) return;
   heartbeat_in_flight_ = true;
   p::BrokerHeartbeatRequest req;
   req.broker_id = options_.node_id.value();
@@ -767,30 +782,45 @@ void RemoteController::heartbeat() {
   req.want_fence = false;
   req.want_shut_down = want_shutdown_.load();
   const int64_t sent_ms = steady_now_ms();
-  send<p::BrokerHeartbeatResponse>(rpc_, req, kBrokerHeartbeatVersion,
-                                   [this, sent_ms](Result<p::BrokerHeartbeatResponse> r) {
-                                     heartbeat_in_flight_ = false;
-                                     if (!r.ok() || r->error_code != 0) {
-                                       log::debug("controller-client",
-                                                  "heartbeat failed: " + (r.ok() ? "error " + std::to_string(r->error_code)
-                                                                                 : r.error().message));
-                                       return;
-                                     }
-                                     Callback<Done> waiter;
-                                     {
-                                       std::lock_guard lock(mu_);
-                                       last_heartbeat_ok_sent_ms_ = sent_ms;
-                                       fenced_ = r->is_fenced;
-                                       if (r->should_shut_down) should_shutdown_ = true;
-                                       if (!r->is_fenced && unfenced_waiter_) waiter = std::move(unfenced_waiter_);
-                                       unfenced_waiter_ = nullptr;
-                                       if (r->is_fenced && waiter == nullptr) {
-                                         // keep waiting
-                                       }
-                                     }
-                                     shutdown_cv_.notify_all();
-                                     if (waiter) waiter(Done{});
-                                   });
+  send<p::BrokerHeartbeatResponse>(rpc_, req, kBrokerHeartbeatVersion, [this, sent_ms](Result<p::BrokerHeartbeatResponse> r) {
+    heartbeat_in_flight_ = false;
+    if (!r.ok()) {
+      log::debug("controller-client", "heartbeat failed: " + r.error().message);
+      return;
+    }
+    if (r->error_code == kafka_errors::kStaleBrokerEpoch || r->error_code == kafka_errors::kBrokerIdNotRegistered) {
+      // The controller forgot this registration (replaced, or a new leader): register again.
+      std::optional<BrokerRegistration> registration;
+      {
+        std::lock_guard lock(mu_);
+        registration = registration_;
+      }
+      log::warn("controller-client", "heartbeat refused (error " + std::to_string(r->error_code) + "): registering again");
+      broker_epoch_ = -1;
+      if (registration) send_registration(*registration);
+      return;
+    }
+    if (r->error_code != 0) {
+      log::debug("controller-client", "heartbeat failed: error " + std::to_string(r->error_code));
+      return;
+    }
+    Callback<Done> waiter;
+    {
+      std::lock_guard lock(mu_);
+      last_heartbeat_ok_sent_ms_ = sent_ms;
+      if (fenced_ != r->is_fenced) {
+        log::info("controller-client", r->is_fenced ? "this broker is fenced" : "this broker is unfenced");
+      }
+      fenced_ = r->is_fenced;
+      if (r->should_shut_down) should_shutdown_ = true;
+      if (!r->is_fenced && unfenced_waiter_) {
+        waiter = std::move(unfenced_waiter_);
+        unfenced_waiter_ = nullptr;
+      }
+    }
+    shutdown_cv_.notify_all();
+    if (waiter) waiter(Done{});
+  });
 }
 
 bool RemoteController::writes_allowed() const {

@@ -117,6 +117,7 @@ class RemoteController final : public ControllerClient {
   explicit RemoteController(RemoteControllerOptions options);
   Status start();
   void heartbeat();  // Rpc thread
+  void send_registration(BrokerRegistration registration);
 
   RemoteControllerOptions options_;
   std::unique_ptr<raft::TcpRaftTransport> transport_;
@@ -126,6 +127,7 @@ class RemoteController final : public ControllerClient {
 
   // Broker lifecycle. broker_epoch_ and heartbeat_in_flight_: written on the Rpc thread.
   std::atomic<int64_t> broker_epoch_{-1};
+  std::atomic<bool> heartbeats_started_{false};
   bool heartbeat_in_flight_ = false;
   std::atomic<bool> want_shutdown_{false};
   mutable std::mutex mu_;  // the fields below
@@ -134,6 +136,7 @@ class RemoteController final : public ControllerClient {
   bool fenced_ = false;
   bool should_shutdown_ = false;
   Callback<stream::Done> unfenced_waiter_;  // register_broker's callback, until unfenced
+  std::optional<BrokerRegistration> registration_;  // resent when the controller forgot it
 };
 
 }  // namespace floe::metadata
