@@ -11,7 +11,8 @@ Promises checked:
     coordinator runs on the broker leading the group-state partition, FindCoordinator names it);
   - SIGTERM one broker (controlled shutdown): it exits 0 within a few seconds, its partitions move
     to the others, and every acknowledged record is still readable; the partitions take writes again;
-  - kill -9 another broker: after it restarts (same directories, same port) every acknowledged
+  - kill -9 another broker: once fenced its partitions are offline (leader -1: their tail is only in
+    its WAL), not moved; after it restarts (same directories, same port) every acknowledged
     record is there and its partitions take writes again;
   - a second cluster of 3 controllers and 2 brokers: SIGKILL the controller leader; the brokers
     send their controller writes (a new topic) to the new leader, and every acknowledged record is
@@ -233,6 +234,7 @@ def sigterm_moves_partitions():
         ls = leaders(metadata(exclude=(2,)))
         return all(l in (1, 3) for l in ls.values())
     state["stopped"] = (2,)
+    state["fencing"] = True
     lib.wait_until(moved, 10, "broker 2's partitions to move to brokers 1 and 3")
     consume_all("group-after-sigterm", exclude=(2,))
     produce(200, "after-sigterm", exclude=(2,))
@@ -241,8 +243,19 @@ def sigterm_moves_partitions():
 
 def kill9_then_restart():
     victim = brokers[3]
+    before = leaders(metadata(exclude=state["stopped"]))
     victim.kill()
-    time.sleep(0.5)
+    if state.get("fencing"):
+        # Its streams are still open by it (their tail is only in its WAL): once the controller
+        # fences it (session timeout), its partitions go offline rather than elsewhere.
+        others = state["stopped"] + (3,)
+        lib.wait_until(lambda: 3 not in metadata(exclude=others).brokers, 15, "broker 3 to be fenced")
+        offline = leaders(metadata(exclude=others))
+        for p, leader in before.items():
+            if leader == 3:
+                lib.expect(offline[p] == -1, "partition %d of the killed broker led by %d, not offline" % (p, offline[p]))
+    else:
+        time.sleep(0.5)
     victim.start()
     lib.wait_until(lambda: 3 in metadata().brokers, 15, "broker 3 back in Metadata")
 
