@@ -14,6 +14,8 @@ Promises checked:
   - kill -9 another broker: once fenced its partitions are offline (leader -1: their tail is only in
     its WAL), not moved; after it restarts (same directories, same port) every acknowledged
     record is there and its partitions take writes again;
+  - the controller goes away for longer than broker.session.timeout.ms: the brokers refuse writes
+    (lease); once it is back, writes are acknowledged again;
   - a second cluster of 3 controllers and 2 brokers: SIGKILL the controller leader; the brokers
     send their controller writes (a new topic) to the new leader, and every acknowledged record is
     read back; the old leader rejoins.
@@ -267,6 +269,23 @@ def kill9_then_restart():
     consume_all("group-after-kill9-2", exclude=state["stopped"])
 
 
+def lease_without_quorum():
+    """The controller goes away: after broker.session.timeout.ms the brokers refuse writes (their
+    lease ran out: the controller could have moved the partitions); back, writes work again."""
+    live = state["stopped"]
+    controller.kill()
+    time.sleep(5.0)  # > broker.session.timeout.ms (4 s)
+    refused = []
+    producer = Producer({"bootstrap.servers": bootstrap(live), "message.timeout.ms": 2500, "retries": 1000})
+    producer.produce(TOPIC, value=b"during-outage", on_delivery=lambda err, msg: refused.append(err))
+    producer.flush(10)
+    lib.expect(len(refused) == 1 and refused[0] is not None,
+               "a write was accepted while the brokers had no controller: %s" % refused)
+    controller.start()
+    produce(100, "after-outage", exclude=live)
+    consume_all("group-after-outage", exclude=live)
+
+
 def controller_failover():
     """Phase 2: a fresh cluster of 3 controllers and 2 brokers; SIGKILL the controller leader while
     the brokers serve: writes that need the controller (a new topic, uploads, producer ids) go to
@@ -329,6 +348,8 @@ try:
                               sigterm_moves_partitions)
                 results.check("kill -9 a broker, restart it: every acknowledged record is there",
                               kill9_then_restart)
+                results.check("no controller for longer than the session timeout: writes refused, then back",
+                              lease_without_quorum)
     results.check("3 controllers + 2 brokers: SIGKILL the controller leader, brokers follow the new one",
                   controller_failover)
 finally:
