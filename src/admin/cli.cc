@@ -110,26 +110,6 @@ int cmd_config_keys(std::span<const std::string> args, const Io& io, std::string
   return kExitOk;
 }
 
-// The object store layer parses bucket URIs itself when it opens them; ask it now, so that a URI
-// config accepts but the store would refuse stops startup here, naming the key.
-Status check_buckets_with_object_store(const config::Config& cfg) {
-  for (std::string_view key : {"s3.data.buckets", "s3.ops.buckets", "s3.wal.path"}) {
-    auto buckets = cfg.get_buckets(key);
-    if (key == "s3.wal.path" && !buckets.empty() && buckets[0].scheme == "file") continue;  // a block WAL
-    std::string_view text = cfg.get_string(key);
-    while (!text.empty()) {
-      size_t comma = text.find(',');
-      std::string_view entry = text.substr(0, comma);
-      text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
-      while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
-      while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
-      auto parsed = objectstore::parse_bucket_uri(entry);
-      if (!parsed.ok()) return Error(Errc::config, "'" + std::string(key) + "': " + parsed.error().message);
-    }
-  }
-  return ok_status();
-}
-
 int cmd_serve(std::span<const std::string> args, const Io& io) {
   std::string config_path;
   bool have_config = false;
@@ -163,10 +143,6 @@ int cmd_serve(std::span<const std::string> args, const Io& io) {
   auto cfg = config::Config::load_file(config_path, overrides);
   if (!cfg) {
     std::fprintf(io.err, "floe: config: %s\n", cfg.error().message.c_str());
-    return kExitUsage;
-  }
-  if (auto st = check_buckets_with_object_store(*cfg); !st) {
-    std::fprintf(io.err, "floe: config: %s\n", st.error().message.c_str());
     return kExitUsage;
   }
   log::Level level = log::Level::info;

@@ -46,12 +46,11 @@ int fail(std::FILE* err, const std::string& message) {
 }
 
 // file://PATH → PATH (the block WAL's device or file).
-Result<std::string> wal_file_path(const std::string& uri) {
-  constexpr std::string_view kFile = "file://";
-  std::string_view u = uri;
-  if (auto at = u.find('@'); at != std::string_view::npos && at < u.find("://")) u.remove_prefix(at + 1);
-  if (u.starts_with(kFile)) return std::string(u.substr(kFile.size()));
-  return Error{Errc::unsupported, "s3.wal.path: only file:// WALs are served in this build (got '" + uri +
+Result<std::string> wal_file_path(const config::Config& cfg) {
+  const auto wal = cfg.get_buckets("s3.wal.path");
+  if (wal.size() == 1 && wal[0].scheme == "file") return wal[0].path;
+  return Error{Errc::unsupported, "s3.wal.path: only file:// WALs are served in this build (got '" +
+                                      cfg.get_string("s3.wal.path") +
                                       "'); the object-storage WAL comes with the multi-broker work"};
 }
 
@@ -213,32 +212,20 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
     if (remote_meta) remote_meta->close();
   };
   // Object store: the first data bucket; cold reads get their own instance (own connections).
-  std::vector<std::string> buckets;
-  {
-    std::string text = cfg.get_string("s3.data.buckets");
-    size_t start = 0;
-    while (start <= text.size()) {
-      size_t comma = text.find(',', start);
-      std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      while (!item.empty() && item.front() == ' ') item.erase(item.begin());
-      while (!item.empty() && item.back() == ' ') item.pop_back();
-      if (!item.empty()) buckets.push_back(item);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
+  // Config validated every entry at load, with the same parser the object store uses.
+  const std::vector<BucketUri> buckets = cfg.get_buckets("s3.data.buckets");
   if (buckets.empty()) return fail(err, "s3.data.buckets: no bucket");
   if (buckets.size() > 1) floe::log::warn("serve", "s3.data.buckets: only the first bucket is used in this build");
-  auto uri = objectstore::parse_bucket_uri(buckets[0]);
-  if (!uri.ok()) return fail(err, "s3.data.buckets: " + uri.error().message);
-  if (uri->scheme == "file" || uri->scheme == "fs") std::filesystem::create_directories(uri->path, ec);
+  const BucketUri* uri = &buckets[0];
+  const std::string bucket_text = cfg.get_string("s3.data.buckets");
+  if (uri->is_local_dir()) std::filesystem::create_directories(uri->path, ec);
   auto store = objectstore::open_store(*uri);
-  if (!store.ok()) return fail(err, "s3.data.buckets '" + buckets[0] + "': " + store.error().message);
+  if (!store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + store.error().message);
   auto cold_store = uri->scheme == "mem" ? store : objectstore::open_store(*uri);  // mem: one shared instance
-  if (!cold_store.ok()) return fail(err, "s3.data.buckets '" + buckets[0] + "': " + cold_store.error().message);
+  if (!cold_store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + cold_store.error().message);
 
   // WAL and recovery.
-  auto wal_path = wal_file_path(cfg.get_string("s3.wal.path"));
+  auto wal_path = wal_file_path(cfg);
   if (!wal_path.ok()) return fail(err, wal_path.error().message);
   std::filesystem::create_directories(std::filesystem::path(*wal_path).parent_path(), ec);
   wal::BlockWalOptions wo;

@@ -288,81 +288,6 @@ Result<std::pair<std::string, std::string>> parse_protocol_entry(std::string_vie
   return std::pair<std::string, std::string>(upper(name), proto);
 }
 
-bool valid_bucket_name(std::string_view b) {
-  if (b.size() < 3 || b.size() > 63) return false;
-  if (b.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-") != std::string_view::npos) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return alnum(b.front()) && alnum(b.back());
-}
-
-// The s3:// parameters objectstore/bucket_uri.h accepts. region, endpoint and pathStyle are checked
-// here; the others are checked by the object store when it opens the bucket.
-constexpr std::string_view kS3PassThroughParams[] = {"accessKey", "secretKey", "sessionToken", "caBundle",
-                                                     "signPayload", "maxConnections"};
-constexpr std::string_view kS3ParamList =
-    "region, endpoint, pathStyle, accessKey, secretKey, sessionToken, caBundle, signPayload, maxConnections";
-
-// [id@]scheme://rest, with scheme among `schemes`.
-Result<BucketUri> parse_bucket(std::string_view entry, std::span<const std::string_view> schemes) {
-  BucketUri u;
-  size_t sep = entry.find("://");
-  if (sep == std::string_view::npos) return Error(Errc::config, "entry '" + std::string(entry) + "' has no scheme://");
-  std::string_view head = entry.substr(0, sep);
-  std::string_view rest = entry.substr(sep + 3);
-  size_t at = head.find('@');
-  if (at != std::string_view::npos) {
-    int64_t id = -1;
-    if (!parse_i64(head.substr(0, at), &id) || id < 0 || id > 9999)
-      return Error(Errc::config, "bucket id '" + std::string(head.substr(0, at)) + "' is not in [0, 9999]");
-    u.id = static_cast<int32_t>(id);
-    head = head.substr(at + 1);
-  }
-  u.scheme = std::string(head);
-  if (std::find(schemes.begin(), schemes.end(), head) == schemes.end()) {
-    std::string allowed;
-    for (auto s : schemes) allowed += (allowed.empty() ? "" : ", ") + std::string(s) + "://";
-    return Error(Errc::config, "scheme '" + u.scheme + "://' is not one of {" + allowed + "}");
-  }
-  if (u.scheme == "mem") return u;  // an in-memory store (tests); takes nothing
-  if (u.scheme != "s3") {
-    if (rest.empty()) return Error(Errc::config, "entry '" + std::string(entry) + "' has an empty path");
-    if (rest.find('?') != std::string_view::npos)
-      return Error(Errc::config, "entry '" + std::string(entry) + "': " + u.scheme + ":// takes no ?parameters");
-    u.bucket = std::string(rest);
-    return u;
-  }
-  size_t q = rest.find('?');
-  u.bucket = std::string(rest.substr(0, q));
-  if (!valid_bucket_name(u.bucket))
-    return Error(Errc::config, "bucket name '" + u.bucket + "' is not 3-63 characters of a-z, 0-9, '.', '-'");
-  if (q == std::string_view::npos) return u;
-  std::string_view query = rest.substr(q + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    size_t eq = kv.find('=');
-    if (eq == std::string_view::npos) return Error(Errc::config, "parameter '" + std::string(kv) + "' is not name=value");
-    std::string name(kv.substr(0, eq)), value(kv.substr(eq + 1));
-    if (name == "endpoint") {
-      if (!(value.starts_with("http://") || value.starts_with("https://")) || value.size() <= 8)
-        return Error(Errc::config, "endpoint '" + value + "' is not an http:// or https:// URL");
-    } else if (name == "pathStyle") {
-      if (value != "true" && value != "false")
-        return Error(Errc::config, "pathStyle must be true or false, got '" + value + "'");
-    } else if (name == "region") {
-      if (value.empty() || value.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
-        return Error(Errc::config, "region '" + value + "' is not made of a-z, 0-9, '-'");
-    } else if (std::find(std::begin(kS3PassThroughParams), std::end(kS3PassThroughParams), name) ==
-               std::end(kS3PassThroughParams)) {
-      return Error(Errc::config, "parameter '" + name + "' is not one of {" + std::string(kS3ParamList) + "}");
-    }
-    if (!u.params.emplace(name, value).second) return Error(Errc::config, "parameter '" + name + "' is repeated");
-    if (amp == std::string_view::npos) break;
-    query = query.substr(amp + 1);
-  }
-  return u;
-}
-
 constexpr std::string_view kBucketSchemes[] = {"s3", "fs", "file", "mem"};  // file:// = fs:// here
 constexpr std::string_view kWalSchemes[] = {"file", "s3", "fs", "mem"};     // file:// = block WAL here
 
@@ -475,7 +400,7 @@ Status validate(const KeySpec& k, std::string_view text) {
       }
       case Type::bucket_list:
       case Type::wal_uri: {
-        auto b = k.type == Type::wal_uri ? parse_bucket(item, kWalSchemes) : parse_bucket(item, kBucketSchemes);
+        auto b = k.type == Type::wal_uri ? parse_bucket_uri(item, kWalSchemes) : parse_bucket_uri(item, kBucketSchemes);
         if (!b) return fail(b.error().message);
         unique_name = std::to_string(b->id);
         break;
@@ -881,8 +806,8 @@ std::vector<BucketUri> Config::get_buckets(std::string_view key) const {
   FLOE_ASSERT(k && (k->type == Type::bucket_list || k->type == Type::wal_uri));
   std::vector<BucketUri> out;
   for (const auto& s : split_valid(entry_any(key).text)) {
-    if (k->type == Type::wal_uri) out.push_back(parse_bucket(s, kWalSchemes).value());
-    else out.push_back(parse_bucket(s, kBucketSchemes).value());
+    if (k->type == Type::wal_uri) out.push_back(parse_bucket_uri(s, kWalSchemes).value());
+    else out.push_back(parse_bucket_uri(s, kBucketSchemes).value());
   }
   return out;
 }

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/bucket_uri.h"
 #include "common/result.h"
 
 namespace floe::config {
@@ -92,12 +93,6 @@ struct Voter {
   int32_t id = 0;
   std::string host;
   uint16_t port = 0;
-};
-struct BucketUri {
-  int32_t id = 0;                           // the `N@` prefix, [0, 9999]; 0 when absent
-  std::string scheme;                       // s3 | fs | file | mem
-  std::string bucket;                       // s3: bucket name; fs/file: the path
-  std::map<std::string, std::string> params;  // s3: region, endpoint, pathStyle
 };
 
 enum class Source { default_value, file, override_flag };

@@ -13,25 +13,16 @@
 #include <memory>
 #include <string>
 
+#include "common/bucket_uri.h"
 #include "common/result.h"
 #include "objectstore/object_store.h"
 #include "objectstore/retrying_store.h"
 
 namespace floe::objectstore {
 
-struct BucketUri {
-  int id = 0;
-  std::string scheme;  // "s3" | "file" | "mem"
-  std::string bucket;  // s3: the bucket name
-  std::string path;    // file: the directory
-  std::map<std::string, std::string> params;
-  std::string param(const std::string& name) const {
-    auto it = params.find(name);
-    return it == params.end() ? std::string() : it->second;
-  }
-};
-
-Result<BucketUri> parse_bucket_uri(std::string_view uri);
+// The one bucket URI type and parser (common/bucket_uri.h), shared with config validation.
+using ::floe::BucketUri;
+using ::floe::parse_bucket_uri;
 
 struct OpenOptions {
   RetryPolicy retry{};

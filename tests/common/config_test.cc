@@ -68,7 +68,7 @@ TEST_CASE("defaults_are_the_single_node_embedded_setup") {
   auto buckets = c.get_buckets("s3.data.buckets");
   REQUIRE(buckets.size() == 1);
   CHECK(buckets[0].scheme == "fs");
-  CHECK(buckets[0].bucket == "./data/objects");
+  CHECK(buckets[0].path == "./data/objects");
   CHECK(c.get_list("log.dirs") == std::vector<std::string>{"./data/logs"});
   CHECK(c.get_string("metadata.log.dir") == "./data/metadata");
   CHECK(c.get_bool("auto.create.topics.enable"));
@@ -267,7 +267,7 @@ TEST_CASE("s3_uri_errors_name_the_key_and_the_bad_part") {
   Config c = load_ok("s3.wal.path=0@s3://wal-bucket?region=us-east-1\ns3.data.buckets=0@s3://data-1,1@s3://data-2\n");
   CHECK(c.get_buckets("s3.wal.path")[0].scheme == "s3");
   CHECK(c.get_buckets("s3.data.buckets")[1].id == 1);
-  CHECK(load_ok("s3.wal.path=file:///dev/nvme1n1\n").get_buckets("s3.wal.path")[0].bucket == "/dev/nvme1n1");
+  CHECK(load_ok("s3.wal.path=file:///dev/nvme1n1\n").get_buckets("s3.wal.path")[0].path == "/dev/nvme1n1");
 }
 
 TEST_CASE("cross_key_rules_name_the_keys_involved") {

@@ -128,9 +128,22 @@ TEST_CASE("bucket_uris_parse_as_design_md_writes_them") {
   CHECK_FALSE(parse_bucket_uri("s3://B").ok());
   CHECK_FALSE(parse_bucket_uri("gs://bucket").ok());
   CHECK_FALSE(parse_bucket_uri("bucket").ok());
+  // One parser for config and store: a value config refuses, the store refuses the same way.
   auto bad_bool = parse_bucket_uri("s3://bucket?pathStyle=yes&accessKey=a&secretKey=b");
-  REQUIRE(bad_bool.ok());
-  CHECK_FALSE(open_store(bad_bool.value()).ok());
+  REQUIRE_FALSE(bad_bool.ok());
+  CHECK(bad_bool.error().message.find("pathStyle must be true or false") != std::string::npos);
+  CHECK_FALSE(parse_bucket_uri("s3://bucket?maxConnections=0").ok());
+  CHECK_FALSE(parse_bucket_uri("s3://bucket?signPayload=maybe").ok());
+  CHECK_FALSE(parse_bucket_uri("s3://bucket?secretKey=%zz").ok());
+  auto relative = parse_bucket_uri("fs://data/objects");
+  REQUIRE(relative.ok());
+  CHECK(relative->scheme == "fs");
+  CHECK(relative->path == "data/objects");
+  CHECK(relative->is_local_dir());
+  const std::string_view wal_only[] = {"file", "s3"};
+  auto refused = parse_bucket_uri("mem://", wal_only);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("scheme 'mem://' is not one of {file://, s3://}") != std::string::npos);
 }
 
 TEST_CASE("shared_credentials_file_profiles_are_read") {
