@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "metadata/placement.h"
 #include "metadata/snapshot.h"
 
 namespace floe::metadata {
@@ -23,6 +24,11 @@ constexpr size_t kMaxEntryBytes = (1 << 20) - 64;  // below FileLog's max_entry_
 
 int64_t system_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -86,6 +92,7 @@ void Controller::Batch::emit(MetadataRecord record) {
 
 Controller::Controller(ControllerOptions options) : options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = system_now_ms;
+  if (!options_.session_clock_ms) options_.session_clock_ms = steady_now_ms;
   image_ = std::make_shared<MetadataImage>();
 }
 
@@ -94,6 +101,10 @@ Controller::~Controller() { close(); }
 Result<std::unique_ptr<Controller>> Controller::open(ControllerOptions options) {
   std::unique_ptr<Controller> controller(new Controller(std::move(options)));
   FLOE_TRY(controller->start());
+  if (controller->options_.session_check_interval_ms > 0) {
+    Controller* c = controller.get();
+    c->session_thread_ = std::thread([c] { c->session_loop(); });
+  }
   return controller;
 }
 
@@ -167,7 +178,24 @@ Status Controller::start() {
 
 void Controller::close() {
   closed_ = true;
+  {
+    std::lock_guard lock(session_mu_);
+    session_stop_ = true;
+  }
+  session_cv_.notify_all();
+  if (session_thread_.joinable() && session_thread_.get_id() != std::this_thread::get_id()) session_thread_.join();
   if (node_) node_->close();
+}
+
+void Controller::session_loop() {
+  std::unique_lock lock(session_mu_);
+  while (!session_stop_) {
+    session_cv_.wait_for(lock, std::chrono::milliseconds(options_.session_check_interval_ms));
+    if (session_stop_) break;
+    lock.unlock();
+    check_broker_sessions([](Result<std::vector<NodeId>>) {});
+    lock.lock();
+  }
 }
 
 std::shared_ptr<const MetadataImage> Controller::image() const {
@@ -300,26 +328,23 @@ Uuid Controller::random_uuid() {
   }
 }
 
-NodeId Controller::pick_leader(const MetadataState& state) const {
-  std::map<NodeId, size_t> load;
-  for (const auto& [id, broker] : state.image.brokers) {
-    if (!broker.fenced) load[id] = 0;
-  }
-  if (load.empty()) return options_.node_id;
-  for (const auto& [name, topic] : state.image.topics) {
-    for (const auto& p : topic.partitions) {
-      if (auto it = load.find(p.leader); it != load.end()) ++it->second;
-    }
-  }
-  auto best = std::min_element(load.begin(), load.end(),
-                               [](const auto& a, const auto& b) { return a.second < b.second; });
-  return best->first;
+std::optional<std::string> Controller::placement_impossible(const MetadataImage& image) const {
+  // No broker at all (a bare controller quorum): partitions wait leaderless for the first one.
+  if (image.brokers.empty() || !LeaderLoad(image).empty()) return std::nullopt;
+  return "Unable to replicate the partition 1 time(s): the target replication factor of 1 cannot be reached "
+         "because none of the " + std::to_string(image.brokers.size()) + " registered broker(s) is unfenced";
+}
+
+void Controller::repair_leaders(Batch& batch) {
+  for (auto& r : metadata::repair_leaders(batch.state)) batch.emit(std::move(r));
 }
 
 void Controller::add_partitions(Batch& batch, const TopicImage& topic, int32_t total_count) {
   Uuid topic_id = topic.id;
+  LeaderLoad load(batch.state.image);
   for (auto index = static_cast<int32_t>(topic.partitions.size()); index < total_count; ++index) {
-    NodeId leader = pick_leader(batch.state);
+    NodeId leader = load.pick().value_or(NodeId(kNoLeader));
+    load.add(leader);
     StreamInfo stream;
     stream.id = StreamId(batch.state.streams.next_stream_id);
     stream.owner = leader;
@@ -356,6 +381,7 @@ TopicResult Controller::plan_create_topic(const TopicSpec& spec, bool validate_o
     auto status = validate_topic_config(key, value);
     if (!status.ok()) return topic_error(spec.name, ke::kInvalidConfig, status.error().message);
   }
+  if (auto why = placement_impossible(image)) return topic_error(spec.name, ke::kInvalidReplicationFactor, *why);
   TopicResult result;
   result.name = spec.name;
   result.num_partitions = partitions;
@@ -481,6 +507,10 @@ void Controller::create_partitions(std::vector<PartitionsSpec> specs, bool valid
                                           "number of partitions is above the limit of " + std::to_string(kMaxPartitionsPerTopic)));
             continue;
           }
+          if (auto why = placement_impossible(batch.state.image)) {
+            results.push_back(topic_error(spec.name, ke::kInvalidReplicationFactor, *why));
+            continue;
+          }
           TopicResult r;
           r.name = spec.name;
           r.topic_id = topic->id;
@@ -555,59 +585,201 @@ void Controller::alter_topic_configs(std::string topic, std::vector<ConfigChange
       });
 }
 
+// --- broker lifecycle ---
+
+void Controller::sync_sessions() {
+  raft::Epoch epoch = node_->replica_here().epoch();
+  if (epoch == sessions_epoch_) return;
+  // A new leadership: every broker's session starts now (nobody is fenced for the silence of
+  // the failover), and the legacy exemptions of the previous leader are gone.
+  sessions_epoch_ = epoch;
+  sessions_start_ms_ = session_now();
+  last_heartbeat_ms_.clear();
+  lease_exempt_.clear();
+}
+
+Result<BrokerRegistrationReply> Controller::plan_register(const BrokerRegistration& registration, bool legacy,
+                                                          Batch& batch) {
+  for (const auto& l : registration.listeners) {
+    if (l.port < 0 || l.port > 65535) return Error(Errc::invalid_value, "listener port " + std::to_string(l.port));
+  }
+  sync_sessions();
+  const auto& brokers = batch.state.image.brokers;
+  auto old = brokers.find(registration.id);
+  bool in_process = legacy || registration.id == options_.node_id;
+  if (old != brokers.end() && old->second.incarnation_id == registration.incarnation_id &&
+      old->second.listeners == registration.listeners && old->second.rack == registration.rack &&
+      !old->second.in_controlled_shutdown && (!in_process || !old->second.fenced)) {
+    // A retry of the registration that is in place: same epoch, nothing written.
+    if (legacy) lease_exempt_.insert(registration.id);
+    last_heartbeat_ms_[registration.id] = session_now();
+    BrokerRegistrationReply reply;
+    reply.broker_epoch = old->second.epoch;
+    return reply;
+  }
+  protocol::RegisterBrokerRecord r;
+  r.broker_id = registration.id.value();
+  r.incarnation_id = registration.incarnation_id;
+  // Kafka's broker epoch: the log offset of the registration (nothing else is appended between
+  // this plan and its proposal on the node thread), so it grows with every registration.
+  r.broker_epoch = std::max<int64_t>(node_->log_end_here(), old == brokers.end() ? 0 : old->second.epoch + 1);
+  for (const auto& l : registration.listeners) {
+    protocol::RegisterBrokerRecord::BrokerEndpoint e;
+    e.name = l.name;
+    e.host = l.host;
+    e.port = static_cast<uint16_t>(l.port);
+    r.end_points.push_back(e);
+  }
+  r.rack = registration.rack;
+  r.fenced = !in_process;  // a remote broker is fenced until a heartbeat says it caught up
+  r.in_controlled_shutdown = false;
+  BrokerRegistrationReply reply;
+  reply.broker_epoch = r.broker_epoch;
+  batch.emit(std::move(r));
+  // The previous incarnation is gone: what it led is handled as for a fenced broker (or, for an
+  // in-process broker registered unfenced, orphans find a leader).
+  repair_leaders(batch);
+  if (legacy) lease_exempt_.insert(registration.id);
+  else lease_exempt_.erase(registration.id);
+  last_heartbeat_ms_[registration.id] = session_now();
+  return reply;
+}
+
+void Controller::register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done) {
+  write<BrokerRegistrationReply>(
+      [this, registration = std::move(registration)](Batch& batch) { return plan_register(registration, false, batch); },
+      [done = std::move(done)](Result<BrokerRegistrationReply> r) {
+        if (r.ok()) return done(std::move(r));
+        BrokerRegistrationReply reply;
+        reply.error_code = r.error().code == Errc::invalid_value ? ke::kInvalidRequest : ke::kNotController;
+        reply.error_message = r.error().message;
+        done(std::move(reply));
+      });
+}
+
 void Controller::register_broker(BrokerRegistration registration, Callback<Done> done) {
   write<Done>(
-      [registration = std::move(registration)](Batch& batch) -> Result<Done> {
-        protocol::RegisterBrokerRecord r;
-        r.broker_id = registration.id.value();
-        r.incarnation_id = registration.incarnation_id;
-        r.broker_epoch = batch.state.image.offset + 1;
-        for (const auto& l : registration.listeners) {
-          if (l.port < 0 || l.port > 65535) return Error(Errc::invalid_value, "listener port " + std::to_string(l.port));
-          protocol::RegisterBrokerRecord::BrokerEndpoint e;
-          e.name = l.name;
-          e.host = l.host;
-          e.port = static_cast<uint16_t>(l.port);
-          r.end_points.push_back(e);
-        }
-        r.rack = registration.rack;
-        r.fenced = false;  // no heartbeats yet: a registered broker is live
-        batch.emit(std::move(r));
+      [this, registration = std::move(registration)](Batch& batch) -> Result<Done> {
+        FLOE_TRY(plan_register(registration, true, batch));
         return Done{};
       },
       std::move(done));
 }
 
-void Controller::register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done) {
-  register_broker(std::move(registration), [done = std::move(done)](Result<Done> r) {
-    BrokerRegistrationReply reply;
-    if (!r.ok()) {
-      reply.error_code = r.error().code == Errc::invalid_value ? ke::kInvalidRequest : ke::kNotController;
-      reply.error_message = r.error().message;
+Result<BrokerHeartbeatReply> Controller::plan_heartbeat(const BrokerHeartbeat& hb, Batch& batch) {
+  sync_sessions();
+  BrokerHeartbeatReply reply;
+  reply.lease_ms = options_.broker_session_timeout_ms;
+  const auto& brokers = batch.state.image.brokers;
+  auto it = brokers.find(hb.id);
+  if (it == brokers.end()) {
+    reply.error_code = ke::kBrokerIdNotRegistered;
+    reply.error_message = "broker " + hb.id.to_string() + " is not registered";
+    return reply;
+  }
+  const BrokerImage& b = it->second;
+  if (b.epoch != hb.broker_epoch) {
+    reply.error_code = ke::kStaleBrokerEpoch;
+    reply.error_message = "broker " + hb.id.to_string() + ": epoch " + std::to_string(hb.broker_epoch) +
+                          " is not the registered " + std::to_string(b.epoch);
+    return reply;
+  }
+  last_heartbeat_ms_[hb.id] = session_now();
+  reply.is_caught_up = hb.current_metadata_offset >= b.epoch;
+  if (hb.want_shutdown) {
+    if (!b.fenced && !b.in_controlled_shutdown) {
+      batch.emit(protocol::BrokerRegistrationChangeRecord{hb.id.value(), b.epoch, 0, 1, {}, {}});
+      repair_leaders(batch);  // what it already closed moves now; the rest once closed
     }
-    done(std::move(reply));
-  });
+    if (!b.fenced && partitions_led(batch.state.image, hb.id) == 0) {
+      // Done: it leads nothing, so it may stop; fenced so that nothing is placed on it.
+      batch.emit(protocol::FenceBrokerRecord{hb.id.value(), b.epoch, {}});
+    }
+    reply.should_shutdown = b.fenced;
+  } else if (hb.want_fence) {
+    if (!b.fenced) {
+      batch.emit(protocol::FenceBrokerRecord{hb.id.value(), b.epoch, {}});
+      repair_leaders(batch);
+    }
+  } else if (b.fenced && reply.is_caught_up && !b.in_controlled_shutdown) {
+    batch.emit(protocol::UnfenceBrokerRecord{hb.id.value(), b.epoch, {}});
+    repair_leaders(batch);  // orphans get a leader; its offline partitions come back to it
+  }
+  reply.is_fenced = b.fenced;  // `b` is the working state after this heartbeat's records
+  return reply;
 }
 
 void Controller::broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHeartbeatReply> done) {
-  (void)heartbeat;
-  BrokerHeartbeatReply reply;  // stub: not implemented yet
-  reply.error_code = ke::kNotController;
-  reply.error_message = "broker heartbeats are not implemented yet";
-  done(std::move(reply));
+  write<BrokerHeartbeatReply>(
+      [this, heartbeat](Batch& batch) { return plan_heartbeat(heartbeat, batch); },
+      [done = std::move(done)](Result<BrokerHeartbeatReply> r) {
+        if (r.ok()) return done(std::move(r));
+        BrokerHeartbeatReply reply;
+        reply.error_code = ke::kNotController;
+        reply.error_message = r.error().message;
+        done(std::move(reply));
+      });
 }
 
-void Controller::check_broker_sessions(Callback<std::vector<NodeId>> done) { done(std::vector<NodeId>{}); }
+void Controller::check_broker_sessions(Callback<std::vector<NodeId>> done) {
+  write<std::vector<NodeId>>(
+      [this](Batch& batch) -> Result<std::vector<NodeId>> {
+        sync_sessions();
+        int64_t now_ms = session_now();
+        std::vector<NodeId> fenced_now;
+        for (const auto& [id, b] : batch.state.image.brokers) {
+          if (b.fenced || id == options_.node_id || lease_exempt_.count(id)) continue;
+          auto last = last_heartbeat_ms_.find(id);
+          int64_t last_ms = last == last_heartbeat_ms_.end() ? sessions_start_ms_ : last->second;
+          if (now_ms - last_ms > options_.broker_session_timeout_ms) fenced_now.push_back(id);
+        }
+        for (NodeId id : fenced_now) {
+          log::warn("metadata", "fencing broker " + id.to_string() + ": no heartbeat for " +
+                                    std::to_string(options_.broker_session_timeout_ms) + " ms");
+          batch.emit(protocol::FenceBrokerRecord{id.value(), batch.state.image.brokers.at(id).epoch, {}});
+        }
+        if (!fenced_now.empty()) repair_leaders(batch);
+        return fenced_now;
+      },
+      [done = std::move(done)](Result<std::vector<NodeId>> r) {
+        done(r.ok() ? std::move(r) : Result<std::vector<NodeId>>(std::vector<NodeId>{}));
+      });
+}
 
 void Controller::reassign_partition(std::string topic, int32_t partition, NodeId target,
                                     Callback<ReassignResult> done) {
-  (void)topic;
-  (void)partition;
-  (void)target;
-  ReassignResult r;  // stub: not implemented yet
-  r.error_code = ke::kNotController;
-  r.error_message = "reassignment is not implemented yet";
-  done(std::move(r));
+  write<ReassignResult>(
+      [topic, partition, target](Batch& batch) -> Result<ReassignResult> {
+        ReassignResult result;
+        const TopicImage* t = batch.state.image.topic(topic);
+        if (!t || partition < 0 || static_cast<size_t>(partition) >= t->partitions.size()) {
+          result.error_code = ke::kUnknownTopicOrPartition;
+          result.error_message = "unknown partition " + topic + "-" + std::to_string(partition);
+          return result;
+        }
+        if (!broker_eligible(batch.state.image, target)) {
+          result.error_code = ke::kInvalidReplicaAssignment;
+          result.error_message = "broker " + target.to_string() + " is not registered, fenced or shutting down";
+          return result;
+        }
+        const PartitionImage& p = t->partitions[static_cast<size_t>(partition)];
+        if (p.leader != target) {
+          protocol::PartitionChangeRecord r;
+          r.topic_id = t->id;
+          r.partition_id = partition;
+          r.leader = target.value();
+          batch.emit(std::move(r));
+        }
+        result.leader_epoch = batch.state.image.topic(topic)->partitions[static_cast<size_t>(partition)].leader_epoch;
+        return result;
+      },
+      [done = std::move(done)](Result<ReassignResult> r) {
+        if (r.ok()) return done(std::move(r));
+        ReassignResult result;
+        result.error_code = ke::kNotController;
+        result.error_message = r.error().message;
+        done(std::move(result));
+      });
 }
 
 void Controller::allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) {
@@ -688,13 +860,16 @@ void Controller::open_stream(StreamId id, NodeId node, stream::MetaCallback<Stre
 
 void Controller::close_stream(StreamId id, StreamEpoch epoch, stream::MetaCallback<Done> done) {
   write<Done>(
-      [id, epoch](Batch& batch) -> Result<Done> {
+      [this, id, epoch](Batch& batch) -> Result<Done> {
         auto it = batch.state.streams.streams.find(id);
         if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
         if (it->second.epoch != epoch) return fenced(id, epoch, it->second.epoch);
         StreamInfo info = it->second;
         info.open = false;
         batch.emit(MetadataState::stream_record(info));
+        // The owner closed after uploading: a partition waiting for that (its owner is shutting
+        // down or fenced) can move now.
+        if (!broker_eligible(batch.state.image, info.owner)) repair_leaders(batch);
         return Done{};
       },
       std::move(done));

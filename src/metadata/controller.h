@@ -27,12 +27,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "metadata/image.h"
@@ -185,7 +188,9 @@ class Controller final : public stream::StreamMetadata {
   void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
                            bool validate_only, Callback<TopicResult> done);
   void register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done);
-  // The same, answering only ok / an error (for callers that need no epoch).
+  // LEGACY form (callers written before heartbeats existed): registers the broker UNFENCED and
+  // exempt from session expiry on this leader (soft state: a new leader gives it a normal session,
+  // so it must heartbeat from then on). Remote brokers should use the reply form + broker_heartbeat.
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done);
   void broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHeartbeatReply> done);
   // Fences every broker whose session expired (the leader's timer calls this every
@@ -250,7 +255,14 @@ class Controller final : public stream::StreamMetadata {
   void expire_prepared(Batch& batch);
   void destroy_unreferenced(Batch& batch);
   void destroy_object(Batch& batch, ObjectId id);
-  NodeId pick_leader(const MetadataState& state) const;
+  Result<BrokerRegistrationReply> plan_register(const BrokerRegistration& registration, bool legacy, Batch& batch);
+  Result<BrokerHeartbeatReply> plan_heartbeat(const BrokerHeartbeat& heartbeat, Batch& batch);
+  void repair_leaders(Batch& batch);
+  std::optional<std::string> placement_impossible(const MetadataImage& image) const;
+  // Broker sessions (node thread; leader soft state).
+  void sync_sessions();
+  int64_t session_now() const { return options_.session_clock_ms(); }
+  void session_loop();
   void add_partitions(Batch& batch, const TopicImage& topic, int32_t total_count);
   Result<stream::Done> plan_commit(Batch& batch, const stream::StreamSetObjectCommit& commit);
   TopicResult plan_create_topic(const TopicSpec& spec, bool validate_only, Batch& batch);
@@ -273,6 +285,16 @@ class Controller final : public stream::StreamMetadata {
   raft::Epoch working_epoch_ = 0;
   int64_t entries_since_snapshot_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
+  std::map<NodeId, int64_t> last_heartbeat_ms_;  // session clock; absent: sessions_start_ms_
+  std::set<NodeId> lease_exempt_;  // registered through the legacy form on this leader
+  raft::Epoch sessions_epoch_ = 0;  // the epoch the sessions belong to (a new epoch starts afresh)
+  int64_t sessions_start_ms_ = 0;
+
+  // The session timer: posts check_broker_sessions every session_check_interval_ms.
+  std::thread session_thread_;
+  std::mutex session_mu_;
+  std::condition_variable session_cv_;
+  bool session_stop_ = false;
 };
 
 }  // namespace floe::metadata

@@ -93,6 +93,15 @@ Status MetadataState::apply_all(const std::vector<MetadataRecord>& records) {
 }
 
 Status MetadataState::apply(const MetadataRecord& record) {
+  auto check_broker = [&](int32_t id, int64_t epoch) -> Status {
+    auto it = image.brokers.find(NodeId(id));
+    if (it == image.brokers.end()) return contradiction("change of unregistered broker " + std::to_string(id));
+    if (it->second.epoch != epoch) {
+      return contradiction("broker " + std::to_string(id) + " epoch " + std::to_string(epoch) + " is not its current " +
+                           std::to_string(it->second.epoch));
+    }
+    return ok_status();
+  };
   return std::visit(
       Overloaded{
           [&](const protocol::TopicRecord& r) -> Status {
@@ -128,7 +137,42 @@ Status MetadataState::apply(const MetadataRecord& record) {
             b.rack = r.rack;
             b.fenced = r.fenced;
             b.incarnation_id = r.incarnation_id;
+            b.epoch = r.broker_epoch;
+            b.in_controlled_shutdown = r.in_controlled_shutdown;
             image.brokers[b.id] = std::move(b);
+            return ok_status();
+          },
+          [&](const protocol::FenceBrokerRecord& r) -> Status {
+            FLOE_TRY(check_broker(r.id, r.epoch));
+            image.brokers[NodeId(r.id)].fenced = true;
+            return ok_status();
+          },
+          [&](const protocol::UnfenceBrokerRecord& r) -> Status {
+            FLOE_TRY(check_broker(r.id, r.epoch));
+            image.brokers[NodeId(r.id)].fenced = false;
+            return ok_status();
+          },
+          [&](const protocol::BrokerRegistrationChangeRecord& r) -> Status {
+            FLOE_TRY(check_broker(r.broker_id, r.broker_epoch));
+            if (r.fenced < -1 || r.fenced > 1 || r.in_controlled_shutdown < 0 || r.in_controlled_shutdown > 1)
+              return contradiction("broker registration change values");
+            auto& b = image.brokers[NodeId(r.broker_id)];
+            if (r.fenced != 0) b.fenced = r.fenced == 1;
+            if (r.in_controlled_shutdown == 1) b.in_controlled_shutdown = true;
+            return ok_status();
+          },
+          [&](const protocol::PartitionChangeRecord& r) -> Status {
+            auto name = image.topic_names.find(r.topic_id);
+            if (name == image.topic_names.end()) return contradiction("partition change of unknown topic");
+            auto& parts = image.topics[name->second].partitions;
+            if (r.partition_id < 0 || static_cast<size_t>(r.partition_id) >= parts.size())
+              return contradiction("partition change of unknown partition " + std::to_string(r.partition_id));
+            if (r.leader < -2) return contradiction("partition change leader " + std::to_string(r.leader));
+            auto& p = parts[static_cast<size_t>(r.partition_id)];
+            if (r.leader != -2) {
+              p.leader = NodeId(r.leader);
+              p.leader_epoch += 1;
+            }
             return ok_status();
           },
           [&](const protocol::ProducerIdsRecord& r) -> Status {
@@ -234,6 +278,8 @@ std::vector<MetadataRecord> MetadataState::to_records() const {
     }
     r.rack = b.rack;
     r.fenced = b.fenced;
+    r.broker_epoch = b.epoch;
+    r.in_controlled_shutdown = b.in_controlled_shutdown;
     out.push_back(r);
   }
   for (const auto& [id, s] : streams.streams) out.push_back(stream_record(s));

@@ -11,6 +11,9 @@
 //  (2) every topic's partitions[i].index == i, and each partition's stream exists in the
 //      StreamTable while the topic exists;
 //  (3) stream and object ids are below next_stream_id / next_object_id (never reused).
+//  (4) a broker record (fence, unfence, registration change) names a registered broker and its
+//      current epoch; a PartitionChangeRecord names an existing partition; a leader change bumps
+//      the partition's leader epoch by one.
 // apply() returns Errc::corrupt for a record that contradicts the state (a partition of an
 // unknown topic, a stream record for a removed stream id...), leaving the state unchanged by it.
 // Thread safety: none; a published MetadataImage is immutable and may be read from any thread.
@@ -32,7 +35,7 @@ namespace floe::metadata {
 struct PartitionImage {
   int32_t index = 0;
   StreamId stream_id;
-  NodeId leader;
+  NodeId leader;  // -1: offline (no eligible leader; the stream's owner says who holds its tail)
   int32_t leader_epoch = 0;
   friend bool operator==(const PartitionImage&, const PartitionImage&) = default;
 };
@@ -59,6 +62,8 @@ struct BrokerImage {
   std::optional<std::string> rack;
   bool fenced = false;
   Uuid incarnation_id;
+  int64_t epoch = -1;  // the broker epoch of this registration (Kafka's: its record's log offset)
+  bool in_controlled_shutdown = false;  // draining: leads what it still has, gets nothing new
   friend bool operator==(const BrokerImage&, const BrokerImage&) = default;
 };
 

@@ -2,7 +2,8 @@
 //
 // A Raft entry holds one RecordBatch, applied atomically. Records reuse the generated KRaft codecs
 // where they fit (TopicRecord, RemoveTopicRecord, ConfigRecord, RegisterBrokerRecord,
-// ProducerIdsRecord) and floe's own generated records for what Kafka has no record for (cluster
+// ProducerIdsRecord, FenceBrokerRecord, UnfenceBrokerRecord, BrokerRegistrationChangeRecord,
+// PartitionChangeRecord) and floe's own generated records for what Kafka has no record for (cluster
 // id, partition -> stream, streams, objects, id counters: src/protocol/schemas/Floe*.json,
 // apiKeys 1000+). floe's own records are upserts of an entity's whole state, so a snapshot is
 // simply the list of records that rebuilds the state.
@@ -20,7 +21,9 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/generated/broker_registration_change_record.h"
 #include "protocol/generated/config_record.h"
+#include "protocol/generated/fence_broker_record.h"
 #include "protocol/generated/floe_cluster_record.h"
 #include "protocol/generated/floe_id_counters_record.h"
 #include "protocol/generated/floe_object_record.h"
@@ -28,10 +31,12 @@
 #include "protocol/generated/floe_remove_object_record.h"
 #include "protocol/generated/floe_remove_stream_record.h"
 #include "protocol/generated/floe_stream_record.h"
+#include "protocol/generated/partition_change_record.h"
 #include "protocol/generated/producer_ids_record.h"
 #include "protocol/generated/register_broker_record.h"
 #include "protocol/generated/remove_topic_record.h"
 #include "protocol/generated/topic_record.h"
+#include "protocol/generated/unfence_broker_record.h"
 
 namespace floe::metadata {
 
@@ -41,7 +46,8 @@ using MetadataRecord =
                  protocol::FloeClusterRecord, protocol::FloePartitionRecord,
                  protocol::FloeStreamRecord, protocol::FloeRemoveStreamRecord,
                  protocol::FloeObjectRecord, protocol::FloeRemoveObjectRecord,
-                 protocol::FloeIdCountersRecord>;
+                 protocol::FloeIdCountersRecord, protocol::FenceBrokerRecord, protocol::UnfenceBrokerRecord,
+                 protocol::BrokerRegistrationChangeRecord, protocol::PartitionChangeRecord>;
 
 inline constexpr uint8_t kBatchFormat = 1;
 inline constexpr int8_t kTopicResourceType = 2;  // ConfigRecord.ResourceType for topics (Kafka's)

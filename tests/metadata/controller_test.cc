@@ -22,9 +22,11 @@ TEST_CASE("first_start_leads_and_commits_a_kafka_style_cluster_id") {
   CHECK(c->image()->cluster_id == id);  // generated once
 }
 
-TEST_CASE("create_topics_makes_one_stream_per_partition_led_by_this_node") {
+TEST_CASE("create_topics_makes_one_stream_per_partition_led_by_the_registered_broker") {
   TempDir dir;
   auto c = open_controller(single_node(dir.path));
+  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt};
+  REQUIRE(call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(self, cb); })->error_code == ke::kNone);
   auto r = create_one(*c, "orders", 3, {{"retention.ms", "1000"}});
   CHECK(r.error_code == ke::kNone);
   CHECK(r.num_partitions == 3);

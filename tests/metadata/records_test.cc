@@ -21,6 +21,10 @@ std::vector<MetadataRecord> one_of_each() {
   object.kind = 1;
   object.state = 2;
   object.ranges.push_back({3, 1, 0, 10, {}});
+  protocol::PartitionChangeRecord change;
+  change.topic_id = id;
+  change.partition_id = 2;
+  change.leader = -1;
   return {protocol::TopicRecord{"t", id, {}},
           protocol::RemoveTopicRecord{id, {}},
           protocol::ConfigRecord{kTopicResourceType, "t", "retention.ms", std::nullopt, {}},
@@ -32,7 +36,11 @@ std::vector<MetadataRecord> one_of_each() {
           protocol::FloeRemoveStreamRecord{3, {}},
           object,
           protocol::FloeRemoveObjectRecord{5, {}},
-          protocol::FloeIdCountersRecord{4, 6, {}}};
+          protocol::FloeIdCountersRecord{4, 6, {}},
+          protocol::FenceBrokerRecord{1, 12, {}},
+          protocol::UnfenceBrokerRecord{1, 12, {}},
+          protocol::BrokerRegistrationChangeRecord{1, 12, 0, 1, {}, {}},
+          change};
 }
 }  // namespace
 
