@@ -93,8 +93,9 @@ class RemoteController::Rpc : public std::enable_shared_from_this<RemoteControll
   bool stopped() const { return stopped_; }
 
   // Encodes and queues one request.
+  // timeout_ms < 0: options.request_timeout_ms.
   template <typename Request>
-  void call(const Request& request, int16_t version, Handler handler) {
+  void call(const Request& request, int16_t version, Handler handler, int64_t timeout_ms = -1) {
     ByteWriter w(128);
     request.encode(w, version);
     auto r = std::make_shared<Pending>();
@@ -102,7 +103,7 @@ class RemoteController::Rpc : public std::enable_shared_from_this<RemoteControll
     r->version = version;
     r->body = w.take();
     r->handler = std::move(handler);
-    r->deadline_ms = steady_now_ms() + options_.request_timeout_ms;
+    r->deadline_ms = steady_now_ms() + (timeout_ms < 0 ? options_.request_timeout_ms : timeout_ms);
     if (stopped_) {
       r->handler(closed_error());
       return;
@@ -461,7 +462,7 @@ int64_t written_offset(const Response& r) {
 // write (or the error). Runs on the Rpc thread.
 template <typename Response, typename Request>
 void send(const std::shared_ptr<RemoteController::Rpc>& rpc, const Request& request, int16_t version,
-          std::function<void(Result<Response>)> done) {
+          std::function<void(Result<Response>)> done, int64_t timeout_ms = -1) {
   std::weak_ptr<RemoteController::Rpc> weak = rpc;
   rpc->call(request, version, [weak, version, done](Result<SharedBytes> body) -> bool {
     if (!body.ok()) {
@@ -484,7 +485,7 @@ void send(const std::shared_ptr<RemoteController::Rpc>& rpc, const Request& requ
     auto shared = std::make_shared<Response>(std::move(response));
     rpc->after_applied(offset, [done, shared] { done(std::move(*shared)); });
     return false;
-  });
+  }, timeout_ms);
 }
 
 template <typename Response>
@@ -820,7 +821,7 @@ void RemoteController::heartbeat() {
     }
     shutdown_cv_.notify_all();
     if (waiter) waiter(Done{});
-  });
+  }, options_.session_timeout_ms);  // a later answer could not extend the lease anyway
 }
 
 bool RemoteController::writes_allowed() const {
