@@ -92,6 +92,8 @@ void Broker::handle_metadata(std::shared_ptr<Call> call) {
         if (found.partition) mp.leader_epoch = found.partition->leader_epoch();
         mp.error_code = found.error_code == kerr::kNotLeaderOrFollower ? kerr::kNone : found.error_code;
         if (found.partition && !found.partition->ready()) mp.error_code = kerr::kLeaderNotAvailable;
+        // Offline (its owner was fenced with data only in its WAL): no leader until it is back.
+        if (p.leader.value() < 0 && found.error_code == kerr::kNotLeaderOrFollower) mp.error_code = kerr::kLeaderNotAvailable;
         mp.replica_nodes = {mp.leader_id};
         mp.isr_nodes = {mp.leader_id};
         // A partition still being opened here has no leader yet: clients (acks=0 ones included)
