@@ -66,9 +66,11 @@ Status pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t at) {
 
 }  // namespace
 
-// A group commit prepared by the writer (framed, copied and checksummed into one of the aligned
-// buffers), then written and fdatasynced by the I/O thread (or, when the WAL is idle, by the
-// writer itself). A group that failed before it was written carries `error` and no buffer.
+// A group commit: placed in the ring by one worker (in append order, under place_mu), then
+// framed, copied and checksummed into its buffer, written and fdatasynced by the same worker
+// while the other worker may be doing the same for the next group. Acknowledged in ring order
+// once it and every group before it are done. A group that failed before it was written carries
+// `error` (and may hold no buffer).
 struct Group {
   std::vector<Pending> batch;
   std::optional<Error> error;
@@ -76,52 +78,50 @@ struct Group {
   uint64_t record_start = 0;
   uint64_t end = 0;
   uint64_t epoch = 0;
-  int buffer = -1;  // index into Impl::buffers while the group holds one
+  int buffer = -1;    // index into Impl::buffers while the group holds one
+  bool done = false;  // guarded by Impl::mu: written and synced (or failed)
 };
 
-// Aligned buffers, hence group commits in flight (prepared but not yet acknowledged): one being
-// written and fdatasynced while the writer prepares the next.
+// Workers, aligned buffers and so group commits in flight (placed but not yet acknowledged).
+constexpr int kWorkers = 2;
 constexpr int kBuffers = 2;
-// A group of at most this many payload bytes, prepared while nothing else is in flight or queued,
-// is written and synced by the writer thread itself: no hand-off to the I/O thread on the
-// latency path of a lightly loaded WAL.
-constexpr size_t kInlineMaxBytes = 256u << 10;
 
 struct BlockWal::Impl {
   BlockWalOptions opt;
   int fd = -1;
   bool direct = false;
-  WalHeader header;  // last persisted; writer-owned after open
+  WalHeader header;  // last persisted; guarded by place_mu after open
+  uint64_t capacity = 0;    // set by open, then constant (= header.capacity_bytes)
   uint64_t open_epoch = 0;  // set by open, then constant: the epoch every record of this open carries
 
+  // Lock order: place_mu, then mu. place_mu serializes taking a batch from the queue and placing
+  // it in the ring (and persisting trims), so groups are placed in append order.
+  std::mutex place_mu;
   mutable std::mutex mu;
-  std::condition_variable cv;     // wakes the writer (and close)
-  std::condition_variable io_cv;  // wakes the I/O thread
+  std::condition_variable cv;  // wakes workers (and close)
   std::deque<Pending> queue;            // guarded by mu
   size_t queued_bytes = 0;              // guarded by mu
   uint64_t requested_trim = 0;          // guarded by mu
   uint64_t requested_trim_epoch = 0;    // guarded by mu: the epoch of the record at requested_trim
   std::deque<std::pair<uint64_t, uint64_t>> record_starts;  // guarded by mu: (start, epoch) of durable records after the trim
-  uint64_t end_offset = 0;              // guarded by mu: the durable end (updated after each covering sync)
-  std::deque<Group> ready;              // guarded by mu: prepared groups in ring order, for the I/O thread
-  int in_flight = 0;                    // guarded by mu: groups prepared and not yet acknowledged
+  uint64_t end_offset = 0;              // guarded by mu: the durable end (acknowledged groups)
+  std::deque<std::shared_ptr<Group>> in_flight;  // guarded by mu: placed, not yet acknowledged, in ring order
   bool buffer_busy[kBuffers] = {};      // guarded by mu
-  bool writer_done = false;             // guarded by mu
+  bool acking = false;                  // guarded by mu: a worker is running callbacks
   bool stopping = false;                // guarded by mu
   bool failed = false;                  // guarded by mu
   Error failure;                        // guarded by mu
 
-  uint64_t write_end = 0;  // writer-owned: where the next record goes
+  uint64_t write_end = 0;  // guarded by place_mu: where the next record goes
   std::atomic<uint64_t> written_end{0};
   std::atomic<uint64_t> persisted_trim{0};
   std::atomic<uint64_t> appends{0}, append_bytes{0}, records_written{0}, device_bytes{0}, syncs{0};
-  std::thread writer;
-  std::thread io;
-  AlignedBuffer buffers[kBuffers];  // a group's buffer is touched only by whoever holds the group
-  AlignedBuffer padding_block;      // writer-owned
-  AlignedBuffer header_block;       // writer-owned (and open)
+  std::vector<std::thread> workers;
+  AlignedBuffer buffers[kBuffers];  // a group's buffer is touched only by the worker that placed it
+  AlignedBuffer padding_block;      // guarded by place_mu
+  AlignedBuffer header_block;       // guarded by place_mu (and open)
 
-  uint64_t physical(uint64_t logical) const { return bf::kRingStart + logical % header.capacity_bytes; }
+  uint64_t physical(uint64_t logical) const { return bf::kRingStart + logical % capacity; }
 
   Status sync() {
     syncs.fetch_add(1, std::memory_order_relaxed);
@@ -129,6 +129,7 @@ struct BlockWal::Impl {
     return {};
   }
 
+  // REQUIRES place_mu held (or open()).
   Status persist_header(uint64_t trim, uint64_t trim_epoch) {
     WalHeader next = header;
     next.trim_offset = trim;
@@ -143,7 +144,7 @@ struct BlockWal::Impl {
     return {};
   }
 
-  // REQUIRES mu held. Marks the WAL failed (the writer hands on what is queued; see fail_locked).
+  // REQUIRES mu held. Marks the WAL failed: later groups and queued appends get the error.
   void mark_failed_locked(const Error& err) {
     if (failed) return;
     failed = true;
@@ -151,231 +152,191 @@ struct BlockWal::Impl {
     log::error("wal", "WAL failed, refusing further appends: " + err.message);
   }
 
-  // REQUIRES mu held; writer thread only (it alone knows that no batch of its own is between
-  // what is prepared and what is queued). Marks the WAL failed and hands everything queued to
-  // the I/O thread as failed, behind what is already prepared, so callbacks still run in append
-  // order.
-  void fail_locked(const Error& err) {
-    mark_failed_locked(err);
-    if (!queue.empty()) {
-      Group rest;
-      rest.error = failure;
-      for (auto& p : queue) rest.batch.push_back(std::move(p));
-      queue.clear();
-      queued_bytes = 0;
-      ready.push_back(std::move(rest));
-      ++in_flight;
-    }
+  // REQUIRES place_mu and mu held. Hands everything queued on as one failed group, behind what
+  // is placed, so callbacks still run in append order.
+  void fail_queue_locked() {
+    if (queue.empty()) return;
+    auto rest = std::make_shared<Group>();
+    rest->error = failure;
+    rest->done = true;
+    for (auto& p : queue) rest->batch.push_back(std::move(p));
+    queue.clear();
+    queued_bytes = 0;
+    in_flight.push_back(std::move(rest));
   }
 
-  // REQUIRES mu held. A free buffer (one exists whenever in_flight < kBuffers).
+  // REQUIRES mu held. A free buffer (one exists whenever in_flight holds fewer than kBuffers
+  // groups with buffers).
   int take_buffer_locked() {
     for (int i = 0; i < kBuffers; ++i)
       if (!buffer_busy[i]) {
         buffer_busy[i] = true;
         return i;
       }
-    FLOE_ASSERT_MSG(false, "no free WAL buffer with fewer than kBuffers groups in flight");
+    FLOE_ASSERT_MSG(false, "no free WAL buffer");
     return -1;
   }
+  bool buffer_free_locked() const {
+    for (int i = 0; i < kBuffers; ++i)
+      if (!buffer_busy[i]) return true;
+    return false;
+  }
 
-  void run_writer();
-  void run_io();
-  Status prepare(std::vector<Pending>& batch, Group& out);
-  Status write_group(Group& g);
-  void sync_and_acknowledge(std::deque<Group>& groups);
+  void run_worker();
+  Status place(std::vector<Pending>& batch, Group& out);
+  void fill(Group& g);
+  void finish(const std::shared_ptr<Group>& g, Status st);
+  void acknowledge_locked(std::unique_lock<std::mutex>& lk);
 };
 
-void BlockWal::Impl::run_writer() {
+void BlockWal::Impl::run_worker() {
   for (;;) {
-    std::vector<Pending> batch;
-    uint64_t trim_target = 0, trim_epoch = 0;
-    int buffer = -1;
-    bool inline_io = false;
+    std::shared_ptr<Group> g;
     {
-      std::unique_lock lk(mu);
-      cv.wait(lk, [&] {
-        return failed || requested_trim > persisted_trim.load() || (!queue.empty() && in_flight < kBuffers) ||
-               (stopping && queue.empty());
-      });
-      if (failed) {
-        fail_locked(failure);
-        break;
-      }
-      trim_target = requested_trim;
-      trim_epoch = requested_trim_epoch;
-      // A group commit holds at most max_batch_bytes, and never more than a quarter of the ring
-      // (with framing), so a record always fits; a single larger entry goes alone (append()
-      // refused anything that cannot fit the ring at all).
-      const uint64_t ring_share = header.capacity_bytes / 4;
-      size_t payload_bytes = 0;
-      uint64_t record_bytes = bf::kRecordHeaderBytes + 4;
-      while (!queue.empty() && in_flight < kBuffers) {
-        const size_t next = queue.front().entry.payload.size();
-        const uint64_t next_record_bytes = record_bytes + bf::kEntryHeaderBytes + next;
-        if (!batch.empty() && (payload_bytes + next > opt.max_batch_bytes || next_record_bytes > ring_share)) break;
-        payload_bytes += next;
-        record_bytes = next_record_bytes;
-        batch.push_back(std::move(queue.front()));
-        queue.pop_front();
-      }
-      queued_bytes -= payload_bytes;
-      if (batch.empty() && trim_target == persisted_trim.load() && stopping && queue.empty()) break;
-      if (!batch.empty()) {
-        // Nothing ahead of it and nothing behind it: write and sync it here (no hand-off).
-        inline_io = in_flight == 0 && queue.empty() && payload_bytes <= kInlineMaxBytes;
-        buffer = take_buffer_locked();
-        ++in_flight;
-      }
-    }
-    if (trim_target > persisted_trim.load()) {
-      if (auto st = persist_header(trim_target, trim_epoch); !st.ok()) {
-        std::lock_guard lk(mu);
-        if (buffer >= 0) {
-          buffer_busy[buffer] = false;
-          --in_flight;
-        }
-        for (auto it = batch.rbegin(); it != batch.rend(); ++it) queue.push_front(std::move(*it));  // fail_locked hands them on in order
-        fail_locked(st.error());
-        break;
-      }
-    }
-    if (batch.empty()) continue;
-    Group g;
-    g.buffer = buffer;
-    Status prepared = prepare(batch, g);
-    if (!prepared.ok()) {
-      g.batch = std::move(batch);
-      g.error = prepared.error();
-    }
-    if (inline_io) {
-      std::deque<Group> one;
-      one.push_back(std::move(g));
-      sync_and_acknowledge(one);
-    } else {
+      std::lock_guard place_lock(place_mu);
+      std::vector<Pending> batch;
+      uint64_t trim_target = 0, trim_epoch = 0;
       {
-        std::lock_guard lk(mu);
-        ready.push_back(std::move(g));
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] {
+          return failed || requested_trim > persisted_trim.load() || (!queue.empty() && buffer_free_locked()) ||
+                 (stopping && queue.empty());
+        });
+        if (failed) {
+          fail_queue_locked();
+          acknowledge_locked(lk);  // the handed-on group may be first in line
+        } else {
+          trim_target = requested_trim;
+          trim_epoch = requested_trim_epoch;
+          // A group commit holds at most max_batch_bytes, and never more than a quarter of the ring
+          // (with framing), so a record always fits; a single larger entry goes alone (append()
+          // refused anything that cannot fit the ring at all).
+          const uint64_t ring_share = capacity / 4;
+          size_t payload_bytes = 0;
+          uint64_t record_bytes = bf::kRecordHeaderBytes + 4;
+          while (!queue.empty() && buffer_free_locked()) {
+            const size_t next = queue.front().entry.payload.size();
+            const uint64_t next_record_bytes = record_bytes + bf::kEntryHeaderBytes + next;
+            if (!batch.empty() && (payload_bytes + next > opt.max_batch_bytes || next_record_bytes > ring_share)) break;
+            payload_bytes += next;
+            record_bytes = next_record_bytes;
+            batch.push_back(std::move(queue.front()));
+            queue.pop_front();
+          }
+          queued_bytes -= payload_bytes;
+          if (!batch.empty()) {
+            g = std::make_shared<Group>();
+            g->buffer = take_buffer_locked();
+            in_flight.push_back(g);  // placed in append order: place_mu is held until placement ends
+          }
+        }
+        if (!g && trim_target <= persisted_trim.load() && (failed || (stopping && queue.empty()))) break;
       }
-      io_cv.notify_one();
+      cv.notify_all();  // the other worker may take the next batch once placement ends
+      if (trim_target > persisted_trim.load()) {
+        if (auto st = persist_header(trim_target, trim_epoch); !st.ok()) {
+          std::lock_guard lk(mu);
+          mark_failed_locked(st.error());
+        }
+      }
+      if (g) {
+        g->batch = std::move(batch);
+        std::optional<Error> already_failed;
+        {
+          std::lock_guard lk(mu);
+          if (failed) already_failed = failure;
+        }
+        Status placed = already_failed ? Status(*already_failed) : place(g->batch, *g);
+        if (!placed.ok()) {
+          g->error = placed.error();
+          std::lock_guard lk(mu);
+          // An I/O error fails the WAL; anything else (WAL full at shutdown) fails this group only.
+          if (placed.error().code == Errc::io) mark_failed_locked(placed.error());
+        }
+      }
     }
-    // An I/O error fails the WAL; anything else (e.g. WAL full at shutdown) fails this batch only.
-    if (!prepared.ok() && prepared.error().code == Errc::io) {
-      std::lock_guard lk(mu);
-      fail_locked(prepared.error());
-      break;
-    }
-  }
-  {
-    std::lock_guard lk(mu);
-    writer_done = true;
-  }
-  io_cv.notify_one();
-}
-
-// Writes the groups the writer prepared, in ring order, then acknowledges them with one fdatasync
-// that started after their writes returned. Runs while the writer prepares the next group.
-void BlockWal::Impl::run_io() {
-  for (;;) {
-    std::deque<Group> take;
-    {
-      std::unique_lock lk(mu);
-      io_cv.wait(lk, [&] { return !ready.empty() || writer_done; });
-      if (ready.empty()) return;  // writer_done: nothing more will come
-      take.swap(ready);
-    }
-    sync_and_acknowledge(take);
-  }
-}
-
-// Writes each prepared group of `groups` (in order; after a failed write the rest fail too),
-// fdatasyncs once, then acknowledges them all in order (contract (2)) and frees their buffers.
-void BlockWal::Impl::sync_and_acknowledge(std::deque<Group>& groups) {
-  std::optional<Error> already_failed;
-  {
-    std::lock_guard lk(mu);
-    if (failed) already_failed = failure;
-  }
-  bool any_written = false;
-  for (auto& g : groups) {
-    if (g.error) continue;
-    if (already_failed) {
-      g.error = *already_failed;
+    if (!g) continue;
+    if (g->error) {
+      finish(g, *g->error);
       continue;
     }
-    if (auto st = write_group(g); !st.ok()) {
-      g.error = st.error();
-      already_failed = st.error();
-      std::lock_guard lk(mu);
-      mark_failed_locked(st.error());  // the writer wakes, sees it, and fails what is queued
-      continue;
-    }
-    any_written = true;
-  }
-  Status st;
-  if (any_written) {
-    if (already_failed) {
-      st = *already_failed;
-    } else {
+    fill(*g);
+    Status st = pwrite_all(fd, buffers[g->buffer].data(), g->end - g->record_start, physical(g->record_start));
+    if (st.ok()) {
+      device_bytes.fetch_add(g->end - g->record_start, std::memory_order_relaxed);
+      records_written.fetch_add(1, std::memory_order_relaxed);
+      uint64_t seen = written_end.load();
+      while (seen < g->end && !written_end.compare_exchange_weak(seen, g->end)) {
+      }
       if (opt.sync_hook_for_test) st = opt.sync_hook_for_test(false);
       if (st.ok()) st = sync();
       if (opt.sync_hook_for_test) (void)opt.sync_hook_for_test(true);
     }
-  }
-  {
-    std::lock_guard lk(mu);
-    if (!st.ok()) {
-      mark_failed_locked(st.error());
-    } else {
-      for (const auto& g : groups) {
-        if (g.error) continue;
-        if (g.padding_start) record_starts.emplace_back(*g.padding_start, g.epoch);
-        record_starts.emplace_back(g.record_start, g.epoch);
-        end_offset = g.end;
-      }
-    }
-  }
-  if (!st.ok() || already_failed) cv.notify_all();
-  // Contract (2): callbacks in append order, on the WAL's threads (one at a time: the writer
-  // acknowledges inline only while nothing else is in flight).
-  for (auto& g : groups) {
-    Result<Position> r = g.error ? Result<Position>(*g.error)
-                         : !st.ok() ? Result<Position>(st.error())
-                                    : Result<Position>(Position{g.record_start, g.end});
-    for (auto& p : g.batch) p.done(r);
-  }
-  {
-    std::lock_guard lk(mu);
-    for (auto& g : groups)
-      if (g.buffer >= 0) buffer_busy[g.buffer] = false;
-    in_flight -= static_cast<int>(groups.size());
+    finish(g, st);
   }
   cv.notify_all();
 }
 
-Status BlockWal::Impl::write_group(Group& g) {
-  const uint64_t record_bytes = g.end - g.record_start;
-  FLOE_TRY(pwrite_all(fd, buffers[g.buffer].data(), record_bytes, physical(g.record_start)));
-  device_bytes.fetch_add(record_bytes, std::memory_order_relaxed);
-  records_written.fetch_add(1, std::memory_order_relaxed);
-  written_end.store(g.end);
-  return {};
+// Marks `g` done with `st`, then acknowledges the done prefix of in_flight in ring order
+// (contract (2)): one worker at a time runs callbacks; a worker that finds another acking leaves
+// its done group for it. After a failure, every later group is acknowledged with the error,
+// even if its own write and sync succeeded.
+void BlockWal::Impl::finish(const std::shared_ptr<Group>& g, Status st) {
+  std::unique_lock lk(mu);
+  if (!st.ok()) {
+    if (!g->error) g->error = st.error();
+    mark_failed_locked(st.error());
+  }
+  g->done = true;
+  acknowledge_locked(lk);
 }
 
-// Writer thread: places the group in the ring (waiting for a persisted trim if the ring is full,
-// writing a padding record where it wraps) and frames, copies and checksums it into its buffer.
-Status BlockWal::Impl::prepare(std::vector<Pending>& batch, Group& out) {
+// REQUIRES lk holds mu (released while callbacks run, held again on return).
+void BlockWal::Impl::acknowledge_locked(std::unique_lock<std::mutex>& lk) {
+  if (acking) return;  // the worker acking now will find what is done
+  acking = true;
+  for (;;) {
+    std::vector<std::shared_ptr<Group>> ready;
+    while (!in_flight.empty() && in_flight.front()->done) {
+      std::shared_ptr<Group> front = std::move(in_flight.front());
+      in_flight.pop_front();
+      if (!front->error && failed) front->error = failure;  // nothing is acknowledged after a failure
+      if (!front->error) {
+        if (front->padding_start) record_starts.emplace_back(*front->padding_start, front->epoch);
+        record_starts.emplace_back(front->record_start, front->epoch);
+        end_offset = front->end;
+      }
+      if (front->buffer >= 0) buffer_busy[front->buffer] = false;
+      ready.push_back(std::move(front));
+    }
+    if (ready.empty()) break;
+    lk.unlock();
+    cv.notify_all();
+    for (auto& r : ready) {
+      Result<Position> result =
+          r->error ? Result<Position>(*r->error) : Result<Position>(Position{r->record_start, r->end});
+      for (auto& p : r->batch) p.done(result);
+    }
+    lk.lock();
+  }
+  acking = false;
+  cv.notify_all();
+}
+
+// Places the group in the ring: waits for a persisted trim if the ring is full, writes a padding
+// record where it wraps, and fixes the record's position. REQUIRES place_mu held.
+Status BlockWal::Impl::place(std::vector<Pending>& batch, Group& out) {
   size_t body_bytes = 4;
   for (auto& p : batch) body_bytes += bf::kEntryHeaderBytes + p.entry.payload.size();
   const uint64_t record_bytes = bf::align_up(bf::kRecordHeaderBytes + body_bytes);
-  FLOE_ASSERT(record_bytes <= header.capacity_bytes);
+  FLOE_ASSERT(record_bytes <= capacity);
 
   const uint64_t start = write_end;
-  const uint64_t tail = header.capacity_bytes - start % header.capacity_bytes;
+  const uint64_t tail = capacity - start % capacity;
   const uint64_t padding = record_bytes > tail ? tail : 0;
 
   // Invariant (1): wait until the persisted trim leaves room for padding + record.
-  while (start + padding + record_bytes - persisted_trim.load() > header.capacity_bytes) {
+  while (start + padding + record_bytes - persisted_trim.load() > capacity) {
     uint64_t trim_target = 0, trim_epoch = 0;
     {
       std::unique_lock lk(mu);
@@ -392,8 +353,8 @@ Status BlockWal::Impl::prepare(std::vector<Pending>& batch, Group& out) {
   }
 
   if (padding != 0) {
-    // Written here, before the record is handed on: the fdatasync that covers the record (issued
-    // after its write, which comes after this one) covers the padding too.
+    // Written now, before the record: the fdatasync that covers the record (issued after its
+    // write, which comes after this one) covers the padding too.
     uint8_t* block = padding_block.ensure(bf::kBlockBytes);
     std::memset(block, 0, bf::kBlockBytes);
     encode_record_header(block, bf::kRecordPadding, static_cast<uint32_t>(padding - bf::kRecordHeaderBytes), start,
@@ -402,13 +363,21 @@ Status BlockWal::Impl::prepare(std::vector<Pending>& batch, Group& out) {
     device_bytes.fetch_add(bf::kBlockBytes, std::memory_order_relaxed);
     out.padding_start = start;
   }
-  const uint64_t record_start = start + padding;
+  out.record_start = start + padding;
+  out.end = out.record_start + record_bytes;
+  out.epoch = open_epoch;
+  write_end = out.end;
+  return {};
+}
 
-  uint8_t* buf = buffers[out.buffer].ensure(record_bytes);
+// Frames, copies and checksums a placed group into its buffer (no lock: the buffer is the group's).
+void BlockWal::Impl::fill(Group& g) {
+  const uint64_t record_bytes = g.end - g.record_start;
+  uint8_t* buf = buffers[g.buffer].ensure(record_bytes);
   uint8_t* body = buf + bf::kRecordHeaderBytes;
-  put_u32(body, static_cast<uint32_t>(batch.size()));
+  put_u32(body, static_cast<uint32_t>(g.batch.size()));
   size_t at = 4;
-  for (auto& p : batch) {
+  for (auto& p : g.batch) {
     put_u64(body + at, p.entry.stream_id.value());
     put_u64(body + at + 8, p.entry.epoch.value());
     put_u64(body + at + 16, static_cast<uint64_t>(p.entry.base_offset.value()));
@@ -417,17 +386,11 @@ Status BlockWal::Impl::prepare(std::vector<Pending>& batch, Group& out) {
     if (!p.entry.payload.empty()) std::memcpy(body + at, p.entry.payload.data(), p.entry.payload.size());
     at += p.entry.payload.size();
   }
-  FLOE_ASSERT(at == body_bytes);
+  const size_t body_bytes = at;
+  FLOE_ASSERT(bf::align_up(bf::kRecordHeaderBytes + body_bytes) == record_bytes);
   std::memset(body + body_bytes, 0, record_bytes - bf::kRecordHeaderBytes - body_bytes);
-  encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), record_start,
+  encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), g.record_start,
                        crc32c({body, body_bytes}), open_epoch);
-
-  out.batch = std::move(batch);
-  out.record_start = record_start;
-  out.end = record_start + record_bytes;
-  out.epoch = open_epoch;
-  write_end = out.end;
-  return {};
 }
 
 BlockWal::BlockWal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -494,6 +457,7 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
     log::warn("wal", "WAL " + options.path + " was written by node " + std::to_string(best.node_id) +
                          "; this is node " + std::to_string(options.node_id));
   impl->header = best;
+  impl->capacity = best.capacity_bytes;
   impl->header.node_id = options.node_id;
   impl->header.epoch = best.epoch + 1;
   impl->open_epoch = impl->header.epoch;
@@ -532,8 +496,7 @@ Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
                        " entries in [" + std::to_string(best.trim_offset) + ", " + std::to_string(offset) + ")");
 
   Impl* raw = impl.get();
-  impl->writer = std::thread([raw] { raw->run_writer(); });
-  impl->io = std::thread([raw] { raw->run_io(); });
+  for (int i = 0; i < kWorkers; ++i) impl->workers.emplace_back([raw] { raw->run_worker(); });
   opened.wal.reset(new BlockWal(std::move(impl)));
   return opened;
 }
@@ -603,14 +566,11 @@ void BlockWal::close() {
   Impl& s = *impl_;
   {
     std::lock_guard lk(s.mu);
-    if (s.stopping) {
-      if (!s.writer.joinable()) return;
-    }
     s.stopping = true;
   }
   s.cv.notify_all();
-  if (s.writer.joinable()) s.writer.join();
-  if (s.io.joinable()) s.io.join();
+  for (auto& w : s.workers)
+    if (w.joinable()) w.join();
 }
 
 bool BlockWal::using_direct_io() const { return impl_->direct; }

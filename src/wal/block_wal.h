@@ -1,14 +1,13 @@
 // BlockWal: the Wal on a raw block device or a preallocated file, written with O_DIRECT in
 // 4 KiB-aligned group commits (layout in block_format.h).
 //
-// Two threads and two aligned buffers. append() queues entries; the WRITER thread takes everything
-// queued (up to max_batch_bytes, and at most a quarter of the ring) as one group commit, places it
-// in the ring and frames, copies and checksums it into a free buffer; the I/O thread writes the
-// prepared groups with one aligned pwrite each, fdatasyncs once, and runs their callbacks. So the
-// CPU work of group k+1 (copy + CRC) overlaps the device write and flush of group k, and a group
-// commit grows while the device is busy. At most two groups are in flight (one per buffer).
-// Latency path: a small group (<= 256 KiB) prepared while nothing else is in flight or queued is
-// written and fdatasynced by the writer itself, saving the hand-off to the I/O thread.
+// Two worker threads and two aligned buffers. append() queues entries; a free worker takes
+// everything queued (up to max_batch_bytes, and at most a quarter of the ring) as one group
+// commit, places it in the ring (in append order: placement is serialized), frames, copies and
+// checksums it into a free buffer, writes it with one aligned pwrite and fdatasyncs. While one
+// worker waits for the device, the other prepares, writes and syncs the next group: copies
+// overlap I/O, and an append arriving during a sync does not wait for it (two syncs in flight).
+// Groups are acknowledged in ring order once they and every group before them are done.
 //
 // Invariants:
 //  (1) The writer never overwrites ring bytes at or after the *persisted* trim offset: a trim is
@@ -19,9 +18,9 @@
 //  (3) After an I/O error the WAL is failed: pending and later appends get the error (the page
 //      cache can't be trusted after a failed sync). Reopen to recover.
 //  (4) An append is acknowledged only after an fdatasync that started after its record's write
-//      returned (so it covers it), and acknowledgements run in append order, one group at a time
-//      (on the I/O thread, or on the writer while nothing else is in flight).
-//  (5) A crash may keep group k+1 yet lose group k (both written before one sync). Every record
+//      returned (so it covers it), and acknowledgements run in append order, one worker at a
+//      time; after a failure nothing later is acknowledged, even if its own sync succeeded.
+//  (5) A crash may keep group k+1 yet lose group k (their writes and syncs overlap). Every record
 //      carries the open epoch (persisted before the first write of an open), and recovery stops
 //      at a record older than the one before it, so such a k+1 is never resurrected after later
 //      appends overwrite k's space (block_format.h, "Why epochs").

@@ -1,4 +1,5 @@
-// The pipelined BlockWal: a group commit is prepared while the previous one is written and synced. These tests
+// The pipelined BlockWal: two workers, so a group commit is prepared, written and synced while the
+// previous one is still in the device. These tests
 // check its two promises: acknowledgements come in order and only after an fdatasync that covers
 // them, and a crash that keeps a later record but loses an earlier one never resurrects the later
 // one once new appends overwrite the gap (the open epoch in every record).
@@ -186,11 +187,13 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
   std::condition_variable cv;
   bool gate_open = false;
   uint64_t syncs_started = 0;
-  std::atomic<uint64_t> covered_end{0};  // written end seen when the last completed sync began
-  uint64_t snapshot = 0;                 // syncer thread only
+  std::atomic<uint64_t> covered_end{0};  // the largest written end seen when a completed sync began
   o.sync_hook_for_test = [&](bool after) -> Status {
+    thread_local uint64_t snapshot = 0;  // per worker: the written end when its sync began
     if (after) {
-      covered_end.store(snapshot);
+      uint64_t seen = covered_end.load();
+      while (seen < snapshot && !covered_end.compare_exchange_weak(seen, snapshot)) {
+      }
       return {};
     }
     BlockWal* w = wal_ptr.load();
@@ -223,7 +226,6 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
       ack_pos.push_back(*r);
     });
   };
-  // Group 0 is larger than the inline limit, so the I/O thread writes and syncs it.
   opened.wal->append(entry_for(0, 300000), [&](Result<Position> r) {
     if (!r.ok()) {
       failures.fetch_add(1);
@@ -238,16 +240,20 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
     std::unique_lock lk(mu);
     REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return syncs_started == 1; }));
   }
-  // Group 0's fdatasync is held. Meanwhile the writer prepares group 1 from what is queued (into
-  // the second buffer) and then stops: with both buffers in flight, the rest waits in the queue,
-  // and nothing is acknowledged.
+  // Group 0's fdatasync is held. Meanwhile the other worker takes group 1 from what is queued
+  // (into the second buffer), writes it and starts its own sync (held too); then nothing more
+  // moves: with both buffers in flight the rest waits in the queue, and nothing is acknowledged.
   for (uint64_t n = 1; n < 45; ++n) append(n);
+  {
+    std::unique_lock lk(mu);
+    REQUIRE(cv.wait_for(lk, std::chrono::seconds(10), [&] { return syncs_started == 2; }));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   const uint64_t queued = opened.wal->stats().queued_bytes;
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   {
     auto st = opened.wal->stats();
-    CHECK(st.records_written == 1);           // group 1 is prepared, not written, while the sync is held
+    CHECK(st.records_written == 2);           // group 1 was written while group 0's sync is held
     CHECK(queued < 44 * 20000);               // group 1 took entries out of the queue...
     CHECK(queued > 0);
     CHECK(st.queued_bytes == queued);         // ...and no third group formed: both buffers are in flight
