@@ -34,7 +34,7 @@ constexpr KeySpec kKeys[] = {
      "move); the broker itself stops accepting writes once its own heartbeats fail for this long."},
     {"connections.max.idle.ms", Type::duration_ms, "600000", true, 100, kI32Max, "", Use::active,
      "Close client connections idle for longer than this."},
-    {"controller.listener.names", Type::name_list, "CONTROLLER", true, 0, 0, "", Use::not_yet,
+    {"controller.listener.names", Type::name_list, "CONTROLLER", true, 0, 0, "", Use::active,
      "Names of the listeners used by the Raft metadata quorum (must appear in 'listeners' on a "
      "controller)."},
     {"controller.quorum.voters", Type::voters, "1@localhost:9093", true, 1, 0, "", Use::active,
