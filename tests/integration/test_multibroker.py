@@ -18,8 +18,8 @@ Promises checked:
   - the controller goes away for longer than broker.session.timeout.ms: the brokers refuse writes
     (lease); once it is back, writes are acknowledged again;
   - a second cluster of 3 controllers and 2 brokers: SIGKILL the controller leader; the brokers
-    send their controller writes (a new topic) to the new leader, and every acknowledged record is
-    read back; the old leader rejoins.
+    send their controller writes (CreateTopics, CreatePartitions, AlterConfigs, DeleteTopics) to
+    the new leader, and every acknowledged record is read back; the old leader rejoins.
 When the controller does not fence brokers yet (no placement in this build: a stopped broker stays
 listed), the move check is skipped, not passed. Bounded: well under 90 s; every floe is SIGKILLed
 at exit.
@@ -355,6 +355,17 @@ def controller_failover():
     lib.wait_until(lambda: "after-failover" in metadata().topics, 10, "the new topic in Metadata")
     produce(300, "after-failover")
     consume_all("group-failover")
+    # The other controller writes a broker forwards: CreatePartitions, AlterConfigs, DeleteTopics.
+    from confluent_kafka.admin import ConfigResource, NewPartitions
+    admin.create_partitions([NewPartitions("after-failover", 3)])["after-failover"].result(15)
+    lib.wait_until(lambda: len(metadata().topics["after-failover"].partitions) == 3, 10, "3 partitions")
+    res = ConfigResource(ConfigResource.Type.TOPIC, "after-failover", set_config={"retention.ms": "3600000"})
+    list(admin.alter_configs([res]).values())[0].result(15)
+    described = list(admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "after-failover")])
+                     .values())[0].result(15)
+    lib.expect(described["retention.ms"].value == "3600000", "retention.ms is %s" % described["retention.ms"].value)
+    admin.delete_topics(["after-failover"])["after-failover"].result(15)
+    lib.wait_until(lambda: "after-failover" not in metadata().topics, 10, "the deleted topic to disappear")
     old.spawn()
     old.wait_ready()
 
