@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "common/file_io.h"
 #include "objectstore/mem_store.h"
 
 namespace floe::objectstore {
@@ -68,16 +69,6 @@ std::optional<std::string> decode_component(std::string_view c) {
     i += 2;
   }
   return out;
-}
-
-Status fsync_path(const fs::path& p) {
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status(Errc::io, "open " + p.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status(Errc::io, "fsync " + p.string() + ": " + std::strerror(err));
-  return ok_status();
 }
 
 std::string etag_of(const struct stat& st) {
@@ -214,7 +205,7 @@ Result<PutResult> FsStore::write_atomically(const fs::path& final_path, std::spa
     }
   }
   if (options_.fsync) {
-    if (auto s = fsync_path(final_path.parent_path()); !s.ok()) return Error(Errc::io, s.error().message);
+    if (auto s = fsync_dir(final_path.parent_path().string()); !s.ok()) return Error(Errc::io, s.error().message);
   }
   return PutResult{etag_of(st)};
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/file_io.h"
 #include "common/bytes.h"
 #include "common/crc32c.h"
 
@@ -21,22 +22,6 @@ constexpr size_t kRecordHeaderBytes = 8;  // u32 body_bytes + u32 crc
 constexpr size_t kBodyFixedBytes = 13;  // i64 offset + i32 epoch + u8 flags
 constexpr char kQuorumStateFile[] = "quorum-state";
 constexpr size_t kQuorumStateBytes = 21;
-
-Error io_error(const std::string& what, const std::string& path) {
-  return Error(Errc::io, what + " " + path + ": " + std::strerror(errno));
-}
-
-Status write_all(int fd, const uint8_t* data, size_t size, int64_t file_offset, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, data, size, file_offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error("write", path);
-    data += n;
-    size -= static_cast<size_t>(n);
-    file_offset += n;
-  }
-  return ok_status();
-}
 
 Result<Bytes> read_whole(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -253,7 +238,7 @@ void FileLog::append(LogEntry entry) {
   }
   Segment& segment = segments_.back();
   Bytes record = encode_record(end_offset(), entry);
-  Status written = write_all(segment.fd, record.data(), record.size(), segment.size_bytes, segment.path);
+  Status written = pwrite_all(segment.fd, record.data(), record.size(), static_cast<uint64_t>(segment.size_bytes), segment.path);
   if (!written.ok()) {
     note(std::move(written));
     return;
@@ -392,7 +377,7 @@ Status FileQuorumStateStore::save(const QuorumState& state) {
   std::string temp = path + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("open", temp);
-  Status status = write_all(fd, writer.bytes().data(), writer.size(), 0, temp);
+  Status status = pwrite_all(fd, writer.bytes().data(), writer.size(), 0, temp);
   if (status.ok()) status = fsync_fd(fd, temp);
   ::close(fd);
   if (!status.ok()) return status;

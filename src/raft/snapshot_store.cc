@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "common/bytes.h"
+#include "common/file_io.h"
 #include "protocol/generated/snapshot_footer_record.h"
 #include "protocol/generated/snapshot_header_record.h"
 #include "protocol/records/control.h"
@@ -21,10 +22,6 @@ namespace floe::raft {
 namespace {
 
 constexpr char kSuffix[] = ".checkpoint";
-
-Error io_error(const std::string& what, const std::string& path) {
-  return Error(Errc::io, what + " " + path + ": " + std::strerror(errno));
-}
 
 std::string name_of(SnapshotId id) {
   char name[64];
@@ -42,18 +39,6 @@ std::optional<SnapshotId> parse_name(const std::string& name) {
   long long epoch = std::stoll(name.substr(21, 10));
   if (epoch > INT32_MAX) return std::nullopt;
   return SnapshotId{end, static_cast<Epoch>(epoch)};
-}
-
-Status write_all(int fd, const char* data, size_t size, int64_t offset, const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, data, size, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error("write", path);
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += n;
-  }
-  return ok_status();
 }
 
 Result<std::string> read_range(const std::string& path, int64_t position, size_t max_bytes, int64_t* size_out) {
@@ -88,15 +73,6 @@ Result<std::string> read_range(const std::string& path, int64_t position, size_t
   }
   ::close(fd);
   return out;
-}
-
-Status fsync_dir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error("open", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return io_error("fsync", dir);
-  return ok_status();
 }
 
 }  // namespace
@@ -275,7 +251,7 @@ Status FileSnapshotStore::save(SnapshotId id, std::string_view payload) {
   std::string temp = path_of(id) + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("open", temp);
-  Status status = write_all(fd, file.data(), file.size(), 0, temp);
+  Status status = pwrite_all(fd, file.data(), file.size(), 0, temp);
   if (status.ok() && ::fsync(fd) != 0) status = io_error("fsync", temp);
   ::close(fd);
   FLOE_TRY(std::move(status));
@@ -301,7 +277,7 @@ Status FileSnapshotStore::write_chunk(SnapshotId id, int64_t position, std::stri
     return Error(Errc::invalid_value, "snapshot chunk does not continue the download");
   }
   std::string temp = path_of(id) + ".part";
-  FLOE_TRY(write_all(partial_->fd, bytes.data(), bytes.size(), position, temp));
+  FLOE_TRY(pwrite_all(partial_->fd, bytes.data(), bytes.size(), static_cast<uint64_t>(position), temp));
   partial_->size_bytes += static_cast<int64_t>(bytes.size());
   return ok_status();
 }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "common/crc32c.h"
+#include "common/file_io.h"
 #include "common/little_endian.h"
 #include "common/log.h"
 #include "wal/aligned_buffer.h"
@@ -49,20 +50,6 @@ struct Pending {
   Entry entry;
   AppendCallback done;
 };
-
-Status pwrite_all(int fd, const uint8_t* data, size_t n, uint64_t at) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(at));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Error(Errc::io, "WAL write at " + std::to_string(at) + ": " + errno_text(errno));
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-    at += static_cast<uint64_t>(w);
-  }
-  return {};
-}
 
 }  // namespace
 
@@ -137,7 +124,7 @@ struct BlockWal::Impl {
     next.sequence = header.sequence + 1;
     uint8_t* block = header_block.ensure(bf::kBlockBytes);
     encode_header(next, block);
-    FLOE_TRY(pwrite_all(fd, block, bf::kBlockBytes, (next.sequence % bf::kHeaderSlotCount) * bf::kBlockBytes));
+    FLOE_TRY(pwrite_all(fd, block, bf::kBlockBytes, (next.sequence % bf::kHeaderSlotCount) * bf::kBlockBytes, opt.path));
     FLOE_TRY(sync());
     header = next;
     persisted_trim.store(trim);
@@ -261,7 +248,7 @@ void BlockWal::Impl::run_worker() {
       continue;
     }
     fill(*g);
-    Status st = pwrite_all(fd, buffers[g->buffer].data(), g->end - g->record_start, physical(g->record_start));
+    Status st = pwrite_all(fd, buffers[g->buffer].data(), g->end - g->record_start, physical(g->record_start), opt.path);
     if (st.ok()) {
       device_bytes.fetch_add(g->end - g->record_start, std::memory_order_relaxed);
       records_written.fetch_add(1, std::memory_order_relaxed);
@@ -359,7 +346,7 @@ Status BlockWal::Impl::place(std::vector<Pending>& batch, Group& out) {
     std::memset(block, 0, bf::kBlockBytes);
     encode_record_header(block, bf::kRecordPadding, static_cast<uint32_t>(padding - bf::kRecordHeaderBytes), start,
                          0, open_epoch);
-    FLOE_TRY(pwrite_all(fd, block, bf::kBlockBytes, physical(start)));
+    FLOE_TRY(pwrite_all(fd, block, bf::kBlockBytes, physical(start), opt.path));
     device_bytes.fetch_add(bf::kBlockBytes, std::memory_order_relaxed);
     out.padding_start = start;
   }
