@@ -691,9 +691,12 @@ Result<BrokerHeartbeatReply> Controller::plan_heartbeat(const BrokerHeartbeat& h
       batch.emit(protocol::BrokerRegistrationChangeRecord{hb.id.value(), b.epoch, 0, 1, {}, {}});
       repair_leaders(batch);  // what it already closed moves now; the rest once closed
     }
-    if (!b.fenced && partitions_led(batch.state.image, hb.id) == 0) {
-      // Done: it leads nothing, so it may stop; fenced so that nothing is placed on it.
+    if (!b.fenced && open_partitions_led(batch.state, hb.id) == 0) {
+      // Done: nothing of its data is only in its WAL, so it may stop. Fenced so that nothing is
+      // placed on it; what it still leads (nobody else could take it) goes offline until a
+      // broker unfences, and its closed streams then move there.
       batch.emit(protocol::FenceBrokerRecord{hb.id.value(), b.epoch, {}});
+      repair_leaders(batch);
     }
     reply.should_shutdown = b.fenced;
   } else if (hb.want_fence) {

@@ -98,7 +98,8 @@ struct BrokerRegistrationReply {
 //  - unfenced and want_fence -> FenceBrokerRecord (+ partition moves);
 //  - want_shutdown (controlled shutdown) -> BrokerRegistrationChangeRecord(in controlled shutdown);
 //    no new partitions go to it; each partition it leads moves away once its stream is CLOSED
-//    (the broker uploads, then closes); should_shutdown once it leads none (then it is fenced).
+//    (the broker uploads, then closes); should_shutdown once it holds none of them open (then it
+//    is fenced; with no other eligible broker its closed partitions go offline until one unfences).
 // A broker (other than the in-process one) whose last heartbeat is older than
 // broker_session_timeout_ms is fenced by FenceBrokerRecord (leader timer, see
 // check_broker_sessions). A new leader starts every broker's session afresh (no fencing right

@@ -55,6 +55,18 @@ size_t partitions_led(const MetadataImage& image, NodeId id) {
   return n;
 }
 
+size_t open_partitions_led(const MetadataState& state, NodeId id) {
+  size_t n = 0;
+  for (const auto& [name, topic] : state.image.topics) {
+    for (const auto& p : topic.partitions) {
+      if (p.leader != id) continue;
+      auto s = state.streams.streams.find(p.stream_id);
+      n += s != state.streams.streams.end() && s->second.open && s->second.owner == id ? 1 : 0;
+    }
+  }
+  return n;
+}
+
 std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState& state) {
   const MetadataImage& image = state.image;
   LeaderLoad load(image);
@@ -70,7 +82,7 @@ std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState&
       bool draining = leader != image.brokers.end() && !leader->second.fenced && leader->second.in_controlled_shutdown;
       if (draining) {
         // The broker is shutting down cleanly: it uploads and closes, then the partition moves.
-        if (open) continue;
+        if (open && s->second.owner == p.leader) continue;
         auto next = load.pick();
         if (!next) continue;  // nowhere to go: it keeps serving until it stops
         target = *next;

@@ -7,7 +7,8 @@
 // repair_leaders() returns the PartitionChangeRecords that restore the invariant "every partition's
 // leader is eligible, or -1 when nobody may take it":
 //  - leader eligible: untouched;
-//  - leader draining (unfenced, in controlled shutdown): moves to pick() once its stream is closed;
+//  - leader draining (unfenced, in controlled shutdown): moves to pick() unless it holds the stream
+//    open (then it moves once the broker closes it);
 //  - otherwise (leader -1, fenced or unregistered): a stream still OPEN goes back to its owner when
 //    the owner is eligible, else stays offline (-1) unless the topic allows unclean leader
 //    election; a CLOSED stream (or an unclean-allowed one) moves to pick(); nobody eligible: -1.
@@ -46,6 +47,8 @@ class LeaderLoad {
 
 // The number of partitions `id` leads.
 size_t partitions_led(const MetadataImage& image, NodeId id);
+// The number of partitions `id` leads whose stream it holds open (data possibly only in its WAL).
+size_t open_partitions_led(const MetadataState& state, NodeId id);
 
 std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState& state);
 

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "metadata/placement.h"
 #include "metadata_test_util.h"
@@ -348,4 +350,46 @@ TEST_CASE("broker_records_for_unknown_brokers_or_stale_epochs_are_corrupt") {
   protocol::PartitionChangeRecord change;
   change.leader = 1;
   CHECK(s.apply(change).error().code == Errc::corrupt);  // no such topic
+}
+
+TEST_CASE("the_last_broker_may_shut_down_once_its_streams_are_closed_and_its_partitions_wait_offline") {
+  Cluster k;
+  k.live(1);
+  REQUIRE(create_one(*k.c, "t", 2).error_code == ke::kNone);
+  auto s0 = k.open_stream("t", 0, 1);
+  CHECK_FALSE(k.heartbeat(1, false, true).should_shutdown);  // partition 0 is open: upload first
+  CHECK(k.partition("t", 0).leader == NodeId(1));
+  CHECK(k.partition("t", 1).leader == NodeId(1));  // nobody else could take it
+  k.close_stream(s0);
+  auto done = k.heartbeat(1, false, true);
+  CHECK(done.should_shutdown);
+  CHECK(k.partition("t", 0).leader == NodeId(kNoLeader));
+  CHECK(k.partition("t", 1).leader == NodeId(kNoLeader));
+  k.live(2);  // the next broker picks them up: everything was uploaded
+  CHECK(k.partition("t", 0).leader == NodeId(2));
+  CHECK(k.partition("t", 1).leader == NodeId(2));
+}
+
+TEST_CASE("the_leaders_session_timer_fences_a_silent_broker_by_itself") {
+  TempDir dir;
+  auto clock = std::make_shared<std::atomic<int64_t>>(0);
+  auto options = single_node(dir.path);
+  options.node_id = NodeId(100);
+  options.broker_session_timeout_ms = 1000;
+  options.session_check_interval_ms = 5;
+  options.session_clock_ms = [clock] { return clock->load(); };
+  auto c = open_controller(std::move(options));
+  BrokerRegistration reg{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9001}}, std::nullopt};
+  auto r = call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(reg, cb); });
+  BrokerHeartbeat hb{NodeId(1), r->broker_epoch, c->image()->offset, false, false};
+  REQUIRE_FALSE(call<BrokerHeartbeatReply>([&](auto cb) { c->broker_heartbeat(hb, cb); })->is_fenced);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(c->image()->brokers.at(NodeId(1)).fenced);  // the clock has not moved
+  *clock += 1001;
+  bool fenced = false;
+  for (int i = 0; i < 400 && !fenced; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    fenced = c->image()->brokers.at(NodeId(1)).fenced;
+  }
+  CHECK(fenced);
 }
