@@ -301,9 +301,11 @@ class RemoteController::Rpc : public std::enable_shared_from_this<RemoteControll
       auto handler = r->handler;
       bool resend = handler(frame.slice(reader.pos(), frame.size() - reader.pos()));
       if (resend && r->deadline_ms > steady_now_ms()) {
-        // Not the leader (any more): resend to the one the replica knows next, after the backoff.
+        // Not the leader (any more): resend to the one the replica knows next, after the backoff,
+        // ahead of the requests sent after it (drop() requeues those).
+        drop("NOT_CONTROLLER");
         queue_.push_front(r);
-        return drop("NOT_CONTROLLER");
+        return;
       }
       if (resend) finish(r, Error(Errc::timeout, "no controller leader found in time"));
       r->handler = nullptr;
