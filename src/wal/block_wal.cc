@@ -69,6 +69,9 @@ struct Group {
   bool done = false;  // guarded by Impl::mu: written and synced (or failed)
 };
 
+// Bound on queued entries, whatever their size (max_queued_bytes bounds their payload bytes).
+constexpr size_t kMaxQueuedEntries = 1u << 20;
+
 // Workers, aligned buffers and so group commits in flight (placed but not yet acknowledged).
 constexpr int kWorkers = 2;
 constexpr int kBuffers = 2;
@@ -108,6 +111,10 @@ struct BlockWal::Impl {
   AlignedBuffer padding_block;      // guarded by place_mu
   AlignedBuffer header_block;       // guarded by place_mu (and open)
 
+  ~Impl() {
+    if (fd >= 0) ::close(fd);  // also on every error return of open()
+  }
+
   uint64_t physical(uint64_t logical) const { return bf::kRingStart + logical % capacity; }
 
   Status sync() {
@@ -136,7 +143,8 @@ struct BlockWal::Impl {
     if (failed) return;
     failed = true;
     failure = err;
-    log::error("wal", "WAL failed, refusing further appends: " + err.message);
+    if (err.code == Errc::io) log::error("wal", "WAL failed, refusing further appends: " + err.message);
+    else log::warn("wal", "WAL refusing further appends: " + err.message);
   }
 
   // REQUIRES place_mu and mu held. Hands everything queued on as one failed group, behind what
@@ -237,7 +245,8 @@ void BlockWal::Impl::run_worker() {
         if (!placed.ok()) {
           g->error = placed.error();
           std::lock_guard lk(mu);
-          // An I/O error fails the WAL; anything else (WAL full at shutdown) fails this group only.
+          // An I/O error fails the WAL here; any other error (the ring full at shutdown) fails the
+          // WAL when finish() sees it, so nothing after this group is acknowledged either.
           if (placed.error().code == Errc::io) mark_failed_locked(placed.error());
         }
       }
@@ -382,10 +391,7 @@ void BlockWal::Impl::fill(Group& g) {
 
 BlockWal::BlockWal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-BlockWal::~BlockWal() {
-  close();
-  if (impl_->fd >= 0) ::close(impl_->fd);
-}
+BlockWal::~BlockWal() { close(); }
 
 Result<BlockWal::Opened> BlockWal::open(const BlockWalOptions& options) {
   if (options.capacity_bytes < 16 * bf::kBlockBytes || options.capacity_bytes % bf::kBlockBytes != 0)
@@ -496,8 +502,12 @@ void BlockWal::append(Entry entry, AppendCallback done) {
     std::lock_guard lk(s.mu);
     if (s.failed) refuse = s.failure;
     else if (s.stopping) refuse = Error(Errc::io, "WAL is closed");
-    else if (need > s.opt.capacity_bytes || entry.payload.size() > UINT32_MAX)
-      refuse = Error(Errc::too_large, "entry of " + std::to_string(entry.payload.size()) + " bytes exceeds the WAL capacity");
+    else if (need > s.opt.capacity_bytes / 2 || entry.payload.size() > UINT32_MAX)
+      // Half the ring at most: with padding at the wrap, a larger record may never fit.
+      refuse = Error(Errc::too_large, "entry of " + std::to_string(entry.payload.size()) +
+                                          " bytes exceeds half the WAL capacity (s3.wal.capacity)");
+    else if (s.queue.size() >= kMaxQueuedEntries)
+      refuse = Error(Errc::too_large, "WAL queue full (" + std::to_string(s.queue.size()) + " entries queued)");
     else if (s.queued_bytes + entry.payload.size() > s.opt.max_queued_bytes)
       refuse = Error(Errc::too_large, "WAL queue full (" + std::to_string(s.queued_bytes) + " bytes queued)");
     else {

@@ -12,7 +12,10 @@
 //  (1) An append's callback runs exactly once: with the WAL position of the record holding it,
 //      once the entry is durable; or with an error, in which case it may or may not survive.
 //  (2) Callbacks run in append order (positions increase), on the WAL's own thread: callers
-//      post back to their executor and never block inside a callback.
+//      post back to their executor and never block inside a callback. One exception: an append
+//      the WAL refuses at once (failed, closed, queue full, too large) gets its error on the
+//      calling thread, possibly before earlier appends' callbacks; a caller must treat such a
+//      refusal as the end of its ordered stream (the stream layer fences the stream).
 //  (3) After a crash, recovery returns every entry whose callback succeeded and whose record lies
 //      at or after the last persisted trim, byte-identical and in append order; entries whose
 //      callback never ran may also appear (they were written but not yet acknowledged).

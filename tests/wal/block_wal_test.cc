@@ -248,6 +248,24 @@ TEST_CASE("oversized entries and a full queue are refused at once", "[wal]") {
   CHECK(r.error().code == Errc::too_large);
 }
 
+TEST_CASE("an_entry_larger_than_half_the_ring_is_refused_at_once_instead_of_waiting_forever_at_the_wrap", "[wal]") {
+  // A record of more than half the ring may need padding + record > ring at the wrap: refused
+  // up front. One of just under half still goes through wherever the ring stands.
+  TempWal t;
+  auto opened = open_ok(t.options(64 * 1024));
+  for (uint64_t n = 0; n < 7; ++n) REQUIRE(append_sync(*opened.wal, entry_for(n, 3000)).ok());
+  REQUIRE(opened.wal->trim(opened.wal->stats().end_offset).ok());
+  auto big = append_sync(*opened.wal, entry_for(7, 36 * 1024));
+  REQUIRE(!big.ok());
+  CHECK(big.error().code == Errc::too_large);
+  CHECK(big.error().message.find("half the WAL capacity") != std::string::npos);
+  for (uint64_t n = 8; n < 20; ++n) {
+    auto r = append_sync(*opened.wal, entry_for(n, 28 * 1024));
+    REQUIRE(r.ok());
+    REQUIRE(opened.wal->trim(r->end).ok());
+  }
+}
+
 // The durability promise: kill -9 the writer at a random moment, reopen, and check that every
 // acknowledged entry is there, byte-identical, in order, and that nothing was invented.
 TEST_CASE("acknowledged appends survive kill -9 at random moments", "[wal][crash]") {
