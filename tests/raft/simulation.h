@@ -18,9 +18,16 @@
 // At the end, with the network healed and every node up: liveness — one leader is elected, a
 // final proposal commits, and every replica (voters and observer) has applied every committed
 // entry.
+// State machine: by default each replica's "state" is the digest of the committed prefix. With
+// SimOptions::state_machine, each replica also runs a real state machine (e.g. the controller's
+// metadata state, tests/metadata): the leader's machine makes the proposals, every replica
+// applies its committed non-control entries to its own machine, snapshots carry the machine's
+// bytes, and after every apply and every snapshot load the replica's state must equal a
+// reference machine fed the committed entries in order (checked by fingerprint).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +55,21 @@ class Rng {
   uint64_t state_;
 };
 
+// A replicated state machine for the simulator (one instance per replica, plus the reference).
+class SimStateMachine {
+ public:
+  virtual ~SimStateMachine() = default;
+  // The data of a new entry, made by the leader's machine from its applied state; `seq` is unique
+  // per simulation (names made from it never collide). Must apply to any state that contains at
+  // least what this machine has applied (a proposal may commit after later ones are made).
+  virtual std::string next_proposal(uint64_t seq, Rng& rng) = 0;
+  virtual Status apply(const std::string& data) = 0;
+  virtual std::string snapshot() const = 0;
+  virtual Status restore(const std::string& snapshot) = 0;  // replace the state
+  virtual void reset() = 0;                                   // a crash: back to empty
+  virtual std::string fingerprint() const = 0;                // equal states <=> equal strings
+};
+
 struct SimOptions {
   int voters = 3;
   bool observer = false;
@@ -66,6 +88,7 @@ struct SimOptions {
   int64_t propose_ppm = 200000;
   int64_t snapshot_ppm = 0;  // per tick per live node: snapshot what it applied
   int32_t snapshot_chunk_bytes = 7;
+  std::function<std::unique_ptr<SimStateMachine>()> state_machine;  // empty: the digest only
   static SimOptions for_seed(uint64_t seed);
 };
 
@@ -79,6 +102,7 @@ struct SimStats {
   int snapshots_taken = 0;
   int snapshots_installed = 0;  // downloaded from a leader
   uint64_t trace_digest = 0;  // order-sensitive hash of every event, for the replay test
+  uint64_t machine_applies = 0;  // entries applied to replicas' state machines (with one)
 };
 
 class Simulation {
@@ -140,6 +164,8 @@ class Simulation {
   std::map<std::pair<Offset, Epoch>, std::pair<LogEntry, Epoch>> entries_seen_;  // log matching
   std::vector<Committed> committed_;
   std::vector<uint64_t> committed_digest_;  // digest of committed_[0..i]
+  std::unique_ptr<SimStateMachine> reference_;  // with options_.state_machine: fed committed_ in order
+  std::vector<std::string> reference_fingerprint_;  // reference state after committed_[0..i]
   std::vector<Proposal> pending_;
   int proposal_seq_ = 0;
   std::optional<std::string> failure_;
