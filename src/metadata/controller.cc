@@ -851,6 +851,12 @@ void Controller::open_stream(StreamId id, NodeId node, stream::MetaCallback<Stre
       [id, node](Batch& batch) -> Result<StreamInfo> {
         auto it = batch.state.streams.streams.find(id);
         if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
+        // Only a partition's leader may open its stream: a broker acting on an old image (it was
+        // fenced, the partition moved) must not take the stream from the new leader.
+        if (const PartitionImage* p = batch.state.partition_of(id); p && p->leader != node) {
+          return Error(Errc::fenced, "stream " + id.to_string() + ": broker " + node.to_string() +
+                                         " does not lead its partition (leader " + p->leader.to_string() + ")");
+        }
         StreamInfo info = it->second;
         info.epoch = StreamEpoch(info.epoch.value() + 1);
         info.open = true;

@@ -138,6 +138,7 @@ struct BrokerHeartbeatReply {
 // So in every image a partition's leader is -1 or a registered, unfenced broker.
 // A new leader should open the stream (open_stream bumps the stream epoch, fencing the old owner's
 // writes); it is the broker's job to wait for a CLOSED stream when the old owner is alive.
+// open_stream of a partition's stream by a broker that is not its leader fails (Errc::fenced).
 struct ReassignResult {
   int16_t error_code = 0;  // NONE, NOT_CONTROLLER, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT
   std::string error_message;

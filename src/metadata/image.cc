@@ -87,6 +87,14 @@ protocol::FloeIdCountersRecord MetadataState::counters_record() const {
   return r;
 }
 
+const PartitionImage* MetadataState::partition_of(StreamId id) const {
+  auto it = stream_partitions.find(id);
+  if (it == stream_partitions.end()) return nullptr;
+  const TopicImage* topic = image.topic(it->second.first);
+  if (!topic || it->second.second < 0 || static_cast<size_t>(it->second.second) >= topic->partitions.size()) return nullptr;
+  return &topic->partitions[static_cast<size_t>(it->second.second)];
+}
+
 Status MetadataState::apply_all(const std::vector<MetadataRecord>& records) {
   for (const auto& r : records) FLOE_TRY(apply(r));
   return ok_status();
@@ -118,6 +126,7 @@ Status MetadataState::apply(const MetadataRecord& record) {
           [&](const protocol::RemoveTopicRecord& r) -> Status {
             auto it = image.topic_names.find(r.topic_id);
             if (it == image.topic_names.end()) return contradiction("remove of unknown topic " + r.topic_id.to_string());
+            for (const auto& p : image.topics[it->second].partitions) stream_partitions.erase(p.stream_id);
             image.topics.erase(it->second);
             image.topic_names.erase(it);
             return ok_status();
@@ -191,12 +200,14 @@ Status MetadataState::apply(const MetadataRecord& record) {
             auto& parts = image.topics[name->second].partitions;
             PartitionImage p{r.partition_id, StreamId(static_cast<uint64_t>(r.stream_id)), NodeId(r.leader), r.leader_epoch};
             if (r.partition_id >= 0 && static_cast<size_t>(r.partition_id) < parts.size()) {
+              stream_partitions.erase(parts[static_cast<size_t>(r.partition_id)].stream_id);
               parts[static_cast<size_t>(r.partition_id)] = p;  // a leader change
             } else if (static_cast<size_t>(r.partition_id) == parts.size()) {
               parts.push_back(p);
             } else {
               return contradiction("partition " + std::to_string(r.partition_id) + " out of order");
             }
+            stream_partitions[p.stream_id] = {r.topic_id, r.partition_id};
             return ok_status();
           },
           [&](const protocol::FloeStreamRecord& r) -> Status {

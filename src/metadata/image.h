@@ -99,6 +99,11 @@ class MetadataState {
   MetadataImage image;
   StreamTable streams;
 
+  // Derived index (kept by apply, so never in a snapshot): the partition whose records a stream
+  // holds, for streams of partitions.
+  std::map<StreamId, std::pair<Uuid, int32_t>> stream_partitions;
+  const PartitionImage* partition_of(StreamId id) const;
+
   Status apply(const MetadataRecord& record);
   Status apply_all(const std::vector<MetadataRecord>& records);
   std::vector<MetadataRecord> to_records() const;

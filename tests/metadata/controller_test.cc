@@ -25,8 +25,7 @@ TEST_CASE("first_start_leads_and_commits_a_kafka_style_cluster_id") {
 TEST_CASE("create_topics_makes_one_stream_per_partition_led_by_the_registered_broker") {
   TempDir dir;
   auto c = open_controller(single_node(dir.path));
-  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt};
-  REQUIRE(call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(self, cb); })->error_code == ke::kNone);
+  register_self(*c);
   auto r = create_one(*c, "orders", 3, {{"retention.ms", "1000"}});
   CHECK(r.error_code == ke::kNone);
   CHECK(r.num_partitions == 3);
@@ -103,6 +102,7 @@ TEST_CASE("delete_topics_removes_streams_and_destroys_their_objects") {
   TempDir dir;
   int64_t now = 1000;
   auto c = open_controller(single_node(dir.path, [&] { return now; }));
+  register_self(*c);
   auto t = create_one(*c, "doomed", 2);
   auto stream_id = c->image()->topic("doomed")->partitions[0].stream_id;
   auto opened = call<stream::StreamInfo>([&](auto cb) { c->open_stream(stream_id, NodeId(1), cb); });
@@ -228,6 +228,7 @@ void check_same_state(Controller& a, const MetadataImage& image, const StreamTab
 }
 
 void make_some_state(Controller& c, int64_t& now) {
+  register_self(c);
   create_one(c, "alpha", 3, {{"retention.ms", "100"}});
   create_one(c, "beta", 1);
   auto sid = c.image()->topic("alpha")->partitions[1].stream_id;
@@ -352,6 +353,7 @@ TEST_CASE("an_upload_holding_data_of_a_deleted_stream_commits_the_live_streams_a
   TempDir dir;
   int64_t now = 1000;
   auto c = open_controller(single_node(dir.path, [&] { return now; }));
+  register_self(*c);
   create_one(*c, "doomed", 1);
   create_one(*c, "alive", 1);
   auto doomed = c->image()->topic("doomed")->partitions[0].stream_id;

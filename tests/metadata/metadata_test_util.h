@@ -39,6 +39,15 @@ Result<T> call(F start) {
   return stream::meta_wait<T>(start);
 }
 
+// Registers broker 1, this controller's own node (in process: unfenced at once), so that the
+// partitions created afterwards are led by it.
+inline void register_self(Controller& c) {
+  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt};
+  auto r = call<BrokerRegistrationReply>([&](auto cb) { c.register_broker(self, cb); });
+  REQUIRE(r.ok());
+  REQUIRE(r->error_code == kafka_errors::kNone);
+}
+
 inline std::vector<TopicResult> create(Controller& c, std::vector<TopicSpec> specs, bool validate_only = false) {
   auto r = call<std::vector<TopicResult>>([&](auto cb) { c.create_topics(specs, validate_only, cb); });
   REQUIRE(r.ok());

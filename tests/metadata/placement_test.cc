@@ -283,6 +283,10 @@ TEST_CASE("reassign_moves_a_partition_to_an_unfenced_broker_with_a_new_leader_ep
   CHECK(moved->leader_epoch == 1);
   CHECK(k.partition("t", 0).leader == NodeId(2));
   CHECK(k.partition("t", 0).leader_epoch == 1);
+  // The old leader, acting on its old image, cannot take the stream back from the new one.
+  auto sid = k.partition("t", 0).stream_id;
+  CHECK(call<stream::StreamInfo>([&](auto cb) { k.c->open_stream(sid, NodeId(1), cb); }).error().code == Errc::fenced);
+  CHECK(k.open_stream("t", 0, 2).epoch == StreamEpoch(1));
   auto same = call<ReassignResult>([&](auto cb) { k.c->reassign_partition("t", 0, NodeId(2), cb); });
   CHECK(same->error_code == ke::kNone);
   CHECK(same->leader_epoch == 1);
