@@ -198,6 +198,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
     if (ro.controller_listener_name.empty()) ro.controller_listener_name = "CONTROLLER";
     ro.heartbeat_interval_ms = cfg.get_duration_ms("broker.heartbeat.interval.ms");
     ro.session_timeout_ms = cfg.get_duration_ms("broker.session.timeout.ms");
+    ro.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
     auto opened = metadata::RemoteController::open(ro);
     if (!opened.ok()) {
       return fail(err, "metadata quorum (controller.quorum.voters, metadata.log.dir '" + log_dir +

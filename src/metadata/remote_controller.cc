@@ -536,6 +536,7 @@ Status RemoteController::start() {
   co.voters = options_.voters;
   co.transport = transport_.get();
   co.open_timeout_ms = options_.open_timeout_ms;
+  co.snapshot_interval_entries = options_.snapshot_interval_entries;
   auto local = Controller::open(co);
   if (!local.ok()) return local.take_error();
   local_ = std::move(*local);

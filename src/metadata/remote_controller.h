@@ -54,6 +54,7 @@ struct RemoteControllerOptions {
   int64_t read_your_writes_timeout_ms = 10000;
   size_t max_queued_requests = 10000;
   size_t max_response_bytes = 64u << 20;
+  int64_t snapshot_interval_entries = 1000;  // metadata.log.max.snapshot.interval.entries (local replica)
   int64_t heartbeat_interval_ms = 2000;     // broker.heartbeat.interval.ms
   int64_t session_timeout_ms = 9000;        // broker.session.timeout.ms
 };
