@@ -192,12 +192,42 @@ std::shared_ptr<GroupCoordinator> Broker::coordinator() const {
 }
 
 void Broker::maybe_start_coordinator(int64_t timeout_ms) {
-  if (coordinator() || stopped_ || draining_) return;
+  if (stopped_ || draining_) return;
   auto image = controller_.image();
   const metadata::TopicImage* t = image->topic(kGroupStateTopic);
-  if (t == nullptr || t->partitions.empty() || t->partitions[0].leader != options_.node_id) return;
-  if (coordinator_starting_.exchange(true)) return;
-  floe::log::info("broker", "this broker now leads the group state: starting the group coordinator");
+  if (t == nullptr || t->partitions.empty()) return;
+  const metadata::PartitionImage& p = t->partitions[0];
+  if (p.leader != options_.node_id) {
+    // The group state moved away while this broker runs: stop and close, so its new leader can
+    // open the stream without fencing our last writes.
+    std::shared_ptr<GroupCoordinator> coordinator;
+    std::shared_ptr<stream::Stream> stream;
+    {
+      std::lock_guard lock(mu_);
+      coordinator = std::move(coordinator_);
+      stream = std::move(group_stream_);
+      coordinator_.reset();
+      group_stream_.reset();
+    }
+    if (coordinator) {
+      floe::log::info("broker", "the group state moved to broker " + std::to_string(p.leader.value()) +
+                                    ": stopping the group coordinator here");
+      coordinator->stop();
+    }
+    if (stream) stream->close([](Result<stream::Done>) {});
+    return;
+  }
+  if (coordinator() || coordinator_starting_.exchange(true)) return;
+  // Its previous owner, alive, still has the stream open: wait until it closed it.
+  auto info = stream::meta_wait<stream::StreamInfo>([&](auto cb) { controller_.describe_stream(p.stream_id, cb); });
+  if (info.ok() && info->open && info->owner != options_.node_id) {
+    auto it = image->brokers.find(info->owner);
+    if (it != image->brokers.end() && !it->second.fenced) {
+      coordinator_starting_ = false;
+      return;
+    }
+  }
+  floe::log::info("broker", "this broker leads the group state: starting the group coordinator");
   if (Status s = start_coordinator(timeout_ms); !s.ok()) {
     floe::log::warn("broker", "starting the group coordinator failed (retrying): " + s.error().message);
   }
