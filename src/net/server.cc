@@ -370,7 +370,7 @@ void Server::stop() {
   // Close the listener and every connection on their own threads, then let the contexts drain.
   asio::post(*impl_->contexts[0], [this] {
     asio::error_code ec;
-    impl_->acceptor->close(ec);
+    if (impl_->acceptor) impl_->acceptor->close(ec);  // none when start() failed to listen
   });
   for (size_t i = 0; i < impl_->contexts.size(); ++i) {
     asio::post(*impl_->contexts[i], [this, i] {

@@ -201,3 +201,25 @@ TEST_CASE("stop closes open connections and joins its threads", "[net]") {
   CHECK(closed_by_peer(s));
   f.handler.release_held();  // a late answer after stop is ignored, not a crash
 }
+
+TEST_CASE("a_listener_whose_port_is_taken_reports_an_error_and_is_destroyed_cleanly", "[net]") {
+  // The startup path of `floe serve` on a busy port: start() fails, then the destructor runs
+  // stop() with no acceptor (it used to dereference it: a crash instead of a clean error exit).
+  EchoHandler handler;
+  net::ServerConfig first_cfg;
+  first_cfg.host = "127.0.0.1";
+  first_cfg.port = 0;
+  first_cfg.io_threads = 1;
+  net::Server first(first_cfg, handler);
+  REQUIRE(first.start().ok());
+  net::ServerConfig cfg = first_cfg;
+  cfg.port = first.port();
+  {
+    net::Server second(cfg, handler);
+    auto st = second.start();
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message.find("cannot listen") != std::string::npos);
+    second.stop();  // explicit, then again from the destructor: both are no-ops after a failed start
+  }
+  first.stop();
+}
