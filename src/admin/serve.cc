@@ -274,8 +274,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   net::Server server(sc, *broker);
   if (Status s = server.start(); !s.ok()) {
     broker->stop();
-    return fail(err, "listeners: cannot listen on " + sc.host + ":" + std::to_string(sc.port) + ": " +
-                         s.error().message);
+    return fail(err, "listeners: " + s.error().message);  // it names host:port and the reason
   }
   std::fprintf(out, "floe: serving Kafka on %s:%u (node %d, data in %s); try: kcat -b %s:%d -L\n",
                sc.host.c_str(), server.port(), node_id.value(), data_dir.c_str(), advertised->host.c_str(),

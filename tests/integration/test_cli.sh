@@ -3,6 +3,8 @@
 # and documented exit codes (0 ok, 1 failed, 2 usage/config error, 3 not implemented), and a serve
 # that starts, answers SIGTERM and exits 0.
 set -euo pipefail
+# A port nobody listens on now (ctest runs tests in parallel: a random one may be taken).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 : "${FLOE_BIN:?set FLOE_BIN to the floe binary}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -94,10 +96,11 @@ expect_rc 1 "serve as broker only"
 expect_in "$err" "process.roles"
 
 # serve runs until SIGTERM, says where it listens, then exits 0.
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
+cport=$(free_port)  # the controller listener
 "$FLOE_BIN" serve --override data.dir="$tmp/d1" \
-  --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1)) \
-  --override controller.quorum.voters=1@127.0.0.1:$((port + 1)) >"$tmp/serve.out" 2>"$tmp/serve.err" &
+  --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport \
+  --override controller.quorum.voters=1@127.0.0.1:$cport >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done
 grep -q "serving Kafka on 127.0.0.1:$port" "$tmp/serve.out" || { kill -9 $pid; fail "serve did not start: $(cat "$tmp/serve.err")"; }
@@ -114,7 +117,7 @@ for key in node.id process.roles listeners controller.quorum.voters s3.data.buck
 done
 run config keys --format markdown; expect_rc 0 "config keys --format markdown"; expect_in "$out" "| \`node.id\` |"
 # cluster status against a peer that accepts but never answers: a bounded wait, exit 1, a message.
-hang_port=$((20000 + RANDOM % 20000))
+hang_port=$(free_port)
 python3 -c '
 import socket, sys, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

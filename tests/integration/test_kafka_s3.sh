@@ -6,6 +6,8 @@
 # floe's keys live under "data/" in the shared test bucket; the other S3 tests use prefixes of
 # their own.
 set -uo pipefail
+# A port nobody listens on now (ctest runs tests in parallel: a random one may be taken).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 here=$(cd "$(dirname "$0")" && pwd)
 src=${FLOE_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 floe=${FLOE_BIN:-$src/build/floe}
@@ -27,14 +29,15 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/serve.err" ] && tail -20 "$tmp/serve.err" >&2; exit 1; }
 
 uri="0@s3://$FLOE_TEST_S3_BUCKET?region=$FLOE_TEST_S3_REGION&endpoint=$FLOE_TEST_S3_ENDPOINT&pathStyle=true&accessKey=$FLOE_TEST_S3_ACCESS_KEY&secretKey=$FLOE_TEST_S3_SECRET_KEY"
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
+cport=$(free_port)  # the controller listener
 start() {
   "$floe" serve --override data.dir="$tmp/data" --override num.partitions=4 \
     --override "s3.data.buckets=$uri" \
     --override s3.wal.upload.threshold=1048576 --override s3.wal.cache.size=2097152 \
     --override s3.block.cache.size=1048576 \
-    --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1)) \
-    --override controller.quorum.voters=1@127.0.0.1:$((port + 1)) >"$tmp/serve.out" 2>"$tmp/serve.err" &
+    --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport \
+    --override controller.quorum.voters=1@127.0.0.1:$cport >"$tmp/serve.out" 2>"$tmp/serve.err" &
   pid=$!
   for _ in $(seq 1 200); do grep -q "serving Kafka on" "$tmp/serve.out" && return 0; sleep 0.1; done
   fail "serve did not start"

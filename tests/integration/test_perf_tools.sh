@@ -2,6 +2,8 @@
 # `floe perf produce` and `floe perf consume` against a real `floe serve`: they run, report their
 # figures, and consume exactly what was produced; usage errors exit 2.
 set -euo pipefail
+# A port nobody listens on now (ctest runs tests in parallel: a random one may be taken).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 : "${FLOE_BIN:?set FLOE_BIN to the floe binary}"
 tmp=$(mktemp -d)
 pid=
@@ -9,10 +11,11 @@ cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-port=$((20000 + RANDOM % 20000))
+port=$(free_port)
+cport=$(free_port)  # the controller listener
 "$FLOE_BIN" serve --override data.dir="$tmp/data" --override num.partitions=4 \
-  --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$((port + 1)) \
-  --override controller.quorum.voters=1@127.0.0.1:$((port + 1)) >"$tmp/serve.out" 2>"$tmp/serve.err" &
+  --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport \
+  --override controller.quorum.voters=1@127.0.0.1:$cport >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
 for _ in $(seq 1 100); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done
 grep -q "serving Kafka on" "$tmp/serve.out" || fail "serve did not start: $(cat "$tmp/serve.err")"
