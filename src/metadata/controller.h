@@ -195,8 +195,9 @@ class Controller final : public stream::StreamMetadata {
   // so it must heartbeat from then on). Remote brokers should use the reply form + broker_heartbeat.
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done);
   void broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHeartbeatReply> done);
-  // Fences every broker whose session expired (the leader's timer calls this every
-  // session_check_interval_ms); `done` gets the ids it fenced. Not the leader: nothing, empty.
+  // Fences every broker whose session expired and finishes partition moves left for later (a
+  // single entry moves at most kMaxLeaderChangesPerEntry partitions); the leader's timer calls
+  // this every session_check_interval_ms. `done` gets the ids it fenced. Not the leader: empty.
   void check_broker_sessions(Callback<std::vector<NodeId>> done);
   // Moves a partition to `target` (an eligible broker) now: leader = target, leader epoch + 1. The
   // old owner sees the change, uploads and closes; the new one opens (stream epoch + 1). For the

@@ -67,13 +67,14 @@ size_t open_partitions_led(const MetadataState& state, NodeId id) {
   return n;
 }
 
-std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState& state) {
+std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState& state, size_t max_changes) {
   const MetadataImage& image = state.image;
   LeaderLoad load(image);
   std::vector<protocol::PartitionChangeRecord> out;
   for (const auto& [name, topic] : image.topics) {
     bool unclean = unclean_election_enabled(topic);
     for (const auto& p : topic.partitions) {
+      if (out.size() >= max_changes) return out;
       if (broker_eligible(image, p.leader)) continue;
       auto s = state.streams.streams.find(p.stream_id);
       bool open = s != state.streams.streams.end() && s->second.open;

@@ -50,6 +50,10 @@ size_t partitions_led(const MetadataImage& image, NodeId id);
 // The number of partitions `id` leads whose stream it holds open (data possibly only in its WAL).
 size_t open_partitions_led(const MetadataState& state, NodeId id);
 
-std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState& state);
+// At most max_changes records (one Raft entry must stay small); the rest on the next call (the
+// controller's session timer repairs again every check).
+inline constexpr size_t kMaxLeaderChangesPerEntry = 5000;
+std::vector<protocol::PartitionChangeRecord> repair_leaders(const MetadataState& state,
+                                                            size_t max_changes = kMaxLeaderChangesPerEntry);
 
 }  // namespace floe::metadata

@@ -397,3 +397,25 @@ TEST_CASE("the_leaders_session_timer_fences_a_silent_broker_by_itself") {
   }
   CHECK(fenced);
 }
+
+TEST_CASE("repairs_are_capped_per_entry_and_finish_on_the_next_pass") {
+  Cluster k;
+  k.live(1);
+  REQUIRE(create_one(*k.c, "wide", 7).error_code == ke::kNone);
+  k.live(2);
+  MetadataState state;
+  REQUIRE(state.apply_all(MetadataState{}.to_records()).ok());
+  state.image = *k.image();
+  state.streams = k.c->streams();
+  state.image.brokers.at(NodeId(1)).fenced = true;
+  auto first = repair_leaders(state, 3);
+  CHECK(first.size() == 3);
+  for (const auto& r : first) REQUIRE(state.apply(r).ok());
+  auto rest = repair_leaders(state, 3);
+  CHECK(rest.size() == 3);
+  for (const auto& r : rest) REQUIRE(state.apply(r).ok());
+  CHECK(repair_leaders(state, 3).size() == 1);
+  for (const auto& r : repair_leaders(state, 3)) REQUIRE(state.apply(r).ok());
+  CHECK(repair_leaders(state).empty());  // a fixed point
+  for (const auto& p : state.image.topic("wide")->partitions) CHECK(p.leader == NodeId(2));
+}
