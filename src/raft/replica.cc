@@ -21,6 +21,9 @@ const char* role_name(Role role) {
 RaftReplica::RaftReplica(RaftConfig config, RaftIo& io, RaftLog& log, QuorumStateStore& store,
                          int64_t now_ms, SnapshotStore* snapshots)
     : config_(std::move(config)), io_(io), log_(log), store_(store), snapshots_(snapshots), now_ms_(now_ms) {
+  // A held fetch must come back well within the time that makes a follower stand for election.
+  FLOE_ASSERT_MSG(config_.fetch_max_wait_ms >= 0 && config_.fetch_max_wait_ms < config_.fetch_timeout_ms / 2,
+                  "fetch_max_wait_ms must be below half of fetch_timeout_ms");
   // Everything below the log start is in a snapshot of committed state.
   high_watermark_ = log_.start_offset();
   is_voter_ = std::find(config_.voters.begin(), config_.voters.end(), config_.node_id) !=
@@ -190,6 +193,7 @@ void RaftReplica::become_leader() {
 void RaftReplica::become_resigned() {
   FLOE_ASSERT(role_ == Role::leader);
   role_ = Role::resigned;
+  parked_fetches_.clear();  // the fetchers resend to whoever leads next
   reset_election_timer();
   EndQuorumEpochRequest request{epoch_, config_.node_id, {}};
   // Most caught-up voters first: they are the ones that can win the next election.
@@ -461,12 +465,15 @@ void RaftReplica::on_end_quorum_epoch(const EndQuorumEpochRequest& request) {
 void RaftReplica::on_fetch_request(NodeId from, const FetchRequest& request) {
   if (request.current_leader_epoch > epoch_) observe_epoch(request.current_leader_epoch, kNoNode);
   if (role_ == Role::leader) {
-    FetchResponse answer = leader_fetch_answer(from, request);
+    FetchResponse answer = leader_fetch_answer(from, request, now_ms_);
+    // Long poll, for as long as both sides allow (a fetcher asking for 0 gets an answer at once).
+    const int64_t wait_ms = request.max_wait_ms < 0 ? config_.fetch_max_wait_ms
+                                                    : std::min<int64_t>(request.max_wait_ms, config_.fetch_max_wait_ms);
     const bool nothing_new = answer.error == RaftError::none && !answer.diverging && !answer.snapshot_id &&
-                             answer.records.empty() && config_.fetch_max_wait_ms > 0;
+                             answer.records.empty() && wait_ms > 0;
     if (nothing_new) {
-      // Long poll: hold it (replacing an older one from the same fetcher, which gave up on it).
-      parked_fetches_[from] = ParkedFetch{request, answer.high_watermark, now_ms_ + config_.fetch_max_wait_ms};
+      // Hold it (replacing an older one from the same fetcher, which gave up on it).
+      parked_fetches_[from] = ParkedFetch{request, answer.high_watermark, now_ms_, now_ms_ + wait_ms};
       return;
     }
     parked_fetches_.erase(from);
@@ -483,7 +490,7 @@ void RaftReplica::on_fetch_request(NodeId from, const FetchRequest& request) {
   io_.send(from, response);
 }
 
-FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& request) {
+FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& request, int64_t fetch_ms) {
   FetchResponse response;
   response.request_id = request.request_id;
   response.leader_epoch = epoch_;
@@ -509,7 +516,7 @@ FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& 
     FLOE_ASSERT_MSG(latest && latest->end_offset >= start, "log starts above 0 without a snapshot");
     response.snapshot_id = *latest;
     if (voter) {
-      last_fetch_ms_[from] = now_ms_;
+      last_fetch_ms_[from] = fetch_ms;
     } else {
       note_observer(from, -1);
     }
@@ -526,7 +533,7 @@ FetchResponse RaftReplica::leader_fetch_answer(NodeId from, const FetchRequest& 
   if (voter) {
     Offset& matched = matched_offset_[from];
     matched = std::max(matched, request.fetch_offset);
-    last_fetch_ms_[from] = now_ms_;
+    last_fetch_ms_[from] = fetch_ms;
     update_high_watermark();
     response.high_watermark = high_watermark_;
   }
@@ -547,7 +554,7 @@ void RaftReplica::answer_parked_fetches() {
     const ParkedFetch& parked = it->second;
     if (log_.end_offset() > parked.request.fetch_offset || high_watermark_ > parked.high_watermark ||
         now_ms_ >= parked.deadline_ms) {
-      io_.send(it->first, leader_fetch_answer(it->first, parked.request));
+      io_.send(it->first, leader_fetch_answer(it->first, parked.request, parked.arrived_ms));
       it = parked_fetches_.erase(it);
     } else {
       ++it;
@@ -562,8 +569,10 @@ void RaftReplica::send_fetch() {
     target = config_.voters[static_cast<size_t>(random_below(static_cast<int64_t>(config_.voters.size())))];
     if (target == config_.node_id) return;
   }
-  FetchRequest request{++fetch_seq_, config_.node_id, epoch_, log_.end_offset(), last_epoch()};
+  FetchRequest request{++fetch_seq_, config_.node_id, epoch_, log_.end_offset(), last_epoch(),
+                       static_cast<int32_t>(config_.fetch_max_wait_ms)};
   outstanding_fetch_ = request.request_id;
+  fetch_sent_ms_ = now_ms_;
   fetch_target_ = target;
   // The leader may hold it up to fetch_max_wait_ms (long poll) before the round trip starts.
   next_fetch_ms_ = now_ms_ + config_.request_timeout_ms + config_.fetch_max_wait_ms;
@@ -613,9 +622,13 @@ void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) 
     FLOE_ASSERT_MSG(status.ok(), "metadata log sync failed");
   }
   Offset hw = std::min(response.high_watermark, log_.end_offset());
+  const bool progress = !response.records.empty() || hw > high_watermark_;
   if (hw > high_watermark_) high_watermark_ = hw;
-  // An empty answer was held by the leader until its wait ended (long poll): fetch again at once.
-  next_fetch_ms_ = now_ms_;
+  // After records or news of the high watermark, or an empty answer the leader held for the wait
+  // we asked for (long poll), fetch again at once; an empty answer that came back much sooner (a
+  // leader that does not hold fetches) waits fetch_backoff_ms, so we never spin.
+  const bool held = now_ms_ - fetch_sent_ms_ >= config_.fetch_max_wait_ms / 2;
+  next_fetch_ms_ = progress || held ? now_ms_ : now_ms_ + config_.fetch_backoff_ms;
 }
 
 // --- snapshots (KIP-630) and observers ---

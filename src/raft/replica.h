@@ -117,7 +117,9 @@ class RaftReplica {
   void start_download(SnapshotId id);
   void send_fetch_snapshot();
   void note_observer(NodeId from, Offset fetch_offset);
-  FetchResponse leader_fetch_answer(NodeId from, const FetchRequest& request);
+  // `fetch_ms`: when the fetch arrived (a held fetch answered later still dates from then, so it
+  // does not keep a dead voter alive for check-quorum).
+  FetchResponse leader_fetch_answer(NodeId from, const FetchRequest& request, int64_t fetch_ms);
   // Leader: answers the held fetches that now have something to say (entries past their offset,
   // a higher high watermark than they were told) or whose wait is over.
   void answer_parked_fetches();
@@ -173,6 +175,7 @@ class RaftReplica {
   int64_t next_fetch_ms_ = 0;
   uint64_t fetch_seq_ = 0;
   uint64_t outstanding_fetch_ = 0;  // 0 = none
+  int64_t fetch_sent_ms_ = 0;  // when the outstanding fetch went out
   NodeId fetch_target_ = kNoNode;
   struct Download {
     SnapshotId id;
@@ -195,6 +198,7 @@ class RaftReplica {
   struct ParkedFetch {
     FetchRequest request;
     Offset high_watermark = 0;
+    int64_t arrived_ms = 0;
     int64_t deadline_ms = 0;
   };
   std::map<NodeId, ParkedFetch> parked_fetches_;

@@ -93,6 +93,7 @@ struct FetchRequest {
   Epoch current_leader_epoch = 0;
   Offset fetch_offset = 0;
   Epoch last_fetched_epoch = 0;
+  int32_t max_wait_ms = -1;  // how long the leader may hold it with nothing new (-1: the leader's own)
 };
 
 enum class RaftError : uint8_t {

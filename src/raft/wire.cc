@@ -237,7 +237,7 @@ void encode_body(ByteWriter& w, const FetchRequest& r, NodeId, int16_t v, const 
   m.cluster_id = o.cluster_id;
   m.replica_id = r.replica_id;  // v0-14
   m.replica_state.replica_id = r.replica_id;  // v15+
-  m.max_wait_ms = 0;
+  m.max_wait_ms = r.max_wait_ms < 0 ? 0 : r.max_wait_ms;  // Kafka's MaxWaitMs: the long-poll bound
   m.min_bytes = 0;
   auto& topic = m.topics.emplace_back();
   topic.topic = std::string(kMetadataTopicName);  // v0-12
@@ -377,6 +377,7 @@ Result<RaftMessage> decode_fetch(ByteReader& r, int16_t v, const WireOptions& o,
   out.current_leader_epoch = part.current_leader_epoch;
   out.fetch_offset = part.fetch_offset;
   out.last_fetched_epoch = part.last_fetched_epoch;
+  out.max_wait_ms = std::max<int32_t>(0, m.max_wait_ms);
   return RaftMessage(out);
 }
 

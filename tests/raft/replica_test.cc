@@ -316,3 +316,35 @@ TEST_CASE("end_quorum_epoch_lets_the_most_caught_up_successor_stand_first") {
   second.replica->tick(1201 + second.config.end_quorum_backoff_ms);
   CHECK(second.replica->role() == Role::prospective);
 }
+
+TEST_CASE("a_caught_up_fetch_is_held_until_an_entry_arrives_and_one_asking_for_no_wait_is_answered_at_once") {
+  Harness leader(1);
+  leader.elect();
+  const Epoch epoch = leader.replica->epoch();
+  const Offset end = leader.log.end_offset();  // the leader's LeaderChange entry
+  leader.replica->handle(2, FetchRequest{1, 2, epoch, end, epoch}, 1100);
+  leader.io.sent.clear();
+  // Caught up: nothing new, so the leader holds it (long poll) ...
+  leader.replica->handle(2, FetchRequest{2, 2, epoch, end, epoch}, 1110);
+  CHECK(leader.io.take<FetchResponse>().empty());
+  // ... and answers it the moment an entry is proposed, with that entry.
+  auto offset = leader.replica->propose("topic-a", 1120);
+  REQUIRE(offset.ok());
+  auto answers = leader.io.take<FetchResponse>();
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].second.request_id == 2);
+  REQUIRE(answers[0].second.records.size() == 1);
+  CHECK(answers[0].second.records[0].data == "topic-a");
+  // A fetcher that asks for no wait (MaxWaitMs 0, as some Kafka peers send) is answered at once.
+  leader.replica->handle(3, FetchRequest{1, 3, epoch, *offset + 1, epoch, 0}, 1130);
+  auto immediate = leader.io.take<FetchResponse>();
+  REQUIRE(immediate.size() == 1);
+  CHECK(immediate[0].second.records.empty());
+  // A held fetch is answered (empty) once its wait is over.
+  leader.replica->handle(3, FetchRequest{2, 3, epoch, *offset + 1, epoch, 50}, 1140);
+  CHECK(leader.io.take<FetchResponse>().empty());
+  leader.replica->tick(1195);
+  auto late = leader.io.take<FetchResponse>();
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].second.request_id == 2);
+}
