@@ -219,7 +219,7 @@ int run_wal_perf(const WalPerfOptions& o) {
     r.raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20);
     r.raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20);
     // The same 16 MiB of appends outstanding for both entry sizes (many producers' worth).
-    r.wal_64k = wal_append_bandwidth(w, o.bytes_per_run / 4, 64 << 10, 256);
+    r.wal_64k = wal_append_bandwidth(w, o.bytes_per_run, 64 << 10, 256);
     r.wal_1m = wal_append_bandwidth(w, o.bytes_per_run, 1 << 20, 16);
     std::this_thread::sleep_for(std::chrono::seconds(1));  // let the burst drain before latencies
     std::tie(r.raw_p50, r.raw_p99) = raw_sync_latency_us(raw_path, 2000);

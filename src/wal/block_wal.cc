@@ -72,6 +72,10 @@ struct Group {
 // Bound on queued entries, whatever their size (max_queued_bytes bounds their payload bytes).
 constexpr size_t kMaxQueuedEntries = 1u << 20;
 
+// A second group commit is formed while one is in flight only from at least this many queued
+// payload bytes (see worth_a_group_locked).
+constexpr size_t kSecondGroupMinBytes = 256u << 10;
+
 // Workers, aligned buffers and so group commits in flight (placed but not yet acknowledged).
 constexpr int kWorkers = 2;
 constexpr int kBuffers = 2;
@@ -171,6 +175,14 @@ struct BlockWal::Impl {
     FLOE_ASSERT_MSG(false, "no free WAL buffer");
     return -1;
   }
+  // REQUIRES mu held. Whether a free worker should form a group now: always when nothing is in
+  // flight (the latency path); while the other worker's group is in the device, only once enough
+  // is queued to be worth a device write of its own (else it waits for that group to finish and
+  // then takes everything queued meanwhile: group commits stay large under load).
+  bool worth_a_group_locked() const {
+    if (queue.empty() || !buffer_free_locked()) return false;
+    return in_flight.empty() || stopping || queued_bytes >= kSecondGroupMinBytes;
+  }
   bool buffer_free_locked() const {
     for (int i = 0; i < kBuffers; ++i)
       if (!buffer_busy[i]) return true;
@@ -194,7 +206,7 @@ void BlockWal::Impl::run_worker() {
       {
         std::unique_lock lk(mu);
         cv.wait(lk, [&] {
-          return failed || requested_trim > persisted_trim.load() || (!queue.empty() && buffer_free_locked()) ||
+          return failed || requested_trim > persisted_trim.load() || worth_a_group_locked() ||
                  (stopping && queue.empty());
         });
         if (failed) {
