@@ -1,6 +1,7 @@
 #include "broker/broker.h"
 
 #include <chrono>
+#include <thread>
 #include <future>
 #include <random>
 
@@ -125,6 +126,15 @@ Status Broker::start() {
     });
     Status s = wait_for(future, kStartupTimeoutMs, Status(Error{Errc::timeout, "creating the group state topic timed out"}));
     if (!s.ok()) return s;
+    // Another broker may have created it first (TOPIC_ALREADY_EXISTS carries no metadata offset to
+    // wait for): wait until this broker's image shows it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartupTimeoutMs);
+    while (controller_.image()->topic(kGroupStateTopic) == nullptr) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Error{Errc::timeout, "the group state topic did not appear in this broker's metadata"};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
   {
     auto promise = std::make_shared<std::promise<void>>();
