@@ -218,7 +218,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (buckets.empty()) return fail(err, "s3.data.buckets: no bucket");
   if (buckets.size() > 1) floe::log::warn("serve", "s3.data.buckets: only the first bucket is used in this build");
   const BucketUri* uri = &buckets[0];
-  const std::string bucket_text = cfg.get_string("s3.data.buckets");
+  const std::string bucket_text = redact_bucket_uri(cfg.get_string("s3.data.buckets"));  // no secrets in logs
   if (uri->is_local_dir()) std::filesystem::create_directories(uri->path, ec);
   auto store = objectstore::open_store(*uri);
   if (!store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + store.error().message);

@@ -62,6 +62,29 @@ Status check_s3_param(const std::string& name, const std::string& value) {
 
 }  // namespace
 
+std::string redact_bucket_uri(std::string_view text) {
+  static constexpr std::string_view kSecrets[] = {"accessKey=", "secretKey=", "sessionToken="};
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    bool redacted = false;
+    if (i > 0 && (text[i - 1] == '?' || text[i - 1] == '&')) {
+      for (auto name : kSecrets) {
+        if (text.substr(i).starts_with(name)) {
+          out += name;
+          out += "***";
+          i += name.size();
+          while (i < text.size() && text[i] != '&' && text[i] != ',') ++i;
+          redacted = true;
+          break;
+        }
+      }
+    }
+    if (!redacted) out.push_back(text[i++]);
+  }
+  return out;
+}
+
 Result<BucketUri> parse_bucket_uri(std::string_view entry, std::span<const std::string_view> schemes) {
   BucketUri u;
   const size_t sep = entry.find("://");
@@ -104,7 +127,8 @@ Result<BucketUri> parse_bucket_uri(std::string_view entry, std::span<const std::
     if (eq == std::string_view::npos) return Error(Errc::config, "parameter '" + std::string(pair) + "' is not name=value");
     auto name = percent_decode(pair.substr(0, eq));
     auto value = percent_decode(pair.substr(eq + 1));
-    if (!name || !value) return Error(Errc::config, "parameter '" + std::string(pair) + "' has a bad %-escape");
+    if (!name || !value)  // the value may be a secret: name only the parameter
+      return Error(Errc::config, "parameter '" + std::string(pair.substr(0, eq)) + "' has a bad %-escape in its name or value");
     FLOE_TRY(check_s3_param(*name, *value));
     if (!u.params.emplace(*name, *value).second) return Error(Errc::config, "parameter '" + *name + "' is repeated");
   }

@@ -35,6 +35,10 @@ struct BucketUri {
 
 inline constexpr std::string_view kAllBucketSchemes[] = {"s3", "fs", "file", "mem"};
 
+// The text with the values of the credential parameters (accessKey, secretKey, sessionToken)
+// replaced by "***", for logs and error messages. Works on a single entry or a comma list.
+std::string redact_bucket_uri(std::string_view text);
+
 // Parses one entry; `schemes` lists the schemes the caller accepts (in the order the error
 // message names them). Errors are Errc::config, with a message naming the offending part.
 Result<BucketUri> parse_bucket_uri(std::string_view entry, std::span<const std::string_view> schemes = kAllBucketSchemes);

@@ -316,7 +316,9 @@ std::string expectation(const KeySpec& k) {
 // Checks text against the key's type and bounds. The error message is complete except for origin.
 Status validate(const KeySpec& k, std::string_view text) {
   auto fail = [&](std::string_view why) {
-    std::string msg = quote(k.name) + " must be " + expectation(k) + ", got " + quote(text);
+    const bool secret_bearing = k.type == Type::bucket_list || k.type == Type::wal_uri;
+    std::string msg = quote(k.name) + " must be " + expectation(k) + ", got " +
+                      quote(secret_bearing ? redact_bucket_uri(text) : std::string(text));
     if (!why.empty()) msg += " (" + std::string(why) + ")";
     return Status(Errc::config, msg);
   };
@@ -837,7 +839,8 @@ std::string Config::summary() const {
         continue;
       }
       if (set_pass) out << "# from " << it->second.origin << "\n";
-      out << k.name << "=" << escape_value(it->second.text) << "\n";
+      const bool secret_bearing = k.type == Type::bucket_list || k.type == Type::wal_uri;
+      out << k.name << "=" << escape_value(secret_bearing ? redact_bucket_uri(it->second.text) : it->second.text) << "\n";
     }
   }
   return out.str();

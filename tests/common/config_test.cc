@@ -321,3 +321,15 @@ TEST_CASE("load_file_reports_an_unreadable_file_by_name") {
   REQUIRE(ok.ok());
   CHECK(ok->get_int("num.partitions") == 9);
 }
+
+TEST_CASE("credentials_in_bucket_uris_never_reach_error_messages_or_the_printed_configuration") {
+  CHECK(floe::redact_bucket_uri("0@s3://b?region=us-east-1&accessKey=AKIA123&secretKey=s3cr3t&pathStyle=true,1@s3://c?sessionToken=tok") ==
+        "0@s3://b?region=us-east-1&accessKey=***&secretKey=***&pathStyle=true,1@s3://c?sessionToken=***");
+  CHECK(floe::redact_bucket_uri("0@fs:///data/objects") == "0@fs:///data/objects");
+  auto err = load_error("s3.data.buckets=0@s3://bucket?secretKey=s3cr3t%zz\n");
+  CHECK(contains(err, "'s3.data.buckets'"));
+  CHECK_FALSE(contains(err, "s3cr3t"));
+  Config c = load_ok("", {"s3.data.buckets=0@s3://my-bucket?region=eu-west-1&secretKey=s3cr3t&accessKey=AK"});
+  CHECK_FALSE(contains(c.summary(), "s3cr3t"));
+  CHECK(contains(c.summary(), "secretKey=***"));
+}
