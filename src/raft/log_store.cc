@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -89,12 +90,15 @@ FileLog::~FileLog() {
 
 Status FileLog::recover() {
   std::vector<Offset> bases;
-  for (const auto& item : std::filesystem::directory_iterator(options_.dir)) {
+  std::error_code ec;
+  for (const auto& item : std::filesystem::directory_iterator(options_.dir, ec)) {
     std::string name = item.path().filename().string();
     if (name.size() != 24 || name.substr(20) != ".log") continue;
-    if (!std::all_of(name.begin(), name.begin() + 20, [](char c) { return c >= '0' && c <= '9'; })) continue;
-    bases.push_back(std::stoll(name.substr(0, 20)));
+    Offset base = 0;  // 20 digits may exceed int64: from_chars says so instead of throwing
+    if (std::from_chars(name.data(), name.data() + 20, base).ec != std::errc() || base < 0) continue;
+    bases.push_back(base);
   }
+  if (ec) return Error(Errc::io, "list " + options_.dir + ": " + ec.message());
   std::sort(bases.begin(), bases.end());
   const Offset snapshot_end = options_.snapshot ? options_.snapshot->end_offset : 0;
   const Epoch snapshot_epoch = options_.snapshot ? options_.snapshot->epoch : 0;

@@ -225,7 +225,12 @@ void RaftNode::install_snapshot_from_log_start() {
   Status status = payload.ok() ? (snapshot_listener_ ? snapshot_listener_(*latest, *payload)
                                                      : Status(Error(Errc::unsupported, "no snapshot listener")))
                                : Status(payload.take_error());
-  if (!status.ok()) log::error("raft", "installing snapshot " + std::to_string(latest->end_offset) + ": " + status.error().to_string());
+  if (!status.ok()) {
+    // Fail-stop, as open() does: applying later entries on top of the old state would diverge
+    // from every other replica. A restart loads the snapshot again (or says why it cannot).
+    log::error("raft", "installing snapshot " + std::to_string(latest->end_offset) + ": " + status.error().to_string());
+    FLOE_ASSERT_MSG(false, "the state machine could not install the leader's snapshot");
+  }
   log::info("raft", "installed the leader's snapshot at offset " + std::to_string(latest->end_offset) + " (epoch " +
                         std::to_string(latest->epoch) + ")");
   applied_end_ = latest->end_offset;

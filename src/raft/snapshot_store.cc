@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -35,8 +36,9 @@ std::optional<SnapshotId> parse_name(const std::string& name) {
   for (size_t i = 0; i < 31; ++i) {
     if (i != 20 && (name[i] < '0' || name[i] > '9')) return std::nullopt;
   }
-  long long end = std::stoll(name.substr(0, 20));
-  long long epoch = std::stoll(name.substr(21, 10));
+  long long end = 0, epoch = 0;  // 20 digits may exceed int64: from_chars says so instead of throwing
+  if (std::from_chars(name.data(), name.data() + 20, end).ec != std::errc()) return std::nullopt;
+  if (std::from_chars(name.data() + 21, name.data() + 31, epoch).ec != std::errc()) return std::nullopt;
   if (epoch > INT32_MAX) return std::nullopt;
   return SnapshotId{end, static_cast<Epoch>(epoch)};
 }
@@ -178,7 +180,7 @@ Result<std::unique_ptr<FileSnapshotStore>> FileSnapshotStore::open(const std::st
   if (ec) return Error(Errc::io, "create " + dir + ": " + ec.message());
   std::unique_ptr<FileSnapshotStore> store(new FileSnapshotStore(dir, std::max<size_t>(keep, 1)));
   bool removed = false;
-  for (const auto& item : std::filesystem::directory_iterator(dir)) {
+  for (const auto& item : std::filesystem::directory_iterator(dir, ec)) {
     std::string name = item.path().filename().string();
     if (auto id = parse_name(name)) {
       store->ids_.push_back(*id);
