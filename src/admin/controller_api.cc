@@ -91,7 +91,6 @@ void put_status(Response& response, const Status& status, int64_t offset) {
 }
 
 // The placeholder answer of a Controller that does not implement broker sessions yet.
-constexpr std::string_view kHeartbeatStubMessage = "broker heartbeats are not implemented yet";
 
 int16_t topic_error_code(const Error& e) {
   return rpc::is_not_controller(e) ? rpc::kNotController : rpc::kUnknownServerError;
@@ -458,17 +457,10 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
     hb.current_metadata_offset = req->current_metadata_offset;
     hb.want_fence = req->want_fence;
     hb.want_shutdown = req->want_shut_down;
-    const bool leads = c->raft_status().leader_id == self_id_;
-    return c->broker_heartbeat(hb, [call, c, leads, want_shutdown = req->want_shut_down](
-                                       Result<metadata::BrokerHeartbeatReply> r) {
+    return c->broker_heartbeat(hb, [call, c](Result<metadata::BrokerHeartbeatReply> r) {
       p::BrokerHeartbeatResponse response;
       if (!r.ok()) {
         response.error_code = topic_error_code(r.error());
-      } else if (leads && r->error_message == kHeartbeatStubMessage) {
-        // A Controller that does not track sessions yet: a live heartbeat confirms the broker.
-        response.is_caught_up = true;
-        response.is_fenced = false;
-        response.should_shut_down = want_shutdown;
       } else {
         response.error_code = r->error_code;
         response.is_caught_up = r->is_caught_up;
