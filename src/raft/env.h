@@ -68,6 +68,8 @@ class SnapshotStore {
   // Validates the downloaded file and makes it durable and latest() (atomically: a crash leaves
   // either the old set of snapshots or the new one).
   virtual Status finish_download(SnapshotId id) = 0;
+  // Drops an unfinished download (its partial file), if any.
+  virtual void abort_download() {}
 };
 
 struct QuorumState {

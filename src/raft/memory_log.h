@@ -59,6 +59,7 @@ class MemorySnapshotStore final : public SnapshotStore {
   Status begin_download(SnapshotId id) override;
   Status write_chunk(SnapshotId id, int64_t position, std::string_view bytes) override;
   Status finish_download(SnapshotId id) override;
+  void abort_download() override { partial_.reset(); }
 
   // The owner's own snapshot; keeps the newest `keep` snapshots.
   void save(SnapshotId id, std::string bytes, size_t keep = 2);

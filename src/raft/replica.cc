@@ -114,7 +114,7 @@ void RaftReplica::become_unattached(Epoch epoch) {
   role_ = Role::unattached;
   persist();
   outstanding_fetch_ = 0;
-  download_.reset();
+  drop_download();
   next_fetch_ms_ = now_ms_;
   reset_election_timer();
 }
@@ -130,14 +130,14 @@ void RaftReplica::become_follower(Epoch epoch, NodeId leader_id) {
   persist();
   last_leader_contact_ms_ = now_ms_;
   outstanding_fetch_ = 0;
-  download_.reset();
+  drop_download();
   next_fetch_ms_ = now_ms_;
 }
 
 void RaftReplica::become_prospective() {
   FLOE_ASSERT(is_voter_);
   role_ = Role::prospective;
-  download_.reset();
+  drop_download();
   granted_ = {config_.node_id};
   reset_election_timer();
   if (granted_.size() >= majority()) {
@@ -180,7 +180,7 @@ void RaftReplica::become_leader() {
   matched_offset_.clear();
   last_fetch_ms_.clear();
   observers_.clear();
-  download_.reset();
+  drop_download();
   leader_since_ms_ = now_ms_;
   for (NodeId voter : config_.voters) last_fetch_ms_[voter] = now_ms_;
   leader_flush();
@@ -633,6 +633,11 @@ void RaftReplica::on_fetch_response(NodeId from, const FetchResponse& response) 
 
 // --- snapshots (KIP-630) and observers ---
 
+void RaftReplica::drop_download() {
+  if (download_ && snapshots_) snapshots_->abort_download();  // its partial file goes too
+  download_.reset();
+}
+
 bool RaftReplica::fetch_answer_is_current(NodeId from, Epoch leader_epoch, NodeId leader_id, uint64_t request_id) {
   return role_ == Role::follower && from == leader_id_ && leader_id == leader_id_ && leader_epoch == epoch_ &&
          request_id == outstanding_fetch_ && request_id != 0 && from == fetch_target_;
@@ -730,7 +735,7 @@ void RaftReplica::on_fetch_snapshot_response(NodeId from, const FetchSnapshotRes
   last_leader_contact_ms_ = now_ms_;
   last_leader_heard_ms_ = now_ms_;
   auto abandon = [&] {  // back to Fetch: the leader tells us which snapshot to get now
-    download_.reset();
+    drop_download();
     next_fetch_ms_ = now_ms_ + config_.fetch_backoff_ms;
   };
   if (response.error != RaftError::none) return abandon();

@@ -105,6 +105,7 @@ class RaftReplica {
 
  private:
   void handle_message(NodeId from, const RaftMessage& message);
+  void drop_download();
   void on_vote_request(NodeId from, const VoteRequest& request);
   void on_vote_response(NodeId from, const VoteResponse& response);
   void on_begin_quorum_epoch(NodeId from, const BeginQuorumEpochRequest& request);

@@ -256,17 +256,21 @@ Status FileSnapshotStore::save(SnapshotId id, std::string_view payload) {
   Status status = pwrite_all(fd, file.data(), file.size(), 0, temp);
   if (status.ok() && ::fsync(fd) != 0) status = io_error("fsync", temp);
   ::close(fd);
-  FLOE_TRY(std::move(status));
-  return install(id, temp);
+  if (status.ok()) status = install(id, temp);
+  if (!status.ok()) ::unlink(temp.c_str());  // no half-written file left behind (open() also sweeps them)
+  return status;
+}
+
+void FileSnapshotStore::abort_download() {
+  if (!partial_) return;
+  ::close(partial_->fd);
+  std::string old = path_of(partial_->id) + ".part";
+  ::unlink(old.c_str());
+  partial_.reset();
 }
 
 Status FileSnapshotStore::begin_download(SnapshotId id) {
-  if (partial_) {
-    ::close(partial_->fd);
-    std::string old = path_of(partial_->id) + ".part";
-    ::unlink(old.c_str());
-    partial_.reset();
-  }
+  abort_download();
   std::string temp = path_of(id) + ".part";
   int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("open", temp);

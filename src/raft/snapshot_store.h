@@ -39,6 +39,7 @@ class FileSnapshotStore final : public SnapshotStore {
   Status begin_download(SnapshotId id) override;
   Status write_chunk(SnapshotId id, int64_t position, std::string_view bytes) override;
   Status finish_download(SnapshotId id) override;
+  void abort_download() override;
 
   // The owner's own snapshot of its state after every entry below id.end_offset.
   Status save(SnapshotId id, std::string_view payload);
