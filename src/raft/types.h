@@ -177,7 +177,9 @@ struct RaftConfig {
   size_t max_fetch_entries = 64;  // records per FetchResponse
   Offset max_uncommitted_entries = 1000;  // leader backpressure on propose()
   int32_t max_snapshot_chunk_bytes = 1 << 20;  // FetchSnapshot: bytes per chunk asked / served
-  int64_t max_snapshot_bytes = int64_t{1} << 32;  // FetchSnapshot: a larger snapshot is refused
+  // FetchSnapshot: a larger snapshot is refused. An install holds the file and its payload in
+  // memory a few times over, so this bounds its peak memory too.
+  int64_t max_snapshot_bytes = int64_t{1} << 30;
   int64_t observer_forget_ms = 300000;  // leader: drop an observer not heard from for this long
   size_t max_observers = 1024;  // leader: observers tracked at most (the stalest is forgotten)
 };
