@@ -1,4 +1,5 @@
 #include "wal/block_wal.h"
+#include "wal_test_util.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -19,26 +20,9 @@ using namespace floe;
 using namespace floe::wal;
 namespace fs = std::filesystem;
 
-namespace {
+using namespace floe::wal::testing;
 
-// A WAL file under /tmp (ext4 here, so O_DIRECT works), removed at scope exit.
-struct TempWal {
-  fs::path dir;
-  std::string path;
-  TempWal() {
-    char tmpl[] = "/tmp/floe-wal-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = (dir / "wal").string();
-  }
-  ~TempWal() { fs::remove_all(dir); }
-  BlockWalOptions options(uint64_t capacity = 1 << 20) const {
-    BlockWalOptions o;
-    o.path = path;
-    o.capacity_bytes = capacity;
-    o.node_id = 1;
-    return o;
-  }
-};
+namespace {
 
 // Deterministic payload for entry number `n`: its content can be checked after recovery.
 SharedBytes payload_for(uint64_t n, size_t size) {
@@ -50,19 +34,6 @@ SharedBytes payload_for(uint64_t n, size_t size) {
 
 Entry entry_for(uint64_t n, size_t size) {
   return Entry{StreamId(n % 7), StreamEpoch(3), Offset(static_cast<int64_t>(n)), payload_for(n, size)};
-}
-
-Result<Position> append_sync(Wal& wal, Entry e) {
-  std::promise<Result<Position>> p;
-  auto f = p.get_future();
-  wal.append(std::move(e), [&p](Result<Position> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
-
-BlockWal::Opened open_ok(const BlockWalOptions& o) {
-  auto r = BlockWal::open(o);
-  if (!r.ok()) FAIL(r.error().to_string());
-  return std::move(r).value();
 }
 
 void corrupt_byte(const std::string& path, uint64_t at) {

@@ -19,6 +19,7 @@
 #include "common/little_endian.h"
 #include "wal/block_format.h"
 #include "wal/block_wal.h"
+#include "wal_test_util.h"
 #include "wal/scan.h"
 
 using namespace floe;
@@ -26,44 +27,15 @@ using namespace floe::wal;
 namespace fs = std::filesystem;
 namespace bf = floe::wal::block_format;
 
-namespace {
+using namespace floe::wal::testing;
 
-struct TempWal {
-  fs::path dir;
-  std::string path;
-  TempWal() {
-    char tmpl[] = "/tmp/floe-wal-pipe-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = (dir / "wal").string();
-  }
-  ~TempWal() { fs::remove_all(dir); }
-  BlockWalOptions options(uint64_t capacity = 1 << 20) const {
-    BlockWalOptions o;
-    o.path = path;
-    o.capacity_bytes = capacity;
-    o.node_id = 1;
-    return o;
-  }
-};
+namespace {
 
 Entry entry_for(uint64_t n, size_t size) {
   Bytes b(size);
   std::mt19937_64 rng(n * 104729 + 7);
   for (auto& x : b) x = static_cast<uint8_t>(rng());
   return Entry{StreamId(n % 5), StreamEpoch(2), Offset(static_cast<int64_t>(n)), SharedBytes(std::move(b))};
-}
-
-Result<Position> append_sync(Wal& wal, Entry e) {
-  std::promise<Result<Position>> p;
-  auto f = p.get_future();
-  wal.append(std::move(e), [&p](Result<Position> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
-
-BlockWal::Opened open_ok(const BlockWalOptions& o) {
-  auto r = BlockWal::open(o);
-  if (!r.ok()) FAIL(r.error().to_string());
-  return std::move(r).value();
 }
 
 // What a lost device write looks like: the record's first block never reached the disk (zeros).

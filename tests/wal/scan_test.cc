@@ -12,31 +12,16 @@
 
 #include "common/little_endian.h"
 #include "wal/block_wal.h"
+#include "wal_test_util.h"
 
 using namespace floe;
 using namespace floe::wal;
 namespace bf = floe::wal::block_format;
 namespace fs = std::filesystem;
 
-namespace {
+using namespace floe::wal::testing;
 
-struct TempWal {
-  fs::path dir;
-  std::string path;
-  TempWal() {
-    char tmpl[] = "/tmp/floe-wal-scan-test-XXXXXX";
-    dir = mkdtemp(tmpl);
-    path = (dir / "wal").string();
-  }
-  ~TempWal() { fs::remove_all(dir); }
-  BlockWalOptions options(uint64_t capacity = 1 << 20) const {
-    BlockWalOptions o;
-    o.path = path;
-    o.capacity_bytes = capacity;
-    o.node_id = 1;
-    return o;
-  }
-};
+namespace {
 
 SharedBytes payload(uint64_t n, size_t size) {
   Bytes b(size);
