@@ -231,6 +231,17 @@ class Writer(threading.Thread):
             return set(self.acked)
 
 
+def teardown(results, nodes, root):
+    """Kills every controller; on failure prints their log tails, on success removes `root`."""
+    if results.failed:
+        for node in nodes.values():
+            print("---- controller %d log tail ----\n%s" % (node.id, node.tail()))
+    for node in nodes.values():
+        node.kill9()
+    if not results.failed and not os.environ.get("FLOE_KEEP_TEST_DIRS"):
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def leader_of(nodes, exclude=()):
     """The leader the live nodes agree on (not in exclude), else None."""
     seen = set()
@@ -328,13 +339,7 @@ def main():
             results.check("acked_topics_survive_leader_kill9_and_old_leader_catches_up", kill_rounds)
     finally:
         writer.stop_flag.set()
-        if results.failed:
-            for node in nodes.values():
-                print("---- controller %d log tail ----\n%s" % (node.id, node.tail()))
-        for node in nodes.values():
-            node.kill9()
-        if not results.failed and not os.environ.get("FLOE_KEEP_TEST_DIRS"):
-            shutil.rmtree(root, ignore_errors=True)
+        teardown(results, nodes, root)
     results.finish()
 
 

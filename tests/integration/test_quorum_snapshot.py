@@ -16,7 +16,6 @@ Bounded: well under 60 s; every floe is SIGKILLed at exit.
 
 import glob
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -175,13 +174,7 @@ def main():
             results.check("all_nodes_restart_from_their_snapshots_with_every_acked_topic",
                           everything_survives_a_full_restart)
     finally:
-        if results.failed:
-            for node in nodes.values():
-                print("---- controller %d log tail ----\n%s" % (node.id, node.tail()))
-        for node in nodes.values():
-            node.kill9()
-        if not results.failed and not os.environ.get("FLOE_KEEP_TEST_DIRS"):
-            shutil.rmtree(root, ignore_errors=True)
+        quorum.teardown(results, nodes, root)
     results.finish()
 
 
