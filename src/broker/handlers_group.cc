@@ -48,23 +48,24 @@ std::string client_host(const std::string& peer) {
   return "/" + (colon == std::string::npos ? peer : peer.substr(0, colon));
 }
 
+// No coordinator here (null): the NOT_COORDINATOR answer, and the client finds the coordinator again.
 template <typename Request, typename Response, typename Method>
-void forward(GroupCoordinator& coordinator, const std::shared_ptr<Broker::Call>& call, Method method) {
+void forward(GroupCoordinator* coordinator, const std::shared_ptr<Broker::Call>& call, Method method) {
   auto req = decode_request<Request>(*call);
   if (!req) return;
-  (coordinator.*method)(*req, call->version(), call->client_id, client_host(call->frame.peer),
+  if (coordinator == nullptr) {
+    Response resp = not_coordinator_answer(*req, call->version());
+    return call->reply(resp);
+  }
+  (coordinator->*method)(*req, call->version(), call->client_id, client_host(call->frame.peer),
                         [call](Response resp) { call->reply(resp); });
 }
 }  // namespace
 
 void Broker::handle_group_api(std::shared_ptr<Call> call) {
-  auto coordinator = this->coordinator();
-  if (!coordinator) {
-    // Not the coordinator (FindCoordinator names another broker): the client looks it up again.
-    ++closed_bad_requests_;
-    return call->close();
-  }
-  auto& c = *coordinator;
+  // Held for the call: a coordinator stopped meanwhile answers NOT_COORDINATOR itself.
+  std::shared_ptr<GroupCoordinator> coordinator = this->coordinator();
+  GroupCoordinator* c = coordinator.get();
   switch (call->api_key()) {
     case 8: return forward<protocol::OffsetCommitRequest, protocol::OffsetCommitResponse>(c, call, &GroupCoordinator::offset_commit);
     case 9: return forward<protocol::OffsetFetchRequest, protocol::OffsetFetchResponse>(c, call, &GroupCoordinator::offset_fetch);

@@ -122,6 +122,39 @@ protocol::OffsetDeleteResponse offset_delete_error(int16_t error) {
   return r;
 }
 
+// --- answers of a broker that is not the coordinator ---
+
+protocol::JoinGroupResponse not_coordinator_answer(const protocol::JoinGroupRequest&, int16_t version) {
+  return join_error(kNotCoordinator, version);
+}
+protocol::SyncGroupResponse not_coordinator_answer(const protocol::SyncGroupRequest&, int16_t) {
+  return sync_error(kNotCoordinator);
+}
+protocol::HeartbeatResponse not_coordinator_answer(const protocol::HeartbeatRequest&, int16_t) {
+  return heartbeat_error(kNotCoordinator);
+}
+protocol::LeaveGroupResponse not_coordinator_answer(const protocol::LeaveGroupRequest& req, int16_t version) {
+  return leave_error(req, version, kNotCoordinator);
+}
+protocol::OffsetCommitResponse not_coordinator_answer(const protocol::OffsetCommitRequest& req, int16_t) {
+  return commit_error(req, kNotCoordinator);
+}
+protocol::OffsetFetchResponse not_coordinator_answer(const protocol::OffsetFetchRequest& req, int16_t version) {
+  return fetch_error(req, version, kNotCoordinator);
+}
+protocol::DescribeGroupsResponse not_coordinator_answer(const protocol::DescribeGroupsRequest& req, int16_t) {
+  return describe_error(req, kNotCoordinator);
+}
+protocol::ListGroupsResponse not_coordinator_answer(const protocol::ListGroupsRequest&, int16_t) {
+  return list_error(kNone);
+}
+protocol::DeleteGroupsResponse not_coordinator_answer(const protocol::DeleteGroupsRequest& req, int16_t) {
+  return delete_error(req, kNotCoordinator);
+}
+protocol::OffsetDeleteResponse not_coordinator_answer(const protocol::OffsetDeleteRequest&, int16_t) {
+  return offset_delete_error(kNotCoordinator);
+}
+
 // --- Impl: life cycle and shared helpers ---
 
 GroupCoordinator::Impl::Impl(GroupCoordinatorOptions options, std::shared_ptr<stream::Stream> stream)

@@ -106,6 +106,23 @@ struct GroupCoordinatorStats {
   uint64_t loaded_records = 0;   // records replayed by start()
 };
 
+// How a broker that is not the group coordinator answers (the group-state partition is led by
+// another broker, or no coordinator runs here yet): NOT_COORDINATOR wherever the API carries an
+// error (per request, per group or per partition, at the request's version), so the client looks
+// the coordinator up again (FindCoordinator) and resends; the connection stays open. ListGroups:
+// no groups and no error, as Kafka answers on a broker coordinating none (admin clients ask every
+// broker and merge the lists).
+protocol::JoinGroupResponse not_coordinator_answer(const protocol::JoinGroupRequest& req, int16_t version);
+protocol::SyncGroupResponse not_coordinator_answer(const protocol::SyncGroupRequest& req, int16_t version);
+protocol::HeartbeatResponse not_coordinator_answer(const protocol::HeartbeatRequest& req, int16_t version);
+protocol::LeaveGroupResponse not_coordinator_answer(const protocol::LeaveGroupRequest& req, int16_t version);
+protocol::OffsetCommitResponse not_coordinator_answer(const protocol::OffsetCommitRequest& req, int16_t version);
+protocol::OffsetFetchResponse not_coordinator_answer(const protocol::OffsetFetchRequest& req, int16_t version);
+protocol::DescribeGroupsResponse not_coordinator_answer(const protocol::DescribeGroupsRequest& req, int16_t version);
+protocol::ListGroupsResponse not_coordinator_answer(const protocol::ListGroupsRequest& req, int16_t version);
+protocol::DeleteGroupsResponse not_coordinator_answer(const protocol::DeleteGroupsRequest& req, int16_t version);
+protocol::OffsetDeleteResponse not_coordinator_answer(const protocol::OffsetDeleteRequest& req, int16_t version);
+
 class GroupCoordinator {
  public:
   // REQUIRES: stream is open and reserved for this coordinator's records.
