@@ -3,6 +3,7 @@
 #include "admin/perf_kafka.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,11 +29,34 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// CPU seconds (user + system) of this whole process so far: the WAL's workers and the bench's
+// producer thread (the raw runs use next to none, so a WAL run's share is its cost per byte).
+double process_cpu_seconds() {
+  rusage r{};
+  ::getrusage(RUSAGE_SELF, &r);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return sec(r.ru_utime) + sec(r.ru_stime);
+}
+
+// The 1-minute load average: how busy the (possibly shared) machine was around the run.
+double load_average_1m() {
+  double l[1] = {0};
+  return ::getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
   return v[i];
+}
+
+// The middle value (the mean of the two middle ones for an even count).
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
 struct RawFile {
@@ -191,6 +215,12 @@ int run_wal_perf(const WalPerfOptions& o) {
     double raw_64k = 0, raw_1m = 0, raw_4m = 0, raw_p50 = 0, raw_p99 = 0;
     double wal_64k = 0, wal_1m = 0, wal_p50 = 0, wal_p99 = 0;
   };
+  // What a WAL throughput run did besides its figure: group commit size and CPU per byte.
+  struct RunCost {
+    uint64_t appends = 0, records = 0, device_bytes = 0, payload_bytes = 0;
+    double cpu_seconds = 0;
+  };
+  const double load_at_start = load_average_1m();
   if (!initialize_raw_file(raw_path, o.bytes_per_run)) {
     std::fprintf(stderr, "floe perf wal: cannot write %s\n", raw_path.c_str());
     fs::remove_all(dir, ec);
@@ -211,6 +241,7 @@ int run_wal_perf(const WalPerfOptions& o) {
   (void)wal_append_bandwidth(w, o.wal_capacity + (o.wal_capacity >> 2), 1 << 20, 16);
 
   std::vector<Round> rounds;
+  RunCost cost_64k, cost_1m;
   for (int round = 0; round < o.rounds; ++round) {
     // Each WAL figure is measured right after the raw limit it is compared with, so both see the
     // same disk (a cloud disk slows down for a while after a burst of writes).
@@ -218,9 +249,28 @@ int run_wal_perf(const WalPerfOptions& o) {
     r.raw_64k = raw_write_bandwidth(raw_path, o.bytes_per_run / 4, 64 << 10);
     r.raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20);
     r.raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20);
-    // The same 16 MiB of appends outstanding for both entry sizes (many producers' worth).
-    r.wal_64k = wal_append_bandwidth(w, o.bytes_per_run, 64 << 10, 256);
-    r.wal_1m = wal_append_bandwidth(w, o.bytes_per_run, 1 << 20, 16);
+    // The same 16 MiB of appends outstanding for both entry sizes (many producers' worth). The
+    // two run in turns first (even rounds 64 KiB first, odd rounds 1 MiB first), so neither
+    // always follows the raw runs' burst of writes: a cloud disk slows down after a burst.
+    auto measured = [&](size_t entry_bytes, int depth, RunCost& cost) {
+      const wal::WalStats before = w.stats();
+      const double cpu_before = process_cpu_seconds();
+      const double bandwidth = wal_append_bandwidth(w, o.bytes_per_run, entry_bytes, depth);
+      const wal::WalStats after = w.stats();
+      cost.cpu_seconds += process_cpu_seconds() - cpu_before;
+      cost.appends += after.appends - before.appends;
+      cost.records += after.records_written - before.records_written;
+      cost.device_bytes += after.device_bytes_written - before.device_bytes_written;
+      cost.payload_bytes += after.append_bytes - before.append_bytes;
+      return bandwidth;
+    };
+    if (round % 2 == 0) {
+      r.wal_64k = measured(64 << 10, 256, cost_64k);
+      r.wal_1m = measured(1 << 20, 16, cost_1m);
+    } else {
+      r.wal_1m = measured(1 << 20, 16, cost_1m);
+      r.wal_64k = measured(64 << 10, 256, cost_64k);
+    }
     std::this_thread::sleep_for(std::chrono::seconds(1));  // let the burst drain before latencies
     std::tie(r.raw_p50, r.raw_p99) = raw_sync_latency_us(raw_path, 2000);
     auto lat = wal_latency_us(w, o.latency_rate_per_sec, o.latency_seconds);
@@ -237,7 +287,7 @@ int run_wal_perf(const WalPerfOptions& o) {
   auto median = [&](double Round::*field) {
     std::vector<double> v;
     for (const auto& r : rounds) v.push_back(r.*field);
-    return percentile(v, 0.5);
+    return median_of(v);
   };
   const double raw_64k = median(&Round::raw_64k), raw_1m = median(&Round::raw_1m), raw_4m = median(&Round::raw_4m);
   const double raw_p50 = median(&Round::raw_p50), raw_p99 = median(&Round::raw_p99);
@@ -246,9 +296,28 @@ int run_wal_perf(const WalPerfOptions& o) {
 
   const double mib = 1024.0 * 1024.0;
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  // A ratio's per-round values, their median and range: on a shared disk the spread says how far
+  // one run's figure can be trusted.
+  auto ratios = [&](const char* label, double Round::*num, double Round::*den) {
+    std::vector<double> v;
+    for (const auto& r : rounds) v.push_back(ratio(r.*num, r.*den));
+    std::printf("  per round, %s:", label);
+    for (double x : v) std::printf(" %.2f", x);
+    std::printf(" (median %.2f, range %.2f-%.2f)\n", median_of(v), *std::min_element(v.begin(), v.end()),
+                *std::max_element(v.begin(), v.end()));
+  };
+  auto cost_line = [&](const char* label, const RunCost& c) {
+    if (c.records == 0 || c.payload_bytes == 0) return;
+    std::printf("  %s entries: %.1f entries (%.0f KiB) per device write, %.0f us CPU per MiB appended\n", label,
+                static_cast<double>(c.appends) / static_cast<double>(c.records),
+                static_cast<double>(c.device_bytes) / static_cast<double>(c.records) / 1024.0,
+                c.cpu_seconds / (static_cast<double>(c.payload_bytes) / mib) * 1e6);
+  };
   std::printf("medians of %d interleaved rounds (raw limits and WAL runs alternate on the same disk); both\n"
               "overwrite blocks written once before (steady state: a WAL after its first lap, a block device)\n",
               o.rounds);
+  std::printf("machine: %u CPUs, 1-minute load average %.2f at start, %.2f at end (the WAL needs CPU, raw writes do not)\n",
+              std::thread::hardware_concurrency(), load_at_start, load_average_1m());
   std::printf("machine limits (same run, same disk):\n");
   std::printf("  raw O_DIRECT write+fdatasync  64 KiB blocks: %8.1f MiB/s\n", raw_64k / mib);
   std::printf("  raw O_DIRECT write+fdatasync   1 MiB blocks: %8.1f MiB/s\n", raw_1m / mib);
@@ -261,15 +330,15 @@ int run_wal_perf(const WalPerfOptions& o) {
               wal_1m / mib, ratio(wal_1m, raw_1m), ratio(wal_1m, raw_4m));
   std::printf("  append latency, 1 KiB at %d/s: p50 %.0f us, p99 %.0f us = %.2fx raw p99 (goal <= 1.5x)\n",
               o.latency_rate_per_sec, p50, p99, ratio(p99, raw_p99));
+  cost_line("64 KiB", cost_64k);
+  cost_line(" 1 MiB", cost_1m);
   std::printf("  group commit (all rounds and the first lap): %llu appends in %llu device writes\n",
               static_cast<unsigned long long>(last_stats.appends),
               static_cast<unsigned long long>(last_stats.records_written));
   if (rounds.size() > 1) {
-    std::printf("  per round, WAL 1 MiB / raw 4 MiB:");
-    for (const auto& r : rounds) std::printf(" %.2f", ratio(r.wal_1m, r.raw_4m));
-    std::printf("; WAL p99 / raw p99:");
-    for (const auto& r : rounds) std::printf(" %.2f", ratio(r.wal_p99, r.raw_p99));
-    std::printf("\n");
+    ratios("WAL 64 KiB / raw 4 MiB", &Round::wal_64k, &Round::raw_4m);
+    ratios("WAL  1 MiB / raw 4 MiB", &Round::wal_1m, &Round::raw_4m);
+    ratios("WAL p99 / raw p99", &Round::wal_p99, &Round::raw_p99);
   }
   return 0;
 }

@@ -3,7 +3,10 @@
 //  - WAL append throughput with 64 KiB and 1 MiB entries vs raw O_DIRECT sequential writes of
 //    the same size class, each followed by fdatasync (the WAL's own durability);
 //  - p99 append latency at a moderate rate vs the p99 of a raw 4 KiB O_DIRECT write + fdatasync.
-// Figures are printed as ratios: speed is reported, never asserted.
+// Figures are printed as ratios: speed is reported, never asserted. Alongside: per-round ratios
+// with their range, entries per device write and CPU per MiB of each throughput run, and the
+// machine's load average (the WAL copies and checksums every byte; raw writes cost no CPU, so
+// on a busy machine the WAL can be CPU-bound where the raw limit is not).
 #pragma once
 
 #include <cstdint>

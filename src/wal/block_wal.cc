@@ -378,27 +378,49 @@ Status BlockWal::Impl::place(std::vector<Pending>& batch, Group& out) {
   return {};
 }
 
+// Copies `n` bytes to `dst` and extends `crc` over them, a cache-sized piece at a time: each
+// piece is checksummed right after it is copied, while it is still in the core's cache, instead
+// of re-reading the whole group (megabytes, out of cache) for one CRC at the end. Measured on
+// this machine's CPU: the CRC pass over a 4 MiB group read back from memory cost as much as the
+// copy itself; over a piece just copied it costs a fraction of that.
+namespace {
+uint32_t copy_and_crc(uint8_t* dst, const uint8_t* src, size_t n, uint32_t crc) {
+  constexpr size_t kPieceBytes = 64u << 10;  // well inside L2
+  while (n > 0) {
+    const size_t piece = std::min(n, kPieceBytes);
+    std::memcpy(dst, src, piece);
+    crc = crc32c_extend(crc, {dst, piece});
+    dst += piece;
+    src += piece;
+    n -= piece;
+  }
+  return crc;
+}
+}  // namespace
+
 // Frames, copies and checksums a placed group into its buffer (no lock: the buffer is the group's).
 void BlockWal::Impl::fill(Group& g) {
   const uint64_t record_bytes = g.end - g.record_start;
   uint8_t* buf = buffers[g.buffer].ensure(record_bytes);
   uint8_t* body = buf + bf::kRecordHeaderBytes;
   put_u32(body, static_cast<uint32_t>(g.batch.size()));
+  uint32_t body_crc = crc32c({body, 4});
   size_t at = 4;
   for (auto& p : g.batch) {
-    put_u64(body + at, p.entry.stream_id.value());
-    put_u64(body + at + 8, p.entry.epoch.value());
-    put_u64(body + at + 16, static_cast<uint64_t>(p.entry.base_offset.value()));
-    put_u32(body + at + 24, static_cast<uint32_t>(p.entry.payload.size()));
+    uint8_t* h = body + at;
+    put_u64(h, p.entry.stream_id.value());
+    put_u64(h + 8, p.entry.epoch.value());
+    put_u64(h + 16, static_cast<uint64_t>(p.entry.base_offset.value()));
+    put_u32(h + 24, static_cast<uint32_t>(p.entry.payload.size()));
+    body_crc = crc32c_extend(body_crc, {h, bf::kEntryHeaderBytes});
     at += bf::kEntryHeaderBytes;
-    if (!p.entry.payload.empty()) std::memcpy(body + at, p.entry.payload.data(), p.entry.payload.size());
+    if (!p.entry.payload.empty()) body_crc = copy_and_crc(body + at, p.entry.payload.data(), p.entry.payload.size(), body_crc);
     at += p.entry.payload.size();
   }
   const size_t body_bytes = at;
   FLOE_ASSERT(bf::align_up(bf::kRecordHeaderBytes + body_bytes) == record_bytes);
   std::memset(body + body_bytes, 0, record_bytes - bf::kRecordHeaderBytes - body_bytes);
-  encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), g.record_start,
-                       crc32c({body, body_bytes}), open_epoch);
+  encode_record_header(buf, bf::kRecordData, static_cast<uint32_t>(body_bytes), g.record_start, body_crc, open_epoch);
 }
 
 BlockWal::BlockWal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
