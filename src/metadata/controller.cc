@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "metadata/placement.h"
 #include "metadata/snapshot.h"
+#include "raft/node.h"
 
 namespace floe::metadata {
 
@@ -93,6 +94,7 @@ void Controller::Batch::emit(MetadataRecord record) {
 Controller::Controller(ControllerOptions options) : options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = system_now_ms;
   if (!options_.session_clock_ms) options_.session_clock_ms = steady_now_ms;
+  rng_.seed(options_.random_seed != 0 ? options_.random_seed : std::random_device{}());
   image_ = std::make_shared<MetadataImage>();
 }
 
@@ -128,27 +130,15 @@ Status Controller::start() {
     log::info("metadata", "removed the obsolete metadata.snapshot; replaying the whole log");
   }
   // Raft snapshots (at open, and when this follower installs the leader's): replace the state.
-  auto on_snapshot = [this](raft::SnapshotId id, const std::string& payload) -> Status {
-    auto state = decode_snapshot(payload, id.end_offset);
-    std::lock_guard lock(mu_);
-    if (!state.ok()) {
-      fatal_ = Error(state.error().code, "metadata snapshot at offset " + std::to_string(id.end_offset) + ": " +
-                                             state.error().message);
-      log::error("metadata", fatal_.error().message);
-      return fatal_;
-    }
-    committed_ = std::move(*state);
-    image_ = std::make_shared<MetadataImage>(committed_.image);
-    entries_since_snapshot_ = 0;
-    return ok_status();
-  };
+  auto on_snapshot = [this](raft::SnapshotId id, const std::string& payload) { return install_snapshot(id, payload); };
 
   auto node = raft::RaftNode::open(
       std::move(node_options), [this](raft::Offset offset, const std::string& data) { on_committed(offset, data); },
       on_snapshot);
   if (!node.ok()) return node.take_error();
+  raft::RaftNode* raft_node = node.value().get();
   node_ = std::move(node.value());
-  auto ready = node_->wait_for(
+  auto ready = raft_node->wait_for(
       [alone, self = options_.node_id.value()](const raft::NodeStatus& s) {
         bool led = alone ? (s.role == raft::Role::leader && s.leader_id == self) : s.leader_id != raft::kNoNode;
         return led && s.high_watermark > s.epoch_start_offset && s.applied_end == s.high_watermark;
@@ -174,6 +164,35 @@ Status Controller::start() {
     if (!r.ok()) return r.take_error();
   }
   return ok_status();
+}
+
+Status Controller::install_snapshot(raft::SnapshotId id, const std::string& payload) {
+  auto state = decode_snapshot(payload, id.end_offset);
+  std::lock_guard lock(mu_);
+  if (!state.ok()) {
+    fatal_ = Error(state.error().code, "metadata snapshot at offset " + std::to_string(id.end_offset) + ": " +
+                                           state.error().message);
+    log::error("metadata", fatal_.error().message);
+    return fatal_;
+  }
+  committed_ = std::move(*state);
+  image_ = std::make_shared<MetadataImage>(committed_.image);
+  entries_since_snapshot_ = 0;
+  return ok_status();
+}
+
+Result<std::unique_ptr<Controller>> Controller::open_on(ControllerOptions options, const LogFactory& make_log) {
+  std::unique_ptr<Controller> controller(new Controller(std::move(options)));
+  Controller* c = controller.get();
+  auto log = make_log([c](raft::Offset offset, const std::string& data) { c->on_committed(offset, data); },
+                      [c](raft::SnapshotId id, const std::string& payload) { return c->install_snapshot(id, payload); });
+  if (!log.ok()) return log.take_error();
+  c->node_ = std::move(log.value());
+  {
+    std::lock_guard lock(c->mu_);
+    FLOE_TRY(c->fatal_);
+  }
+  return controller;
 }
 
 void Controller::close() {
@@ -254,18 +273,17 @@ bool Controller::ensure_working() {
     std::lock_guard lock(mu_);
     if (!fatal_.ok()) return false;
   }
-  const auto& replica = node_->replica_here();
-  if (replica.role() != raft::Role::leader) {
+  if (node_->role_here() != raft::Role::leader) {
     working_.reset();
     return false;
   }
-  if (working_ && working_epoch_ == replica.epoch()) return true;
+  if (working_ && working_epoch_ == node_->epoch_here()) return true;
   // Rebuild from the committed state only when it holds everything in the log (our own
   // LeaderChange included, nothing of ours in flight).
   if (node_->applied_end_here() != node_->log_end_here()) return false;
   std::lock_guard lock(mu_);
   working_ = committed_;
-  working_epoch_ = replica.epoch();
+  working_epoch_ = node_->epoch_here();
   return true;
 }
 
@@ -588,7 +606,7 @@ void Controller::alter_topic_configs(std::string topic, std::vector<ConfigChange
 // --- broker lifecycle ---
 
 void Controller::sync_sessions() {
-  raft::Epoch epoch = node_->replica_here().epoch();
+  raft::Epoch epoch = node_->epoch_here();
   if (epoch == sessions_epoch_) return;
   // A new leadership: every broker's session starts now (nobody is fenced for the silence of
   // the failover), and the legacy exemptions of the previous leader are gone.

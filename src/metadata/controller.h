@@ -1,6 +1,7 @@
 // Controller: floe's metadata controller — topics, brokers, producer ids, and the stream/object
 // metadata of the stream layer (stream::StreamMetadata) — as a state machine over the Raft
-// metadata log (raft/node.h) in metadata.log.dir.
+// metadata log (raft/replicated_log.h: a raft/node.h RaftNode in production, a simulated replica
+// in tests/metadata/controller_sim_test.cc) in metadata.log.dir.
 //
 // How a write works (all on the node thread, in order):
 //  1. the call is posted to the node thread; there it is validated against the WORKING state
@@ -41,7 +42,8 @@
 #include "metadata/image.h"
 #include "protocol/errors.h"
 #include "metadata/topic_config.h"
-#include "raft/node.h"
+#include "raft/replicated_log.h"
+#include "raft/transport.h"
 #include "stream/metadata.h"
 
 namespace floe::metadata {
@@ -165,6 +167,7 @@ struct ControllerOptions {
   // check_broker_sessions themselves).
   int64_t session_check_interval_ms = 250;
   std::function<int64_t()> session_clock_ms;  // heartbeat times; default: a monotonic clock
+  uint64_t random_seed = 0;  // topic and cluster ids; 0: seeded from std::random_device
 };
 
 inline constexpr int32_t kMaxPartitionsPerTopic = 10000;  // one entry per topic: bounds its size
@@ -177,6 +180,15 @@ class Controller final : public stream::StreamMetadata {
   // (bounded by open_timeout_ms) until this node leads (single voter) and everything in the log
   // is applied; on the very first start it also commits a generated cluster id.
   static Result<std::unique_ptr<Controller>> open(ControllerOptions options);
+  // For the deterministic simulator (tests/metadata): the controller on a ReplicatedLog that
+  // `make_log` builds around the controller's committed-entry and snapshot listeners (it may call
+  // the snapshot listener before returning, as RaftNode::open does). Starts no thread and waits for
+  // nothing: whoever drives the log drives the controller (with session_check_interval_ms <= 0 and
+  // the clocks and random_seed of the options). log_dir, voters, transport, open_timeout_ms are
+  // unused and no cluster id is written.
+  using LogFactory = std::function<Result<std::unique_ptr<raft::ReplicatedLog>>(
+      raft::ReplicatedLog::Listener listener, raft::ReplicatedLog::SnapshotListener snapshot_listener)>;
+  static Result<std::unique_ptr<Controller>> open_on(ControllerOptions options, const LogFactory& make_log);
   ~Controller() override;
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
@@ -245,6 +257,7 @@ class Controller final : public stream::StreamMetadata {
 
   explicit Controller(ControllerOptions options);
   Status start();
+  Status install_snapshot(raft::SnapshotId id, const std::string& payload);
   int64_t now() const { return options_.now_ms(); }
 
   // Node thread.
@@ -274,7 +287,7 @@ class Controller final : public stream::StreamMetadata {
   std::vector<stream::ObjectMeta> destroyed_before(int64_t before_ms, uint32_t limit) const;
 
   ControllerOptions options_;
-  std::unique_ptr<raft::RaftNode> node_;
+  std::unique_ptr<raft::ReplicatedLog> node_;  // a raft::RaftNode, or a simulated replica
   std::atomic<bool> closed_{false};
 
   // Committed state: written on the node thread under mu_, read by any thread under mu_.
@@ -287,7 +300,7 @@ class Controller final : public stream::StreamMetadata {
   std::optional<MetadataState> working_;
   raft::Epoch working_epoch_ = 0;
   int64_t entries_since_snapshot_ = 0;
-  std::mt19937_64 rng_{std::random_device{}()};
+  std::mt19937_64 rng_;
   std::map<NodeId, int64_t> last_heartbeat_ms_;  // session clock; absent: sessions_start_ms_
   std::set<NodeId> lease_exempt_;  // registered through the legacy form on this leader
   raft::Epoch sessions_epoch_ = 0;  // the epoch the sessions belong to (a new epoch starts afresh)

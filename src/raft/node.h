@@ -42,6 +42,7 @@
 
 #include "raft/log_store.h"
 #include "raft/replica.h"
+#include "raft/replicated_log.h"
 #include "raft/snapshot_store.h"
 #include "raft/transport.h"
 
@@ -56,77 +57,43 @@ struct RaftNodeOptions {
   size_t max_inbound_messages = 10000;  // beyond this, inbound messages are dropped (Raft retries)
 };
 
-// A consistent view of the node, taken on the node thread after each loop iteration.
-struct NodeStatus {
-  Role role = Role::unattached;
-  Epoch epoch = 0;
-  NodeId leader_id = kNoNode;
-  Offset high_watermark = 0;
-  Offset applied_end = 0;  // every committed entry below this was delivered to the listener
-  Offset log_end = 0;
-  Offset epoch_start_offset = 0;  // leader only
-  Offset log_start = 0;  // the latest snapshot's end (0: none)
-  int snapshots_installed = 0;  // downloaded from a leader since open
-  bool closed = false;
-};
-
-// What DescribeQuorum reports (KIP-595/KIP-836), as this node sees it. Per-voter progress is
-// known only on the leader; elsewhere log_end_offset and the timestamps are -1 (except for self).
-struct QuorumReplicaState {
-  NodeId replica_id = kNoNode;
-  Offset log_end_offset = -1;
-  int64_t last_fetch_timestamp_ms = -1;       // wall clock; -1 unknown
-  int64_t last_caught_up_timestamp_ms = -1;   // wall clock; -1 unknown
-};
-struct QuorumDescription {
-  NodeId self_id = kNoNode;
-  Role role = Role::unattached;
-  NodeId leader_id = kNoNode;
-  Epoch epoch = 0;
-  Offset high_watermark = 0;
-  std::vector<QuorumReplicaState> voters;  // in the configured voter order
-  std::vector<QuorumReplicaState> observers;  // leader only: non-voters that fetched recently
-};
-
-class RaftNode {
+// The production ReplicatedLog (raft/replicated_log.h).
+class RaftNode final : public ReplicatedLog {
  public:
-  using Listener = std::function<void(Offset offset, const std::string& data)>;
-  using ProposeCallback = std::function<void(Result<Offset>)>;
-  // "Replace your state with this snapshot" (payload as given to snapshot_here, on whichever
-  // node took it). An error is logged; the node carries on from the snapshot's end regardless.
-  using SnapshotListener = std::function<Status(SnapshotId id, const std::string& payload)>;
-
   // Opens the snapshots, log and quorum state in options.log_dir and starts the node thread.
-  // A log dir holding a snapshot needs a snapshot listener (else Errc::unsupported).
+  // A log dir holding a snapshot needs a snapshot listener (else Errc::unsupported). Snapshot
+  // payloads are as given to snapshot_here, on whichever node took it.
   static Result<std::unique_ptr<RaftNode>> open(RaftNodeOptions options, Listener listener,
                                                 SnapshotListener snapshot_listener = nullptr);
-  ~RaftNode();
+  ~RaftNode() override;
   RaftNode(const RaftNode&) = delete;
   RaftNode& operator=(const RaftNode&) = delete;
 
   void propose(std::string data, ProposeCallback done);
-  void post(std::function<void()> task);
+  void post(std::function<void()> task) override;
   // REQUIRES: on the node thread (inside a posted task or callback).
-  void propose_here(std::string data, ProposeCallback done);
+  void propose_here(std::string data, ProposeCallback done) override;
   // REQUIRES: on the node thread.
   const RaftReplica& replica_here() const { return *replica_; }
+  Role role_here() const override { return replica_->role(); }
+  Epoch epoch_here() const override { return replica_->epoch(); }
   // REQUIRES: on the node thread. Every committed entry below it was delivered to the listener.
-  Offset applied_end_here() const { return applied_end_; }
+  Offset applied_end_here() const override { return applied_end_; }
   // REQUIRES: on the node thread.
-  Offset log_end_here() const { return log_->end_offset(); }
+  Offset log_end_here() const override { return log_->end_offset(); }
   // REQUIRES: on the node thread (typically inside the listener, for the entry just delivered:
   // end_offset = its offset + 1). Stored (and the log below it dropped) right after the current
   // delivery round, if every entry below end_offset was delivered by then; a failure is logged
   // and the log kept.
-  void snapshot_here(Offset end_offset, std::string payload);
+  void snapshot_here(Offset end_offset, std::string payload) override;
 
   // REQUIRES: on the node thread. The quorum as this node sees it (DescribeQuorum).
-  QuorumDescription describe_quorum_here() const;
+  QuorumDescription describe_quorum_here() const override;
 
-  NodeStatus status() const;
+  NodeStatus status() const override;
   // Waits until pred(status) holds, at most timeout_ms; returns the status that satisfied it.
   Result<NodeStatus> wait_for(const std::function<bool(const NodeStatus&)>& pred, int64_t timeout_ms);
-  void close();
+  void close() override;
 
  private:
   class Io;
