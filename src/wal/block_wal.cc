@@ -532,6 +532,7 @@ void BlockWal::append(Entry entry, AppendCallback done) {
   Impl& s = *impl_;
   const uint64_t need = bf::align_up(bf::kRecordHeaderBytes + 4 + bf::kEntryHeaderBytes + entry.payload.size());
   std::optional<Error> refuse;
+  bool wake = false;
   {
     std::lock_guard lk(s.mu);
     if (s.failed) refuse = s.failure;
@@ -549,10 +550,15 @@ void BlockWal::append(Entry entry, AppendCallback done) {
       s.appends.fetch_add(1, std::memory_order_relaxed);
       s.append_bytes.fetch_add(entry.payload.size(), std::memory_order_relaxed);
       s.queue.push_back(Pending{std::move(entry), std::move(done)});
+      // Wake a worker only if this append lets one form a group: while a group is in the device
+      // and less than kSecondGroupMinBytes is queued, the workers wait for that group's
+      // acknowledgement (which wakes them), and waking one per append only to find it must wait
+      // again cost two context switches per append at moderate rates.
+      wake = s.worth_a_group_locked();
     }
   }
   if (refuse) return done(*refuse);
-  s.cv.notify_one();
+  if (wake) s.cv.notify_one();
 }
 
 Status BlockWal::trim(uint64_t offset) {
