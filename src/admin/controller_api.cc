@@ -1,5 +1,7 @@
 #include "admin/controller_api.h"
 
+#include <algorithm>
+
 #include "broker/call.h"
 #include "common/log.h"
 #include "metadata/controller_rpc.h"
@@ -325,11 +327,14 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
   }
 
   if (api == p::IncrementalAlterConfigsRequest::kApiKey || api == p::AlterConfigsRequest::kApiKey) {
-    // One topic per request (what RemoteController sends); each resource is answered.
+    // One resource per request (what RemoteController sends); each resource is answered. TOPIC
+    // resources go to alter_topic_configs, BROKER ones to alter_broker_configs.
     struct Item {
       std::string topic;
       std::vector<metadata::ConfigChange> changes;
       int8_t resource_type;
+      std::vector<metadata::BrokerConfigChange> broker_changes = {};
+      bool bad_op = false;  // an operation outside SET, DELETE, APPEND, SUBTRACT
     };
     std::vector<Item> items;
     bool validate_only = false;
@@ -343,6 +348,9 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
         for (const auto& cfg : res.configs) {
           item.changes.push_back({cfg.name, cfg.config_operation == 1 ? metadata::ConfigOp::remove : metadata::ConfigOp::set,
                                   cfg.value});
+          item.broker_changes.push_back(
+              {cfg.name, static_cast<metadata::BrokerConfigOp>(std::clamp<int8_t>(cfg.config_operation, 0, 3)), cfg.value});
+          if (cfg.config_operation < 0 || cfg.config_operation > 3) item.bad_op = true;
         }
         items.push_back(std::move(item));
       }
@@ -352,7 +360,10 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
       validate_only = req->validate_only;
       for (const auto& res : req->resources) {
         Item item{res.resource_name, {}, res.resource_type};
-        for (const auto& cfg : res.configs) item.changes.push_back({cfg.name, metadata::ConfigOp::set, cfg.value});
+        for (const auto& cfg : res.configs) {
+          item.changes.push_back({cfg.name, metadata::ConfigOp::set, cfg.value});
+          item.broker_changes.push_back({cfg.name, metadata::BrokerConfigOp::set, cfg.value});
+        }
         items.push_back(std::move(item));
       }
     }
@@ -408,6 +419,17 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
       };
       if (!c) {
         done(not_controller);
+        continue;
+      }
+      if (items[i].resource_type == metadata::kBrokerResourceType) {
+        if (items[i].bad_op) {
+          metadata::TopicResult bad;
+          bad.error_code = p::kerr::kInvalidRequest;
+          bad.error_message = "unknown config operation";
+          done(bad);
+          continue;
+        }
+        c->alter_broker_configs(items[i].topic, std::move(items[i].broker_changes), incremental, validate_only, done);
         continue;
       }
       c->alter_topic_configs(items[i].topic, std::move(items[i].changes), incremental, validate_only, done);

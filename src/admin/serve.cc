@@ -253,9 +253,10 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   bo.advertised_port = advertised->port;
   bo.auto_create_topics = cfg.get_bool("auto.create.topics.enable");
   bo.default_num_partitions = cfg.get_int("num.partitions");
-  bo.message_max_bytes = static_cast<uint64_t>(cfg.get_size_bytes("message.max.bytes"));
-  bo.retention_ms = cfg.retention_ms();
-  bo.retention_bytes = cfg.get_long("log.retention.bytes");
+  for (const auto& spec : config::all_keys()) {
+    if (cfg.is_set(spec.name)) bo.static_configs.set[std::string(spec.name)] = cfg.get_string(spec.name);
+    else if (cfg.has(spec.name)) bo.static_configs.defaults[std::string(spec.name)] = cfg.get_string(spec.name);
+  }
   bo.retention_check_interval_ms = cfg.get_duration_ms("log.retention.check.interval.ms");
   bo.group.initial_rebalance_delay_ms = cfg.get_duration_ms("group.initial.rebalance.delay.ms");
   bo.group.min_session_timeout_ms = static_cast<int32_t>(cfg.get_duration_ms("group.min.session.timeout.ms"));

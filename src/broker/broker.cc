@@ -1,11 +1,14 @@
 #include "broker/broker.h"
 
+#include <charconv>
+
 #include <chrono>
 #include <thread>
 #include <future>
 #include <random>
 
 #include "broker/call.h"
+#include "common/assert.h"
 #include "common/log.h"
 #include "protocol/generated/request_header.h"
 
@@ -407,29 +410,26 @@ void Broker::dispatch(std::shared_ptr<Call> call) {
 
 // ---- partitions ----
 
-log::PartitionConfig Broker::partition_config(const metadata::TopicImage& topic) const {
+log::PartitionConfig Broker::partition_config(const metadata::MetadataImage& image,
+                                              const metadata::TopicImage& topic) const {
   log::PartitionConfig c;
-  c.max_message_bytes = options_.message_max_bytes;
-  c.retention_ms = options_.retention_ms;
-  c.retention_bytes = options_.retention_bytes;
-  auto get = [&](const char* key) -> const std::string* {
-    auto it = topic.configs.find(key);
-    return it == topic.configs.end() ? nullptr : &it->second;
+  // Each value: the topic's config, else the dynamic broker configs, else server.properties, else
+  // the default (metadata/broker_config.h); values were validated, a parse failure keeps the default.
+  auto effective = [&](const char* key) -> std::string {
+    const metadata::TopicConfigDef* def = metadata::find_topic_config(key);
+    FLOE_ASSERT(def != nullptr);
+    return metadata::effective_topic_config(image, &topic, *def, options_.node_id, options_.static_configs).value;
   };
-  // Values were validated by the controller; a parse failure keeps the default.
   auto to_long = [](const std::string& s, int64_t fallback) {
-    try {
-      size_t used = 0;
-      int64_t v = std::stoll(s, &used);
-      return used == s.size() ? v : fallback;
-    } catch (...) {
-      return fallback;
-    }
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return ec == std::errc() && end == s.data() + s.size() && !s.empty() ? v : fallback;
   };
-  if (auto v = get("max.message.bytes")) c.max_message_bytes = static_cast<uint64_t>(to_long(*v, int64_t(c.max_message_bytes)));
-  if (auto v = get("retention.ms")) c.retention_ms = to_long(*v, c.retention_ms);
-  if (auto v = get("retention.bytes")) c.retention_bytes = to_long(*v, c.retention_bytes);
-  if (auto v = get("message.timestamp.type")) c.log_append_time = *v == "LogAppendTime";
+  int64_t max_bytes = to_long(effective("max.message.bytes"), int64_t(c.max_message_bytes));
+  if (max_bytes >= 0) c.max_message_bytes = static_cast<uint64_t>(max_bytes);
+  c.retention_ms = to_long(effective("retention.ms"), c.retention_ms);
+  c.retention_bytes = to_long(effective("retention.bytes"), c.retention_bytes);
+  c.log_append_time = effective("message.timestamp.type") == "LogAppendTime";
   return c;
 }
 
@@ -498,7 +498,7 @@ void Broker::sync_partitions(std::function<void()> done) {
           continue;
         }
         if (slot.partition) {
-          slot.partition->set_config(partition_config(topic));
+          slot.partition->set_config(partition_config(*image, topic));
           continue;
         }
         if (slot.opening) continue;
@@ -526,7 +526,7 @@ void Broker::open_partition(const metadata::TopicImage& topic, const metadata::P
   Uuid topic_id = topic.id;
   int32_t index = p.index;
   std::string name = topic.name;
-  log::PartitionConfig config = partition_config(topic);
+  log::PartitionConfig config = partition_config(*controller_.image(), topic);
   auto clear_opening = [this, topic_id, index] {
     std::lock_guard lock(mu_);
     auto it = topics_.find(topic_id);

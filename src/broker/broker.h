@@ -61,9 +61,9 @@ struct BrokerOptions {
   std::optional<std::string> rack;
   bool auto_create_topics = true;         // auto.create.topics.enable
   int32_t default_num_partitions = 1;     // num.partitions
-  uint64_t message_max_bytes = 1048588;   // message.max.bytes (topic max.message.bytes default)
-  int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // log.retention.* (-1: forever)
-  int64_t retention_bytes = -1;           // log.retention.bytes
+  // This node's server.properties / --override values: the static layer under the dynamic broker
+  // configs of the metadata image (message.max.bytes, log.retention.*: metadata/broker_config.h).
+  metadata::StaticBrokerConfigs static_configs;
   int64_t retention_check_interval_ms = 300000;
   int64_t partition_sync_interval_ms = 1000;
   GroupCoordinatorOptions group;          // partition_exists and now_ms are filled in by the broker
@@ -165,7 +165,7 @@ class Broker final : public net::RequestHandler {
   // Partitions (broker.cc).
   Lookup lookup(std::string_view topic, int32_t partition) const;
   std::vector<std::shared_ptr<log::Partition>> open_partitions() const;
-  log::PartitionConfig partition_config(const metadata::TopicImage& topic) const;
+  log::PartitionConfig partition_config(const metadata::MetadataImage& image, const metadata::TopicImage& topic) const;
   void open_partition(const metadata::TopicImage& topic, const metadata::PartitionImage& p, std::function<void()> done);
   void open_stream_of(Uuid topic_id, int32_t index, std::string name, StreamId stream_id, log::PartitionConfig config,
                       std::function<void()> done, std::function<void()> clear_opening);

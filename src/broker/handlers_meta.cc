@@ -1,9 +1,12 @@
 // Cluster and admin APIs: ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions,
 // DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, DescribeLogDirs.
+#include <limits>
 #include <map>
 
 #include "broker/broker.h"
 #include "broker/call.h"
+#include "common/config.h"
+#include "metadata/broker_config.h"
 #include "metadata/topic_config.h"
 #include "protocol/messages.h"
 
@@ -12,10 +15,6 @@ namespace floe::broker {
 namespace {
 constexpr int8_t kResourceTopic = 2;
 constexpr int8_t kResourceBroker = 4;
-// DescribeConfigs config sources.
-constexpr int8_t kSourceDynamicTopic = 1;
-constexpr int8_t kSourceStaticBroker = 4;
-constexpr int8_t kSourceDefault = 5;
 
 // DescribeConfigs' config type codes (Kafka's ConfigType).
 int8_t kafka_config_type(metadata::ConfigType t) {
@@ -322,11 +321,22 @@ void Broker::handle_create_partitions(std::shared_ptr<Call> call) {
 }
 
 namespace {
-// A topic config's effective value and where it comes from.
-struct ConfigValue {
-  std::string value;
-  int8_t source = kSourceDefault;
-};
+// DescribeConfigs' config type of a config registry key (Kafka's ConfigType codes).
+int8_t kafka_config_type(const config::KeySpec& spec) {
+  switch (spec.type) {
+    case config::Type::boolean: return 1;
+    case config::Type::integer:
+    case config::Type::duration_ms:
+    case config::Type::size_bytes: return spec.max <= std::numeric_limits<int32_t>::max() ? 3 : 5;
+    case config::Type::subset:
+    case config::Type::name_list:
+    case config::Type::path_list:
+    case config::Type::listeners:
+    case config::Type::voters:
+    case config::Type::bucket_list: return 7;
+    default: return 2;
+  }
+}
 }  // namespace
 
 void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
@@ -334,33 +344,34 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
   if (!req) return;
   auto image = controller_.image();
   const int16_t v = call->version();
+  const std::string self = std::to_string(options_.node_id.value());
   protocol::DescribeConfigsResponse resp;
   for (const auto& res : req->resources) {
     protocol::DescribeConfigsResponse::DescribeConfigsResult out;
     out.resource_type = res.resource_type;
     out.resource_name = res.resource_name;
     out.error_message = std::nullopt;
-    auto wanted = [&](const std::string& key) {
+    auto wanted = [&](std::string_view key) {
       if (!res.configuration_keys.has_value() || res.configuration_keys->empty()) return true;
       for (const auto& k : *res.configuration_keys) {
         if (k == key) return true;
       }
       return false;
     };
-    auto add = [&](const std::string& name, const std::string& value, int8_t source, int8_t type,
-                   const std::string& doc) {
+    auto add = [&](const std::string& name, const metadata::EffectiveConfig& e, bool read_only, int8_t type,
+                   std::string_view doc) {
       if (!wanted(name)) return;
       protocol::DescribeConfigsResponse::DescribeConfigsResourceResult c;
       c.name = name;
-      c.value = value;
-      c.read_only = res.resource_type == kResourceBroker;
-      c.is_default = source == kSourceDefault;
-      c.config_source = source;
+      c.value = e.value;
+      c.read_only = read_only;
+      c.is_default = e.source == metadata::ConfigSource::default_value;
+      c.config_source = static_cast<int8_t>(e.source);
       c.config_type = type;
-      if (v >= 3 && req->include_documentation) c.documentation = doc;
+      if (v >= 3 && req->include_documentation) c.documentation = std::string(doc);
       else c.documentation = std::nullopt;
       if (req->include_synonyms && v >= 1) {
-        c.synonyms.push_back({name, value, source, {}});
+        for (const auto& s : e.synonyms) c.synonyms.push_back({s.name, s.value, static_cast<int8_t>(s.source), {}});
       }
       out.configs.push_back(std::move(c));
     };
@@ -371,37 +382,31 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
         out.error_message = "unknown topic";
       } else {
         for (const auto& def : metadata::topic_config_defs()) {
-          std::string value = def.default_value;
-          int8_t source = kSourceDefault;
-          if (def.name == "retention.ms") value = std::to_string(options_.retention_ms), source = kSourceStaticBroker;
-          if (def.name == "retention.bytes") value = std::to_string(options_.retention_bytes), source = kSourceStaticBroker;
-          if (def.name == "max.message.bytes") value = std::to_string(options_.message_max_bytes), source = kSourceStaticBroker;
-          if (auto it = t->configs.find(def.name); it != t->configs.end()) {
-            value = it->second;
-            source = kSourceDynamicTopic;
-          }
-          add(def.name, value, source, kafka_config_type(def.type), def.doc);
+          add(def.name,
+              metadata::effective_topic_config(*image, t, def, options_.node_id, options_.static_configs),
+              false, kafka_config_type(def.type), def.doc);
         }
       }
     } else if (res.resource_type == kResourceBroker) {
-      if (!res.resource_name.empty() && res.resource_name != std::to_string(options_.node_id.value())) {
+      if (!res.resource_name.empty() && res.resource_name != self) {
+        // Kafka: a broker describes itself or the cluster default ("").
         out.error_code = kerr::kInvalidRequest;
-        out.error_message = "unknown broker id " + res.resource_name;
+        out.error_message = "Unexpected broker id, expected " + self + " or empty string, but received " +
+                            res.resource_name;
       } else {
-        // Kafka config types: 1 boolean, 2 string, 3 int, 5 long.
-        add("node.id", std::to_string(options_.node_id.value()), kSourceStaticBroker, 3, "This node's id.");
-        add("broker.id", std::to_string(options_.node_id.value()), kSourceStaticBroker, 3, "This node's id.");
-        add("auto.create.topics.enable", options_.auto_create_topics ? "true" : "false", kSourceStaticBroker, 1,
-            "Create unknown topics on metadata requests.");
-        add("num.partitions", std::to_string(options_.default_num_partitions), kSourceStaticBroker, 3,
-            "Partitions of auto-created topics.");
-        add("message.max.bytes", std::to_string(options_.message_max_bytes), kSourceStaticBroker, 3,
-            "Largest record batch accepted.");
-        add("log.retention.ms", std::to_string(options_.retention_ms), kSourceStaticBroker, 5, "Retention by time.");
-        add("log.retention.bytes", std::to_string(options_.retention_bytes), kSourceStaticBroker, 5,
-            "Retention by size.");
-        add("default.replication.factor", "1", kSourceStaticBroker, 3, "floe keeps no replicas.");
-        add("min.insync.replicas", "1", kSourceStaticBroker, 3, "floe keeps no replicas.");
+        std::optional<NodeId> broker;
+        if (!res.resource_name.empty()) {
+          broker = options_.node_id;
+          metadata::EffectiveConfig id{self, metadata::ConfigSource::static_broker,
+                                       {{"node.id", self, metadata::ConfigSource::static_broker}}};
+          add("broker.id", id, true, 3, "This node's id (node.id).");
+        }
+        for (const auto& spec : config::all_keys()) {
+          auto e = metadata::effective_broker_config(*image, spec.name, broker, options_.static_configs);
+          if (!e) continue;
+          add(std::string(spec.name), *e, metadata::find_dynamic_broker_key(spec.name) == nullptr,
+              kafka_config_type(spec), spec.doc);
+        }
       }
     } else {
       out.error_code = kerr::kInvalidRequest;
@@ -413,7 +418,9 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
 }
 
 // AlterConfigs and IncrementalAlterConfigs share everything but how a request entry becomes
-// changes: each resource is validated here, then applied by the controller.
+// changes (Kafka's OpType: 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT): each resource is checked here,
+// then applied by the controller (TOPIC: alter_topic_configs; BROKER: alter_broker_configs, which
+// validates the keys and values).
 template <typename Request, typename Response, typename ToChanges>
 void Broker::alter_configs(std::shared_ptr<Call> call, bool incremental, ToChanges to_changes) {
   auto req = decode_request<Request>(*call);
@@ -427,57 +434,74 @@ void Broker::alter_configs(std::shared_ptr<Call> call, bool incremental, ToChang
     out.resource_type = res.resource_type;
     out.resource_name = res.resource_name;
     out.error_message = std::nullopt;
-    std::vector<metadata::ConfigChange> changes;
+    std::vector<metadata::BrokerConfigChange> changes;
     std::string refusal;
-    if (res.resource_type != kResourceTopic || hidden_topic(res.resource_name)) {
+    const bool broker = res.resource_type == kResourceBroker;
+    if ((res.resource_type != kResourceTopic && !broker) || (!broker && hidden_topic(res.resource_name))) {
       out.error_code = res.resource_type == kResourceTopic ? kerr::kUnknownTopicOrPartition : kerr::kInvalidRequest;
-      refusal = "only topic configs can be altered (broker configs are static: set them in the config file)";
+      refusal = "only topic and broker configs can be altered";
     } else if (!to_changes(res, changes, refusal)) {
       out.error_code = kerr::kInvalidRequest;
+    } else if (!broker) {
+      for (const auto& c : changes) {
+        if (c.op == metadata::BrokerConfigOp::append || c.op == metadata::BrokerConfigOp::subtract) {
+          out.error_code = kerr::kInvalidRequest;
+          refusal = "APPEND and SUBTRACT of topic configs are not supported yet";
+        }
+      }
     }
     if (!refusal.empty()) {
       out.error_message = refusal;
       fan->one_done();
       continue;
     }
-    controller_.alter_topic_configs(res.resource_name, std::move(changes), incremental, req->validate_only,
-                                    [this, resp, i, fan](Result<metadata::TopicResult> r) {
-                                      auto& out = resp->responses[i];
-                                      if (!r.ok()) {
-                                        out.error_code = kerr::kUnknownServerError;
-                                        out.error_message = r.error().message;
-                                      } else {
-                                        out.error_code = r->error_code;
-                                        if (!r->error_message.empty()) out.error_message = r->error_message;
-                                      }
-                                      sync_partitions();
-                                      fan->one_done();
-                                    });
+    auto done = [this, resp, i, fan](Result<metadata::TopicResult> r) {
+      auto& out = resp->responses[i];
+      if (!r.ok()) {
+        out.error_code = kerr::kUnknownServerError;
+        out.error_message = r.error().message;
+      } else {
+        out.error_code = r->error_code;
+        if (!r->error_message.empty()) out.error_message = r->error_message;
+      }
+      sync_partitions();
+      fan->one_done();
+    };
+    if (broker) {
+      controller_.alter_broker_configs(res.resource_name, std::move(changes), incremental, req->validate_only,
+                                       std::move(done));
+      continue;
+    }
+    std::vector<metadata::ConfigChange> topic_changes;
+    for (auto& c : changes) {
+      topic_changes.push_back({std::move(c.key), c.op == metadata::BrokerConfigOp::remove ? metadata::ConfigOp::remove
+                                                                                          : metadata::ConfigOp::set,
+                               std::move(c.value)});
+    }
+    controller_.alter_topic_configs(res.resource_name, std::move(topic_changes), incremental, req->validate_only,
+                                    std::move(done));
   }
   fan->one_done();
 }
 
 void Broker::handle_alter_configs(std::shared_ptr<Call> call) {
   alter_configs<protocol::AlterConfigsRequest, protocol::AlterConfigsResponse>(
-      std::move(call), false, [](const auto& res, std::vector<metadata::ConfigChange>& changes, std::string&) {
-        for (const auto& c : res.configs) changes.push_back({c.name, metadata::ConfigOp::set, c.value});
+      std::move(call), false, [](const auto& res, std::vector<metadata::BrokerConfigChange>& changes, std::string&) {
+        for (const auto& c : res.configs) changes.push_back({c.name, metadata::BrokerConfigOp::set, c.value});
         return true;
       });
 }
 
 void Broker::handle_incremental_alter_configs(std::shared_ptr<Call> call) {
   alter_configs<protocol::IncrementalAlterConfigsRequest, protocol::IncrementalAlterConfigsResponse>(
-      std::move(call), true, [](const auto& res, std::vector<metadata::ConfigChange>& changes, std::string& refusal) {
+      std::move(call), true,
+      [](const auto& res, std::vector<metadata::BrokerConfigChange>& changes, std::string& refusal) {
         for (const auto& c : res.configs) {
-          // 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT (list configs; not supported yet).
-          if (c.config_operation == 0) {
-            changes.push_back({c.name, metadata::ConfigOp::set, c.value});
-          } else if (c.config_operation == 1) {
-            changes.push_back({c.name, metadata::ConfigOp::remove, std::nullopt});
-          } else {
-            refusal = "APPEND and SUBTRACT are not supported yet";
+          if (c.config_operation < 0 || c.config_operation > 3) {
+            refusal = "unknown config operation " + std::to_string(c.config_operation);
             return false;
           }
+          changes.push_back({c.name, static_cast<metadata::BrokerConfigOp>(c.config_operation), c.value});
         }
         return true;
       });

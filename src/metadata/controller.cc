@@ -603,6 +603,22 @@ void Controller::alter_topic_configs(std::string topic, std::vector<ConfigChange
       });
 }
 
+void Controller::alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
+                                      bool validate_only, Callback<TopicResult> done) {
+  write<TopicResult>(
+      [resource, changes = std::move(changes), incremental, validate_only](Batch& batch) -> Result<TopicResult> {
+        BrokerConfigPlan plan = plan_broker_configs(batch.state.image, resource, changes, incremental);
+        if (!validate_only) {
+          for (auto& r : plan.records) batch.emit(std::move(r));
+        }
+        return topic_error(resource, plan.error_code, plan.error_message);
+      },
+      [done = std::move(done), resource](Result<TopicResult> r) {
+        if (r.ok()) done(std::move(r));
+        else done(topic_error(resource, ke::kNotController, r.error().message));
+      });
+}
+
 // --- broker lifecycle ---
 
 void Controller::sync_sessions() {

@@ -39,6 +39,7 @@
 #include <thread>
 #include <vector>
 
+#include "metadata/broker_config.h"
 #include "metadata/image.h"
 #include "protocol/errors.h"
 #include "metadata/topic_config.h"
@@ -201,6 +202,10 @@ class Controller final : public stream::StreamMetadata {
                          Callback<std::vector<TopicResult>> done);
   void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
                            bool validate_only, Callback<TopicResult> done);
+  // Dynamic broker configs of resource "" (cluster default) or "<id>" (metadata/broker_config.h);
+  // the result's name is the resource.
+  void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
+                            bool validate_only, Callback<TopicResult> done);
   void register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done);
   // LEGACY form (callers written before heartbeats existed): registers the broker UNFENCED and
   // exempt from session expiry on this leader (soft state: a new leader gives it a normal session,

@@ -36,6 +36,9 @@ class ControllerClient : public stream::StreamMetadata {
                                  Callback<std::vector<TopicResult>> done) = 0;
   virtual void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
                                    bool validate_only, Callback<TopicResult> done) = 0;
+  // Dynamic broker configs (metadata/broker_config.h): resource "" or "<id>".
+  virtual void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
+                                    bool validate_only, Callback<TopicResult> done) = 0;
   virtual void register_broker(BrokerRegistration registration, Callback<stream::Done> done) = 0;
   virtual void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) = 0;
 
@@ -65,6 +68,10 @@ class LocalControllerClient final : public ControllerClient {
   void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
                            bool validate_only, Callback<TopicResult> done) override {
     c_->alter_topic_configs(std::move(topic), std::move(changes), incremental, validate_only, std::move(done));
+  }
+  void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
+                            bool validate_only, Callback<TopicResult> done) override {
+    c_->alter_broker_configs(std::move(resource), std::move(changes), incremental, validate_only, std::move(done));
   }
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done) override {
     c_->register_broker(std::move(registration), std::move(done));

@@ -1,6 +1,7 @@
 #include "metadata/image.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace floe::metadata {
 
@@ -14,6 +15,17 @@ struct Overloaded : F... {
 template <class... F>
 Overloaded(F...) -> Overloaded<F...>;
 }  // namespace
+
+bool is_broker_config_resource(std::string_view name) {
+  if (name.empty()) return true;
+  if (name.size() > 10 || (name.size() > 1 && name[0] == '0')) return false;
+  int64_t id = 0;
+  for (char ch : name) {
+    if (ch < '0' || ch > '9') return false;
+    id = id * 10 + (ch - '0');
+  }
+  return id <= std::numeric_limits<int32_t>::max();
+}
 
 bool is_internal_topic_name(std::string_view name) {
   return name == "__consumer_offsets" || name == "__transaction_state";
@@ -31,7 +43,8 @@ const TopicImage* MetadataImage::topic(const Uuid& id) const {
 
 bool MetadataImage::same_content(const MetadataImage& other) const {
   return cluster_id == other.cluster_id && topics == other.topics && topic_names == other.topic_names &&
-         brokers == other.brokers && next_producer_id == other.next_producer_id;
+         brokers == other.brokers && next_producer_id == other.next_producer_id &&
+         broker_configs == other.broker_configs;
 }
 
 bool same_streams(const StreamTable& a, const StreamTable& b) {
@@ -132,6 +145,15 @@ Status MetadataState::apply(const MetadataRecord& record) {
             return ok_status();
           },
           [&](const protocol::ConfigRecord& r) -> Status {
+            if (r.resource_type == kBrokerResourceType) {
+              if (!is_broker_config_resource(r.resource_name))
+                return contradiction("broker config resource '" + r.resource_name + "'");
+              auto& configs = image.broker_configs[r.resource_name];
+              if (r.value) configs[r.name] = *r.value;
+              else configs.erase(r.name);
+              if (configs.empty()) image.broker_configs.erase(r.resource_name);
+              return ok_status();
+            }
             if (r.resource_type != kTopicResourceType) return contradiction("config of resource type " + std::to_string(r.resource_type));
             auto it = image.topics.find(r.resource_name);
             if (it == image.topics.end()) return contradiction("config of unknown topic " + r.resource_name);
@@ -292,6 +314,11 @@ std::vector<MetadataRecord> MetadataState::to_records() const {
     r.broker_epoch = b.epoch;
     r.in_controlled_shutdown = b.in_controlled_shutdown;
     out.push_back(r);
+  }
+  for (const auto& [resource, configs] : image.broker_configs) {
+    for (const auto& [key, value] : configs) {
+      out.push_back(protocol::ConfigRecord{kBrokerResourceType, resource, key, value, {}});
+    }
   }
   for (const auto& [id, s] : streams.streams) out.push_back(stream_record(s));
   for (const auto& [name, t] : image.topics) {

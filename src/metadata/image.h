@@ -14,6 +14,7 @@
 //  (4) a broker record (fence, unfence, registration change) names a registered broker and its
 //      current epoch; a PartitionChangeRecord names an existing partition; a leader change bumps
 //      the partition's leader epoch by one.
+//  (5) broker_configs' resource names are "" or a broker id in canonical decimal (>= 0).
 // apply() returns Errc::corrupt for a record that contradicts the state (a partition of an
 // unknown topic, a stream record for a removed stream id...), leaving the state unchanged by it.
 // Thread safety: none; a published MetadataImage is immutable and may be read from any thread.
@@ -67,6 +68,9 @@ struct BrokerImage {
   friend bool operator==(const BrokerImage&, const BrokerImage&) = default;
 };
 
+// A ConfigRecord resource name of a broker: "" (cluster default) or a decimal id in [0, 2^31).
+bool is_broker_config_resource(std::string_view name);
+
 // Kafka's internal topics (Topic.isInternal): TopicImage::internal is derived from the name.
 bool is_internal_topic_name(std::string_view name);
 
@@ -79,6 +83,9 @@ class MetadataImage {
   std::map<Uuid, std::string> topic_names;  // by id
   std::map<NodeId, BrokerImage> brokers;
   int64_t next_producer_id = 0;  // the first id of the next producer-id block
+  // Dynamic broker configs (metadata/broker_config.h) by resource name: "" the cluster-wide
+  // default, "<id>" one broker. Only explicitly set keys; no empty inner map.
+  std::map<std::string, std::map<std::string, std::string>> broker_configs;
 
   const TopicImage* topic(std::string_view name) const;
   const TopicImage* topic(const Uuid& id) const;

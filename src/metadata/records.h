@@ -51,6 +51,9 @@ using MetadataRecord =
 
 inline constexpr uint8_t kBatchFormat = 1;
 inline constexpr int8_t kTopicResourceType = 2;  // ConfigRecord.ResourceType for topics (Kafka's)
+// ConfigRecord.ResourceType for dynamic broker configs (Kafka's): resource name "" is the
+// cluster-wide default, "<id>" one broker (any id >= 0, registered or not).
+inline constexpr int8_t kBrokerResourceType = 4;
 
 std::string encode_batch(const std::vector<MetadataRecord>& records);
 Result<std::vector<MetadataRecord>> decode_batch(std::string_view bytes);

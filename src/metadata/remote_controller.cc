@@ -659,11 +659,19 @@ void RemoteController::create_partitions(std::vector<PartitionsSpec> specs, bool
                                     });
 }
 
-void RemoteController::alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
-                                           bool validate_only, Callback<TopicResult> done) {
-  auto to_result = [topic](int16_t code, const std::optional<std::string>& message) {
+namespace {
+// One resource's (Incremental)AlterConfigs to the controller listener; ops are Kafka's OpType.
+struct WireConfigChange {
+  std::string key;
+  int8_t op = 0;
+  std::optional<std::string> value;
+};
+void send_alter_configs(const std::shared_ptr<RemoteController::Rpc>& rpc, int8_t resource_type,
+                        const std::string& resource, const std::vector<WireConfigChange>& changes, bool incremental,
+                        bool validate_only, Callback<TopicResult> done) {
+  auto to_result = [resource](int16_t code, const std::optional<std::string>& message) {
     TopicResult tr;
-    tr.name = topic;
+    tr.name = resource;
     tr.error_code = code;
     tr.error_message = message.value_or("");
     return tr;
@@ -676,16 +684,16 @@ void RemoteController::alter_topic_configs(std::string topic, std::vector<Config
     p::IncrementalAlterConfigsRequest req;
     req.validate_only = validate_only;
     auto& res = req.resources.emplace_back();
-    res.resource_type = kResourceTopic;
-    res.resource_name = topic;
+    res.resource_type = resource_type;
+    res.resource_name = resource;
     for (const auto& c : changes) {
       auto& cfg = res.configs.emplace_back();
       cfg.name = c.key;
-      cfg.config_operation = c.op == ConfigOp::remove ? 1 : 0;
+      cfg.config_operation = c.op;
       cfg.value = c.value;
     }
     return send<p::IncrementalAlterConfigsResponse>(
-        rpc_, req, kIncrementalAlterConfigsVersion, [done, to_result, on_error](Result<p::IncrementalAlterConfigsResponse> r) {
+        rpc, req, kIncrementalAlterConfigsVersion, [done, to_result, on_error](Result<p::IncrementalAlterConfigsResponse> r) {
           if (!r.ok()) return done(on_error(r.error()));
           if (r->responses.empty()) return done(to_result(kafka_errors::kUnknownServerError, "empty answer"));
           done(to_result(r->responses[0].error_code, r->responses[0].error_message));
@@ -694,14 +702,14 @@ void RemoteController::alter_topic_configs(std::string topic, std::vector<Config
   p::AlterConfigsRequest req;
   req.validate_only = validate_only;
   auto& res = req.resources.emplace_back();
-  res.resource_type = kResourceTopic;
-  res.resource_name = topic;
+  res.resource_type = resource_type;
+  res.resource_name = resource;
   for (const auto& c : changes) {
     auto& cfg = res.configs.emplace_back();
     cfg.name = c.key;
     cfg.value = c.value;
   }
-  send<p::AlterConfigsResponse>(rpc_, req, kAlterConfigsVersion,
+  send<p::AlterConfigsResponse>(rpc, req, kAlterConfigsVersion,
                                 [done, to_result, on_error](Result<p::AlterConfigsResponse> r) {
                                   if (!r.ok()) return done(on_error(r.error()));
                                   if (r->responses.empty()) {
@@ -709,6 +717,21 @@ void RemoteController::alter_topic_configs(std::string topic, std::vector<Config
                                   }
                                   done(to_result(r->responses[0].error_code, r->responses[0].error_message));
                                 });
+}
+}  // namespace
+
+void RemoteController::alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
+                                           bool validate_only, Callback<TopicResult> done) {
+  std::vector<WireConfigChange> wire;
+  for (auto& c : changes) wire.push_back({std::move(c.key), static_cast<int8_t>(c.op), std::move(c.value)});
+  send_alter_configs(rpc_, kResourceTopic, topic, wire, incremental, validate_only, std::move(done));
+}
+
+void RemoteController::alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes,
+                                            bool incremental, bool validate_only, Callback<TopicResult> done) {
+  std::vector<WireConfigChange> wire;
+  for (auto& c : changes) wire.push_back({std::move(c.key), static_cast<int8_t>(c.op), std::move(c.value)});
+  send_alter_configs(rpc_, kBrokerResourceType, resource, wire, incremental, validate_only, std::move(done));
 }
 
 void RemoteController::allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) {

@@ -77,6 +77,8 @@ class RemoteController final : public ControllerClient {
                          Callback<std::vector<TopicResult>> done) override;
   void alter_topic_configs(std::string topic, std::vector<ConfigChange> changes, bool incremental,
                            bool validate_only, Callback<TopicResult> done) override;
+  void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
+                            bool validate_only, Callback<TopicResult> done) override;
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done) override;
   void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) override;
   int32_t controller_id() const override;

@@ -66,6 +66,12 @@ class MetadataMachine final : public SimStateMachine {
         c.resource_name = it->first;
         c.name = rng.below(2) ? "retention.ms" : "max.message.bytes";
         if (rng.below(4) != 0) c.value = std::to_string(seq);
+        if (rng.below(2) == 0) {  // a dynamic broker config: the cluster default or one broker's
+          c.resource_type = kBrokerResourceType;
+          const int64_t broker = rng.below(4);
+          c.resource_name = broker == 0 ? "" : std::to_string(broker);
+          c.name = c.name == "retention.ms" ? "log.retention.ms" : "message.max.bytes";
+        }
         records.emplace_back(c);
         break;
       }
