@@ -65,6 +65,7 @@ struct Group {
   uint64_t record_start = 0;
   uint64_t end = 0;
   uint64_t epoch = 0;
+  size_t payload_bytes = 0;  // of its entries; set before it enters in_flight
   int buffer = -1;    // index into Impl::buffers while the group holds one
   bool done = false;  // guarded by Impl::mu: written and synced (or failed)
 };
@@ -72,8 +73,9 @@ struct Group {
 // Bound on queued entries, whatever their size (max_queued_bytes bounds their payload bytes).
 constexpr size_t kMaxQueuedEntries = 1u << 20;
 
-// A second group commit is formed while one is in flight only from at least this many queued
-// payload bytes (see worth_a_group_locked).
+// A second group commit is formed while a large one is in flight only from at least this many
+// queued payload bytes; while only small groups (less than this in all) are in flight, at once
+// (see worth_a_group_locked).
 constexpr size_t kSecondGroupMinBytes = 256u << 10;
 
 // Workers, aligned buffers and so group commits in flight (placed but not yet acknowledged).
@@ -176,12 +178,18 @@ struct BlockWal::Impl {
     return -1;
   }
   // REQUIRES mu held. Whether a free worker should form a group now: always when nothing is in
-  // flight (the latency path); while the other worker's group is in the device, only once enough
-  // is queued to be worth a device write of its own (else it waits for that group to finish and
-  // then takes everything queued meanwhile: group commits stay large under load).
+  // flight, or when what is in flight is small (the latency path: at a moderate rate an append
+  // that arrives during a small group's fdatasync gets its own write and fdatasync at once
+  // instead of waiting for that one to finish first, up to two syncs); while a large group is
+  // in the device (under load), only once enough is queued to be worth a device write of its own
+  // (else it waits for that group to finish and then takes everything queued meanwhile: group
+  // commits stay large under load).
   bool worth_a_group_locked() const {
     if (queue.empty() || !buffer_free_locked()) return false;
-    return in_flight.empty() || stopping || queued_bytes >= kSecondGroupMinBytes;
+    if (in_flight.empty() || stopping || queued_bytes >= kSecondGroupMinBytes) return true;
+    size_t in_flight_bytes = 0;
+    for (const auto& g : in_flight) in_flight_bytes += g->payload_bytes;
+    return in_flight_bytes < kSecondGroupMinBytes;
   }
   bool buffer_free_locked() const {
     for (int i = 0; i < kBuffers; ++i)
@@ -233,6 +241,7 @@ void BlockWal::Impl::run_worker() {
           queued_bytes -= payload_bytes;
           if (!batch.empty()) {
             g = std::make_shared<Group>();
+            g->payload_bytes = payload_bytes;
             g->buffer = take_buffer_locked();
             in_flight.push_back(g);  // placed in append order: place_mu is held until placement ends
           }
@@ -550,10 +559,10 @@ void BlockWal::append(Entry entry, AppendCallback done) {
       s.appends.fetch_add(1, std::memory_order_relaxed);
       s.append_bytes.fetch_add(entry.payload.size(), std::memory_order_relaxed);
       s.queue.push_back(Pending{std::move(entry), std::move(done)});
-      // Wake a worker only if this append lets one form a group: while a group is in the device
-      // and less than kSecondGroupMinBytes is queued, the workers wait for that group's
+      // Wake a worker only if this append lets one form a group: while a large group is in the
+      // device and less than kSecondGroupMinBytes is queued, the workers wait for that group's
       // acknowledgement (which wakes them), and waking one per append only to find it must wait
-      // again cost two context switches per append at moderate rates.
+      // again costs two context switches per append.
       wake = s.worth_a_group_locked();
     }
   }

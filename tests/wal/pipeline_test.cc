@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <random>
@@ -259,6 +260,95 @@ TEST_CASE("pipelined_acks_come_in_order_and_only_after_an_fdatasync_that_covers_
   CHECK(failures.load() == 0);
   auto again = open_ok(t.options(8 << 20));
   CHECK(again.recovered.size() == 45 + 200);
+}
+
+namespace {
+
+// A sync hook that holds every fdatasync until the test opens the gate, counting those started.
+struct HeldSyncs {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool gate_open = false;
+  int started = 0;
+  std::function<Status(bool)> hook() {
+    return [this](bool after) -> Status {
+      if (after) return {};
+      std::unique_lock lk(mu);
+      ++started;
+      cv.notify_all();
+      cv.wait(lk, [&] { return gate_open; });
+      return {};
+    };
+  }
+  bool wait_started(int n, std::chrono::milliseconds limit) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, limit, [&] { return started >= n; });
+  }
+  int started_now() {
+    std::lock_guard lk(mu);
+    return started;
+  }
+  void open() {
+    {
+      std::lock_guard lk(mu);
+      gate_open = true;
+    }
+    cv.notify_all();
+  }
+};
+
+}  // namespace
+
+// The latency path at a moderate rate: an append that arrives while a small group is in its
+// fdatasync does not wait for that sync (which could double its latency): the other worker writes
+// and syncs it at once. Acknowledgements still come in append order.
+TEST_CASE("an_append_arriving_during_a_small_groups_fdatasync_is_written_and_synced_at_once", "[wal]") {
+  TempWal t;
+  auto o = t.options(8 << 20);
+  HeldSyncs held;
+  o.sync_hook_for_test = held.hook();
+  auto opened = open_ok(o);
+  std::mutex ack_mu;
+  std::vector<int> acks;  // successful ones (Catch2 asserts only on the test thread)
+  auto append = [&](int n) {
+    opened.wal->append(entry_for(static_cast<uint64_t>(n), 1000), [&, n](Result<Position> r) {
+      std::lock_guard lk(ack_mu);
+      if (r.ok()) acks.push_back(n);
+    });
+  };
+  append(0);
+  REQUIRE(held.wait_started(1, std::chrono::seconds(10)));
+  append(1);  // group 0's fdatasync is held: this one goes to the device without waiting for it
+  CHECK(held.wait_started(2, std::chrono::seconds(10)));
+  CHECK(opened.wal->stats().records_written == 2);
+  CHECK(opened.wal->stats().end_offset == 0);  // nothing acknowledged while the syncs are held
+  held.open();
+  opened.wal->close();
+  CHECK(acks == std::vector<int>{0, 1});
+}
+
+// The throughput path: while a large group (at least 256 KiB) is in the device, small appends
+// wait for it and then go together as one group, so group commits stay large under load.
+TEST_CASE("small_appends_arriving_during_a_large_groups_fdatasync_wait_for_it_and_share_one_group", "[wal]") {
+  TempWal t;
+  auto o = t.options(8 << 20);
+  HeldSyncs held;
+  o.sync_hook_for_test = held.hook();
+  auto opened = open_ok(o);
+  std::atomic<int> acked{0};  // successful ones
+  auto count = [&](Result<Position> r) {
+    if (r.ok()) acked.fetch_add(1);
+  };
+  opened.wal->append(entry_for(0, 300000), count);
+  REQUIRE(held.wait_started(1, std::chrono::seconds(10)));
+  for (uint64_t n = 1; n <= 10; ++n) opened.wal->append(entry_for(n, 1000), count);
+  CHECK_FALSE(held.wait_started(2, std::chrono::milliseconds(200)));
+  CHECK(opened.wal->stats().records_written == 1);
+  held.open();
+  opened.wal->close();
+  CHECK(acked.load() == 11);
+  CHECK(held.started_now() == 2);  // the ten small appends: one group, one fdatasync
+  CHECK(opened.wal->stats().records_written == 2);
 }
 
 TEST_CASE("a_failed_fdatasync_fails_its_groups_and_everything_after_in_order_and_nothing_later_is_acked", "[wal]") {
