@@ -6,7 +6,9 @@
 // commit, places it in the ring (in append order: placement is serialized), frames, copies and
 // checksums it into a free buffer, writes it with one aligned pwrite and fdatasyncs. While one
 // worker waits for the device, the other prepares, writes and syncs the next group: copies
-// overlap I/O, and an append arriving during a sync does not wait for it (two syncs in flight).
+// overlap I/O, and an append arriving during a small group's sync does not wait for it (two
+// syncs in flight); while a large group (256 KiB or more) is in the device, the next group forms
+// only from 256 KiB queued, else after that group, so group commits stay large under load.
 // Groups are acknowledged in ring order once they and every group before them are done.
 //
 // Invariants:
