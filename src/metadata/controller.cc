@@ -130,7 +130,10 @@ Status Controller::start() {
     log::info("metadata", "removed the obsolete metadata.snapshot; replaying the whole log");
   }
   // Raft snapshots (at open, and when this follower installs the leader's): replace the state.
-  auto on_snapshot = [this](raft::SnapshotId id, const std::string& payload) { return install_snapshot(id, payload); };
+  // Decoded as it is read: the payload is never held whole beside the state.
+  auto on_snapshot = [this](raft::SnapshotId id, raft::SnapshotPayloadReader& payload) {
+    return install_snapshot(id, decode_snapshot([&](char* out, size_t max) { return payload.read(out, max); }, id.end_offset));
+  };
 
   auto node = raft::RaftNode::open(
       std::move(node_options), [this](raft::Offset offset, const std::string& data) { on_committed(offset, data); },
@@ -166,8 +169,7 @@ Status Controller::start() {
   return ok_status();
 }
 
-Status Controller::install_snapshot(raft::SnapshotId id, const std::string& payload) {
-  auto state = decode_snapshot(payload, id.end_offset);
+Status Controller::install_snapshot(raft::SnapshotId id, Result<MetadataState> state) {
   std::lock_guard lock(mu_);
   if (!state.ok()) {
     fatal_ = Error(state.error().code, "metadata snapshot at offset " + std::to_string(id.end_offset) + ": " +
@@ -185,7 +187,7 @@ Result<std::unique_ptr<Controller>> Controller::open_on(ControllerOptions option
   std::unique_ptr<Controller> controller(new Controller(std::move(options)));
   Controller* c = controller.get();
   auto log = make_log([c](raft::Offset offset, const std::string& data) { c->on_committed(offset, data); },
-                      [c](raft::SnapshotId id, const std::string& payload) { return c->install_snapshot(id, payload); });
+                      [c](raft::SnapshotId id, const std::string& payload) { return c->install_snapshot(id, decode_snapshot(payload, id.end_offset)); });
   if (!log.ok()) return log.take_error();
   c->node_ = std::move(log.value());
   {

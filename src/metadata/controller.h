@@ -262,7 +262,7 @@ class Controller final : public stream::StreamMetadata {
 
   explicit Controller(ControllerOptions options);
   Status start();
-  Status install_snapshot(raft::SnapshotId id, const std::string& payload);
+  Status install_snapshot(raft::SnapshotId id, Result<MetadataState> state);  // decoded (or why not)
   int64_t now() const { return options_.now_ms(); }
 
   // Node thread.

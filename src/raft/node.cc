@@ -1,5 +1,8 @@
 #include "raft/node.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 
 #include "common/log.h"
@@ -75,7 +78,7 @@ int64_t RaftNode::now_ms() const {
 Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listener listener,
                                                 SnapshotListener snapshot_listener) {
   std::unique_ptr<RaftNode> node(new RaftNode(std::move(options), std::move(listener), std::move(snapshot_listener)));
-  auto snapshots = FileSnapshotStore::open(node->options_.log_dir);
+  auto snapshots = FileSnapshotStore::open(node->options_.log_dir, node->options_.snapshot_retention);
   if (!snapshots.ok()) return snapshots.take_error();
   node->snapshots_ = std::move(snapshots.value());
   auto latest = node->snapshots_->latest();
@@ -93,9 +96,9 @@ Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listen
     if (!node->snapshot_listener_) {
       return Error(Errc::unsupported, node->options_.log_dir + " holds a snapshot but its owner cannot load one");
     }
-    auto payload = node->snapshots_->load(*latest);
+    auto payload = node->snapshots_->open_payload(*latest);
     if (!payload.ok()) return payload.take_error();
-    FLOE_TRY(node->snapshot_listener_(*latest, *payload));
+    FLOE_TRY(node->snapshot_listener_(*latest, **payload));
     node->options_.apply_from = std::max(node->options_.apply_from, latest->end_offset);
   }
   auto store = FileQuorumStateStore::open(node->options_.log_dir);
@@ -123,6 +126,7 @@ Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listen
     });
   }
   node->thread_ = std::thread([self = node.get()] { self->run(); });
+  node->writer_ = std::thread([self = node.get()] { self->write_snapshots(); });
   return node;
 }
 
@@ -170,17 +174,26 @@ void RaftNode::run() {
   for (;;) {
     std::deque<std::function<void()>> tasks;
     std::deque<std::pair<NodeId, RaftMessage>> inbound;
+    std::optional<std::pair<SnapshotId, Status>> written;
     {
       std::unique_lock lock(mu_);
       auto wait_ms = std::max<int64_t>(0, next_tick_ms - now_ms());
       cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stopping_ || !tasks_.empty() || !inbound_.empty(); });
+                   [&] { return stopping_ || !tasks_.empty() || !inbound_.empty() || write_done_; });
       if (stopping_) break;
       tasks.swap(tasks_);
       inbound.swap(inbound_);
+      written.swap(write_done_);
     }
     for (auto& [from, message] : inbound) replica_->handle(from, message, now_ms());
     for (auto& task : tasks) task();
+    if (written) snapshot_written(written->first, written->second);
+    if (now_ms() >= next_retention_ms_) {  // old snapshots age out (raft/snapshot_store.h)
+      next_retention_ms_ = now_ms() + 1000;
+      if (Status kept = snapshots_->apply_retention(); !kept.ok()) {
+        log::warn("raft", "snapshot retention: " + kept.error().to_string());
+      }
+    }
     // One tick per batch of work: the leader fsyncs everything proposed above at once (group
     // commit) and moves the high watermark.
     replica_->tick(now_ms());
@@ -204,25 +217,67 @@ void RaftNode::snapshot_here(Offset end_offset, std::string payload) {
 }
 
 void RaftNode::take_pending_snapshot() {
-  if (!pending_snapshot_) return;
+  if (!pending_snapshot_ || writing_snapshot_) return;  // one write at a time; the newest waits
   auto [end, payload] = std::move(*pending_snapshot_);
   pending_snapshot_.reset();
   if (end <= log_->start_offset() || end > applied_end_) return;
   SnapshotId id{end, log_->entry(end - 1).epoch};
-  auto saved = snapshots_->save(id, payload);
-  if (!saved.ok()) {
-    log::warn("raft", "snapshot at " + std::to_string(end) + " not saved: " + saved.error().to_string());
+  writing_snapshot_ = true;
+  std::lock_guard lock(mu_);
+  write_job_.emplace(id, std::move(payload));
+  writer_cv_.notify_one();
+}
+
+void RaftNode::write_snapshots() {
+  for (;;) {
+    std::pair<SnapshotId, std::string> job;
+    {
+      std::unique_lock lock(mu_);
+      writer_cv_.wait(lock, [&] { return writer_stopping_ || write_job_; });
+      if (writer_stopping_) return;  // a job not begun is dropped: the next open snapshots again
+      job = std::move(*write_job_);
+      write_job_.reset();
+    }
+    const SnapshotId id = job.first;
+    std::function<void()> hook;
+    if (options_.snapshot_write_hook) hook = [&] { options_.snapshot_write_hook(id); };
+    Status status = snapshots_->write_durable(id, job.second, hook);
+    job.second = std::string();  // the payload goes before the node thread hears of it
+    std::lock_guard lock(mu_);
+    write_done_.emplace(id, std::move(status));
+    cv_.notify_one();
+  }
+}
+
+void RaftNode::snapshot_written(SnapshotId id, const Status& status) {
+  writing_snapshot_ = false;
+  if (!status.ok()) {
+    log::warn("raft", "snapshot at " + std::to_string(id.end_offset) + " not saved: " + status.error().to_string());
     return;
   }
-  log_->advance_start(id);
+  ++snapshots_written_;
+  // A leader's snapshot installed meanwhile may have reset the log past (or away from) this one:
+  // then it describes nothing the log still holds, and the newer install stands.
+  auto snapshots = snapshots_->snapshots();
+  const bool listed = std::find(snapshots.begin(), snapshots.end(), id) != snapshots.end();
+  if (id.end_offset <= log_->start_offset() || id.end_offset > log_->end_offset() ||
+      log_->entry(id.end_offset - 1).epoch != id.epoch) {
+    if (!listed) ::unlink(snapshots_->path_of(id).c_str());
+    return;
+  }
+  if (Status added = snapshots_->add_written(id); !added.ok()) {
+    log::warn("raft", "snapshot at " + std::to_string(id.end_offset) + " not listed: " + added.error().to_string());
+    return;
+  }
+  log_->advance_start(id);  // durable: only now does the log below it go
 }
 
 void RaftNode::install_snapshot_from_log_start() {
   // The replica installed a snapshot from the leader: the log now starts past what we applied.
   auto latest = snapshots_->latest();
   FLOE_ASSERT_MSG(latest && latest->end_offset == log_->start_offset(), "log start without its snapshot");
-  auto payload = snapshots_->load(*latest);
-  Status status = payload.ok() ? (snapshot_listener_ ? snapshot_listener_(*latest, *payload)
+  auto payload = snapshots_->open_payload(*latest);
+  Status status = payload.ok() ? (snapshot_listener_ ? snapshot_listener_(*latest, **payload)
                                                      : Status(Error(Errc::unsupported, "no snapshot listener")))
                                : Status(payload.take_error());
   if (!status.ok()) {
@@ -276,6 +331,8 @@ void RaftNode::publish_status() {
   s.epoch_start_offset = replica_->epoch_start_offset();
   s.log_start = log_->start_offset();
   s.snapshots_installed = replica_->snapshots_installed();
+  s.snapshots_written = snapshots_written_;
+  s.snapshot_writing = writing_snapshot_;
   std::lock_guard lock(mu_);
   s.closed = status_.closed;
   status_ = s;
@@ -306,6 +363,12 @@ void RaftNode::close() {
   }
   if (options_.transport) options_.transport->stop();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    writer_stopping_ = true;  // a write under way finishes (durable or not, never half-visible)
+    writer_cv_.notify_one();
+  }
+  if (writer_.joinable()) writer_.join();
   std::lock_guard lock(mu_);
   status_.closed = true;
   status_cv_.notify_all();

@@ -16,10 +16,16 @@
 //      snapshot" — at open() with the newest snapshot in the log dir (before any entry; the log
 //      replays from its end), and on the node thread whenever a snapshot downloaded from the
 //      leader was installed (the follower was behind the leader's log start); entries then
-//      continue from the snapshot's end. The owner hands the node its own snapshots with
-//      snapshot_here(end_offset, payload) (state after every entry below end_offset, which must
-//      already be applied); the node stores it atomically (raft/snapshot_store.h) and then drops
-//      the log below it (raft/log_store.h), so memory and disk are bounded by what follows it.
+//      continue from the snapshot's end. The listener reads the payload incrementally
+//      (SnapshotPayloadReader, one batch at a time), so an install costs the decoded state plus
+//      one batch. The owner hands the node its own snapshots with snapshot_here(end_offset,
+//      payload) (state after every entry below end_offset, which must already be applied); a
+//      background writer thread stores it atomically (raft/snapshot_store.h: temp file, fsync,
+//      rename, directory fsync) while the node thread keeps ticking and answering, and only
+//      once it is durable does the node thread drop the log below it (raft/log_store.h), so
+//      memory and disk are bounded by what follows it. At most one snapshot is being written;
+//      one handed over meanwhile waits (a newer one replaces it). A crash at any point leaves
+//      the previous snapshot and the log under the new one intact.
 //  (3) post(fn) runs fn on the node thread, in order with proposals, inbound messages and ticks;
 //      fn may call propose_here() (the same as propose, without the hop). After close(), fn runs
 //      inline on the caller's thread and sees a closed node (propose fails at once).
@@ -55,11 +61,21 @@ struct RaftNodeOptions {
   int64_t tick_interval_ms = 10;
   Offset apply_from = 0;  // the first offset the listener needs
   size_t max_inbound_messages = 10000;  // beyond this, inbound messages are dropped (Raft retries)
+  SnapshotRetention snapshot_retention;  // which older snapshots stay (raft/snapshot_store.h)
+  // Tests: runs on the snapshot writer thread once a snapshot's temp file is written, before it
+  // is synced and renamed (a slow disk, or a crash mid-write).
+  std::function<void(SnapshotId)> snapshot_write_hook;
 };
 
 // The production ReplicatedLog (raft/replicated_log.h).
 class RaftNode final : public ReplicatedLog {
  public:
+  // "Replace your state with this snapshot" (the payload as given to snapshot_here, on whichever
+  // node took it, read incrementally: reading it to its end (0) also checks it is complete). An
+  // error at open fails open; at an install from the leader it stops the node (fail-stop).
+  // (ReplicatedLog's listener takes the payload whole; RaftNode never holds it whole.)
+  using SnapshotListener = std::function<Status(SnapshotId id, SnapshotPayloadReader& payload)>;
+
   // Opens the snapshots, log and quorum state in options.log_dir and starts the node thread.
   // A log dir holding a snapshot needs a snapshot listener (else Errc::unsupported). Snapshot
   // payloads are as given to snapshot_here, on whichever node took it.
@@ -82,9 +98,10 @@ class RaftNode final : public ReplicatedLog {
   // REQUIRES: on the node thread.
   Offset log_end_here() const override { return log_->end_offset(); }
   // REQUIRES: on the node thread (typically inside the listener, for the entry just delivered:
-  // end_offset = its offset + 1). Stored (and the log below it dropped) right after the current
-  // delivery round, if every entry below end_offset was delivered by then; a failure is logged
-  // and the log kept.
+  // end_offset = its offset + 1). Handed to the writer thread right after the current delivery
+  // round (or when the write in flight is done), if every entry below end_offset was delivered
+  // by then; the log below it is dropped once it is durable. A failure is logged and the log
+  // kept.
   void snapshot_here(Offset end_offset, std::string payload) override;
 
   // REQUIRES: on the node thread. The quorum as this node sees it (DescribeQuorum).
@@ -106,6 +123,8 @@ class RaftNode final : public ReplicatedLog {
   void run();
   void deliver_committed();
   void take_pending_snapshot();
+  void snapshot_written(SnapshotId id, const Status& status);
+  void write_snapshots();  // the writer thread
   void install_snapshot_from_log_start();
   void fail_pending(const std::string& why);
   void publish_status();
@@ -126,6 +145,9 @@ class RaftNode final : public ReplicatedLog {
   Epoch last_epoch_ = 0;
   Role last_role_ = Role::unattached;
   std::optional<std::pair<Offset, std::string>> pending_snapshot_;
+  bool writing_snapshot_ = false;  // a job is with the writer thread
+  int snapshots_written_ = 0;
+  int64_t next_retention_ms_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // tasks arrived (node thread waits)
@@ -135,6 +157,12 @@ class RaftNode final : public ReplicatedLog {
   NodeStatus status_;
   bool stopping_ = false;
   std::thread thread_;
+  // The snapshot writer (guarded by mu_): at most one job, and its result for the node thread.
+  std::condition_variable writer_cv_;
+  std::optional<std::pair<SnapshotId, std::string>> write_job_;
+  std::optional<std::pair<SnapshotId, Status>> write_done_;
+  bool writer_stopping_ = false;
+  std::thread writer_;
 };
 
 }  // namespace floe::raft

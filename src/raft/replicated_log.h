@@ -39,6 +39,8 @@ struct NodeStatus {
   Offset epoch_start_offset = 0;  // leader only
   Offset log_start = 0;  // the latest snapshot's end (0: none)
   int snapshots_installed = 0;  // downloaded from a leader since open
+  int snapshots_written = 0;  // own snapshots made durable since open (RaftNode)
+  bool snapshot_writing = false;  // one is being written right now (RaftNode)
   bool closed = false;
 };
 

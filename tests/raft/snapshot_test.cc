@@ -346,7 +346,12 @@ TEST_CASE("the_snapshot_store_checks_every_byte_and_installs_downloads_atomicall
   for (size_t pos = 0; pos < file.size(); pos += 5) REQUIRE((*store)->write_chunk(id, static_cast<int64_t>(pos), file.substr(pos, 5)).ok());
   REQUIRE((*store)->finish_download(id).ok());
   CHECK(*(*store)->load(id) == "payload-42");
-  // Only the newest two are kept; an unfinished download is cleaned up at open.
+  // Retention (here at most two files); an unfinished download is cleaned up at open.
+  SnapshotRetention two;
+  two.max_count = 2;
+  store->reset();
+  store = FileSnapshotStore::open(other.path, two);
+  REQUIRE(store.ok());
   REQUIRE((*store)->save(SnapshotId{50, 3}, "b").ok());
   REQUIRE((*store)->save(SnapshotId{60, 4}, "c").ok());
   CHECK((*store)->snapshots() == std::vector<SnapshotId>{{50, 3}, {60, 4}});
@@ -384,7 +389,7 @@ TEST_CASE("a_node_hands_its_owner_the_snapshot_at_open_and_replays_only_what_fol
     if (data == "5") self->snapshot_here(offset + 1, "state:" + std::to_string(applied.size()));
   };
   {
-    auto node = RaftNode::open(options, listener, [](SnapshotId, const std::string&) { return ok_status(); });
+    auto node = RaftNode::open(options, listener, [](SnapshotId, SnapshotPayloadReader&) { return ok_status(); });
     REQUIRE(node.ok());
     self = node->get();
     REQUIRE((*node)->wait_for(leading, 5000).ok());
@@ -400,8 +405,8 @@ TEST_CASE("a_node_hands_its_owner_the_snapshot_at_open_and_replays_only_what_fol
   std::vector<std::pair<SnapshotId, std::string>> loaded;
   applied.clear();
   {
-    auto node = RaftNode::open(options, listener, [&](SnapshotId id, const std::string& payload) {
-      loaded.emplace_back(id, payload);
+    auto node = RaftNode::open(options, listener, [&](SnapshotId id, SnapshotPayloadReader& payload) {
+      loaded.emplace_back(id, *payload.read_all());
       return ok_status();
     });
     REQUIRE(node.ok());
@@ -520,7 +525,7 @@ TEST_CASE("an_observer_over_tcp_catches_up_by_snapshot_and_the_leader_lists_it_i
   auto leader_listener = [&](Offset offset, const std::string&) {
     if (++delivered == 40) leader_self->snapshot_here(offset + 1, std::string(300, 'S') + std::to_string(offset + 1));
   };
-  auto leader = RaftNode::open(leader_options, leader_listener, [](SnapshotId, const std::string&) { return ok_status(); });
+  auto leader = RaftNode::open(leader_options, leader_listener, [](SnapshotId, SnapshotPayloadReader&) { return ok_status(); });
   REQUIRE(leader.ok());
   leader_self = leader->get();
   REQUIRE((*leader)->wait_for([](const NodeStatus& s) { return s.role == Role::leader; }, 5000).ok());
@@ -551,9 +556,9 @@ TEST_CASE("an_observer_over_tcp_catches_up_by_snapshot_and_the_leader_lists_it_i
         std::lock_guard lock(mu);
         entries.push_back(data);
       },
-      [&](SnapshotId id, const std::string& payload) {
+      [&](SnapshotId id, SnapshotPayloadReader& payload) {
         std::lock_guard lock(mu);
-        installed.emplace_back(id, payload);
+        installed.emplace_back(id, *payload.read_all());
         return ok_status();
       });
   REQUIRE(observer.ok());
