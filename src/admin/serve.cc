@@ -90,6 +90,8 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   for (const auto& v : voters) co.voters.push_back(raft::VoterAddress{v.id, v.host, v.port});
   co.default_num_partitions = cfg.get_int("num.partitions");
   co.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
+  co.snapshot_retention_ms = cfg.get_duration_ms("metadata.max.retention.ms");
+  co.snapshot_retention_bytes = cfg.get_size_bytes("metadata.max.retention.bytes");
   co.open_timeout_ms = 60000;  // the other voters may start later
   std::filesystem::create_directories(co.log_dir, ec);
   if (ec) return fail(err, "metadata.log.dir: cannot create '" + co.log_dir + "': " + ec.message());
@@ -183,6 +185,8 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
     co.voters.push_back(raft::VoterAddress{voters[0].id, voters[0].host, voters[0].port});
     co.default_num_partitions = cfg.get_int("num.partitions");
     co.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
+    co.snapshot_retention_ms = cfg.get_duration_ms("metadata.max.retention.ms");
+    co.snapshot_retention_bytes = cfg.get_size_bytes("metadata.max.retention.bytes");
     auto controller = metadata::Controller::open(co);
     if (!controller.ok()) return fail(err, "metadata.log.dir '" + co.log_dir + "': " + controller.error().message);
     meta = std::shared_ptr<metadata::Controller>(std::move(*controller));
@@ -199,6 +203,8 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
     ro.heartbeat_interval_ms = cfg.get_duration_ms("broker.heartbeat.interval.ms");
     ro.session_timeout_ms = cfg.get_duration_ms("broker.session.timeout.ms");
     ro.snapshot_interval_entries = cfg.get_int("metadata.log.max.snapshot.interval.entries");
+    ro.snapshot_retention_ms = cfg.get_duration_ms("metadata.max.retention.ms");
+    ro.snapshot_retention_bytes = cfg.get_size_bytes("metadata.max.retention.bytes");
     auto opened = metadata::RemoteController::open(ro);
     if (!opened.ok()) {
       return fail(err, "metadata quorum (controller.quorum.voters, metadata.log.dir '" + log_dir +

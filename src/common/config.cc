@@ -84,6 +84,13 @@ constexpr KeySpec kKeys[] = {
     {"metadata.log.max.snapshot.interval.entries", Type::integer, "1000", true, 1, kI32Max, "", Use::active,
      "A controller snapshots its metadata state every this many applied metadata log entries and "
      "drops the log below the snapshot; followers further behind catch up by FetchSnapshot."},
+    {"metadata.max.retention.bytes", Type::size_bytes, "104857600", true, 0, kI64Max, "", Use::active,
+     "Metadata snapshots older than the newest are deleted, oldest first, while all of them together "
+     "exceed this (the newest, and one a follower is fetching, always stay)."},
+    {"metadata.max.retention.ms", Type::duration_ms, "600000", true, 0, kI64Max, "", Use::active,
+     "A metadata snapshot older than the newest is deleted once its file is this old, unless a "
+     "follower fetched part of it within the last 60 s. floe drops the metadata log below each "
+     "snapshot at once, so this governs snapshots only (Kafka: 7 days, log segments too)."},
     {"node.id", Type::integer, "1", true, 0, kI32Max, "", Use::active,
      "This node's id, unique in the cluster; a controller's id must be in controller.quorum.voters."},
     {"num.io.threads", Type::integer, "8", true, 1, 256, "", Use::not_yet,

@@ -114,6 +114,8 @@ Status Controller::start() {
   raft::RaftNodeOptions node_options;
   node_options.log_dir = options_.log_dir;
   node_options.transport = options_.transport;
+  node_options.snapshot_retention.max_age_ms = options_.snapshot_retention_ms;
+  node_options.snapshot_retention.max_bytes = options_.snapshot_retention_bytes;
   node_options.config.node_id = options_.node_id.value();
   for (const auto& voter : options_.voters) node_options.config.voters.push_back(voter.id);
   if (node_options.config.voters.empty()) node_options.config.voters.push_back(options_.node_id.value());

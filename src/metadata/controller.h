@@ -163,6 +163,8 @@ struct ControllerOptions {
   std::function<int64_t()> now_ms;  // wall clock (object expiry/destroy times); default: system clock
   int64_t open_timeout_ms = 15000;
   int64_t snapshot_interval_entries = 1000;
+  int64_t snapshot_retention_ms = 600000;           // metadata.max.retention.ms
+  int64_t snapshot_retention_bytes = 104857600;     // metadata.max.retention.bytes
   int64_t broker_session_timeout_ms = 9000;  // broker.session.timeout.ms
   // How often the leader looks for expired broker sessions; <= 0: never (tests call
   // check_broker_sessions themselves).

@@ -537,6 +537,8 @@ Status RemoteController::start() {
   co.transport = transport_.get();
   co.open_timeout_ms = options_.open_timeout_ms;
   co.snapshot_interval_entries = options_.snapshot_interval_entries;
+  co.snapshot_retention_ms = options_.snapshot_retention_ms;
+  co.snapshot_retention_bytes = options_.snapshot_retention_bytes;
   auto local = Controller::open(co);
   if (!local.ok()) return local.take_error();
   local_ = std::move(*local);

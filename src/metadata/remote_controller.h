@@ -55,6 +55,8 @@ struct RemoteControllerOptions {
   size_t max_queued_requests = 10000;
   size_t max_response_bytes = 64u << 20;
   int64_t snapshot_interval_entries = 1000;  // metadata.log.max.snapshot.interval.entries (local replica)
+  int64_t snapshot_retention_ms = 600000;       // metadata.max.retention.ms (local replica)
+  int64_t snapshot_retention_bytes = 104857600; // metadata.max.retention.bytes (local replica)
   int64_t heartbeat_interval_ms = 2000;     // broker.heartbeat.interval.ms
   int64_t session_timeout_ms = 9000;        // broker.session.timeout.ms
 };
