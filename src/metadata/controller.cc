@@ -231,6 +231,11 @@ StreamTable Controller::streams() const {
   return committed_.streams;
 }
 
+MetadataState Controller::committed_state() const {
+  std::lock_guard lock(mu_);
+  return committed_;
+}
+
 std::optional<ObjectMeta> Controller::object(ObjectId id) const {
   std::lock_guard lock(mu_);
   auto it = committed_.streams.objects.find(id);

@@ -252,6 +252,8 @@ class Controller final : public stream::StreamMetadata {
 
   // For tests and tools: a copy of the committed stream/object table.
   StreamTable streams() const;
+  // For tests: a copy of the whole committed state (the controller simulation compares it).
+  MetadataState committed_state() const;
   std::optional<stream::ObjectMeta> object(ObjectId id) const;
 
  private:

@@ -40,7 +40,8 @@ struct Simulation::Node {
   RaftConfig config;
   Offset applied = 0;
   Epoch last_leader_epoch_checked = 0;
-  std::unique_ptr<SimStateMachine> machine;  // with options.state_machine
+  std::unique_ptr<SimStateMachine> machine;  // with options.state_machine (not hosted)
+  std::unique_ptr<SimLog> hosted;  // hosted mode: the owner's log, while the replica is up
 };
 
 class SimIo final : public RaftIo {
@@ -75,7 +76,7 @@ Simulation::Simulation(uint64_t seed, SimOptions options)
     node->config.max_snapshot_chunk_bytes = options_.snapshot_chunk_bytes;
     node->config.observer_forget_ms = 2000;
     node->io = std::make_unique<SimIo>(*this, id, rng_.next());
-    if (options_.state_machine) node->machine = options_.state_machine();
+    if (options_.state_machine && !options_.host) node->machine = options_.state_machine();
     node->log.set_observer([this](Offset offset, const LogEntry& entry, Epoch previous_epoch) {
       auto key = std::make_pair(offset, entry.epoch);
       auto [it, inserted] = entries_seen_.emplace(key, std::make_pair(entry, previous_epoch));
@@ -90,9 +91,27 @@ Simulation::Simulation(uint64_t seed, SimOptions options)
     n->replica = std::make_unique<RaftReplica>(n->config, *n->io, n->log, n->store, now_ms_, &n->snapshots);
   }
   if (options_.state_machine) reference_ = options_.state_machine();
+  FLOE_ASSERT_MSG(!options_.host || reference_, "hosted mode needs a reference state machine");
+  if (options_.host) {
+    for (auto& n : nodes_) start_owner(*n);
+  }
 }
 
-Simulation::~Simulation() = default;
+void Simulation::start_owner(Node& n) {
+  n.hosted = std::make_unique<SimLog>(*this, n.id);
+  n.hosted->last_epoch_ = n.replica->epoch();
+  n.hosted->last_role_ = n.replica->role();
+  if (Status s = options_.host->start(n.id, *n.hosted); !s.ok()) {
+    fail("node " + std::to_string(n.id) + ": its owner did not start: " + s.error().to_string());
+  }
+}
+
+Simulation::~Simulation() {
+  // Owners hold their SimLogs: they go first (the host outlives the simulation).
+  for (auto& n : nodes_) {
+    if (n->hosted) options_.host->stop(n->id);
+  }
+}
 
 void Simulation::fail(std::string message) {
   if (!failure_) {
@@ -136,7 +155,11 @@ void Simulation::send(NodeId from, NodeId to, RaftMessage message) {
 
 void Simulation::crash(Node& n) {
   if (!n.replica) return;
-  if (n.replica) stats_.snapshots_installed += n.replica->snapshots_installed();
+  if (n.hosted) {
+    options_.host->stop(n.id);  // the owner goes first: its log fails what is pending
+    n.hosted.reset();
+  }
+  stats_.snapshots_installed += n.replica->snapshots_installed();
   n.replica.reset();
   n.log.crash();
   n.snapshots.crash();
@@ -149,6 +172,7 @@ void Simulation::crash(Node& n) {
 void Simulation::restart(Node& n) {
   if (n.replica) return;
   n.replica = std::make_unique<RaftReplica>(n.config, *n.io, n.log, n.store, now_ms_, &n.snapshots);
+  if (options_.host) start_owner(n);
   digest(2000 + static_cast<uint64_t>(n.id));
 }
 
@@ -225,13 +249,17 @@ bool Simulation::step(int64_t until_ms, bool chaos) {
     next_tick_ms_ += options_.tick_ms;
     if (chaos) {
       chaos_tick();
-      if (rng_.chance_per_million(options_.propose_ppm)) propose_to_leader();
+      if (rng_.chance_per_million(options_.propose_ppm)) {
+        if (options_.host) options_.host->act(rng_, now_ms_);
+        else propose_to_leader();
+      }
     }
     for (auto& n : nodes_) {
+      if (n->hosted) n->hosted->run_tasks();  // as RaftNode: the tasks, then one tick
       if (n->replica) n->replica->tick(now_ms_);
     }
     for (auto& n : nodes_) {
-      if (rng_.chance_per_million(options_.snapshot_ppm)) take_snapshot(*n);
+      if (!options_.host && rng_.chance_per_million(options_.snapshot_ppm)) take_snapshot(*n);
     }
   }
   ++stats_.steps;
@@ -265,6 +293,7 @@ void Simulation::check_after_step() {
       }
     }
     if (r.high_watermark() > n->log.end_offset()) fail("high watermark beyond log end");
+    bool restored_now = false;
     if (n->applied < n->log.start_offset()) {
       // Its state is now a snapshot (its own, reloaded after a restart, or the leader's).
       Offset start = n->log.start_offset();
@@ -283,6 +312,18 @@ void Simulation::check_after_step() {
         // The machine is replaced by the snapshot; it must be the reference state at that offset.
         Status restored = n->machine->restore(*content);
         same = restored.ok() && n->machine->fingerprint() == reference_fingerprint_[static_cast<size_t>(start - 1)];
+      } else if (same && n->hosted) {
+        // RaftNode's contract: the owner is told to replace its state (at open, or an install).
+        n->hosted->pending_snapshot_.reset();
+        Status restored = n->hosted->snapshot_listener_ ? n->hosted->snapshot_listener_(*latest, *content)
+                                                        : Status(Error(Errc::unsupported, "no snapshot listener"));
+        same = restored.ok() &&
+               options_.host->fingerprint(n->id) == reference_fingerprint_[static_cast<size_t>(start - 1)];
+        if (!restored.ok()) {
+          fail("state machine: node " + std::to_string(n->id) + " cannot load the snapshot at " +
+               std::to_string(start) + ": " + restored.error().to_string());
+          return;
+        }
       } else if (same) {
         same = *content == snapshot_content(start);
       }
@@ -292,7 +333,9 @@ void Simulation::check_after_step() {
         return;
       }
       n->applied = start;
+      restored_now = true;
     }
+    const Offset applied_before = n->applied;
     // Apply committed entries in order; the first replica to commit an offset defines it.
     for (Offset o = n->applied; o < r.high_watermark(); ++o) {
       const LogEntry& entry = n->log.entry(o);
@@ -333,9 +376,31 @@ void Simulation::check_after_step() {
                std::to_string(o));
           return;
         }
+      } else if (n->hosted) {
+        if (!entry.control) {
+          ++stats_.machine_applies;
+          if (n->hosted->listener_) n->hosted->listener_(o, entry.data);
+        }
+        n->applied = o + 1;  // the owner may ask for a snapshot of what it applied so far
+        if (options_.host->fingerprint(n->id) != reference_fingerprint_[index]) {
+          fail("state machine safety: node " + std::to_string(n->id) + "'s owner has a different state after offset " +
+               std::to_string(o));
+          return;
+        }
       }
     }
+    const bool delivered = applied_before < r.high_watermark() || restored_now;
     n->applied = std::max(n->applied, r.high_watermark());
+    if (n->hosted) {
+      deliver_hosted(*n);
+      if (failure_) return;
+      if (delivered) {
+        if (auto why = options_.host->check(n->id)) {
+          fail("node " + std::to_string(n->id) + ": " + *why);
+          return;
+        }
+      }
+    }
   }
   // A proposal is acknowledged to its client once its leader, still leading that epoch, has
   // committed it; the committed entry must be exactly what was proposed.
@@ -377,8 +442,11 @@ std::optional<std::string> Simulation::run() {
     if (r.role() == Role::leader && (!leader || r.epoch() > leader->replica->epoch())) leader = n.get();
   }
   if (!leader) return "liveness: no leader " + std::to_string(options_.heal_ms) + "ms after healing; nodes:" + describe_nodes();
+  // Hosted: the reference machine makes it (no owner acts any more; it must apply on top of
+  // whatever the owners still had in flight).
+  SimStateMachine* final_maker = leader->machine ? leader->machine.get() : options_.host ? reference_.get() : nullptr;
   const std::string final_data =
-      leader->machine ? leader->machine->next_proposal(static_cast<uint64_t>(++proposal_seq_), rng_) : "final";
+      final_maker ? final_maker->next_proposal(static_cast<uint64_t>(++proposal_seq_), rng_) : "final";
   auto final_offset = leader->replica->propose(final_data, now_ms_);
   if (!final_offset.ok()) return "liveness: leader refused the final proposal: " + final_offset.error().to_string();
   while (!failure_ && step(heal_end_ms + 3000, false)) {
@@ -397,6 +465,156 @@ std::optional<std::string> Simulation::run() {
   stats_.committed_entries = committed_.size();
   for (auto& n : nodes_) stats_.snapshots_installed += n->replica->snapshots_installed();
   return std::nullopt;
+}
+
+// Hosted mode, after node n's deliveries of a step (RaftNode::deliver_committed's order): store
+// the owner's snapshot, fail its proposals when leadership of their epoch is over, then
+// acknowledge the committed ones.
+void Simulation::deliver_hosted(Node& n) {
+  SimLog& log = *n.hosted;
+  RaftReplica& r = *n.replica;
+  if (log.pending_snapshot_) {
+    auto [end, payload] = std::move(*log.pending_snapshot_);
+    log.pending_snapshot_.reset();
+    if (end > n.log.start_offset() && end <= n.applied && end <= n.log.durable_end_offset()) {
+      SnapshotId id{end, n.log.entry(end - 1).epoch};
+      n.snapshots.save(id, payload);
+      n.log.advance_start(id);
+      ++stats_.owner_snapshots;
+      digest(5000 + static_cast<uint64_t>(n.id));
+    }
+  }
+  if (r.epoch() != log.last_epoch_ || (log.last_role_ == Role::leader && r.role() != Role::leader)) {
+    log.last_epoch_ = r.epoch();
+    log.fail_pending("not the leader (leadership changed)");
+  }
+  log.last_role_ = r.role();
+  while (!log.pending_.empty() && log.pending_.begin()->first < n.applied) {
+    auto node = log.pending_.extract(log.pending_.begin());
+    Offset offset = node.key();
+    SimLog::Pending& p = node.mapped();
+    if (p.epoch != r.epoch() || r.role() != Role::leader) {
+      fail("hosted: a proposal of epoch " + std::to_string(p.epoch) + " outlived its leadership");
+      return;
+    }
+    size_t index = static_cast<size_t>(offset);
+    if (index >= committed_.size() || committed_[index].entry != LogEntry{p.epoch, false, p.data}) {
+      fail("acknowledged proposal at offset " + std::to_string(offset) + " (node " + std::to_string(n.id) +
+           ") is not the committed entry there");
+      return;
+    }
+    ++stats_.acked_proposals;
+    p.done(offset);
+  }
+}
+
+SimLog::~SimLog() { close(); }
+
+void SimLog::attach(Listener listener, SnapshotListener snapshot_listener) {
+  listener_ = std::move(listener);
+  snapshot_listener_ = std::move(snapshot_listener);
+}
+
+std::unique_ptr<ReplicatedLog> SimLog::handle() {
+  class Handle final : public ReplicatedLog {
+   public:
+    explicit Handle(SimLog& log) : log_(log) {}
+    void post(std::function<void()> task) override { log_.post(std::move(task)); }
+    void propose_here(std::string data, ProposeCallback done) override { log_.propose_here(std::move(data), std::move(done)); }
+    Role role_here() const override { return log_.role_here(); }
+    Epoch epoch_here() const override { return log_.epoch_here(); }
+    Offset applied_end_here() const override { return log_.applied_end_here(); }
+    Offset log_end_here() const override { return log_.log_end_here(); }
+    void snapshot_here(Offset end_offset, std::string payload) override { log_.snapshot_here(end_offset, std::move(payload)); }
+    QuorumDescription describe_quorum_here() const override { return log_.describe_quorum_here(); }
+    NodeStatus status() const override { return log_.status(); }
+    void close() override { log_.close(); }
+
+   private:
+    SimLog& log_;
+  };
+  return std::make_unique<Handle>(*this);
+}
+
+int64_t SimLog::now_ms() const { return sim_.now_ms_; }
+
+void SimLog::post(std::function<void()> task) {
+  if (closed_) {
+    task();
+    return;
+  }
+  tasks_.push_back(std::move(task));
+}
+
+void SimLog::run_tasks() {
+  auto tasks = std::move(tasks_);
+  tasks_.clear();
+  for (auto& task : tasks) task();
+}
+
+void SimLog::propose_here(std::string data, ProposeCallback done) {
+  if (closed_) {
+    done(Error(Errc::internal, "metadata node closed"));
+    return;
+  }
+  RaftReplica& r = *sim_.node(id_).replica;
+  auto offset = r.propose(data, sim_.now_ms_);
+  if (!offset.ok()) {
+    done(offset.error().code == Errc::too_large ? offset.take_error() : Error(Errc::internal, "not the leader"));
+    return;
+  }
+  pending_.emplace(*offset, Pending{r.epoch(), std::move(data), std::move(done)});
+}
+
+Role SimLog::role_here() const { return sim_.node(id_).replica->role(); }
+Epoch SimLog::epoch_here() const { return sim_.node(id_).replica->epoch(); }
+Offset SimLog::applied_end_here() const { return sim_.node(id_).applied; }
+Offset SimLog::log_end_here() const { return sim_.node(id_).log.end_offset(); }
+
+void SimLog::snapshot_here(Offset end_offset, std::string payload) {
+  pending_snapshot_.emplace(end_offset, std::move(payload));
+}
+
+QuorumDescription SimLog::describe_quorum_here() const {
+  const RaftReplica& r = *sim_.node(id_).replica;
+  QuorumDescription d;
+  d.self_id = r.node_id();
+  d.role = r.role();
+  d.leader_id = r.leader_id();
+  d.epoch = r.epoch();
+  d.high_watermark = r.high_watermark();
+  for (NodeId id : r.voters()) d.voters.push_back(QuorumReplicaState{id, -1, -1, -1});
+  return d;
+}
+
+NodeStatus SimLog::status() const {
+  const auto& n = sim_.node(id_);
+  const RaftReplica& r = *n.replica;
+  NodeStatus s;
+  s.role = r.role();
+  s.epoch = r.epoch();
+  s.leader_id = r.leader_id();
+  s.high_watermark = r.high_watermark();
+  s.applied_end = n.applied;
+  s.log_end = n.log.end_offset();
+  s.epoch_start_offset = r.epoch_start_offset();
+  s.log_start = n.log.start_offset();
+  s.snapshots_installed = r.snapshots_installed();
+  s.closed = closed_;
+  return s;
+}
+
+void SimLog::fail_pending(const std::string& why) {
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [offset, p] : pending) p.done(Error(Errc::internal, why));
+}
+
+void SimLog::close() {
+  if (closed_) return;
+  closed_ = true;
+  run_tasks();  // as RaftNode: tasks still queued run against a closed log
+  fail_pending("metadata node closed");
 }
 
 }  // namespace floe::raft::sim

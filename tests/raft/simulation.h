@@ -24,6 +24,14 @@
 // applies its committed non-control entries to its own machine, snapshots carry the machine's
 // bytes, and after every apply and every snapshot load the replica's state must equal a
 // reference machine fed the committed entries in order (checked by fingerprint).
+// Hosted mode (SimOptions::host): each replica instead runs a real OWNER of a ReplicatedLog
+// (raft/replicated_log.h) — the metadata controller — on a SimLog over the simulated replica: the
+// owner proposes through it (propose_here; its tasks run at the node's ticks), the simulator
+// delivers committed entries and snapshots to the owner's listeners (the RaftNode contract:
+// in order, exactly once, callbacks after the listener, errors on leadership change) and stores
+// the snapshots the owner takes (snapshot_here). The reference machine (SimOptions::state_machine)
+// is still fed the committed entries, and after every delivery the owner's fingerprint must equal
+// the reference's; every acknowledged proposal must be the committed entry at its offset.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +44,7 @@
 
 #include "raft/memory_log.h"
 #include "raft/replica.h"
+#include "raft/replicated_log.h"
 
 namespace floe::raft::sim {
 
@@ -70,6 +79,26 @@ class SimStateMachine {
   virtual std::string fingerprint() const = 0;                // equal states <=> equal strings
 };
 
+class SimLog;
+
+// The test's side of hosted mode: builds and destroys the owners, calls their APIs, checks them.
+class SimHost {
+ public:
+  virtual ~SimHost() = default;
+  // Node `id` (re)started: build its owner over `log` (valid until stop(id)); the owner hands its
+  // listeners to log.attach (Controller::open_on does, through a LogFactory).
+  virtual Status start(NodeId id, SimLog& log) = 0;
+  // Node `id` crashes: destroy its owner (while its replica still exists).
+  virtual void stop(NodeId id) = 0;
+  // The chaos phase chose to act at this tick: call the owners' APIs (on any live node).
+  virtual void act(Rng& rng, int64_t now_ms) = 0;
+  // The owner's applied state, comparable with the reference machine's fingerprint().
+  virtual std::string fingerprint(NodeId id) const = 0;
+  // After node `id`'s owner applied entries or a snapshot: the first violated invariant (of its
+  // state or of what its callbacks reported), if any.
+  virtual std::optional<std::string> check(NodeId id) = 0;
+};
+
 struct SimOptions {
   int voters = 3;
   bool observer = false;
@@ -89,6 +118,10 @@ struct SimOptions {
   int64_t snapshot_ppm = 0;  // per tick per live node: snapshot what it applied
   int32_t snapshot_chunk_bytes = 7;
   std::function<std::unique_ptr<SimStateMachine>()> state_machine;  // empty: the digest only
+  // Hosted mode (needs state_machine for the reference; the replicas get no machine): the test's
+  // host, not owned, outliving the Simulation. Owners take their own snapshots: snapshot_ppm is
+  // unused.
+  SimHost* host = nullptr;
   static SimOptions for_seed(uint64_t seed);
 };
 
@@ -103,6 +136,7 @@ struct SimStats {
   int snapshots_installed = 0;  // downloaded from a leader
   uint64_t trace_digest = 0;  // order-sensitive hash of every event, for the replay test
   uint64_t machine_applies = 0;  // entries applied to replicas' state machines (with one)
+  uint64_t owner_snapshots = 0;  // hosted mode: snapshots the owners took (snapshot_here)
 };
 
 class Simulation {
@@ -133,6 +167,7 @@ class Simulation {
     std::string data;
   };
   friend class SimIo;
+  friend class SimLog;
 
   void send(NodeId from, NodeId to, RaftMessage message);
   bool step(int64_t until_ms, bool chaos);
@@ -141,6 +176,8 @@ class Simulation {
   void restart(Node& node);
   void propose_to_leader();
   void take_snapshot(Node& node);
+  void deliver_hosted(Node& node);
+  void start_owner(Node& node);
   std::string snapshot_content(Offset end_offset) const;
   void check_after_step();
   void fail(std::string message);
@@ -170,6 +207,52 @@ class Simulation {
   int proposal_seq_ = 0;
   std::optional<std::string> failure_;
   SimStats stats_;
+};
+
+// A ReplicatedLog over one incarnation of a simulated replica (hosted mode). Single-threaded:
+// everything runs inside Simulation steps ("the node thread").
+class SimLog final : public ReplicatedLog {
+ public:
+  SimLog(Simulation& sim, NodeId id) : sim_(sim), id_(id) {}
+  ~SimLog() override;
+  // Installs the owner's listeners (before anything is delivered).
+  void attach(Listener listener, SnapshotListener snapshot_listener);
+  // A ReplicatedLog forwarding here, for an owner that takes ownership of its log (the owner must
+  // be destroyed before this SimLog: SimHost::stop).
+  std::unique_ptr<ReplicatedLog> handle();
+  int64_t now_ms() const;
+
+  void post(std::function<void()> task) override;
+  void propose_here(std::string data, ProposeCallback done) override;
+  Role role_here() const override;
+  Epoch epoch_here() const override;
+  Offset applied_end_here() const override;
+  Offset log_end_here() const override;
+  void snapshot_here(Offset end_offset, std::string payload) override;
+  QuorumDescription describe_quorum_here() const override;
+  NodeStatus status() const override;
+  void close() override;
+
+ private:
+  friend class Simulation;
+  struct Pending {
+    Epoch epoch;
+    std::string data;
+    ProposeCallback done;
+  };
+  void run_tasks();
+  void fail_pending(const std::string& why);
+
+  Simulation& sim_;
+  NodeId id_;
+  Listener listener_;
+  SnapshotListener snapshot_listener_;
+  std::vector<std::function<void()>> tasks_;
+  std::map<Offset, Pending> pending_;
+  std::optional<std::pair<Offset, std::string>> pending_snapshot_;
+  Epoch last_epoch_ = 0;
+  Role last_role_ = Role::unattached;
+  bool closed_ = false;
 };
 
 }  // namespace floe::raft::sim
