@@ -306,12 +306,26 @@ void Controller::propose(std::vector<MetadataRecord> records, std::function<void
   // An error delivered inline means the entry was never appended: the working state holds
   // records the log never will, so it is dropped (rebuilt from the committed state later).
   auto appending = std::make_shared<bool>(true);
-  node_->propose_here(std::move(data), [this, done = std::move(done), appending](Result<raft::Offset> r) {
+  auto in_flight = std::make_shared<InFlight>();
+  last_proposal_ = in_flight;
+  node_->propose_here(std::move(data), [this, done = std::move(done), appending, in_flight](Result<raft::Offset> r) {
     if (*appending && !r.ok()) working_.reset();
-    if (r.ok()) done(ok_status());
-    else done(r.error());
+    Status status = r.ok() ? ok_status() : Status(r.error());
+    done(status);
+    in_flight->resolved = true;
+    in_flight->status = status;
+    auto waiters = std::move(in_flight->waiters);
+    for (auto& waiter : waiters) waiter(status);
   });
   *appending = false;
+}
+
+void Controller::after_in_flight(std::function<void(Status)> then) {
+  if (!last_proposal_ || last_proposal_->resolved) {
+    then(ok_status());
+    return;
+  }
+  last_proposal_->waiters.push_back(std::move(then));
 }
 
 template <typename T>
@@ -324,7 +338,17 @@ void Controller::write(std::function<Result<T>(Batch&)> plan, Callback<T> done) 
     Batch batch{*working_, {}};
     auto result = plan(batch);
     if (batch.records.empty()) {
-      done(std::move(result));
+      // Nothing to write, but the answer was read from the working state: it may rest on this
+      // leader's proposals still in flight (a retried registration or commit, a heartbeat of a
+      // broker being unfenced). Success only once they committed (Kafka does the same).
+      if (!result.ok()) {
+        done(std::move(result));
+        return;
+      }
+      after_in_flight([done = std::move(done), result = std::move(result)](Status s) mutable {
+        if (s.ok()) done(std::move(result));
+        else done(s.take_error());
+      });
       return;
     }
     if (!result.ok()) {

@@ -12,7 +12,8 @@
 //  3. once the entry is committed (fsynced; on a quorum) the node's listener applies it to the
 //     COMMITTED state, publishes a new MetadataImage, and only then the callback runs.
 // So everything a callback reports as success is durable and visible in image() / the stream
-// reads. On leadership loss (or a proposal that could not be appended) the working state is
+// reads. A write that finds nothing to write (a retry, a heartbeat changing nothing) still read
+// the working state: it reports success only once this leader's proposals in flight committed. On leadership loss (or a proposal that could not be appended) the working state is
 // dropped and rebuilt from the committed state once nothing is in flight.
 // Reads (image(), describe_stream, list_*) come from the committed state, on the caller's thread.
 // Snapshots: every snapshot_interval_entries applied entries the committed state becomes a Raft
@@ -274,6 +275,9 @@ class Controller final : public stream::StreamMetadata {
   void write(std::function<Result<T>(Batch&)> plan, Callback<T> done);
   bool ensure_working();
   void propose(std::vector<MetadataRecord> records, std::function<void(Status)> done);
+  // Runs `then` once every proposal made so far is resolved: ok when the latest committed (so all
+  // before it did), its error otherwise; at once when nothing is in flight.
+  void after_in_flight(std::function<void(Status)> then);
   void on_committed(raft::Offset offset, const std::string& data);
   void maybe_snapshot(raft::Offset offset);
   Uuid random_uuid();
@@ -307,6 +311,12 @@ class Controller final : public stream::StreamMetadata {
 
   // Node-thread only.
   std::optional<MetadataState> working_;
+  struct InFlight {
+    bool resolved = false;
+    Status status;
+    std::vector<std::function<void(Status)>> waiters;
+  };
+  std::shared_ptr<InFlight> last_proposal_;  // the latest proposal (its waiters: after_in_flight)
   raft::Epoch working_epoch_ = 0;
   int64_t entries_since_snapshot_ = 0;
   std::mt19937_64 rng_;
