@@ -102,8 +102,11 @@ bool parse_args(int argc, char** argv, bool produce, Args* a) {
 }
 
 // The topic's partition count, creating the topic through Metadata if the broker allows it.
-Result<int32_t> partition_count(KafkaConnection& c, const std::string& topic) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
+// Waits up to wait_ms for every partition to have a leader (a broker that just started may still
+// be opening its partitions, reading them back from the object store), as Kafka clients retry.
+Result<int32_t> partition_count(KafkaConnection& c, const std::string& topic, int64_t wait_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  for (int attempt = 0; attempt == 0 || std::chrono::steady_clock::now() < deadline; ++attempt) {
     protocol::MetadataRequest req;
     req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{{Uuid{}, topic, {}}};
     req.allow_auto_topic_creation = true;
@@ -120,7 +123,8 @@ Result<int32_t> partition_count(KafkaConnection& c, const std::string& topic) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return Error{Errc::timeout, "topic " + topic + " has no available partitions"};
+  return Error{Errc::timeout, "topic " + topic + " has no available partitions after " +
+                                  std::to_string(wait_ms) + " ms"};
 }
 
 }  // namespace
@@ -131,7 +135,7 @@ int run_perf_produce(int argc, char** argv) {
   auto conn = KafkaConnection::connect(a.bootstrap);
   if (!conn.ok()) return std::fprintf(stderr, "floe perf produce: %s\n", conn.error().message.c_str()), 1;
   auto& c = **conn;
-  auto partitions = partition_count(c, a.topic);
+  auto partitions = partition_count(c, a.topic, a.timeout_ms);
   if (!partitions.ok()) return std::fprintf(stderr, "floe perf produce: %s\n", partitions.error().message.c_str()), 1;
 
   // One template batch (the broker assigns offsets; the payload is random, incompressible).
@@ -264,7 +268,7 @@ int run_perf_consume(int argc, char** argv) {
   auto conn = KafkaConnection::connect(a.bootstrap);
   if (!conn.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", conn.error().message.c_str()), 1;
   auto& c = **conn;
-  auto partitions = partition_count(c, a.topic);
+  auto partitions = partition_count(c, a.topic, a.timeout_ms);
   if (!partitions.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", partitions.error().message.c_str()), 1;
   std::vector<int64_t> offsets(static_cast<size_t>(*partitions), 0);
   {

@@ -53,7 +53,7 @@ start
 out=$("$floe" perf produce --bootstrap 127.0.0.1:$port --topic s3data --records 20000 --record-size 300 2>/dev/null)
 grep -q "^20000 records sent.*; 0 partition errors" <<<"$out" || fail "produce: $out"
 echo "ok: 20000 records (6 MB) produced with the data bucket in S3"
-out=$("$floe" perf consume --bootstrap 127.0.0.1:$port --topic s3data --records 20000 --timeout-ms 10000 2>/dev/null)
+out=$("$floe" perf consume --bootstrap 127.0.0.1:$port --topic s3data --records 20000 --timeout-ms 10000 2>&1)
 grep -q "^20000 records consumed" <<<"$out" || fail "consume while serving: $out"
 echo "ok: consumed while serving"
 stop
@@ -62,7 +62,7 @@ stop
 # Everything was uploaded at shutdown: the WAL can go, the data is in S3.
 rm -f "$tmp/data/wal"
 start
-out=$("$floe" perf consume --bootstrap 127.0.0.1:$port --topic s3data --records 20000 --timeout-ms 10000 2>/dev/null)
+out=$("$floe" perf consume --bootstrap 127.0.0.1:$port --topic s3data --records 20000 --timeout-ms 10000 2>&1)
 grep -q "^20000 records consumed" <<<"$out" || fail "consume after restart without the WAL: $out"
 echo "ok: after a restart with the WAL deleted, all 20000 records are read back from S3"
 stop
