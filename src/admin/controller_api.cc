@@ -31,6 +31,7 @@ constexpr ControllerApi::Served kServed[] = {
     {37, 0, p::CreatePartitionsRequest::kHighestVersion},           // CreatePartitions
     {44, 0, p::IncrementalAlterConfigsRequest::kHighestVersion},    // IncrementalAlterConfigs
     {55, 0, p::DescribeQuorumRequest::kHighestVersion},             // DescribeQuorum
+    {57, 0, p::UpdateFeaturesRequest::kHighestVersion},             // UpdateFeatures
     {62, 0, p::BrokerRegistrationRequest::kHighestVersion},         // BrokerRegistration
     {63, 0, p::BrokerHeartbeatRequest::kHighestVersion},            // BrokerHeartbeat
     {67, 0, p::AllocateProducerIdsRequest::kHighestVersion},        // AllocateProducerIds
@@ -450,6 +451,15 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
       response.error_code = rpc::kNotController;
       return call->reply(response);
     }
+    // Kafka's rule: a broker that cannot run at a finalized feature level may not register.
+    std::map<std::string, metadata::FeatureRange> ranges;
+    for (const auto& f : req->features) ranges[f.name] = {f.min_supported_version, f.max_supported_version};
+    if (auto refusal = metadata::registration_feature_error(*c->image(), ranges)) {
+      log::warn("controller", "broker " + std::to_string(req->broker_id) + ": " + *refusal);
+      p::BrokerRegistrationResponse response;
+      response.error_code = p::kerr::kUnsupportedVersion;
+      return call->reply(response);
+    }
     return c->register_broker(std::move(reg), [call, c](Result<metadata::BrokerRegistrationReply> r) {
       p::BrokerRegistrationResponse response;
       if (!r.ok()) {
@@ -492,6 +502,26 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
       }
       call->reply(response);
     });
+  }
+
+  if (api == p::UpdateFeaturesRequest::kApiKey) {
+    auto req = decode_request<p::UpdateFeaturesRequest>(*call);
+    if (!req) return;
+    const int16_t version = call->version();
+    auto updates = metadata::feature_updates_of(*req, version);
+    auto finish = [call, c, version, updates](Result<std::vector<metadata::FeatureUpdateResult>> r) {
+      std::vector<metadata::FeatureUpdateResult> results;
+      if (r.ok()) {
+        results = std::move(*r);
+      } else {
+        for (const auto& u : updates) results.push_back({u.feature, topic_error_code(r.error()), r.error().message});
+      }
+      auto response = metadata::update_features_response(results, version);
+      if (c && r.ok()) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->update_features(std::move(updates), req->validate_only, finish);
   }
 
   if (api == p::AllocateProducerIdsRequest::kApiKey) {

@@ -46,6 +46,7 @@ constexpr SupportedApi kSupported[] = {
     {42, 0, 2},   // DeleteGroups
     {44, 0, 1},   // IncrementalAlterConfigs
     {47, 0, 0},   // OffsetDelete
+    {57, 0, 2},   // UpdateFeatures
     {60, 0, 1},   // DescribeCluster
 };
 
@@ -400,6 +401,7 @@ void Broker::dispatch(std::shared_ptr<Call> call) {
     case 35: return handle_describe_log_dirs(std::move(call));
     case 37: return handle_create_partitions(std::move(call));
     case 44: return handle_incremental_alter_configs(std::move(call));
+    case 57: return handle_update_features(std::move(call));
     case 60: return handle_describe_cluster(std::move(call));
     default:
       if (is_group_api(call->api_key())) return handle_group_api(std::move(call));

@@ -150,6 +150,7 @@ class Broker final : public net::RequestHandler {
   template <typename Request, typename Response, typename ToChanges>
   void alter_configs(std::shared_ptr<Call> call, bool incremental, ToChanges to_changes);
   void handle_describe_cluster(std::shared_ptr<Call> call);
+  void handle_update_features(std::shared_ptr<Call> call);
   void handle_describe_log_dirs(std::shared_ptr<Call> call);
   // handlers_data.cc
   void handle_produce(std::shared_ptr<Call> call);

@@ -1,5 +1,5 @@
 // Cluster and admin APIs: ApiVersions, Metadata, CreateTopics, DeleteTopics, CreatePartitions,
-// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, DescribeLogDirs.
+// DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, UpdateFeatures, DescribeCluster, DescribeLogDirs.
 #include <limits>
 #include <map>
 
@@ -7,6 +7,7 @@
 #include "broker/call.h"
 #include "common/config.h"
 #include "metadata/broker_config.h"
+#include "metadata/features.h"
 #include "metadata/topic_config.h"
 #include "protocol/messages.h"
 
@@ -54,6 +55,16 @@ void Broker::handle_api_versions(std::shared_ptr<Call> call) {
   }
   // v3+ bodies carry the client's software name/version; not needed beyond validation.
   if (!decode_request<protocol::ApiVersionsRequest>(*call)) return;
+  if (call->version() >= 3) {
+    // Feature levels (metadata/features.h): floe's ranges, the cluster's finalized levels and the
+    // metadata offset they hold at.
+    for (const auto& [name, range] : metadata::supported_features()) {
+      resp.supported_features.push_back({name, range.min_level, range.max_level, {}});
+    }
+    auto image = controller_.image();
+    for (const auto& [name, level] : image->features) resp.finalized_features.push_back({name, level, level, {}});
+    resp.finalized_features_epoch = image->features.empty() ? -1 : image->offset;
+  }
   call->reply(resp);
 }
 
@@ -505,6 +516,25 @@ void Broker::handle_incremental_alter_configs(std::shared_ptr<Call> call) {
         }
         return true;
       });
+}
+
+void Broker::handle_update_features(std::shared_ptr<Call> call) {
+  auto req = decode_request<protocol::UpdateFeaturesRequest>(*call);
+  if (!req) return;
+  const int16_t version = call->version();
+  auto updates = metadata::feature_updates_of(*req, version);
+  controller_.update_features(updates, req->validate_only,
+                              [call, version, updates](Result<std::vector<metadata::FeatureUpdateResult>> r) {
+                                std::vector<metadata::FeatureUpdateResult> results;
+                                if (r.ok()) {
+                                  results = std::move(*r);
+                                } else {
+                                  for (const auto& u : updates) {
+                                    results.push_back({u.feature, kerr::kUnknownServerError, r.error().message});
+                                  }
+                                }
+                                call->reply(metadata::update_features_response(results, version));
+                              });
 }
 
 void Broker::handle_describe_cluster(std::shared_ptr<Call> call) {

@@ -154,7 +154,7 @@ Status Controller::start() {
     std::lock_guard lock(mu_);
     FLOE_TRY(fatal_);
   }
-  if (image()->cluster_id.empty() && alone) {
+  if ((image()->cluster_id.empty() || !initial_feature_records(*image()).empty()) && alone) {
     auto r = stream::meta_wait<Done>([&](auto cb) {
       write<Done>(
           [this](Batch& batch) -> Result<Done> {
@@ -162,6 +162,8 @@ Status Controller::start() {
               Uuid id = random_uuid();
               batch.emit(protocol::FloeClusterRecord{base64url(id), {}});
             }
+            // floe's feature levels (metadata.version), with the cluster id on the first start.
+            for (auto& r : initial_feature_records(batch.state.image)) batch.emit(std::move(r));
             return Done{};
           },
           cb);
@@ -649,6 +651,24 @@ void Controller::alter_broker_configs(std::string resource, std::vector<BrokerCo
       [done = std::move(done), resource](Result<TopicResult> r) {
         if (r.ok()) done(std::move(r));
         else done(topic_error(resource, ke::kNotController, r.error().message));
+      });
+}
+
+void Controller::update_features(std::vector<FeatureUpdate> updates, bool validate_only,
+                                 Callback<std::vector<FeatureUpdateResult>> done) {
+  write<std::vector<FeatureUpdateResult>>(
+      [updates, validate_only](Batch& batch) -> Result<std::vector<FeatureUpdateResult>> {
+        FeaturePlan plan = plan_feature_updates(batch.state.image, updates);
+        if (!validate_only) {
+          for (auto& r : plan.records) batch.emit(std::move(r));
+        }
+        return plan.results;
+      },
+      [done = std::move(done), updates](Result<std::vector<FeatureUpdateResult>> r) {
+        if (r.ok()) return done(std::move(r));
+        std::vector<FeatureUpdateResult> out;
+        for (const auto& u : updates) out.push_back({u.feature, ke::kNotController, r.error().message});
+        done(std::move(out));
       });
 }
 

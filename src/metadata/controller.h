@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "metadata/broker_config.h"
+#include "metadata/features.h"
 #include "metadata/image.h"
 #include "protocol/errors.h"
 #include "metadata/topic_config.h"
@@ -209,6 +210,9 @@ class Controller final : public stream::StreamMetadata {
   // the result's name is the resource.
   void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
                             bool validate_only, Callback<TopicResult> done);
+  // UpdateFeatures (metadata/features.h): all or nothing; one result per update, in order.
+  void update_features(std::vector<FeatureUpdate> updates, bool validate_only,
+                       Callback<std::vector<FeatureUpdateResult>> done);
   void register_broker(BrokerRegistration registration, Callback<BrokerRegistrationReply> done);
   // LEGACY form (callers written before heartbeats existed): registers the broker UNFENCED and
   // exempt from session expiry on this leader (soft state: a new leader gives it a normal session,

@@ -39,6 +39,9 @@ class ControllerClient : public stream::StreamMetadata {
   // Dynamic broker configs (metadata/broker_config.h): resource "" or "<id>".
   virtual void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
                                     bool validate_only, Callback<TopicResult> done) = 0;
+  // UpdateFeatures (metadata/features.h).
+  virtual void update_features(std::vector<FeatureUpdate> updates, bool validate_only,
+                               Callback<std::vector<FeatureUpdateResult>> done) = 0;
   virtual void register_broker(BrokerRegistration registration, Callback<stream::Done> done) = 0;
   virtual void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) = 0;
 
@@ -72,6 +75,10 @@ class LocalControllerClient final : public ControllerClient {
   void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
                             bool validate_only, Callback<TopicResult> done) override {
     c_->alter_broker_configs(std::move(resource), std::move(changes), incremental, validate_only, std::move(done));
+  }
+  void update_features(std::vector<FeatureUpdate> updates, bool validate_only,
+                       Callback<std::vector<FeatureUpdateResult>> done) override {
+    c_->update_features(std::move(updates), validate_only, std::move(done));
   }
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done) override {
     c_->register_broker(std::move(registration), std::move(done));

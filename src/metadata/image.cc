@@ -44,7 +44,7 @@ const TopicImage* MetadataImage::topic(const Uuid& id) const {
 bool MetadataImage::same_content(const MetadataImage& other) const {
   return cluster_id == other.cluster_id && topics == other.topics && topic_names == other.topic_names &&
          brokers == other.brokers && next_producer_id == other.next_producer_id &&
-         broker_configs == other.broker_configs;
+         broker_configs == other.broker_configs && features == other.features;
 }
 
 bool same_streams(const StreamTable& a, const StreamTable& b) {
@@ -206,6 +206,12 @@ Status MetadataState::apply(const MetadataRecord& record) {
             }
             return ok_status();
           },
+          [&](const protocol::FeatureLevelRecord& r) -> Status {
+            if (r.name.empty() || r.feature_level < 0) return contradiction("feature level record");
+            if (r.feature_level == 0) image.features.erase(r.name);
+            else image.features[r.name] = r.feature_level;
+            return ok_status();
+          },
           [&](const protocol::ProducerIdsRecord& r) -> Status {
             if (r.next_producer_id < image.next_producer_id) return contradiction("producer ids move backwards");
             image.next_producer_id = r.next_producer_id;
@@ -290,6 +296,8 @@ Status MetadataState::apply(const MetadataRecord& record) {
 
 std::vector<MetadataRecord> MetadataState::to_records() const {
   std::vector<MetadataRecord> out;
+  // Kafka's snapshots begin with the feature levels (metadata.version says how to read the rest).
+  for (const auto& [name, level] : image.features) out.push_back(protocol::FeatureLevelRecord{name, level, {}});
   if (!image.cluster_id.empty()) out.push_back(protocol::FloeClusterRecord{image.cluster_id, {}});
   out.push_back(counters_record());
   if (image.next_producer_id > 0) {

@@ -86,6 +86,8 @@ class MetadataImage {
   // Dynamic broker configs (metadata/broker_config.h) by resource name: "" the cluster-wide
   // default, "<id>" one broker. Only explicitly set keys; no empty inner map.
   std::map<std::string, std::map<std::string, std::string>> broker_configs;
+  // Finalized feature levels (FeatureLevelRecord, metadata/features.h); level 0 is never kept.
+  std::map<std::string, int16_t> features;
 
   const TopicImage* topic(std::string_view name) const;
   const TopicImage* topic(const Uuid& id) const;

@@ -2,7 +2,7 @@
 //
 // A Raft entry holds one RecordBatch, applied atomically. Records reuse the generated KRaft codecs
 // where they fit (TopicRecord, RemoveTopicRecord, ConfigRecord, RegisterBrokerRecord,
-// ProducerIdsRecord, FenceBrokerRecord, UnfenceBrokerRecord, BrokerRegistrationChangeRecord,
+// ProducerIdsRecord, FeatureLevelRecord, FenceBrokerRecord, UnfenceBrokerRecord, BrokerRegistrationChangeRecord,
 // PartitionChangeRecord) and floe's own generated records for what Kafka has no record for (cluster
 // id, partition -> stream, streams, objects, id counters: src/protocol/schemas/Floe*.json,
 // apiKeys 1000+). floe's own records are upserts of an entity's whole state, so a snapshot is
@@ -23,6 +23,7 @@
 
 #include "protocol/generated/broker_registration_change_record.h"
 #include "protocol/generated/config_record.h"
+#include "protocol/generated/feature_level_record.h"
 #include "protocol/generated/fence_broker_record.h"
 #include "protocol/generated/floe_cluster_record.h"
 #include "protocol/generated/floe_id_counters_record.h"
@@ -47,7 +48,8 @@ using MetadataRecord =
                  protocol::FloeStreamRecord, protocol::FloeRemoveStreamRecord,
                  protocol::FloeObjectRecord, protocol::FloeRemoveObjectRecord,
                  protocol::FloeIdCountersRecord, protocol::FenceBrokerRecord, protocol::UnfenceBrokerRecord,
-                 protocol::BrokerRegistrationChangeRecord, protocol::PartitionChangeRecord>;
+                 protocol::BrokerRegistrationChangeRecord, protocol::PartitionChangeRecord,
+                 protocol::FeatureLevelRecord>;
 
 inline constexpr uint8_t kBatchFormat = 1;
 inline constexpr int8_t kTopicResourceType = 2;  // ConfigRecord.ResourceType for topics (Kafka's)

@@ -46,6 +46,7 @@ constexpr int16_t kAlterConfigsVersion = 2;
 constexpr int16_t kBrokerRegistrationVersion = 0;
 constexpr int16_t kBrokerHeartbeatVersion = 0;
 constexpr int16_t kAllocateProducerIdsVersion = 0;
+constexpr int16_t kUpdateFeaturesVersion = 1;  // per-feature results
 constexpr int8_t kResourceTopic = 2;
 
 }  // namespace
@@ -734,6 +735,41 @@ void RemoteController::alter_broker_configs(std::string resource, std::vector<Br
   std::vector<WireConfigChange> wire;
   for (auto& c : changes) wire.push_back({std::move(c.key), static_cast<int8_t>(c.op), std::move(c.value)});
   send_alter_configs(rpc_, kBrokerResourceType, resource, wire, incremental, validate_only, std::move(done));
+}
+
+void RemoteController::update_features(std::vector<FeatureUpdate> updates, bool validate_only,
+                                       Callback<std::vector<FeatureUpdateResult>> done) {
+  p::UpdateFeaturesRequest req;
+  req.validate_only = validate_only;
+  for (const auto& u : updates) {
+    auto& key = req.feature_updates.emplace_back();
+    key.feature = u.feature;
+    key.max_version_level = u.level;
+    key.upgrade_type = static_cast<int8_t>(u.type);
+  }
+  send<p::UpdateFeaturesResponse>(
+      rpc_, req, kUpdateFeaturesVersion, [done, updates](Result<p::UpdateFeaturesResponse> r) {
+        std::vector<FeatureUpdateResult> out;
+        for (const auto& u : updates) {
+          FeatureUpdateResult result{u.feature, 0, ""};
+          if (!r.ok()) {
+            result.error_code = r.error().code == Errc::timeout ? kafka_errors::kRequestTimedOut
+                                                                : kafka_errors::kUnknownServerError;
+            result.error_message = r.error().message;
+          } else if (r->error_code != 0) {
+            result.error_code = r->error_code;
+            result.error_message = r->error_message.value_or("");
+          } else {
+            for (const auto& f : r->results) {
+              if (f.feature != u.feature) continue;
+              result.error_code = f.error_code;
+              result.error_message = f.error_message.value_or("");
+            }
+          }
+          out.push_back(std::move(result));
+        }
+        done(std::move(out));
+      });
 }
 
 void RemoteController::allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) {

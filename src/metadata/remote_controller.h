@@ -81,6 +81,8 @@ class RemoteController final : public ControllerClient {
                            bool validate_only, Callback<TopicResult> done) override;
   void alter_broker_configs(std::string resource, std::vector<BrokerConfigChange> changes, bool incremental,
                             bool validate_only, Callback<TopicResult> done) override;
+  void update_features(std::vector<FeatureUpdate> updates, bool validate_only,
+                       Callback<std::vector<FeatureUpdateResult>> done) override;
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done) override;
   void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) override;
   int32_t controller_id() const override;

@@ -15,9 +15,13 @@ Promises checked, on one combined broker,controller node:
     dynamically"), an unknown key is INVALID_CONFIG, validate_only writes nothing (APPEND/SUBTRACT
     and IncrementalAlterConfigs are unit-tested: these client versions do not send them);
   - the dynamic configs survive a restart;
+  - feature levels: ApiVersions v3 lists metadata.version as supported and finalized (the first
+    start committed it); UpdateFeatures v1 to a level floe does not support is
+    INVALID_UPDATE_VERSION, to the finalized level is accepted (raw requests: no client here sends
+    them);
 and on a cluster (a controller-only node and a broker following it as an observer):
   - an alter of the cluster default sent to the broker is forwarded to the controller quorum and
-    the broker's topics show it as DYNAMIC_DEFAULT_BROKER_CONFIG.
+    the broker's topics show it as DYNAMIC_DEFAULT_BROKER_CONFIG; UpdateFeatures is forwarded too.
 Bounded: well under 60 s.
 """
 
@@ -177,6 +181,63 @@ def survives_restart():
                "after restart: %s %s" % (entry.value, entry.source))
 
 
+def _uvarint(data, pos):
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _compact(text):
+    raw = text.encode()
+    return bytes([len(raw) + 1]) + raw
+
+
+def _call(bootstrap, frame):
+    import socket
+    host, port = bootstrap.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(frame)
+        return lib.recv_frame(sock)
+
+
+def update_features(level, bootstrap=None):
+    """UpdateFeatures v1 of metadata.version: (top-level error, the feature's error, its message)."""
+    import struct
+    body = struct.pack(">i", 15000) + b"\x02" + _compact("metadata.version") + struct.pack(">hb", level, 1) + b"\x00"
+    body += b"\x00" + b"\x00"  # validate_only=false, tagged fields
+    resp = _call(bootstrap or broker.bootstrap, lib.kafka_request(57, 1, 7, body, flexible=True))
+    pos = 4 + 1 + 4  # correlation id, header tagged fields, throttle
+    (top,) = struct.unpack_from(">h", resp, pos)
+    pos += 2
+    n, pos = _uvarint(resp, pos)
+    pos += max(n - 1, 0)
+    count, pos = _uvarint(resp, pos)
+    lib.expect(count - 1 == 1, "UpdateFeatures answered %d results" % (count - 1))
+    n, pos = _uvarint(resp, pos)
+    pos += n - 1
+    (code,) = struct.unpack_from(">h", resp, pos)
+    pos += 2
+    n, pos = _uvarint(resp, pos)
+    message = resp[pos:pos + n - 1].decode() if n else None
+    return top, code, message
+
+
+def feature_levels():
+    body = _compact("floe-it") + _compact("1") + b"\x00"
+    resp = _call(broker.bootstrap, lib.kafka_request(18, 3, 5, body, flexible=True))
+    lib.expect(resp.count(b"metadata.version") == 2,
+               "ApiVersions v3 should list metadata.version as supported and finalized: %r" % resp[-80:])
+    top, code, message = update_features(99)
+    lib.expect(top == 0 and code == 95, "metadata.version 99: %s %s %s (want INVALID_UPDATE_VERSION)" % (top, code, message))
+    top, code, message = update_features(7)
+    lib.expect(top == 0 and code == 0, "metadata.version 7 (the finalized level): %s %s %s" % (top, code, message))
+
+
 class ControllerNode(lib.Broker):
     """A controller-only node (process.roles=controller)."""
 
@@ -241,6 +302,10 @@ def forwarded_from_a_broker_of_a_remote_quorum():
                    "on the broker: %s %s" % (entry.value, entry.source))
         code, message = kp_alter("2", {"num.io.threads": "4"}, bootstrap=node.bootstrap)
         lib.expect(code == INVALID_REQUEST, "forwarded static key: %s %s" % (code, message))
+        top, code, message = update_features(99, bootstrap=node.bootstrap)
+        lib.expect(top == 0 and code == 95, "forwarded UpdateFeatures 99: %s %s %s" % (top, code, message))
+        top, code, message = update_features(7, bootstrap=node.bootstrap)
+        lib.expect(top == 0 and code == 0, "forwarded UpdateFeatures 7: %s %s %s" % (top, code, message))
     finally:
         node.kill()
         controller.kill()
@@ -255,6 +320,7 @@ try:
     results.check("per-broker message.max.bytes limits produce", per_broker_message_max_bytes_limits_produce)
     results.check("static keys, unknown keys, bad values, validate_only", refusals_like_kafka)
     results.check("dynamic broker configs survive a restart", survives_restart)
+    results.check("feature levels: ApiVersions v3 and UpdateFeatures", feature_levels)
     results.check("a broker of a remote quorum forwards broker config alters", forwarded_from_a_broker_of_a_remote_quorum)
 finally:
     broker.kill()

@@ -73,6 +73,10 @@ class MetadataMachine final : public SimStateMachine {
           c.name = c.name == "retention.ms" ? "log.retention.ms" : "message.max.bytes";
         }
         records.emplace_back(c);
+        if (rng.below(4) == 0) {  // a feature level change (level 0 removes the feature)
+          records.emplace_back(protocol::FeatureLevelRecord{rng.below(2) ? "metadata.version" : "x.version",
+                                                            static_cast<int16_t>(rng.below(8)), {}});
+        }
         break;
       }
       case 2: {

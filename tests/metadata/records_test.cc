@@ -40,7 +40,8 @@ std::vector<MetadataRecord> one_of_each() {
           protocol::FenceBrokerRecord{1, 12, {}},
           protocol::UnfenceBrokerRecord{1, 12, {}},
           protocol::BrokerRegistrationChangeRecord{1, 12, 0, 1, {}, {}},
-          change};
+          change,
+          protocol::FeatureLevelRecord{"metadata.version", 7, {}}};
 }
 }  // namespace
 
