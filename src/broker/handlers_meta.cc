@@ -350,6 +350,8 @@ int8_t kafka_config_type(const config::KeySpec& spec) {
 }
 }  // namespace
 
+constexpr size_t kMaxDescribedConfigResources = 1000;
+
 void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
   auto req = decode_request<protocol::DescribeConfigsRequest>(*call);
   if (!req) return;
@@ -357,11 +359,21 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
   const int16_t v = call->version();
   const std::string self = std::to_string(options_.node_id.value());
   protocol::DescribeConfigsResponse resp;
+  size_t described = 0;
   for (const auto& res : req->resources) {
     protocol::DescribeConfigsResponse::DescribeConfigsResult out;
     out.resource_type = res.resource_type;
     out.resource_name = res.resource_name;
     out.error_message = std::nullopt;
+    // A resource of a few request bytes expands to ~100 configs with documentation: the number
+    // described per request is bounded, so one small request cannot ask for a huge answer.
+    if (++described > kMaxDescribedConfigResources) {
+      out.error_code = kerr::kInvalidRequest;
+      out.error_message = "at most " + std::to_string(kMaxDescribedConfigResources) +
+                          " resources are described per request";
+      resp.results.push_back(std::move(out));
+      continue;
+    }
     auto wanted = [&](std::string_view key) {
       if (!res.configuration_keys.has_value() || res.configuration_keys->empty()) return true;
       for (const auto& k : *res.configuration_keys) {
@@ -369,12 +381,14 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
       }
       return false;
     };
+    // sensitive: the value may hold credentials; as Kafka does for passwords, it is never sent.
     auto add = [&](const std::string& name, const metadata::EffectiveConfig& e, bool read_only, int8_t type,
-                   std::string_view doc) {
+                   std::string_view doc, bool sensitive = false) {
       if (!wanted(name)) return;
       protocol::DescribeConfigsResponse::DescribeConfigsResourceResult c;
       c.name = name;
-      c.value = e.value;
+      c.value = sensitive ? std::nullopt : std::optional<std::string>(e.value);
+      c.is_sensitive = sensitive;
       c.read_only = read_only;
       c.is_default = e.source == metadata::ConfigSource::default_value;
       c.config_source = static_cast<int8_t>(e.source);
@@ -382,7 +396,10 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
       if (v >= 3 && req->include_documentation) c.documentation = std::string(doc);
       else c.documentation = std::nullopt;
       if (req->include_synonyms && v >= 1) {
-        for (const auto& s : e.synonyms) c.synonyms.push_back({s.name, s.value, static_cast<int8_t>(s.source), {}});
+        for (const auto& s : e.synonyms) {
+          c.synonyms.push_back({s.name, sensitive ? std::nullopt : std::optional<std::string>(s.value),
+                                static_cast<int8_t>(s.source), {}});
+        }
       }
       out.configs.push_back(std::move(c));
     };
@@ -416,7 +433,7 @@ void Broker::handle_describe_configs(std::shared_ptr<Call> call) {
           auto e = metadata::effective_broker_config(*image, spec.name, broker, options_.static_configs);
           if (!e) continue;
           add(std::string(spec.name), *e, metadata::find_dynamic_broker_key(spec.name) == nullptr,
-              kafka_config_type(spec), spec.doc);
+              kafka_config_type(spec), spec.doc, config::is_sensitive(spec));
         }
       }
     } else {

@@ -323,7 +323,7 @@ std::string expectation(const KeySpec& k) {
 // Checks text against the key's type and bounds. The error message is complete except for origin.
 Status validate(const KeySpec& k, std::string_view text) {
   auto fail = [&](std::string_view why) {
-    const bool secret_bearing = k.type == Type::bucket_list || k.type == Type::wal_uri;
+    const bool secret_bearing = is_sensitive(k);
     std::string msg = quote(k.name) + " must be " + expectation(k) + ", got " +
                       quote(secret_bearing ? redact_bucket_uri(text) : std::string(text));
     if (!why.empty()) msg += " (" + std::string(why) + ")";
@@ -499,6 +499,8 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\f'; }
 }  // namespace
 
 std::span<const KeySpec> all_keys() { return kKeys; }
+
+bool is_sensitive(const KeySpec& spec) { return spec.type == Type::bucket_list || spec.type == Type::wal_uri; }
 
 const KeySpec* find_key(std::string_view name) {
   auto it = std::lower_bound(std::begin(kKeys), std::end(kKeys), name,
@@ -846,7 +848,7 @@ std::string Config::summary() const {
         continue;
       }
       if (set_pass) out << "# from " << it->second.origin << "\n";
-      const bool secret_bearing = k.type == Type::bucket_list || k.type == Type::wal_uri;
+      const bool secret_bearing = is_sensitive(k);
       out << k.name << "=" << escape_value(secret_bearing ? redact_bucket_uri(it->second.text) : it->second.text) << "\n";
     }
   }

@@ -67,6 +67,9 @@ struct KeySpec {
 };
 
 std::span<const KeySpec> all_keys();                  // sorted by name
+// Keys whose values may carry credentials (bucket URIs with accessKey/secretKey/sessionToken):
+// printed redacted, never answered to clients (DescribeConfigs: value null, is_sensitive).
+bool is_sensitive(const KeySpec& spec);
 const KeySpec* find_key(std::string_view name);       // nullptr if unknown
 std::string_view type_name(Type type);                // "int", "size", ... as shown to users
 std::string_view use_name(Use use);                   // "yes", "not yet", "ignored"

@@ -45,7 +45,11 @@ INVALID_REQUEST = 42
 DAY_MS = 24 * 3600 * 1000
 
 results = lib.Results("test_broker_configs")
-broker = lib.Broker(overrides={"log.retention.hours": "100", "node.id": "1"})
+# s3.ops.buckets (not used yet, so nothing connects to it) carries credentials in its URI: they
+# must never reach a client.
+SECRET = "TOPSECRETREVIEW4"
+OPS_BUCKET = "0@s3://ops?region=us-east-1&endpoint=http://127.0.0.1:9&accessKey=AKIDREVIEW4&secretKey=" + SECRET
+broker = lib.Broker(overrides={"log.retention.hours": "100", "node.id": "1", "s3.ops.buckets": OPS_BUCKET})
 
 
 _admins = {}
@@ -105,6 +109,10 @@ def describe_broker_kafka_python():
     lib.expect(mmb[3] == 5 and mmb[2] is False, "message.max.bytes: %s (want DEFAULT_CONFIG, writable)" % (mmb,))
     roles = entries["process.roles"]
     lib.expect(roles[2] is True, "process.roles is static yet not read-only: %s" % (roles,))
+    ops = entries["s3.ops.buckets"]
+    lib.expect(ops[1] is None and ops[4] is True, "s3.ops.buckets (credentials) is shown: %s" % (ops,))
+    lib.expect(SECRET not in repr(resp) and "AKIDREVIEW4" not in repr(resp),
+               "a bucket URI's credentials reached the client")
 
 
 def cluster_default_retention_reaches_topics():
