@@ -30,6 +30,8 @@ constexpr ControllerApi::Served kServed[] = {
     {33, 0, p::AlterConfigsRequest::kHighestVersion},               // AlterConfigs
     {37, 0, p::CreatePartitionsRequest::kHighestVersion},           // CreatePartitions
     {44, 0, p::IncrementalAlterConfigsRequest::kHighestVersion},    // IncrementalAlterConfigs
+    {45, 0, p::AlterPartitionReassignmentsRequest::kHighestVersion},  // AlterPartitionReassignments
+    {46, 0, p::ListPartitionReassignmentsRequest::kHighestVersion},   // ListPartitionReassignments
     {55, 0, p::DescribeQuorumRequest::kHighestVersion},             // DescribeQuorum
     {57, 0, p::UpdateFeaturesRequest::kHighestVersion},             // UpdateFeatures
     {62, 0, p::BrokerRegistrationRequest::kHighestVersion},         // BrokerRegistration
@@ -95,6 +97,20 @@ void put_status(Response& response, const Status& status, int64_t offset) {
 
 // The placeholder answer of a Controller that does not implement broker sessions yet.
 
+// ListPartitionReassignments: the moves in progress in this node's committed state (a node
+// without its controller attached answers NOT_CONTROLLER).
+void list_reassignments(const std::shared_ptr<KafkaCall>& call, const std::shared_ptr<metadata::Controller>& c) {
+  auto req = decode_request<p::ListPartitionReassignmentsRequest>(*call);
+  if (!req) return;
+  if (!c) {
+    p::ListPartitionReassignmentsResponse response;
+    response.error_code = rpc::kNotController;
+    response.error_message = "not the controller";
+    return call->reply(response);
+  }
+  call->reply(metadata::list_reassignments_response(c->list_partition_reassignments(metadata::reassignment_filter(*req))));
+}
+
 int16_t topic_error_code(const Error& e) {
   return rpc::is_not_controller(e) ? rpc::kNotController : rpc::kUnknownServerError;
 }
@@ -141,6 +157,7 @@ void ControllerApi::handle(net::RequestFrame request, net::Responder responder) 
   switch (api) {
     case p::DescribeQuorumRequest::kApiKey: return describe_quorum(call, c);
     case p::MetadataRequest::kApiKey: return metadata(call, c);
+    case p::ListPartitionReassignmentsRequest::kApiKey: return list_reassignments(call, c);
     default: break;
   }
   // Everything else writes: only a leader that has its controller attached takes it.
@@ -299,6 +316,19 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
     };
     if (!c) return finish(not_controller);
     return c->delete_topics(names, finish);
+  }
+
+  if (api == p::AlterPartitionReassignmentsRequest::kApiKey) {
+    auto req = decode_request<p::AlterPartitionReassignmentsRequest>(*call);
+    if (!req) return;
+    auto items = metadata::reassignments_from_wire(*req);
+    auto finish = [call, items, c](Result<std::vector<metadata::ReassignResult>> results) {
+      p::AlterPartitionReassignmentsResponse response = metadata::reassign_response(items, results);
+      if (c && results.ok()) rpc::set_metadata_offset(response.unknown_tagged_fields, applied_offset(*c));
+      call->reply(response);
+    };
+    if (!c) return finish(not_controller);
+    return c->alter_partition_reassignments(std::move(items), finish);
   }
 
   if (api == p::CreatePartitionsRequest::kApiKey) {

@@ -6,13 +6,15 @@
 //                              (known on the leader; -1 elsewhere), and (v2) every voter's endpoint.
 //   Metadata (3, v0-12)        the topics and unfenced brokers of this node's COMMITTED image,
 //                              controller_id = the known leader.
+//   ListPartitionReassignments (46) the partition moves in progress in the committed state
+//                              (metadata/reassignment.h).
 //   Writes, served by the Controller of the quorum LEADER (a follower, or a node whose controller
 //   is not attached yet, answers NOT_CONTROLLER; the client asks the leader and retries there):
 //     CreateTopics (19), DeleteTopics (20), AlterConfigs (33), CreatePartitions (37),
-//     IncrementalAlterConfigs (44), BrokerRegistration (62), BrokerHeartbeat (63),
-//     AllocateProducerIds (67) as Kafka defines them; and floe's stream and object RPCs
-//     (1100-1107, src/protocol/schemas/Floe*Request.json): create/open/close/trim stream, prepare
-//     objects, commit stream-set object, commit stream object, erase objects.
+//     IncrementalAlterConfigs (44), AlterPartitionReassignments (45), BrokerRegistration (62),
+//     BrokerHeartbeat (63), AllocateProducerIds (67) as Kafka defines them; and floe's stream and
+//     object RPCs (1100-1107, src/protocol/schemas/Floe*Request.json): create/open/close/trim
+//     stream, prepare objects, commit stream-set object, commit stream object, erase objects.
 //   A successful write reports the metadata offset it is applied at (metadata/controller_rpc.h):
 //   a broker replaying the log waits for it before it reads (read-your-writes).
 // Any other API (or version) closes the connection. Bodies that do not decode close it too.

@@ -45,6 +45,8 @@ constexpr SupportedApi kSupported[] = {
     {37, 0, 3},   // CreatePartitions
     {42, 0, 2},   // DeleteGroups
     {44, 0, 1},   // IncrementalAlterConfigs
+    {45, 0, 0},   // AlterPartitionReassignments
+    {46, 0, 0},   // ListPartitionReassignments
     {47, 0, 0},   // OffsetDelete
     {57, 0, 2},   // UpdateFeatures
     {60, 0, 1},   // DescribeCluster
@@ -402,6 +404,8 @@ void Broker::dispatch(std::shared_ptr<Call> call) {
     case 37: return handle_create_partitions(std::move(call));
     case 44: return handle_incremental_alter_configs(std::move(call));
     case 57: return handle_update_features(std::move(call));
+    case 45: return handle_alter_partition_reassignments(std::move(call));
+    case 46: return handle_list_partition_reassignments(std::move(call));
     case 60: return handle_describe_cluster(std::move(call));
     default:
       if (is_group_api(call->api_key())) return handle_group_api(std::move(call));

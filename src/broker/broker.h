@@ -21,7 +21,9 @@
 // (kGroupStateTopic) that Kafka clients never see: it is absent from Metadata answers and
 // every API answers UNKNOWN_TOPIC_OR_PARTITION for it. Only the broker that leads its one
 // partition runs the group coordinator (FindCoordinator names that broker; group requests sent
-// elsewhere get their connection closed, and the client looks the coordinator up again).
+// elsewhere get NOT_COORDINATOR, and the client looks the coordinator up again).
+// Reassignment (AlterPartitionReassignments, handlers_reassign.cc) is forwarded to the controller;
+// ListPartitionReassignments reads the broker's committed metadata (metadata/reassignment.h).
 // Lease: produce requests are refused (NOT_LEADER_OR_FOLLOWER) while the controller client says
 // writes are not allowed (a cluster broker that lost contact with the quorum).
 //
@@ -162,6 +164,9 @@ class Broker final : public net::RequestHandler {
   // handlers_group.cc
   void handle_find_coordinator(std::shared_ptr<Call> call);
   void handle_group_api(std::shared_ptr<Call> call);
+  // handlers_reassign.cc
+  void handle_alter_partition_reassignments(std::shared_ptr<Call> call);
+  void handle_list_partition_reassignments(std::shared_ptr<Call> call);
 
   // Partitions (broker.cc).
   Lookup lookup(std::string_view topic, int32_t partition) const;

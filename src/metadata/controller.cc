@@ -873,6 +873,38 @@ void Controller::reassign_partition(std::string topic, int32_t partition, NodeId
       });
 }
 
+void Controller::alter_partition_reassignments(std::vector<PartitionReassignment> items,
+                                               Callback<std::vector<ReassignResult>> done) {
+  write<std::vector<ReassignResult>>(
+      [items = std::move(items)](Batch& batch) -> Result<std::vector<ReassignResult>> {
+        std::vector<ReassignResult> results;
+        results.reserve(items.size());
+        for (const auto& item : items) {
+          if (items.size() > kMaxReassignmentsPerRequest) {
+            ReassignResult r;
+            r.error_code = ke::kInvalidRequest;
+            r.error_message = "more than " + std::to_string(kMaxReassignmentsPerRequest) + " partitions in one request";
+            results.push_back(std::move(r));
+            continue;
+          }
+          std::optional<protocol::PartitionChangeRecord> change;
+          ReassignResult r = plan_reassignment(batch.state, item, &change);
+          if (change) {
+            batch.emit(std::move(*change));
+            r.leader_epoch = batch.state.image.topic(item.topic)->partitions[static_cast<size_t>(item.partition)].leader_epoch;
+          }
+          results.push_back(std::move(r));
+        }
+        return results;
+      },
+      std::move(done));
+}
+
+std::vector<OngoingReassignment> Controller::list_partition_reassignments(const ReassignmentFilter& filter) const {
+  std::lock_guard lock(mu_);
+  return ongoing_reassignments(committed_, filter);
+}
+
 void Controller::allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) {
   write<ProducerIdBlock>(
       [broker](Batch& batch) -> Result<ProducerIdBlock> {

@@ -43,6 +43,7 @@
 #include "metadata/broker_config.h"
 #include "metadata/features.h"
 #include "metadata/image.h"
+#include "metadata/reassignment.h"
 #include "protocol/errors.h"
 #include "metadata/topic_config.h"
 #include "raft/replicated_log.h"
@@ -144,11 +145,7 @@ struct BrokerHeartbeatReply {
 // A new leader should open the stream (open_stream bumps the stream epoch, fencing the old owner's
 // writes); it is the broker's job to wait for a CLOSED stream when the old owner is alive.
 // open_stream of a partition's stream by a broker that is not its leader fails (Errc::fenced).
-struct ReassignResult {
-  int16_t error_code = 0;  // NONE, NOT_CONTROLLER, UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT
-  std::string error_message;
-  int32_t leader_epoch = -1;  // the partition's leader epoch after the move
-};
+// ReassignResult, PartitionReassignment: metadata/reassignment.h.
 struct ProducerIdBlock {
   int64_t first_id = 0;
   int32_t size = 0;
@@ -227,6 +224,13 @@ class Controller final : public stream::StreamMetadata {
   // old owner sees the change, uploads and closes; the new one opens (stream epoch + 1). For the
   // auto-balancer and tools. Target already the leader: nothing changes (success).
   void reassign_partition(std::string topic, int32_t partition, NodeId target, Callback<ReassignResult> done);
+  // AlterPartitionReassignments (the rules: metadata/reassignment.h): every item planned in order
+  // on the working state, all changes in one Raft entry; results aligned with `items`. Not the
+  // leader: Errc::internal "not the controller".
+  void alter_partition_reassignments(std::vector<PartitionReassignment> items,
+                                     Callback<std::vector<ReassignResult>> done);
+  // ListPartitionReassignments: the moves in progress in the committed state.
+  std::vector<OngoingReassignment> list_partition_reassignments(const ReassignmentFilter& filter) const;
   void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done);
 
   // stream::StreamMetadata (same semantics as stream/in_memory_metadata.h).

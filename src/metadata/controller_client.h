@@ -44,6 +44,11 @@ class ControllerClient : public stream::StreamMetadata {
                                Callback<std::vector<FeatureUpdateResult>> done) = 0;
   virtual void register_broker(BrokerRegistration registration, Callback<stream::Done> done) = 0;
   virtual void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) = 0;
+  // Partition reassignment (metadata/reassignment.h): a controller write; the list is a read of
+  // the committed state (the local replica for RemoteController).
+  virtual void alter_partition_reassignments(std::vector<PartitionReassignment> items,
+                                             Callback<std::vector<ReassignResult>> done) = 0;
+  virtual std::vector<OngoingReassignment> list_partition_reassignments(const ReassignmentFilter& filter) const = 0;
 
   // The quorum leader as this node knows it (-1 unknown): Metadata's controller_id.
   virtual int32_t controller_id() const = 0;
@@ -85,6 +90,13 @@ class LocalControllerClient final : public ControllerClient {
   }
   void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) override {
     c_->allocate_producer_ids(broker, std::move(done));
+  }
+  void alter_partition_reassignments(std::vector<PartitionReassignment> items,
+                                     Callback<std::vector<ReassignResult>> done) override {
+    c_->alter_partition_reassignments(std::move(items), std::move(done));
+  }
+  std::vector<OngoingReassignment> list_partition_reassignments(const ReassignmentFilter& filter) const override {
+    return c_->list_partition_reassignments(filter);
   }
   int32_t controller_id() const override { return c_->raft_status().leader_id; }
 

@@ -47,6 +47,7 @@ constexpr int16_t kBrokerRegistrationVersion = 0;
 constexpr int16_t kBrokerHeartbeatVersion = 0;
 constexpr int16_t kAllocateProducerIdsVersion = 0;
 constexpr int16_t kUpdateFeaturesVersion = 1;  // per-feature results
+constexpr int16_t kAlterPartitionReassignmentsVersion = 0;
 constexpr int8_t kResourceTopic = 2;
 
 }  // namespace
@@ -785,6 +786,27 @@ void RemoteController::allocate_producer_ids(NodeId broker, Callback<ProducerIdB
                                          }
                                          done(ProducerIdBlock{r->producer_id_start, r->producer_id_len});
                                        });
+}
+
+void RemoteController::alter_partition_reassignments(std::vector<PartitionReassignment> items,
+                                                     Callback<std::vector<ReassignResult>> done) {
+  p::AlterPartitionReassignmentsRequest req = reassignments_to_wire(items);
+  req.timeout_ms = static_cast<int32_t>(options_.request_timeout_ms);
+  const size_t count = items.size();
+  send<p::AlterPartitionReassignmentsResponse>(
+      rpc_, req, kAlterPartitionReassignmentsVersion, [done, count](Result<p::AlterPartitionReassignmentsResponse> r) {
+        if (!r.ok()) return done(r.take_error());
+        auto results = reassign_results(*r);
+        if (results.ok() && results->size() != count) {
+          return done(Error(Errc::corrupt, "AlterPartitionReassignments: " + std::to_string(results->size()) +
+                                               " results for " + std::to_string(count) + " partitions"));
+        }
+        done(std::move(results));
+      });
+}
+
+std::vector<OngoingReassignment> RemoteController::list_partition_reassignments(const ReassignmentFilter& filter) const {
+  return local_->list_partition_reassignments(filter);
 }
 
 // ---- broker lifecycle ----

@@ -5,8 +5,9 @@
 // fetches from the leader but never votes) into its own Controller instance — the very replay code
 // the controllers run, in metadata.log.dir with the same layout (log, quorum state, snapshot).
 // image(), describe_stream and the list_* reads come from that local committed state.
-// Writes (topics, configs, producer ids, registration, heartbeats, stream and object RPCs) go to
-// the quorum leader's CONTROLLER listener (admin/controller_api.h) over one pipelined connection
+// Writes (topics, configs, reassignments, producer ids, registration, heartbeats, stream and
+// object RPCs) go to the quorum leader's CONTROLLER listener (admin/controller_api.h) over one
+// pipelined connection
 // owned by this object's own thread:
 //  - the target is the leader the local replica knows (else the voters in turn); on a dropped
 //    connection or a NOT_CONTROLLER answer every unanswered request is resent (same order) after
@@ -85,6 +86,9 @@ class RemoteController final : public ControllerClient {
                        Callback<std::vector<FeatureUpdateResult>> done) override;
   void register_broker(BrokerRegistration registration, Callback<stream::Done> done) override;
   void allocate_producer_ids(NodeId broker, Callback<ProducerIdBlock> done) override;
+  void alter_partition_reassignments(std::vector<PartitionReassignment> items,
+                                     Callback<std::vector<ReassignResult>> done) override;
+  std::vector<OngoingReassignment> list_partition_reassignments(const ReassignmentFilter& filter) const override;
   int32_t controller_id() const override;
   bool writes_allowed() const override;
 

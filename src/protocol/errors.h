@@ -57,6 +57,7 @@ inline constexpr int16_t kOffsetNotAvailable = 78;
 inline constexpr int16_t kMemberIdRequired = 79;
 inline constexpr int16_t kGroupMaxSizeReached = 81;
 inline constexpr int16_t kFencedInstanceId = 82;
+inline constexpr int16_t kNoReassignmentInProgress = 85;
 inline constexpr int16_t kGroupSubscribedToTopic = 86;
 inline constexpr int16_t kInvalidRecord = 87;
 inline constexpr int16_t kUnknownTopicId = 100;

@@ -1,7 +1,8 @@
 // RemoteController (metadata/remote_controller.h) against a real one-voter quorum in this process:
 // the voter's CONTROLLER listener (TcpRaftTransport) answers floe's CreateStream through a fallback
 // that can refuse (NOT_CONTROLLER) or stay silent, so the client's retry, deadline and
-// read-your-writes promises are checked without other processes.
+// read-your-writes promises are checked without other processes. AlterPartitionReassignments is
+// answered as the controller listener does (metadata/reassignment.h wire forms).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -10,6 +11,8 @@
 
 #include "broker/call.h"
 #include "metadata/controller.h"
+#include "metadata/controller_rpc.h"
+#include "metadata/reassignment.h"
 #include "metadata/remote_controller.h"
 #include "protocol/generated/floe_create_stream_request.h"
 #include "protocol/generated/floe_create_stream_response.h"
@@ -69,16 +72,18 @@ struct Quorum {
     transport->stop();
   }
 
+  void reassign(const std::shared_ptr<broker::KafkaCall>& call);
   void handle(net::RequestFrame frame, net::Responder responder) {
     auto call = std::make_shared<broker::KafkaCall>(std::move(frame), std::move(responder));
     ByteReader r(call->frame.frame);
     protocol::RequestHeader header;
     // (No Catch assertions here: this runs on the transport's thread.)
-    if (!header.decode(r, protocol::request_header_version(call->api_key(), call->version())).ok() ||
-        call->api_key() != protocol::FloeCreateStreamRequest::kApiKey) {
+    if (!header.decode(r, protocol::request_header_version(call->api_key(), call->version())).ok()) {
       return call->close();
     }
     call->body_offset = r.pos();
+    if (call->api_key() == protocol::AlterPartitionReassignmentsRequest::kApiKey) return reassign(call);
+    if (call->api_key() != protocol::FloeCreateStreamRequest::kApiKey) return call->close();
     ++calls;
     if (silent) return call->no_response();
     if (refusals.fetch_sub(1) > 0) {
@@ -102,6 +107,19 @@ struct Quorum {
     });
   }
 };
+
+// The controller listener's AlterPartitionReassignments (admin/controller_api.cc does the same).
+void Quorum::reassign(const std::shared_ptr<broker::KafkaCall>& call) {
+  auto req = broker::decode_request<protocol::AlterPartitionReassignmentsRequest>(*call);
+  if (!req) return;
+  auto items = metadata::reassignments_from_wire(*req);
+  auto c = controller;
+  c->alter_partition_reassignments(items, [call, items, c](Result<std::vector<metadata::ReassignResult>> results) {
+    auto response = metadata::reassign_response(items, results);
+    if (results.ok()) metadata::rpc::set_metadata_offset(response.unknown_tagged_fields, c->image()->offset);
+    call->reply(response);
+  });
+}
 
 std::unique_ptr<metadata::RemoteController> open_remote(Quorum& q, int64_t request_timeout_ms) {
   metadata::RemoteControllerOptions ro;
@@ -152,4 +170,39 @@ TEST_CASE("remote_calls_after_close_fail_instead_of_hanging", "[remote_controlle
   remote->close();
   auto created = stream::meta_wait<stream::StreamInfo>([&](auto cb) { remote->create_stream(cb); });
   REQUIRE_FALSE(created.ok());
+}
+
+TEST_CASE("a_reassignment_sent_through_the_remote_controller_is_applied_and_listed_by_its_replica",
+          "[remote_controller]") {
+  Quorum q;
+  for (int32_t id : {1, 2}) {
+    metadata::BrokerRegistration reg{NodeId(id), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9000 + id}}, std::nullopt};
+    reg.incarnation_id.bytes[0] = static_cast<uint8_t>(id);
+    REQUIRE(stream::meta_wait<stream::Done>([&](auto cb) { q.controller->register_broker(reg, cb); }).ok());
+  }
+  auto created = stream::meta_wait<std::vector<metadata::TopicResult>>(
+      [&](auto cb) { q.controller->create_topics({metadata::TopicSpec{"t", 1, {}, false}}, false, cb); });
+  REQUIRE(created.ok());
+  REQUIRE((*created)[0].error_code == 0);
+  const auto& p0 = q.controller->image()->topic("t")->partitions[0];
+  REQUIRE(p0.leader == NodeId(1));
+  REQUIRE(stream::meta_wait<stream::StreamInfo>([&](auto cb) { q.controller->open_stream(p0.stream_id, NodeId(1), cb); }).ok());
+
+  auto remote = open_remote(q, 10000);
+  std::vector<metadata::PartitionReassignment> items = {{"t", 0, std::vector<int32_t>{1, 2}},
+                                                        {"t", 0, std::vector<int32_t>{2}}};
+  auto results = stream::meta_wait<std::vector<metadata::ReassignResult>>(
+      [&](auto cb) { remote->alter_partition_reassignments(items, cb); });
+  REQUIRE(results.ok());
+  REQUIRE(results->size() == 2);
+  CHECK((*results)[0].error_code == protocol::kerr::kInvalidReplicaAssignment);
+  CHECK((*results)[0].error_message.find("one copy") != std::string::npos);
+  CHECK((*results)[1].error_code == protocol::kerr::kNone);
+  // Read-your-writes: the broker's replica shows the new leader and the move in progress.
+  CHECK(remote->image()->topic("t")->partitions[0].leader == NodeId(2));
+  auto ongoing = remote->list_partition_reassignments(std::nullopt);
+  REQUIRE(ongoing.size() == 1);
+  CHECK(ongoing[0].target == NodeId(2));
+  CHECK(ongoing[0].source == NodeId(1));
+  remote->close();
 }

@@ -5,6 +5,10 @@ log directory, all sharing one fs object-store directory. Driven by confluent-ka
 
 Promises checked:
   - every broker registers and is listed by Metadata (from any broker);
+  - group requests sent to a broker that is not the coordinator get NOT_COORDINATOR (raw requests),
+    the connection stays open;
+  - kafkajs admin moves a partition (AlterPartitionReassignments / ListPartitionReassignments, through
+    a broker) while a producer writes: the move finishes, Metadata names the new leader, nothing lost;
   - a topic created through one broker has its partitions spread over all three;
   - an idempotent producer bootstrapped at one broker gets every record acknowledged (it follows
     Metadata to each partition's leader), and a consumer group reads every record back (the group
@@ -234,6 +238,82 @@ def find_coordinator(group):
     return node
 
 
+def group_requests_to_a_non_coordinator():
+    """Raw JoinGroup v0, Heartbeat v0, OffsetCommit v2 and ListGroups v0 to a broker that is not the
+    group coordinator: NOT_COORDINATOR (16), ListGroups no groups and no error, and the connection
+    stays open through all four (the client would re-find the coordinator and resend)."""
+    import socket
+    import struct
+    coordinator = find_coordinator("group-wrong-broker")
+    other = next(b for i, b in sorted(brokers.items()) if i != coordinator and b.alive())
+    group = lib._kstr("group-wrong-broker")
+    with socket.create_connection(("127.0.0.1", other.port), timeout=10) as sock:
+        join = group + struct.pack(">i", 10000) + lib._kstr("") + lib._kstr("consumer") + struct.pack(">i", 1)
+        join += lib._kstr("range") + struct.pack(">i", 0)
+        sock.sendall(lib.kafka_request(11, 0, 1, join))
+        corr, err = struct.unpack_from(">ih", lib.recv_frame(sock))
+        lib.expect((corr, err) == (1, 16), "JoinGroup: correlation %d error %d, not NOT_COORDINATOR" % (corr, err))
+        sock.sendall(lib.kafka_request(12, 0, 2, group + struct.pack(">i", 1) + lib._kstr("member")))
+        corr, err = struct.unpack_from(">ih", lib.recv_frame(sock))
+        lib.expect((corr, err) == (2, 16), "Heartbeat: correlation %d error %d" % (corr, err))
+        commit = group + struct.pack(">i", -1) + lib._kstr("") + struct.pack(">q", -1) + struct.pack(">i", 1)
+        commit += lib._kstr(TOPIC) + struct.pack(">i", 1) + struct.pack(">iq", 0, 5) + lib._kstr("")
+        sock.sendall(lib.kafka_request(8, 2, 3, commit))
+        resp = lib.recv_frame(sock)
+        (corr,) = struct.unpack_from(">i", resp)
+        pos = 4 + 4 + 2 + len(TOPIC) + 4  # topics count, name, partitions count
+        part, err = struct.unpack_from(">ih", resp, pos)
+        lib.expect((corr, part, err) == (3, 0, 16), "OffsetCommit: correlation %d partition %d error %d" % (corr, part, err))
+        sock.sendall(lib.kafka_request(16, 0, 4))
+        corr, err, count = struct.unpack_from(">ihi", lib.recv_frame(sock))
+        lib.expect((corr, err, count) == (4, 0, 0), "ListGroups: correlation %d error %d groups %d" % (corr, err, count))
+
+
+def kafkajs_reassigns_while_producing():
+    """kafkajs admin moves a partition (AlterPartitionReassignments through a broker, forwarded to
+    the controller) while an idempotent producer keeps writing: the move finishes
+    (ListPartitionReassignments empties), Metadata names the new leader, nothing acknowledged is
+    lost, and the moved partition takes writes on its new leader."""
+    import subprocess
+    import threading
+    clients = os.path.join(lib.REPO, "tests", "clients")
+    if shutil.which("node") is None or not os.path.isdir(os.path.join(clients, "node_modules", "kafkajs")):
+        raise lib.Skip("node or the kafkajs package (tests/clients: npm ci) is not available")
+    before = leaders(metadata())
+    source = before[0]
+    target = next(i for i in sorted(brokers) if i != source and brokers[i].alive())
+    other = next(i for i in sorted(brokers) if i not in (source, target))
+    stop = threading.Event()
+    failures = []
+
+    def keep_producing():
+        n = 0
+        try:
+            while not stop.is_set():
+                produce(50, "during-move-%d" % n)
+                n += 1
+        except Exception as e:  # noqa: BLE001 (reported by the main thread)
+            failures.append(e)
+    writer = threading.Thread(target=keep_producing, daemon=True)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        p = subprocess.run(["node", os.path.join(clients, "kafkajs-reassign.js"), bootstrap(), TOPIC, "0",
+                            str(target), str(other)], capture_output=True, text=True, timeout=90, cwd=clients)
+        for line in p.stdout.splitlines():
+            print("   " + line)
+        lib.expect(p.returncode == 0, "kafkajs-reassign exited %d: %s %s" % (p.returncode, p.stdout[-1500:],
+                                                                           p.stderr[-1500:]))
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        writer.join(60)
+    lib.expect(not failures, "producing during the move: %s" % failures[:1])
+    lib.expect(leaders(metadata())[0] == target, "partition 0 led by %d, not %d" % (leaders(metadata())[0], target))
+    produce(100, "after-move")
+    consume_all("group-after-move")
+
+
 def sigterm_moves_partitions():
     # The broker running the group coordinator: its group-state partition moves too.
     vid = find_coordinator("group-first")
@@ -375,6 +455,10 @@ try:
         if results.check("a 6-partition topic spreads over the brokers", topic_spreads):
             if results.check("produce 600 (idempotent) through one bootstrap, consume all in a group",
                              produce_and_consume):
+                results.check("group requests to a broker that is not the coordinator: NOT_COORDINATOR, "
+                              "connection kept", group_requests_to_a_non_coordinator)
+                results.check("kafkajs moves a partition while producing: Metadata follows, nothing lost",
+                              kafkajs_reassigns_while_producing)
                 results.check("SIGTERM a broker: controlled shutdown, partitions move, nothing lost",
                               sigterm_moves_partitions)
                 results.check("kill -9 a broker, restart it: every acknowledged record is there",

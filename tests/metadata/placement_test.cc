@@ -419,3 +419,88 @@ TEST_CASE("repairs_are_capped_per_entry_and_finish_on_the_next_pass") {
   CHECK(repair_leaders(state).empty());  // a fixed point
   for (const auto& p : state.image.topic("wide")->partitions) CHECK(p.leader == NodeId(2));
 }
+
+// --- AlterPartitionReassignments / ListPartitionReassignments (metadata/reassignment.h) ---
+namespace {
+std::vector<ReassignResult> reassign(Cluster& k, std::vector<PartitionReassignment> items) {
+  auto r = call<std::vector<ReassignResult>>([&](auto cb) { k.c->alter_partition_reassignments(items, cb); });
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == items.size());
+  return *r;
+}
+std::vector<int32_t> one(int32_t broker) { return {broker}; }
+}  // namespace
+
+TEST_CASE("a_reassignment_is_listed_in_progress_until_the_target_opens_the_stream") {
+  Cluster k;
+  k.live(1);
+  REQUIRE(create_one(*k.c, "t", 2).error_code == ke::kNone);
+  k.live(2);
+  auto first = k.open_stream("t", 0, 1);
+  k.open_stream("t", 1, 1);
+  CHECK(k.c->list_partition_reassignments(std::nullopt).empty());
+  auto r = reassign(k, {{"t", 0, one(2)}});
+  CHECK(r[0].error_code == ke::kNone);
+  CHECK(r[0].leader_epoch == 1);
+  CHECK(k.partition("t", 0).leader == NodeId(2));
+  auto list = k.c->list_partition_reassignments(std::nullopt);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0].topic == "t");
+  CHECK(list[0].partition == 0);
+  CHECK(list[0].target == NodeId(2));
+  CHECK(list[0].source == NodeId(1));
+  // A filter naming other partitions (or unknown topics) does not list it.
+  CHECK(k.c->list_partition_reassignments(ReassignmentFilter{{{"t", {1}}, {"nope", {0}}}}).empty());
+  CHECK(k.c->list_partition_reassignments(ReassignmentFilter{{{"t", {0, 7}}}}).size() == 1);
+  // The old owner closes (uploaded), still in progress; the target opens: done.
+  k.close_stream(first);
+  CHECK(k.c->list_partition_reassignments(std::nullopt).size() == 1);
+  k.open_stream("t", 0, 2);
+  CHECK(k.c->list_partition_reassignments(std::nullopt).empty());
+}
+
+TEST_CASE("reassignment_requests_follow_kafkas_validation_with_one_copy_per_partition") {
+  Cluster k;
+  k.live(1);
+  REQUIRE(create_one(*k.c, "t", 1).error_code == ke::kNone);
+  k.live(2);
+  k.register_broker(3);  // registered, fenced
+  auto r = reassign(k, {{"t", 0, std::vector<int32_t>{1, 2}},
+                        {"t", 0, std::vector<int32_t>{}},
+                        {"t", 0, std::vector<int32_t>{2, 2}},
+                        {"t", 0, one(9)},
+                        {"t", 0, one(3)},
+                        {"t", 5, one(2)},
+                        {"x", 0, one(2)},
+                        {"t", 0, std::nullopt},
+                        {"t", 0, one(1)}});
+  CHECK(r[0].error_code == ke::kInvalidReplicaAssignment);
+  CHECK(r[0].error_message.find("one copy") != std::string::npos);
+  CHECK(r[1].error_code == ke::kInvalidReplicaAssignment);  // empty
+  CHECK(r[2].error_code == ke::kInvalidReplicaAssignment);  // twice
+  CHECK(r[3].error_code == ke::kInvalidReplicaAssignment);  // not registered
+  CHECK(r[3].error_message.find("no such broker is registered") != std::string::npos);
+  CHECK(r[4].error_code == ke::kInvalidReplicaAssignment);  // fenced
+  CHECK(r[5].error_code == ke::kUnknownTopicOrPartition);
+  CHECK(r[6].error_code == ke::kUnknownTopicOrPartition);
+  CHECK(r[7].error_code == ke::kNoReassignmentInProgress);  // nothing to cancel
+  CHECK(r[8].error_code == ke::kNone);                      // already its leader: nothing changes
+  CHECK(k.partition("t", 0).leader == NodeId(1));
+  CHECK(k.partition("t", 0).leader_epoch == 0);
+}
+
+TEST_CASE("cancelling_a_reassignment_in_progress_gives_the_partition_back_to_its_stream_owner") {
+  Cluster k;
+  k.live(1);
+  REQUIRE(create_one(*k.c, "t", 1).error_code == ke::kNone);
+  k.live(2);
+  k.open_stream("t", 0, 1);
+  REQUIRE(reassign(k, {{"t", 0, one(2)}})[0].error_code == ke::kNone);
+  CHECK(k.partition("t", 0).leader == NodeId(2));
+  auto cancel = reassign(k, {{"t", 0, std::nullopt}});
+  CHECK(cancel[0].error_code == ke::kNone);
+  CHECK(k.partition("t", 0).leader == NodeId(1));
+  CHECK(k.partition("t", 0).leader_epoch == 2);
+  CHECK(k.c->list_partition_reassignments(std::nullopt).empty());
+  CHECK(reassign(k, {{"t", 0, std::nullopt}})[0].error_code == ke::kNoReassignmentInProgress);
+}
