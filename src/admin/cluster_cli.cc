@@ -3,11 +3,17 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <climits>
 #include <string>
+#include <vector>
 
 #include "admin/kafka_client.h"
 #include "protocol/generated/describe_quorum_request.h"
 #include "protocol/generated/describe_quorum_response.h"
+#include "protocol/generated/alter_partition_reassignments_request.h"
+#include "protocol/generated/alter_partition_reassignments_response.h"
+#include "protocol/generated/list_partition_reassignments_request.h"
+#include "protocol/generated/list_partition_reassignments_response.h"
 
 namespace floe::admin {
 
@@ -18,7 +24,10 @@ constexpr int64_t kTimeoutMs = 5000;  // connect, send and answer each: a hung c
 
 int usage(const char* message) {
   std::fprintf(stderr,
-               "floe cluster: %s\nusage: floe cluster status --bootstrap-controller HOST:PORT\n(run 'floe --help' "
+               "floe cluster: %s\nusage: floe cluster status --bootstrap-controller HOST:PORT\n"
+               "       floe cluster reassign --bootstrap-server HOST:PORT --topic T --partition N (--broker B | "
+               "--cancel)\n"
+               "       floe cluster reassignments --bootstrap-server HOST:PORT [--topic T]\n(run 'floe --help' "
                "for usage)\n",
                message);
   return 2;
@@ -42,12 +51,130 @@ std::string timestamp(int64_t ms, int64_t now_ms) {
   return std::to_string(std::max<int64_t>(0, now_ms - ms)) + " ms ago";
 }
 
+std::string ids(const std::vector<int32_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+// `reassign` and `reassignments`: AlterPartitionReassignments / ListPartitionReassignments v0 sent
+// to one broker (it forwards to the controller) or a controller listener.
+int reassign_command(const std::string& verb, int argc, char** argv) {
+  std::string bootstrap, topic;
+  int32_t partition = -1, broker = -1;
+  bool cancel = false;
+  auto number = [](const std::string& v, int32_t* out) {
+    try {
+      size_t used = 0;
+      long n = std::stol(v, &used);
+      if (used != v.size() || n < 0 || n > INT32_MAX) return false;
+      *out = static_cast<int32_t>(n);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    auto take = [&](const char* name) {
+      std::string n = name;
+      if (a == n && i + 1 < argc) {
+        value = argv[++i];
+        return true;
+      }
+      if (a.starts_with(n + "=")) {
+        value = a.substr(n.size() + 1);
+        return true;
+      }
+      return false;
+    };
+    if (take("--bootstrap-server")) {
+      bootstrap = value;
+    } else if (take("--topic")) {
+      topic = value;
+    } else if (verb == "reassign" && take("--partition")) {
+      if (!number(value, &partition)) return usage(("bad --partition '" + value + "'").c_str());
+    } else if (verb == "reassign" && take("--broker")) {
+      if (!number(value, &broker)) return usage(("bad --broker '" + value + "'").c_str());
+    } else if (verb == "reassign" && a == "--cancel") {
+      cancel = true;
+    } else {
+      return usage(("unexpected argument '" + a + "'").c_str());
+    }
+  }
+  if (bootstrap.empty()) return usage("--bootstrap-server HOST:PORT is required");
+  auto conn = KafkaConnection::connect(bootstrap, "floe-cluster", kTimeoutMs);
+  if (!conn.ok()) {
+    std::fprintf(stderr, "floe cluster %s: cannot reach %s: %s\n", verb.c_str(), bootstrap.c_str(),
+                 conn.error().message.c_str());
+    return 1;
+  }
+  if (verb == "reassign") {
+    if (topic.empty() || partition < 0) return usage("--topic T and --partition N are required");
+    if (cancel == (broker >= 0)) return usage("give exactly one of --broker B and --cancel");
+    protocol::AlterPartitionReassignmentsRequest request;
+    request.timeout_ms = static_cast<int32_t>(kTimeoutMs);
+    auto& t = request.topics.emplace_back();
+    t.name = topic;
+    auto& part = t.partitions.emplace_back();
+    part.partition_index = partition;
+    if (!cancel) part.replicas = std::vector<int32_t>{broker};
+    auto response = (*conn)->call<protocol::AlterPartitionReassignmentsResponse>(request, 0);
+    if (!response.ok()) {
+      std::fprintf(stderr, "floe cluster reassign: %s: %s\n", bootstrap.c_str(), response.error().message.c_str());
+      return 1;
+    }
+    int16_t error = response->error_code;
+    std::string message = response->error_message.value_or("");
+    if (error == 0 && !response->responses.empty() && !response->responses[0].partitions.empty()) {
+      error = response->responses[0].partitions[0].error_code;
+      message = response->responses[0].partitions[0].error_message.value_or("");
+    }
+    if (error != 0) {
+      std::fprintf(stderr, "floe cluster reassign: %s-%d: error %d: %s\n", topic.c_str(), partition, error,
+                   message.c_str());
+      return 1;
+    }
+    if (cancel) {
+      std::printf("cancelled the reassignment of %s-%d\n", topic.c_str(), partition);
+    } else {
+      std::printf("reassigning %s-%d to broker %d (see 'floe cluster reassignments')\n", topic.c_str(), partition,
+                  broker);
+    }
+    return 0;
+  }
+  protocol::ListPartitionReassignmentsRequest request;
+  request.timeout_ms = static_cast<int32_t>(kTimeoutMs);
+  auto response = (*conn)->call<protocol::ListPartitionReassignmentsResponse>(request, 0);
+  if (!response.ok()) {
+    std::fprintf(stderr, "floe cluster reassignments: %s: %s\n", bootstrap.c_str(), response.error().message.c_str());
+    return 1;
+  }
+  if (response->error_code != 0) {
+    std::fprintf(stderr, "floe cluster reassignments: error %d: %s\n", response->error_code,
+                 response->error_message.value_or("").c_str());
+    return 1;
+  }
+  std::printf("%-30s %-10s %-12s %-10s %s\n", "Topic", "Partition", "Replicas", "Adding", "Removing");
+  for (const auto& t : response->topics) {
+    if (!topic.empty() && t.name != topic) continue;
+    for (const auto& part : t.partitions) {
+      std::printf("%-30s %-10d %-12s %-10s %s\n", t.name.c_str(), part.partition_index, ids(part.replicas).c_str(),
+                  ids(part.adding_replicas).c_str(), ids(part.removing_replicas).c_str());
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cluster_command(int argc, char** argv) {
   // argv[0] == "cluster"
-  if (argc < 2) return usage("missing subcommand (known: status)");
-  if (std::string(argv[1]) != "status") return usage(("unknown subcommand '" + std::string(argv[1]) + "'").c_str());
+  if (argc < 2) return usage("missing subcommand (known: status, reassign, reassignments)");
+  const std::string verb = argv[1];
+  if (verb == "reassign" || verb == "reassignments") return reassign_command(verb, argc, argv);
+  if (verb != "status") return usage(("unknown subcommand '" + verb + "'").c_str());
   std::string bootstrap;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];

@@ -9,6 +9,7 @@ Promises checked:
     the connection stays open;
   - kafkajs admin moves a partition (AlterPartitionReassignments / ListPartitionReassignments, through
     a broker) while a producer writes: the move finishes, Metadata names the new leader, nothing lost;
+    `floe cluster reassign` / `reassignments` do the same from the command line;
   - a topic created through one broker has its partitions spread over all three;
   - an idempotent producer bootstrapped at one broker gets every record acknowledged (it follows
     Metadata to each partition's leader), and a consumer group reads every record back (the group
@@ -314,6 +315,33 @@ def kafkajs_reassigns_while_producing():
     consume_all("group-after-move")
 
 
+def cli_reassigns():
+    """`floe cluster reassign` moves partition 1 (exit 0), `floe cluster reassignments` lists nothing
+    once the move finished, Metadata names the new leader; an unregistered broker: exit 1 and
+    INVALID_REPLICA_ASSIGNMENT's code (39) in the message."""
+    import subprocess
+    source = leaders(metadata())[1]
+    target = next(i for i in sorted(brokers) if i != source and brokers[i].alive())
+    base = [lib.FLOE_BIN, "cluster"]
+    server = ["--bootstrap-server", brokers[target].bootstrap]
+    bad = subprocess.run(base + ["reassign"] + server + ["--topic", TOPIC, "--partition", "1", "--broker", "99"],
+                         capture_output=True, text=True, timeout=30)
+    lib.expect(bad.returncode == 1 and "error 39" in bad.stderr, "broker 99: rc %d %s" % (bad.returncode, bad.stderr))
+    ok = subprocess.run(base + ["reassign"] + server + ["--topic", TOPIC, "--partition", "1", "--broker", str(target)],
+                        capture_output=True, text=True, timeout=30)
+    lib.expect(ok.returncode == 0, "reassign: rc %d %s %s" % (ok.returncode, ok.stdout, ok.stderr))
+
+    def finished():
+        listed = subprocess.run(base + ["reassignments"] + server + ["--topic", TOPIC], capture_output=True,
+                                text=True, timeout=30)
+        lib.expect(listed.returncode == 0, "reassignments: rc %d %s" % (listed.returncode, listed.stderr))
+        return len(listed.stdout.strip().splitlines()) == 1  # the header only
+    lib.wait_until(finished, 30, "the CLI's move to finish")
+    lib.wait_until(lambda: leaders(metadata())[1] == target, 10, "partition 1 led by broker %d" % target)
+    produce(50, "after-cli-move")
+    consume_all("group-after-cli-move")
+
+
 def sigterm_moves_partitions():
     # The broker running the group coordinator: its group-state partition moves too.
     vid = find_coordinator("group-first")
@@ -459,6 +487,7 @@ try:
                               "connection kept", group_requests_to_a_non_coordinator)
                 results.check("kafkajs moves a partition while producing: Metadata follows, nothing lost",
                               kafkajs_reassigns_while_producing)
+                results.check("floe cluster reassign / reassignments move a partition", cli_reassigns)
                 results.check("SIGTERM a broker: controlled shutdown, partitions move, nothing lost",
                               sigterm_moves_partitions)
                 results.check("kill -9 a broker, restart it: every acknowledged record is there",
