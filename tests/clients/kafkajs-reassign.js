@@ -51,7 +51,17 @@ async function main() {
     const deadline = Date.now() + 30000;
     let seenInProgress = false;
     for (;;) {
-      const listed = await admin.listPartitionReassignments({ topics: [{ topic, partitions: [partition] }] });
+      let listed;
+      try {
+        listed = await admin.listPartitionReassignments({ topics: [{ topic, partitions: [partition] }] });
+      } catch (e) {
+        // kafkajs refreshes Metadata first, which names no leader while the new one opens the
+        // partition (LEADER_NOT_AVAILABLE, wrapped once kafkajs's own retries ran out): ask again
+        // until the deadline.
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
       const ours = (listed.topics || []).flatMap((t) => t.partitions.map((p) => ({ ...p, topic: t.name })))
         .filter((p) => p.topic === topic && p.partition === partition);
       if (ours.length === 0) break;
