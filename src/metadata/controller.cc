@@ -158,12 +158,7 @@ Status Controller::start() {
     auto r = stream::meta_wait<Done>([&](auto cb) {
       write<Done>(
           [this](Batch& batch) -> Result<Done> {
-            if (batch.state.image.cluster_id.empty()) {
-              Uuid id = random_uuid();
-              batch.emit(protocol::FloeClusterRecord{base64url(id), {}});
-            }
-            // floe's feature levels (metadata.version), with the cluster id on the first start.
-            for (auto& r : initial_feature_records(batch.state.image)) batch.emit(std::move(r));
+            emit_bootstrap(batch);
             return Done{};
           },
           cb);
@@ -811,9 +806,20 @@ void Controller::broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHear
       });
 }
 
+// The records of a new cluster: its id and floe's feature levels (metadata.version). A single
+// voter writes them at open(); a quorum's first leader with its first session check.
+void Controller::emit_bootstrap(Batch& batch) {
+  if (batch.state.image.cluster_id.empty()) {
+    Uuid id = random_uuid();
+    batch.emit(protocol::FloeClusterRecord{base64url(id), {}});
+  }
+  for (auto& r : initial_feature_records(batch.state.image)) batch.emit(std::move(r));
+}
+
 void Controller::check_broker_sessions(Callback<std::vector<NodeId>> done) {
   write<std::vector<NodeId>>(
       [this](Batch& batch) -> Result<std::vector<NodeId>> {
+        emit_bootstrap(batch);
         sync_sessions();
         int64_t now_ms = session_now();
         std::vector<NodeId> fenced_now;

@@ -180,14 +180,15 @@ class Controller final : public stream::StreamMetadata {
  public:
   // Blocks (startup only): loads the snapshot, opens the log, replays it, starts the node, waits
   // (bounded by open_timeout_ms) until this node leads (single voter) and everything in the log
-  // is applied; on the very first start it also commits a generated cluster id.
+  // is applied; a single voter's very first start also commits a generated cluster id and floe's
+  // feature levels (a quorum's leader does so with its first check_broker_sessions).
   static Result<std::unique_ptr<Controller>> open(ControllerOptions options);
   // For the deterministic simulator (tests/metadata): the controller on a ReplicatedLog that
   // `make_log` builds around the controller's committed-entry and snapshot listeners (it may call
   // the snapshot listener before returning, as RaftNode::open does). Starts no thread and waits for
   // nothing: whoever drives the log drives the controller (with session_check_interval_ms <= 0 and
   // the clocks and random_seed of the options). log_dir, voters, transport, open_timeout_ms are
-  // unused and no cluster id is written.
+  // unused and no cluster id is written at open (check_broker_sessions writes it, as on a quorum).
   using LogFactory = std::function<Result<std::unique_ptr<raft::ReplicatedLog>>(
       raft::ReplicatedLog::Listener listener, raft::ReplicatedLog::SnapshotListener snapshot_listener)>;
   static Result<std::unique_ptr<Controller>> open_on(ControllerOptions options, const LogFactory& make_log);
@@ -219,6 +220,7 @@ class Controller final : public stream::StreamMetadata {
   // Fences every broker whose session expired and finishes partition moves left for later (a
   // single entry moves at most kMaxLeaderChangesPerEntry partitions); the leader's timer calls
   // this every session_check_interval_ms. `done` gets the ids it fenced. Not the leader: empty.
+  // A cluster without an id gets one here (with floe's feature levels): a quorum's bootstrap.
   void check_broker_sessions(Callback<std::vector<NodeId>> done);
   // Moves a partition to `target` (an eligible broker) now: leader = target, leader epoch + 1. The
   // old owner sees the change, uploads and closes; the new one opens (stream epoch + 1). For the
@@ -289,6 +291,7 @@ class Controller final : public stream::StreamMetadata {
   void on_committed(raft::Offset offset, const std::string& data);
   void maybe_snapshot(raft::Offset offset);
   Uuid random_uuid();
+  void emit_bootstrap(Batch& batch);
   void expire_prepared(Batch& batch);
   void destroy_unreferenced(Batch& batch);
   void destroy_object(Batch& batch, ObjectId id);

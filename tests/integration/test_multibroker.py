@@ -440,6 +440,11 @@ def controller_failover():
         brokers[i] = ClusterBroker(i, root2, quorum[0], objects2)
         brokers[i].start()
     lib.wait_until(lambda: len(metadata().brokers) == 2, 15, "two brokers in Metadata")
+    # The quorum's first leader bootstraps the cluster: an id every broker reports.
+    lib.wait_until(lambda: metadata().cluster_id, 15, "a cluster id from the quorum")
+    cluster_id = metadata().cluster_id
+    lib.expect(all(metadata(exclude=(i,)).cluster_id == cluster_id for i in (1, 2)),
+               "the brokers report different cluster ids")
     admin = AdminClient({"bootstrap.servers": bootstrap()})
     admin.create_topics([NewTopic(TOPIC, 4, 1)])[TOPIC].result(15)
     lib.wait_until(lambda: set(leaders(metadata()).values()) == {1, 2}, 15, "partitions on both brokers")
@@ -457,6 +462,7 @@ def controller_failover():
             return False
         return l not in (-1, leader_id)
     lib.wait_until(new_leader, 20, "a new controller leader")
+    lib.expect(metadata().cluster_id == cluster_id, "the cluster id changed with the controller leader")
     # A write through the controller: a new topic, created through a broker.
     admin = AdminClient({"bootstrap.servers": bootstrap()})
     admin.create_topics([NewTopic("after-failover", 2, 1)])["after-failover"].result(30)
