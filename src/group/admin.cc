@@ -60,6 +60,8 @@ void GroupCoordinator::Impl::describe(const protocol::DescribeGroupsRequest& req
 
 void GroupCoordinator::Impl::list(const protocol::ListGroupsRequest& req, int16_t version,
                                   std::function<void(protocol::ListGroupsResponse)> done) {
+  // Stopping (no longer the coordinator): no groups here, no error, as a broker coordinating none.
+  if (stopping_) return done(not_coordinator_answer(req, version));
   if (int16_t e = availability_error()) return done(list_error(e));
   protocol::ListGroupsResponse resp;
   for (const auto& [id, g] : groups_) {

@@ -282,7 +282,7 @@ bool GroupCoordinator::loaded() const { return impl_->loaded_.load(); }
 
 void GroupCoordinator::join_group(const protocol::JoinGroupRequest& req, int16_t version, std::string client_id,
                                   std::string client_host, std::function<void(protocol::JoinGroupResponse)> done) {
-  if (impl_->stopped_) return done(join_error(kNotCoordinator, version));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, client_id = std::move(client_id),
                client_host = std::move(client_host), done = std::move(done)]() mutable {
     impl->join(std::move(req), version, std::move(client_id), std::move(client_host), std::move(done));
@@ -291,7 +291,7 @@ void GroupCoordinator::join_group(const protocol::JoinGroupRequest& req, int16_t
 
 void GroupCoordinator::sync_group(const protocol::SyncGroupRequest& req, int16_t version, std::string,
                                   std::string, std::function<void(protocol::SyncGroupResponse)> done) {
-  if (impl_->stopped_) return done(sync_error(kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)]() mutable {
     impl->sync(std::move(req), version, std::move(done));
   });
@@ -299,49 +299,49 @@ void GroupCoordinator::sync_group(const protocol::SyncGroupRequest& req, int16_t
 
 void GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& req, int16_t version, std::string, std::string,
                                  std::function<void(protocol::HeartbeatResponse)> done) {
-  if (impl_->stopped_) return done(heartbeat_error(kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->heartbeat(req, version, done); });
 }
 
 void GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& req, int16_t version, std::string,
                                    std::string, std::function<void(protocol::LeaveGroupResponse)> done) {
-  if (impl_->stopped_) return done(leave_error(req, version, kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->leave(req, version, done); });
 }
 
 void GroupCoordinator::offset_commit(const protocol::OffsetCommitRequest& req, int16_t version, std::string,
                                      std::string, std::function<void(protocol::OffsetCommitResponse)> done) {
-  if (impl_->stopped_) return done(commit_error(req, kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->offset_commit(req, version, done); });
 }
 
 void GroupCoordinator::offset_fetch(const protocol::OffsetFetchRequest& req, int16_t version, std::string,
                                     std::string, std::function<void(protocol::OffsetFetchResponse)> done) {
-  if (impl_->stopped_) return done(fetch_error(req, version, kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->offset_fetch(req, version, done); });
 }
 
 void GroupCoordinator::describe_groups(const protocol::DescribeGroupsRequest& req, int16_t version, std::string,
                                        std::string, std::function<void(protocol::DescribeGroupsResponse)> done) {
-  if (impl_->stopped_) return done(describe_error(req, kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->describe(req, version, done); });
 }
 
 void GroupCoordinator::list_groups(const protocol::ListGroupsRequest& req, int16_t version, std::string,
                                    std::string, std::function<void(protocol::ListGroupsResponse)> done) {
-  if (impl_->stopped_) return done(list_error(kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->list(req, version, done); });
 }
 
 void GroupCoordinator::delete_groups(const protocol::DeleteGroupsRequest& req, int16_t version, std::string,
                                      std::string, std::function<void(protocol::DeleteGroupsResponse)> done) {
-  if (impl_->stopped_) return done(delete_error(req, kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->delete_groups(req, version, done); });
 }
 
 void GroupCoordinator::offset_delete(const protocol::OffsetDeleteRequest& req, int16_t version, std::string,
                                      std::string, std::function<void(protocol::OffsetDeleteResponse)> done) {
-  if (impl_->stopped_) return done(offset_delete_error(kNotCoordinator));
+  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
   impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->offset_delete(req, version, done); });
 }
 
