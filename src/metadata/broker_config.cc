@@ -180,6 +180,12 @@ BrokerConfigPlan plan_broker_configs(const MetadataImage& image, const std::stri
     if (c.op == BrokerConfigOp::set) next[c.key] = *c.value;
     else next.erase(c.key);
   }
+  // Every resource lives in the metadata state (snapshots, every broker's replay) for good: a new
+  // one beyond kMaxBrokerConfigResources is refused (the ids a request may name are unbounded).
+  if (!current_ptr && !next.empty() && image.broker_configs.size() >= kMaxBrokerConfigResources) {
+    return fail(ke::kPolicyViolation, "at most " + std::to_string(kMaxBrokerConfigResources) +
+                                          " brokers (and the cluster default) may have dynamic configs");
+  }
   for (const auto& [key, value] : current) {
     if (!next.count(key)) plan.records.push_back(protocol::ConfigRecord{kBrokerResourceType, resource, key, std::nullopt, {}});
   }

@@ -94,9 +94,11 @@ struct BrokerConfigPlan {
   std::string error_message;
   std::vector<MetadataRecord> records;  // the ConfigRecords that make the change (empty on error)
 };
+inline constexpr size_t kMaxBrokerConfigResources = 1024;  // "" and broker ids with dynamic configs
 // Validates `changes` to broker resource `resource` ("" or an id) against the image and returns
 // the records: incremental (IncrementalAlterConfigs) changes the named keys; otherwise
-// (AlterConfigs) the set keys replace every dynamic key of the resource.
+// (AlterConfigs) the set keys replace every dynamic key of the resource. A new resource beyond
+// kMaxBrokerConfigResources: POLICY_VIOLATION.
 BrokerConfigPlan plan_broker_configs(const MetadataImage& image, const std::string& resource,
                                      const std::vector<BrokerConfigChange>& changes, bool incremental);
 

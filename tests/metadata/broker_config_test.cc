@@ -95,6 +95,20 @@ TEST_CASE("plan_broker_configs_validates_like_kafka") {
   }
 }
 
+TEST_CASE("broker_config_resources_are_bounded_but_existing_ones_stay_alterable") {
+  MetadataImage image;
+  for (size_t i = 0; i < kMaxBrokerConfigResources; ++i) {
+    image.broker_configs[std::to_string(i)]["log.retention.ms"] = "60000";
+  }
+  auto fresh = plan(image, "99999", {{"log.retention.ms", BrokerConfigOp::set, "1000"}});
+  CHECK(fresh.error_code == ke::kPolicyViolation);
+  CHECK(fresh.records.empty());
+  CHECK(plan(image, "7", {{"log.retention.ms", BrokerConfigOp::set, "1000"}}).error_code == ke::kNone);
+  CHECK(plan(image, "7", {{"log.retention.ms", BrokerConfigOp::remove, std::nullopt}}).error_code == ke::kNone);
+  // Removing nothing from a resource that has nothing is no new resource.
+  CHECK(plan(image, "99999", {{"log.retention.ms", BrokerConfigOp::remove, std::nullopt}}).error_code == ke::kNone);
+}
+
 TEST_CASE("incremental_changes_named_keys_and_alter_configs_replaces_them_all") {
   MetadataState s;
   REQUIRE(s.apply_all({broker_config("", "log.retention.ms", "1000"), broker_config("", "message.max.bytes", "500")}).ok());
