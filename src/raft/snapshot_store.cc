@@ -45,7 +45,12 @@ std::optional<SnapshotId> parse_name(const std::string& name) {
   return SnapshotId{end, static_cast<Epoch>(epoch)};
 }
 
-Result<std::string> read_range(const std::string& path, int64_t position, size_t max_bytes, int64_t* size_out) {
+// A snapshot file opened for reading (the caller closes fd), with its size.
+struct OpenedSnapshot {
+  int fd;
+  off_t size;
+};
+Result<OpenedSnapshot> open_snapshot_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return Error(Errc::not_found, "no snapshot " + path);
@@ -57,6 +62,14 @@ Result<std::string> read_range(const std::string& path, int64_t position, size_t
     ::close(fd);
     return e;
   }
+  return OpenedSnapshot{fd, size};
+}
+
+Result<std::string> read_range(const std::string& path, int64_t position, size_t max_bytes, int64_t* size_out) {
+  auto opened = open_snapshot_file(path);
+  if (!opened.ok()) return opened.take_error();
+  const int fd = opened->fd;
+  const off_t size = opened->size;
   if (size_out) *size_out = size;
   if (position < 0 || position > size) {
     ::close(fd);
@@ -176,18 +189,9 @@ class MemorySource final : public Source {
 class FileSource final : public Source {
  public:
   static Result<std::unique_ptr<FileSource>> open(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return Error(Errc::not_found, "no snapshot " + path);
-      return io_error("open", path);
-    }
-    off_t size = ::lseek(fd, 0, SEEK_END);
-    if (size < 0) {
-      Error e = io_error("seek", path);
-      ::close(fd);
-      return e;
-    }
-    return std::unique_ptr<FileSource>(new FileSource(fd, size, path));
+    auto opened = open_snapshot_file(path);
+    if (!opened.ok()) return opened.take_error();
+    return std::unique_ptr<FileSource>(new FileSource(opened->fd, opened->size, path));
   }
   ~FileSource() override { ::close(fd_); }
   int64_t size() const override { return size_; }

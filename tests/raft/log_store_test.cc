@@ -10,20 +10,14 @@
 #include <fstream>
 
 #include "raft/replica.h"
+#include "raft_test_util.h"
 
 using namespace floe::raft;
 namespace fs = std::filesystem;
 
-namespace {
+using floe::raft::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char pattern[] = "/tmp/floe-raft-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 std::unique_ptr<FileLog> open_log(const std::string& dir, int64_t segment_bytes = 8 << 20) {
   auto log = FileLog::open(FileLogOptions{dir, segment_bytes, 1 << 20, {}});

@@ -17,21 +17,15 @@
 #include "raft/replica.h"
 #include "raft/snapshot_store.h"
 #include "raft/transport_tcp.h"
+#include "raft_test_util.h"
 
 using namespace floe;
 using namespace floe::raft;
 namespace fs = std::filesystem;
 
-namespace {
+using floe::raft::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char pattern[] = "/tmp/floe-raftsnap-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 struct Io final : RaftIo {
   std::vector<std::pair<NodeId, RaftMessage>> sent;

@@ -19,21 +19,15 @@
 #include "raft/node.h"
 #include "raft/replica.h"
 #include "raft/snapshot_store.h"
+#include "raft_test_util.h"
 
 using namespace floe;
 using namespace floe::raft;
 namespace fs = std::filesystem;
 
-namespace {
+using floe::raft::testing::TempDir;
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char pattern[] = "/tmp/floe-snapwriter-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 RaftNodeOptions single_voter(const std::string& dir) {
   RaftNodeOptions options;
