@@ -4,8 +4,9 @@
 // floe finalizes one feature, metadata.version, at kFloeMetadataVersion = 7 (Kafka's 3.3-IV3: the
 // KRaft broker lifecycle floe's controller writes — fenced registration, Fence/Unfence records,
 // BrokerRegistrationChangeRecord with InControlledShutdown). floe's behaviour does not depend on
-// the level, so it supports exactly [7, 7]: the controller commits it with the cluster id on the
-// first start (and on the first start of a cluster created before feature levels existed).
+// the level, so it supports exactly [7, 7]: the controller commits it with the cluster id when a
+// cluster is new (a single voter at open, a quorum's leader at its first session check; also a
+// cluster created before feature levels existed).
 // Every floe broker supports floe's ranges; a broker registration that lists its own ranges is
 // checked against the finalized levels (outside: UNSUPPORTED_VERSION, Kafka's rule).
 //
