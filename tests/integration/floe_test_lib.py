@@ -318,6 +318,18 @@ def kafka_request(api_key, api_version, correlation_id, body=b"", client_id=b"fl
     return struct.pack(">i", len(payload)) + payload
 
 
+def read_uvarint(data, pos):
+    """An unsigned varint (Kafka's flexible-version lengths and tag counts) at data[pos]: (value, next pos)."""
+    value, shift = 0, 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
 def recv_exact(sock, n):
     buf = b""
     while len(buf) < n:

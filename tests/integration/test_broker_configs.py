@@ -189,17 +189,6 @@ def survives_restart():
                "after restart: %s %s" % (entry.value, entry.source))
 
 
-def _uvarint(data, pos):
-    value, shift = 0, 0
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
-
-
 def _compact(text):
     raw = text.encode()
     return bytes([len(raw) + 1]) + raw
@@ -222,15 +211,15 @@ def update_features(level, bootstrap=None):
     pos = 4 + 1 + 4  # correlation id, header tagged fields, throttle
     (top,) = struct.unpack_from(">h", resp, pos)
     pos += 2
-    n, pos = _uvarint(resp, pos)
+    n, pos = lib.read_uvarint(resp, pos)
     pos += max(n - 1, 0)
-    count, pos = _uvarint(resp, pos)
+    count, pos = lib.read_uvarint(resp, pos)
     lib.expect(count - 1 == 1, "UpdateFeatures answered %d results" % (count - 1))
-    n, pos = _uvarint(resp, pos)
+    n, pos = lib.read_uvarint(resp, pos)
     pos += n - 1
     (code,) = struct.unpack_from(">h", resp, pos)
     pos += 2
-    n, pos = _uvarint(resp, pos)
+    n, pos = lib.read_uvarint(resp, pos)
     message = resp[pos:pos + n - 1].decode() if n else None
     return top, code, message
 

@@ -32,17 +32,6 @@ ROUNDS = 3
 
 # ---- raw Kafka requests ----------------------------------------------------------------------
 
-def _uvarint(data, pos):
-    shift, value = 0, 0
-    while True:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, pos
-        shift += 7
-
-
 def _call(port, frame, timeout_s=2.0):
     with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
         s.settimeout(timeout_s)
@@ -56,25 +45,25 @@ def describe_quorum(port):
     body = b"\x02" + bytes([len(name) + 1]) + name + b"\x02" + struct.pack(">i", 0) + b"\x00" + b"\x00" + b"\x00"
     resp = _call(port, lib.kafka_request(55, 1, 7, body, flexible=True))
     pos = 4  # correlation id
-    _, pos = _uvarint(resp, pos)  # header tagged fields
+    _, pos = lib.read_uvarint(resp, pos)  # header tagged fields
     (err,) = struct.unpack_from(">h", resp, pos)
     pos += 2
-    n_topics, pos = _uvarint(resp, pos)
+    n_topics, pos = lib.read_uvarint(resp, pos)
     assert err == 0 and n_topics == 2, "DescribeQuorum error %d topics %d" % (err, n_topics - 1)
-    name_len, pos = _uvarint(resp, pos)
+    name_len, pos = lib.read_uvarint(resp, pos)
     pos += name_len - 1
-    n_parts, pos = _uvarint(resp, pos)
+    n_parts, pos = lib.read_uvarint(resp, pos)
     assert n_parts == 2
     _index, _perr, leader, epoch, hw = struct.unpack_from(">ihiiq", resp, pos)
     pos += 22
     replicas = []
     for _ in range(2):  # voters, observers
-        count, pos = _uvarint(resp, pos)
+        count, pos = lib.read_uvarint(resp, pos)
         group = {}
         for _ in range(count - 1):
             rid, leo, last_fetch, caught_up = struct.unpack_from(">iqqq", resp, pos)
             pos += 28
-            _, pos = _uvarint(resp, pos)
+            _, pos = lib.read_uvarint(resp, pos)
             group[rid] = (leo, last_fetch, caught_up)
         replicas.append(group)
     return {"leader": leader, "epoch": epoch, "hw": hw, "voters": replicas[0], "observers": replicas[1]}
