@@ -12,8 +12,11 @@
 #include <csignal>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
+#include <mutex>
+#include <thread>
 
 #include "raft/memory_log.h"
 #include "raft/node.h"
@@ -84,7 +87,15 @@ TEST_CASE("a_slow_snapshot_write_never_stalls_the_node_and_the_log_goes_only_onc
   for (int i = 0; i < 10; ++i) REQUIRE(propose(**node, std::to_string(i)).ok());
   auto waited = (*node)->wait_for([](const NodeStatus& s) { return s.applied_end == 11; }, 5000);
   REQUIRE(waited.ok());
-  NodeStatus during = *waited;
+  // The writer thread may not have reached the disk yet: wait (bounded) until it hangs there.
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!writes.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  NodeStatus during = (*node)->status();
   CHECK(during.snapshot_writing);
   CHECK(during.log_start == 0);  // not durable yet: the log below it stays
   CHECK(during.applied_end == 11);
