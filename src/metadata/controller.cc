@@ -143,6 +143,7 @@ Status Controller::start() {
   if (!node.ok()) return node.take_error();
   raft::RaftNode* raft_node = node.value().get();
   node_ = std::move(node.value());
+  raft_node->start();  // only now: its callbacks (maybe_snapshot, ...) use node_
   auto ready = raft_node->wait_for(
       [alone, self = options_.node_id.value()](const raft::NodeStatus& s) {
         bool led = alone ? (s.role == raft::Role::leader && s.leader_id == self) : s.leader_id != raft::kNoNode;

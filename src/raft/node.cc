@@ -116,18 +116,26 @@ Result<std::unique_ptr<RaftNode>> RaftNode::open(RaftNodeOptions options, Listen
   node->last_epoch_ = node->replica_->epoch();
   node->last_role_ = node->replica_->role();
   node->publish_status();
-  if (node->options_.transport) {
-    RaftNode* self = node.get();
-    node->options_.transport->start([self](NodeId from, RaftMessage message) {
-      std::lock_guard lock(self->mu_);
-      if (self->stopping_ || self->inbound_.size() >= self->options_.max_inbound_messages) return;
-      self->inbound_.emplace_back(from, std::move(message));
-      self->cv_.notify_one();
+  return node;
+}
+
+void RaftNode::start() {
+  {
+    std::lock_guard lock(mu_);
+    FLOE_ASSERT_MSG(!started_, "RaftNode::start called twice");
+    started_ = true;
+    if (stopping_) return;  // closed before it started: nothing to run
+  }
+  if (options_.transport) {
+    options_.transport->start([this](NodeId from, RaftMessage message) {
+      std::lock_guard lock(mu_);
+      if (stopping_ || inbound_.size() >= options_.max_inbound_messages) return;
+      inbound_.emplace_back(from, std::move(message));
+      cv_.notify_one();
     });
   }
-  node->thread_ = std::thread([self = node.get()] { self->run(); });
-  node->writer_ = std::thread([self = node.get()] { self->write_snapshots(); });
-  return node;
+  thread_ = std::thread([this] { run(); });
+  writer_ = std::thread([this] { write_snapshots(); });
 }
 
 RaftNode::~RaftNode() { close(); }
@@ -369,9 +377,14 @@ void RaftNode::close() {
     writer_cv_.notify_one();
   }
   if (writer_.joinable()) writer_.join();
-  std::lock_guard lock(mu_);
-  status_.closed = true;
-  status_cv_.notify_all();
+  std::deque<std::function<void()>> never_run;  // posted to a node that never started
+  {
+    std::lock_guard lock(mu_);
+    status_.closed = true;
+    never_run.swap(tasks_);
+    status_cv_.notify_all();
+  }
+  for (auto& task : never_run) task();  // they see a closed node, as after the thread's end
 }
 
 }  // namespace floe::raft

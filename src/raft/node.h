@@ -76,11 +76,17 @@ class RaftNode final : public ReplicatedLog {
   // (ReplicatedLog's listener takes the payload whole; RaftNode never holds it whole.)
   using SnapshotListener = std::function<Status(SnapshotId id, SnapshotPayloadReader& payload)>;
 
-  // Opens the snapshots, log and quorum state in options.log_dir and starts the node thread.
+  // Opens the snapshots, log and quorum state in options.log_dir; the snapshot listener is
+  // called (on the caller's thread) with the newest snapshot there. Starts no thread: the node
+  // runs once start() is called, so the owner can first store the pointer its callbacks use.
   // A log dir holding a snapshot needs a snapshot listener (else Errc::unsupported). Snapshot
   // payloads are as given to snapshot_here, on whichever node took it.
   static Result<std::unique_ptr<RaftNode>> open(RaftNodeOptions options, Listener listener,
                                                 SnapshotListener snapshot_listener = nullptr);
+  // Starts the node thread, the snapshot writer and the transport's inbound delivery. Call once,
+  // after open. Until then no callback runs; tasks and proposals posted meanwhile wait for it
+  // (status() is the state as opened). close() before start() just closes.
+  void start();
   ~RaftNode() override;
   RaftNode(const RaftNode&) = delete;
   RaftNode& operator=(const RaftNode&) = delete;
@@ -156,6 +162,7 @@ class RaftNode final : public ReplicatedLog {
   std::deque<std::pair<NodeId, RaftMessage>> inbound_;
   NodeStatus status_;
   bool stopping_ = false;
+  bool started_ = false;  // start() was called
   std::thread thread_;
   // The snapshot writer (guarded by mu_): at most one job, and its result for the node thread.
   std::condition_variable writer_cv_;

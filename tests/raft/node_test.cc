@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
 
@@ -46,6 +48,7 @@ TEST_CASE("single_voter_elects_itself_and_commits_proposals_in_order") {
   Applied applied;
   auto node = RaftNode::open(single_voter(dir), applied.listener());
   REQUIRE(node.ok());
+  (*node)->start();
   REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
   std::vector<std::promise<Result<Offset>>> results(100);
   for (int i = 0; i < 100; ++i) {
@@ -78,6 +81,7 @@ TEST_CASE("reopened_node_replays_committed_entries_once_from_apply_from") {
     Applied applied;
     auto node = RaftNode::open(single_voter(dir), applied.listener());
     REQUIRE(node.ok());
+    (*node)->start();
     REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
     for (int i = 0; i < 10; ++i) {
       std::promise<Result<Offset>> done;
@@ -89,6 +93,7 @@ TEST_CASE("reopened_node_replays_committed_entries_once_from_apply_from") {
   {
     auto node = RaftNode::open(single_voter(dir), all.listener());
     REQUIRE(node.ok());
+    (*node)->start();
     REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
   }
   REQUIRE(all.entries.size() == 10);
@@ -97,6 +102,7 @@ TEST_CASE("reopened_node_replays_committed_entries_once_from_apply_from") {
   {
     auto node = RaftNode::open(single_voter(dir, all.entries[5].first), tail.listener());
     REQUIRE(node.ok());
+    (*node)->start();
     REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
   }
   REQUIRE(tail.entries.size() == 5);
@@ -109,6 +115,7 @@ TEST_CASE("proposals_after_close_fail_and_close_is_idempotent") {
   Applied applied;
   auto node = RaftNode::open(single_voter(dir), applied.listener());
   REQUIRE(node.ok());
+  (*node)->start();
   (*node)->close();
   (*node)->close();
   std::promise<Result<Offset>> done;
@@ -125,7 +132,45 @@ TEST_CASE("a_voter_that_is_not_alone_does_not_lead_without_peers") {
   Applied applied;
   auto node = RaftNode::open(options, applied.listener());
   REQUIRE(node.ok());
+  (*node)->start();
   auto r = (*node)->wait_for([](const NodeStatus& s) { return s.role == Role::leader; }, 300);
   CHECK_FALSE(r.ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("nothing_runs_on_a_node_before_start_and_what_was_posted_meanwhile_runs_after_it") {
+  // The owner stores the node pointer its callbacks use between open() and start().
+  auto dir = temp_dir("start");
+  Applied applied;
+  auto node = RaftNode::open(single_voter(dir), applied.listener());
+  REQUIRE(node.ok());
+  std::atomic<bool> started{false};
+  std::promise<bool> ran_after_start;
+  (*node)->post([&] { ran_after_start.set_value(started.load()); });
+  std::promise<Result<Offset>> proposed;
+  (*node)->propose("early", [&](Result<Offset> r) { proposed.set_value(std::move(r)); });
+  started = true;
+  (*node)->start();
+  CHECK(ran_after_start.get_future().get());
+  // Proposed before the election: refused (not the leader), but answered.
+  (void)proposed.get_future().get();
+  REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
+  (*node)->close();
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a_node_closed_before_start_answers_what_was_posted_to_it") {
+  auto dir = temp_dir("never-started");
+  Applied applied;
+  auto node = RaftNode::open(single_voter(dir), applied.listener());
+  REQUIRE(node.ok());
+  std::promise<Result<Offset>> proposed;
+  (*node)->propose("never", [&](Result<Offset> r) { proposed.set_value(std::move(r)); });
+  (*node)->close();
+  auto answer = proposed.get_future();
+  REQUIRE(answer.wait_for(std::chrono::seconds(0)) == std::future_status::ready);  // during close()
+  CHECK_FALSE(answer.get().ok());
+  CHECK((*node)->status().closed);
+  (*node)->close();
   std::filesystem::remove_all(dir);
 }

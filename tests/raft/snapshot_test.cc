@@ -386,6 +386,7 @@ TEST_CASE("a_node_hands_its_owner_the_snapshot_at_open_and_replays_only_what_fol
     auto node = RaftNode::open(options, listener, [](SnapshotId, SnapshotPayloadReader&) { return ok_status(); });
     REQUIRE(node.ok());
     self = node->get();
+    (*node)->start();
     REQUIRE((*node)->wait_for(leading, 5000).ok());
     for (int i = 0; i < 8; ++i) {
       std::promise<Result<Offset>> done;
@@ -405,6 +406,7 @@ TEST_CASE("a_node_hands_its_owner_the_snapshot_at_open_and_replays_only_what_fol
     });
     REQUIRE(node.ok());
     self = node->get();
+    (*node)->start();
     REQUIRE((*node)->wait_for(leading, 5000).ok());
   }
   REQUIRE(loaded.size() == 1);
@@ -522,6 +524,7 @@ TEST_CASE("an_observer_over_tcp_catches_up_by_snapshot_and_the_leader_lists_it_i
   auto leader = RaftNode::open(leader_options, leader_listener, [](SnapshotId, SnapshotPayloadReader&) { return ok_status(); });
   REQUIRE(leader.ok());
   leader_self = leader->get();
+  (*leader)->start();
   REQUIRE((*leader)->wait_for([](const NodeStatus& s) { return s.role == Role::leader; }, 5000).ok());
   for (int i = 0; i < 50; ++i) {
     std::promise<Result<Offset>> done;
@@ -556,6 +559,7 @@ TEST_CASE("an_observer_over_tcp_catches_up_by_snapshot_and_the_leader_lists_it_i
         return ok_status();
       });
   REQUIRE(observer.ok());
+  (*observer)->start();
   Offset target = leader_status->high_watermark;
   auto caught_up = (*observer)->wait_for([&](const NodeStatus& s) { return s.applied_end >= target; }, 10000);
   REQUIRE(caught_up.ok());

@@ -82,6 +82,7 @@ TEST_CASE("a_slow_snapshot_write_never_stalls_the_node_and_the_log_goes_only_onc
   auto node = RaftNode::open(options, listener, [](SnapshotId, SnapshotPayloadReader&) { return ok_status(); });
   REQUIRE(node.ok());
   self = node->get();
+  (*node)->start();
   REQUIRE((*node)->wait_for(leading, 5000).ok());
   // The first snapshot's write hangs in the disk; proposals keep committing meanwhile.
   for (int i = 0; i < 10; ++i) REQUIRE(propose(**node, std::to_string(i)).ok());
@@ -150,6 +151,7 @@ TEST_CASE("kill_minus_9_in_the_middle_of_a_snapshot_write_keeps_the_previous_sna
     auto node = RaftNode::open(options, listener, [](SnapshotId, SnapshotPayloadReader&) { return ok_status(); });
     if (!node.ok()) ::_exit(3);
     self = node->get();
+    (*node)->start();
     if (!(*node)->wait_for(leading, 5000).ok()) ::_exit(3);
     for (int i = 0;; ++i) {
       auto offset = propose(**node, "e" + std::to_string(i));
@@ -193,6 +195,7 @@ TEST_CASE("kill_minus_9_in_the_middle_of_a_snapshot_write_keeps_the_previous_sna
         return ok_status();
       });
   REQUIRE(node.ok());
+  (*node)->start();
   REQUIRE((*node)->wait_for(leading, 5000).ok());
   (*node)->close();
   REQUIRE(loaded.size() == 1);
