@@ -17,7 +17,6 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include "wal/block_wal.h"
@@ -104,18 +103,44 @@ double raw_write_bandwidth(const std::string& path, uint64_t total, size_t block
   return static_cast<double>(total) / seconds_since(t0);
 }
 
-// p50/p99 of a 4 KiB O_DIRECT write + fdatasync, in microseconds.
-std::pair<double, double> raw_sync_latency_us(const std::string& path, int samples) {
+// Paces a loop at `per_second` starts: wait() returns at the next start time. A loop that fell
+// behind (a slow write) starts again at once, but at most kMaxBacklog missed starts are made up:
+// a stall is followed by a short burst, never by a flood (the same rule for raw writers and WAL
+// producers, so both see the same offered load).
+class Pacer {
+ public:
+  explicit Pacer(double per_second)
+      : interval_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / per_second))),
+        next_(Clock::now()) {}
+  void wait() {
+    const auto now = Clock::now();
+    if (next_ + kMaxBacklog * interval_ < now) next_ = now - kMaxBacklog * interval_;
+    std::this_thread::sleep_until(next_);
+    next_ += interval_;
+  }
+
+ private:
+  static constexpr int kMaxBacklog = 2;
+  Clock::duration interval_;
+  Clock::time_point next_;
+};
+
+// Latencies (us) of 4 KiB O_DIRECT writes, each followed by fdatasync, started at `rate_per_sec`
+// for `seconds`, cycling over the first 16 MiB of the (initialized) file. Empty on an I/O error.
+std::vector<double> raw_sync_latency_us(const std::string& path, int rate_per_sec, double seconds) {
   RawFile f(path, 4096);
   std::vector<double> lat;
-  if (f.fd < 0 || !f.buf) return {0, 0};
-  for (int i = 0; i < samples; ++i) {
-    auto t0 = Clock::now();
-    off_t at = static_cast<off_t>((static_cast<uint64_t>(i) * 4096) % (16ull << 20));
-    if (::pwrite(f.fd, f.buf, 4096, at) != 4096 || ::fdatasync(f.fd) != 0) return {0, 0};
+  if (f.fd < 0 || !f.buf) return lat;
+  Pacer pace(rate_per_sec);
+  const auto start = Clock::now();
+  for (uint64_t i = 0; seconds_since(start) < seconds; ++i) {
+    pace.wait();
+    const auto t0 = Clock::now();
+    const off_t at = static_cast<off_t>((i * 4096) % (16ull << 20));
+    if (::pwrite(f.fd, f.buf, 4096, at) != 4096 || ::fdatasync(f.fd) != 0) return {};
     lat.push_back(seconds_since(t0) * 1e6);
   }
-  return {percentile(lat, 0.5), percentile(lat, 0.99)};
+  return lat;
 }
 
 // Appends `total` bytes in entries of `entry_bytes`, keeping `depth` appends outstanding.
@@ -156,31 +181,44 @@ double wal_append_bandwidth(wal::Wal& w, uint64_t total, size_t entry_bytes, int
   return static_cast<double>(sent) / seconds_since(t0);
 }
 
-// Appends of 1 KiB at `rate` per second from 4 producers for `seconds`: latencies in us.
-std::vector<double> wal_latency_us(wal::Wal& w, int rate, double seconds) {
-  SharedBytes payload(Bytes(1024, 0xef));
+// The offered load of a latency slice: entries of `entry_bytes` at `rate_per_sec` appends/s in all,
+// from kLatencyProducers threads.
+constexpr int kLatencyProducers = 4;
+
+// What a WAL latency slice measured: each append's latency (us, from the call to its callback)
+// and what the WAL did meanwhile.
+struct WalSlice {
+  std::vector<double> latency_us;
+  uint64_t appends = 0, device_writes = 0, syncs = 0;
+  double seconds = 0;
+};
+
+WalSlice wal_latency_slice(wal::Wal& w, size_t entry_bytes, int rate_per_sec, double seconds) {
+  SharedBytes payload(Bytes(entry_bytes, 0xef));
   std::mutex mu;
-  std::vector<double> lat;
+  WalSlice out;
+  out.latency_us.reserve(static_cast<size_t>(rate_per_sec * seconds * 1.1) + 16);
   std::atomic<int> outstanding{0};
-  constexpr int kProducers = 4;
+  const wal::WalStats before = w.stats();
+  const auto start = Clock::now();
   std::vector<std::thread> producers;
-  for (int p = 0; p < kProducers; ++p) {
+  for (int p = 0; p < kLatencyProducers; ++p) {
     producers.emplace_back([&, p] {
-      auto interval = std::chrono::duration<double>(static_cast<double>(kProducers) / rate);
-      auto start = Clock::now();
-      auto next = start;
+      Pacer pace(static_cast<double>(rate_per_sec) / kLatencyProducers);
       for (uint64_t n = 0; seconds_since(start) < seconds; ++n) {
-        std::this_thread::sleep_until(next);
-        next += std::chrono::duration_cast<Clock::duration>(interval);
-        auto t0 = Clock::now();
+        pace.wait();
+        const auto t0 = Clock::now();
         outstanding.fetch_add(1);
         w.append(wal::Entry{StreamId(static_cast<uint64_t>(p)), StreamEpoch(1), Offset(static_cast<int64_t>(n)), payload},
                  [&, t0](Result<wal::Position>) {
-                   double us = seconds_since(t0) * 1e6;
-                   std::lock_guard lk(mu);
-                   lat.push_back(us);
-                   outstanding.fetch_sub(1);
+                   const double us = seconds_since(t0) * 1e6;
+                   {
+                     std::lock_guard lk(mu);
+                     out.latency_us.push_back(us);
+                   }
+                   outstanding.fetch_sub(1);  // last: the slice may end (and `mu` go) right after
                  });
+        // Keep the ring from filling, as uploads do.
         if (n % 256 == 0) {
           auto st = w.stats();
           if (st.used_bytes > st.capacity_bytes / 4) (void)w.trim(st.end_offset);
@@ -189,8 +227,13 @@ std::vector<double> wal_latency_us(wal::Wal& w, int rate, double seconds) {
     });
   }
   for (auto& t : producers) t.join();
-  while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return lat;
+  while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  out.seconds = seconds_since(start);
+  const wal::WalStats after = w.stats();
+  out.appends = after.appends - before.appends;
+  out.device_writes = after.records_written - before.records_written;
+  out.syncs = after.syncs - before.syncs;
+  return out;
 }
 
 }  // namespace
@@ -212,8 +255,8 @@ int run_wal_perf(const WalPerfOptions& o) {
   // on a shared disk whose speed drifts, a ratio of medians from interleaved runs compares like
   // with like far better than one raw run followed by one WAL run.
   struct Round {
-    double raw_64k = 0, raw_1m = 0, raw_4m = 0, raw_p50 = 0, raw_p99 = 0;
-    double wal_64k = 0, wal_1m = 0, wal_p50 = 0, wal_p99 = 0;
+    double raw_64k = 0, raw_1m = 0, raw_4m = 0;
+    double wal_64k = 0, wal_1m = 0;
   };
   // What a WAL throughput run did besides its figure: group commit size and CPU per byte.
   struct RunCost {
@@ -271,12 +314,37 @@ int run_wal_perf(const WalPerfOptions& o) {
       r.wal_1m = measured(1 << 20, 16, cost_1m);
       r.wal_64k = measured(64 << 10, 256, cost_64k);
     }
-    std::this_thread::sleep_for(std::chrono::seconds(1));  // let the burst drain before latencies
-    std::tie(r.raw_p50, r.raw_p99) = raw_sync_latency_us(raw_path, 2000);
-    auto lat = wal_latency_us(w, o.latency_rate_per_sec, o.latency_seconds);
-    r.wal_p50 = percentile(lat, 0.5);
-    r.wal_p99 = percentile(lat, 0.99);
     rounds.push_back(r);
+  }
+
+  // Latency: short slices of raw 4 KiB write+fdatasync and of WAL appends alternate on the same
+  // disk at the same offered rate (each pair's order alternates too), and each side's samples
+  // are pooled: the raw p99 of a cloud disk swings several-fold between moments, so a WAL p99
+  // is compared only with raw samples taken around the same moments. Each pair's own ratio shows
+  // how far one moment's figure can be trusted.
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // let the throughput burst drain
+  std::vector<double> raw_lat, wal_lat;
+  std::vector<double> pair_ratios;
+  WalSlice moderate_total;
+  for (int pair = 0; pair < o.latency_slices; ++pair) {
+    std::vector<double> raw;
+    WalSlice wal;
+    auto run_raw = [&] { raw = raw_sync_latency_us(raw_path, o.latency_rate_per_sec, o.slice_seconds); };
+    auto run_wal = [&] { wal = wal_latency_slice(w, o.latency_entry_bytes, o.latency_rate_per_sec, o.slice_seconds); };
+    if (pair % 2 == 0) {
+      run_raw();
+      run_wal();
+    } else {
+      run_wal();
+      run_raw();
+    }
+    pair_ratios.push_back(percentile(raw, 0.99) > 0 ? percentile(wal.latency_us, 0.99) / percentile(raw, 0.99) : 0.0);
+    raw_lat.insert(raw_lat.end(), raw.begin(), raw.end());
+    wal_lat.insert(wal_lat.end(), wal.latency_us.begin(), wal.latency_us.end());
+    moderate_total.appends += wal.appends;
+    moderate_total.device_writes += wal.device_writes;
+    moderate_total.syncs += wal.syncs;
+    moderate_total.seconds += wal.seconds;
   }
   const wal::WalStats last_stats = w.stats();
   const bool direct = w.using_direct_io();
@@ -290,9 +358,9 @@ int run_wal_perf(const WalPerfOptions& o) {
     return median_of(v);
   };
   const double raw_64k = median(&Round::raw_64k), raw_1m = median(&Round::raw_1m), raw_4m = median(&Round::raw_4m);
-  const double raw_p50 = median(&Round::raw_p50), raw_p99 = median(&Round::raw_p99);
   const double wal_64k = median(&Round::wal_64k), wal_1m = median(&Round::wal_1m);
-  const double p50 = median(&Round::wal_p50), p99 = median(&Round::wal_p99);
+  const double raw_p50 = percentile(raw_lat, 0.5), raw_p99 = percentile(raw_lat, 0.99);
+  const double p50 = percentile(wal_lat, 0.5), p99 = percentile(wal_lat, 0.99);
 
   const double mib = 1024.0 * 1024.0;
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
@@ -306,6 +374,13 @@ int run_wal_perf(const WalPerfOptions& o) {
     std::printf(" (median %.2f, range %.2f-%.2f)\n", median_of(v), *std::min_element(v.begin(), v.end()),
                 *std::max_element(v.begin(), v.end()));
   };
+  // What the WAL did during a set of latency slices: achieved rate, syncs per second, group size.
+  auto slice_line = [&](const char* label, const WalSlice& sl) {
+    if (sl.seconds <= 0 || sl.device_writes == 0) return;
+    std::printf("  %s: %.0f appends/s achieved, %.0f fdatasyncs/s, %.1f entries per device write\n", label,
+                static_cast<double>(sl.appends) / sl.seconds, static_cast<double>(sl.syncs) / sl.seconds,
+                static_cast<double>(sl.appends) / static_cast<double>(sl.device_writes));
+  };
   auto cost_line = [&](const char* label, const RunCost& c) {
     if (c.records == 0 || c.payload_bytes == 0) return;
     std::printf("  %s entries: %.1f entries (%.0f KiB) per device write, %.0f us CPU per MiB appended\n", label,
@@ -313,23 +388,36 @@ int run_wal_perf(const WalPerfOptions& o) {
                 static_cast<double>(c.device_bytes) / static_cast<double>(c.records) / 1024.0,
                 c.cpu_seconds / (static_cast<double>(c.payload_bytes) / mib) * 1e6);
   };
-  std::printf("medians of %d interleaved rounds (raw limits and WAL runs alternate on the same disk); both\n"
-              "overwrite blocks written once before (steady state: a WAL after its first lap, a block device)\n",
+  std::printf("throughput: medians of %d interleaved rounds (raw limits and WAL runs alternate on the same disk);\n"
+              "both overwrite blocks written once before (steady state: a WAL after its first lap, a block device)\n",
               o.rounds);
+  std::printf("latency: %d pairs of %.2f s slices, raw and WAL alternating (each pair's order too), samples pooled;\n"
+              "moderate load = %zu KiB entries at %d appends/s from %d producers (%.1f MiB/s)\n",
+              o.latency_slices, o.slice_seconds, o.latency_entry_bytes / 1024, o.latency_rate_per_sec,
+              kLatencyProducers, static_cast<double>(o.latency_entry_bytes) * o.latency_rate_per_sec / mib);
   std::printf("machine: %u CPUs, 1-minute load average %.2f at start, %.2f at end (the WAL needs CPU, raw writes do not)\n",
               std::thread::hardware_concurrency(), load_at_start, load_average_1m());
   std::printf("machine limits (same run, same disk):\n");
   std::printf("  raw O_DIRECT write+fdatasync  64 KiB blocks: %8.1f MiB/s\n", raw_64k / mib);
   std::printf("  raw O_DIRECT write+fdatasync   1 MiB blocks: %8.1f MiB/s\n", raw_1m / mib);
   std::printf("  raw O_DIRECT write+fdatasync   4 MiB blocks: %8.1f MiB/s\n", raw_4m / mib);
-  std::printf("  raw 4 KiB O_DIRECT write+fdatasync latency: p50 %.0f us, p99 %.0f us\n", raw_p50, raw_p99);
+  std::printf("  raw 4 KiB O_DIRECT write+fdatasync latency: p50 %.0f us, p99 %.0f us (1 writer at %d/s, %zu samples)\n",
+              raw_p50, raw_p99, o.latency_rate_per_sec, raw_lat.size());
   std::printf("block WAL (%s):\n", direct ? "O_DIRECT" : "buffered");
   std::printf("  append throughput, 64 KiB entries: %8.1f MiB/s = %.2fx raw 64 KiB, %.2fx raw 4 MiB (goal >= 0.8x)\n",
               wal_64k / mib, ratio(wal_64k, raw_64k), ratio(wal_64k, raw_4m));
   std::printf("  append throughput,  1 MiB entries: %8.1f MiB/s = %.2fx raw 1 MiB, %.2fx raw 4 MiB (goal >= 0.8x)\n",
               wal_1m / mib, ratio(wal_1m, raw_1m), ratio(wal_1m, raw_4m));
-  std::printf("  append latency, 1 KiB at %d/s: p50 %.0f us, p99 %.0f us = %.2fx raw p99 (goal <= 1.5x)\n",
-              o.latency_rate_per_sec, p50, p99, ratio(p99, raw_p99));
+  std::printf("  append latency, %zu KiB at %d/s: p50 %.0f us, p99 %.0f us = %.2fx raw p99 (goal <= 1.5x)\n",
+              o.latency_entry_bytes / 1024, o.latency_rate_per_sec, p50, p99, ratio(p99, raw_p99));
+  std::printf("  per slice pair, WAL p99 / raw p99:");
+  for (double x : pair_ratios) std::printf(" %.2f", x);
+  if (!pair_ratios.empty())
+    std::printf(" (median %.2f, range %.2f-%.2f)", median_of(pair_ratios),
+                *std::min_element(pair_ratios.begin(), pair_ratios.end()),
+                *std::max_element(pair_ratios.begin(), pair_ratios.end()));
+  std::printf("\n");
+  slice_line("moderate load", moderate_total);
   cost_line("64 KiB", cost_64k);
   cost_line(" 1 MiB", cost_1m);
   std::printf("  group commit (all rounds and the first lap): %llu appends in %llu device writes\n",
@@ -338,7 +426,6 @@ int run_wal_perf(const WalPerfOptions& o) {
   if (rounds.size() > 1) {
     ratios("WAL 64 KiB / raw 4 MiB", &Round::wal_64k, &Round::raw_4m);
     ratios("WAL  1 MiB / raw 4 MiB", &Round::wal_1m, &Round::raw_4m);
-    ratios("WAL p99 / raw p99", &Round::wal_p99, &Round::raw_p99);
   }
   return 0;
 }
@@ -370,8 +457,14 @@ int run_perf_command(int argc, char** argv) {
         std::fprintf(stderr, "floe perf wal: --rounds must be 1..100\n");
         return 2;
       }
+    } else if (a == "--slices" && i + 1 < argc) {
+      o.latency_slices = std::atoi(argv[++i]);
+      if (o.latency_slices < 1 || o.latency_slices > 1000) {
+        std::fprintf(stderr, "floe perf wal: --slices must be 1..1000\n");
+        return 2;
+      }
     } else {
-      std::fprintf(stderr, "floe perf wal: unknown option '%s'\nusage: floe perf wal [--path DIR] [--bytes N] [--rounds N]\n", argv[i]);
+      std::fprintf(stderr, "floe perf wal: unknown option '%s'\nusage: floe perf wal [--path DIR] [--bytes N] [--rounds N] [--slices N]\n", argv[i]);
       return 2;
     }
   }

@@ -136,11 +136,17 @@ expect_rc 1 "cluster status against a silent peer"
 expect_in "$err" "timed out"
 [ "$took" -le 15 ] || fail "cluster status waited ${took}s for a silent peer"
 
-# perf wal: one small round runs and reports; a bad option is a usage error (exit 2).
-run perf wal --path "$tmp" --bytes 16777216 --rounds 1
+# perf wal: one small round and two latency slice pairs run and report (the p99s of raw and WAL
+# slices, each pair's ratio); a bad option is a usage error (exit 2).
+run perf wal --path "$tmp" --bytes 16777216 --rounds 1 --slices 2
 expect_rc 0 "perf wal"
-expect_in "$out" "append latency, 1 KiB"
+expect_in "$out" "append latency, 1 KiB at 2000/s"
+expect_in "$out" "raw 4 KiB O_DIRECT write+fdatasync latency"
+expect_in "$out" "per slice pair, WAL p99 / raw p99"
+expect_in "$out" "moderate load = 1 KiB entries at 2000 appends/s"
 run perf wal --rounds 0
 expect_rc 2 "perf wal --rounds 0"
+run perf wal --slices 0
+expect_rc 2 "perf wal --slices 0"
 
 echo "test_cli: ok"
