@@ -5,7 +5,9 @@
 //  - p99 append latency at a moderate rate vs the p99 of a raw 4 KiB O_DIRECT write + fdatasync
 //    at the same rate, measured in short alternating slices (raw, WAL, WAL, raw, ...) whose
 //    samples are pooled per side, so both p99s cover the same moments of a disk whose latency
-//    drifts; each pair's own ratio is printed with its median and range.
+//    drifts; each pair's own ratio is printed with its median and range;
+//  - for operators, no goal: 1 KiB appends at 20k and 50k/s (p50/p99, fdatasyncs per second,
+//    entries per device write) vs the same raw p99.
 // Figures are printed as ratios: speed is reported, never asserted. Alongside: per-round ratios
 // with their range, entries per device write and CPU per MiB of each throughput run, and the
 // machine's load average (the WAL copies and checksums every byte; raw writes cost no CPU, so
@@ -14,6 +16,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace floe::admin {
 
@@ -28,6 +31,8 @@ struct WalPerfOptions {
   int latency_rate_per_sec = 2000;
   int latency_slices = 12;
   double slice_seconds = 0.75;
+  // For operators (no goal): 1 KiB appends at these rates, one slice each per pair, between pairs.
+  std::vector<int> operator_rates = {20000, 50000};
 };
 
 // Runs the measurements and prints a report to stdout. Returns a process exit code.
