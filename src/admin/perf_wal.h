@@ -5,7 +5,9 @@
 //  - p99 append latency at a moderate rate vs the p99 of a raw 4 KiB O_DIRECT write + fdatasync
 //    at the same rate, measured in short alternating slices (raw, WAL, WAL, raw, ...) whose
 //    samples are pooled per side, so both p99s cover the same moments of a disk whose latency
-//    drifts; each pair's own ratio is printed with its median and range;
+//    drifts; each pair's own ratio is printed with its median and range. Beside it, the p99 of
+//    two raw writers (each at half the rate, separate regions) like the WAL's two workers, whose
+//    writes and syncs overlap;
 //  - for operators, no goal: 1 KiB appends at 20k and 50k/s (p50/p99, fdatasyncs per second,
 //    entries per device write) vs the same raw p99.
 // Figures are printed as ratios: speed is reported, never asserted. Alongside: per-round ratios
