@@ -5,6 +5,7 @@
 #include "broker/call.h"
 #include "common/log.h"
 #include "metadata/controller_rpc.h"
+#include "metadata/features.h"
 #include "protocol/api.h"
 #include "protocol/messages.h"
 #include "raft/wire.h"
@@ -127,6 +128,19 @@ void ControllerApi::attach(std::shared_ptr<metadata::Controller> controller) {
 void ControllerApi::detach() {
   std::lock_guard lock(mu_);
   controller_.reset();
+}
+
+raft::ApiVersionsFeatures ControllerApi::api_versions_features() const {
+  raft::ApiVersionsFeatures out;
+  for (const auto& [name, range] : metadata::supported_features()) {
+    out.supported.push_back({name, range.min_level, range.max_level});
+  }
+  if (auto c = controller()) {
+    auto image = c->image();
+    for (const auto& [name, level] : image->features) out.finalized.push_back({name, level, level});
+    out.finalized_epoch = image->features.empty() ? -1 : image->offset;
+  }
+  return out;
 }
 
 std::shared_ptr<metadata::Controller> ControllerApi::controller() const {

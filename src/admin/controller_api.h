@@ -17,6 +17,7 @@
 //     stream, prepare objects, commit stream-set object, commit stream object, erase objects.
 //   A successful write reports the metadata offset it is applied at (metadata/controller_rpc.h):
 //   a broker replaying the log waits for it before it reads (read-your-writes).
+// ApiVersions is the transport's, with the feature levels of api_versions_features() (v3+).
 // Any other API (or version) closes the connection. Bodies that do not decode close it too.
 // The controller is attached after Controller::open returns (the listener must already run so the
 // quorum can elect); until then DescribeQuorum reports leader -1 and writes get NOT_CONTROLLER.
@@ -29,6 +30,7 @@
 
 #include "metadata/controller.h"
 #include "net/server.h"
+#include "raft/wire.h"
 
 namespace floe::broker {
 struct KafkaCall;
@@ -53,6 +55,10 @@ class ControllerApi {
   void attach(std::shared_ptr<metadata::Controller> controller);
   void detach();
   void handle(net::RequestFrame request, net::Responder responder);
+  // ApiVersions v3+'s feature levels (the transport answers ApiVersions): floe's supported ranges,
+  // and the attached controller's finalized levels at its committed image's offset (none before
+  // attach), as a broker reports them (broker/handlers_meta.cc).
+  raft::ApiVersionsFeatures api_versions_features() const;
 
  private:
   using CallPtr = std::shared_ptr<broker::KafkaCall>;

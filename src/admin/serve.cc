@@ -110,6 +110,7 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   transport.set_fallback([api](net::RequestFrame request, net::Responder responder) {
     api->handle(std::move(request), std::move(responder));
   });
+  transport.set_api_versions_features([api] { return api->api_versions_features(); });
   if (Status s = transport.listen(); !s.ok()) {
     return fail(err, "listeners: cannot listen on " + tc.listen_host + ":" + std::to_string(tc.listen_port) + ": " +
                          s.error().message);

@@ -124,8 +124,10 @@ struct TcpRaftTransport::Impl {
   void on_request(net::RequestFrame frame, net::Responder responder) {
     if (stopping.load()) return responder.no_response();
     if (frame.api_key == raft_api::kApiVersions) {
-      return responder.respond(
-          encode_api_versions_response(frame.api_version, frame.correlation_id, config.fallback_apis));
+      std::optional<ApiVersionsFeatures> levels;
+      if (features) levels = features();
+      return responder.respond(encode_api_versions_response(frame.api_version, frame.correlation_id,
+                                                            config.fallback_apis, levels ? &*levels : nullptr));
     }
     bool raft_api = frame.api_key == raft_api::kFetch || frame.api_key == raft_api::kVote ||
                     frame.api_key == raft_api::kBeginQuorumEpoch || frame.api_key == raft_api::kEndQuorumEpoch ||
@@ -410,6 +412,7 @@ struct TcpRaftTransport::Impl {
   uint64_t next_token = 1;
   Inbound inbound;  // transport thread only
   TcpRaftTransport::Fallback fallback;  // set before listen(), then read on the transport thread
+  TcpRaftTransport::FeaturesSource features;  // likewise
   std::atomic<bool> stopping{false};
   std::atomic<std::thread::id> io_thread_id{};
   Handler handler;
@@ -465,6 +468,12 @@ void TcpRaftTransport::set_fallback(Fallback fallback) {
   std::lock_guard lock(impl_->lifecycle_mu);
   FLOE_ASSERT_MSG(!impl_->listened, "set_fallback after listen");
   impl_->fallback = std::move(fallback);
+}
+
+void TcpRaftTransport::set_api_versions_features(FeaturesSource source) {
+  std::lock_guard lock(impl_->lifecycle_mu);
+  FLOE_ASSERT_MSG(!impl_->listened, "set_api_versions_features after listen");
+  impl_->features = std::move(source);
 }
 
 void TcpRaftTransport::start(Inbound inbound) {

@@ -22,7 +22,8 @@
 //    (REQUEST_TIMED_OUT) first, as does any request unanswered for answer_timeout_ms. The
 //    requester drops error responses.
 // ApiVersions (which Kafka peers send first on a connection) is answered by the transport itself
-// (raft/wire.h encode_api_versions_response).
+// (raft/wire.h encode_api_versions_response), with the feature levels (v3+) the features source
+// gives (set_api_versions_features; none without one).
 // Other APIs (anything but Fetch/Vote/BeginQuorumEpoch/EndQuorumEpoch/ApiVersions) go to the
 // fallback handler when one is set (set_fallback, before listen), else close the connection. The
 // fallback runs on the transport's thread, must not block, and may answer later from any thread
@@ -102,6 +103,10 @@ class TcpRaftTransport final : public RaftTransport {
   // Handler for non-Raft requests on the listener (see above). Set it before listen().
   using Fallback = std::function<void(net::RequestFrame request, net::Responder responder)>;
   void set_fallback(Fallback fallback);
+  // ApiVersions v3+'s SupportedFeatures/FinalizedFeatures/FinalizedFeaturesEpoch: asked at each
+  // ApiVersions request, on the transport's thread (must not block). Set it before listen().
+  using FeaturesSource = std::function<ApiVersionsFeatures()>;
+  void set_api_versions_features(FeaturesSource source);
 
   void start(Inbound inbound) override;
   void send(NodeId to, RaftMessage message) override;

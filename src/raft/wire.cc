@@ -624,7 +624,7 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code) {
 }
 
 Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id,
-                                   std::span<const ApiVersionRange> extra) {
+                                   std::span<const ApiVersionRange> extra, const ApiVersionsFeatures* features) {
   constexpr int16_t kHighestApiVersions = p::ApiVersionsResponse::kHighestVersion;
   const bool supported = request_version >= 0 && request_version <= kHighestApiVersions;
   const int16_t v = supported ? request_version : 0;
@@ -648,6 +648,11 @@ Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_
     }
   }
   for (const auto& a : extra) add(a.api_key, a.min_version, a.max_version);
+  if (supported && v >= 3 && features) {
+    for (const auto& f : features->supported) m.supported_features.push_back({f.name, f.min_level, f.max_level, {}});
+    for (const auto& f : features->finalized) m.finalized_features.push_back({f.name, f.max_level, f.min_level, {}});
+    m.finalized_features_epoch = features->finalized_epoch;
+  }
   m.encode(w, v);
   return w.take();
 }

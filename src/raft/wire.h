@@ -54,6 +54,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/result.h"
@@ -151,13 +152,26 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code);
 // The response header is always v0 for ApiVersions.
 // `extra`: the APIs a fallback handler serves on the same listener (admin/controller_api.h), listed
 // after the Raft ones (in an UNSUPPORTED_VERSION answer too, so a client can pick a version).
+// `features` (v3+ only): SupportedFeatures, FinalizedFeatures and FinalizedFeaturesEpoch, as a
+// broker reports them (the owner of the listener knows them: admin/controller_api.h).
 struct ApiVersionRange {
   int16_t api_key;
   int16_t min_version;
   int16_t max_version;
 };
+struct FeatureLevelRange {
+  std::string name;
+  int16_t min_level = 0;
+  int16_t max_level = 0;
+};
+struct ApiVersionsFeatures {
+  std::vector<FeatureLevelRange> supported;
+  std::vector<FeatureLevelRange> finalized;  // min_level == max_level == the finalized level
+  int64_t finalized_epoch = -1;  // -1: none finalized
+};
 Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id,
-                                   std::span<const ApiVersionRange> extra = {});
+                                   std::span<const ApiVersionRange> extra = {},
+                                   const ApiVersionsFeatures* features = nullptr);
 
 // What the requester remembers about a request in flight.
 struct OutboundRequest {

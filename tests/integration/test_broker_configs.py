@@ -20,6 +20,7 @@ Promises checked, on one combined broker,controller node:
     INVALID_UPDATE_VERSION, to the finalized level is accepted (raw requests: no client here sends
     them);
 and on a cluster (a controller-only node and a broker following it as an observer):
+  - the controller's listener answers ApiVersions v3 with the feature levels too;
   - an alter of the cluster default sent to the broker is forwarded to the controller quorum and
     the broker's topics show it as DYNAMIC_DEFAULT_BROKER_CONFIG; UpdateFeatures is forwarded too.
 Bounded: well under 60 s.
@@ -290,6 +291,13 @@ def forwarded_from_a_broker_of_a_remote_quorum():
     controller.start()
     node = ClusterBroker(root, controller)
     try:
+        # The controller's own listener (the Raft transport answers ApiVersions) lists the feature
+        # levels as a broker does: its first start committed metadata.version.
+        body = _compact("floe-it") + _compact("1") + b"\x00"
+        resp = _call("127.0.0.1:%d" % controller.port, lib.kafka_request(18, 3, 5, body, flexible=True))
+        lib.expect(resp.count(b"metadata.version") == 2,
+                   "the controller's ApiVersions v3 should list metadata.version as supported and finalized: %r"
+                   % resp[-80:])
         node.start()
         create_topic("remote", bootstrap=node.bootstrap)
         code, message = kp_alter("", {"log.retention.ms": "7200000"}, bootstrap=node.bootstrap)

@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "protocol/generated/api_versions_response.h"
 #include "raft/log_store.h"
 #include "raft/replica.h"
 
@@ -301,14 +302,13 @@ TEST_CASE("garbage_to_the_listener_closes_that_connection_only") {
   CHECK(std::get<VoteResponse>(a.wait_for(1)[0].message).candidate_epoch == 2);
 }
 
-TEST_CASE("the_listener_answers_api_versions_as_kafka_peers_expect") {
-  TestNode b(2, true);
-  REQUIRE(b.listen().ok());
-  b.start();
+namespace {
+// An ApiVersions v3 request (header v2: client id "k", no tags; body: client software name/version,
+// no tags) on a fresh connection to `port`: the decoded answer.
+protocol::ApiVersionsResponse api_versions_v3(uint16_t port) {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
-  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), b.port()));
-  // ApiVersions v3: header v2 (client id "k", no tags), body: client software name/version, no tags.
+  s.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   Bytes request = {0, 18, 0, 3, 0, 0, 0, 5, 0, 1, 'k', 0, 2, 'x', 2, '1', 0};
   Bytes framed = {0, 0, 0, static_cast<uint8_t>(request.size())};
   framed.insert(framed.end(), request.begin(), request.end());
@@ -321,7 +321,49 @@ TEST_CASE("the_listener_answers_api_versions_as_kafka_peers_expect") {
   asio::read(s, asio::buffer(body));
   ByteReader r(body);
   CHECK(*r.read_i32() == 5);  // correlation id (response header v0)
-  CHECK(*r.read_i16() == 0);  // error code
+  protocol::ApiVersionsResponse m;
+  REQUIRE(m.decode(r, 3).ok());
+  CHECK(r.at_end());
+  return m;
+}
+}  // namespace
+
+TEST_CASE("the_listener_answers_api_versions_as_kafka_peers_expect") {
+  TestNode b(2, true);
+  REQUIRE(b.listen().ok());
+  b.start();
+  auto m = api_versions_v3(b.port());
+  CHECK(m.error_code == 0);
+  CHECK(m.supported_features.empty());  // nobody told the transport any feature levels
+  CHECK(m.finalized_features_epoch == -1);
+}
+
+TEST_CASE("the_listeners_api_versions_lists_the_feature_levels_its_owner_gives") {
+  std::atomic<int> asked{0};
+  TestNode b(2, true);
+  b.transport().set_api_versions_features([&] {
+    ++asked;  // asked per request: the levels can change between two
+    ApiVersionsFeatures f;
+    f.supported.push_back({"metadata.version", 7, 7});
+    f.finalized.push_back({"metadata.version", 7, 7});
+    f.finalized_epoch = 41 + asked.load();
+    return f;
+  });
+  REQUIRE(b.listen().ok());
+  b.start();
+  for (int64_t epoch : {42, 43}) {
+    auto m = api_versions_v3(b.port());
+    CHECK(m.error_code == 0);
+    REQUIRE(m.supported_features.size() == 1);
+    CHECK(m.supported_features[0].name == "metadata.version");
+    CHECK(m.supported_features[0].min_version == 7);
+    CHECK(m.supported_features[0].max_version == 7);
+    REQUIRE(m.finalized_features.size() == 1);
+    CHECK(m.finalized_features[0].name == "metadata.version");
+    CHECK(m.finalized_features[0].min_version_level == 7);
+    CHECK(m.finalized_features[0].max_version_level == 7);
+    CHECK(m.finalized_features_epoch == epoch);
+  }
 }
 
 TEST_CASE("a_response_nobody_asked_for_is_dropped") {

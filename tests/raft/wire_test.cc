@@ -595,6 +595,34 @@ TEST_CASE("api_versions_answer_lists_the_raft_apis_and_refuses_unknown_versions"
   CHECK(m.error_code == kafka_error::kUnsupportedVersion);
 }
 
+TEST_CASE("api_versions_answer_carries_the_feature_levels_from_v3_on") {
+  ApiVersionsFeatures features;
+  features.supported.push_back({"metadata.version", 7, 7});
+  features.finalized.push_back({"metadata.version", 7, 7});
+  features.finalized_epoch = 12;
+  for (int16_t version : {0, 2, 3, 4}) {
+    Bytes bytes = encode_api_versions_response(version, 9, {}, &features);
+    ByteReader r(bytes);
+    protocol::ResponseHeader header;
+    REQUIRE(header.decode(r, 0).ok());
+    protocol::ApiVersionsResponse m;
+    REQUIRE(m.decode(r, version).ok());
+    CHECK(r.at_end());
+    if (version < 3) {  // the fields do not exist before v3
+      CHECK(m.supported_features.empty());
+      continue;
+    }
+    REQUIRE(m.supported_features.size() == 1);
+    CHECK(m.supported_features[0].name == "metadata.version");
+    CHECK(m.supported_features[0].min_version == 7);
+    CHECK(m.supported_features[0].max_version == 7);
+    REQUIRE(m.finalized_features.size() == 1);
+    CHECK(m.finalized_features[0].min_version_level == 7);
+    CHECK(m.finalized_features[0].max_version_level == 7);
+    CHECK(m.finalized_features_epoch == 12);
+  }
+}
+
 TEST_CASE("a_fetch_snapshot_answer_for_another_snapshot_or_beyond_its_size_is_rejected") {
   const WireOptions o = options();
   FetchSnapshotRequest asked{5, 2, 7, SnapshotId{400, 6}, 0, 100};
