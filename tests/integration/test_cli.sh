@@ -144,6 +144,7 @@ expect_in "$out" "append latency, 1 KiB at 2000/s"
 expect_in "$out" "raw 4 KiB O_DIRECT write+fdatasync latency"
 expect_in "$out" "per slice pair, WAL p99 / raw p99"
 expect_in "$out" "raw 4 KiB O_DIRECT write+fdatasync latency, 2 writers"
+expect_in "$out" "latency tails (us)"
 expect_in "$out" "moderate load = 1 KiB entries at 2000 appends/s"
 expect_in "$out" "append latency, 1 KiB at 50000/s"
 run perf wal --rounds 0
