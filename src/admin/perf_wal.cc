@@ -129,8 +129,7 @@ class Pacer {
 // Latencies (us) of 4 KiB O_DIRECT writes, each followed by fdatasync, from `writers` threads
 // that each cycle over their own region of the (initialized) file (16 MiB at most) and are paced
 // at rate_per_sec / writers, for `seconds`; pooled. Empty on an I/O error. Two writers are the
-// raw counterpart of the WAL's two workers, whose writes and fdatasyncs overlap: on some virtual
-// disks a lone write+fdatasync waits for a timer tick that a concurrent one cuts short.
+// raw counterpart of the WAL's two workers, whose writes and fdatasyncs overlap.
 std::vector<double> raw_sync_latency_us(const std::string& path, uint64_t file_bytes, int writers, int rate_per_sec,
                                         double seconds) {
   const uint64_t region = std::min<uint64_t>(16ull << 20, file_bytes / static_cast<uint64_t>(writers)) / 4096 * 4096;
@@ -470,7 +469,9 @@ int run_wal_perf(const WalPerfOptions& o) {
   };
   // The WAL does a raw write+fdatasync and more, so its median should not beat raw's by much; if
   // it does, something delays a lone raw write+fdatasync that the WAL's overlapping I/O escapes
-  // (on this project's VM: a 4 ms timer tick), and raw is not the disk's limit at that moment.
+  // (on this project's VM under CPU load: a lone write+fdatasync completes only at the next 4 ms
+  // timer tick, the busy vCPU's next exit, unless cross-CPU wakeups like the WAL's threads' deliver
+  // it sooner), and raw is not the disk's limit at that moment.
   if (raw_p50 > 0 && p50 > 0 && p50 * 2 < std::min(raw_p50, raw2_p50 > 0 ? raw2_p50 : raw_p50))
     std::printf("  note: WAL p50 %.0f us is under half the raw p50s (%.0f / %.0f us): a lone raw write+fdatasync was\n"
                 "  delayed by something the WAL's overlapping I/O avoids, so the raw p99s overstate the disk's limit\n",
