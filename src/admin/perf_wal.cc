@@ -316,15 +316,13 @@ int run_wal_perf(const WalPerfOptions& o) {
   std::vector<Round> rounds;
   RunCost cost_64k, cost_1m;
   for (int round = 0; round < o.rounds; ++round) {
-    // Each WAL figure is measured right after the raw limit it is compared with, so both see the
-    // same disk (a cloud disk slows down for a while after a burst of writes).
+    // Each WAL figure is measured next to the raw limit it is compared with, so both see the same
+    // disk (a cloud disk slows down for a while after a burst of writes). Even rounds run raw
+    // 64 KiB, 1 MiB, 4 MiB, then WAL 64 KiB, 1 MiB; odd rounds the reverse, so neither side
+    // always follows the other's burst and raw 4 MiB always sits next to the WAL runs.
+    // The WAL runs keep the same 16 MiB of appends outstanding for both entry sizes (many
+    // producers' worth).
     Round r;
-    r.raw_64k = raw_write_bandwidth(raw_path, o.bytes_per_run / 4, 64 << 10);
-    r.raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20);
-    r.raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20);
-    // The same 16 MiB of appends outstanding for both entry sizes (many producers' worth). The
-    // two run in turns first (even rounds 64 KiB first, odd rounds 1 MiB first), so neither
-    // always follows the raw runs' burst of writes: a cloud disk slows down after a burst.
     auto measured = [&](size_t entry_bytes, int depth, RunCost& cost) {
       const wal::WalStats before = w.stats();
       const double cpu_before = process_cpu_seconds();
@@ -337,12 +335,21 @@ int run_wal_perf(const WalPerfOptions& o) {
       cost.payload_bytes += after.append_bytes - before.append_bytes;
       return bandwidth;
     };
+    auto raw_64k = [&] { r.raw_64k = raw_write_bandwidth(raw_path, o.bytes_per_run / 4, 64 << 10); };
+    auto raw_1m = [&] { r.raw_1m = raw_write_bandwidth(raw_path, o.bytes_per_run, 1 << 20); };
+    auto raw_4m = [&] { r.raw_4m = raw_write_bandwidth(raw_path, o.bytes_per_run, 4 << 20); };
     if (round % 2 == 0) {
+      raw_64k();
+      raw_1m();
+      raw_4m();
       r.wal_64k = measured(64 << 10, 256, cost_64k);
       r.wal_1m = measured(1 << 20, 16, cost_1m);
     } else {
       r.wal_1m = measured(1 << 20, 16, cost_1m);
       r.wal_64k = measured(64 << 10, 256, cost_64k);
+      raw_4m();
+      raw_1m();
+      raw_64k();
     }
     rounds.push_back(r);
   }
@@ -423,7 +430,8 @@ int run_wal_perf(const WalPerfOptions& o) {
                 static_cast<double>(c.device_bytes) / static_cast<double>(c.records) / 1024.0,
                 c.cpu_seconds / (static_cast<double>(c.payload_bytes) / mib) * 1e6);
   };
-  std::printf("throughput: medians of %d interleaved rounds (raw limits and WAL runs alternate on the same disk);\n"
+  std::printf("throughput: medians of %d interleaved rounds (raw limits and WAL runs alternate on the same disk,\n"
+              "raw first in even rounds, WAL first in odd ones);\n"
               "both overwrite blocks written once before (steady state: a WAL after its first lap, a block device)\n",
               o.rounds);
   std::printf("latency: %d pairs of %.2f s slices, raw and WAL alternating (a WAL slice between a 1-writer and a\n"
