@@ -229,7 +229,9 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (uri->is_local_dir()) std::filesystem::create_directories(uri->path, ec);
   auto store = objectstore::open_store(*uri);
   if (!store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + store.error().message);
-  auto cold_store = uri->scheme == "mem" ? store : objectstore::open_store(*uri);  // mem: one shared instance
+  objectstore::OpenOptions cold_options;
+  cold_options.thread_nice = stream::kColdReadNice;  // cold reads give way to appends (stream_manager.h)
+  auto cold_store = uri->scheme == "mem" ? store : objectstore::open_store(*uri, cold_options);  // mem: one shared instance
   if (!cold_store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + cold_store.error().message);
 
   // WAL and recovery.

@@ -32,6 +32,7 @@ Result<OpenedStore> open_store(const BucketUri& uri, const OpenOptions& options)
     o.root = uri.path;
     o.fsync = options.fsync;
     o.multipart = options.multipart;
+    o.thread_nice = options.thread_nice;
     auto fs = FsStore::open(o);
     if (!fs.ok()) return fs.take_error();
     opened.backend = std::shared_ptr<ObjectStore>(std::move(fs).value().release());
@@ -55,6 +56,7 @@ Result<OpenedStore> open_store(const BucketUri& uri, const OpenOptions& options)
   if (!sign_payload.ok()) return sign_payload.take_error();
   s3.sign_payload = sign_payload.value();
   s3.http.ca_bundle = uri.param("caBundle");
+  s3.http.thread_nice = options.thread_nice;
   if (s3.http.ca_bundle.empty()) {
     if (const char* ca = std::getenv("AWS_CA_BUNDLE")) s3.http.ca_bundle = ca;
   }

@@ -28,6 +28,7 @@ struct OpenOptions {
   RetryPolicy retry{};
   MultipartPolicy multipart{};
   bool fsync = true;
+  int thread_nice = 0;  // > 0: the store's threads run at a lower CPU priority (the cold-read instance)
 };
 
 struct OpenedStore {

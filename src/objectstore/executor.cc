@@ -1,12 +1,42 @@
 #include "objectstore/executor.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
 #include "common/assert.h"
+#include "common/log.h"
 
 namespace floe::objectstore {
 
-WorkerPool::WorkerPool(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+void lower_current_thread_priority(int increment) {
+  if (increment <= 0) return;
+  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
+  errno = 0;
+  int current = ::getpriority(PRIO_PROCESS, tid);
+  if (current == -1 && errno != 0) current = 0;
+  if (::setpriority(PRIO_PROCESS, tid, std::min(19, current + increment)) != 0) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true)) {
+      log::warn("executor", std::string("could not lower a background thread's priority: ") + std::strerror(errno));
+    }
+  }
+}
+
+WorkerPool::WorkerPool(size_t threads, size_t max_queued, int nice_increment) : max_queued_(max_queued) {
   FLOE_ASSERT(threads > 0 && max_queued > 0);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, nice_increment] {
+      lower_current_thread_priority(nice_increment);
+      run();
+    });
+  }
 }
 
 WorkerPool::~WorkerPool() { stop(); }

@@ -2,6 +2,8 @@
 //
 //  - WorkerPool: N threads draining one bounded FIFO of tasks (fs I/O, mem completions).
 //  - TimerQueue: one thread running tasks at a deadline (retry backoff, injected latency).
+//  - lower_current_thread_priority: background work (cold reads) gives way to the append path
+//    when CPUs are short: a WorkerPool created with a nice increment runs its threads at it.
 //
 // Invariants:
 //  (1) Queues are bounded: submit()/schedule() return false when full or stopped, and the task is
@@ -25,9 +27,15 @@ namespace floe::objectstore {
 
 using Task = std::function<void()>;
 
+// Raises the calling thread's nice value by `increment` (Linux: per thread; 0 does nothing).
+// Lowering priority needs no privilege; a failure is logged once and otherwise ignored (the
+// thread then just runs at normal priority).
+void lower_current_thread_priority(int increment);
+
 class WorkerPool {
  public:
-  WorkerPool(size_t threads, size_t max_queued);
+  // nice_increment > 0: the threads run at a lower CPU priority (lower_current_thread_priority).
+  WorkerPool(size_t threads, size_t max_queued, int nice_increment = 0);
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -139,7 +139,7 @@ std::optional<std::string> FsStore::path_key(const fs::path& relative) {
 FsStore::FsStore(FsStoreOptions options)
     : options_(std::move(options)),
       instance_nonce_(std::random_device{}()),
-      workers_(options_.threads, options_.max_queued) {}
+      workers_(options_.threads, options_.max_queued, options_.thread_nice) {}
 
 FsStore::~FsStore() { workers_.stop(); }
 

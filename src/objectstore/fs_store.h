@@ -33,6 +33,7 @@ struct FsStoreOptions {
   size_t max_queued = 4096;
   bool fsync = true;  // false only for benchmarks that measure without durability
   MultipartPolicy multipart{};
+  int thread_nice = 0;  // > 0: the I/O threads run at a lower CPU priority (a cold-read instance)
 };
 
 class FsStore final : public ObjectStore {

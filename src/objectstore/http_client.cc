@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "objectstore/executor.h"
 
 namespace floe::objectstore {
 
@@ -111,7 +112,10 @@ HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
   FLOE_ASSERT(multi_ != nullptr);
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(options_.max_concurrent));
   curl_multi_setopt(multi_, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(options_.max_concurrent));
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    lower_current_thread_priority(options_.thread_nice);
+    run();
+  });
 }
 
 HttpClient::~HttpClient() {

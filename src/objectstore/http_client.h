@@ -45,6 +45,7 @@ struct HttpOptions {
   uint32_t first_byte_timeout_ms = 30000;
   uint32_t request_timeout_ms = 120000;
   std::string ca_bundle;  // empty: the system default
+  int thread_nice = 0;    // > 0: the transfer thread runs at a lower CPU priority (cold reads)
 };
 
 struct HttpRequest {

@@ -92,7 +92,8 @@ Result<std::unique_ptr<StreamManager>> StreamManager::open(StreamManagerOptions 
 
 void StreamManager::start_threads() {
   last_upload_ms_ = now_ms();
-  cold_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue);
+  cold_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue,
+                                                        options_.cold_read_nice);
   uploader_ = std::thread([this] { uploader_loop(); });
   if (options_.compaction_interval_ms > 0) maintenance_ = std::thread([this] { maintenance_loop(); });
 }

@@ -29,7 +29,9 @@
 //  - the uploader thread: uploads, commits, WAL trims, drains waiting appends, runs close/flush;
 //  - the cold-read pool (cold_read_threads, bounded queue) with its own ObjectStore (pass a
 //    separate store instance so cold GETs use their own connections) and the BlockCache budget:
-//    cold reads never run on, or queue behind, the append path;
+//    cold reads never run on, or queue behind, the append path; the pool's threads (and those
+//    of the cold store, opened with kColdReadNice) run at a lower CPU priority, so that on a
+//    machine short of cores the WAL and append threads run first;
 //  - the maintenance thread (only when compaction_interval_ms > 0): compaction and GC.
 // Callbacks: append callbacks run on the WAL thread; fetch callbacks run inline (log cache hit or
 // error) or on a cold-read thread; open/trim/close/flush callbacks run on the calling thread or on
@@ -73,6 +75,11 @@ struct CompactionOptions {
   int64_t gc_delay_ms = 60000;                    // delete destroyed objects after this delay
 };
 
+// Nice increment for every thread doing cold-read work (the pool here and the cold store's I/O
+// threads): under CPU contention the scheduler gives them about a tenth of a normal thread's
+// share, and a waking WAL or append thread preempts them.
+inline constexpr int kColdReadNice = 10;
+
 struct StreamManagerOptions {
   NodeId node_id;
   std::string key_prefix = "data";                    // object keys: <prefix>/<hash>/<object id>
@@ -88,6 +95,7 @@ struct StreamManagerOptions {
   uint64_t block_cache_size_bytes = 128ull << 20;     // s3.block.cache.size
   size_t cold_read_threads = 2;
   size_t cold_read_queue = 1024;
+  int cold_read_nice = kColdReadNice;                 // nice increment of the cold-read threads
   uint32_t readahead_blocks = 2;
   int64_t compaction_interval_ms = 0;                 // 0: only compact_now()/gc_now()
   CompactionOptions compaction;

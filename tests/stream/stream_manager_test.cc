@@ -1,4 +1,10 @@
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
+#include <future>
 #include <thread>
 
 #include "objectstore/blocking.h"
@@ -289,4 +295,25 @@ TEST_CASE("sequential_cold_reads_prefetch_the_next_blocks") {
   auto stats = h.manager->stats();
   CHECK(stats.readahead_gets > 0);
   CHECK(stats.block_cache_hits > 0);
+}
+
+TEST_CASE("cold_reads_run_at_a_lower_cpu_priority_than_the_append_path") {
+  auto nice_here = [] {
+    errno = 0;
+    return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  };
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  REQUIRE(append(*s, 0, 1, pattern(2000, 1)).ok());
+  h.flush();
+  h.restart();  // empty log cache: the fetch below is a cold read
+  s = h.open(s->id());
+  std::promise<int> seen;
+  s->fetch(Offset(0), 1 << 20, [&](Result<FetchResult> r) {
+    CHECK(r.ok());
+    if (r.ok()) CHECK_FALSE(r->from_log_cache);
+    seen.set_value(nice_here());
+  });
+  CHECK(seen.get_future().get() == std::min(19, nice_here() + kColdReadNice));
 }
