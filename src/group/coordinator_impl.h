@@ -124,6 +124,21 @@ class GroupCoordinator::Impl {
   template <typename F>
   void post(F f) { asio::post(io_, std::move(f)); }
 
+  // A request from outside: runs `handle(done)` on the coordinator thread, or, once stop() has
+  // closed the door, answers NOT_COORDINATOR at once on the calling thread. Either way `done`
+  // runs exactly once: stop() runs every request admitted before it closed (they see stopping_).
+  template <typename Req, typename Resp, typename Handle>
+  void submit(const Req& req, int16_t version, std::function<void(Resp)> done, Handle handle) {
+    {
+      std::lock_guard lock(admit_mu_);
+      if (!closed_) {
+        asio::post(io_, [handle = std::move(handle), done = std::move(done)]() mutable { handle(std::move(done)); });
+        return;
+      }
+    }
+    done(not_coordinator_answer(req, version));
+  }
+
   // Handlers (coordinator thread).
   void join(protocol::JoinGroupRequest req, int16_t version, std::string client_id, std::string client_host,
             std::function<void(protocol::JoinGroupResponse)> done);
@@ -148,6 +163,8 @@ class GroupCoordinator::Impl {
 
   std::atomic<bool> loaded_{false};
   std::atomic<bool> stopped_{false};
+  std::mutex admit_mu_;
+  bool closed_ = false;  // guarded by admit_mu_: no request is posted any more (stop() closed it)
 
  private:
   using Protocols = std::vector<protocol::JoinGroupRequest::JoinGroupRequestProtocol>;

@@ -174,7 +174,11 @@ void GroupCoordinator::Impl::start(std::function<void(Status)> loaded) {
 
 void GroupCoordinator::Impl::stop() {
   if (stopped_.exchange(true)) return;
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable()) {
+    std::lock_guard lock(admit_mu_);
+    closed_ = true;
+    return;
+  }
   std::future<void> drained = drained_.get_future();
   post([this] {
     stopping_ = true;
@@ -194,6 +198,15 @@ void GroupCoordinator::Impl::stop() {
     stream_op_done();  // sets drained_ if nothing is in flight
   });
   drained.wait();
+  {
+    std::lock_guard lock(admit_mu_);
+    closed_ = true;  // from here on requests are answered at once, on their own thread
+  }
+  // Requests admitted before the door closed are queued ahead of this one (one thread, FIFO):
+  // they run, see stopping_ and answer NOT_COORDINATOR, none is dropped by io_.stop().
+  std::promise<void> last;
+  post([&last] { last.set_value(); });
+  last.get_future().wait();
   work_.reset();
   io_.stop();
   thread_.join();
@@ -282,74 +295,84 @@ bool GroupCoordinator::loaded() const { return impl_->loaded_.load(); }
 
 void GroupCoordinator::join_group(const protocol::JoinGroupRequest& req, int16_t version, std::string client_id,
                                   std::string client_host, std::function<void(protocol::JoinGroupResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, client_id = std::move(client_id),
-               client_host = std::move(client_host), done = std::move(done)]() mutable {
-    impl->join(std::move(req), version, std::move(client_id), std::move(client_host), std::move(done));
-  });
+  impl_->submit(req, version, std::move(done),
+                [impl = impl_.get(), req, version, client_id = std::move(client_id),
+                 client_host = std::move(client_host)](auto d) mutable {
+                  impl->join(std::move(req), version, std::move(client_id), std::move(client_host), std::move(d));
+                });
 }
 
 void GroupCoordinator::sync_group(const protocol::SyncGroupRequest& req, int16_t version, std::string,
                                   std::string, std::function<void(protocol::SyncGroupResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)]() mutable {
-    impl->sync(std::move(req), version, std::move(done));
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->sync(std::move(req), version, std::move(d));
   });
 }
 
 void GroupCoordinator::heartbeat(const protocol::HeartbeatRequest& req, int16_t version, std::string, std::string,
                                  std::function<void(protocol::HeartbeatResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->heartbeat(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->heartbeat(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::leave_group(const protocol::LeaveGroupRequest& req, int16_t version, std::string,
                                    std::string, std::function<void(protocol::LeaveGroupResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->leave(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->leave(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::offset_commit(const protocol::OffsetCommitRequest& req, int16_t version, std::string,
                                      std::string, std::function<void(protocol::OffsetCommitResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->offset_commit(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->offset_commit(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::offset_fetch(const protocol::OffsetFetchRequest& req, int16_t version, std::string,
                                     std::string, std::function<void(protocol::OffsetFetchResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->offset_fetch(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->offset_fetch(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::describe_groups(const protocol::DescribeGroupsRequest& req, int16_t version, std::string,
                                        std::string, std::function<void(protocol::DescribeGroupsResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->describe(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->describe(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::list_groups(const protocol::ListGroupsRequest& req, int16_t version, std::string,
                                    std::string, std::function<void(protocol::ListGroupsResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->list(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->list(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::delete_groups(const protocol::DeleteGroupsRequest& req, int16_t version, std::string,
                                      std::string, std::function<void(protocol::DeleteGroupsResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->delete_groups(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->delete_groups(req, version, std::move(d));
+  });
 }
 
 void GroupCoordinator::offset_delete(const protocol::OffsetDeleteRequest& req, int16_t version, std::string,
                                      std::string, std::function<void(protocol::OffsetDeleteResponse)> done) {
-  if (impl_->stopped_) return done(not_coordinator_answer(req, version));
-  impl_->post([impl = impl_.get(), req, version, done = std::move(done)] { impl->offset_delete(req, version, done); });
+  impl_->submit(req, version, std::move(done), [impl = impl_.get(), req, version](auto d) mutable {
+    impl->offset_delete(req, version, std::move(d));
+  });
 }
 
 GroupCoordinatorStats GroupCoordinator::stats() {
-  if (impl_->stopped_) return {};
   std::promise<GroupCoordinatorStats> p;
   auto f = p.get_future();
-  impl_->post([&] { p.set_value(impl_->stats_now()); });
+  {
+    std::lock_guard lock(impl_->admit_mu_);
+    if (impl_->stopped_ || impl_->closed_) return {};
+    impl_->post([&] { p.set_value(impl_->stats_now()); });
+  }
   return f.get();
 }
 
