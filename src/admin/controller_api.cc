@@ -490,15 +490,14 @@ void ControllerApi::kafka_write(const std::shared_ptr<KafkaCall>& call,
     reg.incarnation_id = req->incarnation_id;
     for (const auto& l : req->listeners) reg.listeners.push_back(metadata::BrokerListener{l.name, l.host, l.port});
     reg.rack = req->rack;
+    for (const auto& f : req->features) reg.features[f.name] = {f.min_supported_version, f.max_supported_version};
     if (!c) {
       p::BrokerRegistrationResponse response;
       response.error_code = rpc::kNotController;
       return call->reply(response);
     }
     // Kafka's rule: a broker that cannot run at a finalized feature level may not register.
-    std::map<std::string, metadata::FeatureRange> ranges;
-    for (const auto& f : req->features) ranges[f.name] = {f.min_supported_version, f.max_supported_version};
-    if (auto refusal = metadata::registration_feature_error(*c->image(), ranges)) {
+    if (auto refusal = metadata::registration_feature_error(*c->image(), reg.features)) {
       log::warn("controller", "broker " + std::to_string(req->broker_id) + ": " + *refusal);
       p::BrokerRegistrationResponse response;
       response.error_code = p::kerr::kUnsupportedVersion;

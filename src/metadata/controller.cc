@@ -686,13 +686,23 @@ Result<BrokerRegistrationReply> Controller::plan_register(const BrokerRegistrati
   for (const auto& l : registration.listeners) {
     if (l.port < 0 || l.port > 65535) return Error(Errc::invalid_value, "listener port " + std::to_string(l.port));
   }
+  for (const auto& [name, range] : registration.features) {
+    if (range.min_level > range.max_level) {
+      return Error(Errc::invalid_value, "feature " + name + ": minimum level " + std::to_string(range.min_level) +
+                                            " above maximum " + std::to_string(range.max_level));
+    }
+  }
+  if (registration.features.size() > kMaxBrokerFeatures) {
+    return Error(Errc::invalid_value, std::to_string(registration.features.size()) + " features (at most " +
+                                          std::to_string(kMaxBrokerFeatures) + ")");
+  }
   sync_sessions();
   const auto& brokers = batch.state.image.brokers;
   auto old = brokers.find(registration.id);
   bool in_process = legacy || registration.id == options_.node_id;
   if (old != brokers.end() && old->second.incarnation_id == registration.incarnation_id &&
       old->second.listeners == registration.listeners && old->second.rack == registration.rack &&
-      !old->second.in_controlled_shutdown && (!in_process || !old->second.fenced)) {
+      old->second.features == registration.features && !old->second.in_controlled_shutdown && (!in_process || !old->second.fenced)) {
     // A retry of the registration that is in place: same epoch, nothing written.
     if (legacy) lease_exempt_.insert(registration.id);
     last_heartbeat_ms_[registration.id] = session_now();
@@ -714,6 +724,13 @@ Result<BrokerRegistrationReply> Controller::plan_register(const BrokerRegistrati
     r.end_points.push_back(e);
   }
   r.rack = registration.rack;
+  for (const auto& [name, range] : registration.features) {
+    protocol::RegisterBrokerRecord::BrokerFeature f;
+    f.name = name;
+    f.min_supported_version = range.min_level;
+    f.max_supported_version = range.max_level;
+    r.features.push_back(f);
+  }
   r.fenced = !in_process;  // a remote broker is fenced until a heartbeat says it caught up
   r.in_controlled_shutdown = false;
   BrokerRegistrationReply reply;

@@ -86,11 +86,15 @@ struct ConfigChange {
 // this process (combined broker,controller mode calling the Controller directly). It reads the
 // committed image itself, so it is registered UNFENCED and this leader never fences it by session
 // timeout (heartbeats are accepted but not needed).
+// The broker's supported feature ranges are stored with its registration (RegisterBrokerRecord
+// Features); UpdateFeatures refuses a level an unfenced broker's ranges exclude. None listed (an
+// older floe broker, the in-process one): floe's ranges. A range with min > max: INVALID_REQUEST.
 struct BrokerRegistration {
   NodeId id;
   Uuid incarnation_id;
   std::vector<BrokerListener> listeners;
   std::optional<std::string> rack;
+  std::map<std::string, FeatureRange> features;
 };
 struct BrokerRegistrationReply {
   int16_t error_code = 0;  // NONE, NOT_CONTROLLER, INVALID_REQUEST (bad listener)
@@ -174,6 +178,7 @@ struct ControllerOptions {
 
 inline constexpr int32_t kMaxPartitionsPerTopic = 10000;  // one entry per topic: bounds its size
 inline constexpr uint32_t kMaxPrepareObjects = 10000;
+inline constexpr size_t kMaxBrokerFeatures = 1000;  // per registration (each one is in the image)
 inline constexpr int32_t kProducerIdBlockSize = 1000;
 
 class Controller final : public stream::StreamMetadata {

@@ -31,7 +31,15 @@ FeatureUpdateResult check(const MetadataImage& image, const FeatureUpdate& u,
     return refuse("Disabling a feature is not supported.");
   }
   if (u.level < range->second.min_level || u.level > range->second.max_level) {
-    return refuse("The controller and every registered broker only support versions " + range_text(range->second) + ".");
+    return refuse("The controller only supports versions " + range_text(range->second) + ".");
+  }
+  for (const auto& [id, broker] : image.brokers) {
+    if (broker.fenced || broker.features.empty()) continue;  // none listed: floe's ranges
+    auto it = broker.features.find(u.feature);
+    const FeatureRange listed = it == broker.features.end() ? FeatureRange{0, 0} : it->second;
+    if (u.level < listed.min_level || u.level > listed.max_level) {
+      return refuse("Broker " + id.to_string() + " only supports versions " + range_text(listed) + ".");
+    }
   }
   auto current_it = image.features.find(u.feature);
   const int16_t current = current_it == image.features.end() ? 0 : current_it->second;

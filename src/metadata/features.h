@@ -7,14 +7,18 @@
 // the level, so it supports exactly [7, 7]: the controller commits it with the cluster id when a
 // cluster is new (a single voter at open, a quorum's leader at its first session check; also a
 // cluster created before feature levels existed).
-// Every floe broker supports floe's ranges; a broker registration that lists its own ranges is
-// checked against the finalized levels (outside: UNSUPPORTED_VERSION, Kafka's rule).
+// A floe broker lists floe's ranges when it registers (the in-process one and older floe brokers
+// list none: the same); a broker registration is checked against the finalized levels (outside:
+// UNSUPPORTED_VERSION, Kafka's rule), and its ranges are stored with it (RegisterBrokerRecord
+// Features, in snapshots too).
 //
 // UpdateFeatures (plan_feature_updates), Kafka's rules in this order, per feature:
 //   - a feature floe does not know -> INVALID_UPDATE_VERSION;
 //   - level < 1 (delete): metadata.version cannot be deleted -> INVALID_UPDATE_VERSION;
-//   - level outside floe's supported range (which is every registered floe broker's range)
-//     -> INVALID_UPDATE_VERSION;
+//   - level outside floe's supported range (the controller's) -> INVALID_UPDATE_VERSION;
+//   - level outside the range an unfenced registered broker listed (BrokerImage::features; a
+//     feature it does not list: 0-0; a broker that lists none runs floe's ranges)
+//     -> INVALID_UPDATE_VERSION "Broker <id> only supports versions <min>-<max>.";
 //   - lower than the finalized level with upgrade type UPGRADE, or higher with a downgrade type
 //     -> INVALID_UPDATE_VERSION;
 //   - metadata.version downgrades: UNSAFE_DOWNGRADE is refused; SAFE_DOWNGRADE only when no record
@@ -40,11 +44,7 @@ inline constexpr const char* kMetadataVersionFeature = "metadata.version";
 inline constexpr int16_t kFloeMetadataVersion = 7;  // Kafka's IBP_3_3_IV3
 inline constexpr int16_t kInvalidUpdateVersion = 95;  // Kafka's INVALID_UPDATE_VERSION
 
-struct FeatureRange {
-  int16_t min_level = 0;
-  int16_t max_level = 0;
-  friend bool operator==(const FeatureRange&, const FeatureRange&) = default;
-};
+// FeatureRange: metadata/image.h (a registered broker's ranges are part of the image).
 // floe's supported features by name (what ApiVersions reports as SupportedFeatures).
 const std::map<std::string, FeatureRange>& supported_features();
 

@@ -170,6 +170,7 @@ Status MetadataState::apply(const MetadataRecord& record) {
             b.incarnation_id = r.incarnation_id;
             b.epoch = r.broker_epoch;
             b.in_controlled_shutdown = r.in_controlled_shutdown;
+            for (const auto& f : r.features) b.features[f.name] = FeatureRange{f.min_supported_version, f.max_supported_version};
             image.brokers[b.id] = std::move(b);
             return ok_status();
           },
@@ -321,6 +322,13 @@ std::vector<MetadataRecord> MetadataState::to_records() const {
     r.fenced = b.fenced;
     r.broker_epoch = b.epoch;
     r.in_controlled_shutdown = b.in_controlled_shutdown;
+    for (const auto& [name, range] : b.features) {
+      protocol::RegisterBrokerRecord::BrokerFeature f;
+      f.name = name;
+      f.min_supported_version = range.min_level;
+      f.max_supported_version = range.max_level;
+      r.features.push_back(f);
+    }
     out.push_back(r);
   }
   for (const auto& [resource, configs] : image.broker_configs) {

@@ -57,6 +57,13 @@ struct BrokerListener {
   friend bool operator==(const BrokerListener&, const BrokerListener&) = default;
 };
 
+// A supported feature-level range (Kafka's SupportedFeatureKey / BrokerFeature), inclusive.
+struct FeatureRange {
+  int16_t min_level = 0;
+  int16_t max_level = 0;
+  friend bool operator==(const FeatureRange&, const FeatureRange&) = default;
+};
+
 struct BrokerImage {
   NodeId id;
   std::vector<BrokerListener> listeners;
@@ -65,6 +72,9 @@ struct BrokerImage {
   Uuid incarnation_id;
   int64_t epoch = -1;  // the broker epoch of this registration (Kafka's: its record's log offset)
   bool in_controlled_shutdown = false;  // draining: leads what it still has, gets nothing new
+  // The feature ranges its registration listed (RegisterBrokerRecord.Features), by name. Empty:
+  // none listed (a floe broker of an older version): floe's own ranges (metadata/features.h).
+  std::map<std::string, FeatureRange> features;
   friend bool operator==(const BrokerImage&, const BrokerImage&) = default;
 };
 

@@ -834,6 +834,12 @@ void RemoteController::send_registration(BrokerRegistration registration) {
     out.security_protocol = 0;  // PLAINTEXT
   }
   req.rack = registration.rack;
+  for (const auto& [name, range] : supported_features()) {  // Kafka brokers list theirs too
+    auto& out = req.features.emplace_back();
+    out.name = name;
+    out.min_supported_version = range.min_level;
+    out.max_supported_version = range.max_level;
+  }
   std::weak_ptr<Rpc> weak = rpc_;
   send<p::BrokerRegistrationResponse>(
       rpc_, req, kBrokerRegistrationVersion, [this, weak](Result<p::BrokerRegistrationResponse> r) {

@@ -176,7 +176,7 @@ TEST_CASE("a_reassignment_sent_through_the_remote_controller_is_applied_and_list
           "[remote_controller]") {
   Quorum q;
   for (int32_t id : {1, 2}) {
-    metadata::BrokerRegistration reg{NodeId(id), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9000 + id}}, std::nullopt};
+    metadata::BrokerRegistration reg{NodeId(id), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9000 + id}}, std::nullopt, {}};
     reg.incarnation_id.bytes[0] = static_cast<uint8_t>(id);
     REQUIRE(stream::meta_wait<stream::Done>([&](auto cb) { q.controller->register_broker(reg, cb); }).ok());
   }

@@ -188,13 +188,13 @@ TEST_CASE("brokers_register_and_producer_id_blocks_are_never_reused") {
   TempDir dir;
   {
     auto c = open_controller(single_node(dir.path));
-    BrokerRegistration reg{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::string("rack-a")};
+    BrokerRegistration reg{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::string("rack-a"), {}};
     REQUIRE(call<stream::Done>([&](auto cb) { c->register_broker(reg, cb); }).ok());
     const auto& broker = c->image()->brokers.at(NodeId(1));
     CHECK_FALSE(broker.fenced);
     CHECK(broker.listeners == std::vector<BrokerListener>{{"PLAINTEXT", "127.0.0.1", 9092}});
     CHECK(broker.rack == "rack-a");
-    BrokerRegistration bad{NodeId(2), Uuid{}, {{"PLAINTEXT", "h", 70000}}, std::nullopt};
+    BrokerRegistration bad{NodeId(2), Uuid{}, {{"PLAINTEXT", "h", 70000}}, std::nullopt, {}};
     CHECK_FALSE(call<stream::Done>([&](auto cb) { c->register_broker(bad, cb); }).ok());
     auto a = call<ProducerIdBlock>([&](auto cb) { c->allocate_producer_ids(NodeId(1), cb); });
     auto b = call<ProducerIdBlock>([&](auto cb) { c->allocate_producer_ids(NodeId(1), cb); });
@@ -212,7 +212,7 @@ TEST_CASE("partitions_go_to_the_least_loaded_unfenced_broker") {
   TempDir dir;
   auto c = open_controller(single_node(dir.path));
   for (int id : {1, 2}) {
-    BrokerRegistration reg{NodeId(id), Uuid{}, {{"PLAINTEXT", "h", 9000 + id}}, std::nullopt};
+    BrokerRegistration reg{NodeId(id), Uuid{}, {{"PLAINTEXT", "h", 9000 + id}}, std::nullopt, {}};
     REQUIRE(call<stream::Done>([&](auto cb) { c->register_broker(reg, cb); }).ok());
   }
   create_one(*c, "spread", 4);

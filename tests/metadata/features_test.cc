@@ -128,3 +128,93 @@ TEST_CASE("the_update_features_answer_has_per_feature_results_before_v2_and_a_to
   CHECK(feature_updates_of(req, 0)[0].type == FeatureUpgradeType::safe_downgrade);
   CHECK(feature_updates_of(req, 1)[0].type == FeatureUpgradeType::upgrade);
 }
+
+namespace {
+protocol::RegisterBrokerRecord broker_record(int32_t id, bool fenced, std::map<std::string, FeatureRange> features) {
+  protocol::RegisterBrokerRecord r;
+  r.broker_id = id;
+  r.broker_epoch = 10 + id;
+  r.fenced = fenced;
+  r.end_points.push_back({"PLAINTEXT", "h", static_cast<uint16_t>(9000 + id), 0, {}});
+  for (const auto& [name, range] : features) r.features.push_back({name, range.min_level, range.max_level, {}});
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a_brokers_registered_feature_ranges_are_in_the_image_and_its_snapshot") {
+  MetadataState s;
+  REQUIRE(s.apply_all({protocol::FeatureLevelRecord{kMetadataVersionFeature, 7, {}},
+                       broker_record(2, false, {{kMetadataVersionFeature, {7, 8}}, {"x.version", {0, 2}}}),
+                       broker_record(3, false, {})})
+              .ok());
+  CHECK(s.image.brokers.at(NodeId(2)).features ==
+        std::map<std::string, FeatureRange>{{kMetadataVersionFeature, {7, 8}}, {"x.version", {0, 2}}});
+  CHECK(s.image.brokers.at(NodeId(3)).features.empty());  // a record without ranges: as before
+  auto decoded = decode_snapshot(encode_snapshot(s), 5);
+  REQUIRE(decoded.ok());
+  CHECK(decoded->image.same_content(s.image));
+  CHECK(decoded->image.brokers.at(NodeId(2)).features == s.image.brokers.at(NodeId(2)).features);
+  CHECK(decoded->image.brokers.at(NodeId(3)).features.empty());
+  // A new registration replaces the ranges.
+  REQUIRE(s.apply(broker_record(2, false, {{kMetadataVersionFeature, {7, 7}}})).ok());
+  CHECK(s.image.brokers.at(NodeId(2)).features == std::map<std::string, FeatureRange>{{kMetadataVersionFeature, {7, 7}}});
+}
+
+TEST_CASE("update_features_refuses_a_level_an_unfenced_registered_broker_does_not_support") {
+  const std::map<std::string, FeatureRange> wide = {{kMetadataVersionFeature, {1, 9}}, {"x.version", {0, 3}}};
+  MetadataState s;
+  REQUIRE(s.apply_all({protocol::FeatureLevelRecord{kMetadataVersionFeature, 7, {}},
+                       broker_record(2, false, {{kMetadataVersionFeature, {7, 8}}, {"x.version", {0, 3}}}),
+                       broker_record(3, true, {{kMetadataVersionFeature, {7, 7}}}),  // fenced: not asked
+                       broker_record(4, false, {})})                                // none listed: floe's
+              .ok());
+  auto one = [&](std::string feature, int16_t level) {
+    return plan_feature_updates(s.image, {{std::move(feature), level, FeatureUpgradeType::upgrade}}, wide);
+  };
+  CHECK(one(kMetadataVersionFeature, 8).ok());
+  auto nine = one(kMetadataVersionFeature, 9);
+  REQUIRE(only_error(nine) == kInvalidUpdateVersion);
+  CHECK(nine.results[0].error_message ==
+        "Invalid update version 9 for feature metadata.version. Broker 2 only supports versions 7-8.");
+  CHECK(nine.records.empty());
+  // A feature an unfenced broker does not list: it supports 0-0 of it.
+  REQUIRE(s.apply(broker_record(5, false, {{kMetadataVersionFeature, {7, 9}}})).ok());
+  auto x = one("x.version", 1);
+  REQUIRE(only_error(x) == kInvalidUpdateVersion);
+  CHECK(x.results[0].error_message == "Invalid update version 1 for feature x.version. Broker 5 only supports versions 0-0.");
+  // Once broker 5 is fenced, only the others' ranges count.
+  REQUIRE(s.apply(protocol::FenceBrokerRecord{5, 15, {}}).ok());
+  CHECK(one("x.version", 1).ok());
+}
+
+TEST_CASE("the_controller_stores_a_brokers_feature_ranges_with_its_registration") {
+  TempDir dir;
+  const std::map<std::string, FeatureRange> ranges = {{kMetadataVersionFeature, {7, 7}}, {"x.version", {0, 1}}};
+  Uuid incarnation;
+  incarnation.bytes[0] = 7;
+  BrokerRegistration reg{NodeId(2), incarnation, {{"PLAINTEXT", "h", 9002}}, std::nullopt, ranges};
+  int64_t epoch = -1;
+  {
+    auto c = open_controller(single_node(dir.path));
+    auto r = call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(reg, cb); });
+    REQUIRE(r.ok());
+    REQUIRE(r->error_code == 0);
+    epoch = r->broker_epoch;
+    CHECK(c->image()->brokers.at(NodeId(2)).features == ranges);
+    // The same registration again is a retry: same epoch, nothing new.
+    auto again = call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(reg, cb); });
+    REQUIRE(again.ok());
+    CHECK(again->broker_epoch == epoch);
+    // An inverted range is a bad request.
+    BrokerRegistration bad = reg;
+    bad.id = NodeId(3);
+    bad.features = {{kMetadataVersionFeature, {8, 7}}};
+    auto refused = call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(bad, cb); });
+    REQUIRE(refused.ok());
+    CHECK(refused->error_code == ke::kInvalidRequest);
+    CHECK_FALSE(c->image()->brokers.count(NodeId(3)));
+  }
+  auto c = open_controller(single_node(dir.path));  // replayed from the log
+  CHECK(c->image()->brokers.at(NodeId(2)).features == ranges);
+  CHECK(c->image()->brokers.at(NodeId(2)).epoch == epoch);
+}

@@ -42,7 +42,7 @@ Result<T> call(F start) {
 // Registers broker 1, this controller's own node (in process: unfenced at once), so that the
 // partitions created afterwards are led by it.
 inline void register_self(Controller& c) {
-  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt};
+  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt, {}};
   auto r = call<BrokerRegistrationReply>([&](auto cb) { c.register_broker(self, cb); });
   REQUIRE(r.ok());
   REQUIRE(r->error_code == kafka_errors::kNone);

@@ -42,7 +42,7 @@ struct Cluster {
   BrokerRegistrationReply register_broker(int32_t id) {
     Uuid incarnation;
     incarnation.bytes[0] = static_cast<uint8_t>(++incarnations);
-    BrokerRegistration reg{NodeId(id), incarnation, {{"PLAINTEXT", "127.0.0.1", 9000 + id}}, std::nullopt};
+    BrokerRegistration reg{NodeId(id), incarnation, {{"PLAINTEXT", "127.0.0.1", 9000 + id}}, std::nullopt, {}};
     auto r = call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(reg, cb); });
     REQUIRE(r.ok());
     REQUIRE(r->error_code == ke::kNone);
@@ -119,7 +119,7 @@ TEST_CASE("heartbeats_of_unknown_brokers_and_stale_epochs_are_refused") {
   auto first = k.register_broker(1);
   k.heartbeat(1);
   // The same incarnation again is a retry: same epoch, still unfenced.
-  BrokerRegistration again{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9001}}, std::nullopt};
+  BrokerRegistration again{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9001}}, std::nullopt, {}};
   again.incarnation_id.bytes[0] = 1;
   auto retry = call<BrokerRegistrationReply>([&](auto cb) { k.c->register_broker(again, cb); });
   CHECK(retry->broker_epoch == first.broker_epoch);
@@ -131,7 +131,7 @@ TEST_CASE("heartbeats_of_unknown_brokers_and_stale_epochs_are_refused") {
   BrokerHeartbeat stale{NodeId(1), first.broker_epoch, k.image()->offset, false, false};
   CHECK(call<BrokerHeartbeatReply>([&](auto cb) { k.c->broker_heartbeat(stale, cb); })->error_code ==
         ke::kStaleBrokerEpoch);
-  BrokerRegistration bad{NodeId(2), Uuid{}, {{"PLAINTEXT", "h", 70000}}, std::nullopt};
+  BrokerRegistration bad{NodeId(2), Uuid{}, {{"PLAINTEXT", "h", 70000}}, std::nullopt, {}};
   CHECK(call<BrokerRegistrationReply>([&](auto cb) { k.c->register_broker(bad, cb); })->error_code ==
         ke::kInvalidRequest);
 }
@@ -160,7 +160,7 @@ TEST_CASE("the_in_process_broker_is_registered_unfenced_and_never_times_out") {
   options.session_check_interval_ms = 0;
   options.session_clock_ms = [clock] { return clock->load(); };
   auto c = open_controller(std::move(options));
-  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt};
+  BrokerRegistration self{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9092}}, std::nullopt, {}};
   REQUIRE(call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(self, cb); })->error_code == ke::kNone);
   CHECK_FALSE(c->image()->brokers.at(NodeId(1)).fenced);
   *clock += 10 * kSessionMs;
@@ -383,7 +383,7 @@ TEST_CASE("the_leaders_session_timer_fences_a_silent_broker_by_itself") {
   options.session_check_interval_ms = 5;
   options.session_clock_ms = [clock] { return clock->load(); };
   auto c = open_controller(std::move(options));
-  BrokerRegistration reg{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9001}}, std::nullopt};
+  BrokerRegistration reg{NodeId(1), Uuid{}, {{"PLAINTEXT", "127.0.0.1", 9001}}, std::nullopt, {}};
   auto r = call<BrokerRegistrationReply>([&](auto cb) { c->register_broker(reg, cb); });
   BrokerHeartbeat hb{NodeId(1), r->broker_epoch, c->image()->offset, false, false};
   REQUIRE_FALSE(call<BrokerHeartbeatReply>([&](auto cb) { c->broker_heartbeat(hb, cb); })->is_fenced);
