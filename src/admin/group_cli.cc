@@ -1,0 +1,201 @@
+// `floe group list|describe`: see client_cli.h. describe prints, per committed partition, the
+// committed offset, the log end offset and the lag, with the member assigned to it (decoded from
+// the consumer protocol's assignment) — the table of kafka-consumer-groups.sh --describe.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "admin/client_cli.h"
+#include "admin/kafka_tools.h"
+#include "protocol/generated/consumer_protocol_assignment.h"
+#include "protocol/generated/describe_groups_request.h"
+#include "protocol/generated/describe_groups_response.h"
+#include "protocol/generated/list_groups_request.h"
+#include "protocol/generated/list_groups_response.h"
+#include "protocol/generated/list_offsets_request.h"
+#include "protocol/generated/list_offsets_response.h"
+#include "protocol/generated/offset_fetch_request.h"
+#include "protocol/generated/offset_fetch_response.h"
+
+namespace floe::admin {
+
+namespace {
+constexpr int16_t kListGroupsVersion = 4;
+constexpr int16_t kDescribeGroupsVersion = 5;
+constexpr int16_t kOffsetFetchVersion = 7;
+constexpr int16_t kListOffsetsVersion = 5;
+
+const char* kGroupUsage =
+    "usage: floe group list --bootstrap-server H:P\n"
+    "       floe group describe --bootstrap-server H:P --group G\n";
+
+int usage(const std::string& message) {
+  std::fprintf(stderr, "floe group: %s\n%s(run 'floe --help' for usage)\n", message.c_str(), kGroupUsage);
+  return 2;
+}
+
+int fail(const std::string& sub, const std::string& message) {
+  std::fprintf(stderr, "floe group %s: %s\n", sub.c_str(), message.c_str());
+  return 1;
+}
+
+struct Owner {
+  std::string member, host, client;
+};
+}  // namespace
+
+int run_group_command(int argc, char** argv) {
+  if (argc < 2) return usage("missing subcommand (known: list, describe)");
+  const std::string sub = argv[1];
+  if (sub != "list" && sub != "describe") return usage("unknown subcommand '" + sub + "' (known: list, describe)");
+  std::string bootstrap, group;
+  int64_t timeout_ms = 30000;
+  ArgWalker w(argc, argv, 2);
+  while (!w.done()) {
+    w.next();
+    if (w.take("--bootstrap-server", &bootstrap)) {
+    } else if (sub == "describe" && w.take("--group", &group)) {
+    } else if (w.take_int("--timeout-ms", 100, 3600000, &timeout_ms)) {
+    } else {
+      w.unknown();
+    }
+  }
+  if (!w.error.empty()) return usage(sub + ": " + w.error);
+  if (bootstrap.empty()) return usage(sub + ": --bootstrap-server HOST:PORT is required");
+  if (sub == "describe" && group.empty()) return usage("describe: --group is required");
+
+  Connections conns("floe-group", timeout_ms);
+  auto boot = conns.get(bootstrap);
+  if (!boot.ok()) return fail(sub, "cannot reach " + bootstrap + ": " + boot.error().message);
+
+  if (sub == "list") {
+    // Every broker coordinates some groups: ask each one the cluster names.
+    auto view = fetch_cluster(**boot, std::vector<std::string>{});
+    if (!view.ok()) return fail(sub, bootstrap + ": " + view.error().message);
+    std::set<std::tuple<std::string, std::string, std::string>> groups;
+    std::vector<std::string> addresses;
+    for (const auto& [id, address] : view->brokers) addresses.push_back(address);
+    if (addresses.empty()) addresses.push_back(bootstrap);
+    int rc = 0;
+    for (const auto& address : addresses) {
+      auto c = conns.get(address);
+      if (!c.ok()) {
+        rc = fail(sub, "cannot reach " + address + ": " + c.error().message);
+        continue;
+      }
+      auto resp = (*c)->call<protocol::ListGroupsResponse>(protocol::ListGroupsRequest{}, kListGroupsVersion);
+      if (!resp.ok()) {
+        rc = fail(sub, address + ": " + resp.error().message);
+        continue;
+      }
+      if (resp->error_code != 0) {
+        rc = fail(sub, address + ": " + kafka_error_name(resp->error_code));
+        continue;
+      }
+      for (const auto& g : resp->groups) groups.insert({g.group_id, g.group_state, g.protocol_type});
+    }
+    std::printf("%-40s %-20s %s\n", "GROUP", "STATE", "PROTOCOL-TYPE");
+    for (const auto& [id, state, type] : groups) {
+      std::printf("%-40s %-20s %s\n", id.c_str(), state.empty() ? "-" : state.c_str(), type.empty() ? "-" : type.c_str());
+    }
+    return rc;
+  }
+
+  auto coordinator = find_coordinator(**boot, group, timeout_ms);
+  if (!coordinator.ok()) return fail(sub, coordinator.error().message);
+  auto cc = conns.get(*coordinator);
+  if (!cc.ok()) return fail(sub, "cannot reach the coordinator " + *coordinator + ": " + cc.error().message);
+  protocol::DescribeGroupsRequest dreq;
+  dreq.groups.push_back(group);
+  auto described = (*cc)->call<protocol::DescribeGroupsResponse>(dreq, kDescribeGroupsVersion);
+  if (!described.ok()) return fail(sub, *coordinator + ": " + described.error().message);
+  std::string state = "Dead";
+  std::map<std::pair<std::string, int32_t>, Owner> owners;
+  size_t members = 0;
+  for (const auto& g : described->groups) {
+    if (g.error_code != 0) return fail(sub, "'" + group + "': " + kafka_error_text(g.error_code, g.error_message));
+    state = g.group_state;
+    members = g.members.size();
+    for (const auto& m : g.members) {
+      if (g.protocol_type != "consumer" || m.member_assignment.size() < 2) continue;
+      ByteReader r(m.member_assignment);
+      auto version = r.read_i16();
+      if (!version.ok()) continue;
+      protocol::ConsumerProtocolAssignment a;
+      if (!a.decode(r, std::min<int16_t>(*version, protocol::ConsumerProtocolAssignment::kHighestVersion)).ok()) continue;
+      for (const auto& tp : a.assigned_partitions) {
+        for (int32_t p : tp.partitions) owners[{tp.topic, p}] = {m.member_id, m.client_host, m.client_id};
+      }
+    }
+  }
+  protocol::OffsetFetchRequest oreq;
+  oreq.group_id = group;
+  oreq.topics = std::nullopt;  // every partition with a committed offset
+  auto fetched = (*cc)->call<protocol::OffsetFetchResponse>(oreq, kOffsetFetchVersion);
+  if (!fetched.ok()) return fail(sub, *coordinator + ": " + fetched.error().message);
+  if (fetched->error_code != 0) return fail(sub, "OffsetFetch: " + kafka_error_name(fetched->error_code));
+  std::map<std::pair<std::string, int32_t>, int64_t> committed;
+  for (const auto& t : fetched->topics) {
+    for (const auto& p : t.partitions) {
+      if (p.error_code == 0 && p.committed_offset >= 0) committed[{t.name, p.partition_index}] = p.committed_offset;
+    }
+  }
+  for (const auto& [tp, owner] : owners) committed.try_emplace(tp, -1);
+
+  // Log end offsets from each partition's leader.
+  std::set<std::string> topics;
+  for (const auto& [tp, off] : committed) topics.insert(tp.first);
+  std::map<std::pair<std::string, int32_t>, int64_t> end_offsets;
+  if (!topics.empty()) {
+    auto view = fetch_cluster(**boot, std::vector<std::string>(topics.begin(), topics.end()));
+    if (!view.ok()) return fail(sub, bootstrap + ": " + view.error().message);
+    std::map<std::string, protocol::ListOffsetsRequest> lookups;
+    for (const auto& [tp, off] : committed) {
+      const TopicView* t = view->find(tp.first);
+      if (t == nullptr || tp.second < 0 || static_cast<size_t>(tp.second) >= t->partitions.size()) continue;
+      std::string address = view->address(t->partitions[static_cast<size_t>(tp.second)].leader);
+      if (address.empty()) continue;
+      auto& req = lookups[address];
+      req.replica_id = -1;
+      auto it = std::find_if(req.topics.begin(), req.topics.end(), [&](const auto& x) { return x.name == tp.first; });
+      if (it == req.topics.end()) {
+        req.topics.push_back({tp.first, {}, {}});
+        it = req.topics.end() - 1;
+      }
+      it->partitions.push_back({tp.second, -1, -1, 1, {}});
+    }
+    for (auto& [address, req] : lookups) {
+      auto c = conns.get(address);
+      if (!c.ok()) return fail(sub, "cannot reach " + address + ": " + c.error().message);
+      auto resp = (*c)->call<protocol::ListOffsetsResponse>(req, kListOffsetsVersion);
+      if (!resp.ok()) return fail(sub, address + ": " + resp.error().message);
+      for (const auto& t : resp->topics) {
+        for (const auto& p : t.partitions) {
+          if (p.error_code == 0) end_offsets[{t.name, p.partition_index}] = p.offset;
+        }
+      }
+    }
+  }
+
+  std::printf("Group %s: state %s, %zu members, coordinator %s\n\n", group.c_str(), state.c_str(), members,
+              coordinator->c_str());
+  std::printf("%-24s %-24s %-10s %-15s %-15s %-8s %-40s %-20s %s\n", "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET",
+              "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID");
+  for (const auto& [tp, off] : committed) {
+    auto e = end_offsets.find(tp);
+    int64_t end = e == end_offsets.end() ? -1 : e->second;
+    std::string lag = off >= 0 && end >= 0 ? std::to_string(std::max<int64_t>(0, end - off)) : "-";
+    auto o = owners.find(tp);
+    std::printf("%-24s %-24s %-10d %-15s %-15s %-8s %-40s %-20s %s\n", group.c_str(), tp.first.c_str(), tp.second,
+                off >= 0 ? std::to_string(off).c_str() : "-", end >= 0 ? std::to_string(end).c_str() : "-", lag.c_str(),
+                o == owners.end() ? "-" : o->second.member.c_str(), o == owners.end() ? "-" : o->second.host.c_str(),
+                o == owners.end() ? "-" : o->second.client.c_str());
+  }
+  return 0;
+}
+
+}  // namespace floe::admin

@@ -1,0 +1,269 @@
+#include "admin/kafka_tools.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "protocol/errors.h"
+#include "protocol/generated/find_coordinator_request.h"
+#include "protocol/generated/find_coordinator_response.h"
+#include "protocol/generated/metadata_request.h"
+
+namespace floe::admin {
+
+namespace {
+constexpr int16_t kMetadataVersion = 12;
+constexpr int16_t kFindCoordinatorVersion = 3;
+
+struct ErrorName {
+  int16_t code;
+  const char* name;
+};
+// Kafka's Errors table, the codes a client of floe can meet.
+constexpr ErrorName kErrorNames[] = {
+    {-1, "UNKNOWN_SERVER_ERROR"},
+    {1, "OFFSET_OUT_OF_RANGE"},
+    {2, "CORRUPT_MESSAGE"},
+    {3, "UNKNOWN_TOPIC_OR_PARTITION"},
+    {4, "INVALID_FETCH_SIZE"},
+    {5, "LEADER_NOT_AVAILABLE"},
+    {6, "NOT_LEADER_OR_FOLLOWER"},
+    {7, "REQUEST_TIMED_OUT"},
+    {8, "BROKER_NOT_AVAILABLE"},
+    {10, "MESSAGE_TOO_LARGE"},
+    {12, "OFFSET_METADATA_TOO_LARGE"},
+    {14, "COORDINATOR_LOAD_IN_PROGRESS"},
+    {15, "COORDINATOR_NOT_AVAILABLE"},
+    {16, "NOT_COORDINATOR"},
+    {17, "INVALID_TOPIC_EXCEPTION"},
+    {18, "RECORD_LIST_TOO_LARGE"},
+    {19, "NOT_ENOUGH_REPLICAS"},
+    {21, "INVALID_REQUIRED_ACKS"},
+    {22, "ILLEGAL_GENERATION"},
+    {23, "INCONSISTENT_GROUP_PROTOCOL"},
+    {24, "INVALID_GROUP_ID"},
+    {25, "UNKNOWN_MEMBER_ID"},
+    {26, "INVALID_SESSION_TIMEOUT"},
+    {27, "REBALANCE_IN_PROGRESS"},
+    {28, "INVALID_COMMIT_OFFSET_SIZE"},
+    {29, "TOPIC_AUTHORIZATION_FAILED"},
+    {30, "GROUP_AUTHORIZATION_FAILED"},
+    {31, "CLUSTER_AUTHORIZATION_FAILED"},
+    {32, "INVALID_TIMESTAMP"},
+    {35, "UNSUPPORTED_VERSION"},
+    {36, "TOPIC_ALREADY_EXISTS"},
+    {37, "INVALID_PARTITIONS"},
+    {38, "INVALID_REPLICATION_FACTOR"},
+    {39, "INVALID_REPLICA_ASSIGNMENT"},
+    {40, "INVALID_CONFIG"},
+    {41, "NOT_CONTROLLER"},
+    {42, "INVALID_REQUEST"},
+    {43, "UNSUPPORTED_FOR_MESSAGE_FORMAT"},
+    {44, "POLICY_VIOLATION"},
+    {45, "OUT_OF_ORDER_SEQUENCE_NUMBER"},
+    {46, "DUPLICATE_SEQUENCE_NUMBER"},
+    {47, "INVALID_PRODUCER_EPOCH"},
+    {48, "INVALID_TXN_STATE"},
+    {49, "INVALID_PRODUCER_ID_MAPPING"},
+    {53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"},
+    {54, "SECURITY_DISABLED"},
+    {56, "KAFKA_STORAGE_ERROR"},
+    {59, "UNKNOWN_PRODUCER_ID"},
+    {60, "REASSIGNMENT_IN_PROGRESS"},
+    {68, "NON_EMPTY_GROUP"},
+    {69, "GROUP_ID_NOT_FOUND"},
+    {72, "LISTENER_NOT_FOUND"},
+    {73, "TOPIC_DELETION_DISABLED"},
+    {74, "FENCED_LEADER_EPOCH"},
+    {76, "UNKNOWN_LEADER_EPOCH"},
+    {77, "STALE_BROKER_EPOCH"},
+    {78, "OFFSET_NOT_AVAILABLE"},
+    {79, "MEMBER_ID_REQUIRED"},
+    {81, "GROUP_MAX_SIZE_REACHED"},
+    {82, "FENCED_INSTANCE_ID"},
+    {85, "NO_REASSIGNMENT_IN_PROGRESS"},
+    {86, "GROUP_SUBSCRIBED_TO_TOPIC"},
+    {87, "INVALID_RECORD"},
+    {100, "UNKNOWN_TOPIC_ID"},
+    {103, "INCONSISTENT_TOPIC_ID"},
+};
+
+bool parse_i64(const std::string& s, int64_t* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (errno != 0 || end != s.c_str() + s.size()) return false;
+  *out = v;
+  return true;
+}
+}  // namespace
+
+std::string kafka_error_name(int16_t code) {
+  for (const auto& e : kErrorNames) {
+    if (e.code == code) return e.name;
+  }
+  return "ERROR_" + std::to_string(code);
+}
+
+std::string kafka_error_text(int16_t code, const std::optional<std::string>& message) {
+  std::string s = kafka_error_name(code);
+  if (message && !message->empty()) s += ": " + *message;
+  return s;
+}
+
+bool ArgWalker::take(const char* name, std::string* value) {
+  std::string n = name;
+  if (cur_ == n) {
+    if (i_ >= argc_) {
+      if (error.empty()) error = n + " needs a value";
+      return true;
+    }
+    *value = argv_[i_++];
+    return true;
+  }
+  if (cur_.size() > n.size() && cur_.starts_with(n) && cur_[n.size()] == '=') {
+    *value = cur_.substr(n.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+bool ArgWalker::take_int(const char* name, int64_t lo, int64_t hi, int64_t* value) {
+  std::string v;
+  if (!take(name, &v)) return false;
+  if (!error.empty()) return true;
+  int64_t n = 0;
+  if (!parse_i64(v, &n) || n < lo || n > hi) {
+    error = std::string(name) + " needs a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
+            v + "'";
+    return true;
+  }
+  *value = n;
+  return true;
+}
+
+const TopicView* ClusterView::find(const std::string& topic) const {
+  for (const auto& t : topics) {
+    if (t.name == topic) return &t;
+  }
+  return nullptr;
+}
+
+std::string ClusterView::address(int32_t node) const {
+  auto it = brokers.find(node);
+  return it == brokers.end() ? std::string() : it->second;
+}
+
+Result<ClusterView> fetch_cluster(KafkaConnection& c, const std::optional<std::vector<std::string>>& topics,
+                                  bool auto_create) {
+  protocol::MetadataRequest req;
+  if (topics) {
+    req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{};
+    for (const auto& t : *topics) req.topics->push_back({Uuid{}, t, {}});
+  } else {
+    req.topics = std::nullopt;
+  }
+  req.allow_auto_topic_creation = auto_create;
+  auto resp = c.call<protocol::MetadataResponse>(req, kMetadataVersion);
+  if (!resp.ok()) return resp.take_error();
+  ClusterView view;
+  view.controller_id = resp->controller_id;
+  for (const auto& b : resp->brokers) view.brokers[b.node_id] = b.host + ":" + std::to_string(b.port);
+  for (const auto& t : resp->topics) {
+    TopicView tv;
+    tv.name = t.name.value_or("");
+    tv.id = t.topic_id;
+    tv.error_code = t.error_code;
+    tv.internal = t.is_internal;
+    for (const auto& p : t.partitions) {
+      tv.partitions.push_back({p.partition_index, p.leader_id, p.error_code, p.replica_nodes, p.isr_nodes});
+    }
+    std::sort(tv.partitions.begin(), tv.partitions.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    view.topics.push_back(std::move(tv));
+  }
+  std::sort(view.topics.begin(), view.topics.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return view;
+}
+
+Result<ClusterView> wait_for_topic(KafkaConnection& c, const std::string& topic, int64_t wait_ms, bool auto_create) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  int16_t last_error = 0;
+  while (true) {
+    auto view = fetch_cluster(c, std::vector<std::string>{topic}, auto_create);
+    if (!view.ok()) return view.take_error();
+    const TopicView* t = view->find(topic);
+    last_error = t == nullptr ? protocol::kerr::kUnknownTopicOrPartition : t->error_code;
+    if (last_error == protocol::kerr::kUnknownTopicOrPartition) {
+      return Error{Errc::not_found, "topic '" + topic + "': " + kafka_error_name(last_error)};
+    }
+    if (last_error == 0 && !t->partitions.empty()) {
+      bool ready = std::all_of(t->partitions.begin(), t->partitions.end(), [&](const PartitionView& p) {
+        return p.error_code == 0 && !view->address(p.leader).empty();
+      });
+      if (ready) return view;
+      last_error = protocol::kerr::kLeaderNotAvailable;
+    } else if (last_error != protocol::kerr::kLeaderNotAvailable) {
+      return Error{Errc::io, "topic '" + topic + "': " + kafka_error_name(last_error)};
+    }
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Error{Errc::timeout, "topic '" + topic + "': " + kafka_error_name(last_error) + " after " +
+                                  std::to_string(wait_ms) + " ms"};
+}
+
+Result<KafkaConnection*> Connections::get(const std::string& address) {
+  auto it = conns_.find(address);
+  if (it != conns_.end()) return it->second.get();
+  auto c = KafkaConnection::connect(address, client_id_, timeout_ms_);
+  if (!c.ok()) return c.take_error();
+  KafkaConnection* raw = c->get();
+  conns_[address] = std::move(*c);
+  return raw;
+}
+
+// The group coordinator's address for `group` (FindCoordinator, retried while it loads).
+Result<std::string> find_coordinator(KafkaConnection& c, const std::string& group, int64_t wait_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  while (true) {
+    protocol::FindCoordinatorRequest req;
+    req.key = group;
+    req.key_type = 0;
+    auto resp = c.call<protocol::FindCoordinatorResponse>(req, kFindCoordinatorVersion);
+    if (!resp.ok()) return resp.take_error();
+    if (resp->error_code == 0) return resp->host + ":" + std::to_string(resp->port);
+    bool retriable = resp->error_code == 15 || resp->error_code == 14;
+    if (!retriable || std::chrono::steady_clock::now() >= deadline) {
+      return Error{Errc::io, "FindCoordinator for group '" + group + "': " +
+                                 kafka_error_text(resp->error_code, resp->error_message)};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
+  return s;
+}
+
+std::string uuid_base64(const Uuid& id) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (uint8_t b : id.bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 0x3f];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3f];
+  return out;
+}
+
+}  // namespace floe::admin

@@ -1,0 +1,176 @@
+#!/usr/bin/python3
+"""The client-side admin verbs of the floe binary against a real floe, checked with real clients:
+`floe topic` creates/lists/describes/deletes what kcat then sees; `floe produce` writes lines kcat
+reads back; kcat (plain, zstd, lz4) writes what `floe consume` prints; `floe group describe` shows a
+confluent-kafka group's committed offsets and lag; bad arguments exit 2 naming the option; an
+unreachable server exits 1 within the timeout."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floe_test_lib as L  # noqa: E402
+
+L.reexec_under_debian_python()
+
+from confluent_kafka import Consumer  # noqa: E402
+
+
+def floe(args, stdin=None, timeout_s=60):
+    return subprocess.run([L.FLOE_BIN] + args, input=stdin, capture_output=True, timeout=timeout_s)
+
+
+def floe_ok(args, stdin=None):
+    p = floe(args, stdin)
+    L.expect(p.returncode == 0, "floe %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+    return p.stdout.decode(), p.stderr.decode()
+
+
+def kcat(args, stdin=None, timeout_s=60):
+    p = subprocess.run(["kcat", "-b", broker.bootstrap] + args, input=stdin, capture_output=True, timeout=timeout_s)
+    L.expect(p.returncode == 0, "kcat %s exited %d: %s" % (" ".join(args), p.returncode, p.stderr.decode(errors="replace")))
+    return p.stdout.decode()
+
+
+def kcat_partitions(topic):
+    meta = json.loads(kcat(["-L", "-J", "-t", topic]))
+    for t in meta["topics"]:
+        if t["topic"] == topic and "error" not in t:
+            return len(t["partitions"])
+    return None
+
+
+def topic_create_list_describe_delete():
+    B = ["--bootstrap-server", broker.bootstrap]
+    out, _ = floe_ok(["topic", "create"] + B + ["--topic", "admin-t", "--partitions", "3", "--config", "retention.ms=123456"])
+    L.expect("Created topic admin-t" in out, out)
+    L.expect(kcat_partitions("admin-t") == 3, "kcat -L does not see 3 partitions of admin-t")
+    out, _ = floe_ok(["topic", "list"] + B)
+    L.expect("admin-t" in out.split("\n"), "topic list: %s" % out)
+    out, _ = floe_ok(["topic", "describe"] + B + ["--topic", "admin-t"])
+    L.expect("PartitionCount: 3" in out and "retention.ms=123456" in out, "describe: %s" % out)
+    for p in range(3):
+        L.expect("Partition: %d\tLeader: 1" % p in out, "describe lacks partition %d: %s" % (p, out))
+    # Creating it again is Kafka's TOPIC_ALREADY_EXISTS, exit 1.
+    p = floe(["topic", "create"] + B + ["--topic", "admin-t"])
+    L.expect(p.returncode == 1 and b"TOPIC_ALREADY_EXISTS" in p.stderr, "second create: %d %s" % (p.returncode, p.stderr))
+    floe_ok(["topic", "create"] + B + ["--topic", "admin-gone", "--partitions", "1"])
+    out, _ = floe_ok(["topic", "delete"] + B + ["--topic", "admin-gone"])
+    L.expect("Deleted topic admin-gone" in out, out)
+    # kcat -L without -t: asking for one topic may auto-create it again.
+    listed = lambda: [t["topic"] for t in json.loads(kcat(["-L", "-J"]))["topics"]]
+    L.wait_until(lambda: "admin-gone" not in listed(), 30, "admin-gone to disappear from kcat -L")
+    L.expect("admin-t" in listed(), "kcat -L lost admin-t")
+    p = floe(["topic", "describe"] + B + ["--topic", "no-such-topic"])
+    L.expect(p.returncode == 1 and b"UNKNOWN_TOPIC_OR_PARTITION" in p.stderr, "describe missing: %d %s" % (p.returncode, p.stderr))
+
+
+def produce_then_kcat_reads():
+    B = ["--bootstrap-server", broker.bootstrap]
+    floe_ok(["topic", "create"] + B + ["--topic", "admin-p", "--partitions", "2"])
+    lines = ["line-%d %s" % (i, "x" * (i % 50)) for i in range(3000)]
+    _, err = floe_ok(["produce"] + B + ["--topic", "admin-p"], stdin=("\n".join(lines) + "\n").encode())
+    L.expect("3000 acknowledged" in err and " 0 failed" in err, "produce summary: %s" % err)
+    got = kcat(["-C", "-t", "admin-p", "-o", "beginning", "-e", "-q"]).splitlines()
+    L.expect(sorted(got) == sorted(lines), "kcat read %d lines, floe produced %d" % (len(got), len(lines)))
+    # Keys: the separator splits key and value; one partition keeps the order.
+    floe_ok(["produce"] + B + ["--topic", "admin-p", "--partition", "1", "--key-separator", ":", "--acks", "1"],
+            stdin=b"k1:v1\nk2:v2\n")
+    got = kcat(["-C", "-t", "admin-p", "-p", "1", "-o", "-2", "-e", "-q", "-f", "%k=%s\\n"]).splitlines()
+    L.expect(got == ["k1=v1", "k2=v2"], "keyed records: %s" % got)
+
+
+def kcat_writes_floe_consumes():
+    B = ["--bootstrap-server", broker.bootstrap]
+    for codec in ["none", "zstd", "lz4", "gzip", "snappy"]:
+        topic = "admin-c-%s" % codec
+        floe_ok(["topic", "create"] + B + ["--topic", topic, "--partitions", "1"])
+        lines = ["%s-%d %s" % (codec, i, "abcd" * (i % 30)) for i in range(500)]
+        kcat(["-P", "-t", topic, "-z", codec, "-K", "\t"], stdin=("\n".join("k%d\t%s" % (i, l) for i, l in enumerate(lines)) + "\n").encode())
+        out, err = floe_ok(["consume"] + B + ["--topic", topic, "--offset", "beginning", "--max-messages", "500",
+                                              "--timeout-ms", "20000"])
+        L.expect(out.splitlines() == lines, "%s: floe consume printed %d lines (%s)" % (codec, len(out.splitlines()), err))
+    out, _ = floe_ok(["consume"] + B + ["--topic", "admin-c-zstd", "--offset", "498", "--print-key", "--timeout-ms", "2000"])
+    L.expect(out.splitlines() == ["k498\tzstd-498 " + "abcd" * 18, "k499\tzstd-499 " + "abcd" * 19], "print-key: %s" % out)
+
+
+def consume_group_commits_and_group_describe():
+    B = ["--bootstrap-server", broker.bootstrap]
+    floe_ok(["topic", "create"] + B + ["--topic", "admin-g", "--partitions", "2"])
+    floe_ok(["produce"] + B + ["--topic", "admin-g", "--partition", "0"], stdin=b"".join(b"a%d\n" % i for i in range(10)))
+    floe_ok(["produce"] + B + ["--topic", "admin-g", "--partition", "1"], stdin=b"".join(b"b%d\n" % i for i in range(4)))
+    # floe consume --group commits what it printed; a second run resumes after it.
+    out, _ = floe_ok(["consume"] + B + ["--topic", "admin-g", "--partition", "0", "--offset", "beginning",
+                                        "--max-messages", "6", "--group", "floe-simple"])
+    L.expect(out.splitlines() == ["a%d" % i for i in range(6)], "first consume: %s" % out)
+    out, _ = floe_ok(["consume"] + B + ["--topic", "admin-g", "--partition", "0", "--max-messages", "4",
+                                        "--group", "floe-simple", "--timeout-ms", "10000"])
+    L.expect(out.splitlines() == ["a%d" % i for i in range(6, 10)], "resumed consume: %s" % out)
+    # A confluent-kafka consumer group commits 3 of partition 0 and all of partition 1.
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "cf-admin", "enable.auto.commit": False,
+                  "auto.offset.reset": "earliest"})
+    try:
+        from confluent_kafka import TopicPartition
+        c.commit(offsets=[TopicPartition("admin-g", 0, 3), TopicPartition("admin-g", 1, 4)], asynchronous=False)
+        c.subscribe(["admin-g"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not c.assignment():
+            c.poll(0.2)
+        L.expect(c.assignment(), "the confluent consumer got no assignment")
+        out, _ = floe_ok(["group", "describe"] + B + ["--group", "cf-admin"])
+        rows = [l.split() for l in out.splitlines() if l.startswith("cf-admin")]
+        by_part = {int(r[2]): r for r in rows}
+        L.expect(by_part[0][3:6] == ["3", "10", "7"] and by_part[1][3:6] == ["4", "4", "0"], "describe rows: %s" % out)
+        L.expect("rdkafka" in out, "describe names no member's client id: %s" % out)
+        out, _ = floe_ok(["group", "list"] + B)
+        L.expect("cf-admin" in out and "floe-simple" in out, "group list: %s" % out)
+    finally:
+        c.close()
+    out, _ = floe_ok(["group", "describe"] + B + ["--group", "floe-simple"])
+    rows = [l.split() for l in out.splitlines() if l.startswith("floe-simple")]
+    L.expect(len(rows) == 1 and rows[0][2:6] == ["0", "10", "10", "0"], "floe-simple: %s" % out)
+
+
+def usage_errors_exit_2():
+    for args, word in [(["topic"], "missing subcommand"), (["topic", "frob"], "frob"),
+                       (["topic", "create", "--bootstrap-server", "x:1"], "--topic"),
+                       (["topic", "create", "--bootstrap-server", "x:1", "--topic", "t", "--partitions", "zero"], "--partitions"),
+                       (["topic", "create", "--bootstrap-server", "x:1", "--topic", "t", "--config", "novalue"], "--config"),
+                       (["produce", "--topic", "t"], "--bootstrap-server"),
+                       (["produce", "--bootstrap-server", "x:1", "--topic", "t", "--acks", "2"], "--acks"),
+                       (["consume", "--bootstrap-server", "x:1", "--topic", "t", "--offset", "soon"], "--offset"),
+                       (["consume", "--bootstrap-server", "x:1", "--topic", "t", "--bogus"], "--bogus"),
+                       (["consume", "--bootstrap-server", "x:1", "--topic"], "--topic"),
+                       (["group", "describe", "--bootstrap-server", "x:1"], "--group")]:
+        p = floe(args)
+        L.expect(p.returncode == 2 and word.encode() in p.stderr, "floe %s: exit %d, stderr %s" % (args, p.returncode, p.stderr))
+
+
+def unreachable_server_exits_1():
+    port = L.free_port()  # nobody listens there
+    for args in [["topic", "list"], ["produce", "--topic", "t"], ["consume", "--topic", "t"], ["group", "list"]]:
+        t0 = time.monotonic()
+        p = floe(args + ["--bootstrap-server", "127.0.0.1:%d" % port, "--timeout-ms", "3000"], stdin=b"x\n")
+        L.expect(p.returncode == 1 and b"127.0.0.1" in p.stderr, "floe %s: exit %d, %s" % (args, p.returncode, p.stderr))
+        L.expect(time.monotonic() - t0 < 45, "floe %s took %.1f s" % (args, time.monotonic() - t0))
+
+
+results = L.Results("test_admin_cli")
+broker = L.Broker()
+try:
+    broker.start()
+    results.check("topic create/list/describe/delete, seen by kcat", topic_create_list_describe_delete)
+    results.check("floe produce -> kcat reads the same lines", produce_then_kcat_reads)
+    results.check("kcat (none, zstd, lz4, gzip, snappy) -> floe consume", kcat_writes_floe_consumes)
+    results.check("floe consume --group commits; group describe shows offsets and lag", consume_group_commits_and_group_describe)
+    results.check("bad arguments exit 2 naming the option", usage_errors_exit_2)
+    results.check("an unreachable server exits 1 within the timeout", unreachable_server_exits_1)
+    results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
+finally:
+    try:
+        results.finish(broker)
+    finally:
+        broker.cleanup()
