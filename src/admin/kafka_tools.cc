@@ -195,7 +195,8 @@ Result<ClusterView> wait_for_topic(KafkaConnection& c, const std::string& topic,
     if (!view.ok()) return view.take_error();
     const TopicView* t = view->find(topic);
     last_error = t == nullptr ? protocol::kerr::kUnknownTopicOrPartition : t->error_code;
-    if (last_error == protocol::kerr::kUnknownTopicOrPartition) {
+    // With auto-creation the topic may be created but not yet in this broker's metadata: retry.
+    if (last_error == protocol::kerr::kUnknownTopicOrPartition && !auto_create) {
       return Error{Errc::not_found, "topic '" + topic + "': " + kafka_error_name(last_error)};
     }
     if (last_error == 0 && !t->partitions.empty()) {
@@ -204,7 +205,7 @@ Result<ClusterView> wait_for_topic(KafkaConnection& c, const std::string& topic,
       });
       if (ready) return view;
       last_error = protocol::kerr::kLeaderNotAvailable;
-    } else if (last_error != protocol::kerr::kLeaderNotAvailable) {
+    } else if (last_error != protocol::kerr::kLeaderNotAvailable && last_error != protocol::kerr::kUnknownTopicOrPartition) {
       return Error{Errc::io, "topic '" + topic + "': " + kafka_error_name(last_error)};
     }
     if (std::chrono::steady_clock::now() >= deadline) break;

@@ -1,4 +1,4 @@
-// Shared pieces of the client-side admin verbs (`floe topic|produce|consume|group`): option
+// Shared pieces of the client-side admin verbs (`floe topic|produce|consume|group`, `floe perf`): option
 // parsing with usage errors that name the option, Kafka error names, a cluster view from Metadata
 // and one blocking connection per broker. Everything here blocks; never used by the broker.
 // Invariants: ClusterView::leader_address() is empty when a partition has no live leader; a
@@ -71,8 +71,9 @@ struct ClusterView {
 // ones if it is configured to (auto.create.topics.enable), as producing clients do.
 Result<ClusterView> fetch_cluster(KafkaConnection& c, const std::optional<std::vector<std::string>>& topics,
                                   bool auto_create = false);
-// Metadata for one topic, retried (for up to wait_ms) while it or a partition has no leader yet.
-// Errc::not_found with Kafka's error name when the broker says it does not exist.
+// Metadata for one topic, retried (for up to wait_ms) while it or a partition has no leader yet
+// (and, with auto_create, while it is unknown: created but not yet in this broker's metadata).
+// Errc::not_found with Kafka's error name when it does not exist and auto_create is false.
 Result<ClusterView> wait_for_topic(KafkaConnection& c, const std::string& topic, int64_t wait_ms,
                                    bool auto_create = false);
 

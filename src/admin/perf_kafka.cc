@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "admin/kafka_client.h"
+#include "admin/kafka_tools.h"
 #include "protocol/messages.h"
 #include "protocol/records/record.h"
 #include "protocol/records/record_batch.h"
@@ -20,7 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int16_t kProduceVersion = 8;
 constexpr int16_t kFetchVersion = 11;
-constexpr int16_t kMetadataVersion = 9;
 constexpr int16_t kListOffsetsVersion = 5;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -105,26 +105,9 @@ bool parse_args(int argc, char** argv, bool produce, Args* a) {
 // Waits up to wait_ms for every partition to have a leader (a broker that just started may still
 // be opening its partitions, reading them back from the object store), as Kafka clients retry.
 Result<int32_t> partition_count(KafkaConnection& c, const std::string& topic, int64_t wait_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  for (int attempt = 0; attempt == 0 || std::chrono::steady_clock::now() < deadline; ++attempt) {
-    protocol::MetadataRequest req;
-    req.topics = std::vector<protocol::MetadataRequest::MetadataRequestTopic>{{Uuid{}, topic, {}}};
-    req.allow_auto_topic_creation = true;
-    auto resp = c.call<protocol::MetadataResponse>(req, kMetadataVersion);
-    if (!resp.ok()) return resp.take_error();
-    for (const auto& t : resp->topics) {
-      if (t.name != topic) continue;
-      bool ready = t.error_code == 0 && !t.partitions.empty() &&
-                   std::all_of(t.partitions.begin(), t.partitions.end(), [](const auto& p) { return p.error_code == 0; });
-      if (ready) return static_cast<int32_t>(t.partitions.size());
-      if (t.error_code != 0 && t.error_code != 5 && t.error_code != 3) {
-        return Error{Errc::not_found, "topic " + topic + ": error " + std::to_string(t.error_code)};
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return Error{Errc::timeout, "topic " + topic + " has no available partitions after " +
-                                  std::to_string(wait_ms) + " ms"};
+  auto view = wait_for_topic(c, topic, wait_ms, /*auto_create=*/true);
+  if (!view.ok()) return view.take_error();
+  return static_cast<int32_t>(view->find(topic)->partitions.size());
 }
 
 }  // namespace
