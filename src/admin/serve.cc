@@ -16,6 +16,7 @@
 #include "raft/transport_tcp.h"
 #include "stream/stream_manager.h"
 #include "wal/block_wal.h"
+#include "wal/object_wal.h"
 
 namespace floe::admin {
 
@@ -45,13 +46,58 @@ int fail(std::FILE* err, const std::string& message) {
   return 1;
 }
 
-// file://PATH → PATH (the block WAL's device or file).
-Result<std::string> wal_file_path(const config::Config& cfg) {
-  const auto wal = cfg.get_buckets("s3.wal.path");
-  if (wal.size() == 1 && wal[0].scheme == "file") return wal[0].path;
-  return Error{Errc::unsupported, "s3.wal.path: only file:// WALs are served in this build (got '" +
-                                      cfg.get_string("s3.wal.path") +
-                                      "'); the object-storage WAL comes with the multi-broker work"};
+// The WAL that s3.wal.path names, recovered: file://PATH a BlockWal (a device or file); s3:// or
+// fs:// an ObjectWal (wal/object_wal.h) on its own store, opened like a data bucket (s3: with
+// retries; fs: fsynced puts, so an acknowledged append survives a crash). mem:// is refused: it
+// would lose acknowledged data at exit.
+struct OpenedWal {
+  std::unique_ptr<wal::Wal> wal;
+  std::vector<wal::RecoveredEntry> recovered;
+  std::shared_ptr<objectstore::ObjectStore> store;  // the object WAL's store (kept alive with it)
+};
+Result<OpenedWal> open_wal(const config::Config& cfg, NodeId node_id) {
+  const auto wals = cfg.get_buckets("s3.wal.path");
+  FLOE_ASSERT(wals.size() == 1);  // config validation: exactly one
+  const BucketUri& uri = wals[0];
+  const std::string text = redact_bucket_uri(cfg.get_string("s3.wal.path"));
+  const uint64_t capacity = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.capacity"));
+  auto failed = [&](const Error& e) { return Error(e.code, "s3.wal.path '" + text + "': " + e.message); };
+  std::error_code ec;
+  OpenedWal out;
+  if (uri.scheme == "file") {
+    std::filesystem::create_directories(std::filesystem::path(uri.path).parent_path(), ec);
+    wal::BlockWalOptions wo;
+    wo.path = uri.path;
+    wo.capacity_bytes = capacity & ~uint64_t{4095};
+    wo.node_id = node_id.value();
+    auto wal = wal::BlockWal::open(wo);
+    if (!wal.ok()) return failed(wal.error());
+    out.wal = std::move(wal->wal);
+    out.recovered = std::move(wal->recovered);
+    return out;
+  }
+  if (uri.scheme == "mem")
+    return failed(Error(Errc::config, "a mem:// WAL would lose acknowledged writes at exit; use file://, fs:// or s3://"));
+  if (uri.is_local_dir()) {
+    std::filesystem::create_directories(uri.path, ec);
+    if (ec) return failed(Error(Errc::io, "cannot create " + uri.path + ": " + ec.message()));
+  }
+  objectstore::OpenOptions oo;
+  oo.fsync = true;
+  auto store = objectstore::open_store(uri, oo);
+  if (!store.ok()) return failed(store.error());
+  wal::ObjectWalOptions wo;
+  wo.store = store->store;
+  wo.node_id = node_id.value();
+  wo.capacity_bytes = capacity;
+  wo.max_object_bytes = static_cast<size_t>(cfg.get_size_bytes("s3.wal.object.max.bytes"));
+  wo.linger_ms = static_cast<uint32_t>(cfg.get_duration_ms("s3.wal.object.linger.ms"));
+  auto wal = wal::ObjectWal::open(wo);
+  if (!wal.ok()) return failed(wal.error());
+  out.wal = std::move(wal->wal);
+  out.recovered = std::move(wal->recovered);
+  out.store = store->store;
+  return out;
 }
 
 // The listener named `name` (PLAINTEXT by default) from a listeners-style key.
@@ -235,15 +281,8 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (!cold_store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + cold_store.error().message);
 
   // WAL and recovery.
-  auto wal_path = wal_file_path(cfg);
-  if (!wal_path.ok()) return fail(err, wal_path.error().message);
-  std::filesystem::create_directories(std::filesystem::path(*wal_path).parent_path(), ec);
-  wal::BlockWalOptions wo;
-  wo.path = *wal_path;
-  wo.capacity_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.capacity")) & ~uint64_t{4095};
-  wo.node_id = node_id.value();
-  auto wal = wal::BlockWal::open(wo);
-  if (!wal.ok()) return fail(err, "s3.wal.path '" + *wal_path + "': " + wal.error().message);
+  auto wal = open_wal(cfg, node_id);
+  if (!wal.ok()) return fail(err, wal.error().message);
 
   stream::StreamManagerOptions so;
   so.node_id = node_id;

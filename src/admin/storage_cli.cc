@@ -23,6 +23,7 @@ const char* kUsage =
     "Usage:\n"
     "  floe storage probe --bucket URI [--size BYTES] [--multipart-size BYTES] [--prefix P]\n"
     "  floe storage inspect wal PATH          print a block WAL's header slots, records and entries\n"
+    "  floe storage inspect wal URI           print an object WAL's objects (wal-* under s3:// or fs://)\n"
     "  floe storage inspect object URI KEY    print an object's footer and index, checking CRCs\n"
     "\n"
     "  URI: 0@s3://bucket?region=us-east-1&endpoint=http://127.0.0.1:9000&pathStyle=true\n"
@@ -202,7 +203,24 @@ bool parse_size(const char* text, uint64_t* out) {
 // `inspect wal PATH` | `inspect object URI KEY`: read-only views for operators. Exit 0 when
 // everything parsed and every CRC held, 1 when something is damaged, 2 on usage errors.
 int inspect(int argc, char** argv) {
-  if (argc == 2 && std::string_view(argv[0]) == "wal") return stream::inspect_wal(argv[1]);
+  if (argc == 2 && std::string_view(argv[0]) == "wal") {
+    // An object WAL's URI (s3://, fs://, also with an id@ prefix); a path or file:// is a block WAL.
+    const std::string_view arg = argv[1];
+    if (arg.find("://") != std::string_view::npos && arg.find("file://") == std::string_view::npos) {
+      auto uri = os::parse_bucket_uri(arg);
+      if (!uri.ok()) {
+        std::fprintf(stderr, "floe storage inspect: %s\n", uri.error().message.c_str());
+        return 2;
+      }
+      auto opened = os::open_store(uri.value());
+      if (!opened.ok()) {
+        std::fprintf(stderr, "floe storage inspect: %s\n", opened.error().message.c_str());
+        return 2;
+      }
+      return stream::inspect_object_wal(*opened->store);
+    }
+    return stream::inspect_wal(std::string(arg.substr(arg.rfind("file://", 0) == 0 ? 7 : 0)));
+  }
   if (argc == 3 && std::string_view(argv[0]) == "object") {
     auto uri = os::parse_bucket_uri(argv[1]);
     if (!uri.ok()) {
@@ -216,7 +234,7 @@ int inspect(int argc, char** argv) {
     }
     return stream::inspect_object(*opened->store, argv[2]);
   }
-  std::fprintf(stderr, "floe storage inspect: expected 'wal PATH' or 'object URI KEY'\n\n%s", kUsage);
+  std::fprintf(stderr, "floe storage inspect: expected 'wal PATH', 'wal URI' or 'object URI KEY'\n\n%s", kUsage);
   return 2;
 }
 

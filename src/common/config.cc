@@ -120,10 +120,17 @@ constexpr KeySpec kKeys[] = {
     {"s3.wal.cache.size", Type::size_bytes, "268435456", true, kMiB, kTiB, "", Use::active,
      "Memory for the log cache: recent data not yet uploaded, served to tail reads."},
     {"s3.wal.capacity", Type::size_bytes, "1073741824", true, 16 * kMiB, 16 * kTiB, "", Use::active,
-     "Size of the block WAL ring (a multiple of 4096)."},
+     "Size of the block WAL ring (a multiple of 4096). For an object WAL: the most bytes written and "
+     "not yet trimmed (uploaded); appends wait beyond it."},
+    {"s3.wal.object.linger.ms", Type::duration_ms, "5", true, 0, 10000, "", Use::active,
+     "Object WAL: how long an append may wait for others to share its object (one put) when less "
+     "than s3.wal.object.max.bytes is queued."},
+    {"s3.wal.object.max.bytes", Type::size_bytes, "4194304", true, 64 * kKiB, 256 * kMiB, "", Use::active,
+     "Object WAL: the largest object a put writes (a single larger entry goes alone)."},
     {"s3.wal.path", Type::wal_uri, "file://{data.dir}/wal", true, 1, 0, "", Use::active,
      "The write-ahead log: file://PATH (a block device or preallocated file), or [id@]s3://bucket?.. / "
-     "[id@]fs://path for a WAL written as objects."},
+     "[id@]fs://path for a WAL written as objects (keys wal-<node.id>-<position>; same parameters as "
+     "s3.data.buckets)."},
     {"s3.wal.upload.threshold", Type::size_bytes, "104857600", true, kMiB, kTiB, "", Use::active,
      "Upload a stream-set object once this many bytes are waiting in the log cache (at most "
      "s3.wal.cache.size, less than s3.wal.capacity)."},

@@ -5,8 +5,9 @@
 // trims the WAL once the data is in object storage. Positions in the WAL are logical byte
 // offsets that only grow (the ring wraps underneath them).
 //
-// Implementations: BlockWal (block_wal.h: O_DIRECT on a device or preallocated file). An
-// object-storage WAL for multi-broker failover implements the same interface later.
+// Implementations: BlockWal (block_wal.h: O_DIRECT on a device or preallocated file) and
+// ObjectWal (object_wal.h: group commits written as objects, one PUT each, to S3 or a directory;
+// the WAL a broker without a spare device uses, and the one a later failover can replay).
 //
 // Contract for every implementation:
 //  (1) An append's callback runs exactly once: with the WAL position of the record holding it,

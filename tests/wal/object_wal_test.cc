@@ -1,0 +1,384 @@
+// ObjectWal (wal/object_wal.h): the WAL contract over the memory and fs stores, and over stores
+// that fail, time out and finish puts out of order (FaultStore).
+#include "wal/object_wal.h"
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "../objectstore/test_util.h"
+#include "objectstore/blocking.h"
+#include "objectstore/fault_store.h"
+#include "objectstore/fs_store.h"
+#include "objectstore/mem_store.h"
+#include "objectstore/retrying_store.h"
+#include "wal_test_util.h"
+
+namespace floe::wal {
+namespace {
+
+using objectstore::BlockingStore;
+using objectstore::FaultConfig;
+using objectstore::FaultStore;
+using objectstore::MemStore;
+using objectstore::ObjectStore;
+using objectstore::StoreOp;
+using testing::append_sync;
+
+Entry entry(uint64_t stream, int64_t base, size_t bytes, uint64_t seed) {
+  return Entry{StreamId(stream), StreamEpoch(3), Offset(base), objectstore::testing::pattern_bytes(bytes, seed)};
+}
+
+ObjectWal::Opened open_ok(const ObjectWalOptions& o) {
+  auto r = ObjectWal::open(o);
+  if (!r.ok()) FAIL(r.error().to_string());
+  return std::move(r).value();
+}
+
+ObjectWalOptions options(std::shared_ptr<ObjectStore> store) {
+  ObjectWalOptions o;
+  o.store = std::move(store);
+  o.node_id = 7;
+  o.capacity_bytes = 64u << 20;
+  return o;
+}
+
+// Appends all entries without waiting, then waits for every callback; returns the results in
+// callback order as (index, result).
+struct Outcome {
+  std::vector<size_t> order;
+  std::vector<Result<Position>> results;
+};
+Outcome append_all(Wal& wal, const std::vector<Entry>& entries) {
+  auto mu = std::make_shared<std::mutex>();
+  auto out = std::make_shared<Outcome>();
+  auto left = std::make_shared<std::promise<void>>();
+  auto remaining = std::make_shared<size_t>(entries.size());
+  auto done = left->get_future();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    wal.append(entries[i], [=](Result<Position> r) {
+      std::lock_guard lk(*mu);
+      out->order.push_back(i);
+      out->results.push_back(std::move(r));
+      if (--*remaining == 0) left->set_value();
+    });
+  }
+  done.wait();
+  std::lock_guard lk(*mu);
+  return *out;
+}
+
+std::vector<Entry> recovered_entries(const std::vector<RecoveredEntry>& rs) {
+  std::vector<Entry> out;
+  for (const auto& r : rs) out.push_back(r.entry);
+  return out;
+}
+
+// Polls `cond` every 10 ms for up to 20 s (a loaded machine may be slow; no timing asserts).
+template <typename F>
+bool eventually(F cond) {
+  for (int i = 0; i < 2000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+size_t object_count(ObjectStore& store) {
+  auto all = BlockingStore(store).list_all("wal-7-");
+  REQUIRE(all.ok());
+  return all->size();
+}
+
+}  // namespace
+
+TEST_CASE("object wal: many appends become few puts, and a reopen returns every entry byte-identical in order") {
+  objectstore::testing::TempDir dir;
+  std::shared_ptr<ObjectStore> store;
+  SECTION("memory store") { store = std::make_shared<MemStore>(); }
+  SECTION("fs store (fsynced puts)") {
+    auto fs = objectstore::FsStore::open({dir.path});
+    REQUIRE(fs.ok());
+    store = std::shared_ptr<ObjectStore>(std::move(fs).value().release());
+  }
+  auto o = options(store);
+  o.linger_ms = 20;
+  std::vector<Entry> entries;
+  std::mt19937 rng(5);
+  for (int i = 0; i < 300; ++i) entries.push_back(entry(1 + i % 3, i, 1 + rng() % 5000, i));
+  {
+    auto opened = open_ok(o);
+    CHECK(opened.recovered.empty());
+    auto out = append_all(*opened.wal, entries);
+    for (size_t i = 0; i < out.order.size(); ++i) {
+      CHECK(out.order[i] == i);
+      REQUIRE(out.results[i].ok());
+      if (i > 0) CHECK(out.results[i]->start >= out.results[i - 1]->start);
+    }
+    const WalStats st = opened.wal->stats();
+    CHECK(st.appends == 300);
+    CHECK(st.records_written < 300);  // group commit
+    CHECK(st.syncs == st.records_written);
+    CHECK(st.end_offset == out.results.back()->end);
+    CHECK(object_count(*store) == st.records_written);
+    opened.wal->close();
+  }
+  auto reopened = open_ok(o);
+  CHECK(recovered_entries(reopened.recovered) == entries);
+  // New positions continue after the recovered ones.
+  const uint64_t recovered_end = reopened.recovered.back().position.end;
+  auto next = append_sync(*reopened.wal, entry(1, 300, 10, 99));
+  REQUIRE(next.ok());
+  CHECK(next->start == recovered_end);
+}
+
+TEST_CASE("object wal: a full object goes without waiting for the linger, and only a single larger entry exceeds the max bytes") {
+  auto store = std::make_shared<MemStore>();
+  auto o = options(store);
+  o.linger_ms = 600000;  // only size (or close) sends an object here
+  o.max_object_bytes = 64u << 10;  // 8 entries of 8000 bytes (with framing) fit, 9 do not
+  std::vector<Entry> entries;
+  for (int i = 0; i < 17; ++i) entries.push_back(entry(1, i, 8000, i));
+  {
+    auto opened = open_ok(o);
+    std::vector<std::promise<Result<Position>>> done(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i)
+      opened.wal->append(entries[i], [&done, i](Result<Position> r) { done[i].set_value(std::move(r)); });
+    // The 9th and the 17th entry each show that a full object is queued: two objects go now.
+    for (size_t i = 0; i < 16; ++i) {
+      auto f = done[i].get_future();
+      REQUIRE(f.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+      CHECK(f.get().ok());
+    }
+    CHECK(opened.wal->stats().records_written == 2);
+    opened.wal->close();  // sends the 17th
+    CHECK(done[16].get_future().get().ok());
+  }
+  o.linger_ms = 1;
+  entries.push_back(entry(1, 17, 200000, 17));  // larger than an object: goes alone
+  for (int i = 18; i < 40; ++i) entries.push_back(entry(1, i, 8000, i));
+  {
+    auto opened = open_ok(o);
+    CHECK(recovered_entries(opened.recovered) == std::vector<Entry>(entries.begin(), entries.begin() + 17));
+    auto more = append_all(*opened.wal, std::vector<Entry>(entries.begin() + 17, entries.end()));
+    for (auto& r : more.results) REQUIRE(r.ok());
+  }
+  auto listed = BlockingStore(*store).list_all("wal-7-");
+  REQUIRE(listed.ok());
+  size_t big = 0;
+  for (const auto& obj : *listed) big += obj.size_bytes > o.max_object_bytes ? 1 : 0;
+  CHECK(big == 1);
+  CHECK(recovered_entries(open_ok(o).recovered) == entries);
+}
+
+TEST_CASE("object wal: callbacks run in append order although puts finish out of order") {
+  auto inner = std::make_shared<MemStore>();
+  FaultConfig fc;
+  fc.latency_ms_min = 0;
+  fc.latency_ms_max = 30;
+  fc.seed = 11;
+  auto store = std::make_shared<FaultStore>(inner, fc);
+  auto o = options(store);
+  o.linger_ms = 0;
+  o.max_puts_in_flight = 4;
+  o.max_object_bytes = 4096;  // a few entries per object: many puts
+  auto opened = open_ok(o);
+  std::vector<Entry> entries;
+  for (int i = 0; i < 200; ++i) entries.push_back(entry(2, i, 1000, i));
+  auto out = append_all(*opened.wal, entries);
+  for (size_t i = 0; i < out.order.size(); ++i) {
+    CHECK(out.order[i] == i);
+    REQUIRE(out.results[i].ok());
+    if (i == 0) continue;
+    const Position& prev = *out.results[i - 1];
+    const Position& cur = *out.results[i];
+    CHECK(((cur.start == prev.start && cur.end == prev.end) || cur.start >= prev.end));  // same object, or a later one
+  }
+  CHECK(opened.wal->stats().records_written > 40);
+  opened.wal->close();
+  CHECK(recovered_entries(open_ok(options(inner)).recovered) == entries);
+}
+
+TEST_CASE("object wal: 503s and timeouts are retried by the store below, and every entry is acknowledged and recovered") {
+  auto inner = std::make_shared<MemStore>();
+  FaultConfig fc;
+  fc.slowdown_rate = 0.2;
+  fc.timeout_rate = 0.1;
+  fc.timeout_ms = 5;
+  fc.seed = 3;
+  auto faulty = std::make_shared<FaultStore>(inner, fc);
+  auto store = std::make_shared<objectstore::RetryingStore>(faulty, objectstore::RetryPolicy{20, 1, 10, 60000});
+  auto o = options(store);
+  o.linger_ms = 1;
+  o.max_object_bytes = 8192;
+  auto opened = open_ok(o);
+  std::vector<Entry> entries;
+  for (int i = 0; i < 150; ++i) entries.push_back(entry(4, i, 700, i));
+  auto out = append_all(*opened.wal, entries);
+  for (auto& r : out.results) REQUIRE(r.ok());
+  opened.wal->close();
+  CHECK(faulty->counts().slowdowns + faulty->counts().timeouts > 0);
+  CHECK(recovered_entries(open_ok(options(inner)).recovered) == entries);
+}
+
+TEST_CASE("object wal: a put that finally fails fails the WAL, later appends get the error, nothing acknowledged is lost") {
+  auto inner = std::make_shared<MemStore>();
+  auto puts = std::make_shared<std::atomic<int>>(0);
+  FaultConfig fc;
+  fc.latency_ms_max = 10;
+  fc.rule = [puts](StoreOp op, const std::string&, int) -> std::optional<Error> {
+    if (op == StoreOp::put_object && ++*puts == 6)
+      return objectstore::store_error(Errc::io, "Access Denied", "AccessDenied", 403);
+    return std::nullopt;
+  };
+  auto store = std::make_shared<FaultStore>(inner, fc);
+  auto o = options(store);
+  o.linger_ms = 0;
+  o.max_object_bytes = 2048;
+  auto opened = open_ok(o);
+  std::vector<Entry> entries;
+  for (int i = 0; i < 60; ++i) entries.push_back(entry(5, i, 900, i));
+  auto out = append_all(*opened.wal, entries);
+  std::vector<Entry> acknowledged;
+  bool seen_error = false;
+  for (size_t i = 0; i < out.order.size(); ++i) {
+    CHECK(out.order[i] == i);
+    if (out.results[i].ok()) {
+      CHECK_FALSE(seen_error);  // nothing is acknowledged after the failure
+      acknowledged.push_back(entries[i]);
+    } else {
+      seen_error = true;
+    }
+  }
+  CHECK(seen_error);
+  CHECK(acknowledged.size() >= 5);  // the five puts before the failing one
+  auto late = append_sync(*opened.wal, entry(5, 60, 10, 60));
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().message.find("WAL put") != std::string::npos);
+  opened.wal->close();
+  // Recovery returns every acknowledged entry, in order, possibly followed by entries whose
+  // callbacks got the error (puts that succeeded after the failed one).
+  auto recovered = recovered_entries(open_ok(options(inner)).recovered);
+  REQUIRE(recovered.size() >= acknowledged.size());
+  CHECK(std::vector<Entry>(recovered.begin(), recovered.begin() + acknowledged.size()) == acknowledged);
+}
+
+TEST_CASE("object wal: trim deletes the objects ending at or before it, in the background") {
+  auto store = std::make_shared<MemStore>();
+  auto o = options(store);
+  o.linger_ms = 0;
+  auto opened = open_ok(o);
+  std::vector<Position> positions;
+  std::vector<Entry> entries;
+  for (int i = 0; i < 10; ++i) {
+    entries.push_back(entry(6, i, 3000, i));
+    auto r = append_sync(*opened.wal, entries.back());
+    REQUIRE(r.ok());
+    positions.push_back(*r);
+  }
+  REQUIRE(object_count(*store) == 10);
+  REQUIRE(opened.wal->trim(positions[5].end).ok());
+  CHECK(eventually([&] { return object_count(*store) == 4; }));
+  CHECK(opened.wal->stats().trim_offset == positions[5].end);
+  CHECK_FALSE(opened.wal->trim(positions[9].end + 1).ok());  // beyond the durable end
+  opened.wal->close();
+  auto reopened = open_ok(o);
+  CHECK(recovered_entries(reopened.recovered) == std::vector<Entry>(entries.begin() + 6, entries.end()));
+  CHECK(reopened.recovered.front().position.start == positions[6].start);
+}
+
+TEST_CASE("object wal: recovery reads past a gap (a cut-short delete) and refuses a corrupt object naming it") {
+  auto store = std::make_shared<MemStore>();
+  auto o = options(store);
+  o.linger_ms = 0;
+  std::vector<Entry> entries;
+  std::vector<Position> positions;
+  {
+    auto opened = open_ok(o);
+    for (int i = 0; i < 5; ++i) {
+      entries.push_back(entry(8, i, 500, i));
+      auto r = append_sync(*opened.wal, entries.back());
+      REQUIRE(r.ok());
+      positions.push_back(*r);
+    }
+  }
+  BlockingStore bs(*store);
+  const std::string second = object_format::object_key("wal", 7, positions[1].start);
+  REQUIRE(bs.delete_keys({second}).ok());
+  {
+    auto reopened = open_ok(o);
+    std::vector<Entry> expect = entries;
+    expect.erase(expect.begin() + 1);
+    CHECK(recovered_entries(reopened.recovered) == expect);
+  }
+  const std::string fourth = object_format::object_key("wal", 7, positions[3].start);
+  auto body = bs.get(fourth);
+  REQUIRE(body.ok());
+  Bytes bytes = body->body.to_bytes();
+  SECTION("a flipped payload byte") {
+    bytes[object_format::kHeaderBytes + object_format::kEntryHeaderBytes + 10] ^= 1;
+    REQUIRE(bs.put(fourth, SharedBytes(bytes)).ok());
+    auto r = ObjectWal::open(o);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::corrupt);
+    CHECK(r.error().message.find(fourth) != std::string::npos);
+    CHECK(r.error().message.find("CRC") != std::string::npos);
+  }
+  SECTION("an object cut short") {
+    bytes.resize(bytes.size() - 3);
+    REQUIRE(bs.put(fourth, SharedBytes(bytes)).ok());
+    auto r = ObjectWal::open(o);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::corrupt);
+    CHECK(r.error().message.find(fourth) != std::string::npos);
+    CHECK(r.error().message.find("cut short") != std::string::npos);
+  }
+}
+
+TEST_CASE("object wal: the queue is bounded and capacity holds objects back until a trim") {
+  auto store = std::make_shared<MemStore>();
+  SECTION("queue bound: refused at once on the calling thread") {
+    auto o = options(store);
+    o.linger_ms = 600000;
+    o.max_queued_bytes = 1000;
+    auto opened = open_ok(o);
+    std::promise<Result<Position>> a, b;
+    opened.wal->append(entry(9, 0, 400, 0), [&](Result<Position> r) { a.set_value(std::move(r)); });
+    opened.wal->append(entry(9, 1, 400, 1), [&](Result<Position> r) { b.set_value(std::move(r)); });
+    std::optional<Result<Position>> third;
+    opened.wal->append(entry(9, 2, 400, 2), [&](Result<Position> r) { third = std::move(r); });
+    REQUIRE(third.has_value());  // ran before append returned
+    REQUIRE_FALSE(third->ok());
+    CHECK(third->error().code == Errc::too_large);
+    opened.wal->close();  // close sends what is queued
+    CHECK(a.get_future().get().ok());
+    CHECK(b.get_future().get().ok());
+  }
+  SECTION("capacity: untrimmed bytes never exceed it") {
+    auto o = options(store);
+    o.linger_ms = 0;
+    o.capacity_bytes = 64u << 10;
+    auto opened = open_ok(o);
+    auto first = append_sync(*opened.wal, entry(9, 0, 20000, 0));
+    REQUIRE(first.ok());
+    auto second = append_sync(*opened.wal, entry(9, 1, 20000, 1));
+    REQUIRE(second.ok());
+    auto third = append_sync(*opened.wal, entry(9, 2, 20000, 2));
+    REQUIRE(third.ok());
+    std::promise<Result<Position>> p;
+    auto f = p.get_future();
+    opened.wal->append(entry(9, 3, 20000, 3), [&](Result<Position> r) { p.set_value(std::move(r)); });
+    // It cannot go before a trim; the WAL holds it (no put) whatever the wait.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(opened.wal->stats().records_written == 3);
+    REQUIRE(opened.wal->trim(first->end).ok());
+    REQUIRE(f.get().ok());
+    const WalStats st = opened.wal->stats();
+    CHECK(st.end_offset - st.trim_offset <= o.capacity_bytes);
+  }
+}
+
+}  // namespace floe::wal
