@@ -93,7 +93,9 @@ int run_consume_command(int argc, char** argv) {
     }
     start_offset = v;
   }
-  const int64_t io_timeout_ms = std::max<int64_t>(timeout_ms, 0) + 30000;
+  // Each network step: a fetch long-polls kFetchMaxWaitMs, so a short --timeout-ms bounds a
+  // silent server too.
+  const int64_t io_timeout_ms = timeout_ms > 0 ? std::min<int64_t>(timeout_ms + 5000, 30000) : 30000;
 
   Connections conns("floe-consume", io_timeout_ms);
   auto boot = conns.get(bootstrap);

@@ -7,6 +7,7 @@ unreachable server exits 1 within the timeout."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -156,6 +157,20 @@ def unreachable_server_exits_1():
         p = floe(args + ["--bootstrap-server", "127.0.0.1:%d" % port, "--timeout-ms", "3000"], stdin=b"x\n")
         L.expect(p.returncode == 1 and b"127.0.0.1" in p.stderr, "floe %s: exit %d, %s" % (args, p.returncode, p.stderr))
         L.expect(time.monotonic() - t0 < 45, "floe %s took %.1f s" % (args, time.monotonic() - t0))
+    # A server that accepts connections but never answers: each verb gives up after --timeout-ms.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    try:
+        address = "127.0.0.1:%d" % silent.getsockname()[1]
+        for args in [["topic", "list"], ["produce", "--topic", "t"], ["consume", "--topic", "t"], ["group", "list"]]:
+            t0 = time.monotonic()
+            p = floe(args + ["--bootstrap-server", address, "--timeout-ms", "2000"], stdin=b"x\n")
+            took = time.monotonic() - t0
+            L.expect(p.returncode == 1 and b"timed out" in p.stderr.lower(), "floe %s: exit %d, %s" % (args, p.returncode, p.stderr))
+            L.expect(took < 45, "floe %s against a silent server took %.1f s" % (args, took))
+    finally:
+        silent.close()
 
 
 results = L.Results("test_admin_cli")
