@@ -5,6 +5,8 @@ log directory, all sharing one fs object-store directory. Driven by confluent-ka
 
 Promises checked:
   - every broker registers and is listed by Metadata (from any broker);
+  - `floe produce` / `floe consume --group` / `floe group describe`, given one broker, reach each
+    partition's leader and the group's coordinator;
   - group requests sent to a broker that is not the coordinator get NOT_COORDINATOR (raw requests),
     the connection stays open;
   - kafkajs admin moves a partition (AlterPartitionReassignments / ListPartitionReassignments, through
@@ -223,6 +225,31 @@ def produce_and_consume():
     produce(600, "first")
     lib.expect(len(acked) == 600, "acknowledged %d of 600" % len(acked))
     consume_all("group-first")
+
+
+def floe_cli_routes_to_leaders():
+    """`floe produce` / `floe consume` / `floe group describe` given one broker's address: records
+    go to (and are read from) each partition's leader on the three brokers; the group's offsets
+    are committed to its coordinator wherever it is."""
+    import subprocess
+    one = ["--bootstrap-server", brokers[1].bootstrap]
+    values = [b"floe-cli-%d" % i for i in range(300)]
+    lines = b"".join(b"k%d:%s\n" % (i, v) for i, v in enumerate(values))
+    p = subprocess.run([lib.FLOE_BIN, "produce"] + one + ["--topic", TOPIC, "--key-separator", ":"], input=lines,
+                       capture_output=True, timeout=60)
+    lib.expect(p.returncode == 0 and b"300 acknowledged" in p.stderr, "floe produce: rc %d %s" % (p.returncode, p.stderr))
+    acked.update(values)
+    p = subprocess.run([lib.FLOE_BIN, "consume"] + one + ["--topic", TOPIC, "--offset", "beginning", "--group",
+                       "floe-cli", "--max-messages", str(len(acked)), "--timeout-ms", "15000"],
+                       capture_output=True, timeout=90)
+    lib.expect(p.returncode == 0, "floe consume: rc %d %s" % (p.returncode, p.stderr))
+    missing = acked - set(p.stdout.splitlines())
+    lib.expect(not missing, "floe consume missed %d of %d records (e.g. %s)" % (len(missing), len(acked), sorted(missing)[:3]))
+    p = subprocess.run([lib.FLOE_BIN, "group", "describe"] + one + ["--group", "floe-cli"], capture_output=True,
+                       text=True, timeout=60)
+    rows = [l.split() for l in p.stdout.splitlines() if l.startswith("floe-cli ")]
+    lib.expect(p.returncode == 0 and len(rows) == PARTITIONS and all(r[5] == "0" for r in rows),
+               "floe group describe: rc %d %s %s" % (p.returncode, p.stdout, p.stderr))
 
 
 def find_coordinator(group):
@@ -489,6 +516,8 @@ try:
         if results.check("a 6-partition topic spreads over the brokers", topic_spreads):
             if results.check("produce 600 (idempotent) through one bootstrap, consume all in a group",
                              produce_and_consume):
+                results.check("floe produce/consume/group describe through one broker reach every leader",
+                              floe_cli_routes_to_leaders)
                 results.check("group requests to a broker that is not the coordinator: NOT_COORDINATOR, "
                               "connection kept", group_requests_to_a_non_coordinator)
                 results.check("kafkajs moves a partition while producing: Metadata follows, nothing lost",
