@@ -3,15 +3,21 @@
 // Invariants: at most kMaxInflight Produce requests are outstanding per broker connection, sent
 // and answered in order, so per-partition sequence numbers reach the broker in order; a line
 // longer than kMaxRecordBytes fails the run (exit 1) instead of growing memory without bound.
+// Retries (idempotent only): a batch answered with a retriable error is resent unchanged (same
+// producer id, epoch and sequence) after every connection is drained, one batch at a time in the
+// order first sent, and no new batch is sent while any waits for a resend, so each partition's
+// sequence numbers still reach its (new) leader in order and duplicates are dropped by the broker.
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin/client_cli.h"
@@ -130,9 +136,27 @@ struct Pending {
   size_t bytes = 0;
 };
 
-struct Sent {
-  std::vector<std::pair<int32_t, int64_t>> partitions;  // partition, records
+struct SentBatch {
+  int32_t partition = 0;
+  int64_t records = 0;
+  SharedBytes batch;  // kept until answered, to resend it unchanged (same sequence numbers)
 };
+struct Sent {
+  std::vector<SentBatch> batches;
+};
+
+// Errors after which the same batch may be sent again (to the leader named by fresh Metadata).
+bool retriable(int16_t code) {
+  switch (code) {
+    case 3: case 5: case 6: case 7: case 13: case 19: case 20: case 56: case 74: case 76:
+      return true;
+    default:
+      return false;
+  }
+}
+constexpr int kMaxAttempts = 10;
+constexpr int16_t kOutOfOrderSequence = 45;
+constexpr int16_t kDuplicateSequence = 46;
 
 }  // namespace
 
@@ -167,8 +191,12 @@ int run_produce_command(int argc, char** argv) {
   if (!boot.ok()) return std::fprintf(stderr, "floe produce: cannot reach %s: %s\n", bootstrap.c_str(), boot.error().message.c_str()), 1;
   auto view = wait_for_topic(**boot, topic, timeout_ms, /*auto_create=*/true);
   if (!view.ok()) return std::fprintf(stderr, "floe produce: %s\n", view.error().message.c_str()), 1;
-  const TopicView& tv = *view->find(topic);
-  const int32_t partitions = static_cast<int32_t>(tv.partitions.size());
+  const int32_t partitions = static_cast<int32_t>(view->find(topic)->partitions.size());
+  auto leader_address = [&](int32_t p) {
+    const TopicView* t = view->find(topic);
+    if (t == nullptr || static_cast<size_t>(p) >= t->partitions.size()) return std::string();
+    return view->address(t->partitions[static_cast<size_t>(p)].leader);
+  };
   if (partition >= partitions) {
     return std::fprintf(stderr, "floe produce: topic '%s' has %d partitions, no partition %lld\n", topic.c_str(),
                         partitions, static_cast<long long>(partition)), 1;
@@ -195,35 +223,100 @@ int run_produce_command(int argc, char** argv) {
   int64_t read = 0, acked = 0, failed = 0;
   int32_t sticky = 0;
   std::string first_error;
+  std::vector<SentBatch> to_retry;  // answered with a retriable error, in the order sent
   auto note_error = [&](const std::string& e) {
     if (first_error.empty()) first_error = e;
   };
 
+  // Receives the oldest answer from `address`. Batches answered with a retriable error (or out of
+  // order behind one of their partition that was) go to to_retry; other errors fail their records.
   auto receive_one = [&](const std::string& address) -> bool {
     auto& q = inflight[address];
     Sent s = std::move(q.front());
     q.pop_front();
     auto c = conns.get(address);
     auto resp = c.ok() ? (*c)->receive<protocol::ProduceResponse>() : Result<protocol::ProduceResponse>(c.take_error());
-    int64_t total = 0;
-    for (auto& [p, n] : s.partitions) total += n;
     if (!resp.ok()) {
-      failed += total;
+      // The connection is gone: its answers are lost, the batches may or may not be written;
+      // idempotence makes resending them safe.
       note_error(address + ": " + resp.error().message);
-      return false;
+      conns.drop(address);
+      std::vector<SentBatch> lost = std::move(s.batches);
+      while (!q.empty()) {
+        for (auto& b : q.front().batches) lost.push_back(std::move(b));
+        q.pop_front();
+      }
+      if (idempotent) {
+        for (auto& b : lost) to_retry.push_back(std::move(b));
+      }
+      return true;
     }
-    for (const auto& t : resp->responses) {
-      for (const auto& pr : t.partition_responses) {
-        int64_t n = 0;
-        for (auto& [p, count] : s.partitions) {
-          if (p == pr.index) n = count;
+    for (auto& b : s.batches) {
+      int16_t code = -1;  // no answer for this partition: UNKNOWN_SERVER_ERROR
+      std::optional<std::string> message;
+      for (const auto& t : resp->responses) {
+        for (const auto& pr : t.partition_responses) {
+          if (pr.index == b.partition) {
+            code = pr.error_code;
+            message = pr.error_message;
+          }
         }
-        if (pr.error_code != 0) {
-          failed += n;
-          note_error("partition " + std::to_string(pr.index) + ": " + kafka_error_text(pr.error_code, pr.error_message));
-        } else {
-          acked += n;
+      }
+      bool behind_retry = std::any_of(to_retry.begin(), to_retry.end(), [&](const SentBatch& r) { return r.partition == b.partition; });
+      if (code == 0 || code == kDuplicateSequence) {
+        acked += b.records;
+      } else if (idempotent && (retriable(code) || (code == kOutOfOrderSequence && behind_retry))) {
+        note_error("partition " + std::to_string(b.partition) + ": " + kafka_error_text(code, message) + " (retried)");
+        to_retry.push_back(std::move(b));
+      } else {
+        note_error("partition " + std::to_string(b.partition) + ": " + kafka_error_text(code, message));
+      }
+    }
+    return true;
+  };
+
+  // Drains every connection, then resends the batches to_retry one at a time, in the order first
+  // sent (so each partition's sequence numbers arrive in order), to the leaders of fresh Metadata.
+  auto retry_failed = [&]() -> bool {
+    for (auto& [address, q] : inflight) {
+      while (!q.empty()) receive_one(address);
+    }
+    for (int attempt = 1; !to_retry.empty(); ++attempt) {
+      if (attempt > kMaxAttempts) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+      auto b0 = conns.get(bootstrap);
+      if (b0.ok()) {
+        auto fresh = wait_for_topic(**b0, topic, timeout_ms, true);
+        if (fresh.ok()) view = std::move(fresh);
+      } else {
+        conns.drop(bootstrap);
+      }
+      std::vector<SentBatch> batches = std::move(to_retry);
+      to_retry.clear();
+      for (auto& b : batches) {
+        bool earlier_failed = std::any_of(to_retry.begin(), to_retry.end(), [&](const SentBatch& r) { return r.partition == b.partition; });
+        if (earlier_failed) {  // keep the partition's order: it waits for the next attempt
+          to_retry.push_back(std::move(b));
+          continue;
         }
+        std::string address = leader_address(b.partition);
+        auto c = address.empty() ? Result<KafkaConnection*>(Error{Errc::not_found, "no leader"}) : conns.get(address);
+        if (!c.ok()) {
+          to_retry.push_back(std::move(b));
+          continue;
+        }
+        protocol::ProduceRequest req;
+        req.acks = acks;
+        req.timeout_ms = static_cast<int32_t>(timeout_ms);
+        req.topic_data.push_back({topic, {}, {}});
+        req.topic_data[0].partition_data.push_back({b.partition, b.batch, {}});
+        if (Status st = (*c)->send(req, kProduceVersion); !st.ok()) {
+          conns.drop(address);
+          to_retry.push_back(std::move(b));
+          continue;
+        }
+        inflight[address].push_back(Sent{{std::move(b)}});
+        receive_one(address);
       }
     }
     return true;
@@ -231,6 +324,7 @@ int run_produce_command(int argc, char** argv) {
 
   // Sends every pending batch (all of them when `all`, else only full ones), one request per leader.
   auto flush = [&](bool all) -> bool {
+    if (!to_retry.empty() && !retry_failed()) return false;  // a partition's next batch waits for them
     std::map<std::string, protocol::ProduceRequest> requests;
     std::map<std::string, Sent> sent;
     for (auto& [p, batch] : pending) {
@@ -251,15 +345,16 @@ int run_produce_command(int argc, char** argv) {
         note_error(built.error().message);
         return false;
       }
-      int32_t leader = tv.partitions[static_cast<size_t>(p)].leader;
-      std::string address = view->address(leader);
+      std::string address = leader_address(p);
+      int64_t count = static_cast<int64_t>(batch.records.size());
+      if (idempotent) sequence[p] += static_cast<int32_t>(count);
       auto& req = requests[address];
       req.acks = acks;
       req.timeout_ms = static_cast<int32_t>(timeout_ms);
       if (req.topic_data.empty()) req.topic_data.push_back({topic, {}, {}});
-      req.topic_data[0].partition_data.push_back({p, SharedBytes(std::move(*built)), {}});
-      sent[address].partitions.push_back({p, static_cast<int64_t>(batch.records.size())});
-      if (idempotent) sequence[p] += static_cast<int32_t>(batch.records.size());
+      SharedBytes bytes(std::move(*built));
+      req.topic_data[0].partition_data.push_back({p, bytes, {}});
+      sent[address].batches.push_back({p, count, std::move(bytes)});
       batch = Pending{};
     }
     for (auto& [address, req] : requests) {
@@ -278,7 +373,7 @@ int run_produce_command(int argc, char** argv) {
       }
       if (acks == 0) {
         (*c)->forget_last();
-        for (auto& [p, n] : sent[address].partitions) acked += n;
+        for (auto& b : sent[address].batches) acked += b.records;
       } else {
         q.push_back(std::move(sent[address]));
       }
@@ -333,14 +428,13 @@ int run_produce_command(int argc, char** argv) {
     }
   }
   if (ok) ok = flush(true);
-  for (auto& [address, q] : inflight) {
-    while (!q.empty()) receive_one(address);
-  }
+  if (!retry_failed()) ok = false;  // drains every connection, then resends what may be resent
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   failed = read - acked;
   std::fprintf(stderr, "floe produce: %lld records read, %lld acknowledged%s, %lld failed, topic %s, %.2f s%s%s\n",
                static_cast<long long>(read), static_cast<long long>(acked), acks == 0 ? " (acks=0: sent)" : "",
-               static_cast<long long>(failed), topic.c_str(), seconds, first_error.empty() ? "" : "; first error: ",
+               static_cast<long long>(failed), topic.c_str(), seconds,
+               first_error.empty() ? "" : failed == 0 && ok ? "; recovered from: " : "; first error: ",
                first_error.c_str());
   return ok && failed == 0 ? 0 : 1;
 }

@@ -6,7 +6,8 @@ log directory, all sharing one fs object-store directory. Driven by confluent-ka
 Promises checked:
   - every broker registers and is listed by Metadata (from any broker);
   - `floe produce` / `floe consume --group` / `floe group describe`, given one broker, reach each
-    partition's leader and the group's coordinator;
+    partition's leader and the group's coordinator; a running `floe produce` whose partition moves
+    resends to the new leader without duplicates;
   - group requests sent to a broker that is not the coordinator get NOT_COORDINATOR (raw requests),
     the connection stays open;
   - kafkajs admin moves a partition (AlterPartitionReassignments / ListPartitionReassignments, through
@@ -369,6 +370,58 @@ def cli_reassigns():
     consume_all("group-after-cli-move")
 
 
+def floe_produce_follows_a_leader_move():
+    """A running `floe produce` whose partition moves to another broker: its next batch is answered
+    NOT_LEADER_OR_FOLLOWER by the old leader, it refreshes Metadata and resends the same batch
+    (same sequence numbers) to the new one; every line is acknowledged exactly once."""
+    import subprocess
+    from confluent_kafka import KafkaException, TopicPartition
+    part = 2
+    source = leaders(metadata())[part]
+    target = next(i for i in sorted(brokers) if i != source and brokers[i].alive())
+
+    def high():
+        # A new client each time: one that asked before the move keeps asking the old leader.
+        deadline = time.monotonic() + 30
+        while True:
+            probe = Consumer({"bootstrap.servers": bootstrap(), "group.id": "floe-move-probe"})
+            try:
+                return probe.get_watermark_offsets(TopicPartition(TOPIC, part), timeout=10)[1]
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+            finally:
+                probe.close()
+    start = high()
+    proc = subprocess.Popen([lib.FLOE_BIN, "produce", "--bootstrap-server", brokers[1].bootstrap, "--topic", TOPIC,
+                             "--partition", str(part)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        before = [b"floe-move-a-%d" % i for i in range(20)]
+        proc.stdin.write(b"".join(v + b"\n" for v in before))
+        proc.stdin.flush()
+        lib.wait_until(lambda: high() >= start + 20, 30, "the first 20 lines on partition %d" % part)
+        moved = subprocess.run([lib.FLOE_BIN, "cluster", "reassign", "--bootstrap-server", brokers[target].bootstrap,
+                                "--topic", TOPIC, "--partition", str(part), "--broker", str(target)],
+                               capture_output=True, text=True, timeout=30)
+        lib.expect(moved.returncode == 0, "reassign: %s" % moved.stderr)
+        lib.wait_until(lambda: leaders(metadata())[part] == target, 30, "partition %d led by %d" % (part, target))
+        after = [b"floe-move-b-%d" % i for i in range(20)]
+        proc.stdin.write(b"".join(v + b"\n" for v in after))
+        proc.stdin.close()
+        err = proc.stderr.read().decode()
+        rc = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lib.expect(rc == 0 and "40 acknowledged" in err, "floe produce: rc %d %s" % (rc, err))
+    lib.expect("NOT_LEADER_OR_FOLLOWER" in err, "the move was not noticed (no retry): %s" % err)
+    lib.wait_until(lambda: high() >= start + 40, 30, "40 lines on partition %d" % part)
+    lib.expect(high() == start + 40, "partition %d grew by %d, not 40 (duplicates?)" % (part, high() - start))
+    acked.update(before + after)
+
+
 def sigterm_moves_partitions():
     # The broker running the group coordinator: its group-state partition moves too.
     vid = find_coordinator("group-first")
@@ -523,6 +576,8 @@ try:
                 results.check("kafkajs moves a partition while producing: Metadata follows, nothing lost",
                               kafkajs_reassigns_while_producing)
                 results.check("floe cluster reassign / reassignments move a partition", cli_reassigns)
+                results.check("floe produce resends to a partition's new leader after a move, no duplicates",
+                              floe_produce_follows_a_leader_move)
                 results.check("SIGTERM a broker: controlled shutdown, partitions move, nothing lost",
                               sigterm_moves_partitions)
                 results.check("kill -9 a broker, restart it: every acknowledged record is there",
