@@ -3,6 +3,8 @@
 // -1 and no member: no JoinGroup). See client_cli.h.
 // Invariants: a partition's position only moves past records that were printed; offsets are
 // committed only for positions reached; SIGINT/SIGTERM stop the loop, commit, then exit 0.
+// A leader move or a broken connection refreshes Metadata (at most kMaxRefreshes rounds in a row
+// without a clean fetch round) instead of failing.
 #include <csignal>
 #include <algorithm>
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "admin/client_cli.h"
@@ -102,16 +105,20 @@ int run_consume_command(int argc, char** argv) {
   if (!boot.ok()) return std::fprintf(stderr, "floe consume: cannot reach %s: %s\n", bootstrap.c_str(), boot.error().message.c_str()), 1;
   auto view = wait_for_topic(**boot, topic, timeout_ms > 0 ? timeout_ms : 30000);
   if (!view.ok()) return std::fprintf(stderr, "floe consume: %s\n", view.error().message.c_str()), 1;
-  const TopicView& tv = *view->find(topic);
+  const size_t partition_count = view->find(topic)->partitions.size();
   std::vector<int32_t> parts;
-  for (const auto& p : tv.partitions) {
+  for (const auto& p : view->find(topic)->partitions) {
     if (partition < 0 || p.index == partition) parts.push_back(p.index);
   }
   if (parts.empty()) {
     return std::fprintf(stderr, "floe consume: topic '%s' has %zu partitions, no partition %lld\n", topic.c_str(),
-                        tv.partitions.size(), static_cast<long long>(partition)), 1;
+                        partition_count, static_cast<long long>(partition)), 1;
   }
-  auto leader_of = [&](int32_t p) { return view->address(tv.partitions[static_cast<size_t>(p)].leader); };
+  auto leader_of = [&](int32_t p) {
+    const TopicView* t = view->find(topic);
+    if (t == nullptr || static_cast<size_t>(p) >= t->partitions.size()) return std::string();
+    return view->address(t->partitions[static_cast<size_t>(p)].leader);
+  };
 
   std::map<int32_t, int64_t> position;
   std::string coordinator;
@@ -210,7 +217,27 @@ int run_consume_command(int argc, char** argv) {
   auto last_record = Clock::now();
   records::ValidateOptions vo;
   vo.allow_partial_tail = true;
+  // A leader move or a lost connection: ask Metadata again, up to kMaxRefreshes rounds in a row.
+  constexpr int kMaxRefreshes = 20;
+  int refreshes = 0;
+  std::string refresh_reason;
   while (!g_stop && !failed && (max_messages < 0 || printed < max_messages)) {
+    if (!refresh_reason.empty()) {
+      if (++refreshes > kMaxRefreshes) {
+        std::fprintf(stderr, "floe consume: %s (still after %d Metadata refreshes)\n", refresh_reason.c_str(), kMaxRefreshes);
+        failed = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100 * refreshes));
+      auto b0 = conns.get(bootstrap);
+      if (b0.ok()) {
+        auto fresh = wait_for_topic(**b0, topic, 30000);
+        if (fresh.ok()) view = std::move(fresh);
+      } else {
+        conns.drop(bootstrap);
+      }
+      refresh_reason.clear();
+    }
     std::map<std::string, protocol::FetchRequest> fetches;
     for (int32_t p : parts) {
       auto& req = fetches[leader_of(p)];
@@ -228,17 +255,16 @@ int run_consume_command(int argc, char** argv) {
     }
     for (auto& [address, req] : fetches) {
       if (g_stop || failed || (max_messages >= 0 && printed >= max_messages)) break;
-      auto c = conns.get(address);
+      auto c = address.empty() ? Result<KafkaConnection*>(Error{Errc::not_found, "no leader"}) : conns.get(address);
       if (!c.ok()) {
-        std::fprintf(stderr, "floe consume: cannot reach %s: %s\n", address.c_str(), c.error().message.c_str());
-        failed = true;
-        break;
+        refresh_reason = "cannot reach " + (address.empty() ? std::string("a leader") : address) + ": " + c.error().message;
+        continue;
       }
       auto resp = (*c)->call<protocol::FetchResponse>(req, kFetchVersion);
       if (!resp.ok()) {
-        std::fprintf(stderr, "floe consume: %s: %s\n", address.c_str(), resp.error().message.c_str());
-        failed = true;
-        break;
+        refresh_reason = address + ": " + resp.error().message;
+        conns.drop(address);
+        continue;
       }
       if (resp->error_code != 0) {
         std::fprintf(stderr, "floe consume: Fetch: %s\n", kafka_error_name(resp->error_code).c_str());
@@ -248,9 +274,15 @@ int run_consume_command(int argc, char** argv) {
       for (const auto& t : resp->responses) {
         for (const auto& p : t.partitions) {
           if (p.error_code != 0) {
-            std::fprintf(stderr, "floe consume: %s-%d: %s\n", topic.c_str(), p.partition_index,
-                         kafka_error_name(p.error_code).c_str());
-            failed = true;
+            std::string what = topic + "-" + std::to_string(p.partition_index) + ": " + kafka_error_name(p.error_code);
+            switch (p.error_code) {
+              case 3: case 5: case 6: case 56: case 74: case 76:  // the leader moved or is not ready
+                refresh_reason = what;
+                break;
+              default:
+                std::fprintf(stderr, "floe consume: %s\n", what.c_str());
+                failed = true;
+            }
             continue;
           }
           if (!p.records || p.records->empty()) continue;
@@ -299,6 +331,7 @@ int run_consume_command(int argc, char** argv) {
       }
     }
     std::fflush(stdout);
+    if (refresh_reason.empty()) refreshes = 0;
     if (!commit()) failed = true;
     if (timeout_ms > 0 &&
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_record).count() >= timeout_ms) {

@@ -7,7 +7,7 @@ Promises checked:
   - every broker registers and is listed by Metadata (from any broker);
   - `floe produce` / `floe consume --group` / `floe group describe`, given one broker, reach each
     partition's leader and the group's coordinator; a running `floe produce` whose partition moves
-    resends to the new leader without duplicates;
+    resends to the new leader without duplicates, and a running `floe consume` follows it;
   - group requests sent to a broker that is not the coordinator get NOT_COORDINATOR (raw requests),
     the connection stays open;
   - kafkajs admin moves a partition (AlterPartitionReassignments / ListPartitionReassignments, through
@@ -373,7 +373,8 @@ def cli_reassigns():
 def floe_produce_follows_a_leader_move():
     """A running `floe produce` whose partition moves to another broker: its next batch is answered
     NOT_LEADER_OR_FOLLOWER by the old leader, it refreshes Metadata and resends the same batch
-    (same sequence numbers) to the new one; every line is acknowledged exactly once."""
+    (same sequence numbers) to the new one; every line is acknowledged exactly once. A running
+    `floe consume` of that partition follows the move too and prints all 40 lines in order."""
     import subprocess
     from confluent_kafka import KafkaException, TopicPartition
     part = 2
@@ -394,6 +395,10 @@ def floe_produce_follows_a_leader_move():
             finally:
                 probe.close()
     start = high()
+    # A floe consume reading the partition from `start` across the move.
+    reader = subprocess.Popen([lib.FLOE_BIN, "consume", "--bootstrap-server", brokers[1].bootstrap, "--topic", TOPIC,
+                               "--partition", str(part), "--offset", str(start), "--max-messages", "40",
+                               "--timeout-ms", "60000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc = subprocess.Popen([lib.FLOE_BIN, "produce", "--bootstrap-server", brokers[1].bootstrap, "--topic", TOPIC,
                              "--partition", str(part)], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -411,11 +416,16 @@ def floe_produce_follows_a_leader_move():
         proc.stdin.close()
         err = proc.stderr.read().decode()
         rc = proc.wait(timeout=90)
+        read_out, read_err = reader.communicate(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for p in (proc, reader):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     lib.expect(rc == 0 and "40 acknowledged" in err, "floe produce: rc %d %s" % (rc, err))
+    lib.expect(reader.returncode == 0 and read_out.splitlines() == before + after,
+               "floe consume across the move: rc %d, %d lines, %s" % (reader.returncode, len(read_out.splitlines()),
+                                                                     read_err.decode(errors="replace")))
     lib.expect("NOT_LEADER_OR_FOLLOWER" in err, "the move was not noticed (no retry): %s" % err)
     lib.wait_until(lambda: high() >= start + 40, 30, "40 lines on partition %d" % part)
     lib.expect(high() == start + 40, "partition %d grew by %d, not 40 (duplicates?)" % (part, high() - start))
