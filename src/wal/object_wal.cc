@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -141,6 +142,7 @@ struct Live {
 };
 
 constexpr size_t kMaxQueuedEntries = 1u << 20;
+constexpr size_t kRecoveryGetsInFlight = 8;
 
 }  // namespace
 
@@ -367,19 +369,35 @@ Result<ObjectWal::Opened> ObjectWal::open(const ObjectWalOptions& options) {
   Opened opened;
   uint64_t prev_end = 0, first_start = 0;
   bool any = false;
+  // GETs run kRecoveryGetsInFlight at a time (startup time on S3 is their latency, not their
+  // bytes); objects are checked in position order as they arrive.
+  std::deque<std::future<Result<objectstore::GetResult>>> fetching;
+  size_t next_fetch = 0;
+  // On an error, the GETs still running finish first (so none outlives open()).
+  auto fail = [&](Error e) {
+    for (auto& f : fetching) f.wait();
+    return e;
+  };
   for (const auto& [start, key] : keys) {
-    auto got = store.get(key);
-    if (!got.ok()) return Error(got.error().code, "reading WAL object " + key + ": " + got.error().message);
+    while (next_fetch < keys.size() && fetching.size() < kRecoveryGetsInFlight) {
+      auto promise = std::make_shared<std::promise<Result<objectstore::GetResult>>>();
+      fetching.push_back(promise->get_future());
+      options.store->get(keys[next_fetch++].second, objectstore::ByteRange::all(),
+                         [promise](Result<objectstore::GetResult> r) { promise->set_value(std::move(r)); });
+    }
+    auto got = fetching.front().get();
+    fetching.pop_front();
+    if (!got.ok()) return fail(Error(got.error().code, "reading WAL object " + key + ": " + got.error().message));
     auto object = of::decode(got->body);
-    if (!object.ok()) return Error(Errc::corrupt, "WAL object " + key + ": " + object.error().message);
+    if (!object.ok()) return fail(Error(Errc::corrupt, "WAL object " + key + ": " + object.error().message));
     const of::Header& h = object->header;
     if (h.start != start)
-      return Error(Errc::corrupt, "WAL object " + key + ": its header says it starts at " + std::to_string(h.start));
+      return fail(Error(Errc::corrupt, "WAL object " + key + ": its header says it starts at " + std::to_string(h.start)));
     if (h.node_id != options.node_id)
-      return Error(Errc::corrupt, "WAL object " + key + ": written by node " + std::to_string(h.node_id));
+      return fail(Error(Errc::corrupt, "WAL object " + key + ": written by node " + std::to_string(h.node_id)));
     if (any && h.start < prev_end)
-      return Error(Errc::corrupt, "WAL object " + key + " overlaps the object before it (which ends at " +
-                                      std::to_string(prev_end) + ")");
+      return fail(Error(Errc::corrupt, "WAL object " + key + " overlaps the object before it (which ends at " +
+                                           std::to_string(prev_end) + ")"));
     if (any && h.start > prev_end)
       log::info("wal", "recovery: gap [" + std::to_string(prev_end) + ", " + std::to_string(h.start) +
                            ") before " + key + " (trimmed objects left by a cut-short delete, or a failed put)");

@@ -199,7 +199,8 @@ TEST_CASE("object wal: callbacks run in append order although puts finish out of
   }
   CHECK(opened.wal->stats().records_written > 40);
   opened.wal->close();
-  CHECK(recovered_entries(open_ok(options(inner)).recovered) == entries);
+  // Recovery's parallel GETs finish out of order too; entries still come back in append order.
+  CHECK(recovered_entries(open_ok(options(store)).recovered) == entries);
 }
 
 TEST_CASE("object wal: 503s and timeouts are retried by the store below, and every entry is acknowledged and recovered") {
