@@ -180,9 +180,10 @@ if __name__ == "__main__":
         results.check("a mem:// WAL is refused at startup", mem_wal_is_refused)
     finally:
         fin_broker = broker
-        if moto_pid:
+        if moto_pid:  # the moto this test started, and its log
             try:
                 os.kill(moto_pid, 15)
+                os.remove(E["FLOE_TEST_MOTO_LOG"])
             except OSError:
                 pass
     results.finish(fin_broker)
