@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "common/assert.h"
 #include "protocol/errors.h"
 #include "protocol/generated/find_coordinator_request.h"
 #include "protocol/generated/find_coordinator_response.h"
@@ -242,6 +243,38 @@ Result<std::string> find_coordinator(KafkaConnection& c, const std::string& grou
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+int32_t kafka_murmur2(std::string_view data) {
+  const uint32_t m = 0x5bd1e995;
+  const int r = 24;
+  const auto length = static_cast<uint32_t>(data.size());
+  uint32_t h = 0x9747b28c ^ length;
+  const auto* d = reinterpret_cast<const uint8_t*>(data.data());
+  for (uint32_t i = 0; i < length / 4; ++i) {
+    uint32_t k = uint32_t(d[i * 4]) | (uint32_t(d[i * 4 + 1]) << 8) | (uint32_t(d[i * 4 + 2]) << 16) |
+                 (uint32_t(d[i * 4 + 3]) << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  const uint32_t tail = length & ~3u;
+  switch (length % 4) {
+    case 3: h ^= uint32_t(d[tail + 2]) << 16; [[fallthrough]];
+    case 2: h ^= uint32_t(d[tail + 1]) << 8; [[fallthrough]];
+    case 1: h ^= uint32_t(d[tail]); h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>(h);
+}
+
+int32_t kafka_partition_for_key(std::string_view key, int32_t partitions) {
+  FLOE_ASSERT(partitions > 0);
+  return (kafka_murmur2(key) & 0x7fffffff) % partitions;
 }
 
 std::string join_ids(const std::vector<int32_t>& ids) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "admin/kafka_client.h"
@@ -92,6 +93,11 @@ class Connections {
   int64_t timeout_ms_;
   std::map<std::string, std::unique_ptr<KafkaConnection>> conns_;
 };
+
+// Kafka's murmur2 (Utils.murmur2, seed 0x9747b28c) and its default partitioner for keyed records:
+// (murmur2(key) & 0x7fffffff) % partitions. REQUIRES: partitions > 0.
+int32_t kafka_murmur2(std::string_view data);
+int32_t kafka_partition_for_key(std::string_view key, int32_t partitions);
 
 std::string join_ids(const std::vector<int32_t>& ids);
 // A topic id as Kafka tools print it: URL-safe base64 without padding (22 characters).

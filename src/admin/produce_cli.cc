@@ -53,35 +53,6 @@ int64_t wall_ms() {
       .count();
 }
 
-// Kafka's default partitioner for keyed records: murmur2(key) & 0x7fffffff mod partitions.
-int32_t murmur2(const std::string& data) {
-  const uint32_t m = 0x5bd1e995;
-  const int r = 24;
-  uint32_t length = static_cast<uint32_t>(data.size());
-  uint32_t h = 0x9747b28c ^ length;
-  const auto* d = reinterpret_cast<const uint8_t*>(data.data());
-  uint32_t n4 = length / 4;
-  for (uint32_t i = 0; i < n4; ++i) {
-    uint32_t k = uint32_t(d[i * 4]) | (uint32_t(d[i * 4 + 1]) << 8) | (uint32_t(d[i * 4 + 2]) << 16) |
-                 (uint32_t(d[i * 4 + 3]) << 24);
-    k *= m;
-    k ^= k >> r;
-    k *= m;
-    h *= m;
-    h ^= k;
-  }
-  uint32_t tail = length & ~3u;
-  switch (length % 4) {
-    case 3: h ^= uint32_t(d[tail + 2]) << 16; [[fallthrough]];
-    case 2: h ^= uint32_t(d[tail + 1]) << 8; [[fallthrough]];
-    case 1: h ^= uint32_t(d[tail]); h *= m;
-  }
-  h ^= h >> 13;
-  h *= m;
-  h ^= h >> 15;
-  return static_cast<int32_t>(h);
-}
-
 // Lines from a file descriptor; next() reports whether input is idle so pending batches can go.
 class LineReader {
  public:
@@ -414,7 +385,7 @@ int run_produce_command(int argc, char** argv) {
     if (partition >= 0) {
       p = static_cast<int32_t>(partition);
     } else if (key) {
-      p = (murmur2(*key) & 0x7fffffff) % partitions;
+      p = kafka_partition_for_key(*key, partitions);
     } else {
       p = sticky;
     }

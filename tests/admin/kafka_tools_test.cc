@@ -1,0 +1,76 @@
+// The shared pieces of the client-side admin verbs: keyed records land where Kafka's own clients
+// put them (murmur2 vectors from Kafka's UtilsTest), topic ids print as Kafka tools print them,
+// error codes get Kafka's names, and options given either way parse alike. No sockets.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "admin/kafka_tools.h"
+
+using namespace floe::admin;
+
+TEST_CASE("murmur2_matches_kafka_so_keyed_records_land_on_kafkas_partition") {
+  CHECK(kafka_murmur2("21") == -973932308);
+  CHECK(kafka_murmur2("foobar") == -790332482);
+  CHECK(kafka_murmur2("a-little-bit-long-string") == -985981536);
+  CHECK(kafka_murmur2("a-little-bit-longer-string") == -1486304829);
+  CHECK(kafka_murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") == -58897971);
+  CHECK(kafka_murmur2("abc") == 479470107);
+  CHECK(kafka_partition_for_key("foobar", 7) == ((-790332482 & 0x7fffffff) % 7));
+  for (int32_t n : {1, 2, 6, 100}) {
+    int32_t p = kafka_partition_for_key("some key", n);
+    CHECK((p >= 0 && p < n));
+  }
+}
+
+TEST_CASE("topic_ids_print_as_url_safe_base64_without_padding") {
+  floe::Uuid zero;
+  CHECK(uuid_base64(zero) == "AAAAAAAAAAAAAAAAAAAAAA");
+  floe::Uuid ones;
+  for (auto& b : ones.bytes) b = 0xff;
+  CHECK(uuid_base64(ones) == "_____________________w");
+}
+
+TEST_CASE("error_codes_get_kafkas_names_and_unknown_codes_their_number") {
+  CHECK(kafka_error_name(3) == "UNKNOWN_TOPIC_OR_PARTITION");
+  CHECK(kafka_error_name(36) == "TOPIC_ALREADY_EXISTS");
+  CHECK(kafka_error_name(-1) == "UNKNOWN_SERVER_ERROR");
+  CHECK(kafka_error_name(9999) == "ERROR_9999");
+  CHECK(kafka_error_text(40, std::string("unknown topic config x")) == "INVALID_CONFIG: unknown topic config x");
+  CHECK(kafka_error_text(40, std::nullopt) == "INVALID_CONFIG");
+}
+
+TEST_CASE("options_parse_as_separate_or_equals_values_and_errors_name_the_option") {
+  std::vector<std::string> args = {"verb", "--topic", "t1", "--partitions=4", "--bogus", "--partitions"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  ArgWalker w(static_cast<int>(argv.size()), argv.data(), 1);
+  std::string topic;
+  int64_t n = 0;
+  w.next();
+  CHECK(w.take("--topic", &topic));
+  CHECK(topic == "t1");
+  w.next();
+  CHECK_FALSE(w.take("--topic", &topic));
+  CHECK(w.take_int("--partitions", 1, 10, &n));
+  CHECK(n == 4);
+  CHECK(w.error.empty());
+  w.next();
+  CHECK_FALSE(w.take_int("--partitions", 1, 10, &n));
+  w.unknown();
+  CHECK(w.error == "unknown option '--bogus'");
+  CHECK(w.done());
+
+  std::vector<std::string> bad = {"verb", "--partitions", "99", "--topic"};
+  argv.clear();
+  for (auto& a : bad) argv.push_back(a.data());
+  ArgWalker w2(static_cast<int>(argv.size()), argv.data(), 1);
+  w2.next();
+  CHECK(w2.take_int("--partitions", 1, 10, &n));
+  CHECK(w2.error == "--partitions needs a number in [1, 10], got '99'");
+  ArgWalker w3(static_cast<int>(argv.size()), argv.data(), 3);
+  w3.next();
+  CHECK(w3.take("--topic", &topic));
+  CHECK(w3.error == "--topic needs a value");
+}
