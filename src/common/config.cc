@@ -129,7 +129,7 @@ constexpr KeySpec kKeys[] = {
      "Object WAL: the largest object a put writes (a single larger entry goes alone)."},
     {"s3.wal.path", Type::wal_uri, "file://{data.dir}/wal", true, 1, 0, "", Use::active,
      "The write-ahead log: file://PATH (a block device or preallocated file), or [id@]s3://bucket?.. / "
-     "[id@]fs://path for a WAL written as objects (keys wal-<node.id>-<position>; same parameters as "
+     "[id@]fs://path for a WAL written as objects (keys wal-<node.id>-<position>-<generation>; same parameters as "
      "s3.data.buckets)."},
     {"s3.wal.upload.threshold", Type::size_bytes, "104857600", true, kMiB, kTiB, "", Use::active,
      "Upload a stream-set object once this many bytes are waiting in the log cache (at most "

@@ -31,8 +31,17 @@ int inspect_object_wal(objectstore::ObjectStore& store, std::ostream& out) {
     out << "cannot list wal-* in " << store.describe() << ": " << listed.error().to_string() << "\n";
     return 1;
   }
-  size_t entries = 0;
+  size_t entries = 0, objects = 0;
   for (const auto& o : *listed) {
+    // "wal-<node>-<name>": open markers name where an open began and hold no entries.
+    const size_t dash = o.key.find('-', 4);
+    auto name = dash == std::string::npos ? std::nullopt
+                                          : wal::object_format::parse_key_name(std::string_view(o.key).substr(dash + 1));
+    if (name && name->open_marker) {
+      out << o.key << ": open marker: generation " << name->generation << " began at position " << name->start << "\n";
+      continue;
+    }
+    ++objects;
     auto got = bs.get(o.key);
     if (!got.ok()) {
       out << o.key << ": cannot read: " << got.error().to_string() << "\n";
@@ -45,13 +54,13 @@ int inspect_object_wal(objectstore::ObjectStore& store, std::ostream& out) {
     }
     const auto& h = object->header;
     out << o.key << ": node " << h.node_id << " positions [" << h.start << ", " << h.end << ") " << h.count
-        << " entries, writer " << h.writer_id << "\n";
+        << " entries, generation " << h.generation << "\n";
     for (const auto& e : object->entries)
       out << "  entry stream " << e.stream_id.value() << " epoch " << e.epoch.value() << " base offset "
           << e.base_offset.value() << " payload " << e.payload.size() << " bytes\n";
     entries += object->entries.size();
   }
-  out << listed->size() << " WAL objects, " << entries << " entries, all CRCs ok\n";
+  out << objects << " WAL objects, " << entries << " entries, all CRCs ok\n";
   return 0;
 }
 

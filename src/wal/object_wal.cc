@@ -7,9 +7,9 @@
 #include <cstring>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "common/crc32c.h"
@@ -27,10 +27,45 @@ std::string object_format::node_prefix(std::string_view key_prefix, int32_t node
   return std::string(key_prefix) + "-" + std::to_string(node_id) + "-";
 }
 
-std::string object_format::object_key(std::string_view key_prefix, int32_t node_id, uint64_t start) {
-  char digits[24];
-  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(start));
+std::string object_format::object_key(std::string_view key_prefix, int32_t node_id, uint64_t start,
+                                      uint64_t generation) {
+  char digits[48];
+  std::snprintf(digits, sizeof digits, "%020llu-%010llu", static_cast<unsigned long long>(start),
+                static_cast<unsigned long long>(generation));
   return node_prefix(key_prefix, node_id) + digits;
+}
+
+std::string object_format::open_marker_key(std::string_view key_prefix, int32_t node_id, uint64_t generation,
+                                           uint64_t start) {
+  char digits[48];
+  std::snprintf(digits, sizeof digits, "open-%010llu-%020llu", static_cast<unsigned long long>(generation),
+                static_cast<unsigned long long>(start));
+  return node_prefix(key_prefix, node_id) + digits;
+}
+
+namespace {
+bool all_digits(std::string_view s, size_t n) {
+  return s.size() == n && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+uint64_t to_u64(std::string_view s) { return std::stoull(std::string(s)); }
+}  // namespace
+
+std::optional<object_format::KeyName> object_format::parse_key_name(std::string_view name) {
+  KeyName k;
+  if (name.starts_with("open-")) {
+    name.remove_prefix(5);
+    if (name.size() != 31 || name[10] != '-' || !all_digits(name.substr(0, 10), 10) || !all_digits(name.substr(11), 20))
+      return std::nullopt;
+    k.open_marker = true;
+    k.generation = to_u64(name.substr(0, 10));
+    k.start = to_u64(name.substr(11));
+    return k;
+  }
+  if (name.size() != 31 || name[20] != '-' || !all_digits(name.substr(0, 20), 20) || !all_digits(name.substr(21), 10))
+    return std::nullopt;
+  k.start = to_u64(name.substr(0, 20));
+  k.generation = to_u64(name.substr(21));
+  return k;
 }
 
 size_t object_format::encoded_bytes(size_t entries, size_t payload_bytes) {
@@ -50,7 +85,7 @@ Bytes object_format::encode(const Header& h, const std::vector<const Entry*>& en
   le::put_u32(p + 12, static_cast<uint32_t>(entries.size()));
   le::put_u64(p + 16, h.start);
   le::put_u64(p + 24, h.start + size);
-  le::put_u64(p + 32, h.writer_id);
+  le::put_u64(p + 32, h.generation);
   le::put_u32(p + 40, 0);
   le::put_u32(p + 44, crc32c({p, 44}));
   size_t at = kHeaderBytes;
@@ -85,7 +120,7 @@ Result<of::Object> object_format::decode(const SharedBytes& body) {
   out.header.count = le::get_u32(p + 12);
   out.header.start = le::get_u64(p + 16);
   out.header.end = le::get_u64(p + 24);
-  out.header.writer_id = le::get_u64(p + 32);
+  out.header.generation = le::get_u64(p + 32);
   if (out.header.end < out.header.start || out.header.end - out.header.start != size)
     return Error(Errc::corrupt, "cut short or padded: header says [" + std::to_string(out.header.start) + ", " +
                                     std::to_string(out.header.end) + ") but the object has " + std::to_string(size) +
@@ -148,7 +183,7 @@ constexpr size_t kRecoveryGetsInFlight = 8;
 
 struct ObjectWal::Impl {
   ObjectWalOptions opt;
-  uint64_t writer_id = 0;
+  uint64_t generation = 0;  // this open's (see "Keys" in the header)
 
   mutable std::mutex mu;
   std::condition_variable cv;
@@ -167,14 +202,18 @@ struct ObjectWal::Impl {
   bool stopping = false;                    // guarded by mu
   bool failed = false;                      // guarded by mu
   Error failure;                            // guarded by mu
+  uint64_t failed_from = 0;                 // guarded by mu: objects starting here or later fail
   uint64_t appends = 0, append_bytes = 0, puts = 0, put_bytes = 0, puts_done = 0;  // guarded by mu
   std::thread thread;
 
   void run();
-  void mark_failed_locked(const Error& err) {
+  // Objects starting at or after `from` (and everything queued) get `err`; earlier ones whose
+  // puts succeed are still acknowledged.
+  void mark_failed_locked(const Error& err, uint64_t from) {
     if (failed) return;
     failed = true;
     failure = err;
+    failed_from = from;
     log::error("wal", "object WAL failed, refusing further appends: " + err.to_string());
   }
   // More is queued than one object holds: one can go without waiting for the linger.
@@ -208,7 +247,7 @@ void ObjectWal::Impl::start_put_locked(std::unique_lock<std::mutex>& lk) {
   queued_bytes -= payload;  // what is left keeps first_queued_at: it has waited that long already
   put->start = write_end;
   put->end = write_end + of::encoded_bytes(put->batch.size(), payload);
-  put->key = of::object_key(opt.key_prefix, opt.node_id, put->start);
+  put->key = of::object_key(opt.key_prefix, opt.node_id, put->start, generation);
   write_end = put->end;
   in_flight.push_back(put);
   ++puts_running;
@@ -219,14 +258,14 @@ void ObjectWal::Impl::start_put_locked(std::unique_lock<std::mutex>& lk) {
   std::vector<const Entry*> entries;
   entries.reserve(put->batch.size());
   for (const auto& p : put->batch) entries.push_back(&p.entry);
-  of::Header h{opt.node_id, 0, put->start, 0, writer_id};
+  of::Header h{opt.node_id, 0, put->start, 0, generation};
   SharedBytes body(of::encode(h, entries));
   FLOE_ASSERT(put->start + body.size() == put->end);
   opt.store->put(put->key, std::move(body), [this, put](Result<objectstore::PutResult> r) {
     std::lock_guard g(mu);
     if (!r.ok()) {
       put->error = Error(r.error().code, "WAL put " + put->key + ": " + r.error().message);
-      mark_failed_locked(*put->error);
+      mark_failed_locked(*put->error, put->start);
     }
     put->done = true;
     --puts_running;
@@ -273,14 +312,14 @@ void ObjectWal::Impl::start_delete_locked(std::unique_lock<std::mutex>& lk) {
 }
 
 // Runs the callbacks of the done prefix of in_flight, in order (contract (2)); after a failure
-// every later object's entries get the error even if its own put succeeded (invariant (1)).
+// every object from the failed one on gets the error even if its own put succeeded (invariant (1)).
 // REQUIRES lk holds mu (released while callbacks run).
 void ObjectWal::Impl::acknowledge_locked(std::unique_lock<std::mutex>& lk) {
   std::vector<std::shared_ptr<Put>> ready;
   while (!in_flight.empty() && in_flight.front()->done) {
     auto front = std::move(in_flight.front());
     in_flight.pop_front();
-    if (!front->error && failed) front->error = failure;
+    if (!front->error && failed && front->start >= failed_from) front->error = failure;
     if (!front->error) {
       end_offset = front->end;
       if (front->end <= trim_offset) doomed.push_back(front->key);
@@ -318,7 +357,7 @@ void ObjectWal::Impl::run() {
     }
     if (stopping && !queue.empty() && puts_running == 0 && in_flight.empty() && !may_form_locked(now)) {
       // Nothing will trim any more: what cannot fit the capacity fails.
-      mark_failed_locked(Error(Errc::too_large, "WAL full (s3.wal.capacity, nothing trimmed) while shutting down"));
+      mark_failed_locked(Error(Errc::too_large, "WAL full (s3.wal.capacity, nothing trimmed) while shutting down"), write_end);
       continue;
     }
     if (!doomed.empty() && !deleting && now >= delete_not_before) {
@@ -351,23 +390,35 @@ Result<ObjectWal::Opened> ObjectWal::open(const ObjectWalOptions& options) {
     return Error(Errc::config, "object WAL: max object bytes and puts in flight must be positive");
   auto impl = std::make_unique<Impl>();
   impl->opt = options;
-  impl->writer_id = std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32);
 
   objectstore::BlockingStore store(*options.store);
   const std::string prefix = of::node_prefix(options.key_prefix, options.node_id);
   auto listed = store.list_all(prefix);
   if (!listed.ok()) return Error(listed.error().code, "listing WAL objects " + prefix + ": " + listed.error().message);
-  std::vector<std::pair<uint64_t, std::string>> keys;
+  struct Listed {
+    of::KeyName name;
+    std::string key;
+  };
+  std::vector<Listed> objects;
+  std::map<uint64_t, Listed> markers;  // by generation
+  uint64_t max_generation = 0;
   for (const auto& o : *listed) {
-    const std::string name = o.key.substr(prefix.size());
-    if (name.size() != 20 || name.find_first_not_of("0123456789") != std::string::npos)
-      return Error(Errc::corrupt, "WAL object " + o.key + ": not a WAL object name (expected 20 digits after " + prefix + ")");
-    keys.emplace_back(std::stoull(name), o.key);
+    auto name = of::parse_key_name(std::string_view(o.key).substr(prefix.size()));
+    if (!name)
+      return Error(Errc::corrupt, "WAL object " + o.key + ": not a WAL key (expected " + prefix +
+                                      "<start>-<generation> or " + prefix + "open-<generation>-<start>)");
+    max_generation = std::max(max_generation, name->generation);
+    if (name->open_marker) markers[name->generation] = Listed{*name, o.key};
+    else objects.push_back(Listed{*name, o.key});
   }
-  std::sort(keys.begin(), keys.end());
+  std::sort(objects.begin(), objects.end(), [](const Listed& x, const Listed& y) {
+    return std::pair(x.name.start, x.name.generation) < std::pair(y.name.start, y.name.generation);
+  });
+  impl->generation = max_generation + 1;
 
   Opened opened;
-  uint64_t prev_end = 0, first_start = 0;
+  std::vector<std::string> stale;  // late puts of earlier opens, and markers nobody needs
+  uint64_t prev_end = 0, first_start = 0, min_generation = impl->generation;
   bool any = false;
   // GETs run kRecoveryGetsInFlight at a time (startup time on S3 is their latency, not their
   // bytes); objects are checked in position order as they arrive.
@@ -378,11 +429,11 @@ Result<ObjectWal::Opened> ObjectWal::open(const ObjectWalOptions& options) {
     for (auto& f : fetching) f.wait();
     return e;
   };
-  for (const auto& [start, key] : keys) {
-    while (next_fetch < keys.size() && fetching.size() < kRecoveryGetsInFlight) {
+  for (const auto& [name, key] : objects) {
+    while (next_fetch < objects.size() && fetching.size() < kRecoveryGetsInFlight) {
       auto promise = std::make_shared<std::promise<Result<objectstore::GetResult>>>();
       fetching.push_back(promise->get_future());
-      options.store->get(keys[next_fetch++].second, objectstore::ByteRange::all(),
+      options.store->get(objects[next_fetch++].key, objectstore::ByteRange::all(),
                          [promise](Result<objectstore::GetResult> r) { promise->set_value(std::move(r)); });
     }
     auto got = fetching.front().get();
@@ -391,10 +442,21 @@ Result<ObjectWal::Opened> ObjectWal::open(const ObjectWalOptions& options) {
     auto object = of::decode(got->body);
     if (!object.ok()) return fail(Error(Errc::corrupt, "WAL object " + key + ": " + object.error().message));
     const of::Header& h = object->header;
-    if (h.start != start)
-      return fail(Error(Errc::corrupt, "WAL object " + key + ": its header says it starts at " + std::to_string(h.start)));
+    if (h.start != name.start || h.generation != name.generation)
+      return fail(Error(Errc::corrupt, "WAL object " + key + ": its header says start " + std::to_string(h.start) +
+                                           ", generation " + std::to_string(h.generation)));
     if (h.node_id != options.node_id)
       return fail(Error(Errc::corrupt, "WAL object " + key + ": written by node " + std::to_string(h.node_id)));
+    // The first later open's marker says where that open started: this object ending after it
+    // landed after that open listed, so it was never acknowledged.
+    auto later = markers.upper_bound(h.generation);
+    if (later != markers.end() && h.end > later->second.name.start) {
+      log::warn("wal", "recovery: skipping " + key + ": a put of open " + std::to_string(h.generation) +
+                           " that landed after open " + std::to_string(later->first) + " began at " +
+                           std::to_string(later->second.name.start) + " (never acknowledged)");
+      stale.push_back(key);
+      continue;
+    }
     if (any && h.start < prev_end)
       return fail(Error(Errc::corrupt, "WAL object " + key + " overlaps the object before it (which ends at " +
                                            std::to_string(prev_end) + ")"));
@@ -404,14 +466,29 @@ Result<ObjectWal::Opened> ObjectWal::open(const ObjectWalOptions& options) {
     if (!any) first_start = h.start;
     any = true;
     prev_end = h.end;
+    min_generation = std::min(min_generation, h.generation);
     const Position pos{h.start, h.end};
     for (auto& e : object->entries) opened.recovered.push_back(RecoveredEntry{std::move(e), pos});
     impl->live.push_back(Live{h.start, h.end, key});
   }
   impl->write_end = impl->end_offset = prev_end;
   impl->trim_offset = any ? first_start : prev_end;
-  log::info("wal", "opened object WAL " + options.store->describe() + "/" + prefix + ": recovered " +
-                       std::to_string(opened.recovered.size()) + " entries from " + std::to_string(keys.size()) +
+  // This open's marker is durable before any append can be acknowledged.
+  const std::string marker = of::open_marker_key(options.key_prefix, options.node_id, impl->generation, prev_end);
+  if (auto put = store.put(marker, SharedBytes()); !put.ok())
+    return Error(put.error().code, "writing the WAL open marker " + marker + ": " + put.error().message);
+  for (const auto& [generation, m] : markers) {
+    if (generation <= min_generation) stale.push_back(m.key);  // only markers after an object's generation matter
+  }
+  for (size_t i = 0; i < stale.size(); i += objectstore::kMaxDeleteBatch) {
+    std::vector<std::string> batch(stale.begin() + static_cast<std::ptrdiff_t>(i),
+                                   stale.begin() + static_cast<std::ptrdiff_t>(std::min(stale.size(), i + objectstore::kMaxDeleteBatch)));
+    if (auto d = store.delete_keys(std::move(batch)); !d.ok())
+      log::warn("wal", "deleting stale WAL keys: " + d.error().to_string() + " (the next open retries)");
+  }
+  log::info("wal", "opened object WAL " + options.store->describe() + "/" + prefix + " as generation " +
+                       std::to_string(impl->generation) + ": recovered " + std::to_string(opened.recovered.size()) +
+                       " entries from " + std::to_string(impl->live.size()) +
                        " objects, positions [" + std::to_string(impl->trim_offset) + ", " + std::to_string(prev_end) + ")");
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->run(); });

@@ -55,10 +55,11 @@ broker = L.Broker({"s3.wal.path": URI, "s3.wal.object.linger.ms": "2", "s3.wal.u
 
 
 def wal_objects():
-    """This node's WAL objects (wal-1-*), read and CRC-checked by `floe storage inspect wal URI`."""
+    """This node's WAL objects (wal-1-*, not the open markers), read and CRC-checked by
+    `floe storage inspect wal URI`."""
     r = subprocess.run([L.FLOE_BIN, "storage", "inspect", "wal", URI], capture_output=True, text=True, timeout=60)
     L.expect(r.returncode == 0, "floe storage inspect wal: %s %s" % (r.stdout[-2000:], r.stderr))
-    return [l.split(":")[0] for l in r.stdout.splitlines() if l.startswith("wal-1-")]
+    return [l.split(":")[0] for l in r.stdout.splitlines() if l.startswith("wal-1-") and "open marker" not in l]
 
 
 def produce_until_killed(round_no, rnd):

@@ -87,11 +87,20 @@ bool eventually(F cond) {
   return cond();
 }
 
-size_t object_count(ObjectStore& store) {
+// The WAL objects of node 7 (open markers hold no entries and are not counted).
+std::vector<objectstore::ObjectInfo> wal_objects(ObjectStore& store) {
   auto all = BlockingStore(store).list_all("wal-7-");
   REQUIRE(all.ok());
-  return all->size();
+  std::vector<objectstore::ObjectInfo> out;
+  for (auto& o : *all) {
+    auto name = object_format::parse_key_name(std::string_view(o.key).substr(6));
+    REQUIRE(name);
+    if (!name->open_marker) out.push_back(o);
+  }
+  return out;
 }
+
+size_t object_count(ObjectStore& store) { return wal_objects(store).size(); }
 
 }  // namespace
 
@@ -166,10 +175,9 @@ TEST_CASE("object wal: a full object goes without waiting for the linger, and on
     auto more = append_all(*opened.wal, std::vector<Entry>(entries.begin() + 17, entries.end()));
     for (auto& r : more.results) REQUIRE(r.ok());
   }
-  auto listed = BlockingStore(*store).list_all("wal-7-");
-  REQUIRE(listed.ok());
+  auto listed = wal_objects(*store);
   size_t big = 0;
-  for (const auto& obj : *listed) big += obj.size_bytes > o.max_object_bytes ? 1 : 0;
+  for (const auto& obj : listed) big += obj.size_bytes > o.max_object_bytes ? 1 : 0;
   CHECK(big == 1);
   CHECK(recovered_entries(open_ok(o).recovered) == entries);
 }
@@ -307,7 +315,7 @@ TEST_CASE("object wal: recovery reads past a gap (a cut-short delete) and refuse
     }
   }
   BlockingStore bs(*store);
-  const std::string second = object_format::object_key("wal", 7, positions[1].start);
+  const std::string second = object_format::object_key("wal", 7, positions[1].start, 1);
   REQUIRE(bs.delete_keys({second}).ok());
   {
     auto reopened = open_ok(o);
@@ -315,7 +323,7 @@ TEST_CASE("object wal: recovery reads past a gap (a cut-short delete) and refuse
     expect.erase(expect.begin() + 1);
     CHECK(recovered_entries(reopened.recovered) == expect);
   }
-  const std::string fourth = object_format::object_key("wal", 7, positions[3].start);
+  const std::string fourth = object_format::object_key("wal", 7, positions[3].start, 1);
   auto body = bs.get(fourth);
   REQUIRE(body.ok());
   Bytes bytes = body->body.to_bytes();
@@ -380,6 +388,180 @@ TEST_CASE("object wal: the queue is bounded and capacity holds objects back unti
     const WalStats st = opened.wal->stats();
     CHECK(st.end_offset - st.trim_offset <= o.capacity_bytes);
   }
+}
+
+}  // namespace floe::wal
+
+namespace floe::wal {
+namespace {
+
+// Forwards to a store, except WAL object puts (not open markers): the first is held until
+// release() (a request still on the wire), the second fails at once when fail_second is set.
+class GateStore final : public objectstore::ObjectStore {
+ public:
+  GateStore(std::shared_ptr<objectstore::ObjectStore> inner, bool fail_second)
+      : inner_(std::move(inner)), fail_second_(fail_second) {}
+  std::string describe() const override { return "gate"; }
+  void put_object(std::string key, SharedBytes body, objectstore::Callback<objectstore::PutResult> done) override {
+    if (key.find("-open-") == std::string::npos) {
+      const int n = ++object_puts_;
+      if (n == 1) {
+        std::lock_guard lk(mu_);
+        held_ = [this, key, body, done]() mutable { inner_->put_object(key, body, done); };
+        return;
+      }
+      if (n == 2 && fail_second_) return done(objectstore::store_error(Errc::io, "Access Denied", "AccessDenied", 403));
+    }
+    inner_->put_object(std::move(key), std::move(body), std::move(done));
+  }
+  void release() {
+    std::function<void()> h;
+    {
+      std::lock_guard lk(mu_);
+      h = std::move(held_);
+    }
+    if (h) h();
+  }
+  bool holding() {
+    std::lock_guard lk(mu_);
+    return static_cast<bool>(held_);
+  }
+  void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
+    inner_->get(std::move(k), r, std::move(d));
+  }
+  void head(std::string k, objectstore::Callback<objectstore::ObjectInfo> d) override { inner_->head(std::move(k), std::move(d)); }
+  void list(objectstore::ListRequest r, objectstore::Callback<objectstore::ListPage> d) override {
+    inner_->list(std::move(r), std::move(d));
+  }
+  void delete_batch(std::vector<std::string> k, objectstore::Callback<objectstore::DeleteResult> d) override {
+    inner_->delete_batch(std::move(k), std::move(d));
+  }
+  void create_multipart(std::string k, objectstore::Callback<std::string> d) override {
+    inner_->create_multipart(std::move(k), std::move(d));
+  }
+  void upload_part(std::string k, std::string u, int p, SharedBytes b, objectstore::Callback<std::string> d) override {
+    inner_->upload_part(std::move(k), std::move(u), p, std::move(b), std::move(d));
+  }
+  void complete_multipart(std::string k, std::string u, std::vector<objectstore::PartInfo> p,
+                          objectstore::Callback<objectstore::PutResult> d) override {
+    inner_->complete_multipart(std::move(k), std::move(u), std::move(p), std::move(d));
+  }
+  void abort_multipart(std::string k, std::string u, objectstore::Callback<objectstore::Unit> d) override {
+    inner_->abort_multipart(std::move(k), std::move(u), std::move(d));
+  }
+  void list_multipart_uploads(std::string p, objectstore::Callback<std::vector<objectstore::UploadInfo>> d) override {
+    inner_->list_multipart_uploads(std::move(p), std::move(d));
+  }
+
+ private:
+  std::shared_ptr<objectstore::ObjectStore> inner_;
+  const bool fail_second_;
+  std::atomic<int> object_puts_{0};
+  std::mutex mu_;
+  std::function<void()> held_;
+};
+
+void wait_until_holding(GateStore& gate) {
+  REQUIRE(eventually([&] { return gate.holding(); }));
+}
+
+}  // namespace
+
+TEST_CASE("object wal: a put that fails does not fail an earlier object whose put then succeeds") {
+  auto inner = std::make_shared<MemStore>();
+  auto gate = std::make_shared<GateStore>(inner, true);
+  auto o = options(gate);
+  o.linger_ms = 0;
+  o.max_object_bytes = 1100;  // one 1000-byte entry per object
+  auto opened = open_ok(o);
+  std::promise<Result<Position>> first, second;
+  opened.wal->append(entry(1, 0, 1000, 1), [&](Result<Position> r) { first.set_value(r); });
+  wait_until_holding(*gate);
+  opened.wal->append(entry(1, 1, 1000, 2), [&](Result<Position> r) { second.set_value(r); });
+  // The second put fails (the WAL is failed from its position on) while the first still waits.
+  REQUIRE(eventually([&] { return opened.wal->stats().syncs == 1; }));
+  gate->release();  // the first put succeeds: durable, so acknowledged
+  auto r1 = first.get_future().get();
+  auto r2 = second.get_future().get();
+  CHECK(r1.ok());
+  CHECK_FALSE(r2.ok());
+  std::promise<Result<Position>> third;
+  opened.wal->append(entry(1, 2, 10, 3), [&](Result<Position> r) { third.set_value(r); });
+  CHECK_FALSE(third.get_future().get().ok());  // failed WAL: reopen to recover
+  opened.wal->close();
+  auto again = open_ok(options(inner));
+  REQUIRE(again.recovered.size() == 1);
+  CHECK(again.recovered[0].entry == entry(1, 0, 1000, 1));
+}
+
+TEST_CASE("object wal: a put of an earlier open that lands after a reopen never replaces the reopened WAL's objects") {
+  auto inner = std::make_shared<MemStore>();
+  auto gate = std::make_shared<GateStore>(inner, false);
+  auto o1 = options(gate);
+  o1.linger_ms = 0;
+  auto old_open = open_ok(o1);  // a process whose first put is still on the wire when it "dies"
+  std::promise<Result<Position>> old_done;
+  old_open.wal->append(entry(1, 0, 1000, 1), [&](Result<Position> r) { old_done.set_value(r); });
+  wait_until_holding(*gate);
+  // The restarted node lists nothing of it and starts at position 0 again, as a new generation.
+  std::vector<Entry> acked;
+  {
+    auto reopened = open_ok(options(inner));
+    CHECK(reopened.recovered.empty());
+    for (int i = 0; i < 3; ++i) {
+      acked.push_back(entry(2, i, 500, 10 + i));
+      REQUIRE(append_sync(*reopened.wal, acked.back()).ok());
+    }
+  }
+  gate->release();  // the old put lands now, at the position the reopened WAL also used
+  (void)old_done.get_future().get();
+  old_open.wal->close();
+  // The next open returns exactly what the second open acknowledged, skips the late object
+  // (it ends after the position the second open began at) and deletes it.
+  auto third = open_ok(options(inner));
+  CHECK(recovered_entries(third.recovered) == acked);
+  CHECK(object_count(*inner) == 3);
+  // And a generation later still, nothing changed.
+  third.wal->close();
+  CHECK(recovered_entries(open_ok(options(inner)).recovered) == acked);
+}
+
+TEST_CASE("object wal: keys name the generation, and old open markers go once no object needs them") {
+  CHECK(object_format::object_key("wal", 7, 4194352, 3) == "wal-7-00000000000004194352-0000000003");
+  CHECK(object_format::open_marker_key("wal", 7, 3, 4194352) == "wal-7-open-0000000003-00000000000004194352");
+  auto k = object_format::parse_key_name("00000000000004194352-0000000003");
+  REQUIRE(k);
+  CHECK_FALSE(k->open_marker);
+  CHECK(k->start == 4194352);
+  CHECK(k->generation == 3);
+  auto m = object_format::parse_key_name("open-0000000003-00000000000004194352");
+  REQUIRE(m);
+  CHECK(m->open_marker);
+  CHECK(m->generation == 3);
+  CHECK(m->start == 4194352);
+  CHECK_FALSE(object_format::parse_key_name("00000000000004194352"));
+  CHECK_FALSE(object_format::parse_key_name("open-3-4194352"));
+  CHECK_FALSE(object_format::parse_key_name("x0000000000004194352-0000000003"));
+
+  auto store = std::make_shared<MemStore>();
+  auto o = options(store);
+  o.linger_ms = 0;
+  auto markers = [&] {
+    auto all = BlockingStore(*store).list_all("wal-7-open-");
+    REQUIRE(all.ok());
+    return all->size();
+  };
+  for (int i = 0; i < 4; ++i) {
+    auto opened = open_ok(o);  // generations 1..4; nothing written: no object needs old markers
+    CHECK(markers() == 1);
+  }
+  {
+    auto opened = open_ok(o);  // generation 5 writes an object, then gets trimmed no further
+    REQUIRE(append_sync(*opened.wal, entry(1, 0, 100, 1)).ok());
+  }
+  auto sixth = open_ok(o);
+  CHECK(sixth.recovered.size() == 1);
+  CHECK(markers() == 1);  // only 6: a marker judges objects of earlier generations, and 5's is the oldest
 }
 
 }  // namespace floe::wal
