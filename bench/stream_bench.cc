@@ -4,7 +4,8 @@
 //     count (goal). Printed with that ideal next to it.
 //  2. p99 append latency (sequential appends, block WAL on a file with O_DIRECT) while a cold
 //     reader pulls a stream back from objects (fs store), against the same run without the
-//     reader, in alternating slices so both see the same background noise. Goal: ratio <= 1.2
+//     reader, in alternating slices so both see the same background noise (pairs alternate their
+//     order; an "alone" slice starts only when the cold pools are idle, readahead included). Goal: ratio <= 1.2
 //     (cold reads have their own threads, store instance, memory budget and a lower priority).
 // Not a test: it reports, never fails on speed. Sizes: FLOE_STREAM_BENCH_MB (default 256).
 // FLOE_STREAM_BENCH_COLD_NICE (default kColdReadNice = 10) sets the cold-read threads' nice
@@ -120,7 +121,7 @@ void puts_per_gb(size_t stream_count, uint64_t total_bytes, uint64_t threshold_b
 // the disk's own moods); each side's samples are pooled, and every on/off pair also gives a ratio.
 struct SliceStats {
   std::vector<double> alone_us, loaded_us;
-  std::vector<double> pair_ratios;  // p99 of a loaded slice / p99 of the alone slice before it
+  std::vector<double> pair_ratios;  // p99 of a loaded slice / p99 of the alone slice of its pair
   uint64_t cold_bytes = 0;
 };
 
@@ -167,15 +168,33 @@ SliceStats interleaved_latency(Env& env, std::shared_ptr<Stream> cold, int slice
     into.insert(into.end(), slice.begin(), slice.end());
     return percentile(slice, 0.99);
   };
-  SliceStats out;
-  for (int k = 0; k < slices; ++k) {
+  auto reader_off = [&] {
     active = false;
-    while (busy) std::this_thread::yield();  // the reader's last fetch finished: truly alone
-    double alone_p99 = run_slice(out.alone_us);
+    while (busy) std::this_thread::yield();  // the reader's last fetch finished
+    // ...and no readahead GET is left queued or running on the cold pools: truly alone.
+    while (env.manager->stats().cold_reads_in_flight != 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  };
+  auto reader_on = [&] {
     uint64_t reads_before = reads;
     active = true;
     while (reads == reads_before) std::this_thread::yield();  // the reader is pulling
-    double loaded_p99 = run_slice(out.loaded_us);
+  };
+  SliceStats out;
+  for (int k = 0; k < slices; ++k) {
+    // Alternate the order inside a pair (alone,loaded / loaded,alone) so neither side always
+    // follows the other's after-effects.
+    double alone_p99 = 0, loaded_p99 = 0;
+    if (k % 2 == 0) {
+      reader_off();
+      alone_p99 = run_slice(out.alone_us);
+      reader_on();
+      loaded_p99 = run_slice(out.loaded_us);
+    } else {
+      reader_on();
+      loaded_p99 = run_slice(out.loaded_us);
+      reader_off();
+      alone_p99 = run_slice(out.alone_us);
+    }
     out.pair_ratios.push_back(loaded_p99 / alone_p99);
   }
   stop = true;

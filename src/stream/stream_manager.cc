@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 #include "common/log.h"
 #include "objectstore/blocking.h"
@@ -92,8 +93,10 @@ Result<std::unique_ptr<StreamManager>> StreamManager::open(StreamManagerOptions 
 
 void StreamManager::start_threads() {
   last_upload_ms_ = now_ms();
-  cold_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue,
-                                                        options_.cold_read_nice);
+  // Coordination (metadata, indexes, callbacks) at normal priority; block GETs and parsing niced.
+  cold_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue);
+  cold_io_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue,
+                                                           options_.cold_read_nice);
   uploader_ = std::thread([this] { uploader_loop(); });
   if (options_.compaction_interval_ms > 0) maintenance_ = std::thread([this] { maintenance_loop(); });
 }
@@ -119,7 +122,8 @@ void StreamManager::close() {
   run_all(deferred);
   if (uploader_.joinable()) uploader_.join();
   if (maintenance_.joinable()) maintenance_.join();
-  if (cold_pool_) cold_pool_->stop();
+  if (cold_pool_) cold_pool_->stop();  // first: its tasks may still hand block reads to cold_io_pool_
+  if (cold_io_pool_) cold_io_pool_->stop();
   if (wal_) wal_->close();
 }
 
@@ -130,6 +134,10 @@ std::string StreamManager::object_key(ObjectId id) const {
 }
 
 StreamManagerStats StreamManager::stats() const {
+  // The block cache's mutex is also taken by niced cold-read threads: read it without mu_ held,
+  // so a preempted niced thread can never make an mu_ holder (and so the append path) wait.
+  const uint64_t block_cache_hits = block_cache_.hits();
+  const uint64_t block_cache_misses = block_cache_.misses();
   std::lock_guard lk(mu_);
   StreamManagerStats s = stats_;
   s.cache_used_bytes = cache_used_bytes_;
@@ -137,8 +145,9 @@ StreamManagerStats StreamManager::stats() const {
   s.object_gets = object_gets_.load();
   s.readahead_gets = readahead_gets_.load();
   s.cold_fetches = cold_fetches_.load();
-  s.block_cache_hits = block_cache_.hits();
-  s.block_cache_misses = block_cache_.misses();
+  s.cold_reads_in_flight = cold_in_flight_.load();
+  s.block_cache_hits = block_cache_hits;
+  s.block_cache_misses = block_cache_misses;
   return s;
 }
 
@@ -366,8 +375,15 @@ void StreamManager::fetch(const std::shared_ptr<Stream>& s, Offset start, uint64
     limit = cache.empty() ? s->end_ : cache.front().batch.base_offset;
   }
   cold_fetches_.fetch_add(1);
-  auto task = [this, s, start, limit, max_bytes, done] { done(cold_fetch(s, start, limit, max_bytes)); };
-  if (!cold_pool_->submit(task)) done(stream_error(Errc::too_large, s->id(), "cold read queue full"));
+  cold_in_flight_.fetch_add(1);
+  auto task = [this, s, start, limit, max_bytes, done] {
+    done(cold_fetch(s, start, limit, max_bytes));  // on a normal-priority thread (see Threads)
+    cold_in_flight_.fetch_sub(1);
+  };
+  if (!cold_pool_->submit(task)) {
+    cold_in_flight_.fetch_sub(1);
+    done(stream_error(Errc::too_large, s->id(), "cold read queue full"));
+  }
 }
 
 Result<FetchResult> StreamManager::cold_fetch(const std::shared_ptr<Stream>& s, Offset start, Offset limit,
@@ -400,9 +416,7 @@ Result<FetchResult> StreamManager::cold_fetch(const std::shared_ptr<Stream>& s, 
           if (ahead.size() >= options_.readahead_blocks) break;
           continue;
         }
-        auto block = object_block(slice.object_id, e, false);
-        if (!block.ok()) return block.take_error();
-        auto batches = parse_block(*block, e);
+        auto batches = read_block_niced(slice.object_id, e);
         if (!batches.ok()) return batches.take_error();
         for (auto& b : *batches) {
           if (b.end_offset() <= cur) continue;
@@ -425,7 +439,12 @@ Result<FetchResult> StreamManager::cold_fetch(const std::shared_ptr<Stream>& s, 
   if (sequential && options_.readahead_blocks > 0) {
     for (auto& [object, entry] : ahead) {
       if (block_cache_.contains(object, entry.position)) continue;
-      cold_pool_->submit([this, object = object, entry = entry] { (void)object_block(object, entry, true); });
+      cold_in_flight_.fetch_add(1);
+      bool queued = cold_io_pool_->submit([this, object = object, entry = entry] {
+        (void)object_block(object, entry, true);
+        cold_in_flight_.fetch_sub(1);
+      });
+      if (!queued) cold_in_flight_.fetch_sub(1);  // queue full: skip this readahead
     }
   }
   return result;
@@ -461,6 +480,20 @@ Result<std::vector<BlockIndexEntry>> StreamManager::object_index(ObjectId id, ui
   auto footer = parse_footer(span.subspan(span.size() - of::kFooterBytes), object_size_bytes);
   if (!footer.ok()) return footer.take_error();
   return parse_index(span.first(span.size() - of::kFooterBytes), *footer);
+}
+
+Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const BlockIndexEntry& e) {
+  // Touches only the block cache (its own mutex, shared with no append/WAL/controller path) and
+  // the cold store: never mu_ or metadata.
+  auto work = [this, id, e]() -> Result<std::vector<Batch>> {
+    auto block = object_block(id, e, false);
+    if (!block.ok()) return block.take_error();
+    return parse_block(*block, e);
+  };
+  auto promise = std::make_shared<std::promise<Result<std::vector<Batch>>>>();
+  auto future = promise->get_future();
+  if (!cold_io_pool_->submit([promise, work] { promise->set_value(work()); })) return work();  // full or stopped
+  return future.get();
 }
 
 Result<SharedBytes> StreamManager::object_block(ObjectId id, const BlockIndexEntry& e, bool readahead) {

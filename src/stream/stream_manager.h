@@ -27,14 +27,21 @@
 //
 // Threads (all owned here, all stopped and joined by close()):
 //  - the uploader thread: uploads, commits, WAL trims, drains waiting appends, runs close/flush;
-//  - the cold-read pool (cold_read_threads, bounded queue) with its own ObjectStore (pass a
-//    separate store instance so cold GETs use their own connections) and the BlockCache budget:
-//    cold reads never run on, or queue behind, the append path; the pool's threads (and those
-//    of the cold store, opened with kColdReadNice) run at a lower CPU priority, so that on a
-//    machine short of cores the WAL and append threads run first;
+//  - two cold-read pools (each cold_read_threads threads, cold_read_queue bounded queue) with
+//    their own ObjectStore (pass a separate store instance so cold GETs use their own
+//    connections) and the BlockCache budget; cold reads never run on, or queue behind, the
+//    append path. The coordination pool runs at NORMAL priority: metadata lookups
+//    (list_objects, which holds the controller's lock in single-node mode), object index
+//    lookups, and the fetch callback (which takes the broker's lock that produce completions
+//    need) — a niced thread holding those locks under CPU contention would stall appends
+//    (priority inversion). Only the heavy, lock-free part runs niced (cold_read_nice, and the
+//    cold store's threads, opened with kColdReadNice): block GETs + parse_block (CRC, batch
+//    parsing) on the cold I/O pool, which the coordinating thread waits for (inline if that
+//    queue is full), and readahead GETs. Niced code takes only the BlockCache mutex, which no
+//    append, WAL or controller path takes (stats() reads it without holding mu_);
 //  - the maintenance thread (only when compaction_interval_ms > 0): compaction and GC.
 // Callbacks: append callbacks run on the WAL thread; fetch callbacks run inline (log cache hit or
-// error) or on a cold-read thread; open/trim/close/flush callbacks run on the calling thread or on
+// error) or on a normal-priority cold-read coordination thread (never a niced one); open/trim/close/flush callbacks run on the calling thread or on
 // the uploader thread. Callers on an asio executor post back; callbacks must not block.
 // Nothing here blocks the caller's thread except open() and close() (startup and shutdown).
 //
@@ -75,9 +82,12 @@ struct CompactionOptions {
   int64_t gc_delay_ms = 60000;                    // delete destroyed objects after this delay
 };
 
-// Nice increment for every thread doing cold-read work (the pool here and the cold store's I/O
-// threads): under CPU contention the scheduler gives them about a tenth of a normal thread's
-// share, and a waking WAL or append thread preempts them.
+// Nice increment for the threads doing the heavy, lock-free part of cold reads: the cold I/O pool
+// here (block GETs, parse_block, readahead) and the cold store's I/O threads. Under CPU
+// contention the scheduler gives them about a tenth of a normal thread's share, and a waking WAL
+// or append thread preempts them. Metadata lookups and fetch callbacks are NOT niced: they take
+// locks (controller, broker) that the append/produce path needs, and a starved niced holder
+// would invert priorities.
 inline constexpr int kColdReadNice = 10;
 
 struct StreamManagerOptions {
@@ -95,7 +105,7 @@ struct StreamManagerOptions {
   uint64_t block_cache_size_bytes = 128ull << 20;     // s3.block.cache.size
   size_t cold_read_threads = 2;
   size_t cold_read_queue = 1024;
-  int cold_read_nice = kColdReadNice;                 // nice increment of the cold-read threads
+  int cold_read_nice = kColdReadNice;                 // nice increment of the cold I/O threads
   uint32_t readahead_blocks = 2;
   int64_t compaction_interval_ms = 0;                 // 0: only compact_now()/gc_now()
   CompactionOptions compaction;
@@ -119,6 +129,7 @@ struct StreamManagerStats {
   uint64_t put_failures = 0;
   uint64_t cache_fetches = 0;
   uint64_t cold_fetches = 0;
+  uint64_t cold_reads_in_flight = 0;  // gauge: cold fetches and readahead reads queued or running
   uint64_t object_gets = 0;
   uint64_t readahead_gets = 0;
   uint64_t block_cache_hits = 0;
@@ -249,6 +260,9 @@ class StreamManager {
   Result<FetchResult> cold_fetch(const std::shared_ptr<Stream>& s, Offset start, Offset limit, uint64_t max_bytes);
   Result<std::vector<BlockIndexEntry>> object_index(ObjectId id, uint64_t object_size_bytes);
   Result<SharedBytes> object_block(ObjectId id, const BlockIndexEntry& e, bool readahead);
+  // object_block + parse_block on cold_io_pool_ (niced), waited for here; inline when its queue is
+  // full or stopped.
+  Result<std::vector<Batch>> read_block_niced(ObjectId id, const BlockIndexEntry& e);
   void trim(const std::shared_ptr<Stream>& s, Offset new_start, DoneCallback done);
   void close_stream(const std::shared_ptr<Stream>& s, DoneCallback done);
 
@@ -296,7 +310,9 @@ class StreamManager {
 
   std::thread uploader_;
   std::thread maintenance_;
-  std::unique_ptr<objectstore::WorkerPool> cold_pool_;
+  std::atomic<uint64_t> cold_in_flight_{0};  // cold fetches + readahead reads queued or running
+  std::unique_ptr<objectstore::WorkerPool> cold_pool_;     // normal priority: coordination, callbacks
+  std::unique_ptr<objectstore::WorkerPool> cold_io_pool_;  // cold_read_nice: block GETs, parsing, readahead
   std::mutex compaction_mu_;  // one compaction or GC at a time
   uint32_t retry_attempts_max_ = 0;  // 0: retry until close() (recovery bounds it)
 };
