@@ -8,8 +8,10 @@
 //    drifts; each pair's own ratio is printed with its median and range. Beside it, the p99 of
 //    two raw writers (each at half the rate, separate regions) like the WAL's two workers, whose
 //    writes and syncs overlap;
+//    Every operation is timed from its scheduled start (a paced schedule, no start dropped), so a
+//    stall counts in every operation it delayed, on both sides;
 //  - for operators, no goal: 1 KiB appends at 20k and 50k/s (p50/p99, fdatasyncs per second,
-//    entries per device write) vs the same raw p99.
+//    entries per device write) vs the same raw p99, in their own phase after all pairs.
 // Figures are printed as ratios: speed is reported, never asserted. Alongside: per-round ratios
 // with their range, entries per device write and CPU per MiB of each throughput run, and the
 // machine's load average (the WAL copies and checksums every byte; raw writes cost no CPU, so
@@ -33,7 +35,7 @@ struct WalPerfOptions {
   int latency_rate_per_sec = 2000;
   int latency_slices = 12;
   double slice_seconds = 0.75;
-  // For operators (no goal): 1 KiB appends at these rates, one slice each per pair, between pairs.
+  // For operators (no goal): 1 KiB appends at these rates, latency_slices slices each, after all pairs.
   std::vector<int> operator_rates = {20000, 50000};
 };
 
