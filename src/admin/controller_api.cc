@@ -620,7 +620,8 @@ void ControllerApi::floe_rpc(const std::shared_ptr<KafkaCall>& call, const std::
         call->reply(response);
       };
       if (!c) return finish(not_controller);
-      return c->open_stream(StreamId(static_cast<uint64_t>(req->stream_id)), NodeId(req->node_id), finish);
+      return c->open_stream(StreamId(static_cast<uint64_t>(req->stream_id)), NodeId(req->node_id), req->request_id,
+                            finish);
     }
     case p::FloeCloseStreamRequest::kApiKey: {
       auto req = decode_request<p::FloeCloseStreamRequest>(*call);

@@ -400,7 +400,7 @@ void Controller::add_partitions(Batch& batch, const TopicImage& topic, int32_t t
     protocol::FloeIdCountersRecord counters = batch.state.counters_record();
     counters.next_stream_id += 1;
     batch.emit(counters);
-    batch.emit(MetadataState::stream_record(stream));
+    batch.emit(batch.state.stream_record(stream));
     batch.emit(protocol::FloePartitionRecord{topic_id, index, static_cast<int64_t>(stream.id.value()),
                                              leader.value(), 0, {}});
   }
@@ -984,15 +984,19 @@ void Controller::create_stream(stream::MetaCallback<StreamInfo> done) {
         auto counters = batch.state.counters_record();
         counters.next_stream_id += 1;
         batch.emit(counters);
-        batch.emit(MetadataState::stream_record(info));
+        batch.emit(batch.state.stream_record(info));
         return info;
       },
       std::move(done));
 }
 
 void Controller::open_stream(StreamId id, NodeId node, stream::MetaCallback<StreamInfo> done) {
+  open_stream(id, node, 0, std::move(done));
+}
+
+void Controller::open_stream(StreamId id, NodeId node, int64_t request_id, stream::MetaCallback<StreamInfo> done) {
   write<StreamInfo>(
-      [id, node](Batch& batch) -> Result<StreamInfo> {
+      [id, node, request_id](Batch& batch) -> Result<StreamInfo> {
         auto it = batch.state.streams.streams.find(id);
         if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
         // Only a partition's leader may open its stream: a broker acting on an old image (it was
@@ -1002,10 +1006,18 @@ void Controller::open_stream(StreamId id, NodeId node, stream::MetaCallback<Stre
                                          " does not lead its partition (leader " + p->leader.to_string() + ")");
         }
         StreamInfo info = it->second;
+        if (request_id != 0 && info.open && info.owner == node) {
+          auto opened_by = batch.state.streams.open_request_ids.find(id);
+          if (opened_by != batch.state.streams.open_request_ids.end() && opened_by->second == request_id) {
+            return info;  // a retry of the open that set this epoch: nothing to write
+          }
+        }
         info.epoch = StreamEpoch(info.epoch.value() + 1);
         info.open = true;
         info.owner = node;
-        batch.emit(MetadataState::stream_record(info));
+        protocol::FloeStreamRecord record = batch.state.stream_record(info);
+        record.open_request_id = request_id;
+        batch.emit(std::move(record));
         return info;
       },
       std::move(done));
@@ -1019,7 +1031,7 @@ void Controller::close_stream(StreamId id, StreamEpoch epoch, stream::MetaCallba
         if (it->second.epoch != epoch) return fenced(id, epoch, it->second.epoch);
         StreamInfo info = it->second;
         info.open = false;
-        batch.emit(MetadataState::stream_record(info));
+        batch.emit(batch.state.stream_record(info));
         // The owner closed after uploading: a partition waiting for that (its owner is shutting
         // down or fenced) can move now.
         if (!broker_eligible(batch.state.image, info.owner)) repair_leaders(batch);
@@ -1037,7 +1049,7 @@ void Controller::trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, s
         if (new_start <= it->second.start_offset) return Done{};
         StreamInfo info = it->second;
         info.start_offset = new_start;  // may pass the committed end (data still in the owner's WAL)
-        batch.emit(MetadataState::stream_record(info));
+        batch.emit(batch.state.stream_record(info));
         destroy_unreferenced(batch);
         return Done{};
       },
@@ -1139,7 +1151,7 @@ Result<Done> Controller::plan_commit(Batch& batch, const stream::StreamSetObject
     for (const auto& [id, end] : ends) {
       StreamInfo info = streams.at(id);
       info.end_offset = end;
-      batch.emit(MetadataState::stream_record(info));
+      batch.emit(batch.state.stream_record(info));
     }
   }
   destroy_unreferenced(batch);

@@ -243,6 +243,11 @@ class Controller final : public stream::StreamMetadata {
   // stream::StreamMetadata (same semantics as stream/in_memory_metadata.h).
   void create_stream(stream::MetaCallback<stream::StreamInfo> done) override;
   void open_stream(StreamId id, NodeId node, stream::MetaCallback<stream::StreamInfo> done) override;
+  // open_stream with the opener's request id (FloeOpenStreamRequest.RequestId; 0: none, the same
+  // as above): when the stream is open, owned by `node`, and its current epoch was set by an open
+  // with this request id, this is a retry of that open (its answer was lost): the same epoch
+  // back, nothing written. Any other open still bumps the epoch, and the leader check is first.
+  void open_stream(StreamId id, NodeId node, int64_t request_id, stream::MetaCallback<stream::StreamInfo> done);
   void close_stream(StreamId id, StreamEpoch epoch, stream::MetaCallback<stream::Done> done) override;
   void describe_stream(StreamId id, stream::MetaCallback<stream::StreamInfo> done) override;
   void trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, stream::MetaCallback<stream::Done> done) override;

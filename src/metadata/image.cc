@@ -58,15 +58,18 @@ bool same_streams(const StreamTable& a, const StreamTable& b) {
            x.destroyed_ms == y.destroyed_ms;
   };
   return a.next_stream_id == b.next_stream_id && a.next_object_id == b.next_object_id &&
-         a.prepared_deadline_ms == b.prepared_deadline_ms &&
+         a.prepared_deadline_ms == b.prepared_deadline_ms && a.open_request_ids == b.open_request_ids &&
          std::equal(a.streams.begin(), a.streams.end(), b.streams.begin(), b.streams.end(),
                     [&](const auto& x, const auto& y) { return x.first == y.first && same_info(x.second, y.second); }) &&
          std::equal(a.objects.begin(), a.objects.end(), b.objects.begin(), b.objects.end(),
                     [&](const auto& x, const auto& y) { return x.first == y.first && same_object(x.second, y.second); });
 }
 
-protocol::FloeStreamRecord MetadataState::stream_record(const stream::StreamInfo& info) {
+protocol::FloeStreamRecord MetadataState::stream_record(const stream::StreamInfo& info) const {
   protocol::FloeStreamRecord r;
+  if (auto it = streams.open_request_ids.find(info.id); it != streams.open_request_ids.end()) {
+    r.open_request_id = it->second;
+  }
   r.stream_id = static_cast<int64_t>(info.id.value());
   r.epoch = static_cast<int64_t>(info.epoch.value());
   r.start_offset = info.start_offset.value();
@@ -249,10 +252,13 @@ Status MetadataState::apply(const MetadataRecord& record) {
             s.end_offset = Offset(r.end_offset);
             s.open = r.open;
             s.owner = NodeId(r.owner);
+            if (r.open_request_id != 0) streams.open_request_ids[id] = r.open_request_id;
+            else streams.open_request_ids.erase(id);
             return ok_status();
           },
           [&](const protocol::FloeRemoveStreamRecord& r) -> Status {
             streams.streams.erase(StreamId(static_cast<uint64_t>(r.stream_id)));
+            streams.open_request_ids.erase(StreamId(static_cast<uint64_t>(r.stream_id)));
             return ok_status();
           },
           [&](const protocol::FloeObjectRecord& r) -> Status {

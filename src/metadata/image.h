@@ -109,6 +109,10 @@ struct StreamTable {
   std::map<StreamId, stream::StreamInfo> streams;
   std::map<ObjectId, stream::ObjectMeta> objects;
   std::map<ObjectId, int64_t> prepared_deadline_ms;  // prepared objects only
+  // The request id of the open that set a stream's current epoch (FloeStreamRecord's
+  // OpenRequestId), for streams whose last open carried one: a retry of that open gets the epoch
+  // back instead of bumping it again (Controller::open_stream). No entry: 0, none.
+  std::map<StreamId, int64_t> open_request_ids;
   uint64_t next_stream_id = 1;
   uint64_t next_object_id = 1;
 };
@@ -127,8 +131,9 @@ class MetadataState {
   Status apply_all(const std::vector<MetadataRecord>& records);
   std::vector<MetadataRecord> to_records() const;
 
-  // Record builders (the one place that maps state structs to records).
-  static protocol::FloeStreamRecord stream_record(const stream::StreamInfo& info);
+  // Record builders (the one place that maps state structs to records). A stream record carries
+  // the stream's open request id as this state has it (an open sets a new one on the record).
+  protocol::FloeStreamRecord stream_record(const stream::StreamInfo& info) const;
   static protocol::FloeObjectRecord object_record(const stream::ObjectMeta& meta, int64_t deadline_ms);
   protocol::FloeIdCountersRecord counters_record() const;
 };

@@ -28,6 +28,19 @@ int64_t steady_now_ms() {
       .count();
 }
 
+// Non-zero (0: no request id).
+int64_t random_request_id() {
+  static std::mutex mu;
+  static std::mt19937_64 rng([] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(steady_now_ms());
+  }());
+  std::lock_guard lock(mu);
+  int64_t id = 0;
+  while (id == 0) id = static_cast<int64_t>(rng());
+  return id;
+}
+
 Uuid random_uuid() {
   std::random_device rd;
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(steady_now_ms()));
@@ -950,6 +963,9 @@ void RemoteController::open_stream(StreamId id, NodeId node, stream::MetaCallbac
   p::FloeOpenStreamRequest req;
   req.stream_id = static_cast<int64_t>(id.value());
   req.node_id = node.value();
+  // One id per open, in every resend of it (the request is encoded once): a resend whose first
+  // answer was lost gets the epoch that first attempt set instead of bumping it again.
+  req.request_id = random_request_id();
   send<p::FloeOpenStreamResponse>(rpc_, req, 0, [done](Result<p::FloeOpenStreamResponse> r) {
     if (!r.ok()) return done(r.take_error());
     if (Status s = wire_status(*r); !s.ok()) return done(s.error());

@@ -15,12 +15,16 @@
 //  - a callback that reported success reported something committed (checked against the facts the
 //    reference state ever showed, when the callback runs);
 //  - metadata/invariants.h on every replica's committed state after it changed, and no
-//    going backwards between two of its states.
+//    going backwards between two of its states;
+//  - stream opens carry request ids and are resent at random (an answer lost): no committed entry
+//    bumps the epoch of a stream its opener holds open a second time for the same request id,
+//    and an open that reports success reports the epoch its request id set.
 // FLOE_METADATA_SIM_SEEDS (default 200; 30 under ASan) seeds from FLOE_METADATA_SIM_FIRST_SEED
 // (default 1); FLOE_CONTROLLER_SIM_SEED=<n> replays one.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <set>
+#include <tuple>
 
 #include "common/log.h"
 #include "metadata/controller.h"
@@ -65,6 +69,10 @@ std::string fact_stream(StreamId id, StreamEpoch epoch, bool open, NodeId owner)
   return "stream/" + id.to_string() + "/" + epoch.to_string() + "/" + (open ? "open/" : "closed/") + owner.to_string();
 }
 std::string fact_closed(StreamId id, StreamEpoch epoch) { return "closed/" + id.to_string() + "/" + epoch.to_string(); }
+// The epoch was set by the open with that request id.
+std::string fact_opened_by(StreamId id, StreamEpoch epoch, int64_t request_id) {
+  return "opened-by/" + id.to_string() + "/" + epoch.to_string() + "/" + std::to_string(request_id);
+}
 std::string fact_object_committed(ObjectId id) { return "object-committed/" + id.to_string(); }
 
 // The reference: the committed prefix applied in order, plus every fact any of its states showed.
@@ -80,7 +88,9 @@ class Reference final : public SimStateMachine {
   Status apply(const std::string& data) override {
     auto records = decode_batch(data);
     if (!records.ok()) return records.take_error();
+    const StreamTable before = state_.streams;
     FLOE_TRY(state_.apply_all(*records));
+    check_single_bump(before);
     record_facts();
     return ok_status();
   }
@@ -96,8 +106,32 @@ class Reference final : public SimStateMachine {
 
   bool has(const std::string& fact) const { return facts_.count(fact) > 0; }
   const MetadataState& state() const { return state_; }
+  std::optional<std::string> violation() const {
+    if (violations_.empty()) return std::nullopt;
+    return violations_.front();
+  }
 
  private:
+  // A retried open (same request id) of a stream its opener still holds open never bumps the
+  // epoch a second time: the entry that bumped it again is a violation.
+  void check_single_bump(const StreamTable& before) {
+    for (const auto& [id, s] : state_.streams.streams) {
+      auto was = before.streams.find(id);
+      auto now_by = state_.streams.open_request_ids.find(id);
+      auto was_by = before.open_request_ids.find(id);
+      if (was == before.streams.end() || now_by == state_.streams.open_request_ids.end() ||
+          was_by == before.open_request_ids.end()) {
+        continue;
+      }
+      if (s.epoch.value() > was->second.epoch.value() && was->second.open && was->second.owner == s.owner &&
+          was_by->second == now_by->second) {
+        violations_.push_back("reference: open request " + std::to_string(now_by->second) + " bumped stream " +
+                              id.to_string() + " twice (epoch " + was->second.epoch.to_string() + " -> " +
+                              s.epoch.to_string() + ")");
+      }
+    }
+  }
+
   void record_facts() {
     const auto& image = state_.image;
     for (const auto& [name, t] : image.topics) {
@@ -122,6 +156,10 @@ class Reference final : public SimStateMachine {
       facts_.insert(fact_stream(id, s.epoch, s.open, s.owner));
       if (!s.open) facts_.insert(fact_closed(id, s.epoch));
     }
+    for (const auto& [id, request_id] : state_.streams.open_request_ids) {
+      auto s = state_.streams.streams.find(id);
+      if (s != state_.streams.streams.end()) facts_.insert(fact_opened_by(id, s->second.epoch, request_id));
+    }
     for (const auto& [id, m] : state_.streams.objects) {
       // Committed (possibly destroyed in the same entry: a commit whose streams were all deleted
       // is garbage at once).
@@ -130,6 +168,7 @@ class Reference final : public SimStateMachine {
   }
 
   MetadataState state_;
+  std::vector<std::string> violations_;
   std::set<std::string> facts_;
   std::set<Uuid> seen_topics_;
 };
@@ -187,6 +226,7 @@ class ControllerHost final : public SimHost {
 
   std::optional<std::string> check(raft::NodeId id) override {
     if (!violations_.empty()) return violations_.front();
+    if (auto why = reference_.violation()) return *why;
     Owner& owner = owners_.at(id);
     MetadataState state = owner.controller->committed_state();
     if (auto why = check_invariants(state)) return "invariant: " + *why;
@@ -409,10 +449,26 @@ class ControllerHost final : public SimHost {
         }
         const stream::StreamInfo& s = pick(rng, streams)->second;
         if (kind == 1) {
+          // An open, or a resend of an earlier one (same request id: its answer was "lost").
+          StreamId stream_id = s.id;
           NodeId node(1 + static_cast<int32_t>(rng.below(4)));
           if (const PartitionImage* p = state.partition_of(s.id); p && rng.below(4) != 0) node = p->leader;
-          c.open_stream(s.id, node, [this](Result<stream::StreamInfo> r) {
-            if (r.ok()) claim(reference_.has(fact_stream(r->id, r->epoch, true, r->owner)), "opened stream is not committed");
+          int64_t request_id = rng.below(8) == 0 ? 0 : static_cast<int64_t>(rng.next() >> 1) + 1;
+          if (!opens_.empty() && rng.below(2) == 0) {
+            std::tie(stream_id, node, request_id) = opens_[static_cast<size_t>(rng.below(static_cast<int64_t>(opens_.size())))];
+          } else if (request_id != 0) {
+            if (opens_.size() >= 16) opens_.erase(opens_.begin());
+            opens_.emplace_back(stream_id, node, request_id);
+          }
+          c.open_stream(stream_id, node, request_id, [this, request_id](Result<stream::StreamInfo> r) {
+            if (!r.ok()) return;
+            claim(reference_.has(fact_stream(r->id, r->epoch, true, r->owner)), "opened stream is not committed");
+            // The epoch answered is the one this open (first attempt or resend) set.
+            if (request_id != 0) {
+              claim(reference_.has(fact_opened_by(r->id, r->epoch, request_id)),
+                    "open " + std::to_string(request_id) + " answered epoch " + r->epoch.to_string() +
+                        " of stream " + r->id.to_string() + " which it did not set");
+            }
           });
         } else {
           StreamEpoch epoch = rng.below(8) == 0 ? StreamEpoch(s.epoch.value() + 1) : s.epoch;
@@ -519,6 +575,7 @@ class ControllerHost final : public SimHost {
   std::map<raft::NodeId, Owner> owners_;
   std::vector<std::string> violations_;
   uint64_t successes_ = 0;
+  std::vector<std::tuple<StreamId, NodeId, int64_t>> opens_;  // recent opens with a request id (resent at random)
 };
 
 uint64_t env_u64(const char* name, uint64_t fallback) {

@@ -394,3 +394,41 @@ TEST_CASE("an_upload_holding_data_of_a_deleted_stream_commits_the_live_streams_a
   REQUIRE(call<stream::Done>([&](auto cb) { c->commit_stream_set_object(only_dead, cb); }).ok());
   CHECK(c->object(*only_dead.object_id)->state == stream::ObjectState::destroyed);
 }
+
+TEST_CASE("a_resent_open_stream_gets_the_epoch_its_first_attempt_set_and_every_other_open_still_bumps") {
+  TempDir dir;
+  auto options = single_node(dir.path);
+  options.snapshot_interval_entries = 3;  // the reopened controller starts from a snapshot
+  auto open = [](Controller& c, StreamId id, NodeId node, int64_t request_id) {
+    auto r = call<stream::StreamInfo>([&](auto cb) { c.open_stream(id, node, request_id, cb); });
+    REQUIRE(r.ok());
+    return r->epoch.value();
+  };
+  StreamId sid;
+  {
+    auto c = open_controller(options);
+    auto created = call<stream::StreamInfo>([&](auto cb) { c->create_stream(cb); });
+    REQUIRE(created.ok());
+    sid = created->id;
+    const uint64_t first = open(*c, sid, NodeId(1), 41);
+    CHECK(open(*c, sid, NodeId(1), 41) == first);  // the resend: no second bump
+    CHECK(c->streams().streams.at(sid).epoch.value() == first);
+    CHECK(open(*c, sid, NodeId(1), 42) == first + 1);  // another open by the same node bumps
+    CHECK(open(*c, sid, NodeId(2), 42) == first + 2);  // another node with the same id bumps
+    CHECK(open(*c, sid, NodeId(1), 0) == first + 3);  // no request id: every open bumps
+    CHECK(open(*c, sid, NodeId(1), 0) == first + 4);
+    CHECK(open(*c, sid, NodeId(1), 43) == first + 5);
+    // Closed since: a late resend opens it again (a new epoch).
+    REQUIRE(call<stream::Done>([&](auto cb) { c->close_stream(sid, StreamEpoch(first + 5), cb); }).ok());
+    CHECK(open(*c, sid, NodeId(1), 43) == first + 6);
+    // A trim (a stream record that is no open) keeps the request id of the open.
+    REQUIRE(call<stream::Done>([&](auto cb) { c->trim_stream(sid, StreamEpoch(first + 6), Offset(1), cb); }).ok());
+    CHECK(c->streams().streams.at(sid).start_offset == Offset(1));
+    CHECK(open(*c, sid, NodeId(1), 43) == first + 6);
+  }
+  // The request id is in the log and in snapshots: a new leader recognises the resend too.
+  auto c = open_controller(options);
+  const uint64_t epoch = c->streams().streams.at(sid).epoch.value();
+  CHECK(open(*c, sid, NodeId(1), 43) == epoch);
+  CHECK(open(*c, sid, NodeId(1), 44) == epoch + 1);
+}

@@ -16,8 +16,8 @@ Uuid uuid(uint8_t b) {
 MetadataState populated() {
   MetadataState s;
   REQUIRE(s.apply_all({protocol::FloeClusterRecord{"cluster-1", {}}, protocol::FloeIdCountersRecord{3, 3, {}},
-                       protocol::FloeStreamRecord{1, 0, 0, 0, false, 1, {}},
-                       protocol::FloeStreamRecord{2, 0, 0, 0, false, 1, {}},
+                       protocol::FloeStreamRecord{1, 0, 0, 0, false, 1, 0, {}},
+                       protocol::FloeStreamRecord{2, 0, 0, 0, false, 1, 0, {}},
                        protocol::TopicRecord{"orders", uuid(1), {}},
                        protocol::FloePartitionRecord{uuid(1), 0, 1, 1, 0, {}},
                        protocol::FloePartitionRecord{uuid(1), 1, 2, 1, 0, {}},
@@ -96,7 +96,7 @@ TEST_CASE("records_that_contradict_the_state_are_rejected") {
   CHECK(s.apply(protocol::RemoveTopicRecord{uuid(7), {}}).error().code == Errc::corrupt);
   CHECK(s.apply(protocol::FloeClusterRecord{"other", {}}).error().code == Errc::corrupt);
   CHECK(s.apply(protocol::FloeIdCountersRecord{1, 1, {}}).error().code == Errc::corrupt);
-  CHECK(s.apply(protocol::FloeStreamRecord{50, 0, 0, 0, false, 1, {}}).error().code == Errc::corrupt);
+  CHECK(s.apply(protocol::FloeStreamRecord{50, 0, 0, 0, false, 1, 0, {}}).error().code == Errc::corrupt);
   protocol::ProducerIdsRecord back;
   back.next_producer_id = 1000;
   CHECK(s.apply(back).error().code == Errc::corrupt);

@@ -36,7 +36,7 @@ MetadataState healthy() {
   broker.end_points.push_back({"PLAINTEXT", "localhost", 9092, 0, {}});
   broker.fenced = false;
   REQUIRE(s.apply_all({protocol::FloeIdCountersRecord{2, 3, {}}, broker,
-                       protocol::FloeStreamRecord{1, 1, 0, 20, true, 1, {}},
+                       protocol::FloeStreamRecord{1, 1, 0, 20, true, 1, 0, {}},
                        protocol::TopicRecord{"orders", topic_id(), {}},
                        protocol::FloePartitionRecord{topic_id(), 0, 1, 1, 0, {}}, committed_object(1, 0, 10),
                        committed_object(2, 10, 20)})
@@ -66,21 +66,21 @@ TEST_CASE("the_invariant_check_names_a_partition_led_by_a_fenced_broker_and_over
   CHECK(why->find("overlap") != std::string::npos);
 
   MetadataState short_end = healthy();
-  REQUIRE(short_end.apply(protocol::FloeStreamRecord{1, 1, 0, 25, true, 1, {}}).ok());
+  REQUIRE(short_end.apply(protocol::FloeStreamRecord{1, 1, 0, 25, true, 1, 0, {}}).ok());
   why = check_invariants(short_end);
   REQUIRE(why);
   CHECK(why->find("end at 20") != std::string::npos);
 
   // Trimmed past the first object: its range is garbage and ignored.
   MetadataState trimmed = healthy();
-  REQUIRE(trimmed.apply(protocol::FloeStreamRecord{1, 1, 12, 20, true, 1, {}}).ok());
+  REQUIRE(trimmed.apply(protocol::FloeStreamRecord{1, 1, 12, 20, true, 1, 0, {}}).ok());
   CHECK(check_invariants(trimmed) == std::nullopt);
 }
 
 TEST_CASE("the_progress_check_names_a_stream_epoch_or_offset_going_backwards_and_a_removed_stream_coming_back") {
   MetadataState before = healthy();
   MetadataState after = healthy();
-  REQUIRE(after.apply(protocol::FloeStreamRecord{1, 0, 0, 20, true, 1, {}}).ok());
+  REQUIRE(after.apply(protocol::FloeStreamRecord{1, 0, 0, 20, true, 1, 0, {}}).ok());
   auto why = check_progress(before, after);
   REQUIRE(why);
   CHECK(why->find("epoch went backwards") != std::string::npos);

@@ -32,7 +32,7 @@ std::vector<MetadataRecord> one_of_each() {
           pids,
           protocol::FloeClusterRecord{"abc", {}},
           protocol::FloePartitionRecord{id, 0, 3, 1, 0, {}},
-          protocol::FloeStreamRecord{3, 1, 0, 10, true, 1, {}},
+          protocol::FloeStreamRecord{3, 1, 0, 10, true, 1, 77, {}},
           protocol::FloeRemoveStreamRecord{3, {}},
           object,
           protocol::FloeRemoveObjectRecord{5, {}},

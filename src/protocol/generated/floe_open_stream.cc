@@ -13,7 +13,25 @@ Status FloeOpenStreamRequest::decode([[maybe_unused]] ByteReader& r_, [[maybe_un
   FLOE_TRY(wire::get(r_, stream_id));
   FLOE_TRY(wire::get(r_, node_id));
   if (flexible_) {
-    FLOE_TRY(wire::get_unknown_tags(r_, unknown_tagged_fields));
+    unknown_tagged_fields.clear();
+    uint32_t tag_count_ = 0;
+    FLOE_TRY(wire::get_tag_count(r_, tag_count_));
+    int64_t last_tag_ = -1;
+    for (uint32_t t_ = 0; t_ < tag_count_; ++t_) {
+      uint32_t tag_ = 0;
+      ByteReader b_;
+      FLOE_TRY(wire::get_tag(r_, last_tag_, tag_, b_));
+      switch (tag_) {
+        case 0: {
+          FLOE_TRY(wire::get(b_, request_id));
+          FLOE_TRY(wire::expect_end(b_));
+          continue;
+        }
+        default:
+          break;
+      }
+      FLOE_TRY(wire::keep_unknown(tag_, b_, unknown_tagged_fields));
+    }
   }
   return {};
 }
@@ -24,7 +42,12 @@ void FloeOpenStreamRequest::encode([[maybe_unused]] ByteWriter& w_, [[maybe_unus
   wire::put(w_, stream_id);
   wire::put(w_, node_id);
   if (flexible_) {
-    wire::put_unknown_tags(w_, unknown_tagged_fields);
+    wire::TagWriter tags_;
+    if (request_id != 0) {
+      ByteWriter& b_ = tags_.add(0);
+      wire::put(b_, request_id);
+    }
+    tags_.finish(w_, unknown_tagged_fields);
   }
 }
 

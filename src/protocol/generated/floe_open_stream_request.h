@@ -16,6 +16,8 @@ struct FloeOpenStreamRequest {
   int64_t stream_id{};
   // The node opening it. [v0+]
   int32_t node_id{};
+  // Chosen by the opener, the same in every retry of one open: a retry of an open that already bumped the epoch gets that epoch back. 0: none (every open bumps). [v0+, tag 0]
+  int64_t request_id = 0;
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:

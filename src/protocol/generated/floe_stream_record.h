@@ -24,6 +24,8 @@ struct FloeStreamRecord {
   bool open{};
   // The node that opened the stream last. [v0+]
   int32_t owner{};
+  // The request id of the open that set this epoch (0: none); a retry of it gets this epoch back. [v0+, tag 0]
+  int64_t open_request_id = 0;
   std::vector<RawTaggedField> unknown_tagged_fields;
 
   // Errc::unsupported outside [kLowestVersion, kHighestVersion]. Decode into a fresh object:
