@@ -355,11 +355,25 @@ int run_produce_command(int argc, char** argv) {
   const auto start = Clock::now();
   LineReader reader(STDIN_FILENO);
   bool ok = true;
+  // A record waits at most kLingerMs from when it was read (like linger.ms), also while input
+  // keeps coming: `tail -f log | floe produce` sends as it goes, not only when stdin pauses.
+  bool unsent = false;                 // records read and not yet handed to flush
+  Clock::time_point oldest_unsent{};   // when the oldest of them was read
+  auto send_lingered = [&] {
+    unsent = false;
+    return flush(true);
+  };
   while (ok) {
     std::string line;
-    auto got = reader.next(&line, kLingerMs);
+    int wait_ms = kLingerMs;
+    if (unsent) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(oldest_unsent + std::chrono::milliseconds(kLingerMs) -
+                                                                        Clock::now());
+      wait_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    auto got = reader.next(&line, wait_ms);
     if (got == LineReader::Got::idle) {
-      ok = flush(true);
+      ok = send_lingered();
       continue;
     }
     if (got == LineReader::Got::eof) break;
@@ -393,10 +407,15 @@ int run_produce_command(int argc, char** argv) {
     batch.bytes += line.size() + (key ? key->size() : 0) + 16;
     batch.records.emplace_back(std::move(key), std::move(line));
     ++read;
+    if (!unsent) {
+      unsent = true;
+      oldest_unsent = Clock::now();
+    }
     if (batch.bytes >= kBatchBytes) {
       if (!key && partition < 0) sticky = (sticky + 1) % partitions;  // sticky partitioner: next batch elsewhere
       ok = flush(false);
     }
+    if (ok && Clock::now() >= oldest_unsent + std::chrono::milliseconds(kLingerMs)) ok = send_lingered();
   }
   if (ok) ok = flush(true);
   if (!retry_failed()) ok = false;  // drains every connection, then resends what may be resent

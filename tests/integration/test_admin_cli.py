@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -82,6 +83,47 @@ def produce_then_kcat_reads():
             stdin=b"k1:v1\nk2:v2\n")
     got = kcat(["-C", "-t", "admin-p", "-p", "1", "-o", "-2", "-e", "-q", "-f", "%k=%s\\n"]).splitlines()
     L.expect(got == ["k1=v1", "k2=v2"], "keyed records: %s" % got)
+
+
+def produce_sends_while_input_keeps_coming():
+    # A line every 5 ms never leaves stdin idle for the 50 ms linger: records must still go out
+    # within about the linger of being read (tail -f | floe produce), not only at end of input.
+    B = ["--bootstrap-server", broker.bootstrap]
+    floe_ok(["topic", "create"] + B + ["--topic", "admin-stream", "--partitions", "1"])
+    proc = subprocess.Popen([L.FLOE_BIN, "produce"] + B + ["--topic", "admin-stream"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stop = threading.Event()
+
+    def write_lines():  # never pauses 50 ms, whatever the checker below does
+        i = 0
+        while not stop.is_set():
+            proc.stdin.write(b"live-%d\n" % i)
+            proc.stdin.flush()
+            i += 1
+            time.sleep(0.005)
+
+    writer = threading.Thread(target=write_lines)
+    writer.start()
+    seen_while_open = 0
+    try:
+        # 8 s of ~10-byte lines is under 30 KiB: far from a full 64 KiB batch, so only the linger
+        # can have sent what kcat sees.
+        deadline = time.time() + 8
+        while time.time() < deadline and seen_while_open == 0:
+            time.sleep(0.5)
+            # Not -e: with records arriving every linger, the partition's end keeps moving.
+            try:
+                out = subprocess.run(["kcat", "-b", broker.bootstrap, "-C", "-t", "admin-stream", "-o", "beginning",
+                                      "-c", "1", "-q"], capture_output=True, timeout=5).stdout.decode().splitlines()
+                seen_while_open = len(out)
+            except subprocess.TimeoutExpired:
+                pass  # nothing there yet
+    finally:
+        stop.set()
+        writer.join()
+        _, err = proc.communicate(timeout=60)
+    L.expect(seen_while_open > 0, "nothing was sent while stdin kept delivering a line every 5 ms")
+    L.expect(proc.returncode == 0 and b" 0 failed" in err, "produce: %d %s" % (proc.returncode, err))
 
 
 def kcat_writes_floe_consumes():
@@ -179,6 +221,7 @@ try:
     broker.start()
     results.check("topic create/list/describe/delete, seen by kcat", topic_create_list_describe_delete)
     results.check("floe produce -> kcat reads the same lines", produce_then_kcat_reads)
+    results.check("floe produce sends within its linger while input keeps coming", produce_sends_while_input_keeps_coming)
     results.check("kcat (none, zstd, lz4, gzip, snappy) -> floe consume", kcat_writes_floe_consumes)
     results.check("floe consume --group commits; group describe shows offsets and lag", consume_group_commits_and_group_describe)
     results.check("bad arguments exit 2 naming the option", usage_errors_exit_2)
