@@ -121,7 +121,8 @@ constexpr KeySpec kKeys[] = {
      "Memory for the log cache: recent data not yet uploaded, served to tail reads."},
     {"s3.wal.capacity", Type::size_bytes, "1073741824", true, 16 * kMiB, 16 * kTiB, "", Use::active,
      "Size of the block WAL ring (a multiple of 4096). For an object WAL: the most bytes written and "
-     "not yet trimmed (uploaded); appends wait beyond it."},
+     "not yet trimmed (uploaded); beyond it new objects wait for a trim and appends queue (up to 256 MiB, "
+     "then they are refused)."},
     {"s3.wal.object.linger.ms", Type::duration_ms, "5", true, 0, 10000, "", Use::active,
      "Object WAL: how long an append may wait for others to share its object (one put) when less "
      "than s3.wal.object.max.bytes is queued."},

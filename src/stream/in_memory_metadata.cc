@@ -61,9 +61,15 @@ void InMemoryStreamMetadata::describe_stream(StreamId id, MetaCallback<StreamInf
   Result<StreamInfo> r = Error(Errc::not_found, "stream " + id.to_string());
   {
     std::lock_guard lk(mu_);
-    if (auto it = streams_.find(id); it != streams_.end()) r = it->second;
+    if (describe_error_) r = *describe_error_;
+    else if (auto it = streams_.find(id); it != streams_.end()) r = it->second;
   }
   done(std::move(r));
+}
+
+void InMemoryStreamMetadata::fail_describe_stream(std::optional<Error> error) {
+  std::lock_guard lk(mu_);
+  describe_error_ = std::move(error);
 }
 
 void InMemoryStreamMetadata::trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, MetaCallback<Done> done) {

@@ -36,6 +36,8 @@ class InMemoryStreamMetadata final : public StreamMetadata {
   // Test helpers.
   std::vector<ObjectMeta> all_objects() const;
   std::optional<ObjectMeta> object(ObjectId id) const;
+  // While set, describe_stream answers this error (a metadata layer that cannot answer now).
+  void fail_describe_stream(std::optional<Error> error);
 
  private:
   int64_t now() const;
@@ -52,6 +54,7 @@ class InMemoryStreamMetadata final : public StreamMetadata {
   std::map<StreamId, StreamInfo> streams_;
   std::map<ObjectId, ObjectMeta> objects_;
   std::map<ObjectId, int64_t> prepared_deadline_ms_;
+  std::optional<Error> describe_error_;  // guarded by mu_
 };
 
 }  // namespace floe::stream

@@ -787,6 +787,10 @@ Status StreamManager::recover(std::vector<wal::RecoveredEntry> recovered) {
   for (auto& [id, entries] : per_stream) {
     auto info = meta_wait<StreamInfo>([&](auto cb) { meta_->describe_stream(id, std::move(cb)); });
     if (!info.ok()) {
+      // Only a stream the metadata no longer has (deleted) gives up its WAL entries: any other
+      // error fails recovery, since the WAL is trimmed past everything recovered below.
+      if (info.error().code != Errc::not_found)
+        return Error(info.error().code, "recovery: stream " + id.to_string() + ": " + info.error().message);
       log::warn("stream", "recovery: skipping stream " + id.to_string() + ": " + info.error().to_string());
       continue;
     }

@@ -244,6 +244,36 @@ TEST_CASE("recovery_reuploads_wal_entries_before_serving_and_never_duplicates") 
   }
 }
 
+TEST_CASE("recovery_fails_instead_of_dropping_wal_entries_when_the_metadata_cannot_describe_a_stream") {
+  Harness h;
+  h.start();
+  auto s = h.open(h.create());
+  std::vector<Batch> written;
+  for (int i = 0; i < 5; ++i) {
+    SharedBytes b = pattern(300, i);
+    REQUIRE(append(*s, i, 1, b).ok());
+    written.push_back({Offset(i), 1, b});
+  }
+  h.close();  // the tail is only in the WAL
+  h.meta->fail_describe_stream(Error(Errc::timeout, "metadata not reachable"));
+  {
+    wal::BlockWalOptions wo;
+    wo.path = (h.dir.path / "wal").string();
+    wo.capacity_bytes = h.wal_capacity;
+    wo.node_id = 1;
+    auto opened = wal::BlockWal::open(wo);
+    REQUIRE(opened.ok());
+    auto m = StreamManager::open(h.options, std::move(opened->wal), std::move(opened->recovered), h.store, h.cold_store,
+                                 h.meta);
+    REQUIRE_FALSE(m.ok());  // not "skipped", which would trim the entries away
+    CHECK(m.error().code == Errc::timeout);
+  }
+  h.meta->fail_describe_stream(std::nullopt);
+  h.start();  // the WAL still holds every entry
+  CHECK(h.manager->stats().recovered_uploaded == 5);
+  CHECK(fetch_all(*h.open(s->id()), 0) == written);
+}
+
 TEST_CASE("uploads_retry_through_503s_and_timeouts_without_losing_or_duplicating_data") {
   Harness h;
   auto fault = std::make_shared<objectstore::FaultStore>(h.store, objectstore::FaultConfig{});
