@@ -87,7 +87,7 @@ struct ConfigChange {
 // committed image itself, so it is registered UNFENCED and this leader never fences it by session
 // timeout (heartbeats are accepted but not needed).
 // The broker's supported feature ranges are stored with its registration (RegisterBrokerRecord
-// Features); UpdateFeatures refuses a level an unfenced broker's ranges exclude. None listed (an
+// Features); UpdateFeatures refuses a level a registered broker's ranges exclude (fenced ones too). None listed (an
 // older floe broker, the in-process one): floe's ranges. A range with min > max: INVALID_REQUEST.
 struct BrokerRegistration {
   NodeId id;

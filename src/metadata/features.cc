@@ -34,7 +34,8 @@ FeatureUpdateResult check(const MetadataImage& image, const FeatureUpdate& u,
     return refuse("The controller only supports versions " + range_text(range->second) + ".");
   }
   for (const auto& [id, broker] : image.brokers) {
-    if (broker.fenced || broker.features.empty()) continue;  // none listed: floe's ranges
+    // Fenced brokers count too: one unfences with a heartbeat, without registering again.
+    if (broker.features.empty()) continue;  // none listed: floe's ranges
     auto it = broker.features.find(u.feature);
     const FeatureRange listed = it == broker.features.end() ? FeatureRange{0, 0} : it->second;
     if (u.level < listed.min_level || u.level > listed.max_level) {

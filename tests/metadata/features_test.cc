@@ -160,12 +160,12 @@ TEST_CASE("a_brokers_registered_feature_ranges_are_in_the_image_and_its_snapshot
   CHECK(s.image.brokers.at(NodeId(2)).features == std::map<std::string, FeatureRange>{{kMetadataVersionFeature, {7, 7}}});
 }
 
-TEST_CASE("update_features_refuses_a_level_an_unfenced_registered_broker_does_not_support") {
+TEST_CASE("update_features_refuses_a_level_a_registered_broker_fenced_or_not_does_not_support") {
   const std::map<std::string, FeatureRange> wide = {{kMetadataVersionFeature, {1, 9}}, {"x.version", {0, 3}}};
   MetadataState s;
   REQUIRE(s.apply_all({protocol::FeatureLevelRecord{kMetadataVersionFeature, 7, {}},
                        broker_record(2, false, {{kMetadataVersionFeature, {7, 8}}, {"x.version", {0, 3}}}),
-                       broker_record(3, true, {{kMetadataVersionFeature, {7, 7}}}),  // fenced: not asked
+                       broker_record(3, true, {{kMetadataVersionFeature, {7, 8}}, {"x.version", {0, 3}}}),  // fenced
                        broker_record(4, false, {})})                                // none listed: floe's
               .ok());
   auto one = [&](std::string feature, int16_t level) {
@@ -177,13 +177,16 @@ TEST_CASE("update_features_refuses_a_level_an_unfenced_registered_broker_does_no
   CHECK(nine.results[0].error_message ==
         "Invalid update version 9 for feature metadata.version. Broker 2 only supports versions 7-8.");
   CHECK(nine.records.empty());
-  // A feature an unfenced broker does not list: it supports 0-0 of it.
+  // A feature a broker does not list: it supports 0-0 of it.
   REQUIRE(s.apply(broker_record(5, false, {{kMetadataVersionFeature, {7, 9}}})).ok());
   auto x = one("x.version", 1);
   REQUIRE(only_error(x) == kInvalidUpdateVersion);
   CHECK(x.results[0].error_message == "Invalid update version 1 for feature x.version. Broker 5 only supports versions 0-0.");
-  // Once broker 5 is fenced, only the others' ranges count.
+  // Fenced, broker 5 still counts: a heartbeat unfences it without a new registration.
   REQUIRE(s.apply(protocol::FenceBrokerRecord{5, 15, {}}).ok());
+  CHECK(only_error(one("x.version", 1)) == kInvalidUpdateVersion);
+  // Listing x.version again (a re-registration with a wider range) lets the update through.
+  REQUIRE(s.apply(broker_record(5, false, {{kMetadataVersionFeature, {7, 9}}, {"x.version", {0, 1}}})).ok());
   CHECK(one("x.version", 1).ok());
 }
 
