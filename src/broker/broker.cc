@@ -473,58 +473,62 @@ void Broker::sync_partitions(std::function<void()> done) {
   };
   std::vector<Opening> to_open;
   std::vector<std::shared_ptr<log::Partition>> to_close;
+  std::vector<std::function<void()>> orphaned;  // waiters on opens of deleted topics: nothing left to wait for
+  // `done` runs when every open this call waits for has ended; one extra count for this call's
+  // own setup, so it cannot run before every open is counted.
+  auto pending = std::make_shared<std::atomic<size_t>>(1);
+  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+  auto arrive = [pending, shared_done] {
+    if (pending->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
+  };
   auto image = controller_.image();
   {
     std::lock_guard sync_lock(sync_mu_);
     std::lock_guard lock(mu_);
-    if (stopped_) {
-      if (done) done();
-      return;
-    }
-    for (auto it = topics_.begin(); it != topics_.end();) {
-      if (image->topic(it->first) == nullptr) {
-        for (auto& slot : it->second.partitions) {
-          if (slot.partition) to_close.push_back(slot.partition);
+    if (!stopped_) {
+      for (auto it = topics_.begin(); it != topics_.end();) {
+        if (image->topic(it->first) == nullptr) {
+          for (auto& slot : it->second.partitions) {
+            if (slot.partition) to_close.push_back(slot.partition);
+            for (auto& w : slot.open_waiters) orphaned.push_back(std::move(w));
+          }
+          it = topics_.erase(it);
+        } else {
+          ++it;
         }
-        it = topics_.erase(it);
-      } else {
-        ++it;
       }
-    }
-    for (const auto& [name, topic] : image->topics) {
-      if (hidden_topic(name)) continue;  // its stream belongs to the group coordinator
-      TopicState& state = topics_[topic.id];
-      state.name = topic.name;
-      if (state.partitions.size() < topic.partitions.size()) state.partitions.resize(topic.partitions.size());
-      for (const auto& p : topic.partitions) {
-        PartitionSlot& slot = state.partitions[p.index];
-        if (p.leader != options_.node_id) {
-          if (slot.partition) to_close.push_back(slot.partition);
-          slot.partition.reset();
-          continue;
+      for (const auto& [name, topic] : image->topics) {
+        if (hidden_topic(name)) continue;  // its stream belongs to the group coordinator
+        TopicState& state = topics_[topic.id];
+        state.name = topic.name;
+        if (state.partitions.size() < topic.partitions.size()) state.partitions.resize(topic.partitions.size());
+        for (const auto& p : topic.partitions) {
+          PartitionSlot& slot = state.partitions[p.index];
+          if (p.leader != options_.node_id) {
+            if (slot.partition) to_close.push_back(slot.partition);
+            slot.partition.reset();
+            continue;
+          }
+          if (slot.partition) slot.partition->set_config(partition_config(*image, topic));
+          if (slot.opening) {  // another sync (the timer's) is opening it: done waits for that open too
+            if (*shared_done) {
+              pending->fetch_add(1);
+              slot.open_waiters.push_back(arrive);
+            }
+            continue;
+          }
+          if (slot.partition) continue;
+          slot.opening = true;
+          to_open.push_back({topic, p});
         }
-        if (slot.partition) {
-          slot.partition->set_config(partition_config(*image, topic));
-          continue;
-        }
-        if (slot.opening) continue;
-        slot.opening = true;
-        to_open.push_back({topic, p});
       }
+      pending->fetch_add(to_open.size());
     }
   }
   for (auto& p : to_close) p->close(nullptr);
-  if (to_open.empty()) {
-    if (done) done();
-    return;
-  }
-  auto remaining = std::make_shared<std::atomic<size_t>>(to_open.size());
-  auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
-  for (auto& o : to_open) {
-    open_partition(o.topic, o.partition, [remaining, shared_done] {
-      if (remaining->fetch_sub(1) == 1 && *shared_done) (*shared_done)();
-    });
-  }
+  for (auto& w : orphaned) w();
+  for (auto& o : to_open) open_partition(o.topic, o.partition, arrive);
+  arrive();  // this call's own count
 }
 
 void Broker::open_partition(const metadata::TopicImage& topic, const metadata::PartitionImage& p,
@@ -533,12 +537,19 @@ void Broker::open_partition(const metadata::TopicImage& topic, const metadata::P
   int32_t index = p.index;
   std::string name = topic.name;
   log::PartitionConfig config = partition_config(*controller_.image(), topic);
+  // Ends this open (loaded, failed or deferred): the slot may be opened again, and the syncs that
+  // waited for it carry on.
   auto clear_opening = [this, topic_id, index] {
-    std::lock_guard lock(mu_);
-    auto it = topics_.find(topic_id);
-    if (it != topics_.end() && index < static_cast<int32_t>(it->second.partitions.size())) {
-      it->second.partitions[index].opening = false;
+    std::vector<std::function<void()>> waiters;
+    {
+      std::lock_guard lock(mu_);
+      auto it = topics_.find(topic_id);
+      if (it != topics_.end() && index < static_cast<int32_t>(it->second.partitions.size())) {
+        it->second.partitions[index].opening = false;
+        waiters.swap(it->second.partitions[index].open_waiters);
+      }
     }
+    for (auto& w : waiters) w();
   };
   // A partition moved here while its previous owner is alive (a reassignment): that owner uploads
   // its tail and closes the stream; opening before would fence its last writes. Wait for the
@@ -572,13 +583,21 @@ void Broker::open_stream_of(Uuid topic_id, int32_t index, std::string name, Stre
       done();
       return;
     }
+    // The open ends when the partition is both loaded and in its slot, in either order: an empty
+    // stream loads inside Partition::open, before the slot holds it.
+    auto steps = std::make_shared<std::atomic<int>>(2);
+    auto step_done = [steps, done, clear_opening] {
+      if (steps->fetch_sub(1) != 1) return;
+      clear_opening();
+      done();
+    };
     auto partition = log::Partition::open(name, index, *r, config, options_.now_ms,
-                                          [this, name, index, done](Status s) {
+                                          [name, index, step_done](Status s) {
                                             if (!s.ok()) {
                                               floe::log::warn("broker", "loading " + name + "-" + std::to_string(index) +
                                                                             " failed: " + s.error().message);
                                             }
-                                            done();
+                                            step_done();
                                           });
     bool keep = false;
     {
@@ -586,11 +605,11 @@ void Broker::open_stream_of(Uuid topic_id, int32_t index, std::string name, Stre
       auto it = topics_.find(topic_id);
       if (it != topics_.end() && index < static_cast<int32_t>(it->second.partitions.size()) && !stopped_) {
         it->second.partitions[index].partition = partition;
-        it->second.partitions[index].opening = false;
         keep = true;
       }
     }
     if (!keep) partition->close(nullptr);  // deleted (or stopping) while opening
+    step_done();
   });
 }
 

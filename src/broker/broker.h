@@ -113,8 +113,10 @@ class Broker final : public net::RequestHandler {
   void handle(net::RequestFrame request, net::Responder responder) override;
   void connection_closed(uint64_t connection_id) override;
 
-  // Opens newly assigned partitions and closes unassigned ones; done once the opens it started
-  // have finished loading.
+  // Opens newly assigned partitions and closes unassigned ones; done once every partition of the
+  // image assigned here has finished opening and loading: the opens it started and those another
+  // sync (the timer's) had already started. So CreateTopics answers only when Metadata shows the
+  // new partitions with a leader.
   void sync_partitions(std::function<void()> done = {});
   BrokerStats stats() const;
 
@@ -126,8 +128,9 @@ class Broker final : public net::RequestHandler {
  private:
   friend class FetchOp;
   struct PartitionSlot {
-    std::shared_ptr<log::Partition> partition;  // null while opening
-    bool opening = false;
+    std::shared_ptr<log::Partition> partition;  // null until the stream is open; then loading, then ready
+    bool opening = false;                        // from the sync that starts the open until it ends (loaded or failed)
+    std::vector<std::function<void()>> open_waiters;  // syncs that found it opening; run when the open ends
   };
   struct TopicState {
     std::string name;

@@ -200,6 +200,25 @@ def admin_delete_topics():
     L.expect(e is not None and e.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, "deleting twice: %s" % e)
 
 
+def admin_created_topic_has_leaders_at_once():
+    """CreateTopics answers once the new partitions serve: Metadata right after it shows a leader
+    for each, also for a topic deleted and created again (the broker's periodic partition sync may
+    already be opening them; the answer waits for that open too)."""
+    for round_ in range(20):
+        create_topic("cf-recreated", 2)
+        md = admin().list_topics(topic="cf-recreated", timeout=10).topics["cf-recreated"]
+        leaders = {i: (p.leader, p.error) for i, p in md.partitions.items()}
+        L.expect(md.error is None and len(leaders) == 2 and all(l >= 0 and e is None for l, e in leaders.values()),
+                 "round %d: right after CreateTopics the partitions are %s (topic error %s)" % (round_, leaders, md.error))
+        p = Producer({"bootstrap.servers": broker.bootstrap})
+        for i in range(10):
+            p.produce("cf-recreated", b"v%d" % i, partition=i % 2)
+        L.expect(p.flush(10) == 0, "round %d: not delivered" % round_)
+        errs = wait_futures(admin().delete_topics(["cf-recreated"], operation_timeout=20))
+        L.expect(errs == {"cf-recreated": None}, "delete_topics: %s" % errs)
+        L.wait_until(lambda: "cf-recreated" not in admin().list_topics(timeout=10).topics, 10, "cf-recreated to go")
+
+
 # ---- idempotent producer + assigned consumer ------------------------------------------------------
 
 def create_topic(name, partitions):
@@ -547,6 +566,8 @@ try:
     results.check("admin: incremental alter configs (raw v0: SET, DELETE, unknown key)", admin_incremental_alter_configs)
     results.check("admin: create partitions 3 -> 6, shrink refused", admin_create_partitions)
     results.check("admin: delete topics", admin_delete_topics)
+    results.check("admin: a created (or re-created) topic has leaders as soon as CreateTopics answers",
+                  admin_created_topic_has_leaders_at_once)
     results.check("idempotent producer: %d records over %d partitions acked, read back exactly once in order"
                   % (RECORDS, PARTITIONS), idempotent_200k)
     results.check("offsets_for_times returns the first record at or after the time", offsets_for_times_record_level)
