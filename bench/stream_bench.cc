@@ -231,7 +231,7 @@ void cold_read_interference(uint64_t cold_bytes_total, int nice) {
   env.start(o, 256 << 20);
   cold = *meta_wait<std::shared_ptr<Stream>>([&](auto cb) { env.manager->open_stream(cold_id, cb); });
   (void)interleaved_latency(env, cold, 1, 500);  // warm-up (WAL file, page cache, threads)
-  const int slices = 8, slice_appends = 500;
+  const int slices = 16, slice_appends = 1000;  // a slice p99 is its 10th-slowest append
   SliceStats r = interleaved_latency(env, cold, slices, slice_appends);
   auto st = env.manager->stats();
   std::sort(r.pair_ratios.begin(), r.pair_ratios.end());

@@ -100,7 +100,5 @@ int32_t kafka_murmur2(std::string_view data);
 int32_t kafka_partition_for_key(std::string_view key, int32_t partitions);
 
 std::string join_ids(const std::vector<int32_t>& ids);
-// A topic id as Kafka tools print it: URL-safe base64 without padding (22 characters).
-std::string uuid_base64(const Uuid& id);
 
 }  // namespace floe::admin

@@ -107,7 +107,7 @@ int run_topic_command(int argc, char** argv) {
     for (const auto& r : resp->topics) {
       if (r.error_code != 0) return fail(sub, "'" + r.name + "': " + kafka_error_text(r.error_code, r.error_message));
       std::printf("Created topic %s (%d partitions, topic id %s).\n", r.name.c_str(), r.num_partitions,
-                  uuid_base64(r.topic_id).c_str());
+                  r.topic_id.to_base64url().c_str());
     }
     return 0;
   }
@@ -148,7 +148,7 @@ int run_topic_command(int argc, char** argv) {
     }
     size_t rf = t.partitions.empty() ? 0 : t.partitions[0].replicas.size();
     std::printf("Topic: %s\tTopicId: %s\tPartitionCount: %zu\tReplicationFactor: %zu\tConfigs: %s\n", t.name.c_str(),
-                uuid_base64(t.id).c_str(), t.partitions.size(), rf, overrides->c_str());
+                t.id.to_base64url().c_str(), t.partitions.size(), rf, overrides->c_str());
     for (const auto& p : t.partitions) {
       std::printf("\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s%s\n", t.name.c_str(), p.index,
                   p.leader < 0 ? "none" : std::to_string(p.leader).c_str(), join_ids(p.replicas).c_str(),

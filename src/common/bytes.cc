@@ -15,6 +15,23 @@ std::string Uuid::to_string() const {
   return std::string(out, static_cast<size_t>(n));
 }
 
+std::string Uuid::to_base64url() const {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (uint8_t b : bytes) {
+    acc = (acc << 8) | b;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 0x3f];
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 0x3f];
+  return out;
+}
+
 Error ByteReader::truncated(size_t want) const {
   return Error(Errc::truncated, "need " + std::to_string(want) + " bytes at position " + std::to_string(pos_) +
                                     ", " + std::to_string(remaining()) + " remain");

@@ -72,6 +72,9 @@ struct Uuid {
   static Uuid zero() { return {}; }
   bool is_zero() const { return bytes == std::array<uint8_t, 16>{}; }
   std::string to_string() const;  // 8-4-4-4-12 hex
+  // As Kafka prints ids (Uuid.toString, kafka-topics.sh, cluster ids): URL-safe base64 without
+  // padding, 22 characters.
+  std::string to_base64url() const;
   friend bool operator==(const Uuid&, const Uuid&) = default;
   friend auto operator<=>(const Uuid&, const Uuid&) = default;
 };

@@ -40,23 +40,6 @@ Error fenced(StreamId id, StreamEpoch got, StreamEpoch have) {
                                  have.to_string() + ")");
 }
 
-std::string base64url(const Uuid& id) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (uint8_t b : id.bytes) {
-    acc = (acc << 8) | b;
-    bits += 8;
-    while (bits >= 6) {
-      out.push_back(kAlphabet[(acc >> (bits - 6)) & 63]);
-      bits -= 6;
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
-  return out;
-}
-
 // Kafka's Topic.validate: 1..249 chars of [a-zA-Z0-9._-], not "." or "..".
 std::optional<std::string> invalid_topic_name(const std::string& name) {
   if (name.empty()) return "topic name is empty";
@@ -373,7 +356,7 @@ Uuid Controller::random_uuid() {
     // Kafka never hands out the zero id, the metadata topic's id (1) or one printing with '-'.
     bool reserved = id.is_zero() || (std::all_of(id.bytes.begin(), id.bytes.end() - 1, [](uint8_t x) { return x == 0; }) &&
                                      id.bytes[15] == 1);
-    if (!reserved && base64url(id)[0] != '-') return id;
+    if (!reserved && id.to_base64url()[0] != '-') return id;
   }
 }
 
@@ -829,7 +812,7 @@ void Controller::broker_heartbeat(BrokerHeartbeat heartbeat, Callback<BrokerHear
 void Controller::emit_bootstrap(Batch& batch) {
   if (batch.state.image.cluster_id.empty()) {
     Uuid id = random_uuid();
-    batch.emit(protocol::FloeClusterRecord{base64url(id), {}});
+    batch.emit(protocol::FloeClusterRecord{id.to_base64url(), {}});
   }
   for (auto& r : initial_feature_records(batch.state.image)) batch.emit(std::move(r));
 }

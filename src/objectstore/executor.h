@@ -27,8 +27,11 @@ namespace floe::objectstore {
 
 using Task = std::function<void()>;
 
-// Raises the calling thread's nice value by `increment` (Linux: per thread; 0 does nothing).
-// Lowering priority needs no privilege; a failure is logged once and otherwise ignored (the
+// For background work (cold reads): raises the calling thread's nice value by `increment` and
+// moves it to SCHED_IDLE, so it runs only when no normal thread wants the CPU and a waking normal
+// thread (the WAL's, an append's) preempts it at once (Linux: per thread; increment 0 does
+// nothing). Under a CPU saturated by normal threads such work waits: by design, it never delays
+// them. Lowering priority needs no privilege; a failure is logged once and otherwise ignored (the
 // thread then just runs at normal priority).
 void lower_current_thread_priority(int increment);
 

@@ -24,14 +24,6 @@ TEST_CASE("murmur2_matches_kafka_so_keyed_records_land_on_kafkas_partition") {
   }
 }
 
-TEST_CASE("topic_ids_print_as_url_safe_base64_without_padding") {
-  floe::Uuid zero;
-  CHECK(uuid_base64(zero) == "AAAAAAAAAAAAAAAAAAAAAA");
-  floe::Uuid ones;
-  for (auto& b : ones.bytes) b = 0xff;
-  CHECK(uuid_base64(ones) == "_____________________w");
-}
-
 TEST_CASE("error_codes_get_kafkas_names_and_unknown_codes_their_number") {
   CHECK(kafka_error_name(3) == "UNKNOWN_TOPIC_OR_PARTITION");
   CHECK(kafka_error_name(36) == "TOPIC_ALREADY_EXISTS");

@@ -86,3 +86,14 @@ TEST_CASE("uuids print in 8-4-4-4-12 form", "[bytes]") {
   CHECK(u.to_string() == "00010203-0405-0607-0809-0a0b0c0d0e0f");
   CHECK(Uuid::zero().is_zero());
 }
+
+TEST_CASE("uuids_print_as_kafka_does_url_safe_base64_without_padding") {
+  Uuid zero;
+  CHECK(zero.to_base64url() == "AAAAAAAAAAAAAAAAAAAAAA");
+  Uuid ones;
+  for (auto& b : ones.bytes) b = 0xff;
+  CHECK(ones.to_base64url() == "_____________________w");
+  Uuid counting;
+  for (size_t i = 0; i < 16; ++i) counting.bytes[i] = static_cast<uint8_t>(i);
+  CHECK(counting.to_base64url() == "AAECAwQFBgcICQoLDA0ODw");
+}
