@@ -1,6 +1,5 @@
 #include "objectstore/executor.h"
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,15 +25,6 @@ void lower_current_thread_priority(int increment) {
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true)) {
       log::warn("executor", std::string("could not lower a background thread's priority: ") + std::strerror(errno));
-    }
-  }
-  // SCHED_IDLE (allowed without privilege since Linux 2.6.39): a waking normal thread preempts
-  // this one at once instead of after the scheduler's wakeup granularity.
-  sched_param none{};
-  if (::sched_setscheduler(0, SCHED_IDLE, &none) != 0) {
-    static std::atomic<bool> warned{false};
-    if (!warned.exchange(true)) {
-      log::warn("executor", std::string("could not make a background thread SCHED_IDLE: ") + std::strerror(errno));
     }
   }
 }

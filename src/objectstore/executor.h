@@ -27,12 +27,12 @@ namespace floe::objectstore {
 
 using Task = std::function<void()>;
 
-// For background work (cold reads): raises the calling thread's nice value by `increment` and
-// moves it to SCHED_IDLE, so it runs only when no normal thread wants the CPU and a waking normal
-// thread (the WAL's, an append's) preempts it at once (Linux: per thread; increment 0 does
-// nothing). Under a CPU saturated by normal threads such work waits: by design, it never delays
-// them. Lowering priority needs no privilege; a failure is logged once and otherwise ignored (the
-// thread then just runs at normal priority).
+// For background work (cold reads): raises the calling thread's nice value by `increment`
+// (Linux: per thread; 0 does nothing): under CPU contention it gets about a tenth of a normal
+// thread's share (nice +10), yet still progresses on a saturated machine. (SCHED_IDLE was tried:
+// better tails on an idle machine, but on a saturated one such a thread waits about a second per
+// slice, which would stall catching-up consumers.) Lowering priority needs no privilege; a
+// failure is logged once and otherwise ignored (the thread then just runs at normal priority).
 void lower_current_thread_priority(int increment);
 
 class WorkerPool {

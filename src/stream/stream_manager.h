@@ -83,11 +83,10 @@ struct CompactionOptions {
 };
 
 // Nice increment for the threads doing the heavy, lock-free part of cold reads: the cold I/O pool
-// here (block GETs, parse_block, readahead) and the cold store's I/O threads. They also run as
-// SCHED_IDLE (objectstore::lower_current_thread_priority): they get the CPU only when no normal
-// thread wants it, and a waking WAL or append thread preempts them at once (with nice alone the
-// p99 ratio on a 2-core machine was 0.96-1.71x, with SCHED_IDLE 0.92-1.10x; stream_bench).
-// Metadata lookups and fetch callbacks are NOT niced: they take
+// here (block GETs, parse_block, readahead) and the cold store's I/O threads. Under CPU
+// contention the scheduler gives them about a tenth of a normal thread's share, and a waking WAL
+// or append thread preempts them (objectstore::lower_current_thread_priority says why not
+// SCHED_IDLE). Metadata lookups and fetch callbacks are NOT niced: they take
 // locks (controller, broker) that the append/produce path needs, and a starved niced holder
 // would invert priorities.
 inline constexpr int kColdReadNice = 10;

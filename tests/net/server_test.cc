@@ -165,7 +165,8 @@ TEST_CASE("a connection stops reading while its unanswered bytes exceed the limi
     auto fr = frame(1, i, 600);
     asio::write(s, asio::buffer(fr));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 1000 && f.handler.held() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // time for a wrongly read third
   CHECK(f.handler.held() == 2);
   f.handler.release_held();
   CHECK(read_response_correlation(s) == 0);

@@ -321,7 +321,9 @@ TEST_CASE("sequential_cold_reads_prefetch_the_next_blocks") {
     REQUIRE(r.ok());
     at = r->batches.back().end_offset().value();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Readahead runs in the background (at a lower priority): wait for it, bounded.
+  for (int i = 0; i < 1000 && h.manager->stats().readahead_gets == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   auto stats = h.manager->stats();
   CHECK(stats.readahead_gets > 0);
   CHECK(stats.block_cache_hits > 0);
