@@ -44,10 +44,7 @@ const char* kConsumeUsage =
     "usage: floe consume --bootstrap-server H:P --topic T [--partition N] [--offset beginning|end|N]\n"
     "                    [--max-messages N] [--timeout-ms MS] [--print-key] [--group G]\n";
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "floe consume: %s\n%s(run 'floe --help' for usage)\n", message.c_str(), kConsumeUsage);
-  return 2;
-}
+int usage(const std::string& message) { return usage_error("consume", message, kConsumeUsage); }
 
 void write_bytes(const std::optional<SharedBytes>& b) {
   if (!b) {

@@ -33,10 +33,7 @@ const char* kGroupUsage =
     "usage: floe group list --bootstrap-server H:P\n"
     "       floe group describe --bootstrap-server H:P --group G\n";
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "floe group: %s\n%s(run 'floe --help' for usage)\n", message.c_str(), kGroupUsage);
-  return 2;
-}
+int usage(const std::string& message) { return usage_error("group", message, kGroupUsage); }
 
 int fail(const std::string& sub, const std::string& message) {
   std::fprintf(stderr, "floe group %s: %s\n", sub.c_str(), message.c_str());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -281,6 +282,11 @@ std::string join_ids(const std::vector<int32_t>& ids) {
   std::string s;
   for (size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
   return s;
+}
+
+int usage_error(const char* verb, const std::string& message, const char* usage_text) {
+  std::fprintf(stderr, "floe %s: %s\n%s(run 'floe --help' for usage)\n", verb, message.c_str(), usage_text);
+  return 2;
 }
 
 }  // namespace floe::admin

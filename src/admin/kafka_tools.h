@@ -100,5 +100,8 @@ int32_t kafka_murmur2(std::string_view data);
 int32_t kafka_partition_for_key(std::string_view key, int32_t partitions);
 
 std::string join_ids(const std::vector<int32_t>& ids);
+// A usage error of `floe <verb>`: prints the message, the verb's usage text and where to find
+// more to stderr; returns 2 (the exit status of usage errors).
+int usage_error(const char* verb, const std::string& message, const char* usage_text);
 
 }  // namespace floe::admin

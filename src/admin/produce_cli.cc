@@ -43,10 +43,7 @@ const char* kProduceUsage =
     "usage: floe produce --bootstrap-server H:P --topic T [--partition N] [--key-separator S]\n"
     "                    [--acks 0|1|all] [--timeout-ms MS]\n";
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "floe produce: %s\n%s(run 'floe --help' for usage)\n", message.c_str(), kProduceUsage);
-  return 2;
-}
+int usage(const std::string& message) { return usage_error("produce", message, kProduceUsage); }
 
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

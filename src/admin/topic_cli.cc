@@ -28,10 +28,7 @@ const char* kTopicUsage =
     "       floe topic describe --bootstrap-server H:P [--topic T]\n"
     "       floe topic delete --bootstrap-server H:P --topic T\n";
 
-int usage(const std::string& message) {
-  std::fprintf(stderr, "floe topic: %s\n%s(run 'floe --help' for usage)\n", message.c_str(), kTopicUsage);
-  return 2;
-}
+int usage(const std::string& message) { return usage_error("topic", message, kTopicUsage); }
 
 int fail(const std::string& sub, const std::string& message) {
   std::fprintf(stderr, "floe topic %s: %s\n", sub.c_str(), message.c_str());

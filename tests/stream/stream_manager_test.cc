@@ -9,6 +9,7 @@
 
 #include "objectstore/blocking.h"
 #include "objectstore/fault_store.h"
+#include "../objectstore/test_util.h"
 #include "stream_test_util.h"
 
 using namespace floe;
@@ -337,16 +338,12 @@ int nice_of_this_thread() {
 
 // Forwards everything to the real store; get() records the nice value of the thread calling it
 // (the mem store completes on its own thread, so the caller's priority is only visible here).
-class NiceRecordingStore final : public objectstore::ObjectStore {
+class NiceRecordingStore final : public objectstore::testing::ForwardingStore {
  public:
-  explicit NiceRecordingStore(std::shared_ptr<objectstore::ObjectStore> inner) : inner_(std::move(inner)) {}
+  using ForwardingStore::ForwardingStore;
   std::vector<std::pair<uint64_t, int>> gets() {  // (range offset, nice of the caller)
     std::lock_guard lk(mu_);
     return gets_;
-  }
-  std::string describe() const override { return inner_->describe(); }
-  void put_object(std::string k, SharedBytes b, objectstore::Callback<objectstore::PutResult> d) override {
-    inner_->put_object(std::move(k), std::move(b), std::move(d));
   }
   void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
     {
@@ -355,32 +352,8 @@ class NiceRecordingStore final : public objectstore::ObjectStore {
     }
     inner_->get(std::move(k), r, std::move(d));
   }
-  void head(std::string k, objectstore::Callback<objectstore::ObjectInfo> d) override { inner_->head(std::move(k), std::move(d)); }
-  void list(objectstore::ListRequest r, objectstore::Callback<objectstore::ListPage> d) override {
-    inner_->list(std::move(r), std::move(d));
-  }
-  void delete_batch(std::vector<std::string> k, objectstore::Callback<objectstore::DeleteResult> d) override {
-    inner_->delete_batch(std::move(k), std::move(d));
-  }
-  void create_multipart(std::string k, objectstore::Callback<std::string> d) override {
-    inner_->create_multipart(std::move(k), std::move(d));
-  }
-  void upload_part(std::string k, std::string id, int n, SharedBytes b, objectstore::Callback<std::string> d) override {
-    inner_->upload_part(std::move(k), std::move(id), n, std::move(b), std::move(d));
-  }
-  void complete_multipart(std::string k, std::string id, std::vector<objectstore::PartInfo> p,
-                          objectstore::Callback<objectstore::PutResult> d) override {
-    inner_->complete_multipart(std::move(k), std::move(id), std::move(p), std::move(d));
-  }
-  void abort_multipart(std::string k, std::string id, objectstore::Callback<objectstore::Unit> d) override {
-    inner_->abort_multipart(std::move(k), std::move(id), std::move(d));
-  }
-  void list_multipart_uploads(std::string p, objectstore::Callback<std::vector<objectstore::UploadInfo>> d) override {
-    inner_->list_multipart_uploads(std::move(p), std::move(d));
-  }
 
  private:
-  std::shared_ptr<objectstore::ObjectStore> inner_;
   std::mutex mu_;
   std::vector<std::pair<uint64_t, int>> gets_;
 };

@@ -397,10 +397,10 @@ namespace {
 
 // Forwards to a store, except WAL object puts (not open markers): the first is held until
 // release() (a request still on the wire), the second fails at once when fail_second is set.
-class GateStore final : public objectstore::ObjectStore {
+class GateStore final : public objectstore::testing::ForwardingStore {
  public:
   GateStore(std::shared_ptr<objectstore::ObjectStore> inner, bool fail_second)
-      : inner_(std::move(inner)), fail_second_(fail_second) {}
+      : ForwardingStore(std::move(inner)), fail_second_(fail_second) {}
   std::string describe() const override { return "gate"; }
   void put_object(std::string key, SharedBytes body, objectstore::Callback<objectstore::PutResult> done) override {
     if (key.find("-open-") == std::string::npos) {
@@ -426,35 +426,8 @@ class GateStore final : public objectstore::ObjectStore {
     std::lock_guard lk(mu_);
     return static_cast<bool>(held_);
   }
-  void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
-    inner_->get(std::move(k), r, std::move(d));
-  }
-  void head(std::string k, objectstore::Callback<objectstore::ObjectInfo> d) override { inner_->head(std::move(k), std::move(d)); }
-  void list(objectstore::ListRequest r, objectstore::Callback<objectstore::ListPage> d) override {
-    inner_->list(std::move(r), std::move(d));
-  }
-  void delete_batch(std::vector<std::string> k, objectstore::Callback<objectstore::DeleteResult> d) override {
-    inner_->delete_batch(std::move(k), std::move(d));
-  }
-  void create_multipart(std::string k, objectstore::Callback<std::string> d) override {
-    inner_->create_multipart(std::move(k), std::move(d));
-  }
-  void upload_part(std::string k, std::string u, int p, SharedBytes b, objectstore::Callback<std::string> d) override {
-    inner_->upload_part(std::move(k), std::move(u), p, std::move(b), std::move(d));
-  }
-  void complete_multipart(std::string k, std::string u, std::vector<objectstore::PartInfo> p,
-                          objectstore::Callback<objectstore::PutResult> d) override {
-    inner_->complete_multipart(std::move(k), std::move(u), std::move(p), std::move(d));
-  }
-  void abort_multipart(std::string k, std::string u, objectstore::Callback<objectstore::Unit> d) override {
-    inner_->abort_multipart(std::move(k), std::move(u), std::move(d));
-  }
-  void list_multipart_uploads(std::string p, objectstore::Callback<std::vector<objectstore::UploadInfo>> d) override {
-    inner_->list_multipart_uploads(std::move(p), std::move(d));
-  }
 
  private:
-  std::shared_ptr<objectstore::ObjectStore> inner_;
   const bool fail_second_;
   std::atomic<int> object_puts_{0};
   std::mutex mu_;
