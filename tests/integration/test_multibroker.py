@@ -562,7 +562,11 @@ def controller_failover():
     # The other controller writes a broker forwards: CreatePartitions, AlterConfigs, DeleteTopics.
     from confluent_kafka.admin import ConfigResource, NewPartitions
     admin.create_partitions([NewPartitions("after-failover", 3)])["after-failover"].result(15)
-    lib.wait_until(lambda: len(metadata().topics["after-failover"].partitions) == 3, 10, "3 partitions")
+    def partition_count(topic):
+        # Each broker replays the metadata log on its own: one just asked may not have the topic yet.
+        t = metadata().topics.get(topic)
+        return len(t.partitions) if t is not None else 0
+    lib.wait_until(lambda: partition_count("after-failover") == 3, 10, "3 partitions")
     res = ConfigResource(ConfigResource.Type.TOPIC, "after-failover", set_config={"retention.ms": "3600000"})
     list(admin.alter_configs([res]).values())[0].result(15)
     described = list(admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, "after-failover")])
