@@ -153,17 +153,29 @@ TEST_CASE("stop_answers_waiting_joins_with_not_coordinator") {
 
 TEST_CASE("requests_racing_stop_are_each_answered_exactly_once") {
   // Senders keep calling while stop() runs: every request gets one answer (served, or
-  // NOT_COORDINATOR / no groups) and none is dropped when the coordinator's thread ends.
+  // NOT_COORDINATOR / no groups) and none is dropped when the coordinator's thread ends. A
+  // fourth thread keeps asking for stats(), which blocks on the coordinator's thread: each call
+  // returns (a snapshot before the stop, an empty one after), none hangs on a thread that ended.
   for (int round = 0; round < 20; ++round) {
     Env env;
     env.start();
     env.commit("g", -1, "", {{"t", 0, 1}});
     std::atomic<int> sent{0}, answered{0};
+    std::atomic<int> stats_calls{0}, stats_with_group{0}, stats_empty{0};
     std::atomic<bool> go{true};
+    std::atomic<int> running{0};
     std::vector<std::thread> senders;
-    for (int t = 0; t < 3; ++t) {
+    for (int t = 0; t < 4; ++t) {
       senders.emplace_back([&, t] {
+        ++running;
         while (go) {
+          if (t == 3) {
+            const GroupCoordinatorStats st = env.gc->stats();
+            ++stats_calls;
+            if (st.groups == 1) ++stats_with_group;
+            if (st.groups == 0 && st.offsets == 0) ++stats_empty;
+            continue;
+          }
           ++sent;
           auto count = [&answered](auto) { ++answered; };
           if (t == 0) env.gc->heartbeat(HeartbeatRequest{}, 0, "c", "h", count);
@@ -176,11 +188,14 @@ TEST_CASE("requests_racing_stop_are_each_answered_exactly_once") {
         }
       });
     }
+    while (running.load() < 4) std::this_thread::yield();  // every thread races the stop
     std::this_thread::sleep_for(std::chrono::milliseconds(round % 5));
     env.gc->stop();
     go = false;
     for (auto& s : senders) s.join();
     CHECK(answered.load() == sent.load());
+    // Every stats() call returned (the join above), with the one group or, once stopped, nothing.
+    CHECK(stats_with_group.load() + stats_empty.load() == stats_calls.load());
     CHECK(env.gc->stats().groups == 0);  // a stopped coordinator reports nothing, and never hangs
   }
 }

@@ -4,6 +4,8 @@
 #include "log/partition.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "../stream/stream_test_util.h"
 #include "protocol/records/record.h"
@@ -53,6 +55,13 @@ struct Fixture {
     p.reset();
     h.restart();
     open();
+  }
+  // Polls `cond` every 5 ms for up to 10 s (generous: a loaded machine may be slow).
+  template <typename F>
+  bool eventually(F cond) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!cond() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return cond();
   }
   ProduceResult produce(SharedBytes records) {
     std::promise<ProduceResult> pr;
@@ -211,14 +220,12 @@ TEST_CASE("retention trims whole batches older than retention.ms or beyond reten
   c.retention_ms = 7'000;
   f.p->set_config(c);
   f.p->enforce_retention();
-  for (int i = 0; i < 100 && f.p->log_start_offset() != 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  CHECK(f.p->log_start_offset() == 2);
+  CHECK(f.eventually([&] { return f.p->log_start_offset() == 2; }));  // retention trims in the background
   c.retention_ms = -1;
   c.retention_bytes = 1;  // keeps nothing but the data above the limit... i.e. trims all whole batches
   f.p->set_config(c);
   f.p->enforce_retention();
-  for (int i = 0; i < 100 && f.p->log_start_offset() != 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  CHECK(f.p->log_start_offset() == 6);
+  CHECK(f.eventually([&] { return f.p->log_start_offset() == 6; }));
   CHECK(f.p->high_watermark() == 6);
 }
 

@@ -2,8 +2,10 @@
 // that fail, time out and finish puts out of order (FaultStore).
 #include "wal/object_wal.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <random>
@@ -102,6 +104,59 @@ std::vector<objectstore::ObjectInfo> wal_objects(ObjectStore& store) {
 
 size_t object_count(ObjectStore& store) { return wal_objects(store).size(); }
 
+// Forwards to a store and records the start of each WAL object (not open markers) in the order
+// their puts complete. The first object's put is held back until a later object's put has
+// completed (or a minute has passed), so puts certainly finish out of order at least once,
+// whatever the random latencies below do.
+class CompletionOrderStore final : public objectstore::testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  ~CompletionOrderStore() override {
+    if (releaser_.joinable()) releaser_.join();
+  }
+  void put_object(std::string key, SharedBytes body, objectstore::Callback<objectstore::PutResult> done) override {
+    std::optional<object_format::KeyName> name;
+    if (key.rfind("wal-7-", 0) == 0) name = object_format::parse_key_name(std::string_view(key).substr(6));
+    if (!name || name->open_marker) return inner_->put_object(std::move(key), std::move(body), std::move(done));
+    objectstore::Callback<objectstore::PutResult> record = [this, start = name->start, done = std::move(done)](
+                                                               Result<objectstore::PutResult> r) {
+      {
+        std::lock_guard lk(mu_);
+        completed_.push_back(start);
+      }
+      cv_.notify_all();
+      done(std::move(r));
+    };
+    {
+      std::lock_guard lk(mu_);
+      if (!first_seen_) {
+        first_seen_ = true;
+        releaser_ = std::thread([this, key = std::move(key), body = std::move(body), record = std::move(record)] {
+          {
+            std::unique_lock lk(mu_);
+            cv_.wait_for(lk, std::chrono::seconds(60), [&] { return !completed_.empty(); });
+          }
+          inner_->put_object(key, body, record);
+        });
+        return;
+      }
+    }
+    inner_->put_object(std::move(key), std::move(body), std::move(record));
+  }
+  // Object starts in the order their puts completed.
+  std::vector<uint64_t> completion_order() {
+    std::lock_guard lk(mu_);
+    return completed_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool first_seen_ = false;
+  std::vector<uint64_t> completed_;
+  std::thread releaser_;
+};
+
 }  // namespace
 
 TEST_CASE("object wal: many appends become few puts, and a reopen returns every entry byte-identical in order") {
@@ -188,7 +243,7 @@ TEST_CASE("object wal: callbacks run in append order although puts finish out of
   fc.latency_ms_min = 0;
   fc.latency_ms_max = 30;
   fc.seed = 11;
-  auto store = std::make_shared<FaultStore>(inner, fc);
+  auto store = std::make_shared<CompletionOrderStore>(std::make_shared<FaultStore>(inner, fc));
   auto o = options(store);
   o.linger_ms = 0;
   o.max_puts_in_flight = 4;
@@ -207,6 +262,10 @@ TEST_CASE("object wal: callbacks run in append order although puts finish out of
   }
   CHECK(opened.wal->stats().records_written > 40);
   opened.wal->close();
+  // The puts really finished out of order: a later object's put completed before an earlier one's.
+  const std::vector<uint64_t> completed = store->completion_order();
+  CHECK(completed.size() == opened.wal->stats().records_written);
+  CHECK_FALSE(std::is_sorted(completed.begin(), completed.end()));
   // Recovery's parallel GETs finish out of order too; entries still come back in append order.
   CHECK(recovered_entries(open_ok(options(store)).recovered) == entries);
 }
