@@ -4,7 +4,8 @@
 // Invariants: a partition's position only moves past records that were printed; offsets are
 // committed only for positions reached; SIGINT/SIGTERM stop the loop, commit, then exit 0.
 // A leader move or a broken connection refreshes Metadata (at most kMaxRefreshes rounds in a row
-// without a clean fetch round) instead of failing.
+// without a clean fetch round) instead of failing; a group coordinator that moves (coordinator
+// errors, a broken connection) is found again and the request resent (CoordinatorLink).
 #include <csignal>
 #include <algorithm>
 #include <atomic>
@@ -19,8 +20,6 @@
 #include "admin/kafka_tools.h"
 #include "protocol/generated/fetch_request.h"
 #include "protocol/generated/fetch_response.h"
-#include "protocol/generated/list_offsets_request.h"
-#include "protocol/generated/list_offsets_response.h"
 #include "protocol/generated/offset_commit_request.h"
 #include "protocol/generated/offset_commit_response.h"
 #include "protocol/generated/offset_fetch_request.h"
@@ -32,7 +31,6 @@ namespace floe::admin {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int16_t kFetchVersion = 11;
-constexpr int16_t kListOffsetsVersion = 5;
 constexpr int16_t kOffsetCommitVersion = 8;
 constexpr int16_t kOffsetFetchVersion = 7;
 constexpr int32_t kFetchMaxWaitMs = 500;
@@ -118,55 +116,46 @@ int run_consume_command(int argc, char** argv) {
   };
 
   std::map<int32_t, int64_t> position;
-  std::string coordinator;
-  if (!group.empty()) {
-    auto coord = find_coordinator(**boot, group, 30000);
-    if (!coord.ok()) return std::fprintf(stderr, "floe consume: %s\n", coord.error().message.c_str()), 1;
-    coordinator = *coord;
-    if (offset_text.empty()) {  // resume from the group's committed offsets
-      auto c = conns.get(coordinator);
-      if (!c.ok()) return std::fprintf(stderr, "floe consume: cannot reach %s: %s\n", coordinator.c_str(), c.error().message.c_str()), 1;
-      protocol::OffsetFetchRequest req;
-      req.group_id = group;
-      req.topics = std::vector<protocol::OffsetFetchRequest::OffsetFetchRequestTopic>{{topic, parts, {}}};
-      auto resp = (*c)->call<protocol::OffsetFetchResponse>(req, kOffsetFetchVersion);
-      if (!resp.ok()) return std::fprintf(stderr, "floe consume: %s: %s\n", coordinator.c_str(), resp.error().message.c_str()), 1;
-      if (resp->error_code != 0) {
-        return std::fprintf(stderr, "floe consume: OffsetFetch: %s\n", kafka_error_name(resp->error_code).c_str()), 1;
-      }
-      for (const auto& t : resp->topics) {
-        for (const auto& p : t.partitions) {
-          if (p.error_code == 0 && p.committed_offset >= 0) position[p.partition_index] = p.committed_offset;
-        }
+  // The group's coordinator, found again whenever it moves (wait: 30 s per request, as a
+  // Kafka consumer's default.api.timeout.ms would allow a commit's retries).
+  CoordinatorLink coordinator(conns, "consume", bootstrap, group, 30000);
+  coordinator.learn_brokers(*view);
+  if (!group.empty() && offset_text.empty()) {  // resume from the group's committed offsets
+    protocol::OffsetFetchRequest req;
+    req.group_id = group;
+    req.topics = std::vector<protocol::OffsetFetchRequest::OffsetFetchRequestTopic>{{topic, parts, {}}};
+    auto resp = coordinator.call<protocol::OffsetFetchResponse>(req, kOffsetFetchVersion, [](const auto& r) {
+      return r.error_code;
+    });
+    if (!resp.ok()) return std::fprintf(stderr, "floe consume: OffsetFetch: %s\n", resp.error().message.c_str()), 1;
+    if (resp->error_code != 0) {
+      return std::fprintf(stderr, "floe consume: OffsetFetch: %s\n", kafka_error_name(resp->error_code).c_str()), 1;
+    }
+    for (const auto& t : resp->topics) {
+      for (const auto& p : t.partitions) {
+        if (p.error_code == 0 && p.committed_offset >= 0) position[p.partition_index] = p.committed_offset;
       }
     }
   }
-  // Partitions without a position yet: ListOffsets (beginning/end), or the explicit offset.
-  std::map<std::string, protocol::ListOffsetsRequest> lookups;
+  // Partitions without a position yet: ListOffsets (beginning/end) of their leaders, or the explicit offset.
+  std::vector<OffsetQuery> lookups;
   for (int32_t p : parts) {
     if (position.count(p)) continue;
     if (start_offset >= 0) {
       position[p] = start_offset;
-      continue;
+    } else {
+      lookups.push_back({topic, p, start_offset});
     }
-    auto& req = lookups[leader_of(p)];
-    if (req.topics.empty()) req.topics.push_back({topic, {}, {}});
-    req.replica_id = -1;
-    req.topics[0].partitions.push_back({p, -1, start_offset, 1, {}});
   }
-  for (auto& [address, req] : lookups) {
-    auto c = conns.get(address);
-    if (!c.ok()) return std::fprintf(stderr, "floe consume: cannot reach %s: %s\n", address.c_str(), c.error().message.c_str()), 1;
-    auto resp = (*c)->call<protocol::ListOffsetsResponse>(req, kListOffsetsVersion);
-    if (!resp.ok()) return std::fprintf(stderr, "floe consume: %s: %s\n", address.c_str(), resp.error().message.c_str()), 1;
-    for (const auto& t : resp->topics) {
-      for (const auto& p : t.partitions) {
-        if (p.error_code != 0) {
-          return std::fprintf(stderr, "floe consume: ListOffsets %s-%d: %s\n", topic.c_str(), p.partition_index,
-                              kafka_error_name(p.error_code).c_str()), 1;
-        }
-        position[p.partition_index] = p.offset;
+  if (!lookups.empty()) {
+    auto offsets = list_offsets(conns, *view, lookups);
+    if (!offsets.ok()) return std::fprintf(stderr, "floe consume: ListOffsets: %s\n", offsets.error().message.c_str()), 1;
+    for (const auto& [tp, answer] : *offsets) {
+      if (answer.error_code != 0) {
+        return std::fprintf(stderr, "floe consume: ListOffsets %s-%d: %s\n", topic.c_str(), tp.second,
+                            kafka_error_name(answer.error_code).c_str()), 1;
       }
+      position[tp.second] = answer.offset;
     }
   }
 
@@ -190,9 +179,14 @@ int run_consume_command(int argc, char** argv) {
       cp.committed_metadata = "";
     }
     if (t.partitions.empty()) return true;
-    auto c = conns.get(coordinator);
-    if (!c.ok()) return std::fprintf(stderr, "floe consume: cannot reach %s: %s\n", coordinator.c_str(), c.error().message.c_str()), false;
-    auto resp = (*c)->call<protocol::OffsetCommitResponse>(req, kOffsetCommitVersion);
+    auto resp = coordinator.call<protocol::OffsetCommitResponse>(req, kOffsetCommitVersion, [](const auto& r) {
+      for (const auto& rt : r.topics) {
+        for (const auto& rp : rt.partitions) {
+          if (is_coordinator_error(rp.error_code)) return rp.error_code;
+        }
+      }
+      return int16_t{0};
+    });
     if (!resp.ok()) return std::fprintf(stderr, "floe consume: OffsetCommit: %s\n", resp.error().message.c_str()), false;
     bool ok = true;
     for (const auto& rt : resp->topics) {
@@ -226,12 +220,22 @@ int run_consume_command(int argc, char** argv) {
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100 * refreshes));
-      auto b0 = conns.get(bootstrap);
-      if (b0.ok()) {
-        auto fresh = wait_for_topic(**b0, topic, 30000);
-        if (fresh.ok()) view = std::move(fresh);
-      } else {
-        conns.drop(bootstrap);
+      // Metadata from the bootstrap broker, else from any broker it named (it may be the one that went away).
+      std::vector<std::string> askable{bootstrap};
+      for (const auto& [id, address] : view->brokers) {
+        if (address != bootstrap) askable.push_back(address);
+      }
+      for (const auto& address : askable) {
+        auto b = conns.get(address);
+        if (!b.ok()) continue;
+        auto fresh = wait_for_topic(**b, topic, 30000);
+        if (fresh.ok()) {
+          view = std::move(fresh);
+          coordinator.learn_brokers(*view);
+          break;
+        }
+        conns.drop(address);
+        if (fresh.error().code == Errc::timeout) break;  // still leaderless after 30 s: the next round's turn
       }
       refresh_reason.clear();
     }

@@ -1,6 +1,7 @@
 // `floe group list|describe`: see client_cli.h. describe prints, per committed partition, the
 // committed offset, the log end offset and the lag, with the member assigned to it (decoded from
-// the consumer protocol's assignment) — the table of kafka-consumer-groups.sh --describe.
+// the consumer protocol's assignment) — the table of kafka-consumer-groups.sh --describe. A
+// coordinator that moves meanwhile is found again (CoordinatorLink), bounded by --timeout-ms.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -16,8 +17,6 @@
 #include "protocol/generated/describe_groups_response.h"
 #include "protocol/generated/list_groups_request.h"
 #include "protocol/generated/list_groups_response.h"
-#include "protocol/generated/list_offsets_request.h"
-#include "protocol/generated/list_offsets_response.h"
 #include "protocol/generated/offset_fetch_request.h"
 #include "protocol/generated/offset_fetch_response.h"
 
@@ -27,7 +26,6 @@ namespace {
 constexpr int16_t kListGroupsVersion = 4;
 constexpr int16_t kDescribeGroupsVersion = 5;
 constexpr int16_t kOffsetFetchVersion = 7;
-constexpr int16_t kListOffsetsVersion = 5;
 
 const char* kGroupUsage =
     "usage: floe group list --bootstrap-server H:P\n"
@@ -102,14 +100,15 @@ int run_group_command(int argc, char** argv) {
     return rc;
   }
 
-  auto coordinator = find_coordinator(**boot, group, timeout_ms);
-  if (!coordinator.ok()) return fail(sub, coordinator.error().message);
-  auto cc = conns.get(*coordinator);
-  if (!cc.ok()) return fail(sub, "cannot reach the coordinator " + *coordinator + ": " + cc.error().message);
+  // The coordinator may move between (or during) the requests: the link finds it again.
+  CoordinatorLink coordinator(conns, "group " + sub, bootstrap, group, timeout_ms);
+  if (auto view = fetch_cluster(**boot, std::vector<std::string>{}); view.ok()) coordinator.learn_brokers(*view);
   protocol::DescribeGroupsRequest dreq;
   dreq.groups.push_back(group);
-  auto described = (*cc)->call<protocol::DescribeGroupsResponse>(dreq, kDescribeGroupsVersion);
-  if (!described.ok()) return fail(sub, *coordinator + ": " + described.error().message);
+  auto described = coordinator.call<protocol::DescribeGroupsResponse>(dreq, kDescribeGroupsVersion, [](const auto& r) {
+    return r.groups.empty() ? int16_t{0} : r.groups[0].error_code;
+  });
+  if (!described.ok()) return fail(sub, described.error().message);
   std::string state = "Dead";
   std::map<std::pair<std::string, int32_t>, Owner> owners;
   size_t members = 0;
@@ -132,10 +131,12 @@ int run_group_command(int argc, char** argv) {
   protocol::OffsetFetchRequest oreq;
   oreq.group_id = group;
   oreq.topics = std::nullopt;  // every partition with a committed offset
-  auto fetched = (*cc)->call<protocol::OffsetFetchResponse>(oreq, kOffsetFetchVersion);
-  if (!fetched.ok()) return fail(sub, *coordinator + ": " + fetched.error().message);
+  auto fetched = coordinator.call<protocol::OffsetFetchResponse>(oreq, kOffsetFetchVersion, [](const auto& r) {
+    return r.error_code;
+  });
+  if (!fetched.ok()) return fail(sub, "OffsetFetch: " + fetched.error().message);
   if (fetched->error_code != 0) return fail(sub, "OffsetFetch: " + kafka_error_name(fetched->error_code));
-  std::map<std::pair<std::string, int32_t>, int64_t> committed;
+  std::map<TopicPartition, int64_t> committed;
   for (const auto& t : fetched->topics) {
     for (const auto& p : t.partitions) {
       if (p.error_code == 0 && p.committed_offset >= 0) committed[{t.name, p.partition_index}] = p.committed_offset;
@@ -146,40 +147,21 @@ int run_group_command(int argc, char** argv) {
   // Log end offsets from each partition's leader.
   std::set<std::string> topics;
   for (const auto& [tp, off] : committed) topics.insert(tp.first);
-  std::map<std::pair<std::string, int32_t>, int64_t> end_offsets;
+  std::map<TopicPartition, int64_t> end_offsets;
   if (!topics.empty()) {
     auto view = fetch_cluster(**boot, std::vector<std::string>(topics.begin(), topics.end()));
     if (!view.ok()) return fail(sub, bootstrap + ": " + view.error().message);
-    std::map<std::string, protocol::ListOffsetsRequest> lookups;
-    for (const auto& [tp, off] : committed) {
-      const TopicView* t = view->find(tp.first);
-      if (t == nullptr || tp.second < 0 || static_cast<size_t>(tp.second) >= t->partitions.size()) continue;
-      std::string address = view->address(t->partitions[static_cast<size_t>(tp.second)].leader);
-      if (address.empty()) continue;
-      auto& req = lookups[address];
-      req.replica_id = -1;
-      auto it = std::find_if(req.topics.begin(), req.topics.end(), [&](const auto& x) { return x.name == tp.first; });
-      if (it == req.topics.end()) {
-        req.topics.push_back({tp.first, {}, {}});
-        it = req.topics.end() - 1;
-      }
-      it->partitions.push_back({tp.second, -1, -1, 1, {}});
-    }
-    for (auto& [address, req] : lookups) {
-      auto c = conns.get(address);
-      if (!c.ok()) return fail(sub, "cannot reach " + address + ": " + c.error().message);
-      auto resp = (*c)->call<protocol::ListOffsetsResponse>(req, kListOffsetsVersion);
-      if (!resp.ok()) return fail(sub, address + ": " + resp.error().message);
-      for (const auto& t : resp->topics) {
-        for (const auto& p : t.partitions) {
-          if (p.error_code == 0) end_offsets[{t.name, p.partition_index}] = p.offset;
-        }
-      }
+    std::vector<OffsetQuery> lookups;
+    for (const auto& [tp, off] : committed) lookups.push_back({tp.first, tp.second, -1});
+    auto offsets = list_offsets(conns, *view, lookups);
+    if (!offsets.ok()) return fail(sub, offsets.error().message);
+    for (const auto& [tp, answer] : *offsets) {
+      if (answer.error_code == 0) end_offsets[tp] = answer.offset;
     }
   }
 
   std::printf("Group %s: state %s, %zu members, coordinator %s\n\n", group.c_str(), state.c_str(), members,
-              coordinator->c_str());
+              coordinator.address().c_str());
   std::printf("%-24s %-24s %-10s %-15s %-15s %-8s %-40s %-20s %s\n", "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET",
               "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID");
   for (const auto& [tp, off] : committed) {

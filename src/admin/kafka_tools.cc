@@ -10,6 +10,8 @@
 #include "protocol/errors.h"
 #include "protocol/generated/find_coordinator_request.h"
 #include "protocol/generated/find_coordinator_response.h"
+#include "protocol/generated/list_offsets_request.h"
+#include "protocol/generated/list_offsets_response.h"
 #include "protocol/generated/metadata_request.h"
 
 namespace floe::admin {
@@ -17,6 +19,7 @@ namespace floe::admin {
 namespace {
 constexpr int16_t kMetadataVersion = 12;
 constexpr int16_t kFindCoordinatorVersion = 3;
+constexpr int16_t kListOffsetsVersion = 5;
 
 struct ErrorName {
   int16_t code;
@@ -227,23 +230,106 @@ Result<KafkaConnection*> Connections::get(const std::string& address) {
   return raw;
 }
 
-// The group coordinator's address for `group` (FindCoordinator, retried while it loads).
-Result<std::string> find_coordinator(KafkaConnection& c, const std::string& group, int64_t wait_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-  while (true) {
-    protocol::FindCoordinatorRequest req;
-    req.key = group;
-    req.key_type = 0;
-    auto resp = c.call<protocol::FindCoordinatorResponse>(req, kFindCoordinatorVersion);
-    if (!resp.ok()) return resp.take_error();
-    if (resp->error_code == 0) return resp->host + ":" + std::to_string(resp->port);
-    bool retriable = resp->error_code == 15 || resp->error_code == 14;
-    if (!retriable || std::chrono::steady_clock::now() >= deadline) {
-      return Error{Errc::io, "FindCoordinator for group '" + group + "': " +
-                                 kafka_error_text(resp->error_code, resp->error_message)};
+Result<std::map<TopicPartition, OffsetAnswer>> list_offsets(Connections& conns, const ClusterView& view,
+                                                            const std::vector<OffsetQuery>& queries) {
+  std::map<TopicPartition, OffsetAnswer> answers;
+  std::map<std::string, protocol::ListOffsetsRequest> per_leader;
+  for (const auto& q : queries) {
+    std::string address;
+    if (const TopicView* t = view.find(q.topic)) {
+      auto p = std::find_if(t->partitions.begin(), t->partitions.end(), [&](const auto& x) { return x.index == q.partition; });
+      if (p != t->partitions.end()) address = view.address(p->leader);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (address.empty()) {
+      answers[{q.topic, q.partition}] = {protocol::kerr::kLeaderNotAvailable, -1};
+      continue;
+    }
+    auto& req = per_leader[address];
+    req.replica_id = -1;
+    auto t = std::find_if(req.topics.begin(), req.topics.end(), [&](const auto& x) { return x.name == q.topic; });
+    if (t == req.topics.end()) t = req.topics.insert(req.topics.end(), {q.topic, {}, {}});
+    t->partitions.push_back({q.partition, -1, q.timestamp, 1, {}});
   }
+  for (const auto& [address, req] : per_leader) {
+    auto c = conns.get(address);
+    if (!c.ok()) return Error{c.error().code, "cannot reach " + address + ": " + c.error().message};
+    auto resp = (*c)->call<protocol::ListOffsetsResponse>(req, kListOffsetsVersion);
+    if (!resp.ok()) {
+      conns.drop(address);
+      return Error{resp.error().code, address + ": " + resp.error().message};
+    }
+    for (const auto& t : resp->topics) {
+      for (const auto& p : t.partitions) answers[{t.name, p.partition_index}] = {p.error_code, p.offset};
+    }
+  }
+  return answers;
+}
+
+bool is_coordinator_error(int16_t code) {
+  return code == protocol::kerr::kCoordinatorLoadInProgress || code == protocol::kerr::kCoordinatorNotAvailable ||
+         code == protocol::kerr::kNotCoordinator;
+}
+
+void CoordinatorLink::learn_brokers(const ClusterView& view) {
+  brokers_.clear();
+  for (const auto& [id, address] : view.brokers) brokers_.push_back(address);
+}
+
+Result<KafkaConnection*> CoordinatorLink::connection() {
+  if (address_.empty()) {
+    // FindCoordinator through the bootstrap broker, else through each broker learnt from Metadata.
+    std::vector<std::string> askable{bootstrap_};
+    for (const auto& b : brokers_) {
+      if (b != bootstrap_) askable.push_back(b);
+    }
+    std::string why;
+    for (const auto& broker : askable) {
+      auto c = conns_.get(broker);
+      if (!c.ok()) {
+        why = "cannot reach " + broker + " to find the group coordinator: " + c.error().message;
+        continue;
+      }
+      protocol::FindCoordinatorRequest req;
+      req.key = group_;
+      req.key_type = 0;
+      auto resp = (*c)->call<protocol::FindCoordinatorResponse>(req, kFindCoordinatorVersion);
+      if (!resp.ok()) {
+        conns_.drop(broker);
+        why = broker + ": FindCoordinator: " + resp.error().message;
+        continue;
+      }
+      if (resp->error_code == 0) {
+        address_ = resp->host + ":" + std::to_string(resp->port);
+        break;
+      }
+      why = "FindCoordinator: " + kafka_error_text(resp->error_code, resp->error_message);
+      if (!is_coordinator_error(resp->error_code)) return Error{Errc::invalid_value, "group '" + group_ + "': " + why};
+      break;  // the coordinator is moving: every broker would say so
+    }
+    if (address_.empty()) return Error{Errc::io, why};
+  }
+  auto c = conns_.get(address_);
+  if (!c.ok()) {
+    std::string why = "cannot reach " + address_ + ": " + c.error().message;
+    lost(/*broken=*/true, why);
+    return Error{Errc::io, why};
+  }
+  return c;
+}
+
+void CoordinatorLink::lost(bool broken, const std::string& why) {
+  if (broken) conns_.drop(address_);
+  address_.clear();
+  ++moves_;
+  std::fprintf(stderr, "floe %s: %s; finding the group coordinator again\n", verb_.c_str(), why.c_str());
+}
+
+bool CoordinatorLink::back_off(int attempt, std::chrono::steady_clock::time_point deadline) {
+  auto now = std::chrono::steady_clock::now();
+  if (now >= deadline) return false;
+  auto delay = std::chrono::milliseconds(std::min(1000, 100 << std::min(attempt, 4)));
+  std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(delay, deadline - now));
+  return true;
 }
 
 int32_t kafka_murmur2(std::string_view data) {

@@ -1,10 +1,15 @@
 // Shared pieces of the client-side admin verbs (`floe topic|produce|consume|group`, `floe perf`): option
-// parsing with usage errors that name the option, Kafka error names, a cluster view from Metadata
-// and one blocking connection per broker. Everything here blocks; never used by the broker.
-// Invariants: ClusterView::leader_address() is empty when a partition has no live leader; a
-// Connections pool holds at most one connection per broker id, each bounded by io_timeout_ms.
+// parsing with usage errors that name the option, Kafka error names, a cluster view from Metadata,
+// one blocking connection per broker, ListOffsets asked of each partition's leader, and requests
+// to a group's coordinator that follow it when it moves. Everything here blocks; never used by
+// the broker.
+// Invariants: ClusterView::address() is empty when a partition has no live leader; a Connections
+// pool holds at most one connection per broker address, each bounded by io_timeout_ms; a
+// CoordinatorLink retries only coordinator errors and broken connections, never longer than its
+// wait_ms per request.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -78,9 +83,6 @@ Result<ClusterView> fetch_cluster(KafkaConnection& c, const std::optional<std::v
 Result<ClusterView> wait_for_topic(KafkaConnection& c, const std::string& topic, int64_t wait_ms,
                                    bool auto_create = false);
 
-// The group coordinator's host:port for `group` (FindCoordinator, retried while it loads).
-Result<std::string> find_coordinator(KafkaConnection& c, const std::string& group, int64_t wait_ms);
-
 // One connection per broker, opened on first use.
 class Connections {
  public:
@@ -92,6 +94,88 @@ class Connections {
   std::string client_id_;
   int64_t timeout_ms_;
   std::map<std::string, std::unique_ptr<KafkaConnection>> conns_;
+};
+
+// ListOffsets (v5, isolation READ_UNCOMMITTED) for many partitions: one request per leader, each
+// partition asked of its leader in `view`. timestamp: -2 earliest, -1 latest, else a time in ms.
+struct OffsetQuery {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t timestamp = -1;
+};
+struct OffsetAnswer {
+  int16_t error_code = 0;  // LEADER_NOT_AVAILABLE, unasked, when `view` names no live leader
+  int64_t offset = -1;
+};
+using TopicPartition = std::pair<std::string, int32_t>;
+// Error (naming the broker) when a leader cannot be reached or its answer not read; the failed
+// connection is dropped from `conns`.
+Result<std::map<TopicPartition, OffsetAnswer>> list_offsets(Connections& conns, const ClusterView& view,
+                                                            const std::vector<OffsetQuery>& queries);
+
+// The errors after which a Kafka client finds a group's coordinator again and resends:
+// COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
+bool is_coordinator_error(int16_t code);
+
+// Requests to one group's coordinator that follow it when it moves, as Kafka's clients do: an
+// answer with a coordinator error, or a connection that breaks, makes the link find the
+// coordinator again (FindCoordinator through the bootstrap broker, else through any broker learnt
+// from Metadata) and resend, backing off 100 ms doubling to 1 s, for up to wait_ms per request.
+// Every move is reported on stderr as "floe <verb>: ...; finding the group coordinator again".
+class CoordinatorLink {
+ public:
+  CoordinatorLink(Connections& conns, std::string verb, std::string bootstrap, std::string group, int64_t wait_ms)
+      : conns_(conns), verb_(std::move(verb)), bootstrap_(std::move(bootstrap)), group_(std::move(group)),
+        wait_ms_(wait_ms) {}
+  // Other brokers to ask FindCoordinator when the bootstrap broker cannot be reached.
+  void learn_brokers(const ClusterView& view);
+  // The coordinator's host:port as last found ("" before the first request or after a move).
+  const std::string& address() const { return address_; }
+  size_t moves() const { return moves_; }
+
+  // Sends `request`; error_of(response) is the answer's coordinator-level error code (0: none).
+  // Errors other than coordinator errors are the caller's to judge: returned as answered.
+  template <typename Response, typename Request, typename ErrorOf>
+  Result<Response> call(const Request& request, int16_t version, ErrorOf error_of) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms_);
+    for (int attempt = 0;; ++attempt) {
+      std::string why;
+      auto c = connection();
+      if (!c.ok()) {
+        if (c.error().code == Errc::invalid_value) return c.take_error();  // FindCoordinator refused the group
+        why = c.error().message;
+      } else {
+        auto resp = (*c)->template call<Response>(request, version);
+        if (!resp.ok()) {
+          why = address_ + ": " + resp.error().message;
+          lost(/*broken=*/true, why);
+        } else if (int16_t code = error_of(*resp); is_coordinator_error(code)) {
+          why = address_ + ": " + kafka_error_name(code);
+          lost(/*broken=*/false, why);
+        } else {
+          return resp;
+        }
+      }
+      if (!back_off(attempt, deadline)) {
+        return Error{Errc::timeout, "group '" + group_ + "': " + why + " (still after " + std::to_string(wait_ms_) +
+                                        " ms of finding the coordinator again)"};
+      }
+    }
+  }
+
+ private:
+  // The coordinator's connection, finding the coordinator first when none is known.
+  // Errc::invalid_value: FindCoordinator answered an error no retry cures.
+  Result<KafkaConnection*> connection();
+  void lost(bool broken, const std::string& why);
+  static bool back_off(int attempt, std::chrono::steady_clock::time_point deadline);
+
+  Connections& conns_;
+  std::string verb_, bootstrap_, group_;
+  int64_t wait_ms_;
+  std::vector<std::string> brokers_;
+  std::string address_;
+  size_t moves_ = 0;
 };
 
 // Kafka's murmur2 (Utils.murmur2, seed 0x9747b28c) and its default partitioner for keyed records:

@@ -21,7 +21,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int16_t kProduceVersion = 8;
 constexpr int16_t kFetchVersion = 11;
-constexpr int16_t kListOffsetsVersion = 5;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -248,24 +247,21 @@ int run_perf_produce(int argc, char** argv) {
 int run_perf_consume(int argc, char** argv) {
   Args a;
   if (!parse_args(argc, argv, false, &a)) return 2;
-  auto conn = KafkaConnection::connect(a.bootstrap);
+  Connections conns("floe-perf", 30000);
+  auto conn = conns.get(a.bootstrap);
   if (!conn.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", conn.error().message.c_str()), 1;
   auto& c = **conn;
-  auto partitions = partition_count(c, a.topic, a.timeout_ms);
-  if (!partitions.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", partitions.error().message.c_str()), 1;
-  std::vector<int64_t> offsets(static_cast<size_t>(*partitions), 0);
+  auto view = wait_for_topic(c, a.topic, a.timeout_ms, /*auto_create=*/true);
+  if (!view.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", view.error().message.c_str()), 1;
+  const auto partitions = static_cast<int32_t>(view->find(a.topic)->partitions.size());
+  std::vector<int64_t> offsets(static_cast<size_t>(partitions), 0);
   {
-    protocol::ListOffsetsRequest req;
-    req.replica_id = -1;
-    req.topics.resize(1);
-    req.topics[0].name = a.topic;
-    for (int32_t p = 0; p < *partitions; ++p) req.topics[0].partitions.push_back({p, -1, -2, 1, {}});
-    auto resp = c.call<protocol::ListOffsetsResponse>(req, kListOffsetsVersion);
-    if (!resp.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", resp.error().message.c_str()), 1;
-    for (const auto& t : resp->topics) {
-      for (const auto& p : t.partitions) {
-        if (p.error_code == 0 && p.partition_index >= 0 && p.partition_index < *partitions) offsets[p.partition_index] = p.offset;
-      }
+    std::vector<OffsetQuery> earliest;
+    for (int32_t p = 0; p < partitions; ++p) earliest.push_back({a.topic, p, -2});
+    auto found = list_offsets(conns, *view, earliest);
+    if (!found.ok()) return std::fprintf(stderr, "floe perf consume: %s\n", found.error().message.c_str()), 1;
+    for (const auto& [tp, answer] : *found) {
+      if (answer.error_code == 0 && tp.second >= 0 && tp.second < partitions) offsets[static_cast<size_t>(tp.second)] = answer.offset;
     }
   }
   int64_t records = 0, bytes = 0;
@@ -281,7 +277,7 @@ int run_perf_consume(int argc, char** argv) {
     req.max_bytes = 64 << 20;
     req.topics.resize(1);
     req.topics[0].topic = a.topic;
-    for (int32_t p = 0; p < *partitions; ++p) {
+    for (int32_t p = 0; p < partitions; ++p) {
       protocol::FetchRequest::FetchPartition fp;
       fp.partition = p;
       fp.fetch_offset = offsets[p];

@@ -66,3 +66,28 @@ TEST_CASE("options_parse_as_separate_or_equals_values_and_errors_name_the_option
   CHECK(w3.take("--topic", &topic));
   CHECK(w3.error == "--topic needs a value");
 }
+
+TEST_CASE("only_coordinator_errors_send_a_client_to_find_the_group_coordinator_again") {
+  CHECK(is_coordinator_error(14));  // COORDINATOR_LOAD_IN_PROGRESS
+  CHECK(is_coordinator_error(15));  // COORDINATOR_NOT_AVAILABLE
+  CHECK(is_coordinator_error(16));  // NOT_COORDINATOR
+  for (int16_t other : {0, -1, 3, 6, 22, 25, 27, 69}) CHECK_FALSE(is_coordinator_error(other));
+}
+
+TEST_CASE("list_offsets_answers_a_partition_without_a_live_leader_leader_not_available_unasked") {
+  ClusterView view;
+  view.brokers[1] = "127.0.0.1:1";
+  TopicView t;
+  t.name = "t";
+  t.partitions.push_back({0, -1, 5, {1}, {}});  // leaderless
+  t.partitions.push_back({1, 7, 0, {7}, {7}});  // led by a broker Metadata did not list
+  view.topics.push_back(t);
+  Connections conns("test", 1000);
+  auto answers = list_offsets(conns, view, {{"t", 0, -1}, {"t", 1, -2}, {"unknown", 0, -1}});
+  REQUIRE(answers.ok());
+  REQUIRE(answers->size() == 3);
+  for (const auto& [tp, answer] : *answers) {
+    CHECK(answer.error_code == 5);
+    CHECK(answer.offset == -1);
+  }
+}

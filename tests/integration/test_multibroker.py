@@ -19,7 +19,9 @@ Promises checked:
     coordinator runs on the broker leading the group-state partition, FindCoordinator names it);
   - SIGTERM the broker running the group coordinator (controlled shutdown): it exits 0 within a few
     seconds, its partitions (the group state's too: FindCoordinator names another broker) move to
-    the others, every acknowledged record is still readable, the partitions take writes again;
+    the others, every acknowledged record is still readable, the partitions take writes again; a
+    `floe consume --group` running across it finds the new coordinator, prints every record and
+    commits up to the high watermarks there;
   - kill -9 another broker: once fenced its partitions are offline (leader -1: their tail is only in
     its WAL), not moved; after it restarts (same directories, same port) every acknowledged
     record is there and its partitions take writes again;
@@ -432,32 +434,102 @@ def floe_produce_follows_a_leader_move():
     acked.update(before + after)
 
 
+def watermarks(exclude=()):
+    """{partition: (low, high)} of TOPIC, or None while a partition is moving (a client error)."""
+    from confluent_kafka import KafkaException, TopicPartition
+    probe = Consumer({"bootstrap.servers": bootstrap(exclude), "group.id": "floe-watermark-probe"})
+    try:
+        return {p: probe.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10) for p in range(PARTITIONS)}
+    except KafkaException:
+        return None
+    finally:
+        probe.close()
+
+
+def committed_offsets(group, exclude=()):
+    """{partition: committed offset} of `group` on TOPIC (asked of its coordinator), or None while
+    the coordinator is moving."""
+    from confluent_kafka import KafkaException, TopicPartition
+    probe = Consumer({"bootstrap.servers": bootstrap(exclude), "group.id": group})
+    try:
+        got = probe.committed([TopicPartition(TOPIC, p) for p in range(PARTITIONS)], timeout=10)
+        return {tp.partition: tp.offset for tp in got}
+    except KafkaException:
+        return None
+    finally:
+        probe.close()
+
+
+def settled(fn, what, timeout_s=30):
+    """fn()'s first answer that is not None, asked until timeout_s."""
+    box = []
+    lib.wait_until(lambda: box.append(fn()) or box[-1] is not None, timeout_s, what, interval_s=0.2)
+    return box[-1]
+
+
 def sigterm_moves_partitions():
-    # The broker running the group coordinator: its group-state partition moves too.
-    vid = find_coordinator("group-first")
+    """SIGTERM the broker running the group coordinator while a `floe consume --group`, bootstrapped
+    at another broker, reads the topic: the consumer finds the coordinator again (the commit to the
+    old one fails) and commits there; it prints every record, and its group's committed offsets end
+    at the high watermarks of all partitions, including records produced after the move."""
+    import subprocess
+    group = "floe-follows-coordinator"
+    vid = find_coordinator(group)
     victim = brokers[vid]
     rest = tuple(i for i in sorted(brokers) if i != vid)
-    t0 = time.monotonic()
-    rc = victim.stop(timeout_s=30)
-    took = time.monotonic() - t0
-    lib.expect(rc == 0, "broker %d exited with %s after SIGTERM" % (vid, rc))
-    lib.expect(took < 20, "controlled shutdown took %.1f s" % took)
-    # A controller without fencing keeps listing the stopped broker: nothing can move then.
-    time.sleep(1.0)
-    if vid in metadata(exclude=(vid,)).brokers:
-        victim.start()  # its partitions cannot move: bring it back for the next check
-        raise lib.Skip("the controller still lists the stopped broker: no fencing/placement in this build")
+    before = settled(watermarks, "the watermarks of every partition")
+    out_path, err_path = os.path.join(root, "coordinator-move.out"), os.path.join(root, "coordinator-move.err")
+    after_count = 200
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        reader = subprocess.Popen([lib.FLOE_BIN, "consume", "--bootstrap-server", brokers[rest[0]].bootstrap,
+                                   "--topic", TOPIC, "--offset", "beginning", "--group", group,
+                                   "--max-messages", str(sum(h - l for l, h in before.values()) + after_count),
+                                   "--timeout-ms", "90000"], stdout=out, stderr=err)
+    try:
+        # Caught up, and committed to the coordinator that is about to go.
+        highs = {p: h for p, (l, h) in before.items()}
+        lib.wait_until(lambda: committed_offsets(group) == highs, 60, "floe consume to commit the high watermarks")
+        t0 = time.monotonic()
+        rc = victim.stop(timeout_s=30)
+        took = time.monotonic() - t0
+        lib.expect(rc == 0, "broker %d exited with %s after SIGTERM" % (vid, rc))
+        lib.expect(took < 20, "controlled shutdown took %.1f s" % took)
+        # A controller without fencing keeps listing the stopped broker: nothing can move then.
+        time.sleep(1.0)
+        if vid in metadata(exclude=(vid,)).brokers:
+            victim.start()  # its partitions cannot move: bring it back for the next check
+            raise lib.Skip("the controller still lists the stopped broker: no fencing/placement in this build")
 
-    def moved():
-        ls = leaders(metadata(exclude=(vid,)))
-        return all(l in rest for l in ls.values())
-    state["stopped"] = (vid,)
-    state["fencing"] = True
-    lib.wait_until(moved, 10, "broker %d's partitions to move to brokers %s" % (vid, rest))
-    lib.wait_until(lambda: find_coordinator("group-after-sigterm") in rest, 10, "the group coordinator to move")
-    consume_all("group-after-sigterm", exclude=(vid,))
-    produce(200, "after-sigterm", exclude=(vid,))
-    consume_all("group-after-sigterm-2", exclude=(vid,))
+        def moved():
+            ls = leaders(metadata(exclude=(vid,)))
+            return all(l in rest for l in ls.values())
+        state["stopped"] = (vid,)
+        state["fencing"] = True
+        lib.wait_until(moved, 10, "broker %d's partitions to move to brokers %s" % (vid, rest))
+        lib.wait_until(lambda: find_coordinator("group-after-sigterm") in rest, 10, "the group coordinator to move")
+        consume_all("group-after-sigterm", exclude=(vid,))
+        produce(after_count, "after-sigterm", exclude=(vid,))
+        consume_all("group-after-sigterm-2", exclude=(vid,))
+        reader.wait(timeout=150)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    with open(out_path, "rb") as f:
+        printed = f.read().splitlines()
+    with open(err_path, "rb") as f:
+        err = f.read().decode(errors="replace")
+    lib.expect(reader.returncode == 0, "floe consume across the coordinator move: rc %d %s" % (reader.returncode, err))
+    missing = acked - set(printed)
+    lib.expect(not missing, "floe consume missed %d of %d acknowledged records (e.g. %s)" % (
+        len(missing), len(acked), sorted(missing)[:3]))
+    lib.expect("finding the group coordinator again" in err, "the coordinator move was not noticed: %s" % err)
+    after = settled(lambda: watermarks(exclude=(vid,)), "the watermarks after the move")
+    committed = settled(lambda: committed_offsets(group, exclude=(vid,)), "the committed offsets after the move")
+    lib.expect(committed == {p: h for p, (l, h) in after.items()},
+               "committed %s, high watermarks %s" % (committed, after))
+    lib.expect(sum(committed.values()) == sum(highs.values()) + after_count,
+               "the committed offsets grew by %d, not %d" % (sum(committed.values()) - sum(highs.values()), after_count))
 
 
 def kill9_then_restart():
@@ -592,7 +664,8 @@ try:
                 results.check("floe cluster reassign / reassignments move a partition", cli_reassigns)
                 results.check("floe produce resends to a partition's new leader after a move, no duplicates",
                               floe_produce_follows_a_leader_move)
-                results.check("SIGTERM a broker: controlled shutdown, partitions move, nothing lost",
+                results.check("SIGTERM the coordinator's broker: controlled shutdown, partitions move, nothing lost, "
+                              "floe consume --group commits to the new coordinator",
                               sigterm_moves_partitions)
                 results.check("kill -9 a broker, restart it: every acknowledged record is there",
                               kill9_then_restart)
