@@ -398,3 +398,126 @@ def require_groups(bootstrap):
     ok, why = join_group_works(bootstrap)
     if not ok:
         raise Skip("consumer groups not served by this broker yet (%s)" % why)
+
+
+# ---- crash rounds: produce until the broker dies, read back, check (durability, object WAL) ------
+
+class ProducedRound:
+    """What one produce_until_killed round sent: sent[p] = records handed to the client for
+    partition p (seqs 0..sent[p]-1), acked[p] = {seq: offset acknowledged}, failed = records whose
+    delivery failed, kill_after_s = when `stop` ran (after the warm-up)."""
+
+    def __init__(self, partitions, kill_after_s):
+        self.sent = [0] * partitions
+        self.acked = [dict() for _ in range(partitions)]
+        self.failed = 0
+        self.kill_after_s = kill_after_s
+
+
+def produce_until_killed(broker, topic, partitions, round_no, stop, kill_after_s, linger_ms,
+                         warmup_flush_s=15, poll_every=100, extra_config=None):
+    """An idempotent confluent-kafka producer (acks=all, 1.5 s message timeout) sends
+    'round:partition:seq' records round-robin to `partitions` partitions of `topic` until `broker`
+    is down (at most 10 s): `stop` (broker.kill, or a SIGTERM) runs kill_after_s after a warm-up of
+    one acknowledged record per partition (librdkafka asks for a new topic's metadata only after
+    ~1 s, and the idempotent producer needs its producer id first). Polls every `poll_every`
+    records, pausing 2 ms (tens of thousands of records a second, not a flood), then flushes for
+    up to 15 s: every record must be acknowledged or failed by then. Returns a ProducedRound."""
+    from confluent_kafka import Producer
+    config = {"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "acks": "all",
+              "linger.ms": linger_ms, "message.timeout.ms": 1500, "socket.timeout.ms": 2000,
+              "reconnect.backoff.max.ms": 200}
+    config.update(extra_config or {})
+    p = Producer(config)
+    out = ProducedRound(partitions, kill_after_s)
+
+    def on_delivery(err, msg):
+        if err is None:
+            out.acked[msg.partition()][int(msg.value().decode().split(":")[2])] = msg.offset()
+        else:
+            out.failed += 1
+
+    for part in range(partitions):
+        p.produce(topic, ("%d:%d:0" % (round_no, part)).encode(), partition=part, on_delivery=on_delivery)
+        out.sent[part] = 1
+    expect(p.flush(warmup_flush_s) == 0 and all(0 in a for a in out.acked),
+           "round %d: warm-up records not acknowledged" % round_no)
+    killer = threading.Timer(kill_after_s, stop)
+    killer.start()
+    i = partitions
+    deadline = time.monotonic() + 10
+    while broker.proc is not None and time.monotonic() < deadline:
+        part = i % partitions
+        try:
+            p.produce(topic, ("%d:%d:%d" % (round_no, part, out.sent[part])).encode(), partition=part,
+                      on_delivery=on_delivery)
+            out.sent[part] += 1
+            i += 1
+        except BufferError:
+            p.poll(0.01)
+        if i % poll_every == 0:
+            p.poll(0)
+            time.sleep(0.002)
+    killer.join()
+    left = p.flush(15)
+    expect(left == 0, "round %d: %d records neither acked nor failed 15 s after the kill" % (round_no, left))
+    return out
+
+
+def read_range(bootstrap, topic, partitions, start, timeout_s=30):
+    """Records from start[p] to the current high watermark of each partition, read with an assigned
+    (group-less) consumer: ({p: [(offset, value)]}, [high watermark per partition])."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "read-range-unused", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 50})
+    highs = [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)]
+    c.assign([TopicPartition(topic, p, start[p]) for p in range(partitions) if highs[p] > start[p]])
+    out = {p: [] for p in range(partitions)}
+    deadline = time.monotonic() + timeout_s
+    while any(start[p] + len(out[p]) < highs[p] for p in range(partitions)) and time.monotonic() < deadline:
+        for m in c.consume(num_messages=5000, timeout=0.2):
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise AssertionError("consume: %s" % m.error())
+            if m.offset() < highs[m.partition()]:
+                out[m.partition()].append((m.offset(), m.value().decode()))
+    c.close()
+    for p in range(partitions):
+        expect(start[p] + len(out[p]) == highs[p], "partition %d: read %d records of [%d, %d)" % (
+            p, len(out[p]), start[p], highs[p]))
+    return out, highs
+
+
+def verify_round(round_no, start, produced, recs):
+    """The promise of a crash round, per partition: offsets dense from start[p]; only this round's
+    records of that partition; no duplicates; a gap-free prefix of what was sent; every
+    acknowledged record present at the offset its acknowledgement named. Returns the records present."""
+    present_total = 0
+    for p in range(len(start)):
+        offsets = [o for o, _ in recs[p]]
+        expect(offsets == list(range(start[p], start[p] + len(offsets))), "round %d partition %d: offsets not dense" % (
+            round_no, p))
+        seqs = []
+        for o, v in recs[p]:
+            r, part, seq = (int(x) for x in v.split(":"))
+            expect(r == round_no and part == p, "round %d partition %d offset %d holds %s (another round's record)" % (
+                round_no, p, o, v))
+            seqs.append(seq)
+        if len(set(seqs)) != len(seqs):
+            counts = {}
+            for s in seqs:
+                counts[s] = counts.get(s, 0) + 1
+            raise AssertionError("round %d partition %d: duplicates %s" % (
+                round_no, p, sorted(s for s, k in counts.items() if k > 1)[:10]))
+        expect(seqs == list(range(len(seqs))), "round %d partition %d: not a gap-free prefix of what was sent: %s..." % (
+            round_no, p, seqs[:20]))
+        expect(len(seqs) <= produced.sent[p], "round %d partition %d: %d records present, %d sent" % (
+            round_no, p, len(seqs), produced.sent[p]))
+        for seq, off in produced.acked[p].items():
+            expect(seq < len(seqs), "round %d partition %d: acknowledged record %d (offset %d) lost after the kill; "
+                   "only %d present" % (round_no, p, seq, off, len(seqs)))
+            expect(off == start[p] + seq, "round %d partition %d: record %d acked at offset %d but stored at %d" % (
+                round_no, p, seq, off, start[p] + seq))
+        present_total += len(seqs)
+    return present_total

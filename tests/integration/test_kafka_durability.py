@@ -29,7 +29,7 @@ import floe_test_lib as L  # noqa: E402
 
 L.reexec_under_debian_python()
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 TOPIC, PARTITIONS = "durable", 4
@@ -44,105 +44,6 @@ def create_topic():
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
     f = a.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)])[TOPIC]
     f.result(timeout=20)
-
-
-def produce_until_killed(round_no, rnd, stop):
-    """Produces 'round:partition:seq' records until the broker dies; returns (sent, acked) where
-    sent[p] = number of records handed to the client for p and acked[p] = {seq: offset}."""
-    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "acks": "all",
-                  "linger.ms": rnd.choice([0, 1, 5]), "message.timeout.ms": 1500, "socket.timeout.ms": 2000,
-                  "reconnect.backoff.max.ms": 200, "queue.buffering.max.messages": 20000})
-    sent = [0] * PARTITIONS
-    acked = [dict() for _ in range(PARTITIONS)]
-    failed = [0]
-
-    def on_delivery(err, msg):
-        r, part, seq = msg.value().decode().split(":")
-        if err is None:
-            acked[msg.partition()][int(seq)] = msg.offset()
-        else:
-            failed[0] += 1
-
-    # Warm-up: one record per partition, acknowledged, before the clock starts (librdkafka asks for a
-    # new topic's metadata only after ~1 s, and the idempotent producer needs its producer id first).
-    for part in range(PARTITIONS):
-        p.produce(TOPIC, ("%d:%d:0" % (round_no, part)).encode(), partition=part, on_delivery=on_delivery)
-        sent[part] = 1
-    L.expect(p.flush(10) == 0 and all(0 in a for a in acked), "round %d: warm-up records not acknowledged" % round_no)
-    kill_after_s = rnd.uniform(0.05, 1.0)
-    killer = threading.Timer(kill_after_s, stop)
-    killer.start()
-    i = PARTITIONS
-    deadline = time.monotonic() + 10
-    while broker.proc is not None and time.monotonic() < deadline:
-        part = i % PARTITIONS
-        try:
-            p.produce(TOPIC, ("%d:%d:%d" % (round_no, part, sent[part])).encode(), partition=part,
-                      on_delivery=on_delivery)
-            sent[part] += 1
-            i += 1
-        except BufferError:
-            p.poll(0.01)
-        if i % 200 == 0:
-            p.poll(0)
-            time.sleep(0.002)   # ~tens of thousands of records a second, not a flood
-    killer.join()
-    left = p.flush(15)
-    L.expect(left == 0, "round %d: %d records neither acked nor failed 15 s after the kill" % (round_no, left))
-    return sent, acked, kill_after_s, failed[0]
-
-
-def read_range(start, timeout_s=30):
-    """Records from start[p] to the current high watermark of each partition: {p: [(offset, value)]}."""
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "durability-unused",
-                  "enable.auto.commit": False, "fetch.wait.max.ms": 50})
-    highs = [c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in range(PARTITIONS)]
-    c.assign([TopicPartition(TOPIC, p, start[p]) for p in range(PARTITIONS) if highs[p] > start[p]])
-    out = {p: [] for p in range(PARTITIONS)}
-    deadline = time.monotonic() + timeout_s
-    while any(start[p] + len(out[p]) < highs[p] for p in range(PARTITIONS)) and time.monotonic() < deadline:
-        for m in c.consume(num_messages=5000, timeout=0.2):
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise AssertionError("consume: %s" % m.error())
-            if m.offset() < highs[m.partition()]:
-                out[m.partition()].append((m.offset(), m.value().decode()))
-    c.close()
-    for p in range(PARTITIONS):
-        L.expect(start[p] + len(out[p]) == highs[p], "partition %d: read %d records of [%d, %d)" % (
-            p, len(out[p]), start[p], highs[p]))
-    return out, highs
-
-
-def verify_round(round_no, start, sent, acked, recs):
-    present_total = 0
-    for p in range(PARTITIONS):
-        offsets = [o for o, _ in recs[p]]
-        L.expect(offsets == list(range(start[p], start[p] + len(offsets))), "round %d partition %d: offsets not dense" % (
-            round_no, p))
-        seqs = []
-        for o, v in recs[p]:
-            r, part, seq = (int(x) for x in v.split(":"))
-            L.expect(r == round_no and part == p, "round %d partition %d offset %d holds %s (another round's record)" % (
-                round_no, p, o, v))
-            seqs.append(seq)
-        if len(set(seqs)) != len(seqs):
-            counts = {}
-            for s in seqs:
-                counts[s] = counts.get(s, 0) + 1
-            raise AssertionError("round %d partition %d: duplicates %s" % (
-                round_no, p, sorted(s for s, k in counts.items() if k > 1)[:10]))
-        L.expect(seqs == list(range(len(seqs))), "round %d partition %d: not a gap-free prefix of what was sent: %s..." % (
-            round_no, p, seqs[:20]))
-        L.expect(len(seqs) <= sent[p], "round %d partition %d: %d records present, %d sent" % (round_no, p, len(seqs), sent[p]))
-        for seq, off in acked[p].items():
-            L.expect(seq < len(seqs), "round %d partition %d: acknowledged record %d (offset %d) lost after the kill; "
-                     "only %d present" % (round_no, p, seq, off, len(seqs)))
-            L.expect(off == start[p] + seq, "round %d partition %d: record %d acked at offset %d but stored at %d" % (
-                round_no, p, seq, off, start[p] + seq))
-        present_total += len(seqs)
-    return present_total
 
 
 def durability_loop():
@@ -160,22 +61,26 @@ def durability_loop():
         clean = rounds % 6 == 5
         stop_rc = []
         stop = (lambda: stop_rc.append(broker.stop())) if clean else broker.kill
-        sent, acked, kill_s, failed = produce_until_killed(rounds, rnd, stop)
+        linger_ms = rnd.choice([0, 1, 5])
+        produced = L.produce_until_killed(broker, TOPIC, PARTITIONS, rounds, stop, kill_after_s=rnd.uniform(0.05, 1.0),
+                                          linger_ms=linger_ms, warmup_flush_s=10, poll_every=200,
+                                          extra_config={"queue.buffering.max.messages": 20000})
         if clean:
             L.expect(stop_rc == [0], "round %d: SIGTERM under load: exit code %s" % (rounds, stop_rc))
         t_produced = time.monotonic()
         broker.start()  # same data dir and ports
         t_started = time.monotonic()
-        recs, highs = read_range(start)
+        recs, highs = L.read_range(broker.bootstrap, TOPIC, PARTITIONS, start)
         t_read = time.monotonic()
-        present = verify_round(rounds, start, sent, acked, recs)
-        n_acked = sum(len(a) for a in acked)
-        totals[0] += sum(sent)
+        present = L.verify_round(rounds, start, produced, recs)
+        n_acked = sum(len(a) for a in produced.acked)
+        totals[0] += sum(produced.sent)
         totals[1] += n_acked
         totals[2] += present
         print("   round %2d: %s after %.2f s; sent %6d, acked %6d, failed %5d, present after restart %6d "
               "(produce %.1f s, restart %.1f s, read %.1f s)" % (
-                  rounds, "SIGTERM" if clean else "killed", kill_s, sum(sent), n_acked, failed, present, t_produced - t_round, t_started - t_produced,
+                  rounds, "SIGTERM" if clean else "killed", produced.kill_after_s, sum(produced.sent), n_acked,
+                  produced.failed, present, t_produced - t_round, t_started - t_produced,
                   t_read - t_started))
         for p in range(PARTITIONS):
             for o, v in recs[p]:
@@ -185,7 +90,7 @@ def durability_loop():
     L.expect(rounds >= MIN_ITERATIONS, "only %d rounds fit in %.0f s (want >= %d)" % (rounds, HARD_LIMIT_S, MIN_ITERATIONS))
     # One last clean restart: the whole log, read from 0, is exactly what the rounds saw.
     broker.restart()
-    full, highs = read_range([0] * PARTITIONS, timeout_s=60)
+    full, highs = L.read_range(broker.bootstrap, TOPIC, PARTITIONS, [0] * PARTITIONS, timeout_s=60)
     L.expect(highs == start, "high watermarks moved after a clean restart: %s -> %s" % (start, highs))
     for p in range(PARTITIONS):
         for o, v in full[p]:
@@ -279,7 +184,7 @@ def producer_outlives_crashes():
     left = p.flush(60)
     L.expect(left == 0, "%d records neither acked nor failed 60 s after the last restart" % left)
     L.expect(len(acked) + len(failed) == i, "acked %d + failed %d != sent %d" % (len(acked), len(failed), i))
-    recs, _ = read_range_of(topic, parts, [0] * parts)
+    recs, _ = L.read_range(broker.bootstrap, topic, parts, [0] * parts, timeout_s=60)
     present = 0
     for q in range(parts):
         vals = [int(v) for _, v in recs[q]]
@@ -293,16 +198,6 @@ def producer_outlives_crashes():
         present += len(vals)
     print("   %d crashes under one producer: %d sent, %d acked, %d failed, %d present, no duplicates, in order" % (
         crashes, i, len(acked), len(failed), present))
-
-
-def read_range_of(topic, parts, start, timeout_s=60):
-    global TOPIC, PARTITIONS
-    saved = TOPIC, PARTITIONS
-    TOPIC, PARTITIONS = topic, parts
-    try:
-        return read_range(start, timeout_s)
-    finally:
-        TOPIC, PARTITIONS = saved
 
 
 def _kstr(s):

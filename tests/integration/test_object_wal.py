@@ -13,7 +13,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 
@@ -22,7 +21,6 @@ import floe_test_lib as L  # noqa: E402
 
 L.reexec_under_debian_python()
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -62,81 +60,6 @@ def wal_objects():
     return [l.split(":")[0] for l in r.stdout.splitlines() if l.startswith("wal-1-") and "open marker" not in l]
 
 
-def produce_until_killed(round_no, rnd):
-    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "acks": "all",
-                  "linger.ms": rnd.choice([0, 5]), "message.timeout.ms": 1500, "socket.timeout.ms": 2000,
-                  "reconnect.backoff.max.ms": 200})
-    sent = [0] * PARTITIONS
-    acked = [dict() for _ in range(PARTITIONS)]
-
-    def on_delivery(err, msg):
-        if err is None:
-            seq = int(msg.value().decode().split(":")[2])
-            acked[msg.partition()][seq] = msg.offset()
-
-    for part in range(PARTITIONS):
-        p.produce(TOPIC, ("%d:%d:0" % (round_no, part)).encode(), partition=part, on_delivery=on_delivery)
-        sent[part] = 1
-    L.expect(p.flush(15) == 0 and all(0 in a for a in acked), "round %d: warm-up records not acknowledged" % round_no)
-    killer = threading.Timer(rnd.uniform(0.5, 1.5), broker.kill)
-    killer.start()
-    i = PARTITIONS
-    deadline = time.monotonic() + 10
-    while broker.proc is not None and time.monotonic() < deadline:
-        part = i % PARTITIONS
-        try:
-            p.produce(TOPIC, ("%d:%d:%d" % (round_no, part, sent[part])).encode(), partition=part,
-                      on_delivery=on_delivery)
-            sent[part] += 1
-            i += 1
-        except BufferError:
-            p.poll(0.01)
-        if i % 100 == 0:
-            p.poll(0)
-            time.sleep(0.002)
-    killer.join()
-    L.expect(p.flush(15) == 0, "round %d: records neither acked nor failed 15 s after the kill" % round_no)
-    return sent, acked
-
-
-def read_range(start, timeout_s=30):
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "objwal-unused", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 50})
-    highs = [c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in range(PARTITIONS)]
-    c.assign([TopicPartition(TOPIC, p, start[p]) for p in range(PARTITIONS) if highs[p] > start[p]])
-    out = {p: [] for p in range(PARTITIONS)}
-    deadline = time.monotonic() + timeout_s
-    while any(start[p] + len(out[p]) < highs[p] for p in range(PARTITIONS)) and time.monotonic() < deadline:
-        for m in c.consume(num_messages=5000, timeout=0.2):
-            if m.error():
-                if m.error().code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise AssertionError("consume: %s" % m.error())
-            if m.offset() < highs[m.partition()]:
-                out[m.partition()].append((m.offset(), m.value().decode()))
-    c.close()
-    for p in range(PARTITIONS):
-        L.expect(start[p] + len(out[p]) == highs[p], "partition %d: read %d of [%d, %d)" % (p, len(out[p]), start[p], highs[p]))
-    return out, highs
-
-
-def verify(round_no, start, sent, acked, recs):
-    for p in range(PARTITIONS):
-        seqs = []
-        for o, v in recs[p]:
-            r, part, seq = (int(x) for x in v.split(":"))
-            L.expect(r == round_no and part == p, "round %d partition %d offset %d holds %s" % (round_no, p, o, v))
-            seqs.append(seq)
-        L.expect(len(set(seqs)) == len(seqs), "round %d partition %d: duplicates" % (round_no, p))
-        L.expect(seqs == list(range(len(seqs))), "round %d partition %d: not a gap-free prefix of what was sent" % (round_no, p))
-        L.expect(len(seqs) <= sent[p], "round %d partition %d: more present than sent" % (round_no, p))
-        for seq, off in acked[p].items():
-            L.expect(seq < len(seqs), "round %d partition %d: acknowledged record %d (offset %d) lost; %d present" % (
-                round_no, p, seq, off, len(seqs)))
-            L.expect(off == start[p] + seq, "round %d partition %d: record %d acked at %d, stored at %d" % (
-                round_no, p, seq, off, start[p] + seq))
-
-
 def acknowledged_records_survive_sigkill():
     a = AdminClient({"bootstrap.servers": broker.bootstrap})
     a.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)])[TOPIC].result(timeout=20)
@@ -144,13 +67,15 @@ def acknowledged_records_survive_sigkill():
     rnd = random.Random(int(os.environ.get("FLOE_OBJWAL_SEED", str(int(time.time())))))
     start = [0] * PARTITIONS
     for round_no in range(ROUNDS):
-        sent, acked = produce_until_killed(round_no, rnd)
+        linger_ms = rnd.choice([0, 5])
+        produced = L.produce_until_killed(broker, TOPIC, PARTITIONS, round_no, broker.kill,
+                                          kill_after_s=rnd.uniform(0.5, 1.5), linger_ms=linger_ms)
         objects = wal_objects()  # what the dead broker left in the WAL
         broker.start()
-        recs, highs = read_range(start)
-        verify(round_no, start, sent, acked, recs)
+        recs, highs = L.read_range(broker.bootstrap, TOPIC, PARTITIONS, start)
+        present = L.verify_round(round_no, start, produced, recs)
         print("   round %d: sent %d, acked %d, present %d; %d WAL objects left by the kill" % (
-            round_no, sum(sent), sum(len(x) for x in acked), sum(len(recs[p]) for p in range(PARTITIONS)), len(objects)))
+            round_no, sum(produced.sent), sum(len(x) for x in produced.acked), present, len(objects)))
         start = highs
     L.expect("opened object WAL" in broker.log_text(), "no 'opened object WAL' in the log")
 
