@@ -55,7 +55,7 @@ struct Env {
   Env() {
     h.start();
     stream_id = h.create();
-    options.initial_rebalance_delay_ms = 50;  // concurrent first joins land in one generation
+    options.initial_rebalance_delay_ms = 500;  // concurrent first joins land in one generation
     options.min_session_timeout_ms = 10;
     options.partition_exists = [](std::string_view topic, int32_t partition) {
       return topic != "missing" && partition >= 0 && partition < 16;

@@ -89,7 +89,7 @@ TEST_CASE("three_members_form_one_generation_with_one_leader_who_gets_the_metada
 
 TEST_CASE("fifty_members_join_in_one_rebalance") {
   Env env;
-  env.options.initial_rebalance_delay_ms = 200;  // the 50 first joins arrive inside the delay
+  env.options.initial_rebalance_delay_ms = 1000;  // the 50 first joins arrive inside the delay, even on a loaded machine
   env.start();
   auto joins = join_many(env, "big", 50);
   std::set<std::string> ids;
@@ -132,12 +132,14 @@ TEST_CASE("a_member_without_heartbeats_expires_after_its_session_timeout") {
   env.start();
   auto stay_id = env.member_id_for("g");
   auto quiet_id = env.member_id_for("g");
-  auto a = env.join_async(env.join_request("g", stay_id, {"t"}, 400));
+  // The member that stays has a long session (a test thread descheduled for 400 ms on a loaded
+  // machine must not expire it too); the quiet one's is short.
+  auto a = env.join_async(env.join_request("g", stay_id, {"t"}, 30000));
   auto b = env.join_async(env.join_request("g", quiet_id, {"t"}, 400));
   auto ra = a.get(), rb = b.get();
   sync_all(env, "g", {ra, rb});
   // Only one member keeps heartbeating.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   int16_t hb = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     hb = env.heartbeat("g", ra.generation_id, stay_id);
@@ -145,7 +147,7 @@ TEST_CASE("a_member_without_heartbeats_expires_after_its_session_timeout") {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(hb == ke::kRebalanceInProgress);
-  auto again = env.join(env.join_request("g", stay_id, {"t"}, 400));
+  auto again = env.join(env.join_request("g", stay_id, {"t"}, 30000));
   CHECK(again.error_code == 0);
   CHECK(again.generation_id == ra.generation_id + 1);
   CHECK(again.members.size() == 1);
@@ -250,10 +252,10 @@ TEST_CASE("group_max_size_bounds_the_members") {
 
 TEST_CASE("the_initial_rebalance_delay_gathers_the_first_members") {
   Env env;
-  env.options.initial_rebalance_delay_ms = 300;
+  env.options.initial_rebalance_delay_ms = 2000;  // long enough that b arrives inside it on a loaded machine
   env.start();
   auto a = env.join_async(env.join_request("g", ""), 3);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a join without the delay would be answered by now
   CHECK_FALSE(a.ready());
   auto b = env.join_async(env.join_request("g", ""), 3);
   auto ra = a.get(), rb = b.get();
@@ -318,10 +320,12 @@ TEST_CASE("a_member_id_handed_out_but_never_used_expires_and_does_not_block_the_
   Env env;
   env.start();
   auto j = env.join_alone("g");
-  // A second consumer gets its id (MEMBER_ID_REQUIRED) and vanishes; the leader rejoins.
+  // A second consumer gets its id (MEMBER_ID_REQUIRED) and vanishes; the leader rejoins. The
+  // pending id expires 300 ms after the coordinator handed it out, which is after `start`: the
+  // rejoin, which waits for it, cannot finish earlier however slow this thread is.
+  auto start = std::chrono::steady_clock::now();
   auto r = env.join(env.join_request("g", "", {"t"}, 300));
   REQUIRE(r.error_code == ke::kMemberIdRequired);
-  auto start = std::chrono::steady_clock::now();
   auto again = env.join(env.join_request("g", j.member_id));
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(250));
   CHECK(again.error_code == 0);
