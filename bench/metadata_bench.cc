@@ -5,12 +5,17 @@
 //    (what one Raft log flush costs);
 //  - one voter (the single-node broker,controller): p50/p99 of one metadata write at a time
 //    (prepare_objects: one record), and records per second with 64 writes outstanding;
+//  - list_objects (a cold read's lookup) on one voter holding 10,000 committed objects over 1,000
+//    streams: p50/p99 of one lookup of a 1-offset range (limit 16, as cold_fetch asks), and the
+//    commit p50/p99 of one write at a time while another thread runs lookups back to back (a
+//    lookup holding the controller's lock delays the commit's apply);
 //  - three voters on loopback TCP (three Controllers in this process, each with its own
 //    TcpRaftTransport and log directory, as three `floe serve` controllers would have): the same
 //    figures, measured on the leader. A commit there needs the leader's flush plus a follower's
 //    fetch, flush and next fetch: about two flushes and two loopback round trips.
 // Environment: FLOE_BENCH_DIR (default: the system temp dir), FLOE_BENCH_METADATA_WRITES
-// (default 2000 per phase). Never fails on speed.
+// (default 2000 per phase; the list_objects phase always commits its 10,000 objects).
+// Never fails on speed.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,9 +28,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,6 +141,120 @@ void print(const char* what, const Figures& f, double fsync_p50, double fsync_p9
               f.errors ? " (SOME WRITES FAILED)" : "");
 }
 
+// Runs `count` asynchronous calls, at most `depth` outstanding; call(i, done) must call done(ok)
+// exactly once. Returns how many failed.
+int run_pipelined(int count, int depth, const std::function<void(int, std::function<void(bool)>)>& call) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int outstanding = 0, failed = 0;
+  for (int i = 0; i < count; ++i) {
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return outstanding < depth; });
+      ++outstanding;
+    }
+    call(i, [&](bool ok) {
+      std::lock_guard lk(mu);
+      if (!ok) ++failed;
+      --outstanding;
+      cv.notify_one();
+    });
+  }
+  std::unique_lock lk(mu);
+  cv.wait(lk, [&] { return outstanding == 0; });
+  return failed;
+}
+
+// 10,000 committed stream objects over 1,000 streams (10 per stream, 100 offsets each), then
+// list_objects lookups alone and beside single commits.
+void list_objects_phase(metadata::Controller& c, int writes) {
+  constexpr int kStreams = 1000, kPerStream = 10, kSpan = 100, kPerCommit = 100;
+  std::vector<stream::StreamInfo> streams(kStreams);
+  int failed = run_pipelined(kStreams, 64, [&](int i, std::function<void(bool)> done) {
+    c.create_stream([&, i, done](Result<stream::StreamInfo> r) {
+      if (!r.ok()) return done(false);
+      c.open_stream(r->id, NodeId(1), [&, i, done](Result<stream::StreamInfo> o) {
+        if (o.ok()) streams[static_cast<size_t>(i)] = *o;
+        done(o.ok());
+      });
+    });
+  });
+  constexpr int kCommits = kStreams * kPerStream / kPerCommit;
+  failed += run_pipelined(kCommits, 1, [&](int k, std::function<void(bool)> done) {
+    c.prepare_objects(kPerCommit, 600000, [&, k, done](Result<ObjectId> first) {
+      if (!first.ok()) return done(false);
+      stream::StreamSetObjectCommit commit;
+      commit.node_id = NodeId(1);
+      int round = k / (kStreams / kPerCommit);
+      int base = (k % (kStreams / kPerCommit)) * kPerCommit;
+      for (int j = 0; j < kPerCommit; ++j) {
+        const auto& s = streams[static_cast<size_t>(base + j)];
+        stream::StreamObjectCommit so;
+        so.object_id = ObjectId(first->value() + static_cast<uint64_t>(j));
+        so.object_size_bytes = 1 << 20;
+        so.range = {s.id, s.epoch, Offset(int64_t{round} * kSpan), Offset(int64_t{round + 1} * kSpan)};
+        commit.stream_objects.push_back(so);
+      }
+      c.commit_stream_set_object(std::move(commit), [done](Result<stream::Done> r) { done(r.ok()); });
+    });
+  });
+  if (failed > 0) {
+    std::printf("  list_objects: %d setup writes failed\n", failed);
+    return;
+  }
+  std::mt19937_64 rng(42);
+  auto lookup = [&](std::mt19937_64& g) {
+    const auto& s = streams[g() % kStreams];
+    Offset at(static_cast<int64_t>(g() % (kPerStream * kSpan)));
+    size_t found = 0;
+    c.list_objects(s.id, at, Offset(at.value() + 1), 16,
+                   [&](Result<std::vector<stream::ObjectSlice>> r) { found = r.ok() ? r->size() : 0; });
+    return found;  // list_objects answers inline (a read of the committed state)
+  };
+  std::vector<double> lat;
+  size_t missing = 0;
+  for (int i = 0; i < 20000; ++i) {
+    auto t0 = Clock::now();
+    if (lookup(rng) != 1) ++missing;
+    lat.push_back(us_since(t0));
+  }
+  std::printf("  list_objects, 10,000 objects over 1,000 streams: p50 %.1f us, p99 %.1f us%s\n", percentile(lat, 0.5),
+              percentile(lat, 0.99), missing ? " (SOME LOOKUPS MISSED)" : "");
+
+  auto commits = [&](int n) {
+    std::vector<double> l;
+    for (int i = 0; i < n; ++i) {
+      std::promise<bool> done;
+      auto fut = done.get_future();
+      auto t0 = Clock::now();
+      c.prepare_objects(1, 60000, [&](Result<ObjectId> r) { done.set_value(r.ok()); });
+      fut.get();
+      l.push_back(us_since(t0));
+    }
+    return l;
+  };
+  int n = std::min(writes, 1000);
+  auto quiet = commits(n);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> lookups{0};
+  std::thread reader([&] {
+    std::mt19937_64 g(7);
+    while (!stop.load()) {
+      lookup(g);
+      lookups.fetch_add(1);
+    }
+  });
+  auto t0 = Clock::now();
+  auto busy = commits(n);
+  double secs = us_since(t0) / 1e6;
+  stop = true;
+  reader.join();
+  std::printf("  commit beside back-to-back list_objects: p50 %.0f us, p99 %.0f us (alone: p50 %.0f us, p99 %.0f us); "
+              "%.0f lookups/s meanwhile\n",
+              percentile(busy, 0.5), percentile(busy, 0.99), percentile(quiet, 0.5), percentile(quiet, 0.99),
+              static_cast<double>(lookups.load()) / secs);
+}
+
 }  // namespace
 
 int main() {
@@ -160,6 +281,21 @@ int main() {
       std::printf("  one voter: cannot open: %s\n", c.error().to_string().c_str());
     } else {
       print("1 voter          ", measure(**c, writes, 64), fsync_p50, fsync_p99);
+      (*c)->close();
+    }
+  }
+
+  // list_objects on one voter (a log of its own: the phase above left objects behind).
+  {
+    metadata::ControllerOptions o;
+    o.node_id = NodeId(1);
+    o.log_dir = (dir / "list").string();
+    fs::create_directories(o.log_dir);
+    auto c = metadata::Controller::open(o);
+    if (!c.ok()) {
+      std::printf("  list_objects: cannot open: %s\n", c.error().to_string().c_str());
+    } else {
+      list_objects_phase(**c, writes);
       (*c)->close();
     }
   }

@@ -1187,19 +1187,8 @@ void Controller::list_objects(StreamId id, Offset start, Offset end, uint32_t li
   std::vector<stream::ObjectSlice> out;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [oid, m] : committed_.streams.objects) {
-      if (m.state != ObjectState::committed) continue;
-      for (const auto& r : m.ranges) {
-        if (r.stream_id == id && r.end_offset > start && r.start_offset < end) {
-          out.push_back(stream::ObjectSlice{oid, m.kind, m.size_bytes, r.start_offset, r.end_offset});
-        }
-      }
-    }
+    out = committed_.object_index.list(id, start, end, limit);  // O(log objects + answer)
   }
-  std::sort(out.begin(), out.end(), [](const stream::ObjectSlice& a, const stream::ObjectSlice& b) {
-    return std::tie(a.start_offset, a.object_id) < std::tie(b.start_offset, b.object_id);
-  });
-  if (out.size() > limit) out.resize(limit);
   done(std::move(out));
 }
 
@@ -1208,9 +1197,8 @@ void Controller::list_stream_set_objects(NodeId node, uint32_t limit,
   std::vector<ObjectMeta> out;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [id, m] : committed_.streams.objects) {
-      if (out.size() >= limit) break;
-      if (m.state == ObjectState::committed && m.kind == ObjectKind::stream_set && m.node_id == node) out.push_back(m);
+    for (ObjectId id : committed_.object_index.stream_set_objects(node, limit)) {
+      out.push_back(committed_.streams.objects.at(id));
     }
   }
   done(std::move(out));
@@ -1219,11 +1207,19 @@ void Controller::list_stream_set_objects(NodeId node, uint32_t limit,
 std::vector<ObjectMeta> Controller::destroyed_before(int64_t before_ms, uint32_t limit) const {
   std::vector<ObjectMeta> out;
   std::lock_guard lock(mu_);
-  for (const auto& [id, m] : committed_.streams.objects) {
+  // The destroyed objects only (GC erases them once deleted from the store: a short list).
+  for (ObjectId id : committed_.object_index.destroyed()) {
     if (out.size() >= limit) break;
-    if (m.state == ObjectState::destroyed && m.destroyed_ms <= before_ms) out.push_back(m);
+    const ObjectMeta& m = committed_.streams.objects.at(id);
+    if (m.destroyed_ms <= before_ms) out.push_back(m);
   }
   return out;
+}
+
+void Controller::check_object_index() const {
+  std::lock_guard lock(mu_);
+  auto why = committed_.object_index.check(committed_.streams.objects);
+  FLOE_ASSERT_MSG(!why, why->c_str());
 }
 
 void Controller::list_destroyed_objects(int64_t before_ms, uint32_t limit,

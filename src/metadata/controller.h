@@ -15,7 +15,9 @@
 // reads. A write that finds nothing to write (a retry, a heartbeat changing nothing) still read
 // the working state: it reports success only once this leader's proposals in flight committed. On leadership loss (or a proposal that could not be appended) the working state is
 // dropped and rebuilt from the committed state once nothing is in flight.
-// Reads (image(), describe_stream, list_*) come from the committed state, on the caller's thread.
+// Reads (image(), describe_stream, list_*) come from the committed state, on the caller's thread;
+// the object lists read its object index (metadata/object_index.h), so a cold read's list_objects
+// holds the lock for O(log objects + answer), never for a scan of every object.
 // Snapshots: every snapshot_interval_entries applied entries the committed state becomes a Raft
 // snapshot (metadata/snapshot.h, raft/node.h snapshot_here) and the log below it is dropped;
 // open() loads the newest snapshot and replays only later entries; a follower behind the
@@ -276,6 +278,10 @@ class Controller final : public stream::StreamMetadata {
   // For tests: a copy of the whole committed state (the controller simulation compares it).
   MetadataState committed_state() const;
   std::optional<stream::ObjectMeta> object(ObjectId id) const;
+  // For tests (a debug check): FLOE_ASSERTs that the committed state's object index (what
+  // list_objects, list_stream_set_objects and list_destroyed_objects read) equals one rebuilt by
+  // scanning every object.
+  void check_object_index() const;
 
  private:
   // Records produced by one write, applied to the working state as they are emitted.

@@ -265,7 +265,9 @@ Status MetadataState::apply(const MetadataRecord& record) {
             ObjectId id(static_cast<uint64_t>(r.object_id));
             if (id.value() >= streams.next_object_id) return contradiction("object id above the counter");
             if (r.kind < 1 || r.kind > 2 || r.state < 1 || r.state > 3) return contradiction("object kind/state");
-            stream::ObjectMeta& m = streams.objects[id];
+            auto [it, fresh] = streams.objects.try_emplace(id);
+            stream::ObjectMeta& m = it->second;
+            if (!fresh) object_index.remove(m);  // as it was; added back below as it is
             m.id = id;
             m.kind = static_cast<stream::ObjectKind>(r.kind);
             m.state = static_cast<stream::ObjectState>(r.state);
@@ -281,11 +283,15 @@ Status MetadataState::apply(const MetadataRecord& record) {
             m.destroyed_ms = r.destroyed_ms;
             if (m.state == stream::ObjectState::prepared) streams.prepared_deadline_ms[id] = r.deadline_ms;
             else streams.prepared_deadline_ms.erase(id);
+            object_index.add(m);
             return ok_status();
           },
           [&](const protocol::FloeRemoveObjectRecord& r) -> Status {
             ObjectId id(static_cast<uint64_t>(r.object_id));
-            streams.objects.erase(id);
+            if (auto it = streams.objects.find(id); it != streams.objects.end()) {
+              object_index.remove(it->second);
+              streams.objects.erase(it);
+            }
             streams.prepared_deadline_ms.erase(id);
             return ok_status();
           },

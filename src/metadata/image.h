@@ -28,6 +28,7 @@
 
 #include "common/bytes.h"
 #include "common/ids.h"
+#include "metadata/object_index.h"
 #include "metadata/records.h"
 #include "stream/metadata.h"
 
@@ -126,6 +127,9 @@ class MetadataState {
   // holds, for streams of partitions.
   std::map<StreamId, std::pair<Uuid, int32_t>> stream_partitions;
   const PartitionImage* partition_of(StreamId id) const;
+  // Derived index (kept by apply, never in a snapshot): streams.objects by stream range, by
+  // node's stream-set objects and destroyed (metadata/object_index.h).
+  ObjectIndex object_index;
 
   Status apply(const MetadataRecord& record);
   Status apply_all(const std::vector<MetadataRecord>& records);

@@ -50,6 +50,7 @@ std::optional<std::string> check_invariants(const MetadataState& state) {
     if (s.id != id) return "stream " + id.to_string() + " is filed under another id";
     if (id.value() >= table.next_stream_id) return "stream " + id.to_string() + " is not below next_stream_id";
   }
+  if (auto why = state.object_index.check(table.objects)) return "object index: " + *why;
   std::map<StreamId, std::vector<StreamRange>> live_ranges;
   for (const auto& [id, m] : table.objects) {
     std::string what = "object " + id.to_string();
