@@ -81,7 +81,9 @@ TEST_CASE("retries_are_bounded_in_time") {
   auto took = std::chrono::steady_clock::now() - start;
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::timeout);
-  CHECK(took < std::chrono::milliseconds(1000));
+  // Bounded by the 200 ms budget, not by the 1,000 attempts (30 s of timeouts); the bound is
+  // loose so that a loaded machine cannot fail it.
+  CHECK(took < std::chrono::seconds(10));
 }
 
 TEST_CASE("a_failing_part_aborts_the_upload_and_leaves_no_orphan") {

@@ -1,4 +1,5 @@
 // FsStore specifics: the key <-> path mapping and durability under kill -9.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,9 +62,12 @@ TEST_CASE("fs_puts_are_whole_or_absent_after_kill_9") {
   TempDir dir;
   auto root = dir.path / "objects";
   for (int round = 0; round < 3; ++round) {
+    int progress[2];  // the child writes one byte once its first put is durable
+    REQUIRE(::pipe(progress) == 0);
     pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
+      ::close(progress[0]);
       auto store = FsStore::open(FsStoreOptions{root, 2, 64, true, {}});
       if (!store.ok()) ::_exit(2);
       BlockingStore s(*store.value());
@@ -71,9 +75,18 @@ TEST_CASE("fs_puts_are_whole_or_absent_after_kill_9") {
         // Overwrites and fresh keys, sizes from bytes to a few hundred KiB.
         auto r = s.put("k/" + std::to_string(i % 7), self_checking(static_cast<size_t>((i * 7919) % 300000), i));
         if (!r.ok()) ::_exit(3);
+        if (i == 0 && ::write(progress[1], "p", 1) != 1) ::_exit(4);
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(150 + 70 * round));
+    ::close(progress[1]);
+    // However slow the machine, the kill lands after at least one whole put (so the store is
+    // never empty below) and, some milliseconds later, most likely in the middle of another.
+    pollfd first_put{progress[0], POLLIN, 0};
+    REQUIRE(::poll(&first_put, 1, 60000) == 1);
+    char byte = 0;
+    CHECK(::read(progress[0], &byte, 1) == 1);
+    ::close(progress[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + 70 * round));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);

@@ -182,7 +182,7 @@ TEST_CASE("s3_wrong_secret_fails_at_once_with_signature_does_not_match") {
   CHECK(r.error().detail().http_status == 403);
   CHECK_FALSE(r.error().retryable());
   CHECK(retrying.retries() == 0);
-  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));  // no backoff sleeps (loose: no timing asserts)
 }
 
 TEST_CASE("s3_unknown_access_key_is_invalid_access_key_id") {
@@ -333,7 +333,7 @@ TEST_CASE("s3_silent_server_hits_the_first_byte_timeout_and_is_retryable") {
   CHECK(r.error().code == Errc::timeout);
   CHECK(r.error().retryable());
   CHECK(took >= std::chrono::milliseconds(300));
-  CHECK(took < std::chrono::seconds(5));
+  CHECK(took < std::chrono::seconds(30));  // the timeout fired rather than a hang (loose: no timing asserts)
 }
 
 TEST_CASE("s3_refused_connection_is_a_retryable_error") {
