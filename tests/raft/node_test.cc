@@ -49,7 +49,7 @@ TEST_CASE("single_voter_elects_itself_and_commits_proposals_in_order") {
   auto node = RaftNode::open(single_voter(dir), applied.listener());
   REQUIRE(node.ok());
   (*node)->start();
-  REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
+  REQUIRE((*node)->wait_for(leading_and_caught_up, 30000).ok());
   std::vector<std::promise<Result<Offset>>> results(100);
   std::vector<char> listener_first(100, 0);  // written on the node thread before set_value
   for (int i = 0; i < 100; ++i) {
@@ -85,7 +85,7 @@ TEST_CASE("reopened_node_replays_committed_entries_once_from_apply_from") {
     auto node = RaftNode::open(single_voter(dir), applied.listener());
     REQUIRE(node.ok());
     (*node)->start();
-    REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
+    REQUIRE((*node)->wait_for(leading_and_caught_up, 30000).ok());
     for (int i = 0; i < 10; ++i) {
       std::promise<Result<Offset>> done;
       (*node)->propose(std::to_string(i), [&](Result<Offset> r) { done.set_value(std::move(r)); });
@@ -97,7 +97,7 @@ TEST_CASE("reopened_node_replays_committed_entries_once_from_apply_from") {
     auto node = RaftNode::open(single_voter(dir), all.listener());
     REQUIRE(node.ok());
     (*node)->start();
-    REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
+    REQUIRE((*node)->wait_for(leading_and_caught_up, 30000).ok());
   }
   REQUIRE(all.entries.size() == 10);
   CHECK(all.entries.front().second == "0");
@@ -106,7 +106,7 @@ TEST_CASE("reopened_node_replays_committed_entries_once_from_apply_from") {
     auto node = RaftNode::open(single_voter(dir, all.entries[5].first), tail.listener());
     REQUIRE(node.ok());
     (*node)->start();
-    REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
+    REQUIRE((*node)->wait_for(leading_and_caught_up, 30000).ok());
   }
   REQUIRE(tail.entries.size() == 5);
   CHECK(tail.entries.front().second == "5");
@@ -157,7 +157,7 @@ TEST_CASE("nothing_runs_on_a_node_before_start_and_what_was_posted_meanwhile_run
   CHECK(ran_after_start.get_future().get());
   // Proposed before the election: refused (not the leader), but answered.
   (void)proposed.get_future().get();
-  REQUIRE((*node)->wait_for(leading_and_caught_up, 5000).ok());
+  REQUIRE((*node)->wait_for(leading_and_caught_up, 30000).ok());
   (*node)->close();
   std::filesystem::remove_all(dir);
 }

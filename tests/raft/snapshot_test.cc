@@ -387,13 +387,13 @@ TEST_CASE("a_node_hands_its_owner_the_snapshot_at_open_and_replays_only_what_fol
     REQUIRE(node.ok());
     self = node->get();
     (*node)->start();
-    REQUIRE((*node)->wait_for(leading, 5000).ok());
+    REQUIRE((*node)->wait_for(leading, 30000).ok());
     for (int i = 0; i < 8; ++i) {
       std::promise<Result<Offset>> done;
       (*node)->propose(std::to_string(i), [&](Result<Offset> r) { done.set_value(std::move(r)); });
       REQUIRE(done.get_future().get().ok());
     }
-    auto s = (*node)->wait_for([](const NodeStatus& s) { return s.log_start > 0; }, 5000);
+    auto s = (*node)->wait_for([](const NodeStatus& s) { return s.log_start > 0; }, 30000);
     REQUIRE(s.ok());
     CHECK(s->log_start == 7);  // LeaderChange at 0, entries "0".."5" at 1..6
   }
@@ -407,7 +407,7 @@ TEST_CASE("a_node_hands_its_owner_the_snapshot_at_open_and_replays_only_what_fol
     REQUIRE(node.ok());
     self = node->get();
     (*node)->start();
-    REQUIRE((*node)->wait_for(leading, 5000).ok());
+    REQUIRE((*node)->wait_for(leading, 30000).ok());
   }
   REQUIRE(loaded.size() == 1);
   CHECK(loaded[0].first == SnapshotId{7, 1});
@@ -525,13 +525,13 @@ TEST_CASE("an_observer_over_tcp_catches_up_by_snapshot_and_the_leader_lists_it_i
   REQUIRE(leader.ok());
   leader_self = leader->get();
   (*leader)->start();
-  REQUIRE((*leader)->wait_for([](const NodeStatus& s) { return s.role == Role::leader; }, 5000).ok());
+  REQUIRE((*leader)->wait_for([](const NodeStatus& s) { return s.role == Role::leader; }, 30000).ok());
   for (int i = 0; i < 50; ++i) {
     std::promise<Result<Offset>> done;
     (*leader)->propose("e" + std::to_string(i), [&](Result<Offset> r) { done.set_value(std::move(r)); });
     REQUIRE(done.get_future().get().ok());
   }
-  auto leader_status = (*leader)->wait_for([](const NodeStatus& s) { return s.log_start == 41; }, 5000);
+  auto leader_status = (*leader)->wait_for([](const NodeStatus& s) { return s.log_start == 41; }, 30000);
   REQUIRE(leader_status.ok());
 
   TcpTransportConfig observer_tc;

@@ -83,10 +83,10 @@ TEST_CASE("a_slow_snapshot_write_never_stalls_the_node_and_the_log_goes_only_onc
   REQUIRE(node.ok());
   self = node->get();
   (*node)->start();
-  REQUIRE((*node)->wait_for(leading, 5000).ok());
+  REQUIRE((*node)->wait_for(leading, 30000).ok());
   // The first snapshot's write hangs in the disk; proposals keep committing meanwhile.
   for (int i = 0; i < 10; ++i) REQUIRE(propose(**node, std::to_string(i)).ok());
-  auto waited = (*node)->wait_for([](const NodeStatus& s) { return s.applied_end == 11; }, 5000);
+  auto waited = (*node)->wait_for([](const NodeStatus& s) { return s.applied_end == 11; }, 30000);
   REQUIRE(waited.ok());
   // The writer thread may not have reached the disk yet: wait (bounded) until it hangs there.
   for (int i = 0; i < 1000; ++i) {
@@ -108,7 +108,7 @@ TEST_CASE("a_slow_snapshot_write_never_stalls_the_node_and_the_log_goes_only_onc
   CHECK(fs::exists(dir.path + "/00000000000000000005-0000000001.checkpoint.tmp"));
   release.set_value();
   // Durable: the log goes below it; then the newest waiting request (end 9; end 8 was replaced).
-  auto after = (*node)->wait_for([](const NodeStatus& s) { return s.snapshots_written == 2 && !s.snapshot_writing; }, 5000);
+  auto after = (*node)->wait_for([](const NodeStatus& s) { return s.snapshots_written == 2 && !s.snapshot_writing; }, 30000);
   REQUIRE(after.ok());
   CHECK(after->log_start == 9);
   {
@@ -152,7 +152,7 @@ TEST_CASE("kill_minus_9_in_the_middle_of_a_snapshot_write_keeps_the_previous_sna
     if (!node.ok()) ::_exit(3);
     self = node->get();
     (*node)->start();
-    if (!(*node)->wait_for(leading, 5000).ok()) ::_exit(3);
+    if (!(*node)->wait_for(leading, 30000).ok()) ::_exit(3);
     for (int i = 0;; ++i) {
       auto offset = propose(**node, "e" + std::to_string(i));
       if (!offset.ok()) ::_exit(5);
@@ -196,7 +196,7 @@ TEST_CASE("kill_minus_9_in_the_middle_of_a_snapshot_write_keeps_the_previous_sna
       });
   REQUIRE(node.ok());
   (*node)->start();
-  REQUIRE((*node)->wait_for(leading, 5000).ok());
+  REQUIRE((*node)->wait_for(leading, 30000).ok());
   (*node)->close();
   REQUIRE(loaded.size() == 1);
   CHECK(loaded[0].first == SnapshotId{6, 1});

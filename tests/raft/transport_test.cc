@@ -49,7 +49,7 @@ class TestNode {
   uint16_t port() { return transport_->port(); }
 
   // Waits until at least n messages arrived; returns a copy of all of them.
-  std::vector<Received> wait_for(size_t n, std::chrono::milliseconds timeout = 5000ms) {
+  std::vector<Received> wait_for(size_t n, std::chrono::milliseconds timeout = 30000ms) {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return inbox_.size() >= n; });
     return inbox_;
@@ -105,7 +105,7 @@ uint16_t free_port() {
 }
 
 template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5000ms) {
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 30000ms) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (pred()) return true;
