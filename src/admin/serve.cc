@@ -277,6 +277,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (!store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + store.error().message);
   objectstore::OpenOptions cold_options;
   cold_options.thread_nice = stream::kColdReadNice;  // cold reads give way to appends (stream_manager.h)
+  cold_options.local_dir_threads = stream::cold_read_cpu_threads_default();  // its reads copy: CPU work
   auto cold_store = uri->scheme == "mem" ? store : objectstore::open_store(*uri, cold_options);  // mem: one shared instance
   if (!cold_store.ok()) return fail(err, "s3.data.buckets '" + bucket_text + "': " + cold_store.error().message);
 

@@ -33,6 +33,7 @@ Result<OpenedStore> open_store(const BucketUri& uri, const OpenOptions& options)
     o.fsync = options.fsync;
     o.multipart = options.multipart;
     o.thread_nice = options.thread_nice;
+    if (options.local_dir_threads > 0) o.threads = options.local_dir_threads;
     auto fs = FsStore::open(o);
     if (!fs.ok()) return fs.take_error();
     opened.backend = std::shared_ptr<ObjectStore>(std::move(fs).value().release());

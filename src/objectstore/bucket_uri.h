@@ -29,6 +29,7 @@ struct OpenOptions {
   MultipartPolicy multipart{};
   bool fsync = true;
   int thread_nice = 0;  // > 0: the store's threads run at a lower CPU priority (the cold-read instance)
+  size_t local_dir_threads = 0;  // local-dir backend: I/O threads (0: FsStoreOptions' default)
 };
 
 struct OpenedStore {

@@ -91,12 +91,17 @@ Result<std::unique_ptr<StreamManager>> StreamManager::open(StreamManagerOptions 
   return m;
 }
 
+size_t cold_read_cpu_threads_default() {
+  return std::max<size_t>(1, std::thread::hardware_concurrency() / 2);
+}
+
 void StreamManager::start_threads() {
   last_upload_ms_ = now_ms();
   // Coordination (metadata, indexes, callbacks) at normal priority; block GETs and parsing niced.
   cold_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue);
-  cold_io_pool_ = std::make_unique<objectstore::WorkerPool>(options_.cold_read_threads, options_.cold_read_queue,
-                                                           options_.cold_read_nice);
+  const size_t cpu_threads =
+      options_.cold_read_cpu_threads > 0 ? options_.cold_read_cpu_threads : cold_read_cpu_threads_default();
+  cold_io_pool_ = std::make_unique<objectstore::WorkerPool>(cpu_threads, options_.cold_read_queue, options_.cold_read_nice);
   uploader_ = std::thread([this] { uploader_loop(); });
   if (options_.compaction_interval_ms > 0) maintenance_ = std::thread([this] { maintenance_loop(); });
 }
@@ -124,6 +129,12 @@ void StreamManager::close() {
   if (maintenance_.joinable()) maintenance_.join();
   if (cold_pool_) cold_pool_->stop();  // first: its tasks may still hand block reads to cold_io_pool_
   if (cold_io_pool_) cold_io_pool_->stop();
+  {
+    // Readahead GETs complete on the cold store's threads (bounded by its timeouts) and touch
+    // this object: wait for the last one.
+    std::unique_lock lk(readahead_mu_);
+    readahead_cv_.wait(lk, [this] { return readahead_in_flight_ == 0; });
+  }
   if (wal_) wal_->close();
 }
 
@@ -438,16 +449,33 @@ Result<FetchResult> StreamManager::cold_fetch(const std::shared_ptr<Stream>& s, 
   }
   if (sequential && options_.readahead_blocks > 0) {
     for (auto& [object, entry] : ahead) {
-      if (block_cache_.contains(object, entry.position)) continue;
-      cold_in_flight_.fetch_add(1);
-      bool queued = cold_io_pool_->submit([this, object = object, entry = entry] {
-        (void)object_block(object, entry, true);
-        cold_in_flight_.fetch_sub(1);
-      });
-      if (!queued) cold_in_flight_.fetch_sub(1);  // queue full: skip this readahead
+      if (!block_cache_.contains(object, entry.position)) start_readahead(object, entry);
     }
   }
   return result;
+}
+
+size_t StreamManager::readahead_limit() const {
+  return std::max<size_t>(4, 2 * options_.readahead_blocks * options_.cold_read_threads);
+}
+
+void StreamManager::start_readahead(ObjectId id, const BlockIndexEntry& e) {
+  {
+    std::lock_guard lk(readahead_mu_);
+    if (readahead_in_flight_ >= readahead_limit()) return;  // enough already in flight: skip
+    ++readahead_in_flight_;
+  }
+  cold_in_flight_.fetch_add(1);
+  readahead_gets_.fetch_add(1);
+  cold_store_->get(object_key(id), {e.position, e.size_bytes}, [this, id, e](Result<objectstore::GetResult> got) {
+    // On the cold store's (niced) thread. A failed readahead is only a missed prefetch: the
+    // fetch that wants the block GETs it again and reports the error.
+    if (got.ok() && got->body.size() == e.size_bytes) block_cache_.put(id, e.position, got->body);
+    cold_in_flight_.fetch_sub(1);
+    std::lock_guard lk(readahead_mu_);
+    --readahead_in_flight_;
+    readahead_cv_.notify_all();  // under the lock: close() may destroy the cv once it sees 0
+  });
 }
 
 Result<std::vector<BlockIndexEntry>> StreamManager::object_index(ObjectId id, uint64_t object_size_bytes) {
@@ -485,26 +513,35 @@ Result<std::vector<BlockIndexEntry>> StreamManager::object_index(ObjectId id, ui
 Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const BlockIndexEntry& e) {
   // Touches only the block cache (its own mutex, shared with no append/WAL/controller path) and
   // the cold store: never mu_ or metadata.
-  auto work = [this, id, e]() -> Result<std::vector<Batch>> {
-    auto block = object_block(id, e, false);
-    if (!block.ok()) return block.take_error();
-    return parse_block(*block, e);
-  };
-  auto promise = std::make_shared<std::promise<Result<std::vector<Batch>>>>();
+  using Parsed = Result<std::vector<Batch>>;
+  auto promise = std::make_shared<std::promise<Parsed>>();
   auto future = promise->get_future();
-  if (!cold_io_pool_->submit([promise, work] { promise->set_value(work()); })) return work();  // full or stopped
+  // Parses on the cold I/O pool (niced, cold_read_cpu_threads), or inline on the calling thread
+  // when that queue is full or stopped.
+  auto parse_niced = [this, promise, e](SharedBytes block) {
+    auto work = [this, promise, e, block] {
+      if (options_.block_parse_hook_for_test) options_.block_parse_hook_for_test();
+      promise->set_value(parse_block(block, e));
+    };
+    if (!cold_io_pool_->submit(work)) work();
+  };
+  if (auto hit = block_cache_.get(id, e.position)) {
+    parse_niced(std::move(*hit));
+  } else {
+    object_gets_.fetch_add(1);
+    // The GET waits on the cold store's threads, not on a cold I/O thread: a slow object store
+    // does not take CPU slots from parsing.
+    cold_store_->get(object_key(id), {e.position, e.size_bytes},
+                     [this, id, e, promise, parse_niced](Result<objectstore::GetResult> got) {
+                       if (!got.ok()) return promise->set_value(got.error());
+                       if (got->body.size() != e.size_bytes)
+                         return promise->set_value(
+                             Error(Errc::truncated, "object " + id.to_string() + ": short block read"));
+                       block_cache_.put(id, e.position, got->body);
+                       parse_niced(std::move(got->body));
+                     });
+  }
   return future.get();
-}
-
-Result<SharedBytes> StreamManager::object_block(ObjectId id, const BlockIndexEntry& e, bool readahead) {
-  if (auto hit = block_cache_.get(id, e.position)) return *hit;
-  objectstore::BlockingStore blocking(*cold_store_);
-  (readahead ? readahead_gets_ : object_gets_).fetch_add(1);
-  auto got = blocking.get(object_key(id), {e.position, e.size_bytes});
-  if (!got.ok()) return got.error();
-  if (got->body.size() != e.size_bytes) return Error(Errc::truncated, "object " + id.to_string() + ": short block read");
-  block_cache_.put(id, e.position, got->body);
-  return got->body;
 }
 
 void StreamManager::trim(const std::shared_ptr<Stream>& s, Offset new_start, DoneCallback done) {

@@ -27,18 +27,20 @@
 //
 // Threads (all owned here, all stopped and joined by close()):
 //  - the uploader thread: uploads, commits, WAL trims, drains waiting appends, runs close/flush;
-//  - two cold-read pools (each cold_read_threads threads, cold_read_queue bounded queue) with
-//    their own ObjectStore (pass a separate store instance so cold GETs use their own
-//    connections) and the BlockCache budget; cold reads never run on, or queue behind, the
-//    append path. The coordination pool runs at NORMAL priority: metadata lookups
+//  - two cold-read pools with their own ObjectStore (pass a separate store instance so cold GETs
+//    use their own connections) and the BlockCache budget; cold reads never run on, or queue
+//    behind, the append path. Each pool has a bounded queue (cold_read_queue).
+//    The coordination pool (cold_read_threads) runs at NORMAL priority: metadata lookups
 //    (list_objects, which holds the controller's lock in single-node mode), object index
 //    lookups, and the fetch callback (which takes the broker's lock that produce completions
 //    need) — a niced thread holding those locks under CPU contention would stall appends
 //    (priority inversion). Only the heavy, lock-free part runs niced (cold_read_nice, and the
-//    cold store's threads, opened with kColdReadNice): block GETs + parse_block (CRC, batch
-//    parsing) on the cold I/O pool, which the coordinating thread waits for (inline if that
-//    queue is full), and readahead GETs. Niced code takes only the BlockCache mutex, which no
-//    append, WAL or controller path takes (stats() reads it without holding mu_);
+//    cold store's threads, opened with kColdReadNice): block GETs, asynchronous on the cold
+//    store's threads; parse_block (CRC, batch parsing) on the cold I/O pool
+//    (cold_read_cpu_threads, half the cores by default), which the coordinating thread waits for
+//    (inline if that queue is full); readahead GETs, asynchronous, at most readahead_limit() in
+//    flight, into the block cache. Niced code takes only the BlockCache mutex, which no append,
+//    WAL or controller path takes (stats() reads it without holding mu_);
 //  - the maintenance thread (only when compaction_interval_ms > 0): compaction and GC.
 // Callbacks: append callbacks run on the WAL thread; fetch callbacks run inline (log cache hit or
 // error) or on a normal-priority cold-read coordination thread (never a niced one); open/trim/close/flush callbacks run on the calling thread or on
@@ -91,6 +93,14 @@ struct CompactionOptions {
 // would invert priorities.
 inline constexpr int kColdReadNice = 10;
 
+// The CPU-heavy part of cold reads (block parsing here, and a local-dir cold store's reads, which
+// copy from the page cache) gets at most half of the machine's cores, at least one: the other half
+// stays free for the append path, so a waking WAL or produce thread usually finds an idle core
+// instead of having to preempt a cold reader. (Measured by bench/stream_bench: on 2 cores, two
+// cold I/O threads raised the appends' p99 by 1.2-1.6x; one left it unchanged, and the reader
+// pulled about 10% less.) Object GETs do not hold these threads while they wait.
+size_t cold_read_cpu_threads_default();
+
 struct StreamManagerOptions {
   NodeId node_id;
   std::string key_prefix = "data";                    // object keys: <prefix>/<hash>/<object id>
@@ -104,13 +114,15 @@ struct StreamManagerOptions {
   uint32_t retry_base_ms = 20;
   uint32_t retry_max_ms = 2000;
   uint64_t block_cache_size_bytes = 128ull << 20;     // s3.block.cache.size
-  size_t cold_read_threads = 2;
+  size_t cold_read_threads = 2;                       // cold fetches served at once (coordination)
+  size_t cold_read_cpu_threads = 0;                   // block parsing threads; 0: cold_read_cpu_threads_default()
   size_t cold_read_queue = 1024;
   int cold_read_nice = kColdReadNice;                 // nice increment of the cold I/O threads
   uint32_t readahead_blocks = 2;
   int64_t compaction_interval_ms = 0;                 // 0: only compact_now()/gc_now()
   CompactionOptions compaction;
   std::function<int64_t()> now_ms;                    // wall clock (GC delays); default steady clock
+  std::function<void()> block_parse_hook_for_test;    // runs where a cold read parses a block
 };
 
 struct FetchResult {
@@ -260,10 +272,14 @@ class StreamManager {
   void fetch(const std::shared_ptr<Stream>& s, Offset start, uint64_t max_bytes, FetchCallback done);
   Result<FetchResult> cold_fetch(const std::shared_ptr<Stream>& s, Offset start, Offset limit, uint64_t max_bytes);
   Result<std::vector<BlockIndexEntry>> object_index(ObjectId id, uint64_t object_size_bytes);
-  Result<SharedBytes> object_block(ObjectId id, const BlockIndexEntry& e, bool readahead);
-  // object_block + parse_block on cold_io_pool_ (niced), waited for here; inline when its queue is
-  // full or stopped.
+  // The block from the cache or an asynchronous GET (the cold store's niced threads), then
+  // parse_block on cold_io_pool_ (niced), waited for here; inline when that queue is full or
+  // stopped.
   Result<std::vector<Batch>> read_block_niced(ObjectId id, const BlockIndexEntry& e);
+  // An asynchronous GET of a block the next sequential fetch will want, into the block cache;
+  // skipped when readahead_limit() GETs are already in flight.
+  void start_readahead(ObjectId id, const BlockIndexEntry& e);
+  size_t readahead_limit() const;
   void trim(const std::shared_ptr<Stream>& s, Offset new_start, DoneCallback done);
   void close_stream(const std::shared_ptr<Stream>& s, DoneCallback done);
 
@@ -313,7 +329,10 @@ class StreamManager {
   std::thread maintenance_;
   std::atomic<uint64_t> cold_in_flight_{0};  // cold fetches + readahead reads queued or running
   std::unique_ptr<objectstore::WorkerPool> cold_pool_;     // normal priority: coordination, callbacks
-  std::unique_ptr<objectstore::WorkerPool> cold_io_pool_;  // cold_read_nice: block GETs, parsing, readahead
+  std::unique_ptr<objectstore::WorkerPool> cold_io_pool_;  // cold_read_nice, cold_read_cpu_threads: parsing
+  std::mutex readahead_mu_;
+  std::condition_variable readahead_cv_;
+  size_t readahead_in_flight_ = 0;  // guarded by readahead_mu_: asynchronous readahead GETs; close() waits for 0
   std::mutex compaction_mu_;  // one compaction or GC at a time
   uint32_t retry_attempts_max_ = 0;  // 0: retry until close() (recovery bounds it)
 };

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
 #include <future>
 #include <thread>
 
@@ -336,38 +338,20 @@ int nice_of_this_thread() {
   return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
 }
 
-// Forwards everything to the real store; get() records the nice value of the thread calling it
-// (the mem store completes on its own thread, so the caller's priority is only visible here).
-class NiceRecordingStore final : public objectstore::testing::ForwardingStore {
- public:
-  using ForwardingStore::ForwardingStore;
-  std::vector<std::pair<uint64_t, int>> gets() {  // (range offset, nice of the caller)
-    std::lock_guard lk(mu_);
-    return gets_;
-  }
-  void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
-    {
-      std::lock_guard lk(mu_);
-      gets_.emplace_back(r.offset, nice_of_this_thread());
-    }
-    inner_->get(std::move(k), r, std::move(d));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::pair<uint64_t, int>> gets_;
-};
 }  // namespace
 
-TEST_CASE("cold_block_reads_run_niced_while_fetch_callbacks_keep_the_callers_priority") {
+TEST_CASE("cold_block_parsing_runs_niced_while_fetch_callbacks_keep_the_callers_priority") {
   const int base = nice_of_this_thread();
   Harness h;
-  auto recorder = std::make_shared<NiceRecordingStore>(h.store);
-  h.cold_store = recorder;
   h.options.readahead_blocks = 0;
+  std::mutex parse_mu;
+  std::vector<int> parse_nices;  // nice of each thread that parsed a block
+  h.options.block_parse_hook_for_test = [&] {
+    std::lock_guard lk(parse_mu);
+    parse_nices.push_back(nice_of_this_thread());
+  };
   h.start();
   auto s = h.open(h.create());
-  // 100 KB: the object is larger than the index tail GET (64 KiB), so only the block GET reads offset 0.
   REQUIRE(append(*s, 0, 1, pattern(100000, 1)).ok());
   h.flush();
   h.restart();  // empty log cache: the fetch below is a cold read
@@ -380,17 +364,142 @@ TEST_CASE("cold_block_reads_run_niced_while_fetch_callbacks_keep_the_callers_pri
   });
   // The callback may take locks the append path needs (the broker's): never on a niced thread.
   CHECK(callback_nice.get_future().get() == base);
-  // The one data block sits at offset 0 of the object (the index GET reads its tail): that GET
-  // came from a niced thread.
-  bool block_read_seen = false;
-  for (auto [offset, nice] : recorder->gets()) {
-    if (offset != 0) continue;
-    block_read_seen = true;
-    CHECK(nice == std::min(19, base + kColdReadNice));
+  // The block's parsing (CRCs, batch framing: the CPU-heavy part) ran on a niced cold I/O thread.
+  {
+    std::lock_guard lk(parse_mu);
+    REQUIRE(parse_nices.size() == 1);
+    CHECK(parse_nices[0] == std::min(19, base + kColdReadNice));
   }
-  CHECK(block_read_seen);
   // The in-flight gauge drops once the callback has returned (bounded poll: a loaded machine).
   for (int i = 0; i < 1000 && h.manager->stats().cold_reads_in_flight != 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(h.manager->stats().cold_reads_in_flight == 0);
+}
+
+TEST_CASE("cold_block_parsing_uses_at_most_cold_read_cpu_threads_while_more_fetches_run") {
+  Harness h;
+  h.options.stream_object_threshold_bytes = 1 << 30;
+  h.options.readahead_blocks = 0;
+  h.options.cold_read_threads = 4;      // four cold fetches at once...
+  h.options.cold_read_cpu_threads = 1;  // ...share one parsing thread
+  std::atomic<int> parsing{0}, most_parsing{0}, parses{0};
+  h.options.block_parse_hook_for_test = [&] {
+    int now = ++parsing;
+    int seen = most_parsing.load();
+    while (now > seen && !most_parsing.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // widens the window for an overlap
+    ++parses;
+    --parsing;
+  };
+  h.start();
+  std::vector<std::shared_ptr<Stream>> streams;
+  std::vector<std::vector<Batch>> written(4);
+  for (int i = 0; i < 4; ++i) {
+    streams.push_back(h.open(h.create()));
+    for (int k = 0; k < 20; ++k) {
+      SharedBytes b = pattern(2000, i * 100 + k);
+      REQUIRE(append(*streams[i], k, 1, b).ok());
+      written[i].push_back({Offset(k), 1, b});
+    }
+  }
+  h.flush();
+  h.restart();  // empty log cache: every fetch below is a cold read
+  std::vector<std::thread> readers;
+  std::vector<std::vector<Batch>> read(streams.size());
+  std::atomic<int> failures{0};
+  for (size_t i = 0; i < streams.size(); ++i) {
+    auto s = h.open(streams[i]->id());
+    readers.emplace_back([&read, &failures, i, s] {  // no Catch2 macros off the main thread
+      for (int64_t at = 0; at < s->end_offset().value();) {
+        auto r = fetch(*s, at, 8000);
+        if (!r.ok() || r->batches.empty()) {
+          ++failures;
+          return;
+        }
+        for (auto& b : r->batches) read[i].push_back(b);
+        at = r->batches.back().end_offset().value();
+      }
+    });
+  }
+  for (auto& t : readers) t.join();
+  CHECK(failures.load() == 0);
+  for (size_t i = 0; i < streams.size(); ++i) CHECK(read[i] == written[i]);
+  CHECK(parses.load() >= 4);
+  CHECK(most_parsing.load() == 1);
+}
+
+namespace {
+// Completes GETs on its own thread `delay` after the inner store answered, once delaying is on:
+// a slow object store, whose answers can arrive after the reader has moved on.
+class SlowGetStore final : public objectstore::testing::ForwardingStore {
+ public:
+  SlowGetStore(std::shared_ptr<objectstore::ObjectStore> inner, std::chrono::milliseconds delay)
+      : ForwardingStore(std::move(inner)), delay_(delay), thread_([this] { run(); }) {}
+  ~SlowGetStore() override {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void set_delaying(bool on) { delaying_ = on; }
+  void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
+    if (!delaying_) return inner_->get(std::move(k), r, std::move(d));
+    inner_->get(std::move(k), r, [this, d = std::move(d)](Result<objectstore::GetResult> got) {
+      std::lock_guard lk(mu_);
+      due_.push_back({std::chrono::steady_clock::now() + delay_, [d, got = std::move(got)]() mutable { d(std::move(got)); }});
+      cv_.notify_all();
+    });
+  }
+
+ private:
+  void run() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      if (due_.empty()) {
+        if (stopping_) return;
+        cv_.wait(lk);
+        continue;
+      }
+      auto [when, complete] = std::move(due_.front());
+      due_.pop_front();
+      lk.unlock();
+      std::this_thread::sleep_until(when);
+      complete();
+      lk.lock();
+    }
+  }
+  std::chrono::milliseconds delay_;
+  std::atomic<bool> delaying_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> due_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+}  // namespace
+
+// Readahead GETs are asynchronous: close() must wait for their answers, which touch the manager
+// (under ASan a missing wait is a use-after-free here).
+TEST_CASE("close_waits_for_readahead_gets_that_are_still_in_flight") {
+  Harness h;
+  auto slow = std::make_shared<SlowGetStore>(h.store, std::chrono::milliseconds(300));
+  h.cold_store = slow;
+  h.options.stream_object_threshold_bytes = 1 << 30;
+  h.start();
+  auto s = h.open(h.create());
+  for (int i = 0; i < 100; ++i) REQUIRE(append(*s, i, 1, pattern(2000, i)).ok());
+  h.flush();
+  h.restart();
+  s = h.open(s->id());
+  auto first = fetch(*s, 0, 8000);
+  REQUIRE(first.ok());
+  slow->set_delaying(true);
+  auto second = fetch(*s, first->batches.back().end_offset().value(), 8000);  // sequential: reads ahead
+  REQUIRE(second.ok());
+  CHECK(h.manager->stats().readahead_gets > 0);
+  h.close();  // readahead answers are still ~300 ms away
+  CHECK(second->batches.front().base_offset == first->batches.back().end_offset());
 }
