@@ -78,7 +78,7 @@ Controller::Controller(ControllerOptions options) : options_(std::move(options))
   if (!options_.now_ms) options_.now_ms = system_now_ms;
   if (!options_.session_clock_ms) options_.session_clock_ms = steady_now_ms;
   rng_.seed(options_.random_seed != 0 ? options_.random_seed : std::random_device{}());
-  image_ = std::make_shared<MetadataImage>();
+  image_.store(std::make_shared<const MetadataImage>());
 }
 
 Controller::~Controller() { close(); }
@@ -161,7 +161,7 @@ Status Controller::install_snapshot(raft::SnapshotId id, Result<MetadataState> s
     return fatal_;
   }
   committed_ = std::move(*state);
-  image_ = std::make_shared<MetadataImage>(committed_.image);
+  image_.store(std::make_shared<const MetadataImage>(committed_.image));
   entries_since_snapshot_ = 0;
   return ok_status();
 }
@@ -202,9 +202,11 @@ void Controller::session_loop() {
   }
 }
 
-std::shared_ptr<const MetadataImage> Controller::image() const {
+std::shared_ptr<const MetadataImage> Controller::image() const { return image_.load(); }  // never waits for mu_
+
+void Controller::while_locked_for_test(const std::function<void()>& fn) const {
   std::lock_guard lock(mu_);
-  return image_;
+  fn();
 }
 
 StreamTable Controller::streams() const {
@@ -239,7 +241,7 @@ void Controller::on_committed(raft::Offset offset, const std::string& data) {
     return;
   }
   committed_.image.offset = offset;
-  image_ = std::make_shared<MetadataImage>(committed_.image);
+  image_.store(std::make_shared<const MetadataImage>(committed_.image));
   lock.unlock();
   maybe_snapshot(offset);
 }

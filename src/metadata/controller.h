@@ -203,6 +203,8 @@ class Controller final : public stream::StreamMetadata {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
+  // The committed image; lock-free (never waits for the controller's lock, see image_), so any
+  // thread may call it, including a transport thread that must not block.
   std::shared_ptr<const MetadataImage> image() const;
 
   void create_topics(std::vector<TopicSpec> topics, bool validate_only, Callback<std::vector<TopicResult>> done);
@@ -282,6 +284,9 @@ class Controller final : public stream::StreamMetadata {
   // list_objects, list_stream_set_objects and list_destroyed_objects read) equals one rebuilt by
   // scanning every object.
   void check_object_index() const;
+  // For tests: runs fn while holding the lock that guards the committed state (as applying an
+  // entry or encoding a snapshot does), to show which reads do not wait for it.
+  void while_locked_for_test(const std::function<void()>& fn) const;
 
  private:
   // Records produced by one write, applied to the working state as they are emitted.
@@ -333,7 +338,11 @@ class Controller final : public stream::StreamMetadata {
   // Committed state: written on the node thread under mu_, read by any thread under mu_.
   mutable std::mutex mu_;
   MetadataState committed_;
-  std::shared_ptr<const MetadataImage> image_;
+  // The committed image, published (on the node thread, under mu_, with committed_) for readers
+  // that never take mu_: image() does not wait while an entry applies or a snapshot is encoded,
+  // so neither do the broker's reads nor the controller listener's ApiVersions answer (finalized
+  // features, on the Raft transport's thread).
+  std::atomic<std::shared_ptr<const MetadataImage>> image_;
   Status fatal_;  // a committed entry that did not apply: the state machine stops
 
   // Node-thread only.

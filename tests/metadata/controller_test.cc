@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "metadata/snapshot.h"
@@ -431,4 +432,20 @@ TEST_CASE("a_resent_open_stream_gets_the_epoch_its_first_attempt_set_and_every_o
   const uint64_t epoch = c->streams().streams.at(sid).epoch.value();
   CHECK(open(*c, sid, NodeId(1), 43) == epoch);
   CHECK(open(*c, sid, NodeId(1), 44) == epoch + 1);
+}
+
+TEST_CASE("image_never_waits_for_the_controller_lock_held_while_entries_apply_and_snapshots_encode") {
+  // The controller listener answers ApiVersions (its finalized features come from image()) on the
+  // Raft transport's thread, which must never block behind an apply or a snapshot encoding.
+  TempDir dir;
+  auto c = open_controller(single_node(dir.path));
+  const int64_t offset = c->image()->offset;
+  c->while_locked_for_test([&] {
+    auto read = std::async(std::launch::async, [&] { return c->image(); });
+    // A reader that took the lock would wait here for as long as we hold it: forever.
+    REQUIRE(read.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    auto image = read.get();
+    CHECK(image->offset == offset);
+    CHECK_FALSE(image->features.empty());  // floe's finalized levels, committed at first start
+  });
 }
