@@ -106,9 +106,9 @@ def produce_sends_while_input_keeps_coming():
     writer.start()
     seen_while_open = 0
     try:
-        # 8 s of ~10-byte lines is under 30 KiB: far from a full 64 KiB batch, so only the linger
-        # can have sent what kcat sees.
-        deadline = time.time() + 8
+        # 12 s of ~10-byte lines (at most 200 a second) is under 30 KiB: far from a full 64 KiB
+        # batch, so only the linger can have sent what kcat sees.
+        deadline = time.time() + 12
         while time.time() < deadline and seen_while_open == 0:
             time.sleep(0.5)
             # Not -e: with records arriving every linger, the partition's end keeps moving.

@@ -159,13 +159,13 @@ def per_broker_message_max_bytes_limits_produce():
         return errors[0] if errors else "no delivery report"
 
     # The broker applies new limits when it syncs its partitions (about once a second).
-    lib.wait_until(lambda: produce(5000) is not None, 10, "a 5000-byte record refused")
+    lib.wait_until(lambda: produce(5000) is not None, 30, "a 5000-byte record refused")
     err = produce(5000)
     lib.expect(err is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE, "oversize produce: %s" % err)
     lib.expect(produce(500) is None, "a small record is still accepted")
     code, message = kp_alter("1", {})  # AlterConfigs replaces: no dynamic config left on broker 1
     lib.expect(code == 0, "clearing broker 1: %s %s" % (code, message))
-    lib.wait_until(lambda: produce(5000) is None, 10, "a 5000-byte record accepted again")
+    lib.wait_until(lambda: produce(5000) is None, 30, "a 5000-byte record accepted again")
 
 
 def refusals_like_kafka():

@@ -102,7 +102,7 @@ cport=$(free_port)  # the controller listener
   --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport \
   --override controller.quorum.voters=1@127.0.0.1:$cport >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-for _ in $(seq 1 100); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done  # bounded: 60 s
 grep -q "serving Kafka on 127.0.0.1:$port" "$tmp/serve.out" || { kill -9 $pid; fail "serve did not start: $(cat "$tmp/serve.err")"; }
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
@@ -127,14 +127,14 @@ while True:
     c, _ = s.accept(); conns.append(c)
 ' $hang_port >"$tmp/hang.out" 2>&1 &
 hang_pid=$!
-for _ in $(seq 1 50); do grep -q ready "$tmp/hang.out" && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q ready "$tmp/hang.out" && break; sleep 0.1; done  # bounded: 30 s
 start=$(date +%s)
 run cluster status --bootstrap-controller 127.0.0.1:$hang_port
 took=$(( $(date +%s) - start ))
 kill $hang_pid 2>/dev/null || true
 expect_rc 1 "cluster status against a silent peer"
 expect_in "$err" "timed out"
-[ "$took" -le 15 ] || fail "cluster status waited ${took}s for a silent peer"
+[ "$took" -le 60 ] || fail "cluster status waited ${took}s for a silent peer"  # its 5 s timeout, loosely (a loaded machine)
 
 # perf wal: one small round and two latency slice pairs run and report (the p99s of raw and WAL
 # slices, each pair's ratio); a bad option is a usage error (exit 2).

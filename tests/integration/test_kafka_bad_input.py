@@ -396,12 +396,12 @@ def idle_timeout_closes():
     with L.Broker(overrides={"connections.max.idle.ms": "500"}) as b2:
         host, port = b2.bootstrap.split(":")
         with socket.create_connection((host, int(port)), timeout=5) as s:
+            t0 = time.monotonic()  # before the request: the idle clock starts after it, however slow we are
             s.sendall(L.kafka_request(18, 0, 1))
             L.recv_frame(s)
-            t0 = time.monotonic()
-            o = outcome(s, 5)
+            o = outcome(s, 30)
             took = time.monotonic() - t0
-            L.expect(o == "closed", "idle connection not closed within 5 s: %s" % (o,))
+            L.expect(o == "closed", "idle connection not closed within 30 s: %s" % (o,))
             L.expect(took >= 0.3, "idle connection closed after %.2f s, before connections.max.idle.ms 500" % took)
             print("   closed after %.2f s idle (connections.max.idle.ms=500)" % took)
 

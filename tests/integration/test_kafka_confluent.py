@@ -179,7 +179,7 @@ def admin_incremental_alter_configs():
 def admin_create_partitions():
     errs = wait_futures(admin().create_partitions([NewPartitions("cf-admin-a", 6)]))
     L.expect(errs == {"cf-admin-a": None}, "create_partitions to 6: %s" % errs)
-    L.wait_until(lambda: partition_count("cf-admin-a") == 6, 10, "cf-admin-a to show 6 partitions")
+    L.wait_until(lambda: partition_count("cf-admin-a") == 6, 30, "cf-admin-a to show 6 partitions")
     errs = wait_futures(admin().create_partitions([NewPartitions("cf-admin-a", 2)]))
     e = errs["cf-admin-a"]
     L.expect(e is not None and e.code() == KafkaError.INVALID_PARTITIONS, "shrinking to 2: %s" % e)
@@ -194,7 +194,7 @@ def admin_create_partitions():
 def admin_delete_topics():
     errs = wait_futures(admin().delete_topics(["cf-admin-b"], operation_timeout=20))
     L.expect(errs == {"cf-admin-b": None}, "delete_topics: %s" % errs)
-    L.wait_until(lambda: "cf-admin-b" not in admin().list_topics(timeout=10).topics, 10, "cf-admin-b to disappear")
+    L.wait_until(lambda: "cf-admin-b" not in admin().list_topics(timeout=10).topics, 30, "cf-admin-b to disappear")
     errs = wait_futures(admin().delete_topics(["cf-admin-b"]))
     e = errs["cf-admin-b"]
     L.expect(e is not None and e.code() == KafkaError.UNKNOWN_TOPIC_OR_PART, "deleting twice: %s" % e)
@@ -216,7 +216,7 @@ def admin_created_topic_has_leaders_at_once():
         L.expect(p.flush(10) == 0, "round %d: not delivered" % round_)
         errs = wait_futures(admin().delete_topics(["cf-recreated"], operation_timeout=20))
         L.expect(errs == {"cf-recreated": None}, "delete_topics: %s" % errs)
-        L.wait_until(lambda: "cf-recreated" not in admin().list_topics(timeout=10).topics, 10, "cf-recreated to go")
+        L.wait_until(lambda: "cf-recreated" not in admin().list_topics(timeout=10).topics, 30, "cf-recreated to go")
 
 
 # ---- idempotent producer + assigned consumer ------------------------------------------------------
@@ -343,7 +343,7 @@ def acks0_to_auto_created_topics():
                 p.produce(topic, b"v%d" % i)
             L.expect(p.flush(10) == 0, "acks=0 records not sent")
             del p
-            deadline = time.monotonic() + 2
+            deadline = time.monotonic() + 15  # generous: a loaded machine appends slowly (only a loss waits it out)
             while True:
                 high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
                 if high == 200 or time.monotonic() > deadline:
@@ -497,9 +497,9 @@ def group_killed_member_expires(strategy):
         b = Member("cf-expire-" + strategy, topic, conf)
         wait_owned([a, b], parts, 20, "A and B to share the partitions")
         print("   %s: A owns %s, B owns %s" % (strategy, a.own, b.own))
+        t0 = time.monotonic()  # before the kill: B's session ends after it, however slow we are
         b.kill()
-        t0 = time.monotonic()
-        wait_owned([a], parts, 15, "A to own all partitions after B was killed")
+        wait_owned([a], parts, 30, "A to own all partitions after B was killed")
         took = time.monotonic() - t0
         print("   %s: B killed; A owns all %d partitions %.1f s later (session.timeout.ms 2000)" % (strategy, parts, took))
         L.expect(took >= 1.0, "B's partitions moved %.1f s after the kill, before its session timed out" % took)
@@ -525,7 +525,7 @@ def group_static_member_rejoins_without_rebalance():
         a_own, b_own, a_changes = a.own, b.own, a.changes
         b.kill()
         b2 = Member(group, topic, dict(conf, **{"group.instance.id": "inst-b"}))
-        L.wait_until(lambda: b2.own, 15, "the restarted inst-b to get an assignment")
+        L.wait_until(lambda: b2.own, 30, "the restarted inst-b to get an assignment")
         time.sleep(1.0)
         print("   A owns %s (changes %d -> %d); inst-b owned %s, restarted owns %s" % (
             a_own, a_changes, a.changes, b_own, b2.own))

@@ -142,7 +142,7 @@ def produce(partition, n):
     p = Producer({"bootstrap.servers": broker.bootstrap})
     for i in range(n):
         p.produce(TOPIC, b"r%d" % i, partition=partition)
-    L.expect(p.flush(10) == 0, "records not delivered")
+    L.expect(p.flush(30) == 0, "records not delivered")
 
 
 def connect():

@@ -56,7 +56,7 @@ def admin_topics():
             raise AssertionError("creating kp-a twice succeeded")
         except TopicAlreadyExistsError:
             pass
-        L.wait_until(lambda: {"kp-a", "kp-b"} <= set(a.list_topics()), 10, "kp-a, kp-b in list_topics")
+        L.wait_until(lambda: {"kp-a", "kp-b"} <= set(a.list_topics()), 30, "kp-a, kp-b in list_topics")
         desc = {t["topic"]: t for t in a.describe_topics(["kp-a"])}
         L.expect(len(desc["kp-a"]["partitions"]) == 4, "kp-a partitions: %s" % desc["kp-a"]["partitions"])
         res = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, "kp-b")])
@@ -64,9 +64,9 @@ def admin_topics():
         L.expect(entries.get("retention.ms") == "600000", "kp-b retention.ms: %r" % entries.get("retention.ms"))
         a.create_partitions({"kp-a": NewPartitions(total_count=6)})
         L.wait_until(lambda: len({t["topic"]: t for t in a.describe_topics(["kp-a"])}["kp-a"]["partitions"]) == 6,
-                     10, "kp-a to have 6 partitions")
+                     30, "kp-a to have 6 partitions")
         a.delete_topics(["kp-b"], timeout_ms=20000)
-        L.wait_until(lambda: "kp-b" not in set(a.list_topics()), 10, "kp-b to disappear")
+        L.wait_until(lambda: "kp-b" not in set(a.list_topics()), 30, "kp-b to disappear")
     finally:
         a.close()
 

@@ -39,7 +39,7 @@ start() {
     --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport \
     --override controller.quorum.voters=1@127.0.0.1:$cport >"$tmp/serve.out" 2>"$tmp/serve.err" &
   pid=$!
-  for _ in $(seq 1 200); do grep -q "serving Kafka on" "$tmp/serve.out" && return 0; sleep 0.1; done
+  for _ in $(seq 1 600); do grep -q "serving Kafka on" "$tmp/serve.out" && return 0; sleep 0.1; done  # bounded: 60 s
   fail "serve did not start"
 }
 stop() {

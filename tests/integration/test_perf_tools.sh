@@ -17,13 +17,13 @@ cport=$(free_port)  # the controller listener
   --override listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport \
   --override controller.quorum.voters=1@127.0.0.1:$cport >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-for _ in $(seq 1 100); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q "serving Kafka on" "$tmp/serve.out" && break; sleep 0.1; done  # bounded: 60 s
 grep -q "serving Kafka on" "$tmp/serve.out" || fail "serve did not start: $(cat "$tmp/serve.err")"
 
 out=$("$FLOE_BIN" perf produce --bootstrap 127.0.0.1:$port --topic perf --records 20000 --record-size 200 2>/dev/null)
 echo "$out"
 grep -q "^20000 records sent, .* records/sec (.* MB/sec), .* ms 99th, .*; 0 partition errors" <<<"$out" || fail "produce report: $out"
-out=$("$FLOE_BIN" perf consume --bootstrap 127.0.0.1:$port --topic perf --records 20000 --timeout-ms 5000 2>/dev/null)
+out=$("$FLOE_BIN" perf consume --bootstrap 127.0.0.1:$port --topic perf --records 20000 --timeout-ms 30000 2>/dev/null)
 echo "$out"
 grep -q "^20000 records consumed" <<<"$out" || fail "consume report: $out"
 

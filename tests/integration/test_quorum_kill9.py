@@ -261,7 +261,7 @@ def main():
             node.start()
         for node in nodes.values():
             node.wait_serving()
-        lib.wait_until(lambda: leader_of(nodes) is not None, 15, "a leader all three agree on")
+        lib.wait_until(lambda: leader_of(nodes) is not None, 30, "a leader all three agree on")
         q = describe_quorum(ports[leader_of(nodes)])
         lib.expect(sorted(q["voters"]) == [1, 2, 3], "voters %s" % sorted(q["voters"]))
 
@@ -278,13 +278,13 @@ def main():
     def kill_rounds():
         writer.start()
         for rnd in range(ROUNDS):
-            lib.wait_until(lambda: len(writer.snapshot()) >= 5 * (rnd + 1), 15, "the writer to get acks")
+            lib.wait_until(lambda: len(writer.snapshot()) >= 5 * (rnd + 1), 30, "the writer to get acks")
             old = leader_of(nodes)
             lib.expect(old is not None, "no agreed leader before round %d" % rnd)
             acked_before = writer.snapshot()
             t_kill = time.monotonic()
             nodes[old].kill9()
-            lib.wait_until(lambda: leader_of(nodes, exclude=(old,)) is not None, 10,
+            lib.wait_until(lambda: leader_of(nodes, exclude=(old,)) is not None, 30,
                            "a new leader after killing %d" % old)
             new = leader_of(nodes, exclude=(old,))
             took = time.monotonic() - t_kill
@@ -297,7 +297,7 @@ def main():
                 missing.update(acked - metadata_topics(ports[new]))
                 return not missing
             try:
-                lib.wait_until(all_present, 5, "acknowledged topics on the new leader")
+                lib.wait_until(all_present, 20, "acknowledged topics on the new leader")
             except AssertionError:
                 raise AssertionError("round %d: %d acknowledged topics missing on leader %d: %s" %
                                      (rnd, len(missing), new, sorted(missing)[:10]))
@@ -313,13 +313,14 @@ def main():
                 q = describe_quorum(ports[lead])
                 leo = q["voters"].get(old, (-1,))[0]
                 return leo >= target
-            lib.wait_until(caught_up, 15, "restarted node %d to reach high watermark %d" % (old, target))
+            lib.wait_until(caught_up, 30, "restarted node %d to reach high watermark %d" % (old, target))
             print("   round %d: killed leader %d, new leader %d after %.1f s, %d topics acknowledged, "
                   "node %d caught up to %d" % (rnd, old, new, took, len(acked), old, target), flush=True)
         writer.stop_flag.set()
         writer.join(10)
         lib.expect(not writer.is_alive(), "writer did not stop")
-        lib.expect(time.monotonic() - started < 60, "run took %.1f s" % (time.monotonic() - started))
+        # Bounded, not fast: a loaded machine must not fail it (the waits above bound each step).
+        lib.expect(time.monotonic() - started < 300, "run took %.1f s" % (time.monotonic() - started))
 
     try:
         ok = results.check("three_controllers_elect_one_leader", form_quorum)

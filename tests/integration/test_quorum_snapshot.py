@@ -56,7 +56,7 @@ def log_text(node):
         return f.read().decode(errors="replace")
 
 
-def create_at_leader(nodes, name, deadline_s=15):
+def create_at_leader(nodes, name, deadline_s=30):
     """CreateTopics `name` at whichever node leads; retried on NOT_CONTROLLER / connection errors."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -92,7 +92,7 @@ def main():
             start_with_interval(node)
         for node in nodes.values():
             node.wait_serving()
-        lib.wait_until(lambda: quorum.leader_of(nodes) is not None, 15, "a leader all three agree on")
+        lib.wait_until(lambda: quorum.leader_of(nodes) is not None, 30, "a leader all three agree on")
 
     def laggard_catches_up_by_snapshot():
         leader = quorum.leader_of(nodes)
@@ -123,7 +123,7 @@ def main():
                 return False
             q = quorum.describe_quorum(nodes[lead].port)
             return q["voters"].get(follower, (-1,))[0] >= target
-        lib.wait_until(caught_up, 20, "restarted follower %d to reach high watermark %d" % (follower, target))
+        lib.wait_until(caught_up, 40, "restarted follower %d to reach high watermark %d" % (follower, target))
         lib.expect("installed the leader's snapshot" in log_text(nodes[follower]),
                    "follower %d did not catch up by snapshot:\n%s" % (follower, nodes[follower].tail()))
         lib.expect(glob.glob(os.path.join(metadata_dir(nodes[follower]), "*.checkpoint")),
@@ -135,7 +135,7 @@ def main():
             missing.update(acked - quorum.metadata_topics(nodes[follower].port))
             return not missing
         try:
-            lib.wait_until(all_present, 10, "acknowledged topics on follower %d" % follower)
+            lib.wait_until(all_present, 30, "acknowledged topics on follower %d" % follower)
         except AssertionError:
             raise AssertionError("%d acknowledged topics missing on follower %d: %s" %
                                  (len(missing), follower, sorted(missing)[:10]))
@@ -149,7 +149,7 @@ def main():
             start_with_interval(node)
         for node in nodes.values():
             node.wait_serving()
-        lib.wait_until(lambda: quorum.leader_of(nodes) is not None, 15, "a leader after the restart")
+        lib.wait_until(lambda: quorum.leader_of(nodes) is not None, 30, "a leader after the restart")
         for node in nodes.values():
             missing = set()
 
@@ -158,12 +158,13 @@ def main():
                 missing.update(acked - quorum.metadata_topics(node.port))
                 return not missing
             try:
-                lib.wait_until(all_present, 10, "acknowledged topics on node %d" % node.id)
+                lib.wait_until(all_present, 30, "acknowledged topics on node %d" % node.id)
             except AssertionError:
                 raise AssertionError("%d acknowledged topics missing on node %d after restart: %s" %
                                      (len(missing), node.id, sorted(missing)[:10]))
         create_at_leader(nodes, "after-restart")
-        lib.expect(time.monotonic() - started < 60, "run took %.1f s" % (time.monotonic() - started))
+        # Bounded, not fast: a loaded machine must not fail it (the waits above bound each step).
+        lib.expect(time.monotonic() - started < 300, "run took %.1f s" % (time.monotonic() - started))
 
     try:
         ok = results.check("three_controllers_with_small_snapshot_interval_elect_a_leader", form_quorum)

@@ -39,12 +39,12 @@ mkdir -p "$work/data"
 node --openssl-legacy-provider "$pkg/node_modules/s3rver/bin/s3rver.js" -d "$work/data" -a 127.0.0.1 -p "$port" \
   --service-endpoint localhost --configure-bucket "$bucket" >"$work/s3rver.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do  # bounded: 10 s
+for _ in $(seq 1 600); do  # bounded: 60 s
   grep -q "listening" "$work/s3rver.log" 2>/dev/null && break
   kill -0 "$pid" 2>/dev/null || { echo "FAIL: s3rver exited"; cat "$work/s3rver.log"; exit 1; }
   sleep 0.1
 done
-grep -q "listening" "$work/s3rver.log" || { echo "FAIL: s3rver did not start within 10 s"; exit 1; }
+grep -q "listening" "$work/s3rver.log" || { echo "FAIL: s3rver did not start within 60 s"; exit 1; }
 endpoint="http://127.0.0.1:$port"
 
 failed=0
