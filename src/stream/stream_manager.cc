@@ -132,8 +132,8 @@ void StreamManager::close() {
   {
     // Readahead GETs complete on the cold store's threads (bounded by its timeouts) and touch
     // this object: wait for the last one.
-    std::unique_lock lk(readahead_mu_);
-    readahead_cv_.wait(lk, [this] { return readahead_in_flight_ == 0; });
+    std::unique_lock lk(gets_mu_);
+    gets_cv_.wait(lk, [this] { return gets_in_flight_ == 0; });
   }
   if (wal_) wal_->close();
 }
@@ -460,22 +460,40 @@ size_t StreamManager::readahead_limit() const {
 }
 
 void StreamManager::start_readahead(ObjectId id, const BlockIndexEntry& e) {
-  {
-    std::lock_guard lk(readahead_mu_);
-    if (readahead_in_flight_ >= readahead_limit()) return;  // enough already in flight: skip
-    ++readahead_in_flight_;
-  }
+  if (!begin_get(true)) return;  // enough already in flight: skip
   cold_in_flight_.fetch_add(1);
   readahead_gets_.fetch_add(1);
   cold_store_->get(object_key(id), {e.position, e.size_bytes}, [this, id, e](Result<objectstore::GetResult> got) {
     // On the cold store's (niced) thread. A failed readahead is only a missed prefetch: the
     // fetch that wants the block GETs it again and reports the error.
-    if (got.ok() && got->body.size() == e.size_bytes) block_cache_.put(id, e.position, got->body);
+    (void)accept_block(id, e, std::move(got));
     cold_in_flight_.fetch_sub(1);
-    std::lock_guard lk(readahead_mu_);
-    --readahead_in_flight_;
-    readahead_cv_.notify_all();  // under the lock: close() may destroy the cv once it sees 0
+    end_get(true);
   });
+}
+
+Result<SharedBytes> StreamManager::accept_block(ObjectId id, const BlockIndexEntry& e, Result<objectstore::GetResult> got) {
+  if (!got.ok()) return got.error();
+  if (got->body.size() != e.size_bytes) return Error(Errc::truncated, "object " + id.to_string() + ": short block read");
+  block_cache_.put(id, e.position, got->body);
+  return std::move(got->body);
+}
+
+bool StreamManager::begin_get(bool readahead) {
+  std::lock_guard lk(gets_mu_);
+  if (readahead) {
+    if (readahead_in_flight_ >= readahead_limit()) return false;
+    ++readahead_in_flight_;
+  }
+  ++gets_in_flight_;
+  return true;
+}
+
+void StreamManager::end_get(bool readahead) {
+  std::lock_guard lk(gets_mu_);
+  if (readahead) --readahead_in_flight_;
+  --gets_in_flight_;
+  gets_cv_.notify_all();  // under the lock: close() may destroy the cv once it sees 0
 }
 
 Result<std::vector<BlockIndexEntry>> StreamManager::object_index(ObjectId id, uint64_t object_size_bytes) {
@@ -516,8 +534,10 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
   using Parsed = Result<std::vector<Batch>>;
   auto promise = std::make_shared<std::promise<Parsed>>();
   auto future = promise->get_future();
-  // Parses on the cold I/O pool (niced, cold_read_cpu_threads), or inline on the calling thread
-  // when that queue is full or stopped.
+  // Parses on the cold I/O pool (niced, cold_read_cpu_threads), or inline on the thread holding
+  // the block (this one after a cache hit, the cold store's after a GET) when that queue is full
+  // or stopped: in practice never, as at most cold_read_threads parses are outstanding against
+  // cold_read_queue places, and the pool stops only after the coordinating threads are joined.
   auto parse_niced = [this, promise, e](SharedBytes block) {
     auto work = [this, promise, e, block] {
       if (options_.block_parse_hook_for_test) options_.block_parse_hook_for_test();
@@ -531,14 +551,15 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
     object_gets_.fetch_add(1);
     // The GET waits on the cold store's threads, not on a cold I/O thread: a slow object store
     // does not take CPU slots from parsing.
+    (void)begin_get(false);
     cold_store_->get(object_key(id), {e.position, e.size_bytes},
                      [this, id, e, promise, parse_niced](Result<objectstore::GetResult> got) {
-                       if (!got.ok()) return promise->set_value(got.error());
-                       if (got->body.size() != e.size_bytes)
-                         return promise->set_value(
-                             Error(Errc::truncated, "object " + id.to_string() + ": short block read"));
-                       block_cache_.put(id, e.position, got->body);
-                       parse_niced(std::move(got->body));
+                       // The caller moves on once the promise is set, and may close this
+                       // manager at once: close() waits for end_get, this callback's last touch.
+                       auto block = accept_block(id, e, std::move(got));
+                       if (block.ok()) parse_niced(std::move(*block));  // submits to cold_io_pool_
+                       else promise->set_value(block.error());
+                       end_get(false);
                      });
   }
   return future.get();

@@ -85,7 +85,7 @@ struct CompactionOptions {
 };
 
 // Nice increment for the threads doing the heavy, lock-free part of cold reads: the cold I/O pool
-// here (block GETs, parse_block, readahead) and the cold store's I/O threads. Under CPU
+// here (parse_block) and the cold store's I/O threads (block and readahead GETs). Under CPU
 // contention the scheduler gives them about a tenth of a normal thread's share, and a waking WAL
 // or append thread preempts them (objectstore::lower_current_thread_priority says why not
 // SCHED_IDLE). Metadata lookups and fetch callbacks are NOT niced: they take
@@ -330,9 +330,16 @@ class StreamManager {
   std::atomic<uint64_t> cold_in_flight_{0};  // cold fetches + readahead reads queued or running
   std::unique_ptr<objectstore::WorkerPool> cold_pool_;     // normal priority: coordination, callbacks
   std::unique_ptr<objectstore::WorkerPool> cold_io_pool_;  // cold_read_nice, cold_read_cpu_threads: parsing
-  std::mutex readahead_mu_;
-  std::condition_variable readahead_cv_;
-  size_t readahead_in_flight_ = 0;  // guarded by readahead_mu_: asynchronous readahead GETs; close() waits for 0
+  // Cold-store GET callbacks touch this object (the block cache, cold_io_pool_) from the store's
+  // threads, which close() does not join: it waits until none is left.
+  std::mutex gets_mu_;
+  std::condition_variable gets_cv_;
+  size_t gets_in_flight_ = 0;       // guarded by gets_mu_: asynchronous GETs whose callback has not finished
+  size_t readahead_in_flight_ = 0;  // guarded by gets_mu_: of which readahead
+  // A GET's answer for block `e`: checked (status, size) and put in the block cache.
+  Result<SharedBytes> accept_block(ObjectId id, const BlockIndexEntry& e, Result<objectstore::GetResult> got);
+  bool begin_get(bool readahead);   // false: a readahead beyond readahead_limit() (not started)
+  void end_get(bool readahead);     // the callback's last touch of this object
   std::mutex compaction_mu_;  // one compaction or GC at a time
   uint32_t retry_attempts_max_ = 0;  // 0: retry until close() (recovery bounds it)
 };

@@ -383,7 +383,16 @@ TEST_CASE("cold_block_parsing_uses_at_most_cold_read_cpu_threads_while_more_fetc
   h.options.cold_read_threads = 4;      // four cold fetches at once...
   h.options.cold_read_cpu_threads = 1;  // ...share one parsing thread
   std::atomic<int> parsing{0}, most_parsing{0}, parses{0};
+  std::atomic<uint64_t> most_fetches{0};  // cold fetches in flight seen by the first parse
   h.options.block_parse_hook_for_test = [&] {
+    if (parses.load() == 0 && most_fetches.load() == 0) {
+      // The first parse holds the only parsing thread until another fetch is in flight too
+      // (bounded): the bound below is then checked while fetches really overlap.
+      for (int i = 0; i < 1000 && most_fetches.load() < 2; ++i) {
+        most_fetches = std::max(most_fetches.load(), h.manager->stats().cold_reads_in_flight);
+        if (most_fetches.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
     int now = ++parsing;
     int seen = most_parsing.load();
     while (now > seen && !most_parsing.compare_exchange_weak(seen, now)) {
@@ -426,6 +435,7 @@ TEST_CASE("cold_block_parsing_uses_at_most_cold_read_cpu_threads_while_more_fetc
   CHECK(failures.load() == 0);
   for (size_t i = 0; i < streams.size(); ++i) CHECK(read[i] == written[i]);
   CHECK(parses.load() >= 4);
+  CHECK(most_fetches.load() >= 2);
   CHECK(most_parsing.load() == 1);
 }
 
@@ -445,11 +455,17 @@ class SlowGetStore final : public objectstore::testing::ForwardingStore {
     thread_.join();
   }
   void set_delaying(bool on) { delaying_ = on; }
+  int delayed() const { return delayed_; }
+  int delivered() const { return delivered_; }
   void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
     if (!delaying_) return inner_->get(std::move(k), r, std::move(d));
     inner_->get(std::move(k), r, [this, d = std::move(d)](Result<objectstore::GetResult> got) {
       std::lock_guard lk(mu_);
-      due_.push_back({std::chrono::steady_clock::now() + delay_, [d, got = std::move(got)]() mutable { d(std::move(got)); }});
+      ++delayed_;
+      due_.push_back({std::chrono::steady_clock::now() + delay_, [this, d, got = std::move(got)]() mutable {
+                        ++delivered_;  // before: the callback may release close()
+                        d(std::move(got));
+                      }});
       cv_.notify_all();
     });
   }
@@ -473,6 +489,7 @@ class SlowGetStore final : public objectstore::testing::ForwardingStore {
   }
   std::chrono::milliseconds delay_;
   std::atomic<bool> delaying_{false};
+  std::atomic<int> delayed_{0}, delivered_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::function<void()>>> due_;
@@ -501,5 +518,7 @@ TEST_CASE("close_waits_for_readahead_gets_that_are_still_in_flight") {
   REQUIRE(second.ok());
   CHECK(h.manager->stats().readahead_gets > 0);
   h.close();  // readahead answers are still ~300 ms away
+  // close() returned only after every answer it had asked for was handled.
+  CHECK(slow->delivered() == slow->delayed());
   CHECK(second->batches.front().base_offset == first->batches.back().end_offset());
 }
