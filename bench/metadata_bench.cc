@@ -93,18 +93,24 @@ struct Figures {
   int errors = 0;
 };
 
-// One write at a time (latency), then `depth` outstanding (throughput), on `c` (the leader).
-Figures measure(metadata::Controller& c, int writes, int depth) {
-  Figures f;
+// The latency (us) of each of `writes` one-record writes (prepare_objects), one at a time.
+std::vector<double> serial_latencies_us(metadata::Controller& c, int writes, int* errors) {
   std::vector<double> lat;
   for (int i = 0; i < writes; ++i) {
     std::promise<bool> done;
     auto fut = done.get_future();
     auto t0 = Clock::now();
     c.prepare_objects(1, 60000, [&](Result<ObjectId> r) { done.set_value(r.ok()); });
-    if (!fut.get()) ++f.errors;
+    if (!fut.get()) ++*errors;
     lat.push_back(us_since(t0));
   }
+  return lat;
+}
+
+// One write at a time (latency), then `depth` outstanding (throughput), on `c` (the leader).
+Figures measure(metadata::Controller& c, int writes, int depth) {
+  Figures f;
+  std::vector<double> lat = serial_latencies_us(c, writes, &f.errors);
   f.p50_us = percentile(lat, 0.5);
   f.p99_us = percentile(lat, 0.99);
 
@@ -221,20 +227,8 @@ void list_objects_phase(metadata::Controller& c, int writes) {
   std::printf("  list_objects, 10,000 objects over 1,000 streams: p50 %.1f us, p99 %.1f us%s\n", percentile(lat, 0.5),
               percentile(lat, 0.99), missing ? " (SOME LOOKUPS MISSED)" : "");
 
-  auto commits = [&](int n) {
-    std::vector<double> l;
-    for (int i = 0; i < n; ++i) {
-      std::promise<bool> done;
-      auto fut = done.get_future();
-      auto t0 = Clock::now();
-      c.prepare_objects(1, 60000, [&](Result<ObjectId> r) { done.set_value(r.ok()); });
-      fut.get();
-      l.push_back(us_since(t0));
-    }
-    return l;
-  };
-  int n = std::min(writes, 1000);
-  auto quiet = commits(n);
+  int n = std::min(writes, 1000), errors = 0;
+  auto quiet = serial_latencies_us(c, n, &errors);
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> lookups{0};
   std::thread reader([&] {
@@ -245,14 +239,29 @@ void list_objects_phase(metadata::Controller& c, int writes) {
     }
   });
   auto t0 = Clock::now();
-  auto busy = commits(n);
+  auto busy = serial_latencies_us(c, n, &errors);
   double secs = us_since(t0) / 1e6;
   stop = true;
   reader.join();
   std::printf("  commit beside back-to-back list_objects: p50 %.0f us, p99 %.0f us (alone: p50 %.0f us, p99 %.0f us); "
-              "%.0f lookups/s meanwhile\n",
+              "%.0f lookups/s meanwhile%s\n",
               percentile(busy, 0.5), percentile(busy, 0.99), percentile(quiet, 0.5), percentile(quiet, 0.99),
-              static_cast<double>(lookups.load()) / secs);
+              static_cast<double>(lookups.load()) / secs, errors ? " (SOME WRITES FAILED)" : "");
+}
+
+// Runs `phase` on a fresh single-voter controller whose log is in `log_dir`.
+void on_one_voter(const fs::path& log_dir, const char* what, const std::function<void(metadata::Controller&)>& phase) {
+  metadata::ControllerOptions o;
+  o.node_id = NodeId(1);
+  o.log_dir = log_dir.string();
+  fs::create_directories(o.log_dir);
+  auto c = metadata::Controller::open(o);
+  if (!c.ok()) {
+    std::printf("  %s: cannot open: %s\n", what, c.error().to_string().c_str());
+    return;
+  }
+  phase(**c);
+  (*c)->close();
 }
 
 }  // namespace
@@ -270,35 +279,10 @@ int main() {
   std::printf("metadata_bench: %d writes per phase, logs under %s\n", writes, dir.c_str());
   std::printf("  disk limit: 256-byte append + fdatasync p50 %.0f us, p99 %.0f us\n", fsync_p50, fsync_p99);
 
-  // One voter.
-  {
-    metadata::ControllerOptions o;
-    o.node_id = NodeId(1);
-    o.log_dir = (dir / "single").string();
-    fs::create_directories(o.log_dir);
-    auto c = metadata::Controller::open(o);
-    if (!c.ok()) {
-      std::printf("  one voter: cannot open: %s\n", c.error().to_string().c_str());
-    } else {
-      print("1 voter          ", measure(**c, writes, 64), fsync_p50, fsync_p99);
-      (*c)->close();
-    }
-  }
-
+  on_one_voter(dir / "single", "one voter",
+               [&](metadata::Controller& c) { print("1 voter          ", measure(c, writes, 64), fsync_p50, fsync_p99); });
   // list_objects on one voter (a log of its own: the phase above left objects behind).
-  {
-    metadata::ControllerOptions o;
-    o.node_id = NodeId(1);
-    o.log_dir = (dir / "list").string();
-    fs::create_directories(o.log_dir);
-    auto c = metadata::Controller::open(o);
-    if (!c.ok()) {
-      std::printf("  list_objects: cannot open: %s\n", c.error().to_string().c_str());
-    } else {
-      list_objects_phase(**c, writes);
-      (*c)->close();
-    }
-  }
+  on_one_voter(dir / "list", "list_objects", [&](metadata::Controller& c) { list_objects_phase(c, writes); });
 
   // Three voters on loopback.
   {

@@ -131,16 +131,9 @@ void ControllerApi::detach() {
 }
 
 raft::ApiVersionsFeatures ControllerApi::api_versions_features() const {
-  raft::ApiVersionsFeatures out;
-  for (const auto& [name, range] : metadata::supported_features()) {
-    out.supported.push_back({name, range.min_level, range.max_level});
-  }
-  if (auto c = controller()) {
-    auto image = c->image();
-    for (const auto& [name, level] : image->features) out.finalized.push_back({name, level, level});
-    out.finalized_epoch = image->features.empty() ? -1 : image->offset;
-  }
-  return out;
+  auto c = controller();
+  auto image = c ? c->image() : nullptr;  // lock-free (metadata/controller.h)
+  return metadata::api_versions_features(image.get());
 }
 
 std::shared_ptr<metadata::Controller> ControllerApi::controller() const {

@@ -58,12 +58,7 @@ void Broker::handle_api_versions(std::shared_ptr<Call> call) {
   if (call->version() >= 3) {
     // Feature levels (metadata/features.h): floe's ranges, the cluster's finalized levels and the
     // metadata offset they hold at.
-    for (const auto& [name, range] : metadata::supported_features()) {
-      resp.supported_features.push_back({name, range.min_level, range.max_level, {}});
-    }
-    auto image = controller_.image();
-    for (const auto& [name, level] : image->features) resp.finalized_features.push_back({name, level, level, {}});
-    resp.finalized_features_epoch = image->features.empty() ? -1 : image->offset;
+    raft::put_api_versions_features(metadata::api_versions_features(controller_.image().get()), resp);
   }
   call->reply(resp);
 }

@@ -709,13 +709,7 @@ Result<BrokerRegistrationReply> Controller::plan_register(const BrokerRegistrati
     r.end_points.push_back(e);
   }
   r.rack = registration.rack;
-  for (const auto& [name, range] : registration.features) {
-    protocol::RegisterBrokerRecord::BrokerFeature f;
-    f.name = name;
-    f.min_supported_version = range.min_level;
-    f.max_supported_version = range.max_level;
-    r.features.push_back(f);
-  }
+  r.features = feature_list<protocol::RegisterBrokerRecord::BrokerFeature>(registration.features);
   r.fenced = !in_process;  // a remote broker is fenced until a heartbeat says it caught up
   r.in_controlled_shutdown = false;
   BrokerRegistrationReply reply;

@@ -123,6 +123,16 @@ protocol::UpdateFeaturesResponse update_features_response(const std::vector<Feat
   return response;
 }
 
+raft::ApiVersionsFeatures api_versions_features(const MetadataImage* image) {
+  raft::ApiVersionsFeatures out;
+  for (const auto& [name, range] : supported_features()) out.supported.push_back({name, range.min_level, range.max_level});
+  if (image != nullptr) {
+    for (const auto& [name, level] : image->features) out.finalized.push_back({name, level, level});
+    out.finalized_epoch = image->features.empty() ? -1 : image->offset;
+  }
+  return out;
+}
+
 std::vector<MetadataRecord> initial_feature_records(const MetadataImage& image) {
   std::vector<MetadataRecord> out;
   for (const auto& [name, range] : supported_features()) {

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "metadata/image.h"
+#include "raft/wire.h"
 #include "protocol/generated/update_features_request.h"
 #include "protocol/generated/update_features_response.h"
 
@@ -73,6 +74,12 @@ FeaturePlan plan_feature_updates(const MetadataImage& image, const std::vector<F
 std::vector<FeatureUpdate> feature_updates_of(const protocol::UpdateFeaturesRequest& request, int16_t version);
 protocol::UpdateFeaturesResponse update_features_response(const std::vector<FeatureUpdateResult>& results,
                                                           int16_t version);
+
+// ApiVersions v3+'s feature levels, as every floe listener reports them (a broker's; the
+// controller listener's, through the Raft transport): floe's supported ranges, `image`'s finalized
+// levels (none without an image: a controller not attached yet) and FinalizedFeaturesEpoch, the
+// image's offset (-1 while nothing is finalized).
+raft::ApiVersionsFeatures api_versions_features(const MetadataImage* image);
 
 // The FeatureLevelRecords of floe's levels that the image has not finalized yet (first start).
 std::vector<MetadataRecord> initial_feature_records(const MetadataImage& image);

@@ -334,13 +334,7 @@ std::vector<MetadataRecord> MetadataState::to_records() const {
     r.fenced = b.fenced;
     r.broker_epoch = b.epoch;
     r.in_controlled_shutdown = b.in_controlled_shutdown;
-    for (const auto& [name, range] : b.features) {
-      protocol::RegisterBrokerRecord::BrokerFeature f;
-      f.name = name;
-      f.min_supported_version = range.min_level;
-      f.max_supported_version = range.max_level;
-      r.features.push_back(f);
-    }
+    r.features = feature_list<protocol::RegisterBrokerRecord::BrokerFeature>(b.features);
     out.push_back(r);
   }
   for (const auto& [resource, configs] : image.broker_configs) {

@@ -65,6 +65,20 @@ struct FeatureRange {
   friend bool operator==(const FeatureRange&, const FeatureRange&) = default;
 };
 
+// A broker's feature ranges as the records and requests list them (RegisterBrokerRecord's and
+// BrokerRegistrationRequest's Features: name, min and max supported version), in name order.
+template <typename Feature>
+std::vector<Feature> feature_list(const std::map<std::string, FeatureRange>& ranges) {
+  std::vector<Feature> out;
+  for (const auto& [name, range] : ranges) {
+    Feature& f = out.emplace_back();
+    f.name = name;
+    f.min_supported_version = range.min_level;
+    f.max_supported_version = range.max_level;
+  }
+  return out;
+}
+
 struct BrokerImage {
   NodeId id;
   std::vector<BrokerListener> listeners;

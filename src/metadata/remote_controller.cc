@@ -847,12 +847,7 @@ void RemoteController::send_registration(BrokerRegistration registration) {
     out.security_protocol = 0;  // PLAINTEXT
   }
   req.rack = registration.rack;
-  for (const auto& [name, range] : supported_features()) {  // Kafka brokers list theirs too
-    auto& out = req.features.emplace_back();
-    out.name = name;
-    out.min_supported_version = range.min_level;
-    out.max_supported_version = range.max_level;
-  }
+  req.features = feature_list<p::BrokerRegistrationRequest::Feature>(supported_features());  // as Kafka brokers do
   std::weak_ptr<Rpc> weak = rpc_;
   send<p::BrokerRegistrationResponse>(
       rpc_, req, kBrokerRegistrationVersion, [this, weak](Result<p::BrokerRegistrationResponse> r) {

@@ -623,6 +623,12 @@ Bytes encode_error_response(const RequestKey& answers, int16_t error_code) {
   return w.take();
 }
 
+void put_api_versions_features(const ApiVersionsFeatures& features, p::ApiVersionsResponse& response) {
+  for (const auto& f : features.supported) response.supported_features.push_back({f.name, f.min_level, f.max_level, {}});
+  for (const auto& f : features.finalized) response.finalized_features.push_back({f.name, f.max_level, f.min_level, {}});
+  response.finalized_features_epoch = features.finalized_epoch;
+}
+
 Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id,
                                    std::span<const ApiVersionRange> extra, const ApiVersionsFeatures* features) {
   constexpr int16_t kHighestApiVersions = p::ApiVersionsResponse::kHighestVersion;
@@ -648,11 +654,7 @@ Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_
     }
   }
   for (const auto& a : extra) add(a.api_key, a.min_version, a.max_version);
-  if (supported && v >= 3 && features) {
-    for (const auto& f : features->supported) m.supported_features.push_back({f.name, f.min_level, f.max_level, {}});
-    for (const auto& f : features->finalized) m.finalized_features.push_back({f.name, f.max_level, f.min_level, {}});
-    m.finalized_features_epoch = features->finalized_epoch;
-  }
+  if (supported && v >= 3 && features) put_api_versions_features(*features, m);
   m.encode(w, v);
   return w.take();
 }

@@ -60,6 +60,10 @@
 #include "common/result.h"
 #include "raft/types.h"
 
+namespace floe::protocol {
+struct ApiVersionsResponse;
+}
+
 namespace floe::raft {
 
 inline constexpr std::string_view kMetadataTopicName = "__cluster_metadata";
@@ -169,6 +173,9 @@ struct ApiVersionsFeatures {
   std::vector<FeatureLevelRange> finalized;  // min_level == max_level == the finalized level
   int64_t finalized_epoch = -1;  // -1: none finalized
 };
+// Fills an ApiVersions answer's v3+ feature fields (SupportedFeatures, FinalizedFeatures,
+// FinalizedFeaturesEpoch) from `features`: the Raft listener's answer and a broker's alike.
+void put_api_versions_features(const ApiVersionsFeatures& features, protocol::ApiVersionsResponse& response);
 Bytes encode_api_versions_response(int16_t request_version, int32_t correlation_id,
                                    std::span<const ApiVersionRange> extra = {},
                                    const ApiVersionsFeatures* features = nullptr);
