@@ -26,47 +26,10 @@ RaftNode::RaftNode(RaftNodeOptions options, Listener listener, SnapshotListener 
     : options_(std::move(options)), listener_(std::move(listener)), snapshot_listener_(std::move(snapshot_listener)) {}
 
 QuorumDescription RaftNode::describe_quorum_here() const {
-  const RaftReplica& r = *replica_;
-  QuorumDescription d;
-  d.self_id = r.node_id();
-  d.role = r.role();
-  d.leader_id = r.leader_id();
-  d.epoch = r.epoch();
-  d.high_watermark = r.high_watermark();
-  const int64_t steady_now_ms = now_ms();
   const int64_t wall_now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
-  const bool leading = r.role() == Role::leader;
-  for (NodeId id : r.voters()) {
-    QuorumReplicaState v;
-    v.replica_id = id;
-    if (id == r.node_id()) {
-      v.log_end_offset = log_->end_offset();
-      if (leading) v.last_caught_up_timestamp_ms = wall_now_ms;  // Kafka reports "now" for the leader
-    } else if (leading) {
-      if (auto it = r.voter_matched_offsets().find(id); it != r.voter_matched_offsets().end()) {
-        v.log_end_offset = it->second;
-      }
-      if (auto it = r.voter_last_fetch_ms().find(id); it != r.voter_last_fetch_ms().end()) {
-        v.last_fetch_timestamp_ms = wall_now_ms - (steady_now_ms - it->second);
-        // A fetch at or past the high watermark means the voter was caught up when it fetched.
-        if (v.log_end_offset >= r.high_watermark()) v.last_caught_up_timestamp_ms = v.last_fetch_timestamp_ms;
-      }
-    }
-    d.voters.push_back(v);
-  }
-  if (leading) {
-    for (const auto& [id, o] : r.observers()) {
-      QuorumReplicaState v;
-      v.replica_id = id;
-      v.log_end_offset = o.log_end_offset;
-      v.last_fetch_timestamp_ms = wall_now_ms - (steady_now_ms - o.last_fetch_ms);
-      if (o.last_caught_up_ms) v.last_caught_up_timestamp_ms = wall_now_ms - (steady_now_ms - *o.last_caught_up_ms);
-      d.observers.push_back(v);
-    }
-  }
-  return d;
+  return describe_quorum(*replica_, log_->end_offset(), now_ms(), wall_now_ms);
 }
 
 int64_t RaftNode::now_ms() const {

@@ -62,6 +62,12 @@ struct QuorumDescription {
   std::vector<QuorumReplicaState> observers;  // leader only: non-voters that fetched recently
 };
 
+// The QuorumDescription of replica `r`, for every ReplicatedLog (RaftNode, the simulator's SimLog):
+// own_log_end is r's log end; the replica's times (last fetches, catch-ups) are in its own clock,
+// where it is now replica_now_ms, and are reported on the wall clock, where it is now wall_now_ms.
+QuorumDescription describe_quorum(const RaftReplica& r, Offset own_log_end, int64_t replica_now_ms,
+                                  int64_t wall_now_ms);
+
 class ReplicatedLog {
  public:
   using Listener = std::function<void(Offset offset, const std::string& data)>;

@@ -576,15 +576,8 @@ void SimLog::snapshot_here(Offset end_offset, std::string payload) {
 }
 
 QuorumDescription SimLog::describe_quorum_here() const {
-  const RaftReplica& r = *sim_.node(id_).replica;
-  QuorumDescription d;
-  d.self_id = r.node_id();
-  d.role = r.role();
-  d.leader_id = r.leader_id();
-  d.epoch = r.epoch();
-  d.high_watermark = r.high_watermark();
-  for (NodeId id : r.voters()) d.voters.push_back(QuorumReplicaState{id, -1, -1, -1});
-  return d;
+  // Simulated time stands for the wall clock too.
+  return describe_quorum(*sim_.node(id_).replica, sim_.node(id_).log.end_offset(), sim_.now_ms_, sim_.now_ms_);
 }
 
 NodeStatus SimLog::status() const {
