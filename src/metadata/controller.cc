@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "common/log.h"
@@ -31,6 +32,15 @@ int64_t system_now_ms() {
 int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Adds the committed objects holding a range of `stream` that starts below `below` (the index's
+// ranges of that stream: no scan of every object).
+void add_objects_of(const MetadataState& state, StreamId stream, Offset below, std::set<ObjectId>& out) {
+  for (const auto& slice :
+       state.object_index.list(stream, Offset(std::numeric_limits<int64_t>::min()), below, UINT32_MAX)) {
+    out.insert(slice.object_id);
+  }
 }
 
 Error not_controller() { return Error(Errc::internal, "not the controller"); }
@@ -481,6 +491,7 @@ void Controller::delete_topics(std::vector<std::string> names, Callback<std::vec
         std::map<std::string, int> seen;
         for (const auto& n : names) ++seen[n];
         std::vector<TopicResult> results;
+        std::set<ObjectId> orphans;  // objects holding ranges of the removed streams
         for (const auto& name : names) {
           const TopicImage* topic = batch.state.image.topic(name);
           if (seen[name] > 1) {
@@ -495,11 +506,14 @@ void Controller::delete_topics(std::vector<std::string> names, Callback<std::vec
             std::vector<StreamId> streams;
             for (const auto& p : topic->partitions) streams.push_back(p.stream_id);
             batch.emit(protocol::RemoveTopicRecord{r.topic_id, {}});
-            for (auto id : streams) batch.emit(protocol::FloeRemoveStreamRecord{static_cast<int64_t>(id.value()), {}});
+            for (auto id : streams) {
+              batch.emit(protocol::FloeRemoveStreamRecord{static_cast<int64_t>(id.value()), {}});
+              add_objects_of(batch.state, id, Offset(std::numeric_limits<int64_t>::max()), orphans);
+            }
             results.push_back(std::move(r));
           }
         }
-        destroy_unreferenced(batch);
+        destroy_unreferenced(batch, orphans);
         return results;
       },
       [done = std::move(done), names](Result<std::vector<TopicResult>> r) {
@@ -941,11 +955,13 @@ void Controller::expire_prepared(Batch& batch) {
   for (auto id : expired) destroy_object(batch, id);
 }
 
-void Controller::destroy_unreferenced(Batch& batch) {
+void Controller::destroy_unreferenced(Batch& batch, const std::set<ObjectId>& candidates) {
   const auto& streams = batch.state.streams.streams;
   std::vector<ObjectId> dead;
-  for (const auto& [id, m] : batch.state.streams.objects) {
-    if (m.state != ObjectState::committed) continue;
+  for (ObjectId id : candidates) {
+    auto it = batch.state.streams.objects.find(id);
+    if (it == batch.state.streams.objects.end() || it->second.state != ObjectState::committed) continue;
+    const ObjectMeta& m = it->second;
     bool all_below = std::all_of(m.ranges.begin(), m.ranges.end(), [&](const StreamRange& r) {
       auto s = streams.find(r.stream_id);
       return s == streams.end() || r.end_offset <= s->second.start_offset;
@@ -1029,7 +1045,9 @@ void Controller::trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, s
         StreamInfo info = it->second;
         info.start_offset = new_start;  // may pass the committed end (data still in the owner's WAL)
         batch.emit(batch.state.stream_record(info));
-        destroy_unreferenced(batch);
+        std::set<ObjectId> below;  // objects holding a range of this stream starting below its new start
+        add_objects_of(batch.state, id, new_start, below);
+        destroy_unreferenced(batch, below);
         return Done{};
       },
       std::move(done));
@@ -1133,7 +1151,7 @@ Result<Done> Controller::plan_commit(Batch& batch, const stream::StreamSetObject
       batch.emit(batch.state.stream_record(info));
     }
   }
-  destroy_unreferenced(batch);
+  destroy_unreferenced(batch, std::set<ObjectId>(ids.begin(), ids.end()));  // only the new objects can be
   return Done{};
 }
 

@@ -314,7 +314,11 @@ class Controller final : public stream::StreamMetadata {
   Uuid random_uuid();
   void emit_bootstrap(Batch& batch);
   void expire_prepared(Batch& batch);
-  void destroy_unreferenced(Batch& batch);
+  // Destroys the committed objects among `candidates` left with no live range (each range's stream
+  // removed, or starting at or above the range's end). Every other committed object still holds
+  // a live range (metadata/invariants.h), so a write passes only the objects it may have orphaned:
+  // those with ranges of the streams it removed or trimmed, or the ones it committed.
+  void destroy_unreferenced(Batch& batch, const std::set<ObjectId>& candidates);
   void destroy_object(Batch& batch, ObjectId id);
   Result<BrokerRegistrationReply> plan_register(const BrokerRegistration& registration, bool legacy, Batch& batch);
   Result<BrokerHeartbeatReply> plan_heartbeat(const BrokerHeartbeat& heartbeat, Batch& batch);

@@ -61,13 +61,18 @@ std::optional<std::string> check_invariants(const MetadataState& state) {
     }
     if (m.state != ObjectState::committed) continue;
     if (m.ranges.empty()) return what + " is committed without ranges";
+    bool holds_live = false;
     for (const auto& r : m.ranges) {
       if (r.end_offset <= r.start_offset) return what + " has the empty range " + range_text(r);
       // A range below its stream's start is garbage kept only while the object has live ranges of
       // other streams.
       auto live = table.streams.find(r.stream_id);
-      if (live != table.streams.end() && r.end_offset > live->second.start_offset) live_ranges[r.stream_id].push_back(r);
+      if (live != table.streams.end() && r.end_offset > live->second.start_offset) {
+        live_ranges[r.stream_id].push_back(r);
+        holds_live = true;
+      }
     }
+    if (!holds_live) return what + " is committed but holds no live range (it should have been destroyed)";
   }
   for (auto& [sid, ranges] : live_ranges) {
     std::sort(ranges.begin(), ranges.end(),

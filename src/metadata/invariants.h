@@ -10,7 +10,8 @@
 //  - a committed object has at least one range, each non-empty; the committed ranges of a live
 //    stream that reach above its start offset do not overlap, are contiguous, cover its start
 //    and end at its end offset (ranges below the start are garbage, kept while their object
-//    holds live ranges of other streams);
+//    holds live ranges of other streams); so every committed object holds a live range (one
+//    without is destroyed in the write that made it so);
 //  - the object index (metadata/object_index.h) equals one rebuilt from the objects.
 // check_progress(before, after) for two committed states of one log, `after` later: stream
 // epochs, start and end offsets, partition leader epochs, broker epochs and the id counters never

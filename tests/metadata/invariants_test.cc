@@ -71,10 +71,29 @@ TEST_CASE("the_invariant_check_names_a_partition_led_by_a_fenced_broker_and_over
   REQUIRE(why);
   CHECK(why->find("end at 20") != std::string::npos);
 
-  // Trimmed past the first object: its range is garbage and ignored.
+  // Trimmed past the first object: a committed object with nothing live is named (the trim
+  // destroys it); destroyed, the rest holds.
   MetadataState trimmed = healthy();
   REQUIRE(trimmed.apply(protocol::FloeStreamRecord{1, 1, 12, 20, true, 1, 0, {}}).ok());
+  why = check_invariants(trimmed);
+  REQUIRE(why);
+  CHECK(why->find("object 1 is committed but holds no live range") != std::string::npos);
+  auto destroyed = committed_object(1, 0, 10);
+  destroyed.state = 3;
+  destroyed.destroyed_ms = 6;
+  REQUIRE(trimmed.apply(destroyed).ok());
   CHECK(check_invariants(trimmed) == std::nullopt);
+
+  // A range below the start is garbage and ignored while its object holds a live range of another
+  // stream.
+  MetadataState garbage = healthy();
+  REQUIRE(garbage.apply(protocol::FloeIdCountersRecord{3, 3, {}}).ok());
+  REQUIRE(garbage.apply(protocol::FloeStreamRecord{2, 1, 0, 10, true, 1, 0, {}}).ok());
+  auto shared = committed_object(1, 0, 10);
+  shared.ranges.push_back({2, 1, 0, 10, {}});
+  REQUIRE(garbage.apply(shared).ok());
+  REQUIRE(garbage.apply(protocol::FloeStreamRecord{1, 1, 12, 20, true, 1, 0, {}}).ok());
+  CHECK(check_invariants(garbage) == std::nullopt);
 }
 
 TEST_CASE("the_progress_check_names_a_stream_epoch_or_offset_going_backwards_and_a_removed_stream_coming_back") {
