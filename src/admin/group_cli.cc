@@ -149,7 +149,10 @@ int run_group_command(int argc, char** argv) {
   for (const auto& [tp, off] : committed) topics.insert(tp.first);
   std::map<TopicPartition, int64_t> end_offsets;
   if (!topics.empty()) {
-    auto view = fetch_cluster(**boot, std::vector<std::string>(topics.begin(), topics.end()));
+    // Not `boot`: the coordinator link may have dropped (and freed) that connection since.
+    auto meta_conn = conns.get(bootstrap);
+    if (!meta_conn.ok()) return fail(sub, "cannot reach " + bootstrap + ": " + meta_conn.error().message);
+    auto view = fetch_cluster(**meta_conn, std::vector<std::string>(topics.begin(), topics.end()));
     if (!view.ok()) return fail(sub, bootstrap + ": " + view.error().message);
     std::vector<OffsetQuery> lookups;
     for (const auto& [tp, off] : committed) lookups.push_back({tp.first, tp.second, -1});

@@ -5,8 +5,8 @@
 // the broker.
 // Invariants: ClusterView::address() is empty when a partition has no live leader; a Connections
 // pool holds at most one connection per broker address, each bounded by io_timeout_ms; a
-// CoordinatorLink retries only coordinator errors and broken connections, never longer than its
-// wait_ms per request.
+// CoordinatorLink retries only coordinator errors and broken connections, starting no new attempt
+// after its wait_ms per request.
 #pragma once
 
 #include <chrono>
@@ -120,7 +120,8 @@ bool is_coordinator_error(int16_t code);
 // Requests to one group's coordinator that follow it when it moves, as Kafka's clients do: an
 // answer with a coordinator error, or a connection that breaks, makes the link find the
 // coordinator again (FindCoordinator through the bootstrap broker, else through any broker learnt
-// from Metadata) and resend, backing off 100 ms doubling to 1 s, for up to wait_ms per request.
+// from Metadata) and resend, backing off 100 ms doubling to 1 s; no new attempt starts after
+// wait_ms per request (one already started ends within its connections' I/O timeouts).
 // Every move is reported on stderr as "floe <verb>: ...; finding the group coordinator again".
 class CoordinatorLink {
  public:
