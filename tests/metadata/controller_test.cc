@@ -440,12 +440,17 @@ TEST_CASE("image_never_waits_for_the_controller_lock_held_while_entries_apply_an
   TempDir dir;
   auto c = open_controller(single_node(dir.path));
   const int64_t offset = c->image()->offset;
+  // The future lives outside the locked section and nothing inside it throws: a reader that took
+  // the lock fails the check below after 30 s instead of deadlocking the test (a future's
+  // destructor waits for its task, which would wait for the lock).
+  std::future<std::shared_ptr<const metadata::MetadataImage>> read;
+  bool answered_while_locked = false;
   c->while_locked_for_test([&] {
-    auto read = std::async(std::launch::async, [&] { return c->image(); });
-    // A reader that took the lock would wait here for as long as we hold it: forever.
-    REQUIRE(read.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
-    auto image = read.get();
-    CHECK(image->offset == offset);
-    CHECK_FALSE(image->features.empty());  // floe's finalized levels, committed at first start
+    read = std::async(std::launch::async, [&] { return c->image(); });
+    answered_while_locked = read.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
   });
+  REQUIRE(answered_while_locked);
+  auto image = read.get();
+  CHECK(image->offset == offset);
+  CHECK_FALSE(image->features.empty());  // floe's finalized levels, committed at first start
 }
