@@ -309,15 +309,23 @@ TEST_CASE("uploads_retry_through_503s_and_timeouts_without_losing_or_duplicating
   }
 }
 
-TEST_CASE("sequential_cold_reads_prefetch_the_next_blocks") {
-  Harness h;
+namespace {
+// Starts h with one stream of 100 batches of 2000 bytes (offsets 0-99), all in one stream-set
+// object and none in the log cache (restarted): every fetch of it is a cold read.
+std::shared_ptr<Stream> start_with_a_cold_stream(Harness& h) {
   h.options.stream_object_threshold_bytes = 1 << 30;
   h.start();
   auto s = h.open(h.create());
   for (int i = 0; i < 100; ++i) REQUIRE(append(*s, i, 1, pattern(2000, i)).ok());
   h.flush();
   h.restart();
-  s = h.open(s->id());
+  return h.open(s->id());
+}
+}  // namespace
+
+TEST_CASE("sequential_cold_reads_prefetch_the_next_blocks") {
+  Harness h;
+  auto s = start_with_a_cold_stream(h);
   int64_t at = 0;
   while (at < 100) {
     auto r = fetch(*s, at, 8000);
@@ -504,13 +512,7 @@ TEST_CASE("close_waits_for_readahead_gets_that_are_still_in_flight") {
   Harness h;
   auto slow = std::make_shared<SlowGetStore>(h.store, std::chrono::milliseconds(300));
   h.cold_store = slow;
-  h.options.stream_object_threshold_bytes = 1 << 30;
-  h.start();
-  auto s = h.open(h.create());
-  for (int i = 0; i < 100; ++i) REQUIRE(append(*s, i, 1, pattern(2000, i)).ok());
-  h.flush();
-  h.restart();
-  s = h.open(s->id());
+  auto s = start_with_a_cold_stream(h);
   auto first = fetch(*s, 0, 8000);
   REQUIRE(first.ok());
   slow->set_delaying(true);
