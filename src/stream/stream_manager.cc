@@ -538,11 +538,12 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
   // the block (this one after a cache hit, the cold store's after a GET) when that queue is full
   // or stopped: in practice never, as at most cold_read_threads parses are outstanding against
   // cold_read_queue places, and the pool stops only after the coordinating threads are joined.
-  auto parse_niced = [this, promise, e](SharedBytes block) {
-    auto work = [this, promise, e, block] {
-      if (options_.block_parse_hook_for_test) options_.block_parse_hook_for_test();
-      promise->set_value(parse_block(block, e));
-    };
+  auto parse_here = [this, promise, e](const SharedBytes& block) {
+    if (options_.block_parse_hook_for_test) options_.block_parse_hook_for_test();
+    promise->set_value(parse_block(block, e));
+  };
+  auto parse_niced = [this, parse_here](SharedBytes block) {
+    auto work = [parse_here, block] { parse_here(block); };
     if (!cold_io_pool_->submit(work)) work();
   };
   if (auto hit = block_cache_.get(id, e.position)) {
@@ -553,12 +554,13 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
     // does not take CPU slots from parsing.
     (void)begin_get(false);
     cold_store_->get(object_key(id), {e.position, e.size_bytes},
-                     [this, id, e, promise, parse_niced](Result<objectstore::GetResult> got) {
+                     [this, id, e, promise, parse_here, parse_niced](Result<objectstore::GetResult> got) {
                        // The caller moves on once the promise is set, and may close this
                        // manager at once: close() waits for end_get, this callback's last touch.
                        auto block = accept_block(id, e, std::move(got));
-                       if (block.ok()) parse_niced(std::move(*block));  // submits to cold_io_pool_
-                       else promise->set_value(block.error());
+                       if (!block.ok()) promise->set_value(block.error());
+                       else if (options_.cold_parse_on_store_thread) parse_here(*block);  // the store's CPU budget
+                       else parse_niced(std::move(*block));  // submits to cold_io_pool_
                        end_get(false);
                      });
   }

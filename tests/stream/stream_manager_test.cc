@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <future>
 #include <thread>
 
@@ -523,4 +524,52 @@ TEST_CASE("close_waits_for_readahead_gets_that_are_still_in_flight") {
   // close() returned only after every answer it had asked for was handled.
   CHECK(slow->delivered() == slow->delayed());
   CHECK(second->batches.front().base_offset == first->batches.back().end_offset());
+}
+
+namespace {
+// Records the threads that complete its GETs (the store's own).
+class CompletionThreadsStore final : public objectstore::testing::ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
+    inner_->get(std::move(k), r, [this, d = std::move(d)](Result<objectstore::GetResult> got) {
+      {
+        std::lock_guard lk(mu_);
+        threads_.insert(std::this_thread::get_id());
+      }
+      d(std::move(got));
+    });
+  }
+  bool completed_on(std::thread::id id) {
+    std::lock_guard lk(mu_);
+    return threads_.count(id) > 0;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::thread::id> threads_;
+};
+}  // namespace
+
+// A local-dir cold store's reads are CPU work on its own (niced, bounded) threads: with
+// cold_parse_on_store_thread the parse shares that budget instead of adding the I/O pool's.
+TEST_CASE("with_cold_parse_on_store_thread_a_fetched_block_is_parsed_by_the_store_thread_that_read_it") {
+  Harness h;
+  auto completions = std::make_shared<CompletionThreadsStore>(h.store);
+  h.cold_store = completions;
+  h.options.readahead_blocks = 0;
+  h.options.cold_parse_on_store_thread = true;
+  std::mutex parse_mu;
+  std::vector<std::thread::id> parse_threads;
+  h.options.block_parse_hook_for_test = [&] {
+    std::lock_guard lk(parse_mu);
+    parse_threads.push_back(std::this_thread::get_id());
+  };
+  auto s = start_with_a_cold_stream(h);
+  auto all = fetch_all(*s, 0);
+  REQUIRE(all.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(all[i].bytes == pattern(2000, i));
+  std::lock_guard lk(parse_mu);
+  REQUIRE_FALSE(parse_threads.empty());
+  for (auto id : parse_threads) CHECK(completions->completed_on(id));
 }
