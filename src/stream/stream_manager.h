@@ -31,7 +31,7 @@
 //    use their own connections) and the BlockCache budget; cold reads never run on, or queue
 //    behind, the append path. Each pool has a bounded queue (cold_read_queue).
 //    The coordination pool (cold_read_threads) runs at NORMAL priority: metadata lookups
-//    (list_objects, which holds the controller's lock in single-node mode), object index
+//    (list_objects: an index lookup under the controller's lock in single-node mode), object index
 //    lookups, and the fetch callback (which takes the broker's lock that produce completions
 //    need) — a niced thread holding those locks under CPU contention would stall appends
 //    (priority inversion). Only the heavy, lock-free part runs niced (cold_read_nice, and the
