@@ -242,7 +242,7 @@ void cold_read_interference(uint64_t cold_bytes_total, int nice, size_t cpu_thre
   o.block_cache_size_bytes = 8 << 20;  // smaller than the cold data: the reader keeps GETting
   o.cold_read_nice = nice;
   o.cold_read_cpu_threads = cpu_threads;
-  o.cold_parse_on_store_thread = true;  // as `floe serve` does for a local-dir store
+  o.cold_gets_are_cpu_work = true;  // as `floe serve` does for a local-dir store
   env.start(o, 256 << 20);
   auto cold = env.open_new();
   SharedBytes payload = random_bytes(64 << 10, 3);

@@ -290,7 +290,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   so.cache_size_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.cache.size"));
   so.upload_threshold_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.wal.upload.threshold"));
   so.block_cache_size_bytes = static_cast<uint64_t>(cfg.get_size_bytes("s3.block.cache.size"));
-  so.cold_parse_on_store_thread = uri->is_local_dir();  // its reads and the parsing share one CPU budget
+  so.cold_gets_are_cpu_work = uri->is_local_dir();  // its reads copy from the page cache
   so.compaction_interval_ms = 60000;
   so.upload_interval_ms = 30000;
   auto streams = stream::StreamManager::open(so, std::move(wal->wal), std::move(wal->recovered), store->store,

@@ -130,8 +130,8 @@ void StreamManager::close() {
   if (cold_pool_) cold_pool_->stop();  // first: its tasks may still hand block reads to cold_io_pool_
   if (cold_io_pool_) cold_io_pool_->stop();
   {
-    // Readahead GETs complete on the cold store's threads (bounded by its timeouts) and touch
-    // this object: wait for the last one.
+    // Asynchronous GETs complete on the cold store's threads (bounded by its timeouts) and their
+    // callbacks touch this object: wait for the last one.
     std::unique_lock lk(gets_mu_);
     gets_cv_.wait(lk, [this] { return gets_in_flight_ == 0; });
   }
@@ -463,6 +463,19 @@ void StreamManager::start_readahead(ObjectId id, const BlockIndexEntry& e) {
   if (!begin_get(true)) return;  // enough already in flight: skip
   cold_in_flight_.fetch_add(1);
   readahead_gets_.fetch_add(1);
+  if (options_.cold_gets_are_cpu_work) {  // the GET is CPU work: on the cold I/O pool's budget
+    bool queued = cold_io_pool_->submit([this, id, e] {
+      objectstore::BlockingStore blocking(*cold_store_);
+      (void)accept_block(id, e, blocking.get(object_key(id), {e.position, e.size_bytes}));
+      cold_in_flight_.fetch_sub(1);
+      end_get(true);
+    });
+    if (!queued) {  // queue full or stopped: skip this readahead
+      cold_in_flight_.fetch_sub(1);
+      end_get(true);
+    }
+    return;
+  }
   cold_store_->get(object_key(id), {e.position, e.size_bytes}, [this, id, e](Result<objectstore::GetResult> got) {
     // On the cold store's (niced) thread. A failed readahead is only a missed prefetch: the
     // fetch that wants the block GETs it again and reports the error.
@@ -546,7 +559,21 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
     auto work = [parse_here, block] { parse_here(block); };
     if (!cold_io_pool_->submit(work)) work();
   };
-  if (auto hit = block_cache_.get(id, e.position)) {
+  if (options_.cold_gets_are_cpu_work) {
+    // Read (if the cache misses) and parse on one cold I/O thread: both are CPU work.
+    auto work = [this, id, e, promise, parse_here] {
+      std::optional<SharedBytes> block = block_cache_.get(id, e.position);
+      if (!block) {
+        object_gets_.fetch_add(1);
+        objectstore::BlockingStore blocking(*cold_store_);
+        auto got = accept_block(id, e, blocking.get(object_key(id), {e.position, e.size_bytes}));
+        if (!got.ok()) return promise->set_value(got.error());
+        block = std::move(*got);
+      }
+      parse_here(*block);
+    };
+    if (!cold_io_pool_->submit(work)) work();
+  } else if (auto hit = block_cache_.get(id, e.position)) {
     parse_niced(std::move(*hit));
   } else {
     object_gets_.fetch_add(1);
@@ -554,12 +581,11 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
     // does not take CPU slots from parsing.
     (void)begin_get(false);
     cold_store_->get(object_key(id), {e.position, e.size_bytes},
-                     [this, id, e, promise, parse_here, parse_niced](Result<objectstore::GetResult> got) {
+                     [this, id, e, promise, parse_niced](Result<objectstore::GetResult> got) {
                        // The caller moves on once the promise is set, and may close this
                        // manager at once: close() waits for end_get, this callback's last touch.
                        auto block = accept_block(id, e, std::move(got));
                        if (!block.ok()) promise->set_value(block.error());
-                       else if (options_.cold_parse_on_store_thread) parse_here(*block);  // the store's CPU budget
                        else parse_niced(std::move(*block));  // submits to cold_io_pool_
                        end_get(false);
                      });

@@ -38,8 +38,8 @@
 //    cold store's threads, opened with kColdReadNice): block GETs, asynchronous on the cold
 //    store's threads; parse_block (CRC, batch parsing) on the cold I/O pool
 //    (cold_read_cpu_threads, half the cores by default), which the coordinating thread waits for
-//    (inline if that queue is full), or on the store thread that completed the GET
-//    (cold_parse_on_store_thread: a local-dir store, whose reads are CPU work); readahead GETs, asynchronous, at most readahead_limit() in
+//    (inline if that queue is full) — with cold_gets_are_cpu_work (a local-dir store) the block
+//    and readahead GETs run there too, so reading and parsing share that budget; readahead GETs, asynchronous, at most readahead_limit() in
 //    flight, into the block cache. Niced code takes only the BlockCache mutex, which no append,
 //    WAL or controller path takes (stats() reads it without holding mu_);
 //  - the maintenance thread (only when compaction_interval_ms > 0): compaction and GC.
@@ -117,10 +117,11 @@ struct StreamManagerOptions {
   uint64_t block_cache_size_bytes = 128ull << 20;     // s3.block.cache.size
   size_t cold_read_threads = 2;                       // cold fetches served at once (coordination)
   size_t cold_read_cpu_threads = 0;                   // block parsing threads; 0: cold_read_cpu_threads_default()
-  // Parse a fetched block on the cold store's thread that completed its GET, not on the cold I/O
-  // pool: for a cold store whose GETs are CPU work on a bounded set of niced threads (a local
-  // directory's: page-cache copies), so reading and parsing share that one budget.
-  bool cold_parse_on_store_thread = false;
+  // The cold store's GETs are CPU work (a local directory's: page-cache copies): block and
+  // readahead GETs then run on the cold I/O pool, which waits for each, so reading and parsing
+  // share its cold_read_cpu_threads budget. Otherwise (S3) GETs wait on the store's threads and
+  // hold no cold I/O thread.
+  bool cold_gets_are_cpu_work = false;
   size_t cold_read_queue = 1024;
   int cold_read_nice = kColdReadNice;                 // nice increment of the cold I/O threads
   uint32_t readahead_blocks = 2;

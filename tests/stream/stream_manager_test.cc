@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <set>
 #include <future>
 #include <thread>
@@ -527,49 +528,56 @@ TEST_CASE("close_waits_for_readahead_gets_that_are_still_in_flight") {
 }
 
 namespace {
-// Records the threads that complete its GETs (the store's own).
-class CompletionThreadsStore final : public objectstore::testing::ForwardingStore {
+// Records the threads that ask it for GETs.
+class GetCallersStore final : public objectstore::testing::ForwardingStore {
  public:
   using ForwardingStore::ForwardingStore;
   void get(std::string k, objectstore::ByteRange r, objectstore::Callback<objectstore::GetResult> d) override {
-    inner_->get(std::move(k), r, [this, d = std::move(d)](Result<objectstore::GetResult> got) {
-      {
-        std::lock_guard lk(mu_);
-        threads_.insert(std::this_thread::get_id());
-      }
-      d(std::move(got));
-    });
+    {
+      std::lock_guard lk(mu_);
+      ++calls_[std::this_thread::get_id()];
+    }
+    inner_->get(std::move(k), r, std::move(d));
   }
-  bool completed_on(std::thread::id id) {
+  int calls_from(std::thread::id id) {
     std::lock_guard lk(mu_);
-    return threads_.count(id) > 0;
+    return calls_[id];
   }
 
  private:
   std::mutex mu_;
-  std::set<std::thread::id> threads_;
+  std::map<std::thread::id, int> calls_;
 };
 }  // namespace
 
-// A local-dir cold store's reads are CPU work on its own (niced, bounded) threads: with
-// cold_parse_on_store_thread the parse shares that budget instead of adding the I/O pool's.
-TEST_CASE("with_cold_parse_on_store_thread_a_fetched_block_is_parsed_by_the_store_thread_that_read_it") {
+// A local-dir cold store's reads are CPU work: with cold_gets_are_cpu_work the block and readahead
+// GETs run on the cold I/O threads that parse, so both share cold_read_cpu_threads.
+TEST_CASE("with_cold_gets_are_cpu_work_block_gets_and_parsing_share_the_cold_io_threads") {
   Harness h;
-  auto completions = std::make_shared<CompletionThreadsStore>(h.store);
-  h.cold_store = completions;
-  h.options.readahead_blocks = 0;
-  h.options.cold_parse_on_store_thread = true;
+  auto callers = std::make_shared<GetCallersStore>(h.store);
+  h.cold_store = callers;
+  h.options.cold_gets_are_cpu_work = true;
+  h.options.cold_read_cpu_threads = 1;
   std::mutex parse_mu;
-  std::vector<std::thread::id> parse_threads;
+  std::set<std::thread::id> parse_threads;
   h.options.block_parse_hook_for_test = [&] {
     std::lock_guard lk(parse_mu);
-    parse_threads.push_back(std::this_thread::get_id());
+    parse_threads.insert(std::this_thread::get_id());
   };
-  auto s = start_with_a_cold_stream(h);
-  auto all = fetch_all(*s, 0);
+  auto s = start_with_a_cold_stream(h);  // 100 batches in ~13 blocks: sequential reads read ahead
+  std::vector<Batch> all;
+  for (int64_t at = 0; at < 100;) {
+    auto r = fetch(*s, at, 8000);
+    REQUIRE(r.ok());
+    for (auto& b : r->batches) all.push_back(b);
+    at = r->batches.back().end_offset().value();
+  }
   REQUIRE(all.size() == 100);
   for (int i = 0; i < 100; ++i) CHECK(all[i].bytes == pattern(2000, i));
+  CHECK(h.manager->stats().readahead_gets > 0);
   std::lock_guard lk(parse_mu);
-  REQUIRE_FALSE(parse_threads.empty());
-  for (auto id : parse_threads) CHECK(completions->completed_on(id));
+  REQUIRE(parse_threads.size() == 1);  // the one cold I/O thread...
+  const auto io_thread = *parse_threads.begin();
+  // ...which also asked for every block (each was read by a GET or a readahead GET from there).
+  CHECK(callers->calls_from(io_thread) >= 13);
 }
