@@ -465,8 +465,7 @@ void StreamManager::start_readahead(ObjectId id, const BlockIndexEntry& e) {
   readahead_gets_.fetch_add(1);
   if (options_.cold_gets_are_cpu_work) {  // the GET is CPU work: on the cold I/O pool's budget
     bool queued = cold_io_pool_->submit([this, id, e] {
-      objectstore::BlockingStore blocking(*cold_store_);
-      (void)accept_block(id, e, blocking.get(object_key(id), {e.position, e.size_bytes}));
+      (void)get_block_here(id, e);
       cold_in_flight_.fetch_sub(1);
       end_get(true);
     });
@@ -490,6 +489,11 @@ Result<SharedBytes> StreamManager::accept_block(ObjectId id, const BlockIndexEnt
   if (got->body.size() != e.size_bytes) return Error(Errc::truncated, "object " + id.to_string() + ": short block read");
   block_cache_.put(id, e.position, got->body);
   return std::move(got->body);
+}
+
+Result<SharedBytes> StreamManager::get_block_here(ObjectId id, const BlockIndexEntry& e) {
+  objectstore::BlockingStore blocking(*cold_store_);
+  return accept_block(id, e, blocking.get(object_key(id), {e.position, e.size_bytes}));
 }
 
 bool StreamManager::begin_get(bool readahead) {
@@ -565,8 +569,7 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
       std::optional<SharedBytes> block = block_cache_.get(id, e.position);
       if (!block) {
         object_gets_.fetch_add(1);
-        objectstore::BlockingStore blocking(*cold_store_);
-        auto got = accept_block(id, e, blocking.get(object_key(id), {e.position, e.size_bytes}));
+        auto got = get_block_here(id, e);
         if (!got.ok()) return promise->set_value(got.error());
         block = std::move(*got);
       }

@@ -344,6 +344,8 @@ class StreamManager {
   size_t readahead_in_flight_ = 0;  // guarded by gets_mu_: of which readahead
   // A GET's answer for block `e`: checked (status, size) and put in the block cache.
   Result<SharedBytes> accept_block(ObjectId id, const BlockIndexEntry& e, Result<objectstore::GetResult> got);
+  // GETs block `e` and waits for it on this thread (cold_gets_are_cpu_work: a cold I/O thread).
+  Result<SharedBytes> get_block_here(ObjectId id, const BlockIndexEntry& e);
   bool begin_get(bool readahead);   // false: a readahead beyond readahead_limit() (not started)
   void end_get(bool readahead);     // the callback's last touch of this object
   std::mutex compaction_mu_;  // one compaction or GC at a time
