@@ -48,10 +48,26 @@ _known_keys = None
 _running = set()   # Broker objects with a live process, killed at exit whatever happens
 
 
+_temp_dirs = []     # directories from temp_dir(), removed at exit
+
+
 @atexit.register
 def _kill_leftovers():
     for b in list(_running):
         b.kill()
+    # Registered first, so it runs after every later atexit handler (and after the kills above).
+    if not os.environ.get("FLOE_KEEP_TEST_DIRS"):
+        for d in _temp_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def temp_dir(prefix):
+    """A fresh directory under $TMPDIR, removed when the test process exits, whether or not the test
+    cleaned up (a broker's directory holds a preallocated WAL: leaking them filled CI's disk).
+    FLOE_KEEP_TEST_DIRS=1 keeps them for a post-mortem."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _temp_dirs.append(d)
+    return d
 
 
 def _die_with_parent():
@@ -76,7 +92,7 @@ class Broker:
 
     def __init__(self, overrides=None, data_dir=None, startup_timeout_s=30):
         self.owns_dir = data_dir is None
-        self.dir = data_dir or tempfile.mkdtemp(prefix="floe-it-")
+        self.dir = data_dir or temp_dir("floe-it-")
         self.port = free_port()
         self.controller_port = free_port()
         self.startup_timeout_s = startup_timeout_s

@@ -28,7 +28,6 @@ Bounded: well under 60 s.
 
 import os
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -285,7 +284,7 @@ class ClusterBroker(lib.Broker):
 
 
 def forwarded_from_a_broker_of_a_remote_quorum():
-    root = tempfile.mkdtemp(prefix="floe-brokercfg-")
+    root = lib.temp_dir("floe-brokercfg-")
     os.makedirs(os.path.join(root, "objects"))
     controller = ControllerNode(root)
     controller.start()

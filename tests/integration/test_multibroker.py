@@ -38,7 +38,6 @@ at exit.
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -138,7 +137,7 @@ class ClusterBroker(lib.Broker):
         return cmd
 
 
-root = tempfile.mkdtemp(prefix="floe-multibroker-")
+root = lib.temp_dir("floe-multibroker-")
 objects = os.path.join(root, "objects")
 os.makedirs(objects)
 controller = Controller(root)

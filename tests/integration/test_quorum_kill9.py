@@ -16,7 +16,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -250,7 +249,7 @@ def leader_of(nodes, exclude=()):
 
 def main():
     results = lib.Results("quorum kill -9")
-    root = tempfile.mkdtemp(prefix="floe-quorum-")
+    root = lib.temp_dir("floe-quorum-")
     ports = {i: lib.free_port() for i in (1, 2, 3)}
     nodes = {i: Controller(i, ports, root) for i in ports}
     writer = Writer(nodes)

@@ -19,7 +19,6 @@ import os
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -80,7 +79,7 @@ def create_at_leader(nodes, name, deadline_s=30):
 
 def main():
     results = lib.Results("quorum snapshot catch-up")
-    root = tempfile.mkdtemp(prefix="floe-quorum-snap-")
+    root = lib.temp_dir("floe-quorum-snap-")
     ports = {i: lib.free_port() for i in (1, 2, 3)}
     nodes = {i: quorum.Controller(i, ports, root) for i in ports}
     acked = set()
