@@ -6,7 +6,10 @@
 #include <mutex>
 #include <thread>
 
+#include "../test_util/eventually.h"
+
 using namespace floe;
+using floe::testing::eventually;
 using asio::ip::tcp;
 
 namespace {
@@ -72,14 +75,6 @@ int32_t read_response_correlation(tcp::socket& s) {
   ByteReader r(body);
   REQUIRE(r.skip(4).ok());
   return *r.read_i32();
-}
-
-// Polls `cond` every 5 ms for up to 10 s (generous: a loaded machine may be slow).
-template <typename F>
-bool eventually(F cond) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!cond() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  return cond();
 }
 
 bool closed_by_peer(tcp::socket& s) {

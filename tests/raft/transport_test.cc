@@ -17,10 +17,12 @@
 #include "protocol/generated/api_versions_response.h"
 #include "raft/log_store.h"
 #include "raft/replica.h"
+#include "../test_util/eventually.h"
 
 using namespace floe;
 using namespace floe::raft;
 using namespace std::chrono_literals;
+using floe::testing::eventually;
 
 namespace {
 
@@ -102,16 +104,6 @@ uint16_t free_port() {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   return acceptor.local_endpoint().port();
-}
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 30000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
 }
 
 }  // namespace

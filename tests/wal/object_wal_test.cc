@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../objectstore/test_util.h"
+#include "../test_util/eventually.h"
 #include "objectstore/blocking.h"
 #include "objectstore/fault_store.h"
 #include "objectstore/fs_store.h"
@@ -28,6 +29,7 @@ using objectstore::FaultStore;
 using objectstore::MemStore;
 using objectstore::ObjectStore;
 using objectstore::StoreOp;
+using floe::testing::eventually;
 using testing::append_sync;
 
 Entry entry(uint64_t stream, int64_t base, size_t bytes, uint64_t seed) {
@@ -77,16 +79,6 @@ std::vector<Entry> recovered_entries(const std::vector<RecoveredEntry>& rs) {
   std::vector<Entry> out;
   for (const auto& r : rs) out.push_back(r.entry);
   return out;
-}
-
-// Polls `cond` every 10 ms for up to 20 s (a loaded machine may be slow; no timing asserts).
-template <typename F>
-bool eventually(F cond) {
-  for (int i = 0; i < 2000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return cond();
 }
 
 // The WAL objects of node 7 (open markers hold no entries and are not counted).
