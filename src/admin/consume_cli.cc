@@ -221,21 +221,14 @@ int run_consume_command(int argc, char** argv) {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100 * refreshes));
       // Metadata from the bootstrap broker, else from any broker it named (it may be the one that went away).
-      std::vector<std::string> askable{bootstrap};
-      for (const auto& [id, address] : view->brokers) {
-        if (address != bootstrap) askable.push_back(address);
-      }
-      for (const auto& address : askable) {
-        auto b = conns.get(address);
-        if (!b.ok()) continue;
-        auto fresh = wait_for_topic(**b, topic, 30000);
-        if (fresh.ok()) {
-          view = std::move(fresh);
-          coordinator.learn_brokers(*view);
-          break;
-        }
-        conns.drop(address);
-        if (fresh.error().code == Errc::timeout) break;  // still leaderless after 30 s: the next round's turn
+      auto fresh = ask_brokers(
+          conns, brokers_to_ask(bootstrap, *view), [&](KafkaConnection& c) { return wait_for_topic(c, topic, 30000); },
+          [](const Error& e) {  // still leaderless after 30 s: the next round's turn
+            return e.code == Errc::timeout ? AfterFailure::stop : AfterFailure::next_broker;
+          });
+      if (fresh.ok()) {
+        view = std::move(fresh);
+        coordinator.learn_brokers(*view);
       }
       refresh_reason.clear();
     }

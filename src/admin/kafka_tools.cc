@@ -270,43 +270,36 @@ bool is_coordinator_error(int16_t code) {
          code == protocol::kerr::kNotCoordinator;
 }
 
-void CoordinatorLink::learn_brokers(const ClusterView& view) {
-  brokers_.clear();
-  for (const auto& [id, address] : view.brokers) brokers_.push_back(address);
+std::vector<std::string> brokers_to_ask(const std::string& bootstrap, const ClusterView& view) {
+  std::vector<std::string> out{bootstrap};
+  for (const auto& [id, address] : view.brokers) {
+    if (std::find(out.begin(), out.end(), address) == out.end()) out.push_back(address);
+  }
+  return out;
 }
+
+void CoordinatorLink::learn_brokers(const ClusterView& view) { brokers_ = brokers_to_ask(bootstrap_, view); }
 
 Result<KafkaConnection*> CoordinatorLink::connection() {
   if (address_.empty()) {
-    // FindCoordinator through the bootstrap broker, else through each broker learnt from Metadata.
-    std::vector<std::string> askable{bootstrap_};
-    for (const auto& b : brokers_) {
-      if (b != bootstrap_) askable.push_back(b);
-    }
-    std::string why;
-    for (const auto& broker : askable) {
-      auto c = conns_.get(broker);
-      if (!c.ok()) {
-        why = "cannot reach " + broker + " to find the group coordinator: " + c.error().message;
-        continue;
-      }
-      protocol::FindCoordinatorRequest req;
-      req.key = group_;
-      req.key_type = 0;
-      auto resp = (*c)->call<protocol::FindCoordinatorResponse>(req, kFindCoordinatorVersion);
-      if (!resp.ok()) {
-        conns_.drop(broker);
-        why = broker + ": FindCoordinator: " + resp.error().message;
-        continue;
-      }
-      if (resp->error_code == 0) {
-        address_ = resp->host + ":" + std::to_string(resp->port);
-        break;
-      }
-      why = "FindCoordinator: " + kafka_error_text(resp->error_code, resp->error_message);
+    // FindCoordinator through the bootstrap broker, else through each broker learnt from Metadata;
+    // the first answer counts (an error answer too: while the coordinator moves, every broker
+    // would say so).
+    protocol::FindCoordinatorRequest req;
+    req.key = group_;
+    req.key_type = 0;
+    auto resp = ask_brokers(conns_, brokers_, [&](KafkaConnection& c) -> Result<protocol::FindCoordinatorResponse> {
+      auto r = c.call<protocol::FindCoordinatorResponse>(req, kFindCoordinatorVersion);
+      if (!r.ok()) return Error{r.error().code, "FindCoordinator: " + r.error().message};
+      return r;
+    });
+    if (!resp.ok()) return Error{Errc::io, resp.error().message};  // only an answer may refuse the group
+    if (resp->error_code != 0) {
+      std::string why = "FindCoordinator: " + kafka_error_text(resp->error_code, resp->error_message);
       if (!is_coordinator_error(resp->error_code)) return Error{Errc::invalid_value, "group '" + group_ + "': " + why};
-      break;  // the coordinator is moving: every broker would say so
+      return Error{Errc::io, why};
     }
-    if (address_.empty()) return Error{Errc::io, why};
+    address_ = resp->host + ":" + std::to_string(resp->port);
   }
   auto c = conns_.get(address_);
   if (!c.ok()) {

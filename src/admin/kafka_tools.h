@@ -1,10 +1,12 @@
 // Shared pieces of the client-side admin verbs (`floe topic|produce|consume|group`, `floe perf`): option
 // parsing with usage errors that name the option, Kafka error names, a cluster view from Metadata,
-// one blocking connection per broker, ListOffsets asked of each partition's leader, and requests
-// to a group's coordinator that follow it when it moves. Everything here blocks; never used by
-// the broker.
+// one blocking connection per broker, cluster-wide questions asked of the bootstrap broker and
+// then of every broker learnt from Metadata, ListOffsets asked of each partition's leader, and
+// requests to a group's coordinator that follow it when it moves. Everything here blocks; never
+// used by the broker.
 // Invariants: ClusterView::address() is empty when a partition has no live leader; a Connections
-// pool holds at most one connection per broker address, each bounded by io_timeout_ms; a
+// pool holds at most one connection per broker address, each bounded by io_timeout_ms;
+// brokers_to_ask() starts with the bootstrap broker and names each address once; a
 // CoordinatorLink retries only coordinator errors and broken connections, starting no new attempt
 // after its wait_ms per request.
 #pragma once
@@ -16,9 +18,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "admin/kafka_client.h"
+#include "common/assert.h"
 #include "common/result.h"
 #include "protocol/generated/metadata_response.h"
 
@@ -96,6 +100,43 @@ class Connections {
   std::map<std::string, std::unique_ptr<KafkaConnection>> conns_;
 };
 
+// The brokers to ask a cluster-wide question (Metadata, FindCoordinator), in the order Kafka's
+// clients fall back: the bootstrap broker, then every other broker `view` names; each address once.
+std::vector<std::string> brokers_to_ask(const std::string& bootstrap, const ClusterView& view);
+
+// What ask_brokers does after one broker's ask failed.
+enum class AfterFailure { next_broker, stop };
+
+// Asks the brokers `addresses` (brokers_to_ask) in order until one answers: ask(KafkaConnection&)
+// returns a Result. A broker that cannot be reached is passed over; one whose ask fails has its
+// connection dropped from `conns` and is passed over too, unless after_failure(error) says stop
+// (the error would be the same at every broker). With no answer, the last error, naming its broker.
+// REQUIRES: addresses is not empty.
+template <typename Ask, typename AfterFailureOf>
+auto ask_brokers(Connections& conns, const std::vector<std::string>& addresses, Ask ask, AfterFailureOf after_failure)
+    -> std::invoke_result_t<Ask&, KafkaConnection&> {
+  FLOE_ASSERT(!addresses.empty());
+  Error last{Errc::internal, "no broker to ask"};
+  for (const auto& address : addresses) {
+    auto c = conns.get(address);
+    if (!c.ok()) {
+      last = Error{c.error().code, "cannot reach " + address + ": " + c.error().message};
+      continue;
+    }
+    auto answer = ask(**c);
+    if (answer.ok()) return answer;
+    conns.drop(address);
+    last = Error{answer.error().code, address + ": " + answer.error().message};
+    if (after_failure(answer.error()) == AfterFailure::stop) break;
+  }
+  return last;
+}
+// The same, passing over every failure.
+template <typename Ask>
+auto ask_brokers(Connections& conns, const std::vector<std::string>& addresses, Ask ask) {
+  return ask_brokers(conns, addresses, std::move(ask), [](const Error&) { return AfterFailure::next_broker; });
+}
+
 // ListOffsets (v5, isolation READ_UNCOMMITTED) for many partitions: one request per leader, each
 // partition asked of its leader in `view`. timestamp: -2 earliest, -1 latest, else a time in ms.
 struct OffsetQuery {
@@ -127,7 +168,7 @@ class CoordinatorLink {
  public:
   CoordinatorLink(Connections& conns, std::string verb, std::string bootstrap, std::string group, int64_t wait_ms)
       : conns_(conns), verb_(std::move(verb)), bootstrap_(std::move(bootstrap)), group_(std::move(group)),
-        wait_ms_(wait_ms) {}
+        wait_ms_(wait_ms), brokers_{bootstrap_} {}
   // Other brokers to ask FindCoordinator when the bootstrap broker cannot be reached.
   void learn_brokers(const ClusterView& view);
   // The coordinator's host:port as last found ("" before the first request or after a move).
@@ -174,7 +215,7 @@ class CoordinatorLink {
   Connections& conns_;
   std::string verb_, bootstrap_, group_;
   int64_t wait_ms_;
-  std::vector<std::string> brokers_;
+  std::vector<std::string> brokers_;  // brokers_to_ask(): the bootstrap broker first
   std::string address_;
   size_t moves_ = 0;
 };

@@ -1,6 +1,7 @@
 // The shared pieces of the client-side admin verbs: keyed records land where Kafka's own clients
 // put them (murmur2 vectors from Kafka's UtilsTest), topic ids print as Kafka tools print them,
-// error codes get Kafka's names, and options given either way parse alike. No sockets.
+// error codes get Kafka's names, options given either way parse alike, and cluster-wide questions
+// fall back from the bootstrap broker to the learnt ones (on loopback sockets that never answer).
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "admin/kafka_tools.h"
 
+using namespace floe;
 using namespace floe::admin;
 
 TEST_CASE("murmur2_matches_kafka_so_keyed_records_land_on_kafkas_partition") {
@@ -90,4 +92,76 @@ TEST_CASE("list_offsets_answers_a_partition_without_a_live_leader_leader_not_ava
     CHECK(answer.error_code == 5);
     CHECK(answer.offset == -1);
   }
+}
+
+TEST_CASE("cluster_wide_questions_go_to_the_bootstrap_broker_first_then_to_each_learnt_broker_once") {
+  ClusterView view;
+  view.brokers[3] = "h3:9092";
+  view.brokers[1] = "boot:9092";  // the bootstrap broker is one of the learnt ones
+  view.brokers[2] = "h2:9092";
+  view.brokers[4] = "h2:9092";  // two node ids behind one address
+  CHECK(brokers_to_ask("boot:9092", view) == std::vector<std::string>{"boot:9092", "h2:9092", "h3:9092"});
+  CHECK(brokers_to_ask("boot:9092", ClusterView{}) == std::vector<std::string>{"boot:9092"});
+}
+
+namespace {
+// A host:port that accepts TCP connections (the kernel's backlog) and never answers, so a
+// KafkaConnection to it opens; and a host:port nobody listens on.
+struct Listener {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor{io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::string address() const { return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()); }
+};
+std::string dead_address() {
+  Listener l;
+  std::string a = l.address();
+  l.acceptor.close();
+  return a;
+}
+}  // namespace
+
+TEST_CASE("ask_brokers_passes_over_unreachable_and_failing_brokers_until_one_answers") {
+  Listener failing, answering;
+  const std::string dead = dead_address();
+  Connections conns("test", 5000);
+  std::vector<KafkaConnection*> asked;
+  auto answer = ask_brokers(conns, {dead, failing.address(), answering.address()}, [&](KafkaConnection& c) -> Result<int> {
+    asked.push_back(&c);
+    if (asked.size() == 1) return Error{Errc::io, "connection reset"};
+    return 42;
+  });
+  REQUIRE(answer.ok());
+  CHECK(*answer == 42);
+  CHECK(asked.size() == 2);  // the dead broker was never asked
+  // The failing broker's connection was dropped (a new one opens), the answering one's kept.
+  auto again = conns.get(answering.address());
+  REQUIRE(again.ok());
+  CHECK(*again == asked[1]);
+}
+
+TEST_CASE("ask_brokers_without_an_answer_returns_the_last_error_naming_its_broker_or_stops_when_told") {
+  Listener first, second;
+  const std::string dead = dead_address();
+  Connections conns("test", 5000);
+  int asks = 0;
+  auto fail = [&](KafkaConnection&) -> Result<int> {
+    ++asks;
+    return Error{Errc::timeout, "still leaderless"};
+  };
+  auto none = ask_brokers(conns, {first.address(), second.address()}, fail);
+  REQUIRE_FALSE(none.ok());
+  CHECK(asks == 2);
+  CHECK(none.error().code == Errc::timeout);
+  CHECK(none.error().message == second.address() + ": still leaderless");
+
+  asks = 0;
+  auto stopped = ask_brokers(conns, {first.address(), second.address()}, fail,
+                             [](const Error& e) { return e.code == Errc::timeout ? AfterFailure::stop : AfterFailure::next_broker; });
+  REQUIRE_FALSE(stopped.ok());
+  CHECK(asks == 1);
+  CHECK(stopped.error().message == first.address() + ": still leaderless");
+
+  auto unreachable = ask_brokers(conns, {dead}, fail);
+  REQUIRE_FALSE(unreachable.ok());
+  CHECK(unreachable.error().message.starts_with("cannot reach " + dead + ": "));
 }
