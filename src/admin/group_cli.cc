@@ -1,7 +1,9 @@
 // `floe group list|describe`: see client_cli.h. describe prints, per committed partition, the
 // committed offset, the log end offset and the lag, with the member assigned to it (decoded from
 // the consumer protocol's assignment) — the table of kafka-consumer-groups.sh --describe. A
-// coordinator that moves meanwhile is found again (CoordinatorLink), bounded by --timeout-ms.
+// coordinator that moves meanwhile is found again (CoordinatorLink), bounded by --timeout-ms; a
+// bootstrap broker that goes away after the first Metadata leaves the later one to the brokers it
+// named (brokers_to_ask).
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -102,7 +104,11 @@ int run_group_command(int argc, char** argv) {
 
   // The coordinator may move between (or during) the requests: the link finds it again.
   CoordinatorLink coordinator(conns, "group " + sub, bootstrap, group, timeout_ms);
-  if (auto view = fetch_cluster(**boot, std::vector<std::string>{}); view.ok()) coordinator.learn_brokers(*view);
+  std::vector<std::string> metadata_brokers{bootstrap};
+  if (auto view = fetch_cluster(**boot, std::vector<std::string>{}); view.ok()) {
+    coordinator.learn_brokers(*view);
+    metadata_brokers = brokers_to_ask(bootstrap, *view);
+  }
   protocol::DescribeGroupsRequest dreq;
   dreq.groups.push_back(group);
   auto described = coordinator.call<protocol::DescribeGroupsResponse>(dreq, kDescribeGroupsVersion, [](const auto& r) {
@@ -150,10 +156,9 @@ int run_group_command(int argc, char** argv) {
   std::map<TopicPartition, int64_t> end_offsets;
   if (!topics.empty()) {
     // Not `boot`: the coordinator link may have dropped (and freed) that connection since.
-    auto meta_conn = conns.get(bootstrap);
-    if (!meta_conn.ok()) return fail(sub, "cannot reach " + bootstrap + ": " + meta_conn.error().message);
-    auto view = fetch_cluster(**meta_conn, std::vector<std::string>(topics.begin(), topics.end()));
-    if (!view.ok()) return fail(sub, bootstrap + ": " + view.error().message);
+    const std::vector<std::string> topic_names(topics.begin(), topics.end());
+    auto view = ask_brokers(conns, metadata_brokers, [&](KafkaConnection& c) { return fetch_cluster(c, topic_names); });
+    if (!view.ok()) return fail(sub, view.error().message);
     std::vector<OffsetQuery> lookups;
     for (const auto& [tp, off] : committed) lookups.push_back({tp.first, tp.second, -1});
     auto offsets = list_offsets(conns, *view, lookups);

@@ -2,8 +2,9 @@
 """The client-side admin verbs of the floe binary against a real floe, checked with real clients:
 `floe topic` creates/lists/describes/deletes what kcat then sees; `floe produce` writes lines kcat
 reads back; kcat (plain, zstd, lz4) writes what `floe consume` prints; `floe group describe` shows a
-confluent-kafka group's committed offsets and lag; bad arguments exit 2 naming the option; an
-unreachable server exits 1 within the timeout."""
+confluent-kafka group's committed offsets and lag, also when the bootstrap broker goes away after
+its first answers; bad arguments exit 2 naming the option; an unreachable server exits 1 within the
+timeout."""
 
 import json
 import os
@@ -177,6 +178,74 @@ def consume_group_commits_and_group_describe():
     L.expect(len(rows) == 1 and rows[0][2:6] == ["0", "10", "10", "0"], "floe-simple: %s" % out)
 
 
+class BootstrapThatGoesAway:
+    """A bootstrap address in front of the broker that passes on the first connection's first
+    `answers` request/response pairs, then closes it and refuses any further connection: a bootstrap
+    broker that goes away mid-way (the broker behind it is real and stays up)."""
+
+    def __init__(self, target, answers):
+        self.target = target
+        self.answers = answers
+        self.passed = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(60)
+        self.address = "127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _frame(s):
+        def exactly(n):
+            b = b""
+            while len(b) < n:
+                chunk = s.recv(n - len(b))
+                if not chunk:
+                    raise EOFError("connection closed")
+                b += chunk
+            return b
+        size = exactly(4)
+        return size + exactly(int.from_bytes(size, "big"))
+
+    def _run(self):
+        try:
+            client, _ = self.listener.accept()
+        except OSError:
+            return
+        finally:
+            self.listener.close()
+        host, port = self.target.split(":")
+        upstream = socket.create_connection((host, int(port)), timeout=60)
+        client.settimeout(60)
+        try:
+            for _ in range(self.answers):
+                upstream.sendall(self._frame(client))
+                client.sendall(self._frame(upstream))
+                self.passed += 1
+        except (OSError, EOFError):
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+
+def group_describe_outlives_its_bootstrap_broker():
+    B = ["--bootstrap-server", broker.bootstrap]
+    floe_ok(["topic", "create"] + B + ["--topic", "admin-gone", "--partitions", "1"])
+    floe_ok(["produce"] + B + ["--topic", "admin-gone"], stdin=b"x0\nx1\nx2\nx3\n")
+    floe_ok(["consume"] + B + ["--topic", "admin-gone", "--offset", "beginning", "--max-messages", "3",
+                               "--group", "gone-group"])
+    # Metadata and FindCoordinator pass; the Metadata for the log end offsets must go to the broker
+    # the first Metadata named.
+    gone = BootstrapThatGoesAway(broker.bootstrap, answers=2)
+    out, _ = floe_ok(["group", "describe", "--bootstrap-server", gone.address, "--group", "gone-group"])
+    gone.thread.join(timeout=60)
+    L.expect(gone.passed == 2, "the bootstrap stand-in passed %d answers, not 2" % gone.passed)
+    rows = [l.split() for l in out.splitlines() if l.startswith("gone-group")]
+    L.expect(len(rows) == 1 and rows[0][1:6] == ["admin-gone", "0", "3", "4", "1"], "describe: %s" % out)
+
+
 def usage_errors_exit_2():
     for args, word in [(["topic"], "missing subcommand"), (["topic", "frob"], "frob"),
                        (["topic", "create", "--bootstrap-server", "x:1"], "--topic"),
@@ -224,6 +293,8 @@ try:
     results.check("floe produce sends within its linger while input keeps coming", produce_sends_while_input_keeps_coming)
     results.check("kcat (none, zstd, lz4, gzip, snappy) -> floe consume", kcat_writes_floe_consumes)
     results.check("floe consume --group commits; group describe shows offsets and lag", consume_group_commits_and_group_describe)
+    results.check("group describe asks a learnt broker when the bootstrap broker goes away",
+                  group_describe_outlives_its_bootstrap_broker)
     results.check("bad arguments exit 2 naming the option", usage_errors_exit_2)
     results.check("an unreachable server exits 1 within the timeout", unreachable_server_exits_1)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
