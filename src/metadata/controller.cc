@@ -34,13 +34,10 @@ int64_t steady_now_ms() {
       .count();
 }
 
-// Adds the committed objects holding a range of `stream` that starts below `below` (the index's
-// ranges of that stream: no scan of every object).
-void add_objects_of(const MetadataState& state, StreamId stream, Offset below, std::set<ObjectId>& out) {
-  for (const auto& slice :
-       state.object_index.list(stream, Offset(std::numeric_limits<int64_t>::min()), below, UINT32_MAX)) {
-    out.insert(slice.object_id);
-  }
+// Adds the committed objects holding a range of `stream` that ends after `from` and starts below
+// `below` (the index's ranges of that stream, found in O(log n + k): no scan of every object).
+void add_objects_of(const MetadataState& state, StreamId stream, Offset from, Offset below, std::set<ObjectId>& out) {
+  for (const auto& slice : state.object_index.list(stream, from, below, UINT32_MAX)) out.insert(slice.object_id);
 }
 
 Error not_controller() { return Error(Errc::internal, "not the controller"); }
@@ -508,7 +505,8 @@ void Controller::delete_topics(std::vector<std::string> names, Callback<std::vec
             batch.emit(protocol::RemoveTopicRecord{r.topic_id, {}});
             for (auto id : streams) {
               batch.emit(protocol::FloeRemoveStreamRecord{static_cast<int64_t>(id.value()), {}});
-              add_objects_of(batch.state, id, Offset(std::numeric_limits<int64_t>::max()), orphans);
+              add_objects_of(batch.state, id, Offset(std::numeric_limits<int64_t>::min()),
+                             Offset(std::numeric_limits<int64_t>::max()), orphans);
             }
             results.push_back(std::move(r));
           }
@@ -1041,12 +1039,17 @@ void Controller::trim_stream(StreamId id, StreamEpoch epoch, Offset new_start, s
         auto it = batch.state.streams.streams.find(id);
         if (it == batch.state.streams.streams.end()) return Error(Errc::not_found, "stream " + id.to_string());
         if (it->second.epoch != epoch) return fenced(id, epoch, it->second.epoch);
-        if (new_start <= it->second.start_offset) return Done{};
+        const Offset old_start = it->second.start_offset;
+        if (new_start <= old_start) return Done{};
         StreamInfo info = it->second;
         info.start_offset = new_start;  // may pass the committed end (data still in the owner's WAL)
         batch.emit(batch.state.stream_record(info));
-        std::set<ObjectId> below;  // objects holding a range of this stream starting below its new start
-        add_objects_of(batch.state, id, new_start, below);
+        // The objects this trim may leave with nothing live: those with a range of this stream in
+        // [old start, new start), in O(log n + k). A range ending at or below the old start was
+        // dead already; its object, if still committed, holds a live range this trim leaves alone
+        // (every committed object holds one: metadata/invariants.h).
+        std::set<ObjectId> below;
+        add_objects_of(batch.state, id, old_start, new_start, below);
         destroy_unreferenced(batch, below);
         return Done{};
       },

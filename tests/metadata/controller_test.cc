@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -453,4 +454,69 @@ TEST_CASE("image_never_waits_for_the_controller_lock_held_while_entries_apply_an
   auto image = read.get();
   CHECK(image->offset == offset);
   CHECK_FALSE(image->features.empty());  // floe's finalized levels, committed at first start
+}
+
+TEST_CASE("a_trim_destroys_exactly_the_objects_it_leaves_with_nothing_live_among_many") {
+  TempDir dir;
+  int64_t now = 1000;
+  auto c = open_controller(single_node(dir.path, [&] { return now; }));
+  register_self(*c);
+  std::vector<stream::StreamInfo> s;  // A, B
+  for (int i = 0; i < 2; ++i) {
+    auto created = call<stream::StreamInfo>([&](auto cb) { c->create_stream(cb); });
+    REQUIRE(created.ok());
+    auto opened = call<stream::StreamInfo>([&](auto cb) { c->open_stream(created->id, NodeId(1), cb); });
+    REQUIRE(opened.ok());
+    s.push_back(*opened);
+  }
+  const stream::StreamInfo& a = s[0];
+  const stream::StreamInfo& b = s[1];
+  // 120 objects of 10 offsets of A; every fourth also holds 5 offsets of B (kept while B needs it).
+  constexpr int kObjects = 120;
+  auto first = call<ObjectId>([&](auto cb) { c->prepare_objects(kObjects + 1, 60000, cb); });
+  REQUIRE(first.ok());
+  auto commit = [&](int i, std::vector<stream::StreamRange> ranges) {
+    stream::StreamSetObjectCommit commit;
+    commit.node_id = NodeId(1);
+    commit.object_id = ObjectId(first->value() + static_cast<uint64_t>(i));
+    commit.object_size_bytes = 100;
+    commit.ranges = std::move(ranges);
+    REQUIRE(call<stream::Done>([&](auto cb) { c->commit_stream_set_object(commit, cb); }).ok());
+  };
+  for (int i = 0; i < kObjects; ++i) {
+    std::vector<stream::StreamRange> ranges{{a.id, a.epoch, Offset(10 * i), Offset(10 * i + 10)}};
+    if (i % 4 == 0) ranges.push_back({b.id, b.epoch, Offset(5 * (i / 4)), Offset(5 * (i / 4) + 5)});
+    commit(i, std::move(ranges));
+  }
+  // Trims `st` to `start`; every object ends as the rule says (committed objects left with no
+  // range above its stream's start destroyed, every other object as it was), checked against the
+  // whole object table. Returns how many it destroyed.
+  auto trim = [&](const stream::StreamInfo& st, int64_t start) {
+    const StreamTable before = c->streams();
+    REQUIRE(call<stream::Done>([&](auto cb) { c->trim_stream(st.id, st.epoch, Offset(start), cb); }).ok());
+    const StreamTable after = c->streams();
+    c->check_object_index();
+    REQUIRE(after.objects.size() == before.objects.size());
+    int destroyed = 0;
+    for (const auto& [id, m] : before.objects) {
+      bool dead = m.state == stream::ObjectState::committed &&
+                  std::all_of(m.ranges.begin(), m.ranges.end(), [&](const stream::StreamRange& r) {
+                    return r.end_offset <= after.streams.at(r.stream_id).start_offset;
+                  });
+      INFO("object " << id.value() << ", trim of stream " << st.id.value() << " to " << start);
+      CHECK(after.objects.at(id).state == (dead ? stream::ObjectState::destroyed : m.state));
+      destroyed += dead;
+    }
+    return destroyed;
+  };
+  CHECK(trim(a, 5) == 0);
+  CHECK(trim(a, 20) == 1);     // object 1; object 0 holds B's [0, 5)
+  CHECK(trim(a, 20) == 0);     // not forward: nothing
+  CHECK(trim(a, 415) == 29);   // objects 2..40 but the 10 of them B needs
+  CHECK(trim(a, 1300) == 60);  // past A's committed end (1200): the rest of A's own objects
+  // An upload of A's [1200, 1210), now below A's start, packed with B's next offsets: kept for B.
+  commit(kObjects, {{a.id, a.epoch, Offset(1200), Offset(1210)}, {b.id, b.epoch, Offset(150), Offset(155)}});
+  CHECK(trim(a, 1400) == 0);
+  CHECK(trim(b, 155) == 31);  // B's end: every object B kept
+  for (const auto& [id, m] : c->streams().objects) CHECK(m.state == stream::ObjectState::destroyed);
 }
