@@ -461,16 +461,8 @@ TEST_CASE("a_trim_destroys_exactly_the_objects_it_leaves_with_nothing_live_among
   int64_t now = 1000;
   auto c = open_controller(single_node(dir.path, [&] { return now; }));
   register_self(*c);
-  std::vector<stream::StreamInfo> s;  // A, B
-  for (int i = 0; i < 2; ++i) {
-    auto created = call<stream::StreamInfo>([&](auto cb) { c->create_stream(cb); });
-    REQUIRE(created.ok());
-    auto opened = call<stream::StreamInfo>([&](auto cb) { c->open_stream(created->id, NodeId(1), cb); });
-    REQUIRE(opened.ok());
-    s.push_back(*opened);
-  }
-  const stream::StreamInfo& a = s[0];
-  const stream::StreamInfo& b = s[1];
+  const stream::StreamInfo a = create_open_stream(*c);
+  const stream::StreamInfo b = create_open_stream(*c);
   // 120 objects of 10 offsets of A; every fourth also holds 5 offsets of B (kept while B needs it).
   constexpr int kObjects = 120;
   auto first = call<ObjectId>([&](auto cb) { c->prepare_objects(kObjects + 1, 60000, cb); });

@@ -1,4 +1,4 @@
-// Helpers shared by the metadata unit tests: a temp dir and a single-voter Controller in it.
+// Helpers shared by the metadata unit tests: a temp dir, a single-voter Controller in it, and its topics and streams.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -59,6 +59,15 @@ inline TopicResult create_one(Controller& c, std::string name, int32_t partition
   auto results = create(c, {TopicSpec{std::move(name), partitions, std::move(configs), false}});
   REQUIRE(results.size() == 1);
   return results[0];
+}
+
+// A new stream (no partition's), opened by broker 1: its owner, at its first epoch.
+inline stream::StreamInfo create_open_stream(Controller& c) {
+  auto created = call<stream::StreamInfo>([&](auto cb) { c.create_stream(cb); });
+  REQUIRE(created.ok());
+  auto opened = call<stream::StreamInfo>([&](auto cb) { c.open_stream(created->id, NodeId(1), cb); });
+  REQUIRE(opened.ok());
+  return *opened;
 }
 
 }  // namespace floe::metadata::testing

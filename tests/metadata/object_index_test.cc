@@ -371,13 +371,7 @@ TEST_CASE("list_objects_of_a_controller_answers_from_its_index_through_commits_c
     REQUIRE(s.ok());
     streams.push_back(*s);
   }
-  for (int i = 0; i < 2; ++i) {
-    auto s = call<stream::StreamInfo>([&](auto cb) { c->create_stream(cb); });
-    REQUIRE(s.ok());
-    auto opened = call<stream::StreamInfo>([&](auto cb) { c->open_stream(s->id, NodeId(1), cb); });
-    REQUIRE(opened.ok());
-    streams.push_back(*opened);
-  }
+  for (int i = 0; i < 2; ++i) streams.push_back(create_open_stream(*c));
   auto same_as_scan = [&] {
     c->check_object_index();
     auto table = c->streams();
