@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -112,7 +113,7 @@ enum class AfterFailure { next_broker, stop };
 // connection dropped from `conns` and is passed over too, unless after_failure(error) says stop
 // (the error would be the same at every broker). With no answer, the last error, naming its broker.
 // REQUIRES: addresses is not empty.
-template <typename Ask, typename AfterFailureOf>
+template <std::invocable<KafkaConnection&> Ask, std::invocable<const Error&> AfterFailureOf>
 auto ask_brokers(Connections& conns, const std::vector<std::string>& addresses, Ask ask, AfterFailureOf after_failure)
     -> std::invoke_result_t<Ask&, KafkaConnection&> {
   FLOE_ASSERT(!addresses.empty());
@@ -132,7 +133,7 @@ auto ask_brokers(Connections& conns, const std::vector<std::string>& addresses, 
   return last;
 }
 // The same, passing over every failure.
-template <typename Ask>
+template <std::invocable<KafkaConnection&> Ask>
 auto ask_brokers(Connections& conns, const std::vector<std::string>& addresses, Ask ask) {
   return ask_brokers(conns, addresses, std::move(ask), [](const Error&) { return AfterFailure::next_broker; });
 }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <thread>
 
 namespace floe::testing {
@@ -14,7 +15,7 @@ namespace floe::testing {
 inline constexpr std::chrono::milliseconds kEventuallyTimeout{30000};
 inline constexpr std::chrono::milliseconds kEventuallyPoll{5};
 
-template <typename Condition>
+template <std::predicate Condition>
 bool eventually(Condition cond, std::chrono::milliseconds timeout = kEventuallyTimeout,
                 std::chrono::milliseconds poll = kEventuallyPoll) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
