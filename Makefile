@@ -41,8 +41,10 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -L unit
 
+# The embedded default, plus the operators' HTTP endpoint: curl localhost:9644/metrics (or /health).
+RUN_HTTP ?= HTTP://127.0.0.1:9644
 run: build
-	$(BUILD)/floe serve $(ARGS)
+	$(BUILD)/floe serve --override http.listeners=$(RUN_HTTP) $(ARGS)
 
 static: deps
 	bash scripts/build-static.sh

@@ -7,7 +7,7 @@ build_pkgs=(g++ cmake ninja-build pkg-config ccache libasio-dev catch2 libcurl4-
   libpugixml-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev python3)
 # Real peers for the integration tests (Kafka clients) and tools the tests drive.
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka clang libclang-rt-14-dev man-db
-  dpkg-dev curl)
+  dpkg-dev curl python3-prometheus-client)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi

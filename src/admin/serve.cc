@@ -1,5 +1,6 @@
 #include "admin/serve.h"
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <future>
@@ -7,8 +8,11 @@
 #include <thread>
 
 #include "admin/controller_api.h"
+#include "admin/serve_metrics.h"
 #include "broker/broker.h"
 #include "common/log.h"
+#include "http/http_server.h"
+#include "http/metrics.h"
 #include "metadata/controller_client.h"
 #include "metadata/remote_controller.h"
 #include "net/server.h"
@@ -54,6 +58,7 @@ struct OpenedWal {
   std::unique_ptr<wal::Wal> wal;
   std::vector<wal::RecoveredEntry> recovered;
   std::shared_ptr<objectstore::ObjectStore> store;  // the object WAL's store (kept alive with it)
+  std::shared_ptr<objectstore::RetryingStore> retrying;  // the same, when it retries (s3): for metrics
 };
 Result<OpenedWal> open_wal(const config::Config& cfg, NodeId node_id) {
   const auto wals = cfg.get_buckets("s3.wal.path");
@@ -97,6 +102,7 @@ Result<OpenedWal> open_wal(const config::Config& cfg, NodeId node_id) {
   out.wal = std::move(wal->wal);
   out.recovered = std::move(wal->recovered);
   out.store = store->store;
+  out.retrying = store->retrying;
   return out;
 }
 
@@ -106,6 +112,46 @@ std::optional<config::Listener> find_listener(const config::Config& cfg, std::st
     if (l.name == name) return l;
   }
   return std::nullopt;
+}
+
+// http.listeners: the operators' endpoint. /metrics renders `registry`; /health answers 200 "serving"
+// while `serving` is set, else 503 (starting or stopping). Null (and no error) when the key is
+// empty. Collectors are added to `registry` once the objects they read exist, and the server is
+// stopped before those objects go.
+enum class Phase { starting, serving, stopping };
+struct OperatorEndpoint {
+  http::MetricsRegistry registry;
+  std::atomic<Phase> phase{Phase::starting};
+  std::unique_ptr<http::HttpServer> server;
+};
+Status start_operator_endpoint(const config::Config& cfg, OperatorEndpoint& endpoint, std::FILE* out) {
+  auto listeners = cfg.get_listeners("http.listeners");
+  add_process_metrics(endpoint.registry);
+  if (listeners.empty()) return {};
+  http::HttpServerConfig hc;
+  hc.host = listeners[0].host.empty() ? "0.0.0.0" : listeners[0].host;
+  hc.port = listeners[0].port;
+  endpoint.server = std::make_unique<http::HttpServer>(hc);
+  endpoint.server->route("/metrics", [&endpoint] {
+    http::HttpResponse r;
+    r.content_type = std::string(http::kMetricsContentType);
+    r.body = endpoint.registry.scrape();
+    return r;
+  });
+  endpoint.server->route("/health", [&endpoint] {
+    http::HttpResponse r;
+    Phase p = endpoint.phase.load();
+    r.status = p == Phase::serving ? 200 : 503;
+    r.body = p == Phase::serving ? "serving\n" : p == Phase::starting ? "starting\n" : "stopping\n";
+    return r;
+  });
+  if (Status s = endpoint.server->start(); !s.ok()) return Error(s.error().code, "http.listeners: " + s.error().message);
+  std::fprintf(out, "floe: serving /metrics and /health on http://%s:%u\n", hc.host.c_str(), endpoint.server->port());
+  std::fflush(out);
+  return {};
+}
+void stop_operator_endpoint(OperatorEndpoint& endpoint) {
+  if (endpoint.server) endpoint.server->stop();
 }
 
 // process.roles=controller: one voter of a (multi-node) metadata quorum. Its CONTROLLER listener
@@ -128,6 +174,8 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   if (!listener) return fail(err, "listeners: no " + name + " listener (e.g. " + name + "://localhost:9093)");
 
   const sigset_t signals = block_shutdown_signals();
+  OperatorEndpoint endpoint;
+  if (Status s = start_operator_endpoint(cfg, endpoint, out); !s.ok()) return fail(err, s.error().message);
 
   std::error_code ec;
   metadata::ControllerOptions co;
@@ -172,8 +220,11 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   std::fprintf(out, "floe: controller %d serving the metadata quorum on %s:%u\n", node_id.value(),
                tc.listen_host.c_str(), transport.port());
   std::fflush(out);
+  endpoint.phase = Phase::serving;
 
   wait_for_shutdown_signal(signals);
+  endpoint.phase = Phase::stopping;
+  stop_operator_endpoint(endpoint);
   api->detach();
   meta->close();
   transport.stop();
@@ -211,6 +262,10 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (advertised->host.empty()) advertised->host = "localhost";
 
   const sigset_t signals = block_shutdown_signals();
+  // Declared before everything its collectors read, so that it is destroyed after them; it is
+  // also stopped explicitly before they close.
+  OperatorEndpoint endpoint;
+  if (Status s = start_operator_endpoint(cfg, endpoint, out); !s.ok()) return fail(err, s.error().message);
 
   std::error_code ec;
   const std::string data_dir = cfg.get_string("data.dir");
@@ -284,6 +339,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   // WAL and recovery.
   auto wal = open_wal(cfg, node_id);
   if (!wal.ok()) return fail(err, wal.error().message);
+  std::shared_ptr<objectstore::RetryingStore> wal_store_retrying = wal->retrying;
 
   stream::StreamManagerOptions so;
   so.node_id = node_id;
@@ -327,12 +383,20 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
     broker->stop();
     return fail(err, "listeners: " + s.error().message);  // it names host:port and the reason
   }
+  // Every object the collectors read exists from here until stop_operator_endpoint below.
+  add_broker_metrics(endpoint.registry, server, *broker);
+  add_storage_metrics(endpoint.registry, **streams);
+  add_object_store_metrics(endpoint.registry, store->retrying, "data");
+  if (cold_store->retrying != store->retrying) add_object_store_metrics(endpoint.registry, cold_store->retrying, "cold");
+  add_object_store_metrics(endpoint.registry, wal_store_retrying, "wal");
+  endpoint.phase = Phase::serving;
   std::fprintf(out, "floe: serving Kafka on %s:%u (node %d, data in %s); try: kcat -b %s:%d -L\n",
                sc.host.c_str(), server.port(), node_id.value(), data_dir.c_str(), advertised->host.c_str(),
                advertised->port);
   std::fflush(out);
 
   wait_for_shutdown_signal(signals);
+  endpoint.phase = Phase::stopping;
   // Controlled shutdown (a cluster broker): tell the controller first, so that it places nothing
   // new here and moves each partition once this broker has uploaded and closed it (below).
   if (remote_meta) remote_meta->begin_controlled_shutdown();
@@ -351,6 +415,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   if (remote_meta && !remote_meta->controlled_shutdown(10000)) {
     floe::log::warn("serve", "the controller did not confirm the controlled shutdown within 10 s");
   }
+  stop_operator_endpoint(endpoint);  // before the objects its collectors read close
   (*streams)->close();
   broker.reset();
   close_meta();

@@ -51,6 +51,9 @@ constexpr KeySpec kKeys[] = {
      "The largest session timeout a consumer group member may ask for."},
     {"group.min.session.timeout.ms", Type::duration_ms, "6000", true, 1, kI32Max, "", Use::active,
      "The smallest session timeout a consumer group member may ask for."},
+    {"http.listeners", Type::listeners, "", true, 0, 0, "", Use::active,
+     "floe's own: where to serve HTTP GET /metrics (Prometheus text format) and /health, as "
+     "NAME://host:port (one entry, e.g. HTTP://127.0.0.1:9644). Empty: no HTTP endpoint."},
     {"inter.broker.listener.name", Type::name_list, "", false, 0, 0, "", Use::ignored,
      "Accepted for Kafka compatibility. floe brokers do not replicate to each other."},
     {"listener.security.protocol.map", Type::protocol_map,
@@ -66,8 +69,7 @@ constexpr KeySpec kKeys[] = {
     {"log.level", Type::choice, "info", true, 0, 0, "debug,info,warn,error", Use::active,
      "floe's own: the lowest level of log lines written to stderr."},
     {"log.retention.bytes", Type::integer, "-1", true, -1, kI64Max, "", Use::active,
-     "Delete a partition's oldest data while what remains still holds this many bytes (as Kafka, "
-     "in whole pieces: a partition may stay above it by one index entry, about 1 MiB). -1: no size limit."},
+     "Delete old data of a partition beyond this many bytes. -1: no size limit."},
     {"log.retention.check.interval.ms", Type::duration_ms, "300000", true, 1000, kI64Max, "", Use::active,
      "How often retention is enforced."},
     {"log.retention.hours", Type::integer, "168", true, -1, kI32Max, "", Use::active,
@@ -108,9 +110,6 @@ constexpr KeySpec kKeys[] = {
      "Accepted for Kafka compatibility (no replicas in floe)."},
     {"process.roles", Type::subset, "broker,controller", true, 1, 0, "broker,controller", Use::active,
      "The roles of this process: broker (serves Kafka clients), controller (Raft metadata quorum), or both."},
-    {"producer.id.expiration.ms", Type::duration_ms, "86400000", true, 1, kI32Max, "", Use::active,
-     "An idempotent producer that appended nothing to a partition for this long is forgotten there "
-     "(its deduplication state; KIP-854). Its next batch is then accepted at any sequence."},
     {"queued.max.request.bytes", Type::size_bytes, "536870912", true, kMiB, 64 * kGiB, "", Use::active,
      "Bytes of requests read but not yet answered, over all connections; reading pauses above it."},
     {"s3.block.cache.size", Type::size_bytes, "134217728", true, 0, kTiB, "", Use::active,
@@ -752,6 +751,9 @@ Status Config::check_cross_keys() const {
       return Error(Errc::config, "'advertised.listeners' may only name listeners of 'listeners'; '" + a.name +
                                      "' is not one" + origin("advertised.listeners"));
   }
+  if (get_listeners("http.listeners").size() > 1)
+    return Error(Errc::config, "'http.listeners' takes one listener, got " + quote(get_string("http.listeners")) +
+                                   origin("http.listeners"));
   int64_t threshold = get_size_bytes("s3.wal.upload.threshold");
   if (threshold > get_size_bytes("s3.wal.cache.size"))
     return Error(Errc::config, "'s3.wal.upload.threshold' must be at most 's3.wal.cache.size' (" +

@@ -72,7 +72,8 @@ Result<OpenedStore> open_store(const BucketUri& uri, const OpenOptions& options)
   s3.multipart = options.multipart;
   opened.credentials_source = creds->source;
   opened.backend = std::make_shared<S3Store>(std::move(s3));
-  opened.store = std::make_shared<RetryingStore>(opened.backend, options.retry);
+  opened.retrying = std::make_shared<RetryingStore>(opened.backend, options.retry);
+  opened.store = opened.retrying;
   return opened;
 }
 

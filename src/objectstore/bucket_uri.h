@@ -35,6 +35,7 @@ struct OpenOptions {
 struct OpenedStore {
   std::shared_ptr<ObjectStore> store;       // what callers use (s3: wrapped in retries)
   std::shared_ptr<ObjectStore> backend;     // the bare backend (S3Store / FsStore / MemStore)
+  std::shared_ptr<RetryingStore> retrying;  // s3 only: `store` itself, for its retry counters
   std::string credentials_source;           // s3 only: where the keys came from
 };
 

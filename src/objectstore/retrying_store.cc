@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/log.h"
+
 namespace floe::objectstore {
 
 RetryingStore::RetryingStore(std::shared_ptr<ObjectStore> inner, RetryPolicy policy)
@@ -19,6 +21,28 @@ uint32_t RetryingStore::backoff_ms(uint32_t attempt) {
   return static_cast<uint32_t>(std::uniform_int_distribution<uint64_t>(0, cap)(rng_));
 }
 
+RetryingStore::Stats RetryingStore::stats() const {
+  return Stats{operations_.load(), retries_.load(), failures_.load(), gave_up_.load()};
+}
+
+void RetryingStore::warn_limited(const std::string& message) {
+  uint64_t suppressed;
+  {
+    std::lock_guard lock(log_mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (last_log_ != std::chrono::steady_clock::time_point{} && now - last_log_ < std::chrono::seconds(1)) {
+      ++suppressed_logs_;
+      return;
+    }
+    last_log_ = now;
+    suppressed = suppressed_logs_;
+    suppressed_logs_ = 0;
+  }
+  floe::log::warn("objectstore", inner_->describe() + ": " + message +
+                                     (suppressed > 0 ? " (" + std::to_string(suppressed) + " more since the last such line)"
+                                                     : std::string()));
+}
+
 namespace {
 template <typename T>
 struct RetryState {
@@ -31,6 +55,7 @@ struct RetryState {
 
 template <typename T>
 void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callback<T> done) {
+  ++operations_;
   auto state = std::make_shared<RetryState<T>>();
   state->attempt = std::move(attempt);
   state->done = std::move(done);
@@ -41,6 +66,7 @@ void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callbac
     ++state->attempts;
     state->attempt([this, state, self_step](Result<T> r) {
       if (r.ok() || !r.error().retryable()) {
+        if (!r.ok()) ++failures_;
         state->done(std::move(r));
         return;
       }
@@ -51,10 +77,17 @@ void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callbac
                            elapsed_ms + static_cast<int64_t>(delay) > static_cast<int64_t>(policy_.max_total_ms);
       if (!out_of_budget) {
         ++retries_;
-        if (timer_.schedule(std::chrono::milliseconds(delay), [self_step] { (*self_step)(); })) return;
+        if (timer_.schedule(std::chrono::milliseconds(delay), [self_step] { (*self_step)(); })) {
+          warn_limited(r.error().to_string() + "; retry " + std::to_string(state->attempts) + " in " +
+                       std::to_string(delay) + " ms");
+          return;
+        }
       }
       Error e = r.error();
       e.message += " (after " + std::to_string(state->attempts) + " attempts)";
+      ++failures_;
+      ++gave_up_;
+      warn_limited("gave up: " + e.to_string());
       state->done(std::move(e));
     });
   };

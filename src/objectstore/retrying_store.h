@@ -9,11 +9,15 @@
 //      from the first one; the last error is returned, annotated with the attempt count.
 //  (2) Retries wait on the wrapper's own timer thread (bounded queue); a full queue ends the
 //      operation with its last error.
+//  (3) Every retry and every operation that gives up on a retryable error is counted (stats(),
+//      exported as metrics) and logged as a warning, at most one line per second per store (the
+//      line says how many were not logged since the last one).
 // Completions run on the inner store's threads or on the timer thread.
 // Thread safety: all methods are thread-safe. The inner store must outlive this wrapper.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -38,6 +42,13 @@ class RetryingStore final : public ObjectStore {
   std::string describe() const override { return inner_->describe(); }
   MultipartPolicy multipart_policy() const override { return inner_->multipart_policy(); }
   uint64_t retries() const { return retries_.load(); }
+  struct Stats {
+    uint64_t operations = 0;  // started
+    uint64_t retries = 0;     // attempts after the first
+    uint64_t failures = 0;    // operations that ended in an error (after retries, or not retryable)
+    uint64_t gave_up = 0;     // of those, the retryable errors that ran out of attempts or time
+  };
+  Stats stats() const;
 
   void put_object(std::string key, SharedBytes body, Callback<PutResult> done) override;
   void get(std::string key, ByteRange range, Callback<GetResult> done) override;
@@ -56,10 +67,18 @@ class RetryingStore final : public ObjectStore {
   template <typename T>
   void with_retry(std::function<void(Callback<T>)> attempt, Callback<T> done);
   uint32_t backoff_ms(uint32_t attempt);
+  // Logs a warning unless one was logged less than a second ago (then counts it as suppressed).
+  void warn_limited(const std::string& message);
 
   std::shared_ptr<ObjectStore> inner_;
   RetryPolicy policy_;
+  std::atomic<uint64_t> operations_{0};
   std::atomic<uint64_t> retries_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> gave_up_{0};
+  std::mutex log_mu_;
+  std::chrono::steady_clock::time_point last_log_{};
+  uint64_t suppressed_logs_ = 0;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
   TimerQueue timer_;

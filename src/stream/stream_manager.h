@@ -228,6 +228,8 @@ class StreamManager {
   Status compact_now();
   Status gc_now();
   StreamManagerStats stats() const;
+  // The WAL's own counters (thread-safe, like stats()).
+  wal::WalStats wal_stats() const { return wal_->stats(); }
   std::string object_key(ObjectId id) const;
   // Fails waiting appends, stops the threads, closes the WAL. Data not yet uploaded stays in the
   // WAL for recovery. Idempotent; the destructor calls it.

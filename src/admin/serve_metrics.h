@@ -1,0 +1,40 @@
+// The metrics a serving node exports on /metrics (http/metrics.h): their names, help texts and
+// the stats each reads. Names are floe_<subsystem>_<what>, counters end in _total, byte amounts
+// in _bytes (Prometheus conventions); README.md lists them.
+//
+// Every collector reads counters that the subsystem keeps anyway (its stats()), so a scrape costs
+// a few short locks and nothing is added to hot paths. The objects registered must outlive every
+// scrape: serve stops the HTTP server before it destroys them.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "http/metrics.h"
+
+namespace floe::net {
+class Server;
+}
+namespace floe::broker {
+class Broker;
+}
+namespace floe::stream {
+class StreamManager;
+}
+namespace floe::objectstore {
+class RetryingStore;
+}
+
+namespace floe::admin {
+
+// floe_build_info (version), floe_up.
+void add_process_metrics(http::MetricsRegistry& registry);
+// Kafka listener (net), broker request counters.
+void add_broker_metrics(http::MetricsRegistry& registry, const net::Server& server, const broker::Broker& broker);
+// WAL, log cache, uploads, cold reads, block cache, compaction and GC.
+void add_storage_metrics(http::MetricsRegistry& registry, const stream::StreamManager& streams);
+// Retries and failures of an S3 store; `store` names its use (data, cold, wal). Null: nothing.
+void add_object_store_metrics(http::MetricsRegistry& registry, std::shared_ptr<objectstore::RetryingStore> store,
+                              std::string use);
+
+}  // namespace floe::admin

@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""The operators' HTTP endpoint (`http.listeners`): /health says "serving" once floe serves; /metrics
+is Prometheus text that Prometheus' own parser (python3-prometheus-client, from Debian) reads, and
+its counters follow what real clients do (confluent-kafka produce and consume). S3 errors are
+retried, counted in floe_objectstore_retries_total and logged: floe serves with its data on a
+moto_server of its own (SigV4 checks on), which is killed under load. Bad values of the key stop
+startup naming it."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floe_test_lib as L  # noqa: E402
+
+L.reexec_under_debian_python()
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("FLOE_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "..", "..")))
+
+
+def http_broker(overrides=None):
+    port = L.free_port()
+    o = {"http.listeners": "HTTP://127.0.0.1:%d" % port}
+    o.update(overrides or {})
+    b = L.Broker(o)
+    b.http_port = port
+    return b
+
+
+def get(broker, path, method="GET"):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (broker.http_port, path), method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def scrape(broker):
+    """{(name, frozenset(labels)): value} and {family name: type}, parsed by prometheus_client."""
+    status, headers, body = get(broker, "/metrics")
+    L.expect(status == 200, "/metrics answered %d" % status)
+    L.expect(headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"), "content type %r" % headers)
+    samples, types = {}, {}
+    for family in text_string_to_metric_families(body):
+        types[family.name] = family.type
+        for s in family.samples:
+            samples[(s.name, frozenset(s.labels.items()))] = s.value
+    return samples, types
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), None)
+
+
+def health_and_format(broker):
+    status, _, body = get(broker, "/health")
+    L.expect(status == 200 and body == "serving\n", "/health: %d %r" % (status, body))
+    samples, types = scrape(broker)
+    # prometheus_client reports counter families without their _total suffix.
+    for family, kind in [("floe_wal_appends", "counter"), ("floe_broker_produce_requests", "counter"),
+                         ("floe_stream_fetches", "counter"), ("floe_wal_capacity_bytes", "gauge"),
+                         ("floe_net_connections_open", "gauge"), ("floe_build_info", "gauge")]:
+        L.expect(types.get(family) == kind, "family %s: type %r (families: %s)" % (family, types.get(family), sorted(types)))
+    L.expect(value(samples, "floe_wal_capacity_bytes") == float(128 << 20), "WAL capacity %r" % value(samples, "floe_wal_capacity_bytes"))
+    status, _, _ = get(broker, "/nope")
+    L.expect(status == 404, "/nope answered %d" % status)
+    status, headers, _ = get(broker, "/metrics", method="POST")
+    L.expect(status == 405 and headers.get("Allow") == "GET, HEAD", "POST /metrics: %d %r" % (status, headers))
+
+
+def counters_follow_clients(broker):
+    before, _ = scrape(broker)
+    n, size = 2000, 200
+    p = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    for i in range(n):
+        p.produce("metrics", value=b"x" * size, key=str(i).encode())
+    L.expect(p.flush(60) == 0, "records left unsent")
+    after, _ = scrape(broker)
+
+    def grew(name, at_least, **labels):
+        b, a = value(before, name, **labels) or 0, value(after, name, **labels)
+        L.expect(a is not None and a - b >= at_least, "%s%s: %r -> %r, expected +%d" % (name, labels or "", b, a, at_least))
+
+    grew("floe_broker_produce_requests_total", 1)
+    grew("floe_wal_appends_total", 1)
+    grew("floe_wal_writes_total", 1)
+    grew("floe_stream_append_bytes_total", n * size)
+    grew("floe_net_connections_accepted_total", 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "metrics", "auto.offset.reset": "earliest"})
+    c.assign([TopicPartition("metrics", 0, 0)])
+    got, deadline = 0, time.monotonic() + 60
+    while got < n and time.monotonic() < deadline:
+        m = c.poll(1.0)
+        if m is not None and not m.error():
+            got += 1
+    c.close()
+    L.expect(got == n, "consumed %d of %d" % (got, n))
+    final, _ = scrape(broker)
+    L.expect((value(final, "floe_broker_fetch_requests_total") or 0) > (value(after, "floe_broker_fetch_requests_total") or 0),
+             "fetch requests did not grow")
+    L.expect((value(final, "floe_stream_fetches_total", source="log_cache") or 0) >= 1, "no log-cache fetch counted")
+
+
+def bad_values_stop_startup_naming_the_key():
+    p = subprocess.run([L.FLOE_BIN, "serve", "--check", "--override",
+                        "http.listeners=HTTP://127.0.0.1:1,METRICS://127.0.0.1:2"], capture_output=True, text=True, timeout=30)
+    L.expect(p.returncode == 2 and "'http.listeners'" in p.stderr, "two listeners: exit %d %r" % (p.returncode, p.stderr))
+    p = subprocess.run([L.FLOE_BIN, "serve", "--check", "--override", "http.listeners=127.0.0.1:9644"],
+                       capture_output=True, text=True, timeout=30)
+    L.expect(p.returncode == 2 and "http.listeners" in p.stderr, "no NAME://: exit %d %r" % (p.returncode, p.stderr))
+    # A port that is taken: serve exits 1 naming the key (and the address).
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        b = L.Broker({"http.listeners": "HTTP://127.0.0.1:%d" % taken.getsockname()[1]})
+        try:
+            b.start()
+            raise AssertionError("floe started although its http.listeners port was taken")
+        except RuntimeError:
+            want = "http.listeners: cannot listen on 127.0.0.1:%d" % taken.getsockname()[1]
+            L.expect(want in b.log_text(), "no %r in the log:\n%s" % (want, b.log_text()[-3000:]))
+        finally:
+            b.cleanup()
+    finally:
+        taken.close()
+
+
+def start_own_moto():
+    """A moto_server this test may kill (not the shared one of .ci/run)."""
+    r = subprocess.run([os.path.join(SRC, "scripts", "start-moto.sh"), "--bucket", "floe-metrics"],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode == 3:
+        raise L.Skip("moto_server not installed")
+    L.expect(r.returncode == 0, "cannot start moto:\n" + r.stderr)
+    env = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("export "):
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v
+    return env
+
+
+def s3_errors_are_retried_counted_and_logged():
+    env = start_own_moto()
+    moto_pid = int(env["FLOE_TEST_MOTO_PID"])
+    q = lambda v: urllib.parse.quote(v, safe="")  # noqa: E731
+    uri = "0@s3://%s?region=%s&endpoint=%s&pathStyle=true&accessKey=%s&secretKey=%s" % (
+        env["FLOE_TEST_S3_BUCKET"], env["FLOE_TEST_S3_REGION"], q(env["FLOE_TEST_S3_ENDPOINT"]),
+        q(env["FLOE_TEST_S3_ACCESS_KEY"]), q(env["FLOE_TEST_S3_SECRET_KEY"]))
+    b = http_broker({"s3.data.buckets": uri, "s3.wal.upload.threshold": str(1 << 20)})
+    try:
+        b.start()
+        samples, _ = scrape(b)
+        L.expect(value(samples, "floe_objectstore_retries_total", store="data") == 0.0,
+                 "retries before any fault: %r" % value(samples, "floe_objectstore_retries_total", store="data"))
+        os.kill(moto_pid, 9)
+        # Over the upload threshold: the upload's PUT meets a dead endpoint (connection refused:
+        # retryable) and is retried with backoff; the records stay acknowledged in the WAL.
+        p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+        for i in range(3000):
+            p.produce("s3down", value=b"y" * 1000)
+        L.expect(p.flush(60) == 0, "records left unsent while S3 is down")
+
+        def retried():
+            s, _ = scrape(b)
+            return (value(s, "floe_objectstore_retries_total", store="data") or 0) >= 1
+        L.wait_until(retried, 60, "floe_objectstore_retries_total{store=\"data\"} >= 1")
+        s, _ = scrape(b)
+        L.expect((value(s, "floe_objectstore_operations_total", store="data") or 0) >= 1, "no data-store operation counted")
+        L.expect(value(s, "floe_objectstore_retries_total", store="cold") is not None, "no cold store counters")
+        L.wait_until(lambda: "retry" in b.log_text() and "objectstore" in b.log_text(), 30, "a retry line in the log")
+        b.kill()  # a clean stop would wait for the dead endpoint
+    finally:
+        b.cleanup()
+        try:
+            os.kill(moto_pid, 9)
+        except OSError:
+            pass
+
+
+results = L.Results("test_metrics")
+broker = http_broker()
+try:
+    broker.start()
+    results.check("/health serves and /metrics parses with Prometheus' parser", health_and_format, broker)
+    results.check("counters follow a real producer and consumer", counters_follow_clients, broker)
+    results.check("bad http.listeners values stop startup naming the key", bad_values_stop_startup_naming_the_key)
+    results.check("S3 errors are retried, counted and logged", s3_errors_are_retried_counted_and_logged)
+    results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
+finally:
+    try:
+        results.finish(broker)
+    finally:
+        broker.cleanup()
