@@ -436,6 +436,11 @@ log::PartitionConfig Broker::partition_config(const metadata::MetadataImage& ima
   c.retention_ms = to_long(effective("retention.ms"), c.retention_ms);
   c.retention_bytes = to_long(effective("retention.bytes"), c.retention_bytes);
   c.log_append_time = effective("message.timestamp.type") == "LogAppendTime";
+  // A broker-wide static key (not per topic, not dynamic here).
+  if (auto v = metadata::effective_broker_config(image, "producer.id.expiration.ms", options_.node_id,
+                                                 options_.static_configs)) {
+    c.producer_id_expiration_ms = to_long(v->value, c.producer_id_expiration_ms);
+  }
   return c;
 }
 

@@ -69,7 +69,8 @@ constexpr KeySpec kKeys[] = {
     {"log.level", Type::choice, "info", true, 0, 0, "debug,info,warn,error", Use::active,
      "floe's own: the lowest level of log lines written to stderr."},
     {"log.retention.bytes", Type::integer, "-1", true, -1, kI64Max, "", Use::active,
-     "Delete old data of a partition beyond this many bytes. -1: no size limit."},
+     "Delete a partition's oldest data while what remains still holds this many bytes (as Kafka, "
+     "in whole pieces: a partition may stay above it by one index entry, about 1 MiB). -1: no size limit."},
     {"log.retention.check.interval.ms", Type::duration_ms, "300000", true, 1000, kI64Max, "", Use::active,
      "How often retention is enforced."},
     {"log.retention.hours", Type::integer, "168", true, -1, kI32Max, "", Use::active,
@@ -110,6 +111,9 @@ constexpr KeySpec kKeys[] = {
      "Accepted for Kafka compatibility (no replicas in floe)."},
     {"process.roles", Type::subset, "broker,controller", true, 1, 0, "broker,controller", Use::active,
      "The roles of this process: broker (serves Kafka clients), controller (Raft metadata quorum), or both."},
+    {"producer.id.expiration.ms", Type::duration_ms, "86400000", true, 1, kI32Max, "", Use::active,
+     "An idempotent producer that appended nothing to a partition for this long is forgotten there "
+     "(its deduplication state; KIP-854). Its next batch is then accepted at any sequence."},
     {"queued.max.request.bytes", Type::size_bytes, "536870912", true, kMiB, 64 * kGiB, "", Use::active,
      "Bytes of requests read but not yet answered, over all connections; reading pauses above it."},
     {"s3.block.cache.size", Type::size_bytes, "134217728", true, 0, kTiB, "", Use::active,

@@ -1,6 +1,7 @@
 #include "log/partition.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "common/assert.h"
 #include "common/log.h"
@@ -11,6 +12,12 @@ namespace floe::log {
 
 namespace {
 constexpr uint64_t kLoadChunkBytes = 4 << 20;
+// What one fetch of an exact timestamp lookup asks for (the entry's reading stops at its end).
+constexpr uint64_t kLookupChunkBytes = 1 << 20;
+// An exact timestamp lookup reads at most this many entries that claim a matching timestamp but
+// hold no such record at or after the log start (a first entry DeleteRecords cut into, or a
+// batch header whose max timestamp no record reaches), then answers coarsely.
+constexpr int kLookupEntries = 4;
 
 bool is_idempotent(int64_t producer_id) { return producer_id >= 0; }
 
@@ -52,6 +59,7 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
     {
       std::lock_guard lock(mu_);
       next_offset_ = end;
+      expire_producers_locked(now_ms_());
       if (state_ == State::loading) state_ = State::ready;
     }
     if (loaded) loaded({});
@@ -82,20 +90,17 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
 void Partition::apply_loaded_batch(const SharedBytes& bytes) {
   auto h = records::read_batch_header(bytes.span());
   if (!h.ok()) return;  // stored bytes were validated on the way in; nothing to index
-  IndexEntry e{h->base_offset, h->next_offset(), h->max_timestamp, static_cast<uint32_t>(bytes.size()),
-               h->partition_leader_epoch};
-  if (!index_.empty() && e.base_offset < index_.back().next_offset) return;  // overlap (a re-read)
-  index_.push_back(e);
-  if (e.max_timestamp_ms > max_timestamp_ms_) {
-    max_timestamp_ms_ = e.max_timestamp_ms;
-    max_timestamp_offset_ = h->last_offset();
-  }
+  BatchInfo b{h->base_offset, h->next_offset(), h->max_timestamp, bytes.size(), h->partition_leader_epoch};
+  if (!index_.empty() && b.base_offset < index_.back().entry.next_offset) return;  // overlap (a re-read)
+  index_batch(index_, index_bytes_, b, config_.index_entry_bytes);
   if (is_idempotent(h->producer_id) && !h->is_control()) {
+    // The log keeps no append time: the batch's max timestamp stands in for it (as in Kafka).
     record_producer_locked(h->producer_id, h->producer_epoch,
                            ProducerBatch{h->base_sequence, h->last_sequence(), h->base_offset, h->last_offset(),
                                          h->timestamp_type() == records::TimestampType::log_append_time
                                              ? h->max_timestamp
-                                             : -1});
+                                             : -1},
+                           h->max_timestamp);
   }
 }
 
@@ -129,13 +134,9 @@ int16_t Partition::check_producer_locked(int64_t producer_id, int16_t epoch, int
                                          const ProducerBatch** duplicate, std::string& message) const {
   *duplicate = nullptr;
   auto it = producers_.find(producer_id);
-  if (it == producers_.end() || it->second.batches.empty()) {
-    if (first_seq != 0 && it == producers_.end()) {
-      message = "unknown producer id with a non-zero first sequence";
-      return kafka_error::kUnknownProducerId;
-    }
-    return kafka_error::kNone;
-  }
+  // No state (never seen, expired, or its batches are gone): any sequence starts it, as Kafka
+  // accepts since KIP-360 (its ProducerAppendInfo: no current producer epoch, any sequence).
+  if (it == producers_.end() || it->second.batches.empty()) return kafka_error::kNone;
   const ProducerEntry& entry = it->second;
   if (epoch < entry.epoch) {
     message = "producer epoch " + std::to_string(epoch) + " is older than " + std::to_string(entry.epoch);
@@ -162,12 +163,92 @@ int16_t Partition::check_producer_locked(int64_t producer_id, int16_t epoch, int
   return kafka_error::kNone;
 }
 
-void Partition::record_producer_locked(int64_t producer_id, int16_t epoch, const ProducerBatch& batch) {
+void Partition::record_producer_locked(int64_t producer_id, int16_t epoch, const ProducerBatch& batch,
+                                       int64_t append_ms) {
   ProducerEntry& entry = producers_[producer_id];
   if (epoch != entry.epoch) entry.batches.clear();
   entry.epoch = epoch;
+  entry.last_append_ms = std::max(entry.last_append_ms, append_ms);
   entry.batches.push_back(batch);
   while (entry.batches.size() > kProducerBatches) entry.batches.pop_front();
+}
+
+bool Partition::producer_expired_locked(const ProducerEntry& entry, int64_t now_ms) const {
+  // Kafka's test: now - last timestamp >= producer.id.expiration.ms.
+  return now_ms - entry.last_append_ms >= config_.producer_id_expiration_ms;
+}
+
+void Partition::expire_producers_locked(int64_t now_ms) {
+  for (auto it = producers_.begin(); it != producers_.end();) {
+    if (producer_expired_locked(it->second, now_ms)) {
+      it = producers_.erase(it);
+      ++expired_producers_;
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Partition::index_batch(std::deque<Slot>& index, uint64_t& index_bytes, const BatchInfo& b,
+                            uint64_t entry_bytes) {
+  FLOE_ASSERT(b.next_offset > b.base_offset);
+  FLOE_ASSERT(index.empty() || index.back().entry.next_offset == b.base_offset);
+  index_bytes += b.bytes;
+  if (!index.empty()) {
+    Slot& last = index.back();
+    if (last.entry.bytes < entry_bytes && last.entry.leader_epoch == b.leader_epoch) {
+      last.entry.next_offset = b.next_offset;
+      last.entry.bytes += b.bytes;
+      ++last.entry.batches;
+      if (b.max_timestamp_ms > last.entry.max_timestamp_ms) {
+        last.entry.max_timestamp_ms = b.max_timestamp_ms;
+        last.entry.max_timestamp_offset = b.next_offset - 1;
+      }
+      if (index.size() > 1) last.running_max_ms = std::max(last.running_max_ms, last.entry.max_timestamp_ms);
+      return;
+    }
+  }
+  Slot slot;
+  slot.entry = IndexEntry{b.base_offset, b.next_offset, b.max_timestamp_ms,
+                          b.max_timestamp_ms >= 0 ? b.next_offset - 1 : -1, b.bytes, 1, b.leader_epoch};
+  slot.running_max_ms = index.size() <= 1 ? b.max_timestamp_ms : std::max(index.back().running_max_ms, b.max_timestamp_ms);
+  index.push_back(slot);
+}
+
+void Partition::fold_durable_locked(int64_t durable_end) {
+  while (!in_flight_.empty() && in_flight_.front().next_offset <= durable_end) {
+    index_batch(index_, index_bytes_, in_flight_.front(), config_.index_entry_bytes);
+    in_flight_.pop_front();
+  }
+}
+
+std::optional<Partition::Located> Partition::locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm) const {
+  auto located = [&](const IndexEntry& e) {
+    return Located{std::max(e.base_offset, log_start_), e.next_offset, e.max_timestamp_ms};
+  };
+  const size_t n = index_.size();
+  size_t k = static_cast<size_t>(
+      std::partition_point(index_.begin(), index_.end(), [&](const Slot& s) { return s.entry.next_offset <= after; }) -
+      index_.begin());
+  if (k == 0 && n > 0 && index_[0].entry.max_timestamp_ms >= timestamp_ms) return located(index_[0].entry);
+  size_t j = std::max<size_t>(k, 1);
+  if (j < n) {
+    j = static_cast<size_t>(std::partition_point(index_.begin() + static_cast<std::ptrdiff_t>(j), index_.end(),
+                                                 [&](const Slot& s) { return s.running_max_ms < timestamp_ms; }) -
+                            index_.begin());
+    // From the second slot the running maximum reaching the target is the slot's own. From a
+    // later one (the first lookup's entry was trimmed meanwhile) a slot before it may have lifted
+    // the maximum: walk on to the slot that holds the timestamp itself.
+    for (; j < n; ++j) {
+      if (index_[j].entry.max_timestamp_ms >= timestamp_ms) return located(index_[j].entry);
+    }
+  }
+  for (const auto& b : in_flight_) {
+    if (b.next_offset > hwm) break;
+    if (b.next_offset <= after || b.max_timestamp_ms < timestamp_ms) continue;
+    return Located{std::max(b.base_offset, log_start_), b.next_offset, b.max_timestamp_ms};
+  }
+  return std::nullopt;
 }
 
 void Partition::produce(SharedBytes records, ProduceCallback done) {
@@ -228,6 +309,8 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
       fail.error_message = "partition not available";
       return false;
     }
+    fold_durable_locked(stream_->end_offset().value());
+    int64_t now = now_ms_();
     // First pass: sequence checks for every batch (later batches of the same producer in this
     // call chain on earlier ones); any error rejects the whole entry, as Kafka does.
     std::vector<const ProducerBatch*> dups(batches->size(), nullptr);
@@ -243,6 +326,10 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
           message = "batches of one request are not in sequence";
         }
       } else {
+        if (auto p = producers_.find(h.producer_id); p != producers_.end() && producer_expired_locked(p->second, now)) {
+          producers_.erase(p);  // idle past producer.id.expiration.ms: it starts afresh
+          ++expired_producers_;
+        }
         code = check_producer_locked(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence(), &dups[i],
                                      message);
       }
@@ -254,7 +341,6 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
       }
       chained_last_seq[h.producer_id] = h.last_sequence();
     }
-    int64_t now = now_ms_();
     bool log_append_time = config_.log_append_time;
     int64_t first_base = -1;
     for (size_t i = 0; i < batches->size(); ++i) {
@@ -282,15 +368,12 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
         first_base = base;
         pending->result.log_append_time_ms = log_append_time ? now : -1;
       }
-      index_.push_back(IndexEntry{base, base + count, max_ts, static_cast<uint32_t>(copy.size()), leader_epoch()});
-      if (max_ts > max_timestamp_ms_) {
-        max_timestamp_ms_ = max_ts;
-        max_timestamp_offset_ = base + count - 1;
-      }
+      in_flight_.push_back(BatchInfo{base, base + count, max_ts, copy.size(), leader_epoch()});
       if (is_idempotent(h.producer_id)) {
         record_producer_locked(h.producer_id, h.producer_epoch,
                                ProducerBatch{h.base_sequence, h.last_sequence(), base, base + count - 1,
-                                             log_append_time ? now : -1});
+                                             log_append_time ? now : -1},
+                               now);
       }
       next_offset_ = base + count;
       to_append.push_back(stream::Batch{Offset(base), static_cast<uint32_t>(count), SharedBytes(std::move(copy))});
@@ -312,7 +395,10 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
   pending->remaining = to_append.size();
   for (auto& batch : to_append) {
     stream_->append(std::move(batch), [self, pending](Result<Offset> r) {
-      if (!r.ok()) {
+      if (r.ok()) {
+        std::lock_guard lock(self->mu_);
+        self->fold_durable_locked(r->value());
+      } else {
         {
           std::lock_guard lock(self->mu_);
           self->fail_locked(r.error().message.c_str());
@@ -374,10 +460,10 @@ int64_t Partition::high_watermark() const { return stream_->end_offset().value()
 uint64_t Partition::size_bytes() const {
   std::lock_guard lock(mu_);
   int64_t hwm = stream_->end_offset().value();
-  uint64_t total = 0;
-  for (const auto& e : index_) {
-    if (e.base_offset >= hwm) break;
-    total += e.bytes;
+  uint64_t total = index_bytes_;
+  for (const auto& b : in_flight_) {
+    if (b.next_offset > hwm) break;
+    total += b.bytes;
   }
   return total;
 }
@@ -385,11 +471,15 @@ uint64_t Partition::size_bytes() const {
 std::pair<int32_t, int64_t> Partition::end_offset_for_epoch(int32_t epoch) const {
   std::lock_guard lock(mu_);
   int64_t hwm = stream_->end_offset().value();
-  int32_t found = -1;
-  for (const auto& e : index_) {
-    if (e.base_offset >= hwm) break;
-    if (e.leader_epoch > epoch) return {found, found < 0 ? -1 : e.base_offset};
-    found = e.leader_epoch;
+  // Entries' epochs never decrease (invariant 2): the first entry of a later epoch starts the next one.
+  auto later = std::upper_bound(index_.begin(), index_.end(), epoch,
+                                [](int32_t e, const Slot& s) { return e < s.entry.leader_epoch; });
+  int32_t found = later == index_.begin() ? -1 : std::prev(later)->entry.leader_epoch;
+  if (later != index_.end()) return {found, found < 0 ? -1 : later->entry.base_offset};
+  for (const auto& b : in_flight_) {
+    if (b.next_offset > hwm) break;
+    if (b.leader_epoch > epoch) return {found, found < 0 ? -1 : b.base_offset};
+    found = b.leader_epoch;
   }
   if (found < 0) {
     // Nothing indexed at or below epoch: an empty (or trimmed) log answers with the current epoch's start.
@@ -421,53 +511,140 @@ OffsetAndTimestamp Partition::list_offset(int64_t timestamp_ms) const {
     return out;
   }
   if (timestamp_ms == kMaxTimestamp) {
+    // The first slot, the slot where the running maximum of the others first reaches its end
+    // value, and the batches in flight; the earliest wins a tie.
     int64_t best_ts = -1, best_offset = -1;
-    for (const auto& e : index_) {
-      if (e.base_offset >= hwm) break;
-      if (e.max_timestamp_ms > best_ts) {
-        best_ts = e.max_timestamp_ms;
-        best_offset = e.next_offset - 1;
+    auto consider = [&](int64_t ts, int64_t offset) {
+      if (ts > best_ts) {
+        best_ts = ts;
+        best_offset = std::max(offset, log_start_);
       }
+    };
+    if (!index_.empty()) consider(index_[0].entry.max_timestamp_ms, index_[0].entry.max_timestamp_offset);
+    if (index_.size() > 1) {
+      int64_t top = index_.back().running_max_ms;
+      auto at = std::partition_point(index_.begin() + 1, index_.end(), [&](const Slot& s) { return s.running_max_ms < top; });
+      consider(at->entry.max_timestamp_ms, at->entry.max_timestamp_offset);
+    }
+    for (const auto& b : in_flight_) {
+      if (b.next_offset > hwm) break;
+      consider(b.max_timestamp_ms, b.next_offset - 1);
     }
     out.offset = best_offset;
     out.timestamp_ms = best_ts;
     return out;
   }
-  for (const auto& e : index_) {
-    if (e.base_offset >= hwm) break;
-    if (e.next_offset <= log_start_) continue;
-    if (e.max_timestamp_ms >= timestamp_ms) {
-      out.offset = std::max(e.base_offset, log_start_);
-      out.timestamp_ms = e.max_timestamp_ms;
-      return out;
-    }
+  if (auto at = locate_locked(timestamp_ms, std::numeric_limits<int64_t>::min(), hwm)) {
+    out.offset = at->from;
+    out.timestamp_ms = at->max_timestamp_ms;
   }
   return out;  // none: offset -1, timestamp -1
 }
 
+namespace {
+// Reads [at.from, at.to) of `stream` for the first record at or after `from` whose timestamp >=
+// the target; the answer, or nullopt when the range holds none; an error ends the lookup (the
+// caller answers coarsely). Only batches whose max timestamp reaches the target are decoded.
+struct ExactLookup : std::enable_shared_from_this<ExactLookup> {
+  std::shared_ptr<stream::Stream> stream;
+  int64_t timestamp_ms = 0;
+  int64_t from = 0;
+  int64_t to = 0;
+  std::function<void(Result<std::optional<OffsetAndTimestamp>>)> done;
+
+  void read(int64_t position) {
+    auto self = shared_from_this();
+    stream->fetch(Offset(position), kLookupChunkBytes, [self](Result<stream::FetchResult> r) {
+      if (!r.ok()) return self->done(r.take_error());
+      if (r->batches.empty()) return self->done(std::optional<OffsetAndTimestamp>{});
+      int64_t next = -1;
+      for (const auto& b : r->batches) {
+        auto h = records::read_batch_header(b.bytes.span());
+        if (!h.ok()) return self->done(h.take_error());
+        if (h->base_offset >= self->to) return self->done(std::optional<OffsetAndTimestamp>{});
+        next = h->next_offset();
+        if (h->max_timestamp < self->timestamp_ms || next <= self->from) continue;
+        auto view = records::RecordBatchView::parse(b.bytes);
+        if (!view.ok()) return self->done(view.take_error());
+        auto decoded = records::decode_records(*view);
+        if (!decoded.ok()) return self->done(decoded.take_error());
+        for (const auto& rec : *decoded) {
+          int64_t offset = rec.offset(view->header());
+          int64_t ts = rec.timestamp_ms(view->header());
+          if (offset >= self->from && ts >= self->timestamp_ms) {
+            return self->done(std::optional<OffsetAndTimestamp>{OffsetAndTimestamp{kafka_error::kNone, offset, ts}});
+          }
+        }
+      }
+      if (next < 0 || next >= self->to) return self->done(std::optional<OffsetAndTimestamp>{});
+      self->read(next);
+    });
+  }
+};
+}  // namespace
+
+// One exact timestamp lookup: the entries it may still read, and the first entry's coarse answer
+// (what a failed read answers).
+struct Partition::ExactSearch {
+  int64_t timestamp_ms = 0;
+  OffsetAndTimestamp coarse;
+  int entries_left = kLookupEntries;
+  OffsetCallback done;
+};
+
 void Partition::list_offset_exact(int64_t timestamp_ms, OffsetCallback done) const {
-  OffsetAndTimestamp coarse = list_offset(timestamp_ms);
-  if (timestamp_ms < 0 || coarse.error_code != kafka_error::kNone || coarse.offset < 0) return done(coarse);
-  int64_t log_start = log_start_offset();
-  stream_->fetch(Offset(coarse.offset), 1, [coarse, timestamp_ms, log_start, done](Result<stream::FetchResult> r) {
-    if (!r.ok() || r->batches.empty()) return done(coarse);  // fall back to the batch's answer
-    auto view = records::RecordBatchView::parse(r->batches.front().bytes);
-    if (!view.ok()) return done(coarse);
-    auto decoded = records::decode_records(*view);
-    if (!decoded.ok()) return done(coarse);
-    for (const auto& rec : *decoded) {
-      int64_t offset = rec.offset(view->header());
-      int64_t ts = rec.timestamp_ms(view->header());
-      if (offset >= log_start && ts >= timestamp_ms) return done(OffsetAndTimestamp{kafka_error::kNone, offset, ts});
+  if (timestamp_ms < 0) return done(list_offset(timestamp_ms));
+  auto search = std::make_shared<ExactSearch>();
+  search->timestamp_ms = timestamp_ms;
+  search->done = std::move(done);
+  exact_search_step(std::move(search), std::numeric_limits<int64_t>::min());
+}
+
+void Partition::exact_search_step(std::shared_ptr<ExactSearch> search, int64_t after) const {
+  std::optional<Located> at;
+  {
+    std::lock_guard lock(mu_);
+    if (int16_t code = unavailable_error_locked(); code != kafka_error::kNone) {
+      return search->done(OffsetAndTimestamp{code, -1, -1});
     }
-    done(coarse);
-  });
+    at = locate_locked(search->timestamp_ms, after, stream_->end_offset().value());
+  }
+  if (!at) return search->done(OffsetAndTimestamp{});  // no record at or after the target
+  if (search->coarse.offset < 0) search->coarse = OffsetAndTimestamp{kafka_error::kNone, at->from, at->max_timestamp_ms};
+  if (search->entries_left-- == 0) return search->done(search->coarse);
+  auto lookup = std::make_shared<ExactLookup>();
+  lookup->stream = stream_;
+  lookup->timestamp_ms = search->timestamp_ms;
+  lookup->from = at->from;
+  lookup->to = at->to;
+  int64_t to = at->to;
+  lookup->done = [self = shared_from_this(), search, to](Result<std::optional<OffsetAndTimestamp>> r) {
+    if (r.ok() && !r->has_value()) return self->exact_search_step(search, to);  // none here: the next entry
+    search->done(r.ok() ? **r : search->coarse);  // a failed read answers coarsely
+  };
+  lookup->read(at->from);
 }
 
 void Partition::trim_to_locked(int64_t new_start) {
   if (new_start <= log_start_) return;
+  fold_durable_locked(stream_->end_offset().value());
   log_start_ = new_start;
-  while (!index_.empty() && index_.front().next_offset <= new_start) index_.pop_front();
+  size_t popped = 0;
+  while (!index_.empty() && index_.front().entry.next_offset <= new_start) {
+    index_bytes_ -= index_.front().entry.bytes;
+    index_.pop_front();
+    ++popped;
+  }
+  if (popped == 0) return;
+  // The running maxima now start at a later second slot: recompute them until they agree with
+  // the stored ones (from there on they are equal).
+  for (size_t i = 1; i < index_.size(); ++i) {
+    int64_t v = i == 1 ? index_[1].entry.max_timestamp_ms
+                       : std::max(index_[i - 1].running_max_ms, index_[i].entry.max_timestamp_ms);
+    if (v == index_[i].running_max_ms) break;
+    index_[i].running_max_ms = v;
+  }
+  if (!index_.empty()) index_[0].running_max_ms = index_[0].entry.max_timestamp_ms;
 }
 
 void Partition::delete_records(int64_t offset, std::function<void(int16_t, int64_t)> done) {
@@ -500,17 +677,15 @@ void Partition::enforce_retention() {
   {
     std::lock_guard lock(mu_);
     if (state_ != State::ready) return;
-    int64_t hwm = stream_->end_offset().value();
+    fold_durable_locked(stream_->end_offset().value());  // the index now ends at the high watermark
     int64_t now = now_ms_();
-    uint64_t total = 0;
-    for (const auto& e : index_) {
-      if (e.base_offset >= hwm) break;
-      total += e.bytes;
-    }
-    for (const auto& e : index_) {
-      if (e.next_offset > hwm) break;
+    expire_producers_locked(now);
+    uint64_t total = index_bytes_;
+    for (const auto& slot : index_) {
+      const IndexEntry& e = slot.entry;
       bool expired = config_.retention_ms >= 0 && e.max_timestamp_ms >= 0 && e.max_timestamp_ms < now - config_.retention_ms;
-      bool oversize = config_.retention_bytes >= 0 && total > static_cast<uint64_t>(config_.retention_bytes);
+      // Kafka's rule: a segment goes when the rest still holds at least retention.bytes.
+      bool oversize = config_.retention_bytes >= 0 && total - e.bytes >= static_cast<uint64_t>(config_.retention_bytes);
       if (!expired && !oversize) break;
       total -= e.bytes;
       target = e.next_offset;
@@ -537,7 +712,30 @@ void Partition::close(DoneCallback done) {
 
 Partition::Stats Partition::stats() const {
   std::lock_guard lock(mu_);
-  return Stats{index_.size(), producers_.size(), duplicates_};
+  Stats out;
+  out.index_entries = index_.size() + in_flight_.size();
+  out.index_memory_bytes = index_.size() * sizeof(Slot) + in_flight_.size() * sizeof(BatchInfo);
+  for (const auto& s : index_) out.batches += s.entry.batches;
+  out.batches += in_flight_.size();
+  out.producers = producers_.size();
+  out.expired_producers = expired_producers_;
+  out.duplicates = duplicates_;
+  return out;
+}
+
+std::vector<IndexEntry> Partition::index_entries() const {
+  std::lock_guard lock(mu_);
+  int64_t hwm = stream_->end_offset().value();
+  std::deque<Slot> copy = index_;
+  uint64_t bytes = index_bytes_;
+  for (const auto& b : in_flight_) {
+    if (b.next_offset > hwm) break;
+    index_batch(copy, bytes, b, config_.index_entry_bytes);
+  }
+  std::vector<IndexEntry> out;
+  out.reserve(copy.size());
+  for (const auto& s : copy) out.push_back(s.entry);
+  return out;
 }
 
 }  // namespace floe::log

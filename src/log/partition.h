@@ -2,27 +2,56 @@
 // partition semantics: it validates produced record batches, checks idempotent producers'
 // sequences, assigns offsets, stamps LogAppendTime, and appends each batch to the stream as one
 // stream batch (offsets [base, last offset + 1)). Fetches return the stored batch bytes exactly as
-// appended. It keeps, in memory, a per-batch index (base offset, max timestamp, bytes) used by
-// ListOffsets by timestamp, retention by time and size, and the producer state.
+// appended. It keeps, in memory, a coarse offset index (below) used by ListOffsets, retention by
+// time and size, OffsetForLeaderEpoch and DescribeLogDirs, and the producer state.
+//
+// The coarse index: consecutive batches share one IndexEntry until it holds index_entry_bytes
+// (kIndexEntryBytes, 1 MiB) or the leader epoch changes, so its memory is bounded by the stored
+// bytes (about 64 B per MiB: 64 MiB for a 1 TiB partition), not by the batch count. Why 1 MiB:
+// Kafka retention deletes whole 1 GiB segments, so trimming whole 1 MiB entries is 1000x finer;
+// an exact ListOffsets reads one entry (<= 1 MiB + one batch), which is about one object block
+// (stream/object_format.h kBlockTargetBytes = 1 MiB), so a cold lookup costs the same GETs as a
+// smaller entry would; and it decodes only the one batch whose max timestamp reaches the target.
+// Lookups are O(1) (size_bytes) or O(log n) (timestamp, epoch, MAX_TIMESTAMP: binary searches on
+// offsets, epochs and a running maximum of the entries' max timestamps) plus the batches in flight.
+// Batches whose offsets are assigned but not yet durable wait in a short per-batch list and join
+// the index once the stream's end passes them, so every answer stops at the high watermark.
+// DeleteRecords to an offset inside an entry keeps that entry whole (its bytes, batch count and
+// max timestamp still count the trimmed batches, as Kafka's log size counts a segment's records
+// below the log start offset until retention deletes the segment); answers never name an offset
+// below the log start, but MAX_TIMESTAMP may then answer the log start with a trimmed batch's
+// timestamp (when that batch held the partition's largest).
 //
 // Loading: open() scans the stream from its start offset to its end (cold reads for uploaded data)
-// to rebuild the batch index and the producer state, so idempotent dedup survives a restart. Until
+// to rebuild the index and the producer state, so idempotent dedup survives a restart. Until
 // the scan finishes the partition answers LEADER_NOT_AVAILABLE (clients retry). The scan reads
-// the whole stream: producer-state snapshots that bound it are future work.
+// the whole stream: producer-state snapshots that bound it are future work. A reloaded partition
+// builds the same index as the one that appended (batches are grouped by the same rule), except
+// that a first entry DeleteRecords cut into starts at the log start after a reload.
 //
 // Idempotence (as Kafka's ProducerStateManager): per producer id, the epoch and the last five
 // appended batches' (first sequence, last sequence, base offset). A batch that repeats one of them
 // is answered with the original offsets and not appended again; a gap is
 // OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH; a new epoch must start
-// at sequence 0. The state is updated when offsets are assigned (before durability): if an append
-// then fails, the stream is fenced and the partition fails (it must be reopened), so no later
-// append can observe state that is not durable.
+// at sequence 0. A producer id without state (never seen, or expired) is accepted at any sequence,
+// as Kafka does since KIP-360 (2.5; UNKNOWN_PRODUCER_ID is no longer answered). The state is
+// updated when offsets are assigned (before durability): if an append then fails, the stream is
+// fenced and the partition fails (it must be reopened), so no later append can observe state
+// that is not durable.
+//
+// Producer expiry (KIP-854, producer.id.expiration.ms): a producer whose last batch was appended
+// more than producer_id_expiration_ms ago (by now_ms at append; after a reload by the batch's max
+// timestamp, which is all the log keeps, as Kafka) is forgotten: at once for a batch of that
+// producer, in a sweep from enforce_retention(), and after loading. So the producer state holds
+// the producers seen within the expiry plus one retention check interval.
 //
 // Invariants:
 //  (1) next_offset_ == stream end + the batches in flight; offsets are assigned under mu_ and
 //      appended to the stream in assignment order, so the stream sees contiguous appends.
-//  (2) index_ covers exactly the batches in [log start, high watermark) plus those in flight,
-//      in offset order; it holds one entry per batch (bounded by the stream's batch count).
+//  (2) index_ then in_flight_ cover [first entry's base, next_offset_) contiguously, in offset
+//      order; index_ entries end at or below the high watermark, log_start_ lies inside the first
+//      entry (or equals the end of the index when it is empty); entries' leader epochs never
+//      decrease and an entry never spans two epochs; index_bytes_ is the sum of the entries' bytes.
 //  (3) A produce callback runs once, after the WAL made every batch of that call durable (or with
 //      the first error).
 // Thread safety: all methods may be called from any thread; callbacks run on the WAL thread, a
@@ -34,6 +63,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "common/bytes.h"
@@ -45,11 +75,29 @@ namespace floe::log {
 
 namespace kafka_error = ::floe::protocol::kerr;  // the Kafka error codes (protocol/errors.h)
 
+// An index entry is closed once it holds this many bytes of batches (the top comment says why).
+inline constexpr uint64_t kIndexEntryBytes = 1 << 20;
+
 struct PartitionConfig {
   uint64_t max_message_bytes = 1048588;   // max.message.bytes: largest batch accepted
   bool log_append_time = false;           // message.timestamp.type=LogAppendTime
   int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // -1: forever
   int64_t retention_bytes = -1;           // -1: no limit
+  int64_t producer_id_expiration_ms = 86400000;  // producer.id.expiration.ms (broker-wide)
+  uint64_t index_entry_bytes = kIndexEntryBytes;  // not a config key: tests use small entries
+};
+
+// One entry of the coarse index: the stored batches [base_offset, next_offset) of one leader
+// epoch. Plain values, so a checkpoint can store them.
+struct IndexEntry {
+  int64_t base_offset = 0;
+  int64_t next_offset = 0;
+  int64_t max_timestamp_ms = -1;      // the largest batch max timestamp (-1: none)
+  int64_t max_timestamp_offset = -1;  // last offset of the first batch holding max_timestamp_ms
+  uint64_t bytes = 0;                 // stored bytes of its batches
+  uint32_t batches = 0;
+  int32_t leader_epoch = -1;
+  bool operator==(const IndexEntry&) const = default;
 };
 
 struct ProduceResult {
@@ -105,41 +153,70 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // min_one_batch, as Kafka does for the first partition of a response).
   void fetch(int64_t offset, uint64_t max_bytes, bool min_one_batch, FetchCallback done);
   int64_t high_watermark() const;
-  // Bytes of the batches in [log start, high watermark).
+  // Bytes of the batches in [log start, high watermark) (a first entry DeleteRecords cut into
+  // counts whole, see above). O(1) plus the batches in flight.
   uint64_t size_bytes() const;
   // OffsetForLeaderEpoch: the largest leader epoch <= `epoch` that wrote batches here and the
   // offset where the next epoch begins (the high watermark for the latest epoch);
   // {-1, -1} when no batch has an epoch <= `epoch`.
   std::pair<int32_t, int64_t> end_offset_for_epoch(int32_t epoch) const;
   int64_t log_start_offset() const;
-  // ListOffsets: kLatestTimestamp, kEarliestTimestamp, kMaxTimestamp or a timestamp (first
-  // offset whose batch max timestamp >= it; -1 offset when none).
+  // ListOffsets: kLatestTimestamp, kEarliestTimestamp, kMaxTimestamp (the last offset of the first
+  // batch holding the largest timestamp) or, coarsely, a timestamp: the start (at least the log
+  // start) of the index entry holding the first record whose timestamp >= it, with that entry's
+  // max timestamp; -1 offset when none.
   OffsetAndTimestamp list_offset(int64_t timestamp_ms) const;
   // The same, but a timestamp lookup answers at record granularity as Kafka does: the first
-  // record whose timestamp >= timestamp_ms (and that record's timestamp), reading the one batch
-  // that holds it (from the log cache or the object store).
+  // record whose timestamp >= timestamp_ms (and that record's timestamp), reading forward from
+  // the start of the coarse entry (at most its bytes, from the log cache or the object store,
+  // without holding the partition's lock; only the batch whose max timestamp reaches the target
+  // is decoded).
   void list_offset_exact(int64_t timestamp_ms, OffsetCallback done) const;
   // DeleteRecords: moves the log start offset up to `offset` (-1: the high watermark).
   void delete_records(int64_t offset, std::function<void(int16_t error_code, int64_t low_watermark)> done);
-  // Applies retention.ms / retention.bytes: trims whole batches that are past either limit.
+  // Applies retention.ms / retention.bytes, as Kafka does with segments: trims whole index entries
+  // from the oldest while the entry's max timestamp is older than retention.ms or the rest stays
+  // at or above retention.bytes; never past the high watermark. Then forgets expired producers.
   void enforce_retention();
   // Closes the stream (uploads its tail). The partition then answers NOT_LEADER_OR_FOLLOWER.
   void close(DoneCallback done);
 
   struct Stats {
-    uint64_t batches = 0;
+    uint64_t index_entries = 0;       // coarse entries, plus batches in flight
+    uint64_t index_memory_bytes = 0;  // what they take (element sizes; container overhead aside)
+    uint64_t batches = 0;             // stored batches they cover (from the first entry's base)
     uint64_t producers = 0;
+    uint64_t expired_producers = 0;   // forgotten by producer.id.expiration.ms since open
     uint64_t duplicates = 0;
   };
   Stats stats() const;
+  // The coarse index up to the high watermark, as plain values (tests compare a reloaded
+  // partition's with the appender's; a checkpoint will store it). O(entries).
+  std::vector<IndexEntry> index_entries() const;
 
  private:
-  struct IndexEntry {
+  // An index entry and the running maximum the timestamp search bisects: for every slot but the
+  // first, the largest max_timestamp_ms of slots [1, this one]. The first slot is left out so that
+  // a first entry DeleteRecords cut into (whose max may be a trimmed batch's) never hides a later
+  // one; after trimming, the maxima are recomputed from the new second slot until they agree with
+  // the stored ones again (at once when timestamps grow with offsets).
+  struct Slot {
+    IndexEntry entry;
+    int64_t running_max_ms = -1;
+  };
+  // One stored batch, before it joins the index.
+  struct BatchInfo {
     int64_t base_offset = 0;
     int64_t next_offset = 0;
     int64_t max_timestamp_ms = -1;
-    uint32_t bytes = 0;
+    uint64_t bytes = 0;
     int32_t leader_epoch = -1;
+  };
+  // The entry or in-flight batch a timestamp lookup lands on: read [from, to) for the record.
+  struct Located {
+    int64_t from = 0;  // at least the log start
+    int64_t to = 0;
+    int64_t max_timestamp_ms = -1;
   };
   struct ProducerBatch {
     int32_t first_seq = 0;
@@ -150,6 +227,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   };
   struct ProducerEntry {
     int16_t epoch = -1;
+    int64_t last_append_ms = -1;        // expiry clock: now_ms at append, max timestamp on load
     std::deque<ProducerBatch> batches;  // at most kProducerBatches, oldest first
   };
   static constexpr size_t kProducerBatches = 5;
@@ -162,7 +240,19 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Producer check for one batch: kNone (append), or an error, or a duplicate (sets *duplicate).
   int16_t check_producer_locked(int64_t producer_id, int16_t epoch, int32_t first_seq, int32_t last_seq,
                                 const ProducerBatch** duplicate, std::string& message) const;
-  void record_producer_locked(int64_t producer_id, int16_t epoch, const ProducerBatch& batch);
+  void record_producer_locked(int64_t producer_id, int16_t epoch, const ProducerBatch& batch, int64_t append_ms);
+  bool producer_expired_locked(const ProducerEntry& entry, int64_t now_ms) const;
+  void expire_producers_locked(int64_t now_ms);
+  // Adds a durable batch to the index (extending the last entry or opening one).
+  static void index_batch(std::deque<Slot>& index, uint64_t& index_bytes, const BatchInfo& batch,
+                          uint64_t entry_bytes);
+  // Moves the in-flight batches that end at or below `durable_end` into the index.
+  void fold_durable_locked(int64_t durable_end);
+  // The first entry (or in-flight batch below `hwm`) that ends after `after` and holds a
+  // timestamp >= timestamp_ms.
+  std::optional<Located> locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm) const;
+  struct ExactSearch;
+  void exact_search_step(std::shared_ptr<ExactSearch> search, int64_t after) const;
   void trim_to_locked(int64_t new_start);
   void fail_locked(const char* why);
   int16_t unavailable_error_locked() const;
@@ -178,11 +268,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   State state_ = State::loading;
   int64_t next_offset_ = 0;     // next offset to assign
   int64_t log_start_ = 0;
-  int64_t max_timestamp_ms_ = -1;
-  int64_t max_timestamp_offset_ = -1;
-  std::deque<IndexEntry> index_;
+  std::deque<Slot> index_;            // durable batches, coarse (invariant 2)
+  uint64_t index_bytes_ = 0;          // sum of index_'s entries' bytes
+  std::deque<BatchInfo> in_flight_;   // offsets assigned, not yet in the index
   std::map<int64_t, ProducerEntry> producers_;
   uint64_t duplicates_ = 0;
+  uint64_t expired_producers_ = 0;
 };
 
 }  // namespace floe::log

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <random>
+#include <set>
 #include <thread>
 
 #include "../stream/stream_test_util.h"
@@ -16,6 +18,26 @@ using namespace floe::log;
 using floe::stream::testing::Harness;
 
 namespace {
+
+// A batch of records with the given timestamps.
+SharedBytes make_batch_at(const std::vector<int64_t>& timestamps_ms) {
+  records::RecordBatchBuilder b(records::BatchOptions{});
+  for (size_t i = 0; i < timestamps_ms.size(); ++i) {
+    std::string v = "value-" + std::to_string(i);
+    b.append(timestamps_ms[i], std::nullopt,
+             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(v.data()), v.size()));
+  }
+  auto built = b.build();
+  REQUIRE(built.ok());
+  return SharedBytes(std::move(*built));
+}
+
+// One record set holding `batches` back to back (one Produce partition entry).
+SharedBytes concat(const std::vector<SharedBytes>& batches) {
+  Bytes out;
+  for (const auto& b : batches) out.insert(out.end(), b.span().begin(), b.span().end());
+  return SharedBytes(std::move(out));
+}
 
 SharedBytes make_batch(int records, int64_t ts_ms, int64_t producer_id = -1, int16_t epoch = -1, int32_t seq = -1) {
   records::BatchOptions o;
@@ -72,6 +94,15 @@ struct Fixture {
     std::promise<FetchedData> pr;
     p->fetch(offset, max_bytes, min_one, [&](FetchedData r) { pr.set_value(std::move(r)); });
     return pr.get_future().get();
+  }
+  OffsetAndTimestamp exact(int64_t timestamp_ms) {
+    std::promise<OffsetAndTimestamp> pr;
+    p->list_offset_exact(timestamp_ms, [&](OffsetAndTimestamp r) { pr.set_value(r); });
+    return pr.get_future().get();
+  }
+  void set_config(PartitionConfig c) {
+    config = c;  // also for the next open()
+    p->set_config(c);
   }
   std::pair<int16_t, int64_t> delete_records(int64_t offset) {
     std::promise<std::pair<int16_t, int64_t>> pr;
@@ -143,25 +174,28 @@ TEST_CASE("an idempotent producer's retried batch is answered with its first off
 
   CHECK(f.produce(make_batch(1, 1000, pid, 0, 9)).error_code == kafka_error::kOutOfOrderSequenceNumber);
   CHECK(f.produce(make_batch(1, 1000, pid, 1, 5)).error_code == kafka_error::kOutOfOrderSequenceNumber);
-  CHECK(f.produce(make_batch(1, 1000, 77, 0, 3)).error_code == kafka_error::kUnknownProducerId);
+  // A producer id without state starts at any sequence (Kafka since KIP-360; no UNKNOWN_PRODUCER_ID).
+  CHECK(f.produce(make_batch(1, 1000, 77, 0, 3)).error_code == 0);
   // A bumped epoch starts over at 0; the old epoch is then fenced.
   CHECK(f.produce(make_batch(1, 1000, pid, 1, 0)).error_code == 0);
   CHECK(f.produce(make_batch(1, 1000, pid, 0, 5)).error_code == kafka_error::kInvalidProducerEpoch);
-  CHECK(f.p->high_watermark() == 6);
+  CHECK(f.p->high_watermark() == 7);
 }
 
 TEST_CASE("producer state and offsets survive a restart, from the WAL and from objects") {
   Fixture f;
   const int64_t pid = 7;
-  REQUIRE(f.produce(make_batch(4, 1000, pid, 3, 0)).error_code == 0);
+  // Timestamps of now: a reload dates a producer's last append by its batches' max timestamp.
+  const int64_t t = f.now->load();
+  REQUIRE(f.produce(make_batch(4, t, pid, 3, 0)).error_code == 0);
   f.h.flush();  // this batch is now in an object
-  REQUIRE(f.produce(make_batch(4, 2000, pid, 3, 4)).error_code == 0);  // this one only in the WAL
+  REQUIRE(f.produce(make_batch(4, t + 1000, pid, 3, 4)).error_code == 0);  // this one only in the WAL
   f.restart();
   CHECK(f.p->high_watermark() == 8);
-  auto dup = f.produce(make_batch(4, 2000, pid, 3, 4));
+  auto dup = f.produce(make_batch(4, t + 1000, pid, 3, 4));
   CHECK(dup.error_code == 0);
   CHECK(dup.base_offset == 4);
-  auto next = f.produce(make_batch(1, 3000, pid, 3, 8));
+  auto next = f.produce(make_batch(1, t + 2000, pid, 3, 8));
   CHECK(next.error_code == 0);
   CHECK(next.base_offset == 8);
   // Reading on from each answer walks all three batches (a cold read may stop at an object's end).
@@ -177,7 +211,7 @@ TEST_CASE("producer state and offsets survive a restart, from the WAL and from o
     }
   }
   CHECK(bases == std::vector<int64_t>{0, 4, 8});
-  CHECK(f.p->list_offset(2000).offset == 4);
+  CHECK(f.exact(t + 1000).offset == 4);
 }
 
 TEST_CASE("list offsets answers earliest, latest, max timestamp and by timestamp") {
@@ -190,9 +224,11 @@ TEST_CASE("list offsets answers earliest, latest, max timestamp and by timestamp
   auto max = f.p->list_offset(kMaxTimestamp);
   CHECK(max.offset == 3);
   CHECK(max.timestamp_ms == 5001);
-  CHECK(f.p->list_offset(0).offset == 0);
-  CHECK(f.p->list_offset(2000).offset == 2);
-  CHECK(f.p->list_offset(9000).offset == -1);
+  // By timestamp (the three small batches share one index entry: the record-level answer).
+  CHECK(f.exact(0).offset == 0);
+  CHECK(f.exact(2000).offset == 2);
+  CHECK(f.exact(9000).offset == -1);
+  CHECK(f.p->list_offset(2000).offset == 0);  // the coarse answer: the start of the entry
 }
 
 TEST_CASE("delete records moves the log start offset and earlier offsets become out of range") {
@@ -210,23 +246,31 @@ TEST_CASE("delete records moves the log start offset and earlier offsets become 
   CHECK(f.p->high_watermark() == 20);
 }
 
-TEST_CASE("retention trims whole batches older than retention.ms or beyond retention.bytes") {
+TEST_CASE("retention trims whole entries older than retention.ms or while the rest holds retention.bytes") {
   Fixture f;
+  PartitionConfig one_batch_entries;
+  one_batch_entries.index_entry_bytes = 1;  // every batch closes its entry
+  f.set_config(one_batch_entries);
   int64_t now = f.now->load();
   REQUIRE(f.produce(make_batch(2, now - 10'000)).error_code == 0);
   REQUIRE(f.produce(make_batch(2, now - 5'000)).error_code == 0);
   REQUIRE(f.produce(make_batch(2, now)).error_code == 0);
-  PartitionConfig c;
+  PartitionConfig c = one_batch_entries;
   c.retention_ms = 7'000;
-  f.p->set_config(c);
+  f.set_config(c);
   f.p->enforce_retention();
   CHECK(f.eventually([&] { return f.p->log_start_offset() == 2; }));  // retention trims in the background
   c.retention_ms = -1;
-  c.retention_bytes = 1;  // keeps nothing but the data above the limit... i.e. trims all whole batches
-  f.p->set_config(c);
+  c.retention_bytes = 1;  // as Kafka: an entry goes only while the rest still holds >= 1 byte
+  f.set_config(c);
+  f.p->enforce_retention();
+  CHECK(f.eventually([&] { return f.p->log_start_offset() == 4; }));
+  c.retention_bytes = 0;  // everything below the high watermark
+  f.set_config(c);
   f.p->enforce_retention();
   CHECK(f.eventually([&] { return f.p->log_start_offset() == 6; }));
   CHECK(f.p->high_watermark() == 6);
+  CHECK(f.p->size_bytes() == 0);
 }
 
 TEST_CASE("log append time topics stamp the broker's time into each batch") {
@@ -261,4 +305,262 @@ TEST_CASE("list offsets by timestamp finds the first record at or after the time
   f.h.flush();  // from an object too
   f.restart();
   CHECK(exact(2003).offset == 4);
+}
+
+namespace {
+// Checks invariant 2 of partition.h on an index snapshot: contiguous, epochs never decrease, and
+// every entry but the last of its epoch holds at least entry_bytes.
+void check_index_shape(const std::vector<IndexEntry>& index, int64_t hwm, uint64_t entry_bytes) {
+  for (size_t i = 0; i < index.size(); ++i) {
+    INFO("entry " << i << " [" << index[i].base_offset << ", " << index[i].next_offset << ")");
+    CHECK(index[i].next_offset > index[i].base_offset);
+    if (i + 1 < index.size()) {
+      CHECK(index[i].next_offset == index[i + 1].base_offset);
+      CHECK(index[i].leader_epoch <= index[i + 1].leader_epoch);
+      if (index[i].leader_epoch == index[i + 1].leader_epoch) CHECK(index[i].bytes >= entry_bytes);
+    }
+  }
+  if (!index.empty()) CHECK(index.back().next_offset == hwm);
+}
+}  // namespace
+
+TEST_CASE("a partition of many small batches keeps index entries within bytes / entry size + epochs + 1") {
+  Fixture f;
+  PartitionConfig c;
+  c.index_entry_bytes = 4096;
+  f.set_config(c);
+  const int64_t t = f.now->load();
+  uint64_t batches = 0;
+  const uint64_t epochs = 3;
+  for (uint64_t round = 0; round < epochs; ++round) {
+    for (int call = 0; call < 10; ++call) {
+      std::vector<SharedBytes> set;
+      for (int i = 0; i < 50; ++i) set.push_back(make_batch(1, t + static_cast<int64_t>(batches++)));
+      REQUIRE(f.produce(concat(set)).error_code == 0);
+    }
+    if (round + 1 < epochs) f.restart();  // the reopened stream has a new leader epoch
+  }
+  auto appended = f.p->index_entries();
+  auto st = f.p->stats();
+  CHECK(st.batches == batches);
+  CHECK(st.index_entries == appended.size());
+  CHECK(st.index_entries <= f.p->size_bytes() / c.index_entry_bytes + epochs + 1);
+  CHECK(st.index_entries * 20 < batches);  // ~70 B batches: ~60 per entry
+  check_index_shape(appended, f.p->high_watermark(), c.index_entry_bytes);
+  f.restart();
+  CHECK(f.p->index_entries() == appended);  // the load scan groups the batches the same way
+}
+
+TEST_CASE("retention trims whole index entries by time and size, never past the high watermark, and a reload builds the same index") {
+  Fixture f;
+  PartitionConfig c;
+  c.index_entry_bytes = 2048;
+  f.set_config(c);
+  const int64_t now = f.now->load();
+  const int n = 800;  // batch i is (n - i) s old
+  for (int call = 0; call < n / 20; ++call) {
+    std::vector<SharedBytes> set;
+    for (int i = call * 20; i < (call + 1) * 20; ++i) set.push_back(make_batch(1, now - (n - i) * 1000));
+    REQUIRE(f.produce(concat(set)).error_code == 0);
+  }
+  const auto before = f.p->index_entries();
+  REQUIRE(before.size() > 10);
+
+  // By time: whole entries whose newest batch is older than retention.ms.
+  c.retention_ms = 300'000;
+  f.set_config(c);
+  size_t kept_from = 0;
+  while (before[kept_from].max_timestamp_ms < now - c.retention_ms) ++kept_from;
+  REQUIRE(kept_from > 0);
+  f.p->enforce_retention();
+  CHECK(f.eventually([&] { return f.p->log_start_offset() == before[kept_from].base_offset; }));
+  CHECK(f.p->index_entries() == std::vector<IndexEntry>(before.begin() + static_cast<std::ptrdiff_t>(kept_from), before.end()));
+
+  // By size: whole entries while the rest still holds retention.bytes.
+  uint64_t total = f.p->size_bytes();
+  c.retention_ms = -1;
+  c.retention_bytes = static_cast<int64_t>(total / 2);
+  f.set_config(c);
+  size_t first = kept_from;
+  for (uint64_t rest = total; rest - before[first].bytes >= total / 2; ++first) rest -= before[first].bytes;
+  f.p->enforce_retention();
+  CHECK(f.eventually([&] { return f.p->log_start_offset() == before[first].base_offset; }));
+  CHECK(f.p->size_bytes() >= total / 2);
+  CHECK(f.p->size_bytes() - before[first].bytes < total / 2);
+
+  // A reload (from objects and the WAL) builds the same index.
+  const auto kept = f.p->index_entries();
+  f.h.flush();
+  f.restart();
+  CHECK(f.p->index_entries() == kept);
+  CHECK(f.p->log_start_offset() == before[first].base_offset);
+
+  // Never past the high watermark: retention.bytes=0 trims exactly everything.
+  c.retention_bytes = 0;
+  f.set_config(c);
+  f.p->enforce_retention();
+  CHECK(f.eventually([&] { return f.p->log_start_offset() == f.p->high_watermark(); }));
+  CHECK(f.p->high_watermark() == n);
+  CHECK(f.p->size_bytes() == 0);
+  CHECK(f.p->index_entries().empty());
+}
+
+TEST_CASE("list offsets by timestamp answers, for every timestamp of a random log, the first record a brute-force model finds") {
+  Fixture f;
+  PartitionConfig c;
+  c.index_entry_bytes = 512;  // several batches per entry
+  f.set_config(c);
+  std::mt19937 rng(20261126);
+  struct Rec {
+    int64_t offset, ts;
+  };
+  std::vector<Rec> model;
+  int64_t clock = 1'000'000, offset = 0;
+  for (int call = 0; call < 20; ++call) {
+    std::vector<SharedBytes> set;
+    for (int b = 0; b < 8; ++b) {
+      std::vector<int64_t> ts(1 + rng() % 5);
+      for (auto& t : ts) {
+        clock += static_cast<int64_t>(rng() % 7) - 2;              // drifts forward, sometimes back
+        t = clock + static_cast<int64_t>(rng() % 21) - 10;         // and records are out of order
+        model.push_back({offset++, t});
+      }
+      set.push_back(make_batch_at(ts));
+    }
+    REQUIRE(f.produce(concat(set)).error_code == 0);
+  }
+  REQUIRE(f.p->stats().index_entries * 3 < 160);
+  auto check_every_timestamp = [&](int64_t log_start) {
+    std::set<int64_t> targets;
+    for (const auto& r : model) targets.insert({r.ts - 1, r.ts, r.ts + 1});
+    int wrong = 0;
+    for (int64_t target : targets) {
+      int64_t want_offset = -1, want_ts = -1;
+      for (const auto& r : model) {
+        if (r.offset >= log_start && r.ts >= target) {
+          want_offset = r.offset;
+          want_ts = r.ts;
+          break;
+        }
+      }
+      auto got = f.exact(target);
+      if (got.error_code != 0 || got.offset != want_offset || got.timestamp_ms != want_ts) {
+        if (++wrong <= 5) {
+          UNSCOPED_INFO("target " << target << ": got " << got.offset << "@" << got.timestamp_ms << ", want "
+                                  << want_offset << "@" << want_ts);
+        }
+      }
+    }
+    CHECK(wrong == 0);
+  };
+  check_every_timestamp(0);
+  // DeleteRecords into the middle of an entry: the first entry then also holds trimmed records,
+  // whose timestamps must not answer.
+  auto index = f.p->index_entries();
+  REQUIRE(index.size() > 3);
+  int64_t mid = index[1].base_offset + (index[1].next_offset - index[1].base_offset) / 2;
+  REQUIRE(mid > index[1].base_offset);
+  REQUIRE(f.delete_records(mid).first == 0);
+  check_every_timestamp(mid);
+  f.h.flush();  // from objects (cold reads) too
+  f.restart();
+  check_every_timestamp(mid);
+}
+
+TEST_CASE("offset for leader epoch across several epochs equals the per-batch answer") {
+  Fixture f;
+  PartitionConfig c;
+  c.index_entry_bytes = 256;
+  f.set_config(c);
+  const int64_t t = f.now->load();
+  for (int round = 0; round < 5; ++round) {
+    if (round != 2) {  // one epoch writes nothing
+      std::vector<SharedBytes> set;
+      for (int i = 0; i < 3 + round * 4; ++i) set.push_back(make_batch(1 + i % 3, t));
+      REQUIRE(f.produce(concat(set)).error_code == 0);
+    }
+    f.restart();
+  }
+  struct B {
+    int64_t base, next;
+    int32_t epoch;
+  };
+  // The per-batch model: every stored batch's leader epoch, read back.
+  auto model = [&](int32_t epoch) -> std::pair<int32_t, int64_t> {
+    std::vector<B> batches;
+    for (int64_t next = f.p->log_start_offset(); next < f.p->high_watermark();) {
+      auto r = f.fetch(next);
+      REQUIRE(r.error_code == 0);
+      for (auto& b : r.batches) {
+        auto h = records::read_batch_header(b.span());
+        batches.push_back({h->base_offset, h->next_offset(), h->partition_leader_epoch});
+        next = h->next_offset();
+      }
+    }
+    int32_t found = -1;
+    for (const auto& b : batches) {
+      if (b.epoch > epoch) return {found, found < 0 ? -1 : b.base};
+      found = b.epoch;
+    }
+    if (found < 0) return epoch >= f.p->leader_epoch() ? std::pair{f.p->leader_epoch(), f.p->high_watermark()}
+                                                       : std::pair{-1, int64_t{-1}};
+    return {found, f.p->high_watermark()};
+  };
+  auto check_every_epoch = [&] {
+    for (int32_t e = -1; e <= f.p->leader_epoch() + 1; ++e) {
+      INFO("epoch " << e);
+      CHECK(f.p->end_offset_for_epoch(e) == model(e));
+    }
+  };
+  REQUIRE(f.p->stats().index_entries < f.p->stats().batches);
+  check_every_epoch();
+  auto index = f.p->index_entries();
+  REQUIRE(index.size() > 2);
+  REQUIRE(f.delete_records(index[1].next_offset - 1).first == 0);  // into an entry
+  check_every_epoch();
+}
+
+TEST_CASE("an idle producer is forgotten after producer.id.expiration.ms, a live one is not, and a reload drops expired ones") {
+  Fixture f;
+  PartitionConfig c;
+  c.producer_id_expiration_ms = 60'000;
+  f.set_config(c);
+  const int64_t t0 = f.now->load();
+  const int64_t idle = 1, live = 2, lazy = 3, old = 4;
+  REQUIRE(f.produce(make_batch(1, t0, idle, 0, 0)).base_offset == 0);
+  REQUIRE(f.produce(make_batch(1, t0, live, 0, 0)).base_offset == 1);
+  REQUIRE(f.produce(make_batch(1, t0, lazy, 0, 0)).base_offset == 2);
+  f.now->store(t0 + 30'000);
+  REQUIRE(f.produce(make_batch(1, t0 + 30'000, live, 0, 1)).base_offset == 3);
+  f.now->store(t0 + 59'999);
+  f.p->enforce_retention();
+  CHECK(f.p->stats().producers == 3);  // 59 999 ms idle: kept
+  f.now->store(t0 + 60'000);
+  f.p->enforce_retention();  // the periodic sweep
+  CHECK(f.p->stats().producers == 1);
+  CHECK(f.p->stats().expired_producers == 2);
+  // The live producer still has its state: a retry is answered with the first offsets.
+  CHECK(f.produce(make_batch(1, t0 + 30'000, live, 0, 1)).base_offset == 3);
+  // A forgotten producer gets Kafka's answer for a producer id without state: any sequence is
+  // accepted (KIP-360), and a retry from before the expiry is appended again.
+  auto gap = f.produce(make_batch(1, t0 + 60'000, lazy, 0, 7));
+  CHECK(gap.error_code == 0);
+  CHECK(gap.base_offset == 4);
+  CHECK(f.produce(make_batch(1, t0 + 60'000, lazy, 0, 9)).error_code == kafka_error::kOutOfOrderSequenceNumber);
+  auto again = f.produce(make_batch(1, t0, idle, 0, 0));
+  CHECK(again.error_code == 0);
+  CHECK(again.base_offset == 5);
+
+  // Without a sweep, a batch finds an expired producer forgotten all the same.
+  f.now->store(t0 + 200'000);
+  CHECK(f.produce(make_batch(1, t0 + 200'000, live, 0, 12)).error_code == 0);  // idle 170 s: no state
+
+  // A reload dates each producer by its last batch's max timestamp: `old` appended now, but with
+  // a CreateTime two expiries back, is dropped; `live` (t0 + 200 s) is kept.
+  REQUIRE(f.produce(make_batch(1, t0 + 200'000 - 120'000, old, 0, 0)).error_code == 0);
+  CHECK(f.p->stats().producers == 4);  // idle and lazy (expired, not yet swept), live, old
+  f.restart();
+  CHECK(f.p->stats().producers == 1);
+  CHECK(f.produce(make_batch(1, t0 + 200'000, live, 0, 12)).base_offset == 6);  // dedup survived
+  CHECK(f.produce(make_batch(1, t0 + 200'000, old, 0, 5)).error_code == 0);      // no state: any sequence
 }
