@@ -136,7 +136,7 @@ int16_t Partition::check_producer_locked(int64_t producer_id, int16_t epoch, int
   auto it = producers_.find(producer_id);
   // No state (never seen, expired, or its batches are gone): any sequence starts it, as Kafka
   // accepts since KIP-360 (its ProducerAppendInfo: no current producer epoch, any sequence).
-  if (it == producers_.end() || it->second.batches.empty()) return kafka_error::kNone;
+  if (it == producers_.end() || it->second.empty()) return kafka_error::kNone;
   const ProducerEntry& entry = it->second;
   if (epoch < entry.epoch) {
     message = "producer epoch " + std::to_string(epoch) + " is older than " + std::to_string(entry.epoch);
@@ -149,13 +149,11 @@ int16_t Partition::check_producer_locked(int64_t producer_id, int16_t epoch, int
     }
     return kafka_error::kNone;
   }
-  for (const auto& b : entry.batches) {
-    if (b.first_seq == first_seq && b.last_seq == last_seq) {
-      *duplicate = &b;
-      return kafka_error::kNone;
-    }
+  if (const ProducerBatch* b = entry.find(first_seq, last_seq)) {
+    *duplicate = b;
+    return kafka_error::kNone;
   }
-  int32_t expected = next_sequence(entry.batches.back().last_seq);
+  int32_t expected = next_sequence(entry.last().last_seq);
   if (first_seq != expected) {
     message = "expected sequence " + std::to_string(expected) + ", got " + std::to_string(first_seq);
     return kafka_error::kOutOfOrderSequenceNumber;
@@ -166,11 +164,10 @@ int16_t Partition::check_producer_locked(int64_t producer_id, int16_t epoch, int
 void Partition::record_producer_locked(int64_t producer_id, int16_t epoch, const ProducerBatch& batch,
                                        int64_t append_ms) {
   ProducerEntry& entry = producers_[producer_id];
-  if (epoch != entry.epoch) entry.batches.clear();
+  if (epoch != entry.epoch) entry.clear();
   entry.epoch = epoch;
   entry.last_append_ms = std::max(entry.last_append_ms, append_ms);
-  entry.batches.push_back(batch);
-  while (entry.batches.size() > kProducerBatches) entry.batches.pop_front();
+  entry.push(batch);
 }
 
 bool Partition::producer_expired_locked(const ProducerEntry& entry, int64_t now_ms) const {

@@ -33,6 +33,7 @@ double ns_per_call(int calls, F f) {
 }  // namespace
 
 TEST_CASE("partition of 1,000,000 small batches: index memory and lookup cost", "[.bench]") {
+  mallopt(M_ARENA_MAX, 1);  // one arena: the heap figures count what every thread allocated
   stream::testing::Harness h;
   h.wal_capacity = 64 << 20;
   h.start();
@@ -73,6 +74,9 @@ TEST_CASE("partition of 1,000,000 small batches: index memory and lookup cost", 
     REQUIRE(pr.get_future().get().offset == batches / 2);
   });
 
+  auto st = p->stats();
+  std::printf("partition_bench: %llu index entries (%llu B as counted by stats)\n",
+              static_cast<unsigned long long>(st.index_entries), static_cast<unsigned long long>(st.index_memory_bytes));
   malloc_trim(0);
   size_t heap_before = mallinfo2().uordblks;
   p.reset();  // the stream handle stays: what is freed is the partition's own state
@@ -85,4 +89,45 @@ TEST_CASE("partition of 1,000,000 small batches: index memory and lookup cost", 
               "end_offset_for_epoch %.0f ns, enforce_retention (nothing to trim) %.0f ns, "
               "list_offset_exact (log cache / object) %.0f ns\n",
               size_ns, max_ns, ts_ns, epoch_ns, retention_ns, exact_ns);
+}
+
+TEST_CASE("partition with 100,000 idempotent producers: producer state memory", "[.bench]") {
+  mallopt(M_ARENA_MAX, 1);  // one arena: the heap figures count what every thread allocated
+  stream::testing::Harness h;
+  h.wal_capacity = 64 << 20;
+  h.start();
+  auto id = h.create();
+  auto stream = h.open(id);
+  const int64_t now = 1'700'000'000'000;
+  std::promise<Status> loaded;
+  auto p = Partition::open("t", 0, stream, PartitionConfig{}, [] { return int64_t{1'700'000'000'000}; },
+                           [&](Status s) { loaded.set_value(s); });
+  REQUIRE(loaded.get_future().get().ok());
+  const int producers = 100'000, per_call = 1000;
+  Bytes set;
+  for (int call = 0; call < producers / per_call; ++call) {
+    set.clear();
+    for (int i = 0; i < per_call; ++i) {
+      records::BatchOptions o;
+      o.producer_id = call * per_call + i;
+      o.producer_epoch = 0;
+      o.base_sequence = 0;
+      records::RecordBatchBuilder b(o);
+      const uint8_t value[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+      b.append(now, std::nullopt, std::span<const uint8_t>(value, sizeof(value)));
+      auto built = b.build();
+      REQUIRE(built.ok());
+      set.insert(set.end(), built->begin(), built->end());
+    }
+    std::promise<ProduceResult> pr;
+    p->produce(SharedBytes(set), [&](ProduceResult r) { pr.set_value(std::move(r)); });
+    REQUIRE(pr.get_future().get().error_code == 0);
+  }
+  REQUIRE(p->stats().producers == producers);
+  malloc_trim(0);
+  size_t heap_before = mallinfo2().uordblks;
+  p.reset();
+  size_t heap_after = mallinfo2().uordblks;
+  std::printf("partition_bench: %d producers: partition heap %.1f MiB (%.0f B per producer)\n", producers,
+              double(heap_before - heap_after) / 1048576.0, double(heap_before - heap_after) / producers);
 }
