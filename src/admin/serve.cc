@@ -220,6 +220,8 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
   std::fprintf(out, "floe: controller %d serving the metadata quorum on %s:%u\n", node_id.value(),
                tc.listen_host.c_str(), transport.port());
   std::fflush(out);
+  add_metadata_metrics(endpoint.registry, [meta] { return meta->image(); });
+  add_raft_transport_metrics(endpoint.registry, transport);
   endpoint.phase = Phase::serving;
 
   wait_for_shutdown_signal(signals);
@@ -386,6 +388,7 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   // Every object the collectors read exists from here until stop_operator_endpoint below.
   add_broker_metrics(endpoint.registry, server, *broker);
   add_storage_metrics(endpoint.registry, **streams);
+  add_metadata_metrics(endpoint.registry, [client] { return client->image(); });
   add_object_store_metrics(endpoint.registry, store->retrying, "data");
   if (cold_store->retrying != store->retrying) add_object_store_metrics(endpoint.registry, cold_store->retrying, "cold");
   add_object_store_metrics(endpoint.registry, wal_store_retrying, "wal");

@@ -1,6 +1,8 @@
 #include "admin/serve_metrics.h"
 
 #include "broker/broker.h"
+#include "metadata/image.h"
+#include "raft/transport_tcp.h"
 #include "floe/version.h"
 #include "net/server.h"
 #include "objectstore/retrying_store.h"
@@ -100,6 +102,44 @@ void add_object_store_metrics(http::MetricsRegistry& registry, std::shared_ptr<o
               {{"store", use}});
     w.counter("floe_objectstore_gave_up_total", "Operations whose retryable errors outlasted the retry budget.",
               s.gave_up, {{"store", use}});
+  });
+}
+
+void add_metadata_metrics(http::MetricsRegistry& registry,
+                          std::function<std::shared_ptr<const metadata::MetadataImage>()> image) {
+  registry.add([image = std::move(image)](http::MetricsWriter& w) {
+    auto img = image();
+    if (!img) return;
+    size_t partitions = 0;
+    for (const auto& [name, topic] : img->topics) partitions += topic.partitions.size();
+    size_t fenced = 0;
+    for (const auto& [id, broker] : img->brokers) fenced += broker.fenced ? 1 : 0;
+    w.gauge("floe_metadata_applied_offset", "The last metadata log offset this node applied.", static_cast<double>(img->offset));
+    w.gauge("floe_metadata_topics", "Topics in the metadata (internal ones included).", static_cast<double>(img->topics.size()));
+    w.gauge("floe_metadata_partitions", "Partitions of all topics.", static_cast<double>(partitions));
+    w.gauge("floe_metadata_brokers", "Registered brokers, by state.", static_cast<double>(img->brokers.size() - fenced),
+            {{"state", "unfenced"}});
+    w.gauge("floe_metadata_brokers", "Registered brokers, by state.", static_cast<double>(fenced), {{"state", "fenced"}});
+  });
+}
+
+void add_raft_transport_metrics(http::MetricsRegistry& registry, const raft::TcpRaftTransport& transport) {
+  registry.add([&transport](http::MetricsWriter& w) {
+    raft::TcpTransportStats t = transport.stats();
+    w.counter("floe_raft_requests_sent_total", "Raft requests written to a peer.", t.requests_sent);
+    w.counter("floe_raft_responses_received_total", "Raft responses decoded and delivered.", t.responses_received);
+    w.counter("floe_raft_requests_received_total", "Raft requests decoded and delivered.", t.requests_received);
+    w.counter("floe_raft_responses_sent_total", "Raft responses written.", t.responses_sent);
+    w.counter("floe_raft_dropped_total", "Raft messages dropped, by reason.", t.dropped_queue_full, {{"reason", "queue_full"}});
+    w.counter("floe_raft_dropped_total", "Raft messages dropped, by reason.", t.dropped_unknown_peer,
+              {{"reason", "unknown_peer"}});
+    w.counter("floe_raft_dropped_total", "Raft messages dropped, by reason.", t.dropped_unmatched_response,
+              {{"reason", "unmatched_response"}});
+    w.counter("floe_raft_error_answers_total", "Pending Raft requests answered with an error (peer gone, timeout).",
+              t.error_answers);
+    w.counter("floe_raft_connects_total", "Connections opened to peers.", t.connects);
+    w.counter("floe_raft_connect_failures_total", "Connections to peers that failed.", t.connect_failures);
+    w.counter("floe_raft_malformed_frames_total", "Peer connections closed for a malformed frame.", t.malformed_frames);
   });
 }
 

@@ -7,6 +7,7 @@
 // scrape: serve stops the HTTP server before it destroys them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,12 @@ class StreamManager;
 namespace floe::objectstore {
 class RetryingStore;
 }
+namespace floe::metadata {
+class MetadataImage;
+}
+namespace floe::raft {
+class TcpRaftTransport;
+}
 
 namespace floe::admin {
 
@@ -36,5 +43,11 @@ void add_storage_metrics(http::MetricsRegistry& registry, const stream::StreamMa
 // Retries and failures of an S3 store; `store` names its use (data, cold, wal). Null: nothing.
 void add_object_store_metrics(http::MetricsRegistry& registry, std::shared_ptr<objectstore::RetryingStore> store,
                               std::string use);
+
+// The metadata image this node serves from: its applied offset, topics, partitions, brokers.
+void add_metadata_metrics(http::MetricsRegistry& registry,
+                          std::function<std::shared_ptr<const metadata::MetadataImage>()> image);
+// The Raft transport of a controller node (requests, drops, connects).
+void add_raft_transport_metrics(http::MetricsRegistry& registry, const raft::TcpRaftTransport& transport);
 
 }  // namespace floe::admin

@@ -72,6 +72,8 @@ def health_and_format(broker):
                          ("floe_net_connections_open", "gauge"), ("floe_build_info", "gauge")]:
         L.expect(types.get(family) == kind, "family %s: type %r (families: %s)" % (family, types.get(family), sorted(types)))
     L.expect(value(samples, "floe_wal_capacity_bytes") == float(128 << 20), "WAL capacity %r" % value(samples, "floe_wal_capacity_bytes"))
+    L.expect(value(samples, "floe_metadata_brokers", state="unfenced") == 1.0, "brokers %r" % value(samples, "floe_metadata_brokers", state="unfenced"))
+    L.expect((value(samples, "floe_metadata_applied_offset") or -1) >= 0, "applied offset")
     status, _, _ = get(broker, "/nope")
     L.expect(status == 404, "/nope answered %d" % status)
     status, headers, _ = get(broker, "/metrics", method="POST")
@@ -96,6 +98,7 @@ def counters_follow_clients(broker):
     grew("floe_wal_writes_total", 1)
     grew("floe_stream_append_bytes_total", n * size)
     grew("floe_net_connections_accepted_total", 1)
+    grew("floe_metadata_topics", 1)  # "metrics" was auto-created
     c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "metrics", "auto.offset.reset": "earliest"})
     c.assign([TopicPartition("metrics", 0, 0)])
     got, deadline = 0, time.monotonic() + 60
@@ -134,6 +137,37 @@ def bad_values_stop_startup_naming_the_key():
             b.cleanup()
     finally:
         taken.close()
+
+
+def controller_node_serves_health_and_raft_metrics():
+    """A process.roles=controller node (a single-voter quorum here) has the endpoint too."""
+    d = L.temp_dir("floe-metrics-ctl-")
+    port, http_port = L.free_port(), L.free_port()
+    log = open(os.path.join(d, "floe.log"), "wb")
+    p = subprocess.Popen([L.FLOE_BIN, "serve", "--override", "process.roles=controller", "--override", "node.id=1",
+                          "--override", "listeners=CONTROLLER://127.0.0.1:%d" % port,
+                          "--override", "controller.quorum.voters=1@127.0.0.1:%d" % port,
+                          "--override", "data.dir=%s" % os.path.join(d, "data"),
+                          "--override", "http.listeners=HTTP://127.0.0.1:%d" % http_port],
+                         stdout=log, stderr=log, preexec_fn=L._die_with_parent)
+    node = type("Node", (), {"http_port": http_port})()
+    try:
+        def healthy():
+            try:
+                return get(node, "/health")[0] == 200
+            except OSError:
+                return False
+        L.wait_until(healthy, 60, "the controller's /health to answer 200")
+        samples, types = scrape(node)
+        L.expect(types.get("floe_raft_requests_sent") == "counter", "no raft transport counters: %s" % sorted(types))
+        L.expect((value(samples, "floe_metadata_applied_offset") or -1) >= 0, "applied offset")
+        p.terminate()
+        L.expect(p.wait(60) == 0, "the controller did not exit 0 on SIGTERM")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        log.close()
 
 
 def start_own_moto():
@@ -196,6 +230,7 @@ try:
     results.check("/health serves and /metrics parses with Prometheus' parser", health_and_format, broker)
     results.check("counters follow a real producer and consumer", counters_follow_clients, broker)
     results.check("bad http.listeners values stop startup naming the key", bad_values_stop_startup_naming_the_key)
+    results.check("a controller node serves /health and Raft metrics", controller_node_serves_health_and_raft_metrics)
     results.check("S3 errors are retried, counted and logged", s3_errors_are_retried_counted_and_logged)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
 finally:
