@@ -18,6 +18,8 @@ constexpr uint64_t kLookupChunkBytes = 1 << 20;
 // hold no such record at or after the log start (a first entry DeleteRecords cut into, or a
 // batch header whose max timestamp no record reaches), then answers coarsely.
 constexpr int kLookupEntries = 4;
+// ...and starts over at most this many times when a trim removed the entry while it read it.
+constexpr int kLookupTrimRetries = 16;
 
 bool is_idempotent(int64_t producer_id) { return producer_id >= 0; }
 
@@ -219,9 +221,10 @@ void Partition::fold_durable_locked(int64_t durable_end) {
   }
 }
 
-std::optional<Partition::Located> Partition::locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm) const {
+std::optional<Partition::Located> Partition::locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm,
+                                                          int64_t start) const {
   auto located = [&](const IndexEntry& e) {
-    return Located{std::max(e.base_offset, log_start_), e.next_offset, e.max_timestamp_ms};
+    return Located{std::max(e.base_offset, start), e.next_offset, e.max_timestamp_ms};
   };
   const size_t n = index_.size();
   size_t k = static_cast<size_t>(
@@ -243,7 +246,7 @@ std::optional<Partition::Located> Partition::locate_locked(int64_t timestamp_ms,
   for (const auto& b : in_flight_) {
     if (b.next_offset > hwm) break;
     if (b.next_offset <= after || b.max_timestamp_ms < timestamp_ms) continue;
-    return Located{std::max(b.base_offset, log_start_), b.next_offset, b.max_timestamp_ms};
+    return Located{std::max(b.base_offset, start), b.next_offset, b.max_timestamp_ms};
   }
   return std::nullopt;
 }
@@ -531,7 +534,7 @@ OffsetAndTimestamp Partition::list_offset(int64_t timestamp_ms) const {
     out.timestamp_ms = best_ts;
     return out;
   }
-  if (auto at = locate_locked(timestamp_ms, std::numeric_limits<int64_t>::min(), hwm)) {
+  if (auto at = locate_locked(timestamp_ms, std::numeric_limits<int64_t>::min(), hwm, log_start_)) {
     out.offset = at->from;
     out.timestamp_ms = at->max_timestamp_ms;
   }
@@ -586,6 +589,7 @@ struct Partition::ExactSearch {
   int64_t timestamp_ms = 0;
   OffsetAndTimestamp coarse;
   int entries_left = kLookupEntries;
+  int trims_left = kLookupTrimRetries;
   OffsetCallback done;
 };
 
@@ -604,7 +608,9 @@ void Partition::exact_search_step(std::shared_ptr<ExactSearch> search, int64_t a
     if (int16_t code = unavailable_error_locked(); code != kafka_error::kNone) {
       return search->done(OffsetAndTimestamp{code, -1, -1});
     }
-    at = locate_locked(search->timestamp_ms, after, stream_->end_offset().value());
+    // The stream's start may already be past log_start_ while a trim completes: read from neither.
+    int64_t start = std::max(log_start_, stream_->start_offset().value());
+    at = locate_locked(search->timestamp_ms, after, stream_->end_offset().value(), start);
   }
   if (!at) return search->done(OffsetAndTimestamp{});  // no record at or after the target
   if (search->coarse.offset < 0) search->coarse = OffsetAndTimestamp{kafka_error::kNone, at->from, at->max_timestamp_ms};
@@ -617,7 +623,11 @@ void Partition::exact_search_step(std::shared_ptr<ExactSearch> search, int64_t a
   int64_t to = at->to;
   lookup->done = [self = shared_from_this(), search, to](Result<std::optional<OffsetAndTimestamp>> r) {
     if (r.ok() && !r->has_value()) return self->exact_search_step(search, to);  // none here: the next entry
-    search->done(r.ok() ? **r : search->coarse);  // a failed read answers coarsely
+    if (!r.ok() && r.error().code == Errc::not_found && search->trims_left-- > 0) {
+      // Retention or DeleteRecords trimmed the entry meanwhile: search again from the log start.
+      return self->exact_search_step(search, std::numeric_limits<int64_t>::min());
+    }
+    search->done(r.ok() ? **r : search->coarse);  // another failed read answers coarsely
   };
   lookup->read(at->from);
 }

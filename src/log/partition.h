@@ -171,7 +171,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // record whose timestamp >= timestamp_ms (and that record's timestamp), reading forward from
   // the start of the coarse entry (at most its bytes, from the log cache or the object store,
   // without holding the partition's lock; only the batch whose max timestamp reaches the target
-  // is decoded).
+  // is decoded; a trim that removes the entry meanwhile makes it search again from the new start).
   void list_offset_exact(int64_t timestamp_ms, OffsetCallback done) const;
   // DeleteRecords: moves the log start offset up to `offset` (-1: the high watermark).
   void delete_records(int64_t offset, std::function<void(int16_t error_code, int64_t low_watermark)> done);
@@ -215,7 +215,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   };
   // The entry or in-flight batch a timestamp lookup lands on: read [from, to) for the record.
   struct Located {
-    int64_t from = 0;  // at least the log start
+    int64_t from = 0;  // at least the start asked for (the log start)
     int64_t to = 0;
     int64_t max_timestamp_ms = -1;
   };
@@ -271,8 +271,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Moves the in-flight batches that end at or below `durable_end` into the index.
   void fold_durable_locked(int64_t durable_end);
   // The first entry (or in-flight batch below `hwm`) that ends after `after` and holds a
-  // timestamp >= timestamp_ms.
-  std::optional<Located> locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm) const;
+  // timestamp >= timestamp_ms; its reading starts at `start` at the earliest.
+  std::optional<Located> locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm, int64_t start) const;
   struct ExactSearch;
   void exact_search_step(std::shared_ptr<ExactSearch> search, int64_t after) const;
   void trim_to_locked(int64_t new_start);

@@ -564,3 +564,62 @@ TEST_CASE("an idle producer is forgotten after producer.id.expiration.ms, a live
   CHECK(f.produce(make_batch(1, t0 + 200'000, live, 0, 12)).base_offset == 6);  // dedup survived
   CHECK(f.produce(make_batch(1, t0 + 200'000, old, 0, 5)).error_code == 0);      // no state: any sequence
 }
+
+TEST_CASE("list offsets by timestamp stays exact while batches are produced and retention trims at the same time") {
+  Fixture f;
+  PartitionConfig c;
+  c.index_entry_bytes = 512;
+  c.retention_ms = -1;
+  c.retention_bytes = 2048;  // >= 1: the newest entry always stays
+  f.set_config(c);
+  // Record at offset o has timestamp kBase + o: the answer for T is max(T - kBase, log start).
+  constexpr int64_t kBase = 1'000'000;
+  constexpr int kCalls = 400, kPerBatch = 3;
+  std::vector<SharedBytes> batches;  // built here: Catch2 assertions are for the main thread only
+  for (int64_t first = 0; first < kCalls * kPerBatch; first += kPerBatch) {
+    batches.push_back(make_batch_at({kBase + first, kBase + first + 1, kBase + first + 2}));
+  }
+  std::atomic<bool> producing{true};
+  std::atomic<int> bad{0};
+  std::thread producer([&] {
+    for (int call = 0; call < kCalls; ++call) {
+      auto r = f.produce(batches[static_cast<size_t>(call)]);
+      if (r.error_code != 0 || r.base_offset != int64_t{call} * kPerBatch) ++bad;
+    }
+    producing = false;
+  });
+  std::thread trimmer([&] {
+    while (producing) {
+      f.p->enforce_retention();
+      std::this_thread::yield();
+    }
+  });
+  std::mt19937 rng(7);
+  int lookups = 0;
+  while (producing || lookups < 200) {
+    int64_t hwm = f.p->high_watermark();
+    if (hwm == 0) continue;
+    int64_t target = kBase + static_cast<int64_t>(rng() % static_cast<uint64_t>(hwm));
+    int64_t start_before = f.p->log_start_offset();
+    auto got = f.exact(target);
+    int64_t start_after = f.p->log_start_offset();
+    ++lookups;
+    // The answer is the record at the target, or (if that was trimmed) the first one a trim
+    // during the call kept: the log start once that trim completes (the stream's start moves
+    // first, the partition's log start when the trim's callback runs); its timestamp is its own.
+    bool ok = got.error_code == 0 && got.offset >= target - kBase && got.timestamp_ms == kBase + got.offset &&
+              (got.offset == target - kBase ||
+               (got.offset >= start_before && got.offset % kPerBatch == 0 &&  // trims cut between batches
+                (got.offset <= start_after || f.eventually([&] { return f.p->log_start_offset() >= got.offset; }))));
+    if (!ok && ++bad <= 5) {
+      UNSCOPED_INFO("target " << target - kBase << ": got " << got.offset << "@" << got.timestamp_ms - kBase
+                              << " (error " << got.error_code << "), log start " << start_before << ".."
+                              << start_after);
+    }
+  }
+  producer.join();
+  trimmer.join();
+  CHECK(bad == 0);
+  CHECK(f.p->high_watermark() == kCalls * kPerBatch);
+  CHECK(f.p->log_start_offset() > 0);
+}
