@@ -4,6 +4,7 @@
 #include "log/partition.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <set>
@@ -415,6 +416,7 @@ TEST_CASE("list offsets by timestamp answers, for every timestamp of a random lo
     int64_t offset, ts;
   };
   std::vector<Rec> model;
+  std::vector<Rec> batch_max;  // per batch: its last offset and max timestamp
   int64_t clock = 1'000'000, offset = 0;
   for (int call = 0; call < 20; ++call) {
     std::vector<SharedBytes> set;
@@ -425,6 +427,7 @@ TEST_CASE("list offsets by timestamp answers, for every timestamp of a random lo
         t = clock + static_cast<int64_t>(rng() % 21) - 10;         // and records are out of order
         model.push_back({offset++, t});
       }
+      batch_max.push_back({offset - 1, *std::max_element(ts.begin(), ts.end())});
       set.push_back(make_batch_at(ts));
     }
     REQUIRE(f.produce(concat(set)).error_code == 0);
@@ -453,7 +456,19 @@ TEST_CASE("list offsets by timestamp answers, for every timestamp of a random lo
     }
     CHECK(wrong == 0);
   };
+  // MAX_TIMESTAMP: the last offset of the first batch holding the largest timestamp (of the
+  // batches that end at or after the log start).
+  auto check_max_timestamp = [&](int64_t log_start) {
+    Rec want{-1, -1};
+    for (const auto& b : batch_max) {
+      if (b.offset >= log_start && b.ts > want.ts) want = b;
+    }
+    auto got = f.p->list_offset(kMaxTimestamp);
+    CHECK(got.offset == want.offset);
+    CHECK(got.timestamp_ms == want.ts);
+  };
   check_every_timestamp(0);
+  check_max_timestamp(0);
   // DeleteRecords into the middle of an entry: the first entry then also holds trimmed records,
   // whose timestamps must not answer.
   auto index = f.p->index_entries();
@@ -465,6 +480,7 @@ TEST_CASE("list offsets by timestamp answers, for every timestamp of a random lo
   f.h.flush();  // from objects (cold reads) too
   f.restart();
   check_every_timestamp(mid);
+  check_max_timestamp(mid);  // after a reload the first entry starts at the batch holding the log start
 }
 
 TEST_CASE("offset for leader epoch across several epochs equals the per-batch answer") {
@@ -622,4 +638,34 @@ TEST_CASE("list offsets by timestamp stays exact while batches are produced and 
   CHECK(bad == 0);
   CHECK(f.p->high_watermark() == kCalls * kPerBatch);
   CHECK(f.p->log_start_offset() > 0);
+}
+
+TEST_CASE("the expiry sweep forgets exactly the idle producers among thousands (walked in chunks of the lock)") {
+  Fixture f;
+  PartitionConfig c;
+  c.producer_id_expiration_ms = 60'000;
+  f.set_config(c);
+  const int64_t t0 = f.now->load();
+  const int producers = 3000;  // ~3 sweep chunks
+  auto produce_all = [&](int64_t ts, bool odd_only) {
+    std::vector<SharedBytes> set;
+    for (int id = 0; id < producers; ++id) {
+      if (odd_only && id % 2 == 0) continue;
+      set.push_back(make_batch(1, ts, id, 0, odd_only ? 1 : 0));
+    }
+    REQUIRE(f.produce(concat(set)).error_code == 0);
+  };
+  produce_all(t0, false);
+  f.now->store(t0 + 30'000);
+  produce_all(t0 + 30'000, true);  // the odd ids stay live
+  f.now->store(t0 + 60'000);
+  f.p->enforce_retention();
+  auto st = f.p->stats();
+  CHECK(st.producers == producers / 2);
+  CHECK(st.expired_producers == producers / 2);
+  // An odd id still dedups; an even id starts afresh at any sequence.
+  auto hwm = f.p->high_watermark();
+  CHECK(f.produce(make_batch(1, t0 + 30'000, 1, 0, 1)).base_offset == producers + 0);  // its batch of the 2nd call
+  CHECK(f.produce(make_batch(1, t0 + 60'000, 2, 0, 5)).error_code == 0);
+  CHECK(f.p->high_watermark() == hwm + 1);
 }
