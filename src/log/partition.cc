@@ -96,7 +96,7 @@ void Partition::apply_loaded_batch(const SharedBytes& bytes) {
   if (!h.ok()) return;  // stored bytes were validated on the way in; nothing to index
   BatchInfo b{h->base_offset, h->next_offset(), h->max_timestamp, bytes.size(), h->partition_leader_epoch};
   if (!index_.empty() && b.base_offset < index_.back().entry.next_offset) return;  // overlap (a re-read)
-  index_batch(index_, index_bytes_, b, config_.index_entry_bytes);
+  index_batch(index_, index_totals_, b, config_.index_entry_bytes);
   if (is_idempotent(h->producer_id) && !h->is_control()) {
     // The log keeps no append time: the batch's max timestamp stands in for it (as in Kafka).
     record_producer_locked(h->producer_id, h->producer_epoch,
@@ -211,11 +211,12 @@ void Partition::expire_producers(int64_t now_ms) {
   }
 }
 
-void Partition::index_batch(std::deque<Slot>& index, uint64_t& index_bytes, const BatchInfo& b,
+void Partition::index_batch(std::deque<Slot>& index, IndexTotals& totals, const BatchInfo& b,
                             uint64_t entry_bytes) {
   FLOE_ASSERT(b.next_offset > b.base_offset);
   FLOE_ASSERT(index.empty() || index.back().entry.next_offset == b.base_offset);
-  index_bytes += b.bytes;
+  totals.bytes += b.bytes;
+  ++totals.batches;
   if (!index.empty()) {
     Slot& last = index.back();
     if (last.entry.bytes < entry_bytes && last.entry.leader_epoch == b.leader_epoch) {
@@ -239,7 +240,7 @@ void Partition::index_batch(std::deque<Slot>& index, uint64_t& index_bytes, cons
 
 void Partition::fold_durable_locked(int64_t durable_end) {
   while (!in_flight_.empty() && in_flight_.front().next_offset <= durable_end) {
-    index_batch(index_, index_bytes_, in_flight_.front(), config_.index_entry_bytes);
+    index_batch(index_, index_totals_, in_flight_.front(), config_.index_entry_bytes);
     in_flight_.pop_front();
   }
 }
@@ -483,7 +484,7 @@ int64_t Partition::high_watermark() const { return stream_->end_offset().value()
 uint64_t Partition::size_bytes() const {
   std::lock_guard lock(mu_);
   int64_t hwm = stream_->end_offset().value();
-  uint64_t total = index_bytes_;
+  uint64_t total = index_totals_.bytes;
   for (const auto& b : in_flight_) {
     if (b.next_offset > hwm) break;
     total += b.bytes;
@@ -661,7 +662,8 @@ void Partition::trim_to_locked(int64_t new_start) {
   log_start_ = new_start;
   size_t popped = 0;
   while (!index_.empty() && index_.front().entry.next_offset <= new_start) {
-    index_bytes_ -= index_.front().entry.bytes;
+    index_totals_.bytes -= index_.front().entry.bytes;
+    index_totals_.batches -= index_.front().entry.batches;
     index_.pop_front();
     ++popped;
   }
@@ -710,7 +712,7 @@ void Partition::enforce_retention() {
     if (state_ != State::ready) return;
     fold_durable_locked(stream_->end_offset().value());  // the index now ends at the high watermark
     now = now_ms_();
-    uint64_t total = index_bytes_;
+    uint64_t total = index_totals_.bytes;
     for (const auto& slot : index_) {
       const IndexEntry& e = slot.entry;
       bool expired = config_.retention_ms >= 0 && e.max_timestamp_ms >= 0 && e.max_timestamp_ms < now - config_.retention_ms;
@@ -746,8 +748,7 @@ Partition::Stats Partition::stats() const {
   Stats out;
   out.index_entries = index_.size() + in_flight_.size();
   out.index_memory_bytes = index_.size() * sizeof(Slot) + in_flight_.size() * sizeof(BatchInfo);
-  for (const auto& s : index_) out.batches += s.entry.batches;
-  out.batches += in_flight_.size();
+  out.batches = index_totals_.batches + in_flight_.size();
   out.producers = producers_.size();
   out.expired_producers = expired_producers_;
   out.duplicates = duplicates_;
@@ -758,10 +759,10 @@ std::vector<IndexEntry> Partition::index_entries() const {
   std::lock_guard lock(mu_);
   int64_t hwm = stream_->end_offset().value();
   std::deque<Slot> copy = index_;
-  uint64_t bytes = index_bytes_;
+  IndexTotals totals = index_totals_;
   for (const auto& b : in_flight_) {
     if (b.next_offset > hwm) break;
-    index_batch(copy, bytes, b, config_.index_entry_bytes);
+    index_batch(copy, totals, b, config_.index_entry_bytes);
   }
   std::vector<IndexEntry> out;
   out.reserve(copy.size());

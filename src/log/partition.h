@@ -52,7 +52,7 @@
 //  (2) index_ then in_flight_ cover [first entry's base, next_offset_) contiguously, in offset
 //      order; index_ entries end at or below the high watermark, log_start_ lies inside the first
 //      entry (or equals the end of the index when it is empty); entries' leader epochs never
-//      decrease and an entry never spans two epochs; index_bytes_ is the sum of the entries' bytes.
+//      decrease and an entry never spans two epochs; index_totals_ sums the entries' bytes and batches.
 //  (3) A produce callback runs once, after the WAL made every batch of that call durable (or with
 //      the first error).
 // Thread safety: all methods may be called from any thread; callbacks run on the WAL thread, a
@@ -270,7 +270,11 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Sweeps up to max_visits producers from id `from`; true (and `from` moved on) if more remain.
   bool expire_producers_from_locked(int64_t now_ms, int64_t& from, size_t max_visits);
   // Adds a durable batch to the index (extending the last entry or opening one).
-  static void index_batch(std::deque<Slot>& index, uint64_t& index_bytes, const BatchInfo& batch,
+  struct IndexTotals {
+    uint64_t bytes = 0;
+    uint64_t batches = 0;
+  };
+  static void index_batch(std::deque<Slot>& index, IndexTotals& totals, const BatchInfo& batch,
                           uint64_t entry_bytes);
   // Moves the in-flight batches that end at or below `durable_end` into the index.
   void fold_durable_locked(int64_t durable_end);
@@ -295,7 +299,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   int64_t next_offset_ = 0;     // next offset to assign
   int64_t log_start_ = 0;
   std::deque<Slot> index_;            // durable batches, coarse (invariant 2)
-  uint64_t index_bytes_ = 0;          // sum of index_'s entries' bytes
+  IndexTotals index_totals_;          // sums over index_'s entries
   std::deque<BatchInfo> in_flight_;   // offsets assigned, not yet in the index
   std::map<int64_t, ProducerEntry> producers_;
   uint64_t duplicates_ = 0;

@@ -388,6 +388,9 @@ TEST_CASE("retention trims whole index entries by time and size, never past the 
   CHECK(f.eventually([&] { return f.p->log_start_offset() == before[first].base_offset; }));
   CHECK(f.p->size_bytes() >= total / 2);
   CHECK(f.p->size_bytes() - before[first].bytes < total / 2);
+  uint64_t kept_batches = 0;
+  for (size_t i = first; i < before.size(); ++i) kept_batches += before[i].batches;
+  CHECK(f.p->stats().batches == kept_batches);
 
   // A reload (from objects and the WAL) builds the same index.
   const auto kept = f.p->index_entries();
