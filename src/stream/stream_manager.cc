@@ -163,12 +163,16 @@ StreamManagerStats StreamManager::stats() const {
 }
 
 void StreamManager::open_stream(StreamId id, std::function<void(Result<std::shared_ptr<Stream>>)> done) {
+  // Early answers are decided under mu_ and given after it is released: a callback may call back
+  // into this manager (which would deadlock on mu_, a plain mutex).
+  std::optional<Error> refused;
   {
     std::lock_guard lk(mu_);
-    if (stopping_) return done(Error(Errc::fenced, "stream manager closed"));
-    if (auto it = streams_.find(id); it != streams_.end() && it->second->state_ != Stream::State::closed)
-      return done(stream_error(Errc::invalid_value, id, "already open on this node"));
+    if (stopping_) refused = Error(Errc::fenced, "stream manager closed");
+    else if (auto it = streams_.find(id); it != streams_.end() && it->second->state_ != Stream::State::closed)
+      refused = stream_error(Errc::invalid_value, id, "already open on this node");
   }
+  if (refused) return done(std::move(*refused));
   meta_->open_stream(id, options_.node_id, [this, done = std::move(done)](Result<StreamInfo> r) {
     if (!r.ok()) return done(r.take_error());
     auto s = std::shared_ptr<Stream>(new Stream(this, r->id, r->epoch));
@@ -597,15 +601,17 @@ Result<std::vector<Batch>> StreamManager::read_block_niced(ObjectId id, const Bl
 }
 
 void StreamManager::trim(const std::shared_ptr<Stream>& s, Offset new_start, DoneCallback done) {
+  std::optional<Result<Done>> answer;  // given after mu_ is released (see open_stream)
   {
     std::lock_guard lk(mu_);
-    if (s->state_ == Stream::State::fenced) return done(stream_error(Errc::fenced, s->id(), "fenced"));
-    if (s->state_ != Stream::State::open) return done(stream_error(Errc::not_found, s->id(), "closed"));
-    if (new_start > s->end_)
-      return done(stream_error(Errc::invalid_value, s->id(), "trim to " + std::to_string(new_start.value()) +
-                                                                 " beyond the end " + std::to_string(s->end_.value())));
-    if (new_start <= s->start_) return done(Done{});
+    if (s->state_ == Stream::State::fenced) answer = stream_error(Errc::fenced, s->id(), "fenced");
+    else if (s->state_ != Stream::State::open) answer = stream_error(Errc::not_found, s->id(), "closed");
+    else if (new_start > s->end_)
+      answer = stream_error(Errc::invalid_value, s->id(), "trim to " + std::to_string(new_start.value()) +
+                                                              " beyond the end " + std::to_string(s->end_.value()));
+    else if (new_start <= s->start_) answer = Result<Done>(Done{});
   }
+  if (answer) return done(std::move(*answer));
   meta_->trim_stream(s->id(), s->epoch(), new_start, [this, s, new_start, done](Result<Done> r) {
     if (r.ok()) {
       std::lock_guard lk(mu_);
@@ -619,12 +625,13 @@ void StreamManager::trim(const std::shared_ptr<Stream>& s, Offset new_start, Don
 }
 
 void StreamManager::close_stream(const std::shared_ptr<Stream>& s, DoneCallback done) {
+  bool already_closed = false;  // answered after mu_ is released (see open_stream)
   {
     std::lock_guard lk(mu_);
-    if (s->state_ == Stream::State::closed || s->state_ == Stream::State::closing)
-      return done(stream_error(Errc::not_found, s->id(), "already closed"));
-    if (s->state_ == Stream::State::open) s->state_ = Stream::State::closing;
+    if (s->state_ == Stream::State::closed || s->state_ == Stream::State::closing) already_closed = true;
+    else if (s->state_ == Stream::State::open) s->state_ = Stream::State::closing;
   }
+  if (already_closed) return done(stream_error(Errc::not_found, s->id(), "already closed"));
   flush([this, s, done](Result<Done> flushed) {
     if (!flushed.ok()) return done(std::move(flushed));
     meta_->close_stream(s->id(), s->epoch(), [this, s, done](Result<Done> r) {

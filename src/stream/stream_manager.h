@@ -45,7 +45,9 @@
 //  - the maintenance thread (only when compaction_interval_ms > 0): compaction and GC.
 // Callbacks: append callbacks run on the WAL thread; fetch callbacks run inline (log cache hit or
 // error) or on a normal-priority cold-read coordination thread (never a niced one); open/trim/close/flush callbacks run on the calling thread or on
-// the uploader thread. Callers on an asio executor post back; callbacks must not block.
+// the uploader thread. Callers on an asio executor post back; callbacks must not block. No
+// callback runs while the manager's lock is held, so a callback may call the stream or the
+// manager again (tests/stream/callback_lock_test.cc).
 // Nothing here blocks the caller's thread except open() and close() (startup and shutdown).
 //
 // Invariants:
