@@ -67,14 +67,14 @@ struct HttpServer::Impl {
 
     void start() {
       auto self = shared_from_this();
+      // One deadline for reading the request and writing the answer: a client that never reads
+      // its answer does not keep the slot either.
       timer.expires_after(std::chrono::milliseconds(impl.config.request_timeout_ms));
       timer.async_wait([self](asio::error_code ec) {
-        if (ec) return;  // cancelled: the request arrived
-        asio::error_code ignored;
-        self->socket.close(ignored);
+        if (ec) return;  // cancelled: the answer was written
+        self->close();
       });
       asio::async_read_until(socket, buffer, "\r\n\r\n", [self](asio::error_code ec, size_t head_bytes) {
-        self->timer.cancel();
         if (ec == asio::error::not_found) return self->answer(plain(431, "request head too large\n"), false);
         if (ec) return;  // closed, reset or timed out: nothing to answer
         self->on_head(head_bytes);
@@ -120,23 +120,43 @@ struct HttpServer::Impl {
       asio::async_write(socket, asio::buffer(out), [self](asio::error_code, size_t) {
         asio::error_code ignored;
         self->socket.shutdown(tcp::socket::shutdown_both, ignored);
-        self->socket.close(ignored);
+        self->close();
       });
     }
+
+    void close() {
+      asio::error_code ignored;
+      timer.cancel();
+      socket.close(ignored);
+    }
   };
+
+  // Live connections (touched on the io thread only), so that stop() can close them.
+  std::vector<std::weak_ptr<Connection>> live;
+  asio::steady_timer accept_retry_timer{io};
 
   void accept_next() {
     acceptor->async_accept([this](asio::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-      if (!ec) {
-        if (open_connections.load() >= config.max_connections) {
-          connections_rejected.fetch_add(1);
-          asio::error_code ignored;
-          socket.close(ignored);
-        } else {
-          open_connections.fetch_add(1);
-          std::make_shared<Connection>(*this, std::move(socket))->start();
-        }
+      if (ec) {
+        // E.g. EMFILE: log it and try again shortly instead of spinning on the error.
+        floe::log::warn("http", "accept: " + ec.message() + "; retrying in 100 ms");
+        accept_retry_timer.expires_after(std::chrono::milliseconds(100));
+        accept_retry_timer.async_wait([this](asio::error_code wec) {
+          if (!wec && acceptor->is_open()) accept_next();
+        });
+        return;
+      }
+      if (open_connections.load() >= config.max_connections) {
+        connections_rejected.fetch_add(1);
+        asio::error_code ignored;
+        socket.close(ignored);
+      } else {
+        open_connections.fetch_add(1);
+        auto c = std::make_shared<Connection>(*this, std::move(socket));
+        std::erase_if(live, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+        live.push_back(c);
+        c->start();
       }
       accept_next();
     });
@@ -184,6 +204,11 @@ void HttpServer::stop() {
     asio::post(impl_->io, [impl = impl_.get()] {
       asio::error_code ignored;
       impl->acceptor->close(ignored);
+      impl->accept_retry_timer.cancel();
+      for (auto& w : impl->live) {
+        if (auto c = w.lock()) c->close();
+      }
+      impl->live.clear();
       impl->io.stop();
     });
     impl_->thread.join();
@@ -191,7 +216,7 @@ void HttpServer::stop() {
 }
 
 HttpServer::Stats HttpServer::stats() const {
-  return Stats{impl_->requests.load(), impl_->connections_rejected.load()};
+  return Stats{impl_->requests.load(), impl_->connections_rejected.load(), impl_->open_connections.load()};
 }
 
 }  // namespace floe::http

@@ -9,13 +9,13 @@
 // Invariants:
 //  (1) Bounded: at most max_connections are open (further accepts are closed at once); a request
 //      head larger than max_request_bytes is answered 431 and closed; a connection that has not
-//      sent a whole request head within request_timeout_ms is closed. Nothing read from a client
+//      sent its request and read the answer within request_timeout_ms is closed. Nothing read from a client
 //      allocates beyond max_request_bytes.
 //  (2) Every request that reached a complete head gets one answer: 200 from a handler, 400 for a
 //      malformed request line, 404 for an unknown path, 405 (with Allow) for other methods,
 //      505 for a protocol other than HTTP/1.x.
-//  (3) stop() closes the listener and every connection and joins the thread; after it no handler
-//      runs.
+//  (3) stop() closes the listener and every connection (accepted ones too) and joins the thread;
+//      after it no handler runs.
 #pragma once
 
 #include <cstdint>
@@ -61,6 +61,7 @@ class HttpServer {
   struct Stats {
     uint64_t requests = 0;           // answered, whatever the status
     uint64_t connections_rejected = 0;  // over max_connections
+    uint64_t connections_open = 0;
   };
   Stats stats() const;
 

@@ -25,18 +25,18 @@ RetryingStore::Stats RetryingStore::stats() const {
   return Stats{operations_.load(), retries_.load(), failures_.load(), gave_up_.load()};
 }
 
-void RetryingStore::warn_limited(const std::string& message) {
+void RetryingStore::warn_limited(LogLimiter& limiter, const std::string& message) {
   uint64_t suppressed;
   {
     std::lock_guard lock(log_mu_);
     auto now = std::chrono::steady_clock::now();
-    if (last_log_ != std::chrono::steady_clock::time_point{} && now - last_log_ < std::chrono::seconds(1)) {
-      ++suppressed_logs_;
+    if (limiter.last != std::chrono::steady_clock::time_point{} && now - limiter.last < std::chrono::seconds(1)) {
+      ++limiter.suppressed;
       return;
     }
-    last_log_ = now;
-    suppressed = suppressed_logs_;
-    suppressed_logs_ = 0;
+    limiter.last = now;
+    suppressed = limiter.suppressed;
+    limiter.suppressed = 0;
   }
   floe::log::warn("objectstore", inner_->describe() + ": " + message +
                                      (suppressed > 0 ? " (" + std::to_string(suppressed) + " more since the last such line)"
@@ -75,19 +75,20 @@ void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callbac
       uint32_t delay = backoff_ms(state->attempts);
       bool out_of_budget = state->attempts >= policy_.max_attempts ||
                            elapsed_ms + static_cast<int64_t>(delay) > static_cast<int64_t>(policy_.max_total_ms);
-      if (!out_of_budget) {
-        ++retries_;
-        if (timer_.schedule(std::chrono::milliseconds(delay), [self_step] { (*self_step)(); })) {
-          warn_limited(r.error().to_string() + "; retry " + std::to_string(state->attempts) + " in " +
-                       std::to_string(delay) + " ms");
-          return;
-        }
+      // Counted before it is scheduled (the retry may finish before schedule() returns), taken
+      // back if the timer queue is full.
+      if (!out_of_budget) ++retries_;
+      if (!out_of_budget && timer_.schedule(std::chrono::milliseconds(delay), [self_step] { (*self_step)(); })) {
+        warn_limited(retry_log_, r.error().to_string() + "; retry " + std::to_string(state->attempts) + " in " +
+                                     std::to_string(delay) + " ms");
+        return;
       }
+      if (!out_of_budget) --retries_;
       Error e = r.error();
       e.message += " (after " + std::to_string(state->attempts) + " attempts)";
       ++failures_;
       ++gave_up_;
-      warn_limited("gave up: " + e.to_string());
+      warn_limited(gave_up_log_, "gave up: " + e.to_string());
       state->done(std::move(e));
     });
   };

@@ -9,9 +9,9 @@
 //      from the first one; the last error is returned, annotated with the attempt count.
 //  (2) Retries wait on the wrapper's own timer thread (bounded queue); a full queue ends the
 //      operation with its last error.
-//  (3) Every retry and every operation that gives up on a retryable error is counted (stats(),
-//      exported as metrics) and logged as a warning, at most one line per second per store (the
-//      line says how many were not logged since the last one).
+//  (3) Every retry (once scheduled) and every operation that gives up on a retryable error is
+//      counted (stats(), exported as metrics) and logged as a warning, at most one retry line and
+//      one give-up line per second per store (a line says how many were left out before it).
 // Completions run on the inner store's threads or on the timer thread.
 // Thread safety: all methods are thread-safe. The inner store must outlive this wrapper.
 #pragma once
@@ -67,8 +67,14 @@ class RetryingStore final : public ObjectStore {
   template <typename T>
   void with_retry(std::function<void(Callback<T>)> attempt, Callback<T> done);
   uint32_t backoff_ms(uint32_t attempt);
-  // Logs a warning unless one was logged less than a second ago (then counts it as suppressed).
-  void warn_limited(const std::string& message);
+  // Logs a warning unless this limiter logged one less than a second ago (then counts it as
+  // left out; the next line logged says how many were). Retries and give-ups have one each, so
+  // a storm of retry lines never hides a give-up.
+  struct LogLimiter {
+    std::chrono::steady_clock::time_point last{};
+    uint64_t suppressed = 0;
+  };
+  void warn_limited(LogLimiter& limiter, const std::string& message);
 
   std::shared_ptr<ObjectStore> inner_;
   RetryPolicy policy_;
@@ -77,8 +83,8 @@ class RetryingStore final : public ObjectStore {
   std::atomic<uint64_t> failures_{0};
   std::atomic<uint64_t> gave_up_{0};
   std::mutex log_mu_;
-  std::chrono::steady_clock::time_point last_log_{};
-  uint64_t suppressed_logs_ = 0;
+  LogLimiter retry_log_;
+  LogLimiter gave_up_log_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
   TimerQueue timer_;
