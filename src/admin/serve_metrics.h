@@ -1,6 +1,6 @@
 // The metrics a serving node exports on /metrics (http/metrics.h): their names, help texts and
 // the stats each reads. Names are floe_<subsystem>_<what>, counters end in _total, byte amounts
-// in _bytes (Prometheus conventions); README.md lists them.
+// in _bytes (Prometheus conventions); `curl HOST:PORT/metrics` lists them with their help texts.
 //
 // Every collector reads counters that the subsystem keeps anyway (its stats()), so a scrape costs
 // a few short locks and nothing is added to hot paths. The objects registered must outlive every

@@ -25,6 +25,7 @@ import shutil
 import atexit
 import ctypes
 import errno
+import urllib.parse
 
 REPO = os.environ.get("FLOE_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FLOE_BIN = os.environ.get("FLOE_BIN") or os.path.join(REPO, "build", "floe")
@@ -240,6 +241,35 @@ class Broker:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+
+# ---- S3 (moto_server) -----------------------------------------------------------------------------
+
+def start_moto(bucket):
+    """Starts a moto_server of this test's own (scripts/start-moto.sh: SigV4 checks on, an IAM key,
+    `bucket` created) and returns its FLOE_TEST_S3_* / FLOE_TEST_MOTO_PID values as a dict, or None
+    when moto is not installed. The caller kills FLOE_TEST_MOTO_PID when done."""
+    r = subprocess.run([os.path.join(REPO, "scripts", "start-moto.sh"), "--bucket", bucket],
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode == 3:
+        return None
+    if r.returncode != 0:
+        raise RuntimeError("cannot start moto_server:\n" + r.stderr)
+    env = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("export "):
+            k, v = line[len("export "):].split("=", 1)
+            env[k] = v
+    return env
+
+
+def s3_uri(env, bucket_id=0):
+    """A bucket URI for s3.data.buckets / s3.wal.path from FLOE_TEST_S3_* values (a dict such as
+    os.environ or start_moto()'s), credentials percent-encoded (secret keys may hold '/' or '+')."""
+    q = lambda v: urllib.parse.quote(v, safe="")  # noqa: E731
+    return "%d@s3://%s?region=%s&endpoint=%s&pathStyle=true&accessKey=%s&secretKey=%s" % (
+        bucket_id, env["FLOE_TEST_S3_BUCKET"], env["FLOE_TEST_S3_REGION"], q(env["FLOE_TEST_S3_ENDPOINT"]),
+        q(env["FLOE_TEST_S3_ACCESS_KEY"]), q(env["FLOE_TEST_S3_SECRET_KEY"]))
 
 
 # ---- checks -------------------------------------------------------------------------------------

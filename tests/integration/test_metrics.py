@@ -7,12 +7,13 @@ moto_server of its own (SigV4 checks on), which is killed under load. Bad values
 startup naming it."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,8 +24,6 @@ L.reexec_under_debian_python()
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("FLOE_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "..", "..")))
 
 
 def http_broker(overrides=None):
@@ -114,6 +113,33 @@ def counters_follow_clients(broker):
     L.expect((value(final, "floe_stream_fetches_total", source="log_cache") or 0) >= 1, "no log-cache fetch counted")
 
 
+def scrapes_during_shutdown_are_answered_or_refused():
+    """Scrapes while SIGTERM shuts floe down: each gets an answer (200, or 503 from /health) or a
+    refused/closed connection, never a crash; floe exits 0."""
+    b = http_broker()
+    b.start()
+    seen, stop = [], threading.Event()
+
+    def scrape_loop():
+        while not stop.is_set():
+            for path in ("/metrics", "/health"):
+                try:
+                    seen.append((path, get(b, path)[0]))
+                except OSError:
+                    seen.append((path, "refused"))
+    t = threading.Thread(target=scrape_loop, daemon=True)
+    t.start()
+    L.wait_until(lambda: len(seen) >= 10, 30, "scrapes before the shutdown")
+    try:
+        L.expect(b.stop() == 0, "floe did not exit 0 while being scraped")
+    finally:
+        stop.set()
+        t.join(30)
+        b.cleanup()
+    bad = [s for s in seen if s[1] not in (200, 503, "refused")]
+    L.expect(not bad, "unexpected answers during shutdown: %r" % bad[:5])
+
+
 def bad_values_stop_startup_naming_the_key():
     p = subprocess.run([L.FLOE_BIN, "serve", "--check", "--override",
                         "http.listeners=HTTP://127.0.0.1:1,METRICS://127.0.0.1:2"], capture_output=True, text=True, timeout=30)
@@ -170,29 +196,12 @@ def controller_node_serves_health_and_raft_metrics():
         log.close()
 
 
-def start_own_moto():
-    """A moto_server this test may kill (not the shared one of .ci/run)."""
-    r = subprocess.run([os.path.join(SRC, "scripts", "start-moto.sh"), "--bucket", "floe-metrics"],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode == 3:
-        raise L.Skip("moto_server not installed")
-    L.expect(r.returncode == 0, "cannot start moto:\n" + r.stderr)
-    env = {}
-    for line in r.stdout.splitlines():
-        if line.startswith("export "):
-            k, v = line[len("export "):].split("=", 1)
-            env[k] = v
-    return env
-
-
 def s3_errors_are_retried_counted_and_logged():
-    env = start_own_moto()
+    env = L.start_moto("floe-metrics")  # its own moto (not .ci/run's shared one): this test kills it
+    if env is None:
+        raise L.Skip("moto_server not installed")
     moto_pid = int(env["FLOE_TEST_MOTO_PID"])
-    q = lambda v: urllib.parse.quote(v, safe="")  # noqa: E731
-    uri = "0@s3://%s?region=%s&endpoint=%s&pathStyle=true&accessKey=%s&secretKey=%s" % (
-        env["FLOE_TEST_S3_BUCKET"], env["FLOE_TEST_S3_REGION"], q(env["FLOE_TEST_S3_ENDPOINT"]),
-        q(env["FLOE_TEST_S3_ACCESS_KEY"]), q(env["FLOE_TEST_S3_SECRET_KEY"]))
-    b = http_broker({"s3.data.buckets": uri, "s3.wal.upload.threshold": str(1 << 20)})
+    b = http_broker({"s3.data.buckets": L.s3_uri(env), "s3.wal.upload.threshold": str(1 << 20)})
     try:
         b.start()
         samples, _ = scrape(b)
@@ -213,14 +222,16 @@ def s3_errors_are_retried_counted_and_logged():
         s, _ = scrape(b)
         L.expect((value(s, "floe_objectstore_operations_total", store="data") or 0) >= 1, "no data-store operation counted")
         L.expect(value(s, "floe_objectstore_retries_total", store="cold") is not None, "no cold store counters")
-        L.wait_until(lambda: "retry" in b.log_text() and "objectstore" in b.log_text(), 30, "a retry line in the log")
+        retry_line = re.compile(r"WARN objectstore: s3://floe-metrics .*; retry \d+ in \d+ ms")
+        L.wait_until(lambda: retry_line.search(b.log_text()) is not None, 30, "a retry line in the log")
         b.kill()  # a clean stop would wait for the dead endpoint
     finally:
         b.cleanup()
-        try:
-            os.kill(moto_pid, 9)
-        except OSError:
-            pass
+        for undo in (lambda: os.kill(moto_pid, 9), lambda: os.remove(env["FLOE_TEST_MOTO_LOG"])):
+            try:
+                undo()
+            except OSError:
+                pass
 
 
 results = L.Results("test_metrics")
@@ -231,6 +242,7 @@ try:
     results.check("counters follow a real producer and consumer", counters_follow_clients, broker)
     results.check("bad http.listeners values stop startup naming the key", bad_values_stop_startup_naming_the_key)
     results.check("a controller node serves /health and Raft metrics", controller_node_serves_health_and_raft_metrics)
+    results.check("scrapes during a SIGTERM shutdown are answered or refused", scrapes_during_shutdown_are_answered_or_refused)
     results.check("S3 errors are retried, counted and logged", s3_errors_are_retried_counted_and_logged)
     results.check("SIGTERM stops floe with exit 0", lambda: L.expect(broker.stop() == 0, "non-zero exit"))
 finally:

@@ -14,7 +14,6 @@ import random
 import subprocess
 import sys
 import time
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import floe_test_lib as L  # noqa: E402
@@ -23,31 +22,18 @@ L.reexec_under_debian_python()
 
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.environ.get("FLOE_SOURCE_DIR", os.path.abspath(os.path.join(HERE, "..", "..")))
 TOPIC, PARTITIONS, ROUNDS = "objwal", 2, 3
 
 moto_pid = None
 if not os.environ.get("FLOE_TEST_S3_ENDPOINT"):
-    r = subprocess.run([os.path.join(SRC, "scripts", "start-moto.sh"), "--bucket", "floe-objwal"],
-                       capture_output=True, text=True, timeout=120)
-    if r.returncode == 3:
+    moto = L.start_moto("floe-objwal")
+    if moto is None:
         print("test_object_wal: SKIP: moto_server not installed")
         sys.exit(0)
-    if r.returncode != 0:
-        print("test_object_wal: cannot start moto:\n" + r.stderr)
-        sys.exit(1)
-    for line in r.stdout.splitlines():
-        if line.startswith("export "):
-            k, v = line[len("export "):].split("=", 1)
-            os.environ[k] = v
-    moto_pid = int(os.environ["FLOE_TEST_MOTO_PID"])
+    os.environ.update(moto)
+    moto_pid = int(moto["FLOE_TEST_MOTO_PID"])
 
-E = os.environ
-Q = lambda v: urllib.parse.quote(v, safe="")  # noqa: E731 (secret keys may hold '/' or '+')
-URI = "0@s3://%s?region=%s&endpoint=%s&pathStyle=true&accessKey=%s&secretKey=%s" % (
-    E["FLOE_TEST_S3_BUCKET"], E["FLOE_TEST_S3_REGION"], Q(E["FLOE_TEST_S3_ENDPOINT"]), Q(E["FLOE_TEST_S3_ACCESS_KEY"]),
-    Q(E["FLOE_TEST_S3_SECRET_KEY"]))
+URI = L.s3_uri(os.environ)
 broker = L.Broker({"s3.wal.path": URI, "s3.wal.object.linger.ms": "2", "s3.wal.upload.threshold": str(4 << 20),
                    "s3.wal.cache.size": str(16 << 20), "s3.wal.capacity": str(64 << 20)})
 
@@ -109,7 +95,7 @@ if __name__ == "__main__":
         if moto_pid:  # the moto this test started, and its log
             try:
                 os.kill(moto_pid, 15)
-                os.remove(E["FLOE_TEST_MOTO_LOG"])
+                os.remove(os.environ["FLOE_TEST_MOTO_LOG"])
             except OSError:
                 pass
     results.finish(fin_broker)
