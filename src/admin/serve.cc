@@ -221,6 +221,7 @@ int serve_controller_only(const config::Config& cfg, std::FILE* out, std::FILE* 
                tc.listen_host.c_str(), transport.port());
   std::fflush(out);
   add_metadata_metrics(endpoint.registry, [meta] { return meta->image(); });
+  add_raft_metrics(endpoint.registry, [meta] { return meta->raft_status(); });
   add_raft_transport_metrics(endpoint.registry, transport);
   endpoint.phase = Phase::serving;
 
@@ -389,6 +390,8 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   add_broker_metrics(endpoint.registry, server, *broker);
   add_storage_metrics(endpoint.registry, **streams);
   add_metadata_metrics(endpoint.registry, [client] { return client->image(); });
+  if (meta) add_raft_metrics(endpoint.registry, [meta] { return meta->raft_status(); });
+  if (remote_meta) add_raft_metrics(endpoint.registry, [remote_meta] { return remote_meta->raft_status(); });
   add_object_store_metrics(endpoint.registry, store->retrying, "data");
   if (cold_store->retrying != store->retrying) add_object_store_metrics(endpoint.registry, cold_store->retrying, "cold");
   add_object_store_metrics(endpoint.registry, wal_store_retrying, "wal");

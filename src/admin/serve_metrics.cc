@@ -2,6 +2,8 @@
 
 #include "broker/broker.h"
 #include "metadata/image.h"
+#include "raft/replica.h"
+#include "raft/replicated_log.h"
 #include "raft/transport_tcp.h"
 #include "floe/version.h"
 #include "net/server.h"
@@ -120,6 +122,30 @@ void add_metadata_metrics(http::MetricsRegistry& registry,
     w.gauge("floe_metadata_brokers", "Registered brokers, by state.", static_cast<double>(img->brokers.size() - fenced),
             {{"state", "unfenced"}});
     w.gauge("floe_metadata_brokers", "Registered brokers, by state.", static_cast<double>(fenced), {{"state", "fenced"}});
+  });
+}
+
+void add_raft_metrics(http::MetricsRegistry& registry, std::function<raft::NodeStatus()> status) {
+  registry.add([status = std::move(status)](http::MetricsWriter& w) {
+    raft::NodeStatus st = status();
+    if (st.closed) return;
+    for (raft::Role role : {raft::Role::unattached, raft::Role::prospective, raft::Role::candidate, raft::Role::leader,
+                            raft::Role::follower, raft::Role::resigned}) {
+      w.gauge("floe_raft_role", "1 for this node's current role in the metadata quorum, 0 for the others.",
+              st.role == role ? 1 : 0, {{"role", raft::role_name(role)}});
+    }
+    w.gauge("floe_raft_epoch", "The metadata quorum's epoch as this node knows it.", static_cast<double>(st.epoch));
+    w.gauge("floe_raft_leader_id", "The node id of the quorum leader this node knows (-1: none).",
+            static_cast<double>(st.leader_id));
+    w.gauge("floe_raft_high_watermark", "The metadata log's commit offset as this node knows it.",
+            static_cast<double>(st.high_watermark));
+    w.gauge("floe_raft_log_end_offset", "The end of this node's metadata log.", static_cast<double>(st.log_end));
+    w.gauge("floe_raft_log_start_offset", "The start of this node's metadata log (its latest snapshot's end).",
+            static_cast<double>(st.log_start));
+    w.counter("floe_raft_snapshots_written_total", "Metadata snapshots this node made durable since it started.",
+              static_cast<uint64_t>(st.snapshots_written));
+    w.counter("floe_raft_snapshots_installed_total", "Metadata snapshots this node downloaded from a leader since it started.",
+              static_cast<uint64_t>(st.snapshots_installed));
   });
 }
 

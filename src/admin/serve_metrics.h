@@ -30,6 +30,7 @@ class MetadataImage;
 }
 namespace floe::raft {
 class TcpRaftTransport;
+struct NodeStatus;
 }
 
 namespace floe::admin {
@@ -47,6 +48,9 @@ void add_object_store_metrics(http::MetricsRegistry& registry, std::shared_ptr<o
 // The metadata image this node serves from: its applied offset, topics, partitions, brokers.
 void add_metadata_metrics(http::MetricsRegistry& registry,
                           std::function<std::shared_ptr<const metadata::MetadataImage>()> image);
+// This node's Raft replica of the metadata log (a voter, or a broker's observer): role, epoch,
+// leader, offsets, snapshots.
+void add_raft_metrics(http::MetricsRegistry& registry, std::function<raft::NodeStatus()> status);
 // The Raft transport of a controller node (requests, drops, connects).
 void add_raft_transport_metrics(http::MetricsRegistry& registry, const raft::TcpRaftTransport& transport);
 

@@ -73,6 +73,10 @@ def health_and_format(broker):
     L.expect(value(samples, "floe_wal_capacity_bytes") == float(128 << 20), "WAL capacity %r" % value(samples, "floe_wal_capacity_bytes"))
     L.expect(value(samples, "floe_metadata_brokers", state="unfenced") == 1.0, "brokers %r" % value(samples, "floe_metadata_brokers", state="unfenced"))
     L.expect((value(samples, "floe_metadata_applied_offset") or -1) >= 0, "applied offset")
+    # A single-voter quorum in the same process: this node leads it.
+    L.expect(value(samples, "floe_raft_role", role="leader") == 1.0, "raft role: %r" % value(samples, "floe_raft_role", role="leader"))
+    L.expect(value(samples, "floe_raft_leader_id") == 1.0, "raft leader id %r" % value(samples, "floe_raft_leader_id"))
+    L.expect((value(samples, "floe_raft_high_watermark") or 0) >= 1, "raft high watermark")
     status, _, _ = get(broker, "/nope")
     L.expect(status == 404, "/nope answered %d" % status)
     status, headers, _ = get(broker, "/metrics", method="POST")
@@ -186,6 +190,7 @@ def controller_node_serves_health_and_raft_metrics():
         L.wait_until(healthy, 60, "the controller's /health to answer 200")
         samples, types = scrape(node)
         L.expect(types.get("floe_raft_requests_sent") == "counter", "no raft transport counters: %s" % sorted(types))
+        L.wait_until(lambda: value(scrape(node)[0], "floe_raft_role", role="leader") == 1.0, 60, "the controller to lead")
         L.expect((value(samples, "floe_metadata_applied_offset") or -1) >= 0, "applied offset")
         p.terminate()
         L.expect(p.wait(60) == 0, "the controller did not exit 0 on SIGTERM")
