@@ -73,10 +73,12 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
   stream_->fetch(Offset(offset), kLoadChunkBytes, [self, loaded](Result<stream::FetchResult> r) {
     if (!r.ok() || r->batches.empty()) {
       Error e = r.ok() ? Error{Errc::internal, "empty fetch while loading"} : r.error();
+      Answers answers;
       {
         std::lock_guard lock(self->mu_);
-        self->fail_locked("loading failed");
+        self->fail_locked("loading failed", kafka_error::kNotLeaderOrFollower, answers);
       }
+      answer(answers);
       floe::log::warn("log", "partition " + self->name() + ": loading failed: " + e.message);
       if (loaded) loaded(e);
       return;
@@ -128,10 +130,26 @@ int16_t Partition::unavailable_error_locked() const {
   return kafka_error::kUnknownServerError;
 }
 
-void Partition::fail_locked(const char* why) {
+void Partition::fail_locked(const char* why, int16_t error_code, Answers& out) {
   if (state_ == State::failed || state_ == State::closed) return;
   floe::log::warn("log", "partition " + name() + " stops serving: " + why);
   state_ = State::failed;
+  answer_parked_locked(error_code, out);
+}
+
+void Partition::answer_parked_locked(int16_t error_code, Answers& out) {
+  for (auto& [end, parked] : parked_) {
+    parked.result = ProduceResult{};
+    parked.result.error_code = error_code;
+    parked.result.error_message = "partition stopped serving before the original batch was durable";
+    out.push_back(std::move(parked));
+  }
+  parked_.clear();
+}
+
+void Partition::answer(Answers& answers) {
+  for (auto& a : answers) a.done(std::move(a.result));
+  answers.clear();
 }
 
 int16_t Partition::check_producer_locked(int64_t producer_id, int16_t epoch, int32_t first_seq, int32_t last_seq,
@@ -245,6 +263,17 @@ void Partition::fold_durable_locked(int64_t durable_end) {
   }
 }
 
+int64_t Partition::indexed_end_locked() const {
+  return in_flight_.empty() ? next_offset_ : in_flight_.front().base_offset;
+}
+
+void Partition::release_parked_locked(Answers& out) {
+  const int64_t indexed_end = indexed_end_locked();
+  auto it = parked_.begin();
+  for (; it != parked_.end() && it->first <= indexed_end; ++it) out.push_back(std::move(it->second));
+  parked_.erase(parked_.begin(), it);
+}
+
 std::optional<Partition::Located> Partition::locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm,
                                                           int64_t start) const {
   auto located = [&](const IndexEntry& e) {
@@ -324,6 +353,7 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
   std::vector<stream::Batch> to_append;
   auto self = shared_from_this();
 
+  bool parked = false;
   std::unique_lock order(append_mu_);
   // Assigns offsets under mu_; false (with `fail` filled in) rejects the whole entry.
   auto assign_locked = [&]() -> bool {
@@ -367,11 +397,13 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
     }
     bool log_append_time = config_.log_append_time;
     int64_t first_base = -1;
+    int64_t repeated_end = -1;  // the offset the batches repeated here end at
     for (size_t i = 0; i < batches->size(); ++i) {
       const auto& view = (*batches)[i];
       const auto& h = view.header();
       if (const ProducerBatch* dup = dups[i]) {
         ++duplicates_;
+        repeated_end = std::max(repeated_end, dup->last_offset + 1);
         if (first_base < 0) {
           first_base = dup->base_offset;
           pending->result.log_append_time_ms = dup->append_time_ms;
@@ -404,6 +436,13 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
     }
     pending->result.base_offset = first_base;
     pending->result.log_start_offset = log_start_;
+    if (to_append.empty() && repeated_end > indexed_end_locked()) {
+      // Every batch repeats one whose original is still in flight: answer once it is durable
+      // (its append callback releases this). A call that appends too is answered after its own
+      // batches, which follow the originals in the stream, so those are durable by then.
+      parked_.emplace(repeated_end, ParkedDuplicate{std::move(pending->result), std::move(pending->done)});
+      parked = true;
+    }
     return true;
   };
   if (!assign_locked()) {
@@ -413,30 +452,34 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
   }
   if (to_append.empty()) {  // every batch was a duplicate
     order.unlock();
-    pending->done(std::move(pending->result));
+    if (!parked) pending->done(std::move(pending->result));  // the originals are durable
     return;
   }
   pending->remaining = to_append.size();
   for (auto& batch : to_append) {
     stream_->append(std::move(batch), [self, pending](Result<Offset> r) {
+      Answers parked;  // duplicates of this batch, answered after its own call
       if (r.ok()) {
         std::lock_guard lock(self->mu_);
         self->fold_durable_locked(r->value());
+        self->release_parked_locked(parked);
       } else {
+        int16_t code = r.error().code == Errc::fenced ? kafka_error::kNotLeaderOrFollower
+                                                      : kafka_error::kKafkaStorageError;
         {
           std::lock_guard lock(self->mu_);
-          self->fail_locked(r.error().message.c_str());
+          self->fail_locked(r.error().message.c_str(), code, parked);
         }
         if (!pending->failed.exchange(true)) {
           ProduceResult out;
-          out.error_code = r.error().code == Errc::fenced ? kafka_error::kNotLeaderOrFollower
-                                                          : kafka_error::kKafkaStorageError;
+          out.error_code = code;
           out.error_message = r.error().message;
           // The remaining callbacks still decrement; only the first error answers.
           pending->result = out;
         }
       }
       if (pending->remaining.fetch_sub(1) == 1) pending->done(std::move(pending->result));
+      answer(parked);
     });
   }
 }
@@ -734,10 +777,13 @@ void Partition::enforce_retention() {
 }
 
 void Partition::close(DoneCallback done) {
+  Answers parked;
   {
     std::lock_guard lock(mu_);
     state_ = State::closed;
+    answer_parked_locked(kafka_error::kNotLeaderOrFollower, parked);
   }
+  answer(parked);
   stream_->close([done](Result<stream::Done> r) {
     if (done) done(r.ok() ? kafka_error::kNone : kafka_error::kKafkaStorageError);
   });

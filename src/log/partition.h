@@ -31,7 +31,10 @@
 //
 // Idempotence (as Kafka's ProducerStateManager): per producer id, the epoch and the last five
 // appended batches' (first sequence, last sequence, base offset). A batch that repeats one of them
-// is answered with the original offsets and not appended again; a gap is
+// is answered with the original offsets and not appended again, once the original is durable (a
+// call whose batches all repeat batches still in flight is parked until the stream's end passes
+// them, as Kafka answers a duplicate once the high watermark passes it; a failure or close of the
+// partition answers parked calls with the error); a gap is
 // OUT_OF_ORDER_SEQUENCE_NUMBER; an older epoch is INVALID_PRODUCER_EPOCH; a new epoch must start
 // at sequence 0. A producer id without state (never seen, or expired) is accepted at any sequence,
 // as Kafka does since KIP-360 (2.5; UNKNOWN_PRODUCER_ID is no longer answered). The state is
@@ -54,7 +57,10 @@
 //      entry (or equals the end of the index when it is empty); entries' leader epochs never
 //      decrease and an entry never spans two epochs; index_totals_ sums the entries' bytes and batches.
 //  (3) A produce callback runs once, after the WAL made every batch of that call durable (or with
-//      the first error).
+//      the first error); a duplicate's, after the batches it repeats are durable (a parked one is
+//      answered after the callback of the call whose append made them durable), or with an error
+//      when the partition fails or closes first. A parked call waits only for batches whose append
+//      callback has not run yet (that callback folds them and releases it).
 // Thread safety: all methods may be called from any thread; callbacks run on the WAL thread, a
 // cold-read thread or inline, and must not block.
 #pragma once
@@ -255,6 +261,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
     }
   };
   enum class State { loading, ready, failed, closed };
+  // A produce call whose batches all repeat batches still in flight, waiting for them to be durable.
+  struct ParkedDuplicate {
+    ProduceResult result;
+    ProduceCallback done;
+  };
+  using Answers = std::vector<ParkedDuplicate>;  // to run once mu_ is released
+  static void answer(Answers& answers);
 
   Partition(std::string topic, int32_t index, std::shared_ptr<stream::Stream> stream, PartitionConfig config,
             std::function<int64_t()> now_ms);
@@ -278,13 +291,19 @@ class Partition : public std::enable_shared_from_this<Partition> {
                           uint64_t entry_bytes);
   // Moves the in-flight batches that end at or below `durable_end` into the index.
   void fold_durable_locked(int64_t durable_end);
+  // Every offset below this is durable and in the index: the first batch in flight, or the next offset.
+  int64_t indexed_end_locked() const;
+  // Moves the parked duplicates whose batches are now in the index to `out`.
+  void release_parked_locked(Answers& out);
   // The first entry (or in-flight batch below `hwm`) that ends after `after` and holds a
   // timestamp >= timestamp_ms; its reading starts at `start` at the earliest.
   std::optional<Located> locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm, int64_t start) const;
   struct ExactSearch;
   void exact_search_step(std::shared_ptr<ExactSearch> search, int64_t after) const;
   void trim_to_locked(int64_t new_start);
-  void fail_locked(const char* why);
+  // Stops serving; parked duplicates go to `out` with error_code.
+  void fail_locked(const char* why, int16_t error_code, Answers& out);
+  void answer_parked_locked(int16_t error_code, Answers& out);
   int16_t unavailable_error_locked() const;
 
   const std::string topic_;
@@ -302,6 +321,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   IndexTotals index_totals_;          // sums over index_'s entries
   std::deque<BatchInfo> in_flight_;   // offsets assigned, not yet in the index
   std::map<int64_t, ProducerEntry> producers_;
+  std::multimap<int64_t, ParkedDuplicate> parked_;  // by the offset the index must reach (invariant 3)
   uint64_t duplicates_ = 0;
   uint64_t expired_producers_ = 0;
 };

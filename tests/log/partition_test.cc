@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -55,6 +56,43 @@ SharedBytes make_batch(int records, int64_t ts_ms, int64_t producer_id = -1, int
   return SharedBytes(std::move(*built));
 }
 
+// A WAL whose appends a test can hold: while held they wait here, in order, and reach the
+// block WAL (whose thread then makes them durable and calls back) when released.
+class GatedWal final : public wal::Wal {
+ public:
+  explicit GatedWal(std::unique_ptr<wal::Wal> inner) : inner_(std::move(inner)) {}
+  void hold() {
+    std::lock_guard lock(mu_);
+    held_ = true;
+  }
+  void release() {
+    std::lock_guard lock(mu_);  // forwarding under the lock keeps the appends in order
+    held_ = false;
+    for (auto& [entry, done] : waiting_) inner_->append(std::move(entry), std::move(done));
+    waiting_.clear();
+  }
+  void append(wal::Entry entry, wal::AppendCallback done) override {
+    std::lock_guard lock(mu_);
+    if (held_) {
+      waiting_.emplace_back(std::move(entry), std::move(done));
+    } else {
+      inner_->append(std::move(entry), std::move(done));
+    }
+  }
+  Status trim(uint64_t offset) override { return inner_->trim(offset); }
+  wal::WalStats stats() const override { return inner_->stats(); }
+  void close() override {
+    release();
+    inner_->close();
+  }
+
+ private:
+  std::unique_ptr<wal::Wal> inner_;
+  std::mutex mu_;
+  bool held_ = false;
+  std::vector<std::pair<wal::Entry, wal::AppendCallback>> waiting_;
+};
+
 struct Fixture {
   Harness h;
   StreamId id;
@@ -62,10 +100,31 @@ struct Fixture {
   std::shared_ptr<Partition> p;
   PartitionConfig config;
 
-  Fixture() {
-    h.start();
+  GatedWal* gate = nullptr;  // with a gated WAL: holds and releases appends
+
+  explicit Fixture(bool gated_wal = false) {
+    if (gated_wal) {
+      start_gated();
+    } else {
+      h.start();
+    }
     id = h.create();
     open();
+  }
+  // The harness's start() with the block WAL behind a GatedWal.
+  void start_gated() {
+    wal::BlockWalOptions wo;
+    wo.path = (h.dir.path / "wal").string();
+    wo.capacity_bytes = h.wal_capacity;
+    wo.node_id = 1;
+    auto opened = wal::BlockWal::open(wo);
+    REQUIRE(opened.ok());
+    auto gated = std::make_unique<GatedWal>(std::move(opened->wal));
+    gate = gated.get();
+    auto m = stream::StreamManager::open(h.options, std::move(gated), std::move(opened->recovered), h.store,
+                                         h.cold_store, h.meta);
+    REQUIRE(m.ok());
+    h.manager = std::move(*m);
   }
   void open() {
     std::promise<Status> loaded;
@@ -181,6 +240,49 @@ TEST_CASE("an idempotent producer's retried batch is answered with its first off
   CHECK(f.produce(make_batch(1, 1000, pid, 1, 0)).error_code == 0);
   CHECK(f.produce(make_batch(1, 1000, pid, 0, 5)).error_code == kafka_error::kInvalidProducerEpoch);
   CHECK(f.p->high_watermark() == 7);
+}
+
+TEST_CASE("a retried batch whose original is not yet durable is answered only after the original") {
+  Fixture f(/*gated_wal=*/true);
+  const int64_t pid = 42;
+  std::atomic<int> answered{0};
+  std::promise<std::pair<int, ProduceResult>> original, retry;
+  auto record = [&](std::promise<std::pair<int, ProduceResult>>& into) {
+    return [&](ProduceResult r) { into.set_value({++answered, std::move(r)}); };
+  };
+  f.gate->hold();
+  f.p->produce(make_batch(2, 1000, pid, 0, 0), record(original));
+  f.p->produce(make_batch(2, 1000, pid, 0, 0), record(retry));  // the client's retry
+  CHECK(answered == 0);  // the WAL holds the original: neither may be answered yet
+  f.gate->release();
+  auto [original_order, original_result] = original.get_future().get();
+  auto [retry_order, retry_result] = retry.get_future().get();
+  CHECK(original_result.error_code == 0);
+  CHECK(original_order == 1);
+  CHECK(retry_order == 2);
+  CHECK(retry_result.error_code == 0);
+  CHECK(retry_result.base_offset == 0);
+  CHECK(f.p->high_watermark() == 2);  // appended once
+  CHECK(f.p->stats().duplicates == 1);
+
+  // A retry of a durable batch is answered at once.
+  CHECK(f.produce(make_batch(2, 1000, pid, 0, 0)).base_offset == 0);
+
+  // Closing the partition answers a parked retry with NOT_LEADER_OR_FOLLOWER (the client retries
+  // on the next leader, which finds the original in the log).
+  f.gate->hold();
+  std::promise<std::pair<int, ProduceResult>> second, second_retry;
+  f.p->produce(make_batch(1, 1000, pid, 0, 2), record(second));
+  f.p->produce(make_batch(1, 1000, pid, 0, 2), record(second_retry));
+  CHECK(answered == 2);
+  std::promise<int16_t> closed;
+  f.p->close([&](int16_t code) { closed.set_value(code); });
+  auto [parked_order, parked_result] = second_retry.get_future().get();
+  CHECK(parked_order == 3);
+  CHECK(parked_result.error_code == kafka_error::kNotLeaderOrFollower);
+  f.gate->release();
+  CHECK(second.get_future().get().second.error_code == 0);
+  CHECK(closed.get_future().get() == 0);
 }
 
 TEST_CASE("producer state and offsets survive a restart, from the WAL and from objects") {
