@@ -62,8 +62,7 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
   if (offset >= end) {
     {
       std::lock_guard lock(mu_);
-      next_offset_ = end;
-      expire_producers_locked(now_ms_());
+      next_offset_ = end;  // no expiry here: a reload keeps every producer one period (see partition.h)
       if (state_ == State::loading) state_ = State::ready;
     }
     if (loaded) loaded({});
@@ -86,27 +85,29 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
     int64_t next = r->batches.back().end_offset().value();
     {
       std::lock_guard lock(self->mu_);
-      for (auto& b : r->batches) self->apply_loaded_batch(b.bytes);
+      const int64_t now = self->now_ms_();
+      for (auto& b : r->batches) self->apply_loaded_batch(b.bytes, now);
       self->next_offset_ = next;
     }
     self->load_from(next, loaded);
   });
 }
 
-void Partition::apply_loaded_batch(const SharedBytes& bytes) {
+void Partition::apply_loaded_batch(const SharedBytes& bytes, int64_t now_ms) {
   auto h = records::read_batch_header(bytes.span());
   if (!h.ok()) return;  // stored bytes were validated on the way in; nothing to index
   BatchInfo b{h->base_offset, h->next_offset(), h->max_timestamp, bytes.size(), h->partition_leader_epoch};
   if (!index_.empty() && b.base_offset < index_.back().entry.next_offset) return;  // overlap (a re-read)
   index_batch(index_, index_totals_, b, config_.index_entry_bytes);
   if (is_idempotent(h->producer_id) && !h->is_control()) {
-    // The log keeps no append time: the batch's max timestamp stands in for it (as in Kafka).
+    // The log keeps no append time: the later of the batch's max timestamp and now stands in
+    // for it, so the producer gets a full expiry period after the reload (see partition.h).
     record_producer_locked(h->producer_id, h->producer_epoch,
                            ProducerBatch{h->base_sequence, h->last_sequence(), h->base_offset, h->last_offset(),
                                          h->timestamp_type() == records::TimestampType::log_append_time
                                              ? h->max_timestamp
                                              : -1},
-                           h->max_timestamp);
+                           std::max(h->max_timestamp, now_ms));
   }
 }
 
@@ -195,12 +196,6 @@ void Partition::record_producer_locked(int64_t producer_id, int16_t epoch, const
 bool Partition::producer_expired_locked(const ProducerEntry& entry, int64_t now_ms) const {
   // Kafka's test: now - last timestamp >= producer.id.expiration.ms.
   return now_ms - entry.last_append_ms >= config_.producer_id_expiration_ms;
-}
-
-void Partition::expire_producers_locked(int64_t now_ms) {
-  int64_t from = std::numeric_limits<int64_t>::min();
-  while (expire_producers_from_locked(now_ms, from, SIZE_MAX)) {
-  }
 }
 
 bool Partition::expire_producers_from_locked(int64_t now_ms, int64_t& from, size_t max_visits) {

@@ -43,11 +43,15 @@
 // that is not durable.
 //
 // Producer expiry (KIP-854, producer.id.expiration.ms): a producer whose last batch was appended
-// more than producer_id_expiration_ms ago (by now_ms at append; after a reload by the batch's max
-// timestamp, which is all the log keeps, as Kafka) is forgotten: at once for a batch of that
-// producer, in a sweep from enforce_retention() (1,024 producers per hold of the lock: 100,000
-// take ~12 ms in all), and after loading. So the producer state holds
-// the producers seen within the expiry plus one retention check interval.
+// more than producer_id_expiration_ms ago (by now_ms at append) is forgotten: at once for a batch
+// of that producer, and in a sweep from enforce_retention() (1,024 producers per hold of the lock:
+// 100,000 take ~12 ms in all). So the producer state holds the producers seen within the expiry
+// plus one retention check interval. The log keeps no append time: a reload dates each producer
+// by the later of its last batch's max timestamp and now_ms at loading, so every producer in the
+// log gets at least one full period after a reopen. Kafka dates it by the timestamp alone, which
+// forgets at a failover a producer writing old CreateTime timestamps (backfills, clocks behind),
+// and KIP-360 then appends its retried in-flight batches a second time.
+
 //
 // Invariants:
 //  (1) next_offset_ == stream end + the batches in flight; offsets are assigned under mu_ and
@@ -240,7 +244,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
     int16_t epoch = -1;
     uint8_t count = 0;             // batches held, at most kProducerBatches
     uint8_t next = 0;              // ring slot of the next batch
-    int64_t last_append_ms = -1;   // expiry clock: now_ms at append, max timestamp on load
+    int64_t last_append_ms = -1;   // expiry clock: now_ms at append, max(max timestamp, now_ms) on load
     std::array<ProducerBatch, kProducerBatches> ring{};
 
     bool empty() const { return count == 0; }
@@ -272,13 +276,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   Partition(std::string topic, int32_t index, std::shared_ptr<stream::Stream> stream, PartitionConfig config,
             std::function<int64_t()> now_ms);
   void load_from(int64_t offset, std::function<void(Status)> loaded);
-  void apply_loaded_batch(const SharedBytes& bytes);
+  void apply_loaded_batch(const SharedBytes& bytes, int64_t now_ms);
   // Producer check for one batch: kNone (append), or an error, or a duplicate (sets *duplicate).
   int16_t check_producer_locked(int64_t producer_id, int16_t epoch, int32_t first_seq, int32_t last_seq,
                                 const ProducerBatch** duplicate, std::string& message) const;
   void record_producer_locked(int64_t producer_id, int16_t epoch, const ProducerBatch& batch, int64_t append_ms);
   bool producer_expired_locked(const ProducerEntry& entry, int64_t now_ms) const;
-  void expire_producers_locked(int64_t now_ms);  // all at once (loading: nobody waits)
   void expire_producers(int64_t now_ms);         // in chunks, taking mu_ for each
   // Sweeps up to max_visits producers from id `from`; true (and `from` moved on) if more remain.
   bool expire_producers_from_locked(int64_t now_ms, int64_t& from, size_t max_visits);

@@ -288,7 +288,6 @@ TEST_CASE("a retried batch whose original is not yet durable is answered only af
 TEST_CASE("producer state and offsets survive a restart, from the WAL and from objects") {
   Fixture f;
   const int64_t pid = 7;
-  // Timestamps of now: a reload dates a producer's last append by its batches' max timestamp.
   const int64_t t = f.now->load();
   REQUIRE(f.produce(make_batch(4, t, pid, 3, 0)).error_code == 0);
   f.h.flush();  // this batch is now in an object
@@ -641,7 +640,7 @@ TEST_CASE("offset for leader epoch across several epochs equals the per-batch an
   check_every_epoch();
 }
 
-TEST_CASE("an idle producer is forgotten after producer.id.expiration.ms, a live one is not, and a reload drops expired ones") {
+TEST_CASE("an idle producer is forgotten after producer.id.expiration.ms, a live one is not, and a reload keeps every producer one more period") {
   Fixture f;
   PartitionConfig c;
   c.producer_id_expiration_ms = 60'000;
@@ -676,14 +675,26 @@ TEST_CASE("an idle producer is forgotten after producer.id.expiration.ms, a live
   f.now->store(t0 + 200'000);
   CHECK(f.produce(make_batch(1, t0 + 200'000, live, 0, 12)).error_code == 0);  // idle 170 s: no state
 
-  // A reload dates each producer by its last batch's max timestamp: `old` appended now, but with
-  // a CreateTime two expiries back, is dropped; `live` (t0 + 200 s) is kept.
-  REQUIRE(f.produce(make_batch(1, t0 + 200'000 - 120'000, old, 0, 0)).error_code == 0);
+  // A reload dates each producer by the later of its last batch's max timestamp and the reload,
+  // so none is forgotten by a failover: `old`, appended now with a CreateTime two expiries back
+  // (a backfill), keeps its state, and its retry (the answer was lost in the failover) is not
+  // appended twice. idle and lazy, expired but not yet swept, come back for one period too.
+  REQUIRE(f.produce(make_batch(1, t0 + 200'000 - 120'000, old, 0, 0)).base_offset == 7);
   CHECK(f.p->stats().producers == 4);  // idle and lazy (expired, not yet swept), live, old
   f.restart();
-  CHECK(f.p->stats().producers == 1);
-  CHECK(f.produce(make_batch(1, t0 + 200'000, live, 0, 12)).base_offset == 6);  // dedup survived
-  CHECK(f.produce(make_batch(1, t0 + 200'000, old, 0, 5)).error_code == 0);      // no state: any sequence
+  CHECK(f.p->stats().producers == 4);
+  CHECK(f.produce(make_batch(1, t0 + 200'000 - 120'000, old, 0, 0)).base_offset == 7);  // deduplicated
+  CHECK(f.produce(make_batch(1, t0 + 200'000, live, 0, 12)).base_offset == 6);
+  CHECK(f.p->high_watermark() == 8);
+  // ...and they expire one period after the reload.
+  f.now->store(t0 + 200'000 + 59'999);
+  f.p->enforce_retention();
+  CHECK(f.p->stats().producers == 4);
+  f.now->store(t0 + 200'000 + 60'000);
+  f.p->enforce_retention();
+  CHECK(f.p->stats().producers == 0);
+  CHECK(f.p->stats().expired_producers == 4);
+  CHECK(f.produce(make_batch(1, t0 + 260'000, old, 0, 5)).error_code == 0);  // no state: any sequence
 }
 
 TEST_CASE("list offsets by timestamp stays exact while batches are produced and retention trims at the same time") {
