@@ -531,24 +531,36 @@ uint64_t Partition::size_bytes() const {
 }
 
 std::pair<int32_t, int64_t> Partition::end_offset_for_epoch(int32_t epoch) const {
+  constexpr int32_t kUndefinedEpoch = -1;
+  const int32_t latest = leader_epoch();
   std::lock_guard lock(mu_);
-  int64_t hwm = stream_->end_offset().value();
-  // Entries' epochs never decrease (invariant 2): the first entry of a later epoch starts the next one.
+  const int64_t hwm = stream_->end_offset().value();
+  if (epoch == kUndefinedEpoch || epoch > latest) return {kUndefinedEpoch, -1};
+  if (epoch == latest) return {latest, hwm};
+  // The floor (the largest stored epoch <= epoch) and the start of the next epoch; without a
+  // later stored epoch, the next is the current one, which starts at the high watermark.
+  // Entries' epochs never decrease (invariant 2): the first entry of a later epoch starts it.
+  std::optional<int32_t> floor;
+  int64_t next_start = hwm;
   auto later = std::upper_bound(index_.begin(), index_.end(), epoch,
                                 [](int32_t e, const Slot& s) { return e < s.entry.leader_epoch; });
-  int32_t found = later == index_.begin() ? -1 : std::prev(later)->entry.leader_epoch;
-  if (later != index_.end()) return {found, found < 0 ? -1 : later->entry.base_offset};
-  for (const auto& b : in_flight_) {
-    if (b.next_offset > hwm) break;
-    if (b.leader_epoch > epoch) return {found, found < 0 ? -1 : b.base_offset};
-    found = b.leader_epoch;
+  if (later != index_.begin()) floor = std::prev(later)->entry.leader_epoch;
+  if (later != index_.end()) {
+    next_start = later->entry.base_offset;
+  } else {
+    for (const auto& b : in_flight_) {
+      if (b.next_offset > hwm) break;
+      if (b.leader_epoch > epoch) {
+        next_start = b.base_offset;
+        break;
+      }
+      floor = b.leader_epoch;
+    }
   }
-  if (found < 0) {
-    // Nothing indexed at or below epoch: an empty (or trimmed) log answers with the current epoch's start.
-    if (epoch >= leader_epoch()) return {leader_epoch(), hwm};
-    return {-1, -1};
-  }
-  return {found, hwm};
+  // The first stored epoch starts at the log start at the earliest (Kafka moves its entry up).
+  next_start = std::max(next_start, log_start_);
+  if (!floor) return {epoch, next_start};  // every stored epoch is later: Kafka answers the one asked
+  return {*floor, next_start};
 }
 
 int64_t Partition::log_start_offset() const {

@@ -168,9 +168,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
   // Bytes of the batches in [log start, high watermark) (a first entry DeleteRecords cut into
   // counts whole, see above). O(1) plus the batches in flight.
   uint64_t size_bytes() const;
-  // OffsetForLeaderEpoch: the largest leader epoch <= `epoch` that wrote batches here and the
-  // offset where the next epoch begins (the high watermark for the latest epoch);
-  // {-1, -1} when no batch has an epoch <= `epoch`.
+  // OffsetForLeaderEpoch, by Kafka's rule (LeaderEpochFileCache.endOffsetFor) over the epochs of
+  // the stored batches plus the current leader epoch (leader_epoch(), which starts where they
+  // end, as Kafka's leader records its epoch when it takes over): for the current epoch
+  // {epoch, high watermark}; for -1 or an epoch above the current one {-1, -1}; otherwise the
+  // largest epoch <= `epoch` that wrote batches still stored and the offset where the next
+  // epoch begins, or, when every stored epoch is later (older ones trimmed), {`epoch`, the
+  // start of the first stored epoch, at least the log start}.
   std::pair<int32_t, int64_t> end_offset_for_epoch(int32_t epoch) const;
   int64_t log_start_offset() const;
   // ListOffsets: kLatestTimestamp, kEarliestTimestamp, kMaxTimestamp (the last offset of the first

@@ -601,30 +601,29 @@ TEST_CASE("offset for leader epoch across several epochs equals the per-batch an
     }
     f.restart();
   }
-  struct B {
-    int64_t base, next;
-    int32_t epoch;
-  };
-  // The per-batch model: every stored batch's leader epoch, read back.
+  // The per-batch model of Kafka's leader epoch cache: every stored batch's leader epoch, read
+  // back, as epoch -> start offset (the first one moved up to the log start), plus the current
+  // leader epoch starting at the high watermark when it wrote nothing; then Kafka's endOffsetFor.
   auto model = [&](int32_t epoch) -> std::pair<int32_t, int64_t> {
-    std::vector<B> batches;
-    for (int64_t next = f.p->log_start_offset(); next < f.p->high_watermark();) {
+    const int64_t start = f.p->log_start_offset(), hwm = f.p->high_watermark();
+    const int32_t latest = f.p->leader_epoch();
+    std::map<int32_t, int64_t> epoch_starts;
+    for (int64_t next = start; next < hwm;) {
       auto r = f.fetch(next);
       REQUIRE(r.error_code == 0);
       for (auto& b : r.batches) {
         auto h = records::read_batch_header(b.span());
-        batches.push_back({h->base_offset, h->next_offset(), h->partition_leader_epoch});
+        epoch_starts.emplace(h->partition_leader_epoch, std::max(h->base_offset, start));
         next = h->next_offset();
       }
     }
-    int32_t found = -1;
-    for (const auto& b : batches) {
-      if (b.epoch > epoch) return {found, found < 0 ? -1 : b.base};
-      found = b.epoch;
-    }
-    if (found < 0) return epoch >= f.p->leader_epoch() ? std::pair{f.p->leader_epoch(), f.p->high_watermark()}
-                                                       : std::pair{-1, int64_t{-1}};
-    return {found, f.p->high_watermark()};
+    epoch_starts.emplace(latest, hwm);
+    if (epoch == -1) return {-1, -1};
+    if (epoch == latest) return {latest, hwm};
+    auto higher = epoch_starts.upper_bound(epoch);
+    if (higher == epoch_starts.end()) return {-1, -1};
+    if (higher == epoch_starts.begin()) return {epoch, higher->second};
+    return {std::prev(higher)->first, higher->second};
   };
   auto check_every_epoch = [&] {
     for (int32_t e = -1; e <= f.p->leader_epoch() + 1; ++e) {
@@ -637,6 +636,18 @@ TEST_CASE("offset for leader epoch across several epochs equals the per-batch an
   auto index = f.p->index_entries();
   REQUIRE(index.size() > 2);
   REQUIRE(f.delete_records(index[1].next_offset - 1).first == 0);  // into an entry
+  check_every_epoch();
+  // Trimmed past the first epoch (into the second): asking for the first answers it with the
+  // start of the oldest stored epoch (the log start), as Kafka does.
+  auto second = std::find_if(index.begin(), index.end(), [&](const IndexEntry& e) { return e.leader_epoch > index[0].leader_epoch; });
+  REQUIRE(second != index.end());
+  REQUIRE(f.delete_records(std::max(f.p->log_start_offset(), second->base_offset + 1)).first == 0);
+  REQUIRE(f.p->log_start_offset() > second->base_offset);
+  CHECK(f.p->end_offset_for_epoch(index[0].leader_epoch) == std::pair{index[0].leader_epoch, f.p->log_start_offset()});
+  check_every_epoch();
+  // Everything trimmed: every older epoch ends where the current one starts.
+  REQUIRE(f.delete_records(-1).first == 0);
+  CHECK(f.p->end_offset_for_epoch(index[0].leader_epoch) == std::pair{index[0].leader_epoch, f.p->high_watermark()});
   check_every_epoch();
 }
 
