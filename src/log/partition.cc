@@ -350,6 +350,8 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
 
   bool parked = false;
   std::unique_lock order(append_mu_);
+  const int32_t epoch = leader_epoch();
+  const int64_t durable_end = stream_->end_offset().value();  // read before mu_ (partition.h)
   // Assigns offsets under mu_; false (with `fail` filled in) rejects the whole entry.
   auto assign_locked = [&]() -> bool {
     std::lock_guard lock(mu_);
@@ -358,7 +360,7 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
       fail.error_message = "partition not available";
       return false;
     }
-    fold_durable_locked(stream_->end_offset().value());
+    fold_durable_locked(durable_end);
     int64_t now = now_ms_();
     // First pass: sequence checks for every batch (later batches of the same producer in this
     // call chain on earlier ones); any error rejects the whole entry, as Kafka does.
@@ -409,7 +411,7 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
       int64_t base = next_offset_;
       int32_t count = h.last_offset_delta + 1;
       records::set_base_offset(copy, base);
-      records::set_partition_leader_epoch(copy, leader_epoch());
+      records::set_partition_leader_epoch(copy, epoch);
       int64_t max_ts = h.max_timestamp;
       if (log_append_time) {
         records::set_max_timestamp(copy, records::TimestampType::log_append_time, now);
@@ -419,7 +421,7 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
         first_base = base;
         pending->result.log_append_time_ms = log_append_time ? now : -1;
       }
-      in_flight_.push_back(BatchInfo{base, base + count, max_ts, copy.size(), leader_epoch()});
+      in_flight_.push_back(BatchInfo{base, base + count, max_ts, copy.size(), epoch});
       if (is_idempotent(h.producer_id)) {
         record_producer_locked(h.producer_id, h.producer_epoch,
                                ProducerBatch{h.base_sequence, h.last_sequence(), base, base + count - 1,
@@ -706,9 +708,10 @@ void Partition::exact_search_step(std::shared_ptr<ExactSearch> search, int64_t a
   lookup->read(at->from);
 }
 
-void Partition::trim_to_locked(int64_t new_start) {
+void Partition::trim_to_locked(int64_t new_start, int64_t durable_end) {
   if (new_start <= log_start_) return;
-  fold_durable_locked(stream_->end_offset().value());
+  FLOE_ASSERT(new_start <= durable_end);
+  fold_durable_locked(durable_end);  // the trimmed batches are all in the index now
   log_start_ = new_start;
   size_t popped = 0;
   while (!index_.empty() && index_.front().entry.next_offset <= new_start) {
@@ -745,9 +748,10 @@ void Partition::delete_records(int64_t offset, std::function<void(int16_t, int64
       return;
     }
     int64_t start;
+    const int64_t durable_end = self->stream_->end_offset().value();  // read before mu_ (partition.h)
     {
       std::lock_guard lock(self->mu_);
-      self->trim_to_locked(target);
+      self->trim_to_locked(target, durable_end);
       start = self->log_start_;
     }
     done(kafka_error::kNone, start);
@@ -757,10 +761,11 @@ void Partition::delete_records(int64_t offset, std::function<void(int16_t, int64
 void Partition::enforce_retention() {
   int64_t target = -1;
   int64_t now = 0;
+  const int64_t durable_end = stream_->end_offset().value();  // read before mu_ (partition.h)
   {
     std::lock_guard lock(mu_);
     if (state_ != State::ready) return;
-    fold_durable_locked(stream_->end_offset().value());  // the index now ends at the high watermark
+    fold_durable_locked(durable_end);  // the index now ends at that high watermark
     now = now_ms_();
     uint64_t total = index_totals_.bytes;
     for (const auto& slot : index_) {

@@ -307,7 +307,8 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::optional<Located> locate_locked(int64_t timestamp_ms, int64_t after, int64_t hwm, int64_t start) const;
   struct ExactSearch;
   void exact_search_step(std::shared_ptr<ExactSearch> search, int64_t after) const;
-  void trim_to_locked(int64_t new_start);
+  // Moves the log start up to new_start <= durable_end (the stream's end, read before mu_).
+  void trim_to_locked(int64_t new_start, int64_t durable_end);
   // Stops serving; parked duplicates go to `out` with error_code.
   void fail_locked(const char* why, int16_t error_code, Answers& out);
   void answer_parked_locked(int16_t error_code, Answers& out);
@@ -319,7 +320,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
   const std::function<int64_t()> now_ms_;
 
   std::mutex append_mu_;  // orders stream appends as offsets were assigned; taken before mu_
-  mutable std::mutex mu_;  // state; never held while calling into the stream
+  // State. Never held while calling a stream method that takes a callback (append, fetch, trim,
+  // close) or while answering one: the stream may call back on another thread that takes mu_.
+  // Queries (fetch, ListOffsets, OffsetForLeaderEpoch, sizes) read the stream's end or start
+  // offset under it, so the high watermark they answer and the index are one snapshot: a short
+  // lock of the stream manager's mutex, which never runs a callback nor takes a partition's lock
+  // (lock order: mu_, then the manager's). Appends, trims and retention read it before locking.
+  mutable std::mutex mu_;
   PartitionConfig config_;
   State state_ = State::loading;
   int64_t next_offset_ = 0;     // next offset to assign
