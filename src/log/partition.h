@@ -25,9 +25,15 @@
 // Loading: open() scans the stream from its start offset to its end (cold reads for uploaded data)
 // to rebuild the index and the producer state, so idempotent dedup survives a restart. Until
 // the scan finishes the partition answers LEADER_NOT_AVAILABLE (clients retry). The scan reads
-// the whole stream: producer-state snapshots that bound it are future work. A reloaded partition
-// builds the same index as the one that appended (batches are grouped by the same rule), except
-// that a first entry DeleteRecords cut into starts at the log start after a reload.
+// the whole stream: producer-state snapshots that bound it are future work. A reload groups the
+// batches by the same rule but starting from the batch holding the log start, so it builds the
+// same index as the appender only when the log start is an entry's start (retention trims whole
+// entries). After DeleteRecords into an entry, the reloaded first entry starts at the batch holding
+// the log start, and every later entry of that leader epoch may close at other batches (the
+// boundaries shift; the next epoch's first entry realigns). Answers stay right: fetch, exact
+// ListOffsets, MAX_TIMESTAMP and OffsetForLeaderEpoch are per batch; a coarse ListOffsets names
+// the start of whichever entry holds the record; size_bytes no longer counts the first entry's
+// batches below the one holding the log start.
 //
 // Idempotence (as Kafka's ProducerStateManager): per producer id, the epoch and the last five
 // appended batches' (first sequence, last sequence, base offset). A batch that repeats one of them
