@@ -258,6 +258,14 @@ void Partition::fold_durable_locked(int64_t durable_end) {
   }
 }
 
+std::ranges::subrange<std::deque<Partition::BatchInfo>::const_iterator> Partition::durable_in_flight_locked(
+    int64_t hwm) const {
+  // in_flight_ is in offset order (invariant 2): the durable ones are a prefix.
+  auto end = std::partition_point(in_flight_.begin(), in_flight_.end(),
+                                  [&](const BatchInfo& b) { return b.next_offset <= hwm; });
+  return {in_flight_.begin(), end};
+}
+
 int64_t Partition::indexed_end_locked() const {
   return in_flight_.empty() ? next_offset_ : in_flight_.front().base_offset;
 }
@@ -291,8 +299,7 @@ std::optional<Partition::Located> Partition::locate_locked(int64_t timestamp_ms,
       if (index_[j].entry.max_timestamp_ms >= timestamp_ms) return located(index_[j].entry);
     }
   }
-  for (const auto& b : in_flight_) {
-    if (b.next_offset > hwm) break;
+  for (const auto& b : durable_in_flight_locked(hwm)) {
     if (b.next_offset <= after || b.max_timestamp_ms < timestamp_ms) continue;
     return Located{std::max(b.base_offset, start), b.next_offset, b.max_timestamp_ms};
   }
@@ -525,10 +532,7 @@ uint64_t Partition::size_bytes() const {
   std::lock_guard lock(mu_);
   int64_t hwm = stream_->end_offset().value();
   uint64_t total = index_totals_.bytes;
-  for (const auto& b : in_flight_) {
-    if (b.next_offset > hwm) break;
-    total += b.bytes;
-  }
+  for (const auto& b : durable_in_flight_locked(hwm)) total += b.bytes;
   return total;
 }
 
@@ -550,8 +554,7 @@ std::pair<int32_t, int64_t> Partition::end_offset_for_epoch(int32_t epoch) const
   if (later != index_.end()) {
     next_start = later->entry.base_offset;
   } else {
-    for (const auto& b : in_flight_) {
-      if (b.next_offset > hwm) break;
+    for (const auto& b : durable_in_flight_locked(hwm)) {
       if (b.leader_epoch > epoch) {
         next_start = b.base_offset;
         break;
@@ -602,10 +605,7 @@ OffsetAndTimestamp Partition::list_offset(int64_t timestamp_ms) const {
       auto at = std::partition_point(index_.begin() + 1, index_.end(), [&](const Slot& s) { return s.running_max_ms < top; });
       consider(at->entry.max_timestamp_ms, at->entry.max_timestamp_offset);
     }
-    for (const auto& b : in_flight_) {
-      if (b.next_offset > hwm) break;
-      consider(b.max_timestamp_ms, b.next_offset - 1);
-    }
+    for (const auto& b : durable_in_flight_locked(hwm)) consider(b.max_timestamp_ms, b.next_offset - 1);
     out.offset = best_offset;
     out.timestamp_ms = best_ts;
     return out;
@@ -818,10 +818,7 @@ std::vector<IndexEntry> Partition::index_entries() const {
   int64_t hwm = stream_->end_offset().value();
   std::deque<Slot> copy = index_;
   IndexTotals totals = index_totals_;
-  for (const auto& b : in_flight_) {
-    if (b.next_offset > hwm) break;
-    index_batch(copy, totals, b, config_.index_entry_bytes);
-  }
+  for (const auto& b : durable_in_flight_locked(hwm)) index_batch(copy, totals, b, config_.index_entry_bytes);
   std::vector<IndexEntry> out;
   out.reserve(copy.size());
   for (const auto& s : copy) out.push_back(s.entry);

@@ -82,6 +82,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ranges>
 #include <vector>
 
 #include "common/bytes.h"
@@ -304,6 +305,9 @@ class Partition : public std::enable_shared_from_this<Partition> {
                           uint64_t entry_bytes);
   // Moves the in-flight batches that end at or below `durable_end` into the index.
   void fold_durable_locked(int64_t durable_end);
+  // The batches in flight that end at or below `hwm`: durable, not yet in the index. Queries read
+  // the index and then these, so every answer stops at the high watermark. O(log in flight).
+  std::ranges::subrange<std::deque<BatchInfo>::const_iterator> durable_in_flight_locked(int64_t hwm) const;
   // Every offset below this is durable and in the index: the first batch in flight, or the next offset.
   int64_t indexed_end_locked() const;
   // Moves the parked duplicates whose batches are now in the index to `out`.

@@ -30,20 +30,24 @@ double ns_per_call(int calls, F f) {
   for (int i = 0; i < calls; ++i) f();
   return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count() / calls;
 }
+// A loaded partition on a new stream of a started harness (64 MiB WAL), with a fixed clock. Sets
+// one malloc arena first, so the heap figures count what every thread allocated.
+std::shared_ptr<Partition> open_partition(stream::testing::Harness& h, int64_t now_ms) {
+  mallopt(M_ARENA_MAX, 1);
+  h.wal_capacity = 64 << 20;
+  h.start();
+  std::promise<Status> loaded;
+  auto p = Partition::open("t", 0, h.open(h.create()), PartitionConfig{}, [now_ms] { return now_ms; },
+                           [&](Status s) { loaded.set_value(s); });
+  REQUIRE(loaded.get_future().get().ok());
+  return p;
+}
 }  // namespace
 
 TEST_CASE("partition of 1,000,000 small batches: index memory and lookup cost", "[.bench]") {
-  mallopt(M_ARENA_MAX, 1);  // one arena: the heap figures count what every thread allocated
   stream::testing::Harness h;
-  h.wal_capacity = 64 << 20;
-  h.start();
-  auto id = h.create();
-  auto stream = h.open(id);
   const int64_t t0 = 1'700'000'000'000;
-  std::promise<Status> loaded;
-  auto p = Partition::open("t", 0, stream, PartitionConfig{}, [] { return int64_t{1'700'000'100'000}; },
-                           [&](Status s) { loaded.set_value(s); });
-  REQUIRE(loaded.get_future().get().ok());
+  auto p = open_partition(h, t0 + 100'000);
   const int batches = 1'000'000, per_call = 1000;
   Bytes set;
   uint64_t batch_bytes = 0;
@@ -92,17 +96,9 @@ TEST_CASE("partition of 1,000,000 small batches: index memory and lookup cost", 
 }
 
 TEST_CASE("partition with 100,000 idempotent producers: producer state memory", "[.bench]") {
-  mallopt(M_ARENA_MAX, 1);  // one arena: the heap figures count what every thread allocated
   stream::testing::Harness h;
-  h.wal_capacity = 64 << 20;
-  h.start();
-  auto id = h.create();
-  auto stream = h.open(id);
   const int64_t now = 1'700'000'000'000;
-  std::promise<Status> loaded;
-  auto p = Partition::open("t", 0, stream, PartitionConfig{}, [] { return int64_t{1'700'000'000'000}; },
-                           [&](Status s) { loaded.set_value(s); });
-  REQUIRE(loaded.get_future().get().ok());
+  auto p = open_partition(h, now);
   const int producers = 100'000, per_call = 1000;
   Bytes set;
   for (int call = 0; call < producers / per_call; ++call) {

@@ -5,19 +5,20 @@
 
 #include <catch2/catch.hpp>
 #include <algorithm>
-#include <chrono>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
 #include "../stream/stream_test_util.h"
+#include "../test_util/eventually.h"
 #include "protocol/records/record.h"
 #include "protocol/records/record_batch.h"
 
 using namespace floe;
 using namespace floe::log;
 using floe::stream::testing::Harness;
+using floe::testing::eventually;
 
 namespace {
 
@@ -104,27 +105,15 @@ struct Fixture {
 
   explicit Fixture(bool gated_wal = false) {
     if (gated_wal) {
-      start_gated();
-    } else {
-      h.start();
+      h.wrap_wal = [this](std::unique_ptr<wal::Wal> inner) {
+        auto gated = std::make_unique<GatedWal>(std::move(inner));
+        gate = gated.get();
+        return std::unique_ptr<wal::Wal>(std::move(gated));
+      };
     }
+    h.start();
     id = h.create();
     open();
-  }
-  // The harness's start() with the block WAL behind a GatedWal.
-  void start_gated() {
-    wal::BlockWalOptions wo;
-    wo.path = (h.dir.path / "wal").string();
-    wo.capacity_bytes = h.wal_capacity;
-    wo.node_id = 1;
-    auto opened = wal::BlockWal::open(wo);
-    REQUIRE(opened.ok());
-    auto gated = std::make_unique<GatedWal>(std::move(opened->wal));
-    gate = gated.get();
-    auto m = stream::StreamManager::open(h.options, std::move(gated), std::move(opened->recovered), h.store,
-                                         h.cold_store, h.meta);
-    REQUIRE(m.ok());
-    h.manager = std::move(*m);
   }
   void open() {
     std::promise<Status> loaded;
@@ -137,13 +126,6 @@ struct Fixture {
     p.reset();
     h.restart();
     open();
-  }
-  // Polls `cond` every 5 ms for up to 10 s (generous: a loaded machine may be slow).
-  template <typename F>
-  bool eventually(F cond) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!cond() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return cond();
   }
   ProduceResult produce(SharedBytes records) {
     std::promise<ProduceResult> pr;
@@ -361,16 +343,16 @@ TEST_CASE("retention trims whole entries older than retention.ms or while the re
   c.retention_ms = 7'000;
   f.set_config(c);
   f.p->enforce_retention();
-  CHECK(f.eventually([&] { return f.p->log_start_offset() == 2; }));  // retention trims in the background
+  CHECK(eventually([&] { return f.p->log_start_offset() == 2; }));  // retention trims in the background
   c.retention_ms = -1;
   c.retention_bytes = 1;  // as Kafka: an entry goes only while the rest still holds >= 1 byte
   f.set_config(c);
   f.p->enforce_retention();
-  CHECK(f.eventually([&] { return f.p->log_start_offset() == 4; }));
+  CHECK(eventually([&] { return f.p->log_start_offset() == 4; }));
   c.retention_bytes = 0;  // everything below the high watermark
   f.set_config(c);
   f.p->enforce_retention();
-  CHECK(f.eventually([&] { return f.p->log_start_offset() == 6; }));
+  CHECK(eventually([&] { return f.p->log_start_offset() == 6; }));
   CHECK(f.p->high_watermark() == 6);
   CHECK(f.p->size_bytes() == 0);
 }
@@ -475,7 +457,7 @@ TEST_CASE("retention trims whole index entries by time and size, never past the 
   while (before[kept_from].max_timestamp_ms < now - c.retention_ms) ++kept_from;
   REQUIRE(kept_from > 0);
   f.p->enforce_retention();
-  CHECK(f.eventually([&] { return f.p->log_start_offset() == before[kept_from].base_offset; }));
+  CHECK(eventually([&] { return f.p->log_start_offset() == before[kept_from].base_offset; }));
   CHECK(f.p->index_entries() == std::vector<IndexEntry>(before.begin() + static_cast<std::ptrdiff_t>(kept_from), before.end()));
 
   // By size: whole entries while the rest still holds retention.bytes.
@@ -486,7 +468,7 @@ TEST_CASE("retention trims whole index entries by time and size, never past the 
   size_t first = kept_from;
   for (uint64_t rest = total; rest - before[first].bytes >= total / 2; ++first) rest -= before[first].bytes;
   f.p->enforce_retention();
-  CHECK(f.eventually([&] { return f.p->log_start_offset() == before[first].base_offset; }));
+  CHECK(eventually([&] { return f.p->log_start_offset() == before[first].base_offset; }));
   CHECK(f.p->size_bytes() >= total / 2);
   CHECK(f.p->size_bytes() - before[first].bytes < total / 2);
   uint64_t kept_batches = 0;
@@ -504,7 +486,7 @@ TEST_CASE("retention trims whole index entries by time and size, never past the 
   c.retention_bytes = 0;
   f.set_config(c);
   f.p->enforce_retention();
-  CHECK(f.eventually([&] { return f.p->log_start_offset() == f.p->high_watermark(); }));
+  CHECK(eventually([&] { return f.p->log_start_offset() == f.p->high_watermark(); }));
   CHECK(f.p->high_watermark() == n);
   CHECK(f.p->size_bytes() == 0);
   CHECK(f.p->index_entries().empty());
@@ -753,7 +735,7 @@ TEST_CASE("list offsets by timestamp stays exact while batches are produced and 
     bool ok = got.error_code == 0 && got.offset >= target - kBase && got.timestamp_ms == kBase + got.offset &&
               (got.offset == target - kBase ||
                (got.offset >= start_before && got.offset % kPerBatch == 0 &&  // trims cut between batches
-                (got.offset <= start_after || f.eventually([&] { return f.p->log_start_offset() >= got.offset; }))));
+                (got.offset <= start_after || eventually([&] { return f.p->log_start_offset() >= got.offset; }))));
     if (!ok && ++bad <= 5) {
       UNSCOPED_INFO("target " << target - kBase << ": got " << got.offset << "@" << got.timestamp_ms - kBase
                               << " (error " << got.error_code << "), log start " << start_before << ".."

@@ -69,6 +69,9 @@ struct Harness {
   StreamManagerOptions options;
   std::unique_ptr<StreamManager> manager;
   uint64_t wal_capacity = 8 << 20;
+  // When set, start() hands the block WAL through it to the manager (a test wraps it, e.g. to
+  // hold appends).
+  std::function<std::unique_ptr<wal::Wal>(std::unique_ptr<wal::Wal>)> wrap_wal;
 
   explicit Harness(bool fs_backend = false) {
     if (fs_backend) {
@@ -101,7 +104,9 @@ struct Harness {
     wo.node_id = 1;
     auto opened = wal::BlockWal::open(wo);
     REQUIRE(opened.ok());
-    auto m = StreamManager::open(options, std::move(opened->wal), std::move(opened->recovered), store, cold_store, meta);
+    std::unique_ptr<wal::Wal> w = std::move(opened->wal);
+    if (wrap_wal) w = wrap_wal(std::move(w));
+    auto m = StreamManager::open(options, std::move(w), std::move(opened->recovered), store, cold_store, meta);
     REQUIRE(m.ok());
     manager = std::move(*m);
   }
