@@ -57,7 +57,6 @@
 // log gets at least one full period after a reopen. Kafka dates it by the timestamp alone, which
 // forgets at a failover a producer writing old CreateTime timestamps (backfills, clocks behind),
 // and KIP-360 then appends its retried in-flight batches a second time.
-
 //
 // Invariants:
 //  (1) next_offset_ == stream end + the batches in flight; offsets are assigned under mu_ and

@@ -72,6 +72,16 @@ class GatedWal final : public wal::Wal {
     for (auto& [entry, done] : waiting_) inner_->append(std::move(entry), std::move(done));
     waiting_.clear();
   }
+  // Answers the held appends with a WAL error instead (as a failed device write would).
+  void fail_held() {
+    std::vector<std::pair<wal::Entry, wal::AppendCallback>> failed;
+    {
+      std::lock_guard lock(mu_);
+      held_ = false;
+      failed.swap(waiting_);
+    }
+    for (auto& [entry, done] : failed) done(Error(Errc::io, "injected WAL write failure"));
+  }
   void append(wal::Entry entry, wal::AppendCallback done) override {
     std::lock_guard lock(mu_);
     if (held_) {
@@ -265,6 +275,18 @@ TEST_CASE("a retried batch whose original is not yet durable is answered only af
   f.gate->release();
   CHECK(second.get_future().get().second.error_code == 0);
   CHECK(closed.get_future().get() == 0);
+}
+
+TEST_CASE("a retry parked behind its original gets the original's error when the WAL fails it") {
+  Fixture f(/*gated_wal=*/true);
+  f.gate->hold();
+  std::promise<ProduceResult> original, retry;
+  f.p->produce(make_batch(1, 1000, 9, 0, 0), [&](ProduceResult r) { original.set_value(std::move(r)); });
+  f.p->produce(make_batch(1, 1000, 9, 0, 0), [&](ProduceResult r) { retry.set_value(std::move(r)); });
+  f.gate->fail_held();
+  CHECK(original.get_future().get().error_code == kafka_error::kKafkaStorageError);
+  CHECK(retry.get_future().get().error_code == kafka_error::kKafkaStorageError);  // not a success
+  CHECK(f.produce(make_batch(1, 1000, 9, 0, 0)).error_code == kafka_error::kNotLeaderOrFollower);
 }
 
 TEST_CASE("producer state and offsets survive a restart, from the WAL and from objects") {
