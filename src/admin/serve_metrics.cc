@@ -102,7 +102,7 @@ void add_object_store_metrics(http::MetricsRegistry& registry, std::shared_ptr<o
     w.counter("floe_objectstore_failures_total",
               "Operations that ended in an error, after retries or at once (not retryable, e.g. NoSuchKey).", s.failures,
               {{"store", use}});
-    w.counter("floe_objectstore_gave_up_total", "Operations whose retryable errors outlasted the retry budget.",
+    w.counter("floe_objectstore_gave_up_total", "Operations whose retryable errors outlasted the retry budget (attempts, time, or a full retry queue).",
               s.gave_up, {{"store", use}});
   });
 }

@@ -76,7 +76,7 @@ struct HttpServer::Impl {
       });
       asio::async_read_until(socket, buffer, "\r\n\r\n", [self](asio::error_code ec, size_t head_bytes) {
         if (ec == asio::error::not_found) return self->answer(plain(431, "request head too large\n"), false);
-        if (ec) return;  // closed, reset or timed out: nothing to answer
+        if (ec) return self->close();  // closed, reset or timed out: nothing to answer; free the slot now
         self->on_head(head_bytes);
       });
     }
@@ -134,13 +134,19 @@ struct HttpServer::Impl {
   // Live connections (touched on the io thread only), so that stop() can close them.
   std::vector<std::weak_ptr<Connection>> live;
   asio::steady_timer accept_retry_timer{io};
+  std::chrono::steady_clock::time_point last_accept_warning{};
 
   void accept_next() {
     acceptor->async_accept([this](asio::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
       if (ec) {
         // E.g. EMFILE: log it and try again shortly instead of spinning on the error.
-        floe::log::warn("http", "accept: " + ec.message() + "; retrying in 100 ms");
+        // At most one line per 10 s (a process out of file descriptors would log 10 a second).
+        auto now = std::chrono::steady_clock::now();
+        if (now - last_accept_warning >= std::chrono::seconds(10)) {
+          last_accept_warning = now;
+          floe::log::warn("http", "accept: " + ec.message() + "; retrying every 100 ms");
+        }
         accept_retry_timer.expires_after(std::chrono::milliseconds(100));
         accept_retry_timer.async_wait([this](asio::error_code wec) {
           if (!wec && acceptor->is_open()) accept_next();

@@ -75,15 +75,15 @@ void RetryingStore::with_retry(std::function<void(Callback<T>)> attempt, Callbac
       uint32_t delay = backoff_ms(state->attempts);
       bool out_of_budget = state->attempts >= policy_.max_attempts ||
                            elapsed_ms + static_cast<int64_t>(delay) > static_cast<int64_t>(policy_.max_total_ms);
-      // Counted before it is scheduled (the retry may finish before schedule() returns), taken
-      // back if the timer queue is full.
-      if (!out_of_budget) ++retries_;
-      if (!out_of_budget && timer_.schedule(std::chrono::milliseconds(delay), [self_step] { (*self_step)(); })) {
+      // Counted when the retry starts (on the timer thread): the counter never goes down.
+      if (!out_of_budget && timer_.schedule(std::chrono::milliseconds(delay), [this, self_step] {
+            ++retries_;
+            (*self_step)();
+          })) {
         warn_limited(retry_log_, r.error().to_string() + "; retry " + std::to_string(state->attempts) + " in " +
                                      std::to_string(delay) + " ms");
         return;
       }
-      if (!out_of_budget) --retries_;
       Error e = r.error();
       e.message += " (after " + std::to_string(state->attempts) + " attempts)";
       ++failures_;

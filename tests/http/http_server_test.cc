@@ -141,6 +141,21 @@ TEST_CASE("a_client_that_never_finishes_its_request_is_closed_after_the_request_
   CHECK(starts_with(exchange(server->port(), "GET /metrics HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK\r\n"));
 }
 
+TEST_CASE("a_client_that_closes_before_its_request_frees_its_slot_at_once") {
+  // (Health checks and port scanners connect and close; a minute-long request timeout must not
+  // keep their slots.)
+  HttpServerConfig config;
+  config.max_connections = 1;
+  config.request_timeout_ms = 120000;
+  auto server = serve(config);
+  {
+    Client gone(server->port());
+    REQUIRE(floe::testing::eventually([&] { return server->stats().connections_open == 1; }));
+  }  // closed without a request
+  CHECK(floe::testing::eventually([&] { return server->stats().connections_open == 0; }));  // 30 s bound < 120 s
+  CHECK(starts_with(exchange(server->port(), "GET /metrics HTTP/1.1\r\n\r\n"), "HTTP/1.1 200 OK\r\n"));
+}
+
 TEST_CASE("connections_beyond_max_connections_are_closed_at_once_and_the_rest_are_served") {
   HttpServerConfig config;
   config.max_connections = 2;
