@@ -62,7 +62,7 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
   if (offset >= end) {
     {
       std::lock_guard lock(mu_);
-      next_offset_ = end;  // no expiry here: a reload keeps every producer one period (see partition.h)
+      next_offset_ = end;  // no expiry here: a reload keeps every producer kReloadGraceMs at least (partition.h)
       if (state_ == State::loading) state_ = State::ready;
     }
     if (loaded) loaded({});
@@ -100,14 +100,15 @@ void Partition::apply_loaded_batch(const SharedBytes& bytes, int64_t now_ms) {
   if (!index_.empty() && b.base_offset < index_.back().entry.next_offset) return;  // overlap (a re-read)
   index_batch(index_, index_totals_, b, config_.index_entry_bytes);
   if (is_idempotent(h->producer_id) && !h->is_control()) {
-    // The log keeps no append time: the later of the batch's max timestamp and now stands in
-    // for it, so the producer gets a full expiry period after the reload (see partition.h).
+    // The log keeps no append time: the later of the batch's max timestamp and a floor that
+    // leaves the producer at least kReloadGraceMs after the reload stands in for it (partition.h).
+    const int64_t floor_ms = std::min(now_ms, now_ms - config_.producer_id_expiration_ms + kReloadGraceMs);
     record_producer_locked(h->producer_id, h->producer_epoch,
                            ProducerBatch{h->base_sequence, h->last_sequence(), h->base_offset, h->last_offset(),
                                          h->timestamp_type() == records::TimestampType::log_append_time
                                              ? h->max_timestamp
                                              : -1},
-                           std::max(h->max_timestamp, now_ms));
+                           std::max(h->max_timestamp, floor_ms));
   }
 }
 
@@ -494,12 +495,9 @@ void Partition::fetch(int64_t offset, uint64_t max_bytes, bool min_one_batch, Fe
     std::lock_guard lock(mu_);
     out.high_watermark = stream_->end_offset().value();
     out.log_start_offset = log_start_;
-    if (int16_t code = unavailable_error_locked(); code != kafka_error::kNone) {
-      out.error_code = code;
-      done(std::move(out));
-      return;
-    }
+    out.error_code = unavailable_error_locked();
   }
+  if (out.error_code != kafka_error::kNone) return done(std::move(out));  // answered without the lock
   if (offset < out.log_start_offset || offset > out.high_watermark) {
     out.error_code = kafka_error::kOffsetOutOfRange;
     done(std::move(out));
@@ -679,15 +677,18 @@ void Partition::list_offset_exact(int64_t timestamp_ms, OffsetCallback done) con
 
 void Partition::exact_search_step(std::shared_ptr<ExactSearch> search, int64_t after) const {
   std::optional<Located> at;
+  int16_t unavailable = kafka_error::kNone;
   {
     std::lock_guard lock(mu_);
-    if (int16_t code = unavailable_error_locked(); code != kafka_error::kNone) {
-      return search->done(OffsetAndTimestamp{code, -1, -1});
+    unavailable = unavailable_error_locked();
+    if (unavailable == kafka_error::kNone) {
+      // The stream's start may already be past log_start_ while a trim completes: read from neither.
+      int64_t start = std::max(log_start_, stream_->start_offset().value());
+      at = locate_locked(search->timestamp_ms, after, stream_->end_offset().value(), start);
     }
-    // The stream's start may already be past log_start_ while a trim completes: read from neither.
-    int64_t start = std::max(log_start_, stream_->start_offset().value());
-    at = locate_locked(search->timestamp_ms, after, stream_->end_offset().value(), start);
   }
+  // Answered without the lock (partition.h).
+  if (unavailable != kafka_error::kNone) return search->done(OffsetAndTimestamp{unavailable, -1, -1});
   if (!at) return search->done(OffsetAndTimestamp{});  // no record at or after the target
   if (search->coarse.offset < 0) search->coarse = OffsetAndTimestamp{kafka_error::kNone, at->from, at->max_timestamp_ms};
   if (search->entries_left-- == 0) return search->done(search->coarse);
@@ -700,7 +701,10 @@ void Partition::exact_search_step(std::shared_ptr<ExactSearch> search, int64_t a
   lookup->done = [self = shared_from_this(), search, to](Result<std::optional<OffsetAndTimestamp>> r) {
     if (r.ok() && !r->has_value()) return self->exact_search_step(search, to);  // none here: the next entry
     if (!r.ok() && r.error().code == Errc::not_found && search->trims_left-- > 0) {
-      // Retention or DeleteRecords trimmed the entry meanwhile: search again from the log start.
+      // Retention or DeleteRecords trimmed the entry meanwhile: search again from the log start,
+      // afresh (the coarse answer named the trimmed entry; a restart does not use up an entry).
+      search->coarse = OffsetAndTimestamp{};
+      search->entries_left = kLookupEntries;
       return self->exact_search_step(search, std::numeric_limits<int64_t>::min());
     }
     search->done(r.ok() ? **r : search->coarse);  // another failed read answers coarsely
@@ -735,12 +739,14 @@ void Partition::trim_to_locked(int64_t new_start, int64_t durable_end) {
 void Partition::delete_records(int64_t offset, std::function<void(int16_t, int64_t)> done) {
   int64_t hwm = stream_->end_offset().value();
   int64_t target = offset == -1 ? hwm : offset;
+  std::optional<std::pair<int16_t, int64_t>> early;  // answered without the lock (partition.h)
   {
     std::lock_guard lock(mu_);
-    if (int16_t code = unavailable_error_locked(); code != kafka_error::kNone) return done(code, -1);
-    if (target < 0 || target > hwm) return done(kafka_error::kOffsetOutOfRange, log_start_);
-    if (target <= log_start_) return done(kafka_error::kNone, log_start_);
+    if (int16_t code = unavailable_error_locked(); code != kafka_error::kNone) early = {code, -1};
+    else if (target < 0 || target > hwm) early = {kafka_error::kOffsetOutOfRange, log_start_};
+    else if (target <= log_start_) early = {kafka_error::kNone, log_start_};
   }
+  if (early) return done(early->first, early->second);
   auto self = shared_from_this();
   stream_->trim(Offset(target), [self, target, done](Result<stream::Done> r) {
     if (!r.ok()) {

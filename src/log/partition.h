@@ -53,10 +53,14 @@
 // of that producer, and in a sweep from enforce_retention() (1,024 producers per hold of the lock:
 // 100,000 take ~12 ms in all). So the producer state holds the producers seen within the expiry
 // plus one retention check interval. The log keeps no append time: a reload dates each producer
-// by the later of its last batch's max timestamp and now_ms at loading, so every producer in the
-// log gets at least one full period after a reopen. Kafka dates it by the timestamp alone, which
-// forgets at a failover a producer writing old CreateTime timestamps (backfills, clocks behind),
-// and KIP-360 then appends its retried in-flight batches a second time.
+// by the later of its last batch's max timestamp and (now_ms at loading - the expiry +
+// kReloadGraceMs, at most now_ms), so every producer in the log lives at least kReloadGraceMs
+// (5 min: longer than a client's delivery.timeout.ms, 120 s by default, so every retry of a batch
+// sent before the reopen still finds its state) after a reopen, but frequent reopens do not keep
+// every producer of the retained log alive (the memory KIP-854 bounds). Kafka dates it by the
+// timestamp alone, which forgets at a failover a producer writing old CreateTime timestamps
+// (backfills, clocks behind), and KIP-360 then appends its retried in-flight batches a second time.
+// (A checkpoint keeps the producers' real append times.)
 //
 // Invariants:
 //  (1) next_offset_ == stream end + the batches in flight; offsets are assigned under mu_ and
@@ -95,6 +99,8 @@ namespace kafka_error = ::floe::protocol::kerr;  // the Kafka error codes (proto
 
 // An index entry is closed once it holds this many bytes of batches (the top comment says why).
 inline constexpr uint64_t kIndexEntryBytes = 1 << 20;
+// How long a reload keeps a producer at least (see "Producer expiry" above).
+inline constexpr int64_t kReloadGraceMs = 5 * 60 * 1000;
 
 struct PartitionConfig {
   uint64_t max_message_bytes = 1048588;   // max.message.bytes: largest batch accepted

@@ -800,3 +800,23 @@ TEST_CASE("the expiry sweep forgets exactly the idle producers among thousands (
   CHECK(f.produce(make_batch(1, t0 + 60'000, 2, 0, 5)).error_code == 0);
   CHECK(f.p->high_watermark() == hwm + 1);
 }
+
+TEST_CASE("a reload keeps a producer dated before the expiry for the reload grace only, not a whole period") {
+  Fixture f;
+  PartitionConfig c;
+  c.producer_id_expiration_ms = 3'600'000;  // an hour: longer than the grace
+  f.set_config(c);
+  const int64_t t0 = f.now->load();
+  // A backfill: CreateTime two hours back.
+  REQUIRE(f.produce(make_batch(1, t0 - 7'200'000, 9, 0, 0)).base_offset == 0);
+  f.restart();
+  CHECK(f.p->stats().producers == 1);
+  CHECK(f.produce(make_batch(1, t0 - 7'200'000, 9, 0, 0)).base_offset == 0);  // its retry: deduplicated
+  CHECK(f.p->high_watermark() == 1);
+  f.now->store(t0 + kReloadGraceMs - 1);
+  f.p->enforce_retention();
+  CHECK(f.p->stats().producers == 1);
+  f.now->store(t0 + kReloadGraceMs);
+  f.p->enforce_retention();
+  CHECK(f.p->stats().producers == 0);  // not kept for the whole hour
+}
