@@ -478,6 +478,7 @@ void Broker::sync_partitions(std::function<void()> done) {
   };
   std::vector<Opening> to_open;
   std::vector<std::shared_ptr<log::Partition>> to_close;
+  std::vector<std::shared_ptr<log::Partition>> deleted;  // of topics no longer in the image
   std::vector<std::function<void()>> orphaned;  // waiters on opens of deleted topics: nothing left to wait for
   // `done` runs when every open this call waits for has ended; one extra count for this call's
   // own setup, so it cannot run before every open is counted.
@@ -494,7 +495,7 @@ void Broker::sync_partitions(std::function<void()> done) {
       for (auto it = topics_.begin(); it != topics_.end();) {
         if (image->topic(it->first) == nullptr) {
           for (auto& slot : it->second.partitions) {
-            if (slot.partition) to_close.push_back(slot.partition);
+            if (slot.partition) deleted.push_back(slot.partition);
             for (auto& w : slot.open_waiters) orphaned.push_back(std::move(w));
           }
           it = topics_.erase(it);
@@ -531,6 +532,15 @@ void Broker::sync_partitions(std::function<void()> done) {
     }
   }
   for (auto& p : to_close) p->close(nullptr);
+  // A deleted topic's partitions: their checkpoints go too (best effort; a broker that was down
+  // when the topic was deleted leaves them behind).
+  for (auto& p : deleted) {
+    p->close([checkpoints = streams_.checkpoints(), stream = p->stream_id(), name = p->name()](int16_t) {
+      checkpoints->remove_all(stream, [name](Status st) {
+        if (!st.ok()) floe::log::warn("broker", "deleting the checkpoints of " + name + ": " + st.error().message);
+      });
+    });
+  }
   for (auto& w : orphaned) w();
   for (auto& o : to_open) open_partition(o.topic, o.partition, arrive);
   arrive();  // this call's own count
@@ -603,7 +613,8 @@ void Broker::open_stream_of(Uuid topic_id, int32_t index, std::string name, Stre
                                                                             " failed: " + s.error().message);
                                             }
                                             step_done();
-                                          });
+                                          },
+                                          streams_.checkpoints());
     bool keep = false;
     {
       std::lock_guard lock(mu_);

@@ -44,7 +44,8 @@ Partition::Partition(std::string topic, int32_t index, std::shared_ptr<stream::S
 
 std::shared_ptr<Partition> Partition::open(std::string topic, int32_t index, std::shared_ptr<stream::Stream> stream,
                                            PartitionConfig config, std::function<int64_t()> now_ms,
-                                           std::function<void(Status)> loaded) {
+                                           std::function<void(Status)> loaded,
+                                           std::shared_ptr<stream::StreamCheckpoints> checkpoints) {
   FLOE_ASSERT(stream && now_ms);
   auto p = std::shared_ptr<Partition>(new Partition(std::move(topic), index, std::move(stream), config, std::move(now_ms)));
   int64_t start = p->stream_->start_offset().value();
@@ -52,20 +53,30 @@ std::shared_ptr<Partition> Partition::open(std::string topic, int32_t index, std
     std::lock_guard lock(p->mu_);
     p->log_start_ = start;
     p->next_offset_ = start;
+    p->loaded_from_offset_ = start;
+    p->checkpoints_ = std::move(checkpoints);
   }
-  p->load_from(start, std::move(loaded));
+  if (p->checkpoints_ && p->stream_->end_offset().value() > start) {
+    p->load_from_checkpoint(std::move(loaded));
+  } else {
+    p->load_from(start, std::move(loaded));
+  }
   return p;
 }
 
 void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
   int64_t end = stream_->end_offset().value();
   if (offset >= end) {
+    bool read_the_stream;
     {
       std::lock_guard lock(mu_);
       next_offset_ = end;  // no expiry here: a reload keeps every producer kReloadGraceMs at least (partition.h)
       if (state_ == State::loading) state_ = State::ready;
+      read_the_stream = end > loaded_from_offset_;
     }
     if (loaded) loaded({});
+    // What this load read, the next one need not: checkpoint it (in the background).
+    if (read_the_stream) maybe_checkpoint(true, {});
     return;
   }
   auto self = shared_from_this();
@@ -96,9 +107,10 @@ void Partition::load_from(int64_t offset, std::function<void(Status)> loaded) {
 void Partition::apply_loaded_batch(const SharedBytes& bytes, int64_t now_ms) {
   auto h = records::read_batch_header(bytes.span());
   if (!h.ok()) return;  // stored bytes were validated on the way in; nothing to index
-  BatchInfo b{h->base_offset, h->next_offset(), h->max_timestamp, bytes.size(), h->partition_leader_epoch};
+  BatchInfo b{h->base_offset, h->next_offset(), h->max_timestamp, bytes.size(), h->partition_leader_epoch, h->crc};
   if (!index_.empty() && b.base_offset < index_.back().entry.next_offset) return;  // overlap (a re-read)
   index_batch(index_, index_totals_, b, config_.index_entry_bytes);
+  last_batch_ = LastBatch{b.base_offset, b.next_offset, b.crc};
   if (is_idempotent(h->producer_id) && !h->is_control()) {
     // The log keeps no append time: the later of the batch's max timestamp and a floor that
     // leaves the producer at least kReloadGraceMs after the reload stands in for it (partition.h).
@@ -254,7 +266,9 @@ void Partition::index_batch(std::deque<Slot>& index, IndexTotals& totals, const 
 
 void Partition::fold_durable_locked(int64_t durable_end) {
   while (!in_flight_.empty() && in_flight_.front().next_offset <= durable_end) {
-    index_batch(index_, index_totals_, in_flight_.front(), config_.index_entry_bytes);
+    const BatchInfo& b = in_flight_.front();
+    index_batch(index_, index_totals_, b, config_.index_entry_bytes);
+    last_batch_ = LastBatch{b.base_offset, b.next_offset, b.crc};
     in_flight_.pop_front();
   }
 }
@@ -429,7 +443,8 @@ void Partition::produce(SharedBytes records, ProduceCallback done) {
         first_base = base;
         pending->result.log_append_time_ms = log_append_time ? now : -1;
       }
-      in_flight_.push_back(BatchInfo{base, base + count, max_ts, copy.size(), epoch});
+      uint32_t crc = records::read_batch_header(copy).value().crc;  // after the header edits above
+      in_flight_.push_back(BatchInfo{base, base + count, max_ts, copy.size(), epoch, crc});
       if (is_idempotent(h.producer_id)) {
         record_producer_locked(h.producer_id, h.producer_epoch,
                                ProducerBatch{h.base_sequence, h.last_sequence(), base, base + count - 1,
@@ -785,6 +800,7 @@ void Partition::enforce_retention() {
     }
   }
   expire_producers(now);
+  maybe_checkpoint(false, {});
   if (target <= log_start_offset()) return;
   delete_records(target, [this, target](int16_t code, int64_t) {
     if (code != kafka_error::kNone) {
@@ -796,15 +812,34 @@ void Partition::enforce_retention() {
 
 void Partition::close(DoneCallback done) {
   Answers parked;
+  bool was_ready;
   {
     std::lock_guard lock(mu_);
+    was_ready = state_ == State::ready;
     state_ = State::closed;
     answer_parked_locked(kafka_error::kNotLeaderOrFollower, parked);
   }
   answer(parked);
-  stream_->close([done](Result<stream::Done> r) {
-    if (done) done(r.ok() ? kafka_error::kNone : kafka_error::kKafkaStorageError);
-  });
+  auto self = shared_from_this();
+  auto close_stream = [self, was_ready, done] {
+    self->stream_->close([self, was_ready, done](Result<stream::Done> r) {
+      if (!r.ok() || !was_ready) {
+        if (done) done(r.ok() ? kafka_error::kNone : kafka_error::kKafkaStorageError);
+        return;
+      }
+      // If batches were in flight before, checkpoint now that everything is uploaded (nothing is
+      // written when the first attempt below already covered it). The close is answered after
+      // the write, whatever its outcome.
+      self->maybe_checkpoint(true, [done](Status) {
+        if (done) done(kafka_error::kNone);
+      });
+    });
+  };
+  if (!was_ready) return close_stream();
+  // Checkpoint first when no batch is in flight (every batch below the high watermark is durable
+  // in the WAL; one the next owner cannot see fails its check there): the stream's close lets a
+  // new owner open it, and it should find this checkpoint and read nothing.
+  maybe_checkpoint(true, [close_stream](Status) { close_stream(); });
 }
 
 Partition::Stats Partition::stats() const {
@@ -816,6 +851,9 @@ Partition::Stats Partition::stats() const {
   out.producers = producers_.size();
   out.expired_producers = expired_producers_;
   out.duplicates = duplicates_;
+  out.loaded_from_offset = loaded_from_offset_;
+  out.checkpoint_offset = checkpoint_offset_;
+  out.checkpoints_written = checkpoints_written_;
   return out;
 }
 

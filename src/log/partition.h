@@ -22,18 +22,33 @@
 // below the log start, but MAX_TIMESTAMP may then answer the log start with a trimmed batch's
 // timestamp (when that batch held the partition's largest).
 //
-// Loading: open() scans the stream from its start offset to its end (cold reads for uploaded data)
-// to rebuild the index and the producer state, so idempotent dedup survives a restart. Until
-// the scan finishes the partition answers LEADER_NOT_AVAILABLE (clients retry). The scan reads
-// the whole stream: producer-state snapshots that bound it are future work. A reload groups the
-// batches by the same rule but starting from the batch holding the log start, so it builds the
+// Loading: open() rebuilds the index and the producer state, so idempotent dedup survives a
+// restart or a move: from the stream's newest valid checkpoint (below), then by reading the
+// stream from the checkpoint's offset to its end (cold reads for uploaded data); without a usable
+// checkpoint, by reading the whole stream from its start. Until loading finishes the partition
+// answers LEADER_NOT_AVAILABLE (clients retry). A read of the stream groups the batches by the
+// same rule as appends but starting from the batch holding the log start, so it builds the
 // same index as the appender only when the log start is an entry's start (retention trims whole
 // entries). After DeleteRecords into an entry, the reloaded first entry starts at the batch holding
 // the log start, and every later entry of that leader epoch may close at other batches (the
 // boundaries shift; the next epoch's first entry realigns). Answers stay right: fetch, exact
 // ListOffsets, MAX_TIMESTAMP and OffsetForLeaderEpoch are per batch; a coarse ListOffsets names
 // the start of whichever entry holds the record; size_bytes no longer counts the first entry's
-// batches below the one holding the log start.
+// batches below the one holding the log start. (A load from a checkpoint keeps the appender's
+// entries.)
+//
+// Checkpoints (stream/checkpoints.h: blobs in the data store beside the stream, outside the
+// metadata): the state after every batch below offset X (log start, index, producers, and the
+// last batch's base offset, end and CRC), taken only when no batch is in flight, so X is the high
+// watermark and every batch below it is durable. Written when a load had to read the stream,
+// every checkpoint_interval_bytes appended (checked with retention), and at close (before the
+// stream closes when nothing is in flight, else after it uploaded its tail; before the close is
+// answered: a partition moved to another broker loads there from the checkpoint and reads
+// nothing). Loading trusts a checkpoint only if the stream still holds, at the offsets it names,
+// a batch with the same CRC as its last batch, so a checkpoint of data the stream does not have
+// (WAL data lost in an unclean election, a trim past it) is never used; a checkpoint that is
+// damaged, unreadable or does not match falls back to the full read. They are an optimisation:
+// nothing is lost without them. Restart of a 2 GiB partition (fs store): 1.95 s -> 0.08 s.
 //
 // Idempotence (as Kafka's ProducerStateManager): per producer id, the epoch and the last five
 // appended batches' (first sequence, last sequence, base offset). A batch that repeats one of them
@@ -91,6 +106,7 @@
 #include "common/bytes.h"
 #include "common/result.h"
 #include "protocol/errors.h"
+#include "stream/checkpoints.h"
 #include "stream/stream_manager.h"
 
 namespace floe::log {
@@ -101,6 +117,8 @@ namespace kafka_error = ::floe::protocol::kerr;  // the Kafka error codes (proto
 inline constexpr uint64_t kIndexEntryBytes = 1 << 20;
 // How long a reload keeps a producer at least (see "Producer expiry" above).
 inline constexpr int64_t kReloadGraceMs = 5 * 60 * 1000;
+// See PartitionConfig::checkpoint_interval_bytes and "Checkpoints" above.
+inline constexpr uint64_t kCheckpointIntervalBytes = 64ull << 20;
 
 struct PartitionConfig {
   uint64_t max_message_bytes = 1048588;   // max.message.bytes: largest batch accepted
@@ -109,6 +127,9 @@ struct PartitionConfig {
   int64_t retention_bytes = -1;           // -1: no limit
   int64_t producer_id_expiration_ms = 86400000;  // producer.id.expiration.ms (broker-wide)
   uint64_t index_entry_bytes = kIndexEntryBytes;  // not a config key: tests use small entries
+  // A checkpoint is written once this many bytes were appended since the last one (checked with
+  // retention), besides at close and after a load that read the stream. Not a config key.
+  uint64_t checkpoint_interval_bytes = kCheckpointIntervalBytes;
 };
 
 // One entry of the coarse index: the stored batches [base_offset, next_offset) of one leader
@@ -158,9 +179,12 @@ class Partition : public std::enable_shared_from_this<Partition> {
   using DoneCallback = std::function<void(int16_t error_code)>;
 
   // Starts loading (see above); `loaded` runs once the partition serves (or failed to load).
+  // With `checkpoints`, loading starts from the stream's newest valid checkpoint and the partition
+  // writes new ones (see "Checkpoints" above); without, it reads the stream from its start.
   static std::shared_ptr<Partition> open(std::string topic, int32_t index, std::shared_ptr<stream::Stream> stream,
                                          PartitionConfig config, std::function<int64_t()> now_ms,
-                                         std::function<void(Status)> loaded = {});
+                                         std::function<void(Status)> loaded = {},
+                                         std::shared_ptr<stream::StreamCheckpoints> checkpoints = nullptr);
 
   const std::string& topic() const { return topic_; }
   std::string name() const { return topic_ + "-" + std::to_string(partition_index_); }
@@ -216,8 +240,15 @@ class Partition : public std::enable_shared_from_this<Partition> {
     uint64_t producers = 0;
     uint64_t expired_producers = 0;   // forgotten by producer.id.expiration.ms since open
     uint64_t duplicates = 0;
+    int64_t loaded_from_offset = -1;   // where the load's stream read started (a checkpoint's offset, or the start)
+    int64_t checkpoint_offset = -1;    // the offset of the newest checkpoint written or loaded
+    uint64_t checkpoints_written = 0;
   };
   Stats stats() const;
+  // Writes a checkpoint now if the state has moved since the last one and no batch is in flight
+  // (tests; the partition writes them itself). `done` gets the outcome (ok when there was nothing
+  // to write).
+  void checkpoint_now(std::function<void(Status)> done);
   // The coarse index up to the high watermark, as plain values (tests compare a reloaded
   // partition's with the appender's; a checkpoint will store it). O(entries).
   std::vector<IndexEntry> index_entries() const;
@@ -239,6 +270,13 @@ class Partition : public std::enable_shared_from_this<Partition> {
     int64_t max_timestamp_ms = -1;
     uint64_t bytes = 0;
     int32_t leader_epoch = -1;
+    uint32_t crc = 0;  // the stored batch's CRC: a checkpoint names its last batch by it
+  };
+  // The last batch in the index: a checkpoint at its end is checked against it when loaded.
+  struct LastBatch {
+    int64_t base_offset = -1;
+    int64_t next_offset = -1;
+    uint32_t crc = 0;
   };
   // The entry or in-flight batch a timestamp lookup lands on: read [from, to) for the record.
   struct Located {
@@ -292,6 +330,14 @@ class Partition : public std::enable_shared_from_this<Partition> {
   Partition(std::string topic, int32_t index, std::shared_ptr<stream::Stream> stream, PartitionConfig config,
             std::function<int64_t()> now_ms);
   void load_from(int64_t offset, std::function<void(Status)> loaded);
+  // Checkpoints (partition_checkpoint.cc).
+  void load_from_checkpoint(std::function<void(Status)> loaded);
+  void restore_or_scan(stream::Checkpoint cp, std::function<void(Status)> loaded);
+  Bytes encode_checkpoint_locked() const;
+  Status restore_checkpoint_locked(std::span<const uint8_t> payload, int64_t offset);
+  // Starts writing a checkpoint if one is due (force: whenever the state moved); `done` (may be
+  // empty) runs after the write, or at once when none was started.
+  void maybe_checkpoint(bool force, std::function<void(Status)> done);
   void apply_loaded_batch(const SharedBytes& bytes, int64_t now_ms);
   // Producer check for one batch: kNone (append), or an error, or a duplicate (sets *duplicate).
   int16_t check_producer_locked(int64_t producer_id, int16_t epoch, int32_t first_seq, int32_t last_seq,
@@ -353,6 +399,14 @@ class Partition : public std::enable_shared_from_this<Partition> {
   std::multimap<int64_t, ParkedDuplicate> parked_;  // by the offset the index must reach (invariant 3)
   uint64_t duplicates_ = 0;
   uint64_t expired_producers_ = 0;
+  // Checkpoints (null: none).
+  std::shared_ptr<stream::StreamCheckpoints> checkpoints_;
+  LastBatch last_batch_;
+  int64_t loaded_from_offset_ = -1;
+  int64_t checkpoint_offset_ = -1;        // the newest written or loaded (-1: none)
+  uint64_t checkpoint_index_bytes_ = 0;   // index_totals_.bytes when it was taken
+  bool checkpoint_in_flight_ = false;
+  uint64_t checkpoints_written_ = 0;
 };
 
 }  // namespace floe::log

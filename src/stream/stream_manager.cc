@@ -73,6 +73,7 @@ StreamManager::StreamManager(StreamManagerOptions options, std::unique_ptr<wal::
       meta_(std::move(metadata)),
       block_cache_(options_.block_cache_size_bytes) {
   if (!options_.now_ms) options_.now_ms = steady_ms;
+  checkpoints_ = std::make_shared<StreamCheckpoints>(store_);
   FLOE_ASSERT(options_.upload_threshold_bytes <= options_.cache_size_bytes);
 }
 

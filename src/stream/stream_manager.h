@@ -72,6 +72,7 @@
 #include "objectstore/executor.h"
 #include "objectstore/object_store.h"
 #include "stream/block_cache.h"
+#include "stream/checkpoints.h"
 #include "stream/metadata.h"
 #include "stream/object.h"
 #include "wal/wal.h"
@@ -233,6 +234,8 @@ class StreamManager {
   // The WAL's own counters (thread-safe, like stats()).
   wal::WalStats wal_stats() const { return wal_->stats(); }
   std::string object_key(ObjectId id) const;
+  // Checkpoints of streams' users (stream/checkpoints.h), in the data store.
+  const std::shared_ptr<StreamCheckpoints>& checkpoints() const { return checkpoints_; }
   // Fails waiting appends, stops the threads, closes the WAL. Data not yet uploaded stays in the
   // WAL for recovery. Idempotent; the destructor calls it.
   void close();
@@ -310,6 +313,7 @@ class StreamManager {
 
   StreamManagerOptions options_;
   std::unique_ptr<wal::Wal> wal_;
+  std::shared_ptr<StreamCheckpoints> checkpoints_;
   std::shared_ptr<objectstore::ObjectStore> store_;
   std::shared_ptr<objectstore::ObjectStore> cold_store_;
   std::shared_ptr<StreamMetadata> meta_;
