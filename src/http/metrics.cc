@@ -20,26 +20,14 @@ bool valid_name(std::string_view s, bool colons) {
   return true;
 }
 
-// HELP text: backslash and newline are escaped.
-std::string escape_help(std::string_view s) {
+// Backslash and newline are escaped (HELP text); in label values also the double quote.
+std::string escape(std::string_view s, bool quote) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
     if (c == '\\') out += "\\\\";
     else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-// Label values: backslash, double quote and newline are escaped.
-std::string escape_label_value(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
+    else if (quote && c == '"') out += "\\\"";
     else out += c;
   }
   return out;
@@ -79,7 +67,7 @@ void MetricsWriter::sample(Family& f, const Labels& labels, const std::string& v
     for (size_t i = 0; i < labels.size(); ++i) {
       FLOE_ASSERT(valid_name(labels[i].first, false));
       if (i > 0) line += ',';
-      line += labels[i].first + "=\"" + escape_label_value(labels[i].second) + '"';
+      line += labels[i].first + "=\"" + escape(labels[i].second, true) + '"';
     }
     line += '}';
   }
@@ -100,7 +88,7 @@ void MetricsWriter::gauge(std::string_view name, std::string_view help, double v
 std::string MetricsWriter::text() const {
   std::string out;
   for (const auto& f : families_) {
-    out += "# HELP " + f.name + ' ' + escape_help(f.help) + '\n';
+    out += "# HELP " + f.name + ' ' + escape(f.help, false) + '\n';
     out += "# TYPE " + f.name + (f.kind == Kind::counter ? " counter\n" : " gauge\n");
     for (const auto& s : f.samples) {
       out += s;
