@@ -63,9 +63,10 @@ constexpr KeySpec kKeys[] = {
      "SASL_PLAINTEXT or SASL_SSL."},
     {"listeners", Type::listeners, "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", true, 1, 0,
      "", Use::active, "Addresses to listen on, as NAME://host:port (empty host: all interfaces)."},
-    {"log.dirs", Type::path_list, "{data.dir}/logs", true, 1, 0, "", Use::not_yet,
-     "Local directories for partition state (producer state, indexes, checkpoints). Record data "
-     "lives in the WAL and the object store."},
+    {"log.dirs", Type::path_list, "{data.dir}/logs", true, 1, 0, "", Use::ignored,
+     "Accepted for Kafka compatibility. floe keeps no partition state on local disk: record data "
+     "lives in the WAL and the object store, and a partition's index and producer state are "
+     "checkpointed in the object store beside its data."},
     {"log.level", Type::choice, "info", true, 0, 0, "debug,info,warn,error", Use::active,
      "floe's own: the lowest level of log lines written to stderr."},
     {"log.retention.bytes", Type::integer, "-1", true, -1, kI64Max, "", Use::active,
