@@ -830,16 +830,18 @@ void Partition::close(DoneCallback done) {
       // If batches were in flight before, checkpoint now that everything is uploaded (nothing is
       // written when the first attempt below already covered it). The close is answered after
       // the write, whatever its outcome.
-      self->maybe_checkpoint(true, [done](Status) {
-        if (done) done(kafka_error::kNone);
-      });
+      self->maybe_checkpoint(
+          true, [done](Status) {
+            if (done) done(kafka_error::kNone);
+          },
+          CheckpointBy::close);
     });
   };
   if (!was_ready) return close_stream();
   // Checkpoint first when no batch is in flight (every batch below the high watermark is durable
   // in the WAL; one the next owner cannot see fails its check there): the stream's close lets a
   // new owner open it, and it should find this checkpoint and read nothing.
-  maybe_checkpoint(true, [close_stream](Status) { close_stream(); });
+  maybe_checkpoint(true, [close_stream](Status) { close_stream(); }, CheckpointBy::close);
 }
 
 Partition::Stats Partition::stats() const {

@@ -332,12 +332,17 @@ class Partition : public std::enable_shared_from_this<Partition> {
   void load_from(int64_t offset, std::function<void(Status)> loaded);
   // Checkpoints (partition_checkpoint.cc).
   void load_from_checkpoint(std::function<void(Status)> loaded);
-  void restore_or_scan(stream::Checkpoint cp, std::function<void(Status)> loaded);
+  // Restores `cp` if the stream still holds its last batch; else tries the one before it (up to
+  // `tries_left` more), else reads the stream from its start.
+  void restore_or_scan(stream::Checkpoint cp, int tries_left, std::function<void(Status)> loaded);
   Bytes encode_checkpoint_locked() const;
   Status restore_checkpoint_locked(std::span<const uint8_t> payload, int64_t offset);
   // Starts writing a checkpoint if one is due (force: whenever the state moved); `done` (may be
-  // empty) runs after the write, or at once when none was started.
-  void maybe_checkpoint(bool force, std::function<void(Status)> done);
+  // empty) runs after the write, or at once when none was started. Only close() writes once the
+  // partition is closed (by_close); close() also waits for a write already in flight, then
+  // writes (so nothing lands after its answer: a deleted topic's checkpoints are removed then).
+  enum class CheckpointBy { owner, close };
+  void maybe_checkpoint(bool force, std::function<void(Status)> done, CheckpointBy by = CheckpointBy::owner);
   void apply_loaded_batch(const SharedBytes& bytes, int64_t now_ms);
   // Producer check for one batch: kNone (append), or an error, or a duplicate (sets *duplicate).
   int16_t check_producer_locked(int64_t producer_id, int16_t epoch, int32_t first_seq, int32_t last_seq,
@@ -406,6 +411,7 @@ class Partition : public std::enable_shared_from_this<Partition> {
   int64_t checkpoint_offset_ = -1;        // the newest written or loaded (-1: none)
   uint64_t checkpoint_index_bytes_ = 0;   // index_totals_.bytes when it was taken
   bool checkpoint_in_flight_ = false;
+  std::vector<std::function<void()>> after_checkpoint_;  // close() waiting for the write in flight
   uint64_t checkpoints_written_ = 0;
 };
 

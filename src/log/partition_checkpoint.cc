@@ -142,6 +142,16 @@ Status Partition::restore_checkpoint_locked(std::span<const uint8_t> payload, in
   if (c.short_read) return bad("cut short");
   if (!index.empty() && (index.back().entry.next_offset != h.offset || index.front().entry.base_offset > h.log_start))
     return bad("the index does not end at its offset or starts above the log start");
+  if (h.log_start < 0 || (index.empty() && h.log_start != h.offset) ||
+      (!index.empty() && index.front().entry.next_offset <= h.log_start))
+    return bad("its log start is not inside its first entry");
+  // The running maxima the timestamp search bisects (partition.h Slot): from the second slot,
+  // the maximum over slots [1, i] (the first slot's is not used).
+  for (size_t i = 1; i < index.size(); ++i) {
+    int64_t want = i == 1 ? index[i].entry.max_timestamp_ms
+                          : std::max(index[i - 1].running_max_ms, index[i].entry.max_timestamp_ms);
+    if (index[i].running_max_ms != want) return bad("running timestamp maxima do not match the entries");
+  }
   if (bytes != totals.bytes || batches != totals.batches) return bad("totals do not match the entries");
   uint32_t count = c.u32();
   if (c.short_read || count > c.r.remaining() / kProducerMinBytes) return bad("more producers than bytes");
@@ -163,6 +173,7 @@ Status Partition::restore_checkpoint_locked(std::span<const uint8_t> payload, in
       p.push(b);
     }
     if (c.short_read) return bad("cut short");
+    if (held > 0 && p.last().last_offset >= h.offset) return bad("a producer batch at or past its offset");
     if (!producers.emplace(id, p).second) return bad("a producer listed twice");
   }
   if (c.r.remaining() != 0) return bad("trailing bytes");
@@ -189,51 +200,75 @@ void Partition::load_from_checkpoint(std::function<void(Status)> loaded) {
       return self->load_from(start, loaded);
     }
     if (!r->has_value()) return self->load_from(start, loaded);
-    self->restore_or_scan(std::move(**r), loaded);
+    self->restore_or_scan(std::move(**r), stream::kMaxCheckpointTries, loaded);
   });
 }
 
-void Partition::restore_or_scan(stream::Checkpoint cp, std::function<void(Status)> loaded) {
+void Partition::restore_or_scan(stream::Checkpoint cp, int tries_left, std::function<void(Status)> loaded) {
   int64_t start = stream_->start_offset().value();
   int64_t end = stream_->end_offset().value();
-  auto scan = [this, start, loaded](const std::string& why) {
-    floe::log::info("log", "partition " + name() + ": not loading from its checkpoint (" + why +
+  auto self = shared_from_this();
+  auto scan = [self, start, loaded](const std::string& why) {
+    floe::log::info("log", "partition " + self->name() + ": not loading from a checkpoint (" + why +
                                "); reading the stream from " + std::to_string(start));
-    load_from(start, loaded);
+    self->load_from(start, loaded);
   };
-  if (cp.offset > end) return scan("its offset " + std::to_string(cp.offset) + " is past the stream's end");
+  // This one does not describe the stream (a fenced owner's, for data the stream does not have):
+  // the one before it may.
+  auto try_older = [self, cp, tries_left, scan, loaded](const std::string& why) {
+    if (tries_left <= 1) return scan(why);
+    floe::log::info("log", "partition " + self->name() + ": checkpoint at " + std::to_string(cp.offset) +
+                               " not used (" + why + "); trying the one before");
+    self->checkpoints_->latest(
+        self->stream_->id(),
+        [self, tries_left, scan, loaded](Result<std::optional<stream::Checkpoint>> r) {
+          if (!r.ok()) return scan("reading an older checkpoint failed: " + r.error().message);
+          if (!r->has_value()) return scan("no older checkpoint");
+          self->restore_or_scan(std::move(**r), tries_left - 1, loaded);
+        },
+        cp.offset);
+  };
+  if (cp.offset > end) return try_older("its offset is past the stream's end " + std::to_string(end));
   // Peek at the last batch it names: the stream must still hold that very batch.
   Cursor c(cp.payload.span());
   Head h = read_head(c);
-  if (c.short_read) return scan("it is cut short");
-  if (h.version != kCheckpointVersion) return scan("unknown version " + std::to_string(h.version));
-  int64_t last_base = h.last_base, last_next = h.last_next;
-  uint32_t last_crc = h.last_crc;
-  if (last_base < start) return scan("its last batch is below the log start " + std::to_string(start));
-  auto self = shared_from_this();
-  stream_->fetch(Offset(last_base), 1, [self, cp, last_base, last_next, last_crc, scan, loaded](
-                                           Result<stream::FetchResult> got) {
-    if (!got.ok() || got->batches.empty()) return scan("its last batch cannot be read");
-    auto h = records::read_batch_header(got->batches.front().bytes.span());
-    if (!h.ok() || h->base_offset != last_base || h->next_offset() != last_next || h->crc != last_crc)
-      return scan("the stream holds another batch at its last batch's offsets");
+  if (c.short_read) return try_older("it is cut short");
+  if (h.version != kCheckpointVersion) return try_older("unknown version " + std::to_string(h.version));
+  if (h.last_base < start) return scan("its last batch is below the log start " + std::to_string(start));
+  stream_->fetch(Offset(h.last_base), 1, [self, cp, h, scan, try_older, loaded](Result<stream::FetchResult> got) {
+    if (!got.ok() || got->batches.empty()) return try_older("its last batch cannot be read");
+    auto b = records::read_batch_header(got->batches.front().bytes.span());
+    if (!b.ok() || b->base_offset != h.last_base || b->next_offset() != h.last_next || b->crc != h.last_crc)
+      return try_older("the stream holds another batch at its last batch's offsets");
     int64_t start_now = self->stream_->start_offset().value();
     int64_t end_now = self->stream_->end_offset().value();  // read before the lock (partition.h)
+    enum class Outcome { restored, closed, invalid } outcome;
+    std::string why;
     {
       std::lock_guard lock(self->mu_);
-      if (self->state_ != State::loading) return;  // closed meanwhile
-      if (Status st = self->restore_checkpoint_locked(cp.payload.span(), cp.offset); !st.ok()) {
-        return scan(st.error().message);
+      if (self->state_ != State::loading) {
+        outcome = Outcome::closed;
+      } else if (Status st = self->restore_checkpoint_locked(cp.payload.span(), cp.offset); !st.ok()) {
+        outcome = Outcome::invalid;
+        why = st.error().message;
+      } else {
+        outcome = Outcome::restored;
+        self->trim_to_locked(start_now, end_now);  // trimmed since the checkpoint was taken
       }
-      self->trim_to_locked(start_now, end_now);  // trimmed since the checkpoint was taken
     }
+    // Decided under the lock, acted on without it (partition.h).
+    if (outcome == Outcome::closed) {
+      if (loaded) loaded(Error(Errc::fenced, "partition " + self->name() + " closed while loading"));
+      return;
+    }
+    if (outcome == Outcome::invalid) return try_older(why);
     floe::log::info("log", "partition " + self->name() + ": loaded from its checkpoint at offset " +
                                std::to_string(cp.offset) + "; reading the stream from there");
     self->load_from(cp.offset, loaded);
   });
 }
 
-void Partition::maybe_checkpoint(bool force, std::function<void(Status)> done) {
+void Partition::maybe_checkpoint(bool force, std::function<void(Status)> done, CheckpointBy by) {
   auto finish = [&done](Status st) {
     if (done) done(std::move(st));
   };
@@ -245,7 +280,14 @@ void Partition::maybe_checkpoint(bool force, std::function<void(Status)> done) {
   bool write = false;
   {
     std::lock_guard lock(mu_);
-    if (state_ == State::ready || state_ == State::closed) {
+    if (by == CheckpointBy::close && checkpoint_in_flight_) {
+      // Wait for it, then try again (it may not cover everything): nothing lands after close.
+      after_checkpoint_.push_back([self = shared_from_this(), force, done = std::move(done)]() mutable {
+        self->maybe_checkpoint(force, std::move(done), CheckpointBy::close);
+      });
+      return;
+    }
+    if (state_ == State::ready || (state_ == State::closed && by == CheckpointBy::close)) {
       fold_durable_locked(durable_end);
       bool moved = next_offset_ != checkpoint_offset_ && last_batch_.next_offset == next_offset_;
       bool due = force || index_totals_.bytes - std::min(index_totals_.bytes, checkpoint_index_bytes_) >=
@@ -263,6 +305,7 @@ void Partition::maybe_checkpoint(bool force, std::function<void(Status)> done) {
   auto self = shared_from_this();
   checkpoints_->put(stream_->id(), offset, SharedBytes(std::move(payload)),
                     [self, offset, index_bytes, done](Status st) {
+                      std::vector<std::function<void()>> waiting;
                       {
                         std::lock_guard lock(self->mu_);
                         self->checkpoint_in_flight_ = false;
@@ -271,7 +314,9 @@ void Partition::maybe_checkpoint(bool force, std::function<void(Status)> done) {
                           self->checkpoint_index_bytes_ = index_bytes;
                           ++self->checkpoints_written_;
                         }
+                        waiting.swap(self->after_checkpoint_);
                       }
+                      for (auto& w : waiting) w();
                       if (!st.ok()) {
                         floe::log::warn("log", "partition " + self->name() + ": writing its checkpoint at " +
                                                    std::to_string(offset) + " failed: " + st.error().message);

@@ -105,20 +105,27 @@ void StreamCheckpoints::put(StreamId stream, int64_t offset, SharedBytes payload
   std::string k = key(stream, offset);
   store_->put(k, body, [this, stream, done = std::move(done)](Result<objectstore::PutResult> r) {
     if (!r.ok()) return done(r.take_error());
-    list_keys(stream, [this, done](Result<std::vector<std::string>> keys) {
-      // The new checkpoint is durable: failing to prune only leaves extra objects behind.
-      if (!keys.ok() || keys->size() <= options_.keep) return done({});
+    // Durable: answer now, prune in the background (tracked too, so the destructor waits for it;
+    // failing to prune only leaves extra objects behind, which the next put retries).
+    PutCallback pruned = tracked(PutCallback([](Status) {}));
+    done({});
+    list_keys(stream, [this, pruned](Result<std::vector<std::string>> keys) {
+      if (!keys.ok() || keys->size() <= options_.keep) return pruned({});
       std::vector<std::string> old(keys->begin(), keys->end() - options_.keep);
-      store_->delete_keys(std::move(old), [done](Result<objectstore::DeleteResult>) { done({}); });
+      store_->delete_keys(std::move(old), [pruned](Result<objectstore::DeleteResult>) { pruned({}); });
     });
   });
 }
 
-void StreamCheckpoints::latest(StreamId stream, LatestCallback done) {
+void StreamCheckpoints::latest(StreamId stream, LatestCallback done, int64_t below) {
   done = tracked(std::move(done));
-  list_keys(stream, [this, stream, done = std::move(done)](Result<std::vector<std::string>> keys) {
+  list_keys(stream, [this, stream, below, done = std::move(done)](Result<std::vector<std::string>> keys) {
     if (!keys.ok()) return done(keys.take_error());
-    auto newest_first = std::make_shared<std::vector<std::string>>(keys->rbegin(), keys->rend());
+    auto newest_first = std::make_shared<std::vector<std::string>>();
+    for (auto it = keys->rbegin(); it != keys->rend(); ++it) {
+      if (below < std::numeric_limits<int64_t>::max() && *it >= key(stream, std::max<int64_t>(below, 0))) continue;
+      newest_first->push_back(*it);
+    }
     if (newest_first->size() > kMaxCheckpointTries) newest_first->resize(kMaxCheckpointTries);
     try_newest(stream, std::move(newest_first), done);
   });

@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -63,9 +64,11 @@ class StreamCheckpoints {
 
   // Writes the checkpoint of `stream` at `offset`, then deletes all but the newest `keep`.
   void put(StreamId stream, int64_t offset, SharedBytes payload, PutCallback done);
-  // The newest valid checkpoint of `stream` (nullopt: none). A store error is an error; a damaged
-  // object is skipped (and logged).
-  void latest(StreamId stream, LatestCallback done);
+  // The newest valid checkpoint of `stream` at an offset below `below` (nullopt: none). A store
+  // error is an error; a damaged object is skipped (and logged). `below` lets a user that found
+  // the newest one stale (written by a fenced owner for data the stream does not have) try the
+  // one before.
+  void latest(StreamId stream, LatestCallback done, int64_t below = std::numeric_limits<int64_t>::max());
   // Deletes every checkpoint of `stream` (the stream was deleted).
   void remove_all(StreamId stream, PutCallback done);
 

@@ -225,3 +225,42 @@ TEST_CASE("a checkpoint of thousands of entries of one producer round-trips") {
   CHECK(f.p->index_entries() == entries);
   CHECK(f.produce(batch(3, f.now->load(), 7, seq - 3)).base_offset == 5997);
 }
+
+TEST_CASE("a newest checkpoint that does not describe the stream gives way to the one before it") {
+  // A fenced owner may write a checkpoint for data the stream never got (its WAL tail was lost):
+  // it is the newest, yet the one before it still saves the read.
+  Fixture f;
+  f.produce_n(10, 0);
+  REQUIRE(f.checkpoint_now().ok());
+  int64_t at = f.p->stats().checkpoint_offset;
+  REQUIRE(at == 30);
+  // Forge the stale one: the real payload moved to offset 60, as if batches [30, 60) existed.
+  objectstore::BlockingStore store(*f.h.store);
+  auto got = store.get(stream::StreamCheckpoints::key(f.id, at));
+  REQUIRE(got.ok());
+  auto cp = stream::StreamCheckpoints::decode(f.id, got->body);
+  REQUIRE(cp.ok());
+  REQUIRE(store.put(stream::StreamCheckpoints::key(f.id, 60),
+                    SharedBytes(stream::StreamCheckpoints::encode(f.id, 60, cp->payload.span())))
+              .ok());
+  f.produce_n(5, 30);  // the stream's end: 45, below the stale checkpoint's 60
+  f.crash_and_reopen();
+  CHECK(f.p->stats().loaded_from_offset == at);  // not 0: the older checkpoint was used
+  CHECK(f.p->high_watermark() == 45);
+}
+
+TEST_CASE("a partition closed while it loads from its checkpoint still reports, once, that its load ended") {
+  // (The broker waits for that report before it may open the partition again.)
+  Fixture f;
+  f.produce_n(20, 0);
+  f.close();  // a checkpoint at 60
+  for (int i = 0; i < 20; ++i) {
+    auto loaded = std::make_shared<std::promise<Status>>();
+    auto p = Partition::open("t", 0, f.h.open(f.id), f.config, [n = f.now] { return n->load(); },
+                             [loaded](Status s) { loaded->set_value(s); }, f.checkpoints);
+    std::promise<int16_t> closed;
+    p->close([&](int16_t code) { closed.set_value(code); });
+    REQUIRE(loaded->get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    REQUIRE(closed.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  }
+}
