@@ -210,7 +210,9 @@ def admin_created_topic_has_leaders_at_once():
         leaders = {i: (p.leader, p.error) for i, p in md.partitions.items()}
         L.expect(md.error is None and len(leaders) == 2 and all(l >= 0 and e is None for l, e in leaders.values()),
                  "round %d: right after CreateTopics the partitions are %s (topic error %s)" % (round_, leaders, md.error))
-        p = Producer({"bootstrap.servers": broker.bootstrap})
+        # No auto-creation: after the delete below, this producer's metadata refresh must not
+        # create the topic again before the next round's CreateTopics (TOPIC_ALREADY_EXISTS).
+        p = Producer({"bootstrap.servers": broker.bootstrap, "allow.auto.create.topics": False})
         for i in range(10):
             p.produce("cf-recreated", b"v%d" % i, partition=i % 2)
         L.expect(p.flush(10) == 0, "round %d: not delivered" % round_)
