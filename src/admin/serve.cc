@@ -424,6 +424,12 @@ int serve(const config::Config& cfg, std::FILE* out, std::FILE* err) {
   stop_operator_endpoint(endpoint);  // before the objects its collectors read close
   (*streams)->close();
   broker.reset();
+  // A partition's last checkpoint callback may still hold it (and through its checkpoints the
+  // data store) for a moment: let those finish, so the store is released here and never last on
+  // one of its own threads (bounded).
+  for (int i = 0; i < 500 && (*streams)->checkpoints().use_count() > 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   close_meta();
   floe::log::info("serve", "stopped");
   return 0;

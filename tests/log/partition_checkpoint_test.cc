@@ -49,6 +49,9 @@ struct Fixture {
   }
   ~Fixture() {
     p.reset();
+    // Partitions still held by callbacks in flight hold `checkpoints`, and through it the store:
+    // wait until they are gone, so the store is not released last on one of its own threads.
+    REQUIRE(floe::testing::eventually([&] { return checkpoints.use_count() == 1; }));
     h.close();
     checkpoints.reset();  // waits for writes in flight
   }
@@ -262,5 +265,9 @@ TEST_CASE("a partition closed while it loads from its checkpoint still reports, 
     p->close([&](int16_t code) { closed.set_value(code); });
     REQUIRE(loaded->get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     REQUIRE(closed.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    // Callbacks may still hold the partition for a moment after answering: let them finish, so
+    // the last reference to it (and to the store behind its checkpoints) is never dropped on a
+    // store thread.
+    REQUIRE(floe::testing::eventually([&] { return p.use_count() == 1; }));
   }
 }
